@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { ZId } from "./common";
+import { ZUser } from "./users";
+
+export const ZServiceKind = z.enum(["web", "tcp", "vpn", "other"]);
+export type TServiceKind = z.infer<typeof ZServiceKind>;
+
+/** A service's slug: lower-case letters, digits and dashes, used in URLs and CLI. */
+export const ZSlug = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "lower-case letters, digits and single dashes");
+
+/** A VPN or customer connection label, e.g. main "vpn main 1", sub "vpn sub 1". */
+export const ZConnection = z.strictObject({
+  main: z.string().trim().min(1).max(128),
+  sub: z.string().trim().min(1).max(128).optional(),
+});
+
+/** Where the gateway agent forwards traffic for this service. */
+export const ZGatewayBinding = z.strictObject({
+  agentId: ZId,
+  publicPort: z.number().int().min(1).max(65535),
+  lanHost: z.string().trim().min(1).max(253),
+  lanPort: z.number().int().min(1).max(65535),
+  protocol: z.enum(["tcp", "udp"]),
+});
+export type TGatewayBinding = z.infer<typeof ZGatewayBinding>;
+
+const ZSeconds = z.number().int().min(1).max(366 * 24 * 3600);
+
+export const ZService = z.object({
+  id: ZId,
+  name: z.string(),
+  slug: z.string(),
+  description: z.string().optional(),
+  kind: ZServiceKind,
+  url: z.string().optional(),
+  connection: z.object({ main: z.string(), sub: z.string().optional() }).optional(),
+  /** Exclusive services have at most one holder at a time. */
+  exclusive: z.boolean(),
+  requiresApproval: z.boolean(),
+  defaultDurationSeconds: z.number().int(),
+  maxDurationSeconds: z.number().int(),
+  /** Groups whose members may see and request the service. */
+  groupIds: z.array(ZId),
+  gateway: ZGatewayBinding.optional(),
+  /** The current holder of an exclusive service. */
+  holder: ZUser.optional(),
+  /** How many sessions are active on the service now. */
+  activeSessions: z.number().int().optional(),
+});
+export type TService = z.infer<typeof ZService>;
+
+const serviceFields = {
+  name: z.string().trim().min(1, "must not be empty").max(128),
+  slug: ZSlug,
+  description: z.string().trim().max(2000).optional(),
+  kind: ZServiceKind,
+  url: z.url().optional(),
+  connection: ZConnection.optional(),
+  exclusive: z.boolean().optional(),
+  requiresApproval: z.boolean().optional(),
+  defaultDurationSeconds: ZSeconds.optional(),
+  maxDurationSeconds: ZSeconds,
+  groupIds: z.array(ZId).optional(),
+  gateway: ZGatewayBinding.optional(),
+};
+
+export const ZCreateServiceBody = z.strictObject(serviceFields).refine(
+  (s) => s.defaultDurationSeconds === undefined || s.defaultDurationSeconds <= s.maxDurationSeconds,
+  { path: ["defaultDurationSeconds"], message: "must not exceed maxDurationSeconds" },
+);
+export type TCreateServiceBody = z.infer<typeof ZCreateServiceBody>;
+
+/** Every field optional; `null` clears an optional one. */
+export const ZUpdateServiceBody = z.strictObject({
+  name: serviceFields.name.optional(),
+  slug: ZSlug.optional(),
+  description: serviceFields.description.nullable(),
+  kind: ZServiceKind.optional(),
+  url: serviceFields.url.nullable(),
+  connection: serviceFields.connection.nullable(),
+  exclusive: z.boolean().optional(),
+  requiresApproval: z.boolean().optional(),
+  defaultDurationSeconds: ZSeconds.optional(),
+  maxDurationSeconds: ZSeconds.optional(),
+  groupIds: z.array(ZId).optional(),
+  gateway: serviceFields.gateway.nullable(),
+});
+export type TUpdateServiceBody = z.infer<typeof ZUpdateServiceBody>;
+
+/** The result of a CSV bulk import. */
+export const ZImportResult = z.object({
+  created: z.array(ZService),
+  skipped: z.array(z.object({ line: z.number().int(), reason: z.string() })),
+});
+export type TImportResult = z.infer<typeof ZImportResult>;

@@ -1,0 +1,65 @@
+// Postern's API as a Fastify plugin. It never listens: server.ts (and the tests) build a Fastify
+// instance, register this and decide what to do with it. Plugins load in a fixed order:
+// external, then ours, then routes.
+import type { FastifyInstance } from "fastify";
+import cookie from "@fastify/cookie";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { OpenDatabase } from "@postern/db";
+import type { Config } from "./config";
+import errorHandler from "./plugins/error-handler";
+import database from "./plugins/database";
+import auth from "./plugins/auth";
+import changes from "./plugins/changes";
+import expiry from "./plugins/expiry";
+import web from "./plugins/web";
+import healthRoutes from "./modules/health.routes";
+import authRoutes from "./modules/auth/auth.routes";
+import usersRoutes from "./modules/users/users.routes";
+import servicesRoutes from "./modules/services/services.routes";
+import sessionsRoutes from "./modules/sessions/sessions.routes";
+import compatRoutes from "./modules/compat/compat.routes";
+
+export interface AppOptions {
+  config: Config;
+  database: OpenDatabase;
+  secret: string;
+  now?: () => Date;
+}
+
+export default async function serviceApp(app: FastifyInstance, opts: AppOptions) {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'", "ws:", "wss:"],
+        imgSrc: ["'self'", "data:"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+
+  await app.register(errorHandler);
+  await app.register(database, { config: opts.config, database: opts.database, now: opts.now });
+  await app.register(auth, {
+    secret: opts.secret,
+    secureCookies: (opts.config.publicUrl ?? "").startsWith("https://"),
+  });
+  await app.register(changes);
+  await app.register(expiry);
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(usersRoutes);
+  await app.register(servicesRoutes);
+  await app.register(sessionsRoutes);
+  await app.register(compatRoutes);
+  await app.register(web, { webDir: opts.config.webDir });
+}

@@ -1,0 +1,67 @@
+// What every CLI command shares: configuration, an open (migrated) database, an audit actor,
+// and one way to fail: a one-line reason on stderr and a non-zero exit.
+import os from "node:os";
+import type { z } from "zod";
+import { migrateDatabase, openDatabase, type OpenDatabase } from "@postern/db";
+import { loadConfig, type Config } from "../config";
+import { AppError } from "../errors";
+import type { DbContext } from "../lib/db-context";
+import type { Caller } from "../modules/users/users.service";
+
+export class CliError extends Error {}
+
+export interface CliContext {
+  config: Config;
+  ctx: DbContext;
+  caller: Caller;
+}
+
+let configFile: string | undefined;
+export function setConfigFile(file: string | undefined): void {
+  configFile = file;
+}
+
+export function readConfig(): Config {
+  return loadConfig(process.env, configFile);
+}
+
+/** Opens the database (applying any pending migration first), runs `fn`, closes it. */
+export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Promise<T> {
+  const config = readConfig();
+  await migrateDatabase(config.databaseUrl);
+  let database: OpenDatabase | undefined;
+  try {
+    database = await openDatabase(config.databaseUrl);
+    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date() };
+    const caller: Caller = { actor: { id: "cli", username: `cli:${os.userInfo().username}` } };
+    return await fn({ config, ctx, caller });
+  } finally {
+    await database?.close();
+  }
+}
+
+/** Validates CLI input with a contract schema; a failure names the option. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, optionOf: (field: string) => string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.map(String).join(".") ?? "";
+  throw new CliError(`${optionOf(field)}: ${issue?.message ?? "invalid"}`);
+}
+
+export function errorLine(err: unknown): string {
+  if (err instanceof CliError || err instanceof AppError) return err.message;
+  if (err instanceof Error) return err.message.split("\n").join(" ");
+  return String(err);
+}
+
+export function intOption(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new CliError(`${name}: expected a whole number, got "${value}"`);
+    return Number(value);
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

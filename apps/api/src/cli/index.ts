@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// `postern <command>`: the server and the administration commands.
+import { Command, CommanderError } from "commander";
+import { migrateDatabase, redactUrl } from "@postern/db";
+import { ConfigError } from "../config";
+import { startServer } from "../server";
+import { errorLine, readConfig, setConfigFile } from "./context";
+import { registerGroupCommands } from "./group";
+import { registerServiceCommands } from "./service";
+import { registerUserCommands } from "./user";
+
+const program = new Command("postern")
+  .description("Postern: a just-in-time access board")
+  .option("-c, --config <file>", "configuration file (default: ./postern.yaml when present)")
+  .showHelpAfterError()
+  .exitOverride()
+  .hook("preAction", (cmd) => setConfigFile(cmd.opts<{ config?: string }>().config));
+
+program
+  .command("serve")
+  .description("apply migrations and serve the API and the web app")
+  .action(async () => {
+    await startServer(readConfig());
+  });
+
+program
+  .command("migrate")
+  .description("apply pending database migrations")
+  .action(async () => {
+    const config = readConfig();
+    await migrateDatabase(config.databaseUrl);
+    console.log(`database is up to date (${redactUrl(config.databaseUrl)})`);
+  });
+
+registerUserCommands(program);
+registerGroupCommands(program);
+registerServiceCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode);
+  }
+  const prefix = err instanceof ConfigError ? "postern: configuration error: " : "postern: ";
+  process.stderr.write(prefix + errorLine(err) + "\n");
+  process.exit(1);
+}

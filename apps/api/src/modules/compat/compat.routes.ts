@@ -1,0 +1,54 @@
+// Routes with the paths and verbs of the older tools this board replaces, so existing scripts
+// keep working. They share the service functions (and audit events) of the v1 routes.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { ZService, ZSession, ZStartSessionBody, ZId, ZUser } from "@postern/contracts";
+import { sessionCaller } from "../../lib/caller";
+import { requireUser } from "../../plugins/auth";
+import { presentService } from "../services/services.presenter";
+import { findServices, findVisibleService } from "../services/services.service";
+import { presentSession } from "../sessions/sessions.presenter";
+import { endSession, startSession } from "../sessions/sessions.service";
+import { presentUser } from "../users/users.presenter";
+
+export default async function compatRoutes(app: FastifyInstance) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const limits = { minSessionSeconds: app.config.minSessionSeconds };
+
+  r.get(
+    "/api/test",
+    { schema: { response: { 200: z.object({ valid: z.literal(true), user: ZUser }) } } },
+    async (request) => ({ valid: true as const, user: presentUser(requireUser(request).user) }),
+  );
+
+  r.post(
+    "/conn/req/:serviceId",
+    { schema: { params: z.object({ serviceId: ZId }), body: ZStartSessionBody.default({}), response: { 201: ZSession } } },
+    async (request, reply) => {
+      const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits);
+      app.changes.announce({ kind: "session", verb: session.status === "pending" ? "requested" : "started", session });
+      return reply.code(201).send(presentSession(session));
+    },
+  );
+
+  r.post(
+    "/session/remove/:sessionId",
+    { schema: { params: z.object({ sessionId: ZId }), response: { 200: ZSession } } },
+    async (request) => {
+      const session = await endSession(app.ctx, sessionCaller(request), request.params.sessionId);
+      app.changes.announce({ kind: "session", verb: "ended", session });
+      return presentSession(session);
+    },
+  );
+
+  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request) =>
+    (await findServices(app.ctx, requireUser(request).user)).map(presentService),
+  );
+
+  r.get(
+    "/service/:serviceId",
+    { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } },
+    async (request) => presentService(await findVisibleService(app.ctx, requireUser(request).user, request.params.serviceId)),
+  );
+}

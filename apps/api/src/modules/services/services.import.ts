@@ -1,0 +1,99 @@
+// Bulk import of connection services from CSV lines `main;sub` (the format of the older
+// VPN-list tools). Each line becomes one service; existing slugs are skipped, not overwritten.
+import { parse } from "csv-parse/sync";
+import type { TImportResult, TServiceKind } from "@postern/contracts";
+import { AppError } from "../../errors";
+import { inTransaction, type DbContext } from "../../lib/db-context";
+import { assertGroupsExist, type Caller } from "../users/users.service";
+import { presentService } from "./services.presenter";
+import { createServiceInTx } from "./services.service";
+
+export interface ImportOptions {
+  kind?: TServiceKind;
+  exclusive?: boolean;
+  maxDurationSeconds?: number;
+  defaultDurationSeconds?: number;
+  groupIds?: string[];
+}
+
+export function slugify(text: string): string {
+  return text
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64)
+    .replace(/-+$/, "");
+}
+
+interface Row {
+  line: number;
+  main: string;
+  sub?: string;
+}
+
+export function parseConnectionsCsv(text: string): { rows: Row[]; skipped: TImportResult["skipped"] } {
+  let records: string[][];
+  try {
+    records = parse(text, { delimiter: ";", relax_column_count: true, skip_empty_lines: true, trim: true, bom: true });
+  } catch (err) {
+    throw new AppError("validation_failed", `body: not valid CSV (${(err as Error).message})`, [
+      { field: "body", message: "CSV lines of the form main;sub" },
+    ]);
+  }
+  const rows: Row[] = [];
+  const skipped: TImportResult["skipped"] = [];
+  records.forEach((fields, i) => {
+    const line = i + 1;
+    const [main = "", sub = "", ...rest] = fields;
+    if (main.startsWith("#")) return;
+    if (i === 0 && main.toLowerCase() === "main" && sub.toLowerCase() === "sub") return;
+    if (rest.some((f) => f !== "")) return skipped.push({ line, reason: "expected at most two fields: main;sub" });
+    if (!main) return skipped.push({ line, reason: "the main connection name is empty" });
+    if (main.length > 128 || sub.length > 128) return skipped.push({ line, reason: "names are limited to 128 characters" });
+    rows.push({ line, main, sub: sub || undefined });
+  });
+  return { rows, skipped };
+}
+
+export async function importServicesCsv(
+  ctx: DbContext,
+  caller: Caller,
+  text: string,
+  options: ImportOptions = {},
+): Promise<TImportResult> {
+  const { rows, skipped } = parseConnectionsCsv(text);
+  const max = options.maxDurationSeconds ?? 8 * 3600;
+  return inTransaction(ctx, async (tx) => {
+    await assertGroupsExist(tx, options.groupIds ?? [], "groupIds");
+    const created: TImportResult["created"] = [];
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const name = row.sub ? `${row.main} / ${row.sub}` : row.main;
+      const slug = slugify(name);
+      if (!slug) {
+        skipped.push({ line: row.line, reason: "the name has no letters or digits to make a slug from" });
+        continue;
+      }
+      if (seen.has(slug) || (await tx.service.findUnique({ where: { slug }, select: { id: true } }))) {
+        skipped.push({ line: row.line, reason: `a service with slug "${slug}" already exists` });
+        continue;
+      }
+      seen.add(slug);
+      const service = await createServiceInTx(ctx, tx, caller, {
+        name,
+        slug,
+        kind: options.kind ?? "vpn",
+        connection: { main: row.main, sub: row.sub },
+        exclusive: options.exclusive ?? true,
+        maxDurationSeconds: max,
+        defaultDurationSeconds: Math.min(options.defaultDurationSeconds ?? 3600, max),
+        groupIds: options.groupIds,
+      });
+      created.push(presentService(service));
+    }
+    skipped.sort((a, b) => a.line - b.line);
+    return { created, skipped };
+  });
+}

@@ -1,0 +1,143 @@
+// Authentication: resolves the caller from the login cookie or a bearer token on every request
+// and offers `requireUser` / `requireAdmin`. Cookie-authenticated mutations must carry the
+// X-Postern-CSRF header, which a cross-site form or a simple cross-origin request cannot set.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import jwt from "@fastify/jwt";
+import { AppError, forbidden, unauthorized } from "../errors";
+import { findLoginSessionUser, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
+import { userInclude, type UserWithGroups } from "../modules/users/users.presenter";
+import type { Actor } from "../modules/audit/audit.service";
+
+export const SESSION_COOKIE = "postern_session";
+export const CSRF_HEADER = "x-postern-csrf";
+export const ACCESS_TOKEN_SECONDS = 3600;
+
+export interface Principal {
+  user: UserWithGroups;
+  via: "cookie" | "bearer";
+  loginSessionId?: string;
+}
+
+interface CookieClaims {
+  typ: "login";
+  sid: string;
+}
+interface AccessClaims {
+  typ: "access";
+  sub: string;
+}
+
+/** Who may call a route: declared in the route's `config.access`. */
+export type Access = "public" | "user" | "admin";
+
+/** API paths default to "user" when a route does not say; everything else (SPA, probes) is public. */
+const PROTECTED_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Sets the login cookie for a new login session. */
+    setLoginCookie(reply: FastifyReply, loginSessionId: string): void;
+    /** A short-lived bearer token for scripts (POST /api/auth/token). */
+    issueAccessToken(userId: string): string;
+  }
+}
+
+declare module "@fastify/jwt" {
+  interface FastifyJWT {
+    payload: CookieClaims | AccessClaims;
+  }
+}
+
+export function requireUser(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized();
+  return request.principal;
+}
+
+export function requireAdmin(request: FastifyRequest): Principal {
+  const principal = requireUser(request);
+  if (principal.user.role !== "admin") throw forbidden("this needs an admin");
+  return principal;
+}
+
+export function actorOf(principal: Principal): Actor {
+  return { id: principal.user.id, username: principal.user.username };
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  const legacy = request.headers["x-access-tokens"];
+  return typeof legacy === "string" && legacy ? legacy.trim() : undefined;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export default fp(
+  async (app: FastifyInstance, opts: { secret: string; secureCookies: boolean }) => {
+    await app.register(jwt, { secret: opts.secret });
+    app.decorateRequest("principal", null);
+
+    app.decorate("setLoginCookie", (reply: FastifyReply, loginSessionId: string) => {
+      const token = app.jwt.sign({ typ: "login", sid: loginSessionId }, { expiresIn: LOGIN_SESSION_SECONDS });
+      void reply.setCookie(SESSION_COOKIE, token, {
+        path: "/",
+        httpOnly: true,
+        sameSite: "lax",
+        secure: opts.secureCookies,
+        maxAge: LOGIN_SESSION_SECONDS,
+      });
+    });
+    app.decorate("issueAccessToken", (userId: string) =>
+      app.jwt.sign({ typ: "access", sub: userId }, { expiresIn: ACCESS_TOKEN_SECONDS }),
+    );
+
+    app.addHook("onRequest", async (request) => {
+      const bearer = bearerOf(request);
+      if (bearer) {
+        let claims: CookieClaims | AccessClaims;
+        try {
+          claims = app.jwt.verify<CookieClaims | AccessClaims>(bearer);
+        } catch {
+          throw unauthorized("the bearer token is invalid or expired");
+        }
+        if (claims.typ !== "access") throw unauthorized("the bearer token is invalid or expired");
+        const user = await app.ctx.db.user.findUnique({ where: { id: claims.sub }, include: userInclude });
+        if (!user || user.disabled) throw unauthorized("the bearer token's user is disabled or gone");
+        request.principal = { user, via: "bearer" };
+        return;
+      }
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (!cookie) return;
+      let claims: CookieClaims | AccessClaims | undefined;
+      try {
+        claims = app.jwt.verify<CookieClaims | AccessClaims>(cookie);
+      } catch {
+        claims = undefined;
+      }
+      if (claims?.typ !== "login") return;
+      const user = await findLoginSessionUser(app.ctx, claims.sid);
+      if (!user) return;
+      if (!SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] === undefined) {
+        throw new AppError("forbidden", `cookie-authenticated changes need the ${CSRF_HEADER} header`);
+      }
+      request.principal = { user, via: "cookie", loginSessionId: claims.sid };
+    });
+
+    // Authorisation before validation, so an anonymous caller learns nothing from a 400.
+    app.addHook("preValidation", async (request) => {
+      const url = request.routeOptions.url;
+      if (!url) return;
+      const access = request.routeOptions.config.access ?? (PROTECTED_PREFIXES.some((p) => url.startsWith(p)) ? "user" : "public");
+      if (access === "user") requireUser(request);
+      if (access === "admin") requireAdmin(request);
+    });
+  },
+  { name: "auth", dependencies: ["database"] },
+);

@@ -1,0 +1,82 @@
+// Opens Postern's database from a URL (SQLite `file:` or `postgres://`) and applies migrations.
+// Both providers share one model, so the SQLite client's types describe either at run time.
+import { spawn } from "node:child_process";
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client";
+import { PrismaClient as PostgresClient } from "../generated/postgres/client";
+import { configPath, prismaBin, type Provider } from "../scripts/providers";
+
+export type Db = SqliteClient;
+export type Tx = Prisma.TransactionClient;
+export { Prisma };
+export type {
+  AccessSession,
+  Agent,
+  ApiToken,
+  AuditEvent,
+  Group,
+  GroupMember,
+  Identity,
+  LiveEvent,
+  LoginSession,
+  Message,
+  Service,
+  ServiceGroup,
+  User,
+} from "../generated/sqlite/client";
+export type { Provider };
+
+export function providerOf(url: string): Provider {
+  if (url.startsWith("file:")) return "sqlite";
+  if (/^postgres(ql)?:\/\//.test(url)) return "postgres";
+  throw new Error(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "${redactUrl(url)}"`);
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+export interface OpenDatabase {
+  db: Db;
+  provider: Provider;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(url: string, options: { poolSize?: number } = {}): Promise<OpenDatabase> {
+  const provider = providerOf(url);
+  if (provider === "sqlite") {
+    const db = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url }, { timestampFormat: "iso8601" }) });
+    // WAL lets readers (the CLI, a backup) work beside the server; busy_timeout waits instead of failing.
+    await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+    await db.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
+    await db.$queryRawUnsafe("PRAGMA foreign_keys = ON");
+    return { db, provider, close: () => db.$disconnect() };
+  }
+  const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
+  const db = new PostgresClient({ adapter }) as unknown as Db;
+  return { db, provider, close: () => db.$disconnect() };
+}
+
+/** Applies pending migrations with `prisma migrate deploy`; resolves with its output. */
+export function migrateDatabase(url: string): Promise<string> {
+  const provider = providerOf(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [prismaBin(), "migrate", "deploy", "--config", configPath(provider)],
+      {
+        env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(output);
+      else reject(new Error(`migration failed (${provider}, ${redactUrl(url)}):\n${output.trim()}`));
+    });
+  });
+}

@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
+import websocket from "@fastify/websocket";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "./config";
@@ -45,6 +46,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   });
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(errorHandler);
   await app.register(database, { config: opts.config, database: opts.database, now: opts.now });

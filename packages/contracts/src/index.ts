@@ -7,3 +7,4 @@ export * from "./auth";
 export * from "./services";
 export * from "./sessions";
 export * from "./audit";
+export * from "./tokens";

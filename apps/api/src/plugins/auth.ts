@@ -4,7 +4,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import jwt from "@fastify/jwt";
+import type { TScope } from "@postern/contracts";
 import { AppError, forbidden, unauthorized } from "../errors";
+import { authenticateApiToken } from "../modules/tokens/tokens.service";
+import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
 import { findLoginSessionUser, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
 import { userInclude, type UserWithGroups } from "../modules/users/users.presenter";
 import type { Actor } from "../modules/audit/audit.service";
@@ -14,9 +17,17 @@ export const CSRF_HEADER = "x-postern-csrf";
 export const ACCESS_TOKEN_SECONDS = 3600;
 
 export interface Principal {
-  user: UserWithGroups;
-  via: "cookie" | "bearer";
+  /** Null only for a service token, which belongs to no user. */
+  user: UserWithGroups | null;
+  via: "cookie" | "bearer" | "token";
+  /** An API token's scopes; null for a login (cookie or Basic-issued bearer): the user's full rights. */
+  scopes: TScope[] | null;
   loginSessionId?: string;
+  token?: { id: string; name: string };
+}
+
+export interface UserPrincipal extends Principal {
+  user: UserWithGroups;
 }
 
 interface CookieClaims {
@@ -37,6 +48,9 @@ const PROTECTED_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
+    /** The scope an API token needs here; default sessions:read for reads, sessions:write for
+     * changes, admin on admin routes. */
+    scope?: TScope;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -55,19 +69,33 @@ declare module "@fastify/jwt" {
   }
 }
 
-export function requireUser(request: FastifyRequest): Principal {
+export function requirePrincipal(request: FastifyRequest): Principal {
   if (!request.principal) throw unauthorized();
   return request.principal;
 }
 
+/** A caller that is a user (a login or a personal token), not a service token. */
+export function requireUser(request: FastifyRequest): UserPrincipal {
+  const principal = requirePrincipal(request);
+  if (!principal.user) throw forbidden("this needs a user: log in or use a personal token");
+  return principal as UserPrincipal;
+}
+
+function isAdmin(principal: Principal): boolean {
+  if (principal.user) return principal.user.role === "admin" && (principal.scopes?.includes("admin") ?? true);
+  return principal.scopes?.includes("admin") ?? false;
+}
+
 export function requireAdmin(request: FastifyRequest): Principal {
-  const principal = requireUser(request);
-  if (principal.user.role !== "admin") throw forbidden("this needs an admin");
+  const principal = requirePrincipal(request);
+  if (!isAdmin(principal)) throw forbidden("this needs an admin");
   return principal;
 }
 
 export function actorOf(principal: Principal): Actor {
-  return { id: principal.user.id, username: principal.user.username };
+  if (principal.user) return { id: principal.user.id, username: principal.user.username };
+  const token = principal.token ?? { id: "unknown", name: "unknown" };
+  return { id: `token:${token.id}`, username: `token:${token.name}` };
 }
 
 function bearerOf(request: FastifyRequest): string | undefined {
@@ -100,6 +128,17 @@ export default fp(
 
     app.addHook("onRequest", async (request) => {
       const bearer = bearerOf(request);
+      if (bearer?.startsWith(TOKEN_PREFIX)) {
+        const found = await authenticateApiToken(app.ctx, bearer, request.ip);
+        if (!found) throw unauthorized("the API token is invalid, expired or revoked");
+        request.principal = {
+          user: found.user,
+          via: "token",
+          scopes: found.scopes,
+          token: { id: found.token.id, name: found.token.name },
+        };
+        return;
+      }
       if (bearer) {
         let claims: CookieClaims | AccessClaims;
         try {
@@ -110,7 +149,7 @@ export default fp(
         if (claims.typ !== "access") throw unauthorized("the bearer token is invalid or expired");
         const user = await app.ctx.db.user.findUnique({ where: { id: claims.sub }, include: userInclude });
         if (!user || user.disabled) throw unauthorized("the bearer token's user is disabled or gone");
-        request.principal = { user, via: "bearer" };
+        request.principal = { user, via: "bearer", scopes: null };
         return;
       }
       const cookie = request.cookies[SESSION_COOKIE];
@@ -127,7 +166,7 @@ export default fp(
       if (!SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] === undefined) {
         throw new AppError("forbidden", `cookie-authenticated changes need the ${CSRF_HEADER} header`);
       }
-      request.principal = { user, via: "cookie", loginSessionId: claims.sid };
+      request.principal = { user, via: "cookie", scopes: null, loginSessionId: claims.sid };
     });
 
     // Authorisation before validation, so an anonymous caller learns nothing from a 400.
@@ -135,8 +174,13 @@ export default fp(
       const url = request.routeOptions.url;
       if (!url) return;
       const access = request.routeOptions.config.access ?? (PROTECTED_PREFIXES.some((p) => url.startsWith(p)) ? "user" : "public");
-      if (access === "user") requireUser(request);
-      if (access === "admin") requireAdmin(request);
+      if (access === "public") return;
+      const principal = access === "admin" ? requireAdmin(request) : requirePrincipal(request);
+      if (principal.scopes) {
+        const config = request.routeOptions.config;
+        const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");
+        if (!principal.scopes.includes(needed)) throw forbidden(`this API token lacks the scope ${needed}`);
+      }
     });
   },
   { name: "auth", dependencies: ["database"] },

@@ -44,7 +44,9 @@ export default async function authRoutes(app: FastifyInstance) {
 
   r.post("/api/auth/logout", { config: { access: "public" }, schema: { response: { 200: ZLogoutResponse } } }, async (request, reply) => {
     const principal = request.principal;
-    if (principal?.loginSessionId) await logout(app.ctx, principal.loginSessionId, principal.user, request.ip);
+    if (principal?.loginSessionId && principal.user) {
+      await logout(app.ctx, principal.loginSessionId, principal.user, request.ip);
+    }
     void reply.clearCookie(SESSION_COOKIE, { path: "/" });
     return { ok: true as const };
   });

@@ -1,0 +1,27 @@
+// API token secrets: `pst_<prefix>_<secret>`. Only a SHA-256 of the whole token is stored; the
+// secret has 256 bits of entropy, so a fast hash is enough (no password stretching needed).
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+export const TOKEN_PREFIX = "pst_";
+
+export function generateToken(): { token: string; prefix: string; secretHash: string } {
+  const prefix = randomBytes(6).toString("hex");
+  const token = `${TOKEN_PREFIX}${prefix}_${randomBytes(32).toString("base64url")}`;
+  return { token, prefix, secretHash: hashToken(token) };
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/** The lookup prefix of a presented token, or null when it is not shaped like one. */
+export function prefixOf(token: string): string | null {
+  const m = /^pst_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/.exec(token);
+  return m?.[1] ?? null;
+}
+
+export function secretMatches(token: string, secretHash: string): boolean {
+  const a = Buffer.from(hashToken(token), "hex");
+  const b = Buffer.from(secretHash, "hex");
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,93 @@
+// API tokens: created with scopes and an optional expiry, stored hashed, revocable, and
+// stamped with their last use.
+import type { TScope } from "@postern/contracts";
+import type { ApiToken } from "@postern/db";
+import { badField, forbidden, notFound } from "../../errors";
+import { writeAudit } from "../audit/audit.service";
+import { inTransaction, type DbContext } from "../../lib/db-context";
+import { userInclude, type UserWithGroups } from "../users/users.presenter";
+import type { Caller } from "../users/users.service";
+import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
+import { scopesOf } from "./tokens.presenter";
+
+export interface CreateTokenInput {
+  name: string;
+  scopes: TScope[];
+  expiresAt?: Date;
+  /** The owner; null for a service token. */
+  userId: string | null;
+}
+
+export async function createApiToken(
+  ctx: DbContext,
+  caller: Caller,
+  input: CreateTokenInput,
+): Promise<{ row: ApiToken; token: string }> {
+  if (input.expiresAt && input.expiresAt <= ctx.now()) throw badField("body.expiresAt", "must be in the future");
+  const { token, prefix, secretHash } = generateToken();
+  const row = await inTransaction(ctx, async (tx) => {
+    const created = await tx.apiToken.create({
+      data: {
+        name: input.name,
+        prefix,
+        secretHash,
+        scopes: [...new Set(input.scopes)].join(" "),
+        userId: input.userId,
+        expiresAt: input.expiresAt,
+      },
+    });
+    await writeAudit(ctx, tx, {
+      actor: caller.actor,
+      action: "token.created",
+      target: `token:${created.id}`,
+      sourceIp: caller.sourceIp,
+      details: { name: created.name, scopes: input.scopes, userId: input.userId, expiresAt: input.expiresAt?.toISOString() },
+    });
+    return created;
+  });
+  return { row, token };
+}
+
+export async function revokeApiToken(ctx: DbContext, caller: Caller, id: string, asAdmin: boolean): Promise<ApiToken> {
+  return inTransaction(ctx, async (tx) => {
+    const token = await tx.apiToken.findUnique({ where: { id } });
+    if (!token) throw notFound("token");
+    if (!asAdmin && token.userId !== caller.actor?.id) throw forbidden("you may revoke only your own tokens");
+    const revoked = token.revokedAt
+      ? token
+      : await tx.apiToken.update({ where: { id }, data: { revokedAt: ctx.now() } });
+    await writeAudit(ctx, tx, {
+      actor: caller.actor,
+      action: "token.revoked",
+      target: `token:${id}`,
+      sourceIp: caller.sourceIp,
+      details: { name: token.name },
+    });
+    return revoked;
+  });
+}
+
+export interface TokenPrincipal {
+  token: ApiToken;
+  scopes: TScope[];
+  /** The owner, or for a service token null. */
+  user: UserWithGroups | null;
+}
+
+/**
+ * The token behind a presented secret, when it is valid, unrevoked, unexpired and its owner is
+ * enabled; null otherwise. Records the use (time and address).
+ */
+export async function authenticateApiToken(ctx: DbContext, presented: string, ip: string): Promise<TokenPrincipal | null> {
+  const prefix = prefixOf(presented);
+  if (!prefix) return null;
+  const token = await ctx.db.apiToken.findUnique({ where: { prefix }, include: { user: { include: userInclude } } });
+  if (!token || !secretMatches(presented, token.secretHash)) return null;
+  const now = ctx.now();
+  if (token.revokedAt || (token.expiresAt && token.expiresAt <= now)) return null;
+  if (token.user?.disabled) return null;
+  // Last use is advisory: a lost update under concurrency is harmless, so no transaction.
+  await ctx.db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now, lastUsedIp: ip } });
+  const { user, ...row } = token;
+  return { token: row, scopes: scopesOf(token.scopes), user };
+}

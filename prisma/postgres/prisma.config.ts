@@ -16,6 +16,5 @@ export default defineConfig({
   engine: "js",
   schema: path.join(import.meta.dirname, "schema.prisma"),
   migrations: { path: path.join(import.meta.dirname, "migrations") },
-  // A short idle timeout lets the CLI exit as soon as it is done instead of waiting on the pool.
-  adapter: async () => new PrismaPg({ connectionString: databaseUrl(), idleTimeoutMillis: 200, allowExitOnIdle: true }),
+  adapter: async () => new PrismaPg({ connectionString: databaseUrl() }),
 });

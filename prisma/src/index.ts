@@ -58,24 +58,43 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
   return { db, provider, close: () => db.$disconnect() };
 }
 
-/** Applies pending migrations with `prisma migrate deploy`; resolves with its output. */
+/** Applies pending migrations with `prisma migrate deploy` (which serialises concurrent
+ * instances with an advisory lock on PostgreSQL); resolves with its output. */
 export function migrateDatabase(url: string): Promise<string> {
-  const provider = providerOf(url);
+  return runMigrateDeploy(url, providerOf(url));
+}
+
+function runMigrateDeploy(url: string, provider: Provider): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [prismaBin(), "migrate", "deploy", "--config", configPath(provider)],
       {
-        env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
+        env: {
+          ...process.env,
+          DATABASE_URL: url,
+          PRISMA_HIDE_UPDATE_MESSAGE: "1",
+          CHECKPOINT_DISABLE: "1",
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
     let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    let done = false;
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+      // On PostgreSQL Prisma's Wasm engine keeps its advisory-lock connection checked out for
+      // ten seconds after the work is committed. Once it reports success there is nothing left
+      // to wait for: end it (the server releases the lock with the connection).
+      if (!done && /All migrations have been successfully applied|No pending migrations to apply/.test(output)) {
+        done = true;
+        child.kill("SIGTERM");
+      }
+    });
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => {
-      if (code === 0) resolve(output);
+      if (code === 0 || done) resolve(output);
       else reject(new Error(`migration failed (${provider}, ${redactUrl(url)}):\n${output.trim()}`));
     });
   });

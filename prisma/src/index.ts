@@ -1,6 +1,8 @@
 // Opens Postern's database from a URL (SQLite `file:` or `postgres://`) and applies migrations.
 // Both providers share one model, so the SQLite client's types describe either at run time.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client";
@@ -37,6 +39,16 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
 
+/** The file behind a SQLite URL (`file:./data/postern.db?…`), resolved against the working directory. */
+export function sqliteFileOf(url: string): string {
+  return path.resolve(url.slice("file:".length).split("?")[0] ?? "");
+}
+
+/** SQLite creates the database file but not its directory; a missing one would fail opaquely. */
+function ensureSqliteDir(url: string): void {
+  if (providerOf(url) === "sqlite") fs.mkdirSync(path.dirname(sqliteFileOf(url)), { recursive: true });
+}
+
 export interface OpenDatabase {
   db: Db;
   provider: Provider;
@@ -46,6 +58,7 @@ export interface OpenDatabase {
 export async function openDatabase(url: string, options: { poolSize?: number } = {}): Promise<OpenDatabase> {
   const provider = providerOf(url);
   if (provider === "sqlite") {
+    ensureSqliteDir(url);
     const db = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url }, { timestampFormat: "iso8601" }) });
     // WAL lets readers (the CLI, a backup) work beside the server; busy_timeout waits instead of failing.
     await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
@@ -61,6 +74,7 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
 /** Applies pending migrations with `prisma migrate deploy` (which serialises concurrent
  * instances with an advisory lock on PostgreSQL); resolves with its output. */
 export function migrateDatabase(url: string): Promise<string> {
+  ensureSqliteDir(url);
   return runMigrateDeploy(url, providerOf(url));
 }
 

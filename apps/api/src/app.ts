@@ -21,6 +21,10 @@ import usersRoutes from "./modules/users/users.routes";
 import servicesRoutes from "./modules/services/services.routes";
 import sessionsRoutes from "./modules/sessions/sessions.routes";
 import compatRoutes from "./modules/compat/compat.routes";
+import auditFiles from "./modules/audit/audit-files.plugin";
+import auditRoutes from "./modules/audit/audit.routes";
+import relay from "./modules/relay/relay.plugin";
+import relayRoutes from "./modules/relay/relay.routes";
 
 export interface AppOptions {
   config: Config;
@@ -56,6 +60,8 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   });
   await app.register(changes);
   await app.register(expiry);
+  await app.register(auditFiles);
+  await app.register(relay);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
@@ -63,5 +69,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   await app.register(servicesRoutes);
   await app.register(sessionsRoutes);
   await app.register(compatRoutes);
+  await app.register(auditRoutes);
+  await app.register(relayRoutes);
   await app.register(web, { webDir: opts.config.webDir });
 }

@@ -37,9 +37,9 @@ const ZConfig = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   webDir: z.string().optional(),
   oidc: z.array(ZOidcProvider).default([]),
-  smtpUrl: z.string().optional(),
-  mailFrom: z.string().optional(),
-  relayTo: z.string().optional(),
+  smtpUrl: z.string().regex(/^smtps?:\/\/[^\s]+$/, "an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587").optional(),
+  mailFrom: z.string().regex(/^([^<>\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/, "an address, e.g. postern@example.com or Postern <postern@example.com>").optional(),
+  relayTo: z.string().regex(/^\s*[^,@\s]+@[^,@\s]+(\s*,\s*[^,@\s]+@[^,@\s]+)*\s*,?\s*$/, "comma-separated e-mail addresses").optional(),
   auditExportDir: z.string().optional(),
   ngrokAuthtoken: z.string().optional(),
   ngrokDomain: z.string().optional(),
@@ -140,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     const lines = result.error.issues.map((issue) => {
       const name = nameOf(issue.path, oidc);
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
-      const shown = name.match(/SECRET|TOKEN|PASSWORD|AUTHTOKEN/) ? "(hidden)" : JSON.stringify(value);
+      const shown = name.match(/SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/) ? "(hidden)" : JSON.stringify(value);
       return `${name}=${shown ?? "(missing)"}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);

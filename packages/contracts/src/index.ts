@@ -8,3 +8,4 @@ export * from "./services";
 export * from "./sessions";
 export * from "./audit";
 export * from "./tokens";
+export * from "./messages";

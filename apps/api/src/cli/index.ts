@@ -5,6 +5,7 @@ import { migrateDatabase, redactUrl } from "@postern/db";
 import { ConfigError } from "../config";
 import { startServer } from "../server";
 import { errorLine, readConfig, setConfigFile } from "./context";
+import { registerAuditCommands } from "./audit";
 import { registerGroupCommands } from "./group";
 import { registerServiceCommands } from "./service";
 import { registerUserCommands } from "./user";
@@ -35,6 +36,7 @@ program
 registerUserCommands(program);
 registerGroupCommands(program);
 registerServiceCommands(program);
+registerAuditCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,12 +3,15 @@
 import { EventEmitter } from "node:events";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import type { Message } from "@postern/db";
 import type { SessionRow } from "../modules/sessions/sessions.presenter";
 
 export type Change =
   | { kind: "session"; verb: "started" | "requested" | "extended" | "ended" | "approved" | "denied" | "expired"; session: SessionRow }
   | { kind: "service"; verb: "created" | "updated" | "deleted"; serviceId: string }
-  | { kind: "user"; verb: "created" | "updated" | "disabled"; userId: string };
+  | { kind: "user"; verb: "created" | "updated" | "disabled"; userId: string }
+  /** A relay message was queued, failed an attempt and waits to retry, was sent, or was given up on. */
+  | { kind: "message"; verb: "queued" | "retrying" | "sent" | "failed"; message: Message };
 
 export class Changes {
   private readonly emitter = new EventEmitter();

@@ -1,8 +1,10 @@
 // Writes audit events into the hash chain, always inside the caller's transaction, so an
 // event exists exactly when the change it describes was committed.
 import { createHash } from "node:crypto";
-import type { AuditEvent, Tx } from "@postern/db";
-import type { DbContext } from "../../lib/db-context";
+import { auditTimeBound, isoWeekRange, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
+import type { AuditEvent, Prisma, Tx } from "@postern/db";
+import { badField } from "../../errors";
+import { inTransaction, type DbContext } from "../../lib/db-context";
 
 export const GENESIS_HASH = "0".repeat(64);
 /** Arbitrary constant key for the advisory lock that serialises chain appends on PostgreSQL. */
@@ -74,6 +76,16 @@ export interface ChainBreak {
   reason: string;
 }
 
+/**
+ * Runs reads in a transaction of their own. On SQLite every query shares one connection and
+ * only transactions queue for it, so a plain query issued while another request's transaction
+ * is open would see that transaction's uncommitted rows (an audit event that is then rolled
+ * back). Inside a transaction of our own we see committed data only, on both providers.
+ */
+export function readCommitted<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(ctx, fn);
+}
+
 /** Walks the chain in order and reports the first event whose hash or link does not match. */
 export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: number; firstBreak?: ChainBreak }> {
   let prevHash = GENESIS_HASH;
@@ -81,7 +93,9 @@ export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: numbe
   let checked = 0;
   let cursor = 0;
   for (;;) {
-    const batch = await ctx.db.auditEvent.findMany({ where: { seq: { gt: cursor } }, orderBy: { seq: "asc" }, take: 1000 });
+    const batch = await readCommitted(ctx, (tx) =>
+      tx.auditEvent.findMany({ where: { seq: { gt: cursor } }, orderBy: { seq: "asc" }, take: 1000 }),
+    );
     if (batch.length === 0) return { checked };
     for (const e of batch) {
       const fail = (reason: string) => ({ checked, firstBreak: { seq: e.seq, id: e.id, reason } });
@@ -93,5 +107,92 @@ export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: numbe
       checked += 1;
     }
     cursor = batch[batch.length - 1]!.seq;
+  }
+}
+
+/** How many events a page holds when the caller does not say. */
+export const AUDIT_PAGE_SIZE = 100;
+
+/** Cursors are opaque to clients; inside they are the seq of the last event shown. */
+export function encodeAuditCursor(seq: number): string {
+  return Buffer.from(`seq:${seq}`).toString("base64url");
+}
+
+export function decodeAuditCursor(cursor: string): number {
+  const m = /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!m) throw badField("querystring.cursor", "not a cursor this list handed out");
+  return Number(m[1]);
+}
+
+/**
+ * The actions a filter selects: itself, or for a prefix ending in a dot every stored action
+ * that starts with it. Prefixes are resolved against the (short) list of distinct actions
+ * rather than with LIKE, whose `_` wildcard would match too much on both providers.
+ */
+async function actionsMatching(tx: Tx, filter: string): Promise<string[]> {
+  if (!filter.endsWith(".")) return [filter];
+  const groups = await tx.auditEvent.groupBy({ by: ["action"] });
+  return groups.map((g) => g.action).filter((a) => a.startsWith(filter));
+}
+
+/** Audit events matching the filters, newest first, one page at a time. */
+export async function findAuditEvents(
+  ctx: DbContext,
+  query: TAuditListQuery,
+): Promise<{ rows: AuditEvent[]; nextCursor?: string }> {
+  const where: Prisma.AuditEventWhereInput = {};
+  if (query.from || query.to) {
+    where.at = {
+      gte: query.from ? auditTimeBound(query.from, "from") : undefined,
+      lt: query.to ? auditTimeBound(query.to, "to") : undefined,
+    };
+  }
+  if (query.actor) where.OR = [{ actorId: query.actor }, { actorUsername: query.actor }];
+  if (query.serviceId) where.serviceId = query.serviceId;
+  if (query.cursor) where.seq = { lt: decodeAuditCursor(query.cursor) };
+  const limit = query.limit ?? AUDIT_PAGE_SIZE;
+  const rows = await readCommitted(ctx, async (tx) => {
+    if (query.action) where.action = { in: await actionsMatching(tx, query.action) };
+    return tx.auditEvent.findMany({ where, orderBy: { seq: "desc" }, take: limit + 1 });
+  });
+  if (rows.length <= limit) return { rows };
+  const page = rows.slice(0, limit);
+  return { rows: page, nextCursor: encodeAuditCursor(page[page.length - 1]!.seq) };
+}
+
+/** The time range an export query stands for: `[from, to)`. */
+export function auditRangeOf(query: TAuditExportQuery): { from: Date; to: Date; label: string } {
+  if (query.week) {
+    const range = isoWeekRange(query.week);
+    if (!range) throw badField("querystring.week", "no such ISO week");
+    return { ...range, label: query.week };
+  }
+  if (!query.from || !query.to) throw badField("querystring.week", "give week (YYYY-Www), or from and to");
+  return {
+    from: auditTimeBound(query.from, "from"),
+    to: auditTimeBound(query.to, "to"),
+    label: `${query.from}_${query.to}`,
+  };
+}
+
+/** Events whose time falls in `[from, to)`, in chain order, read in batches. */
+export async function* auditEventsBetween(
+  ctx: DbContext,
+  range: { from: Date; to: Date },
+  batchSize = 1000,
+): AsyncGenerator<AuditEvent[]> {
+  let after = 0;
+  for (;;) {
+    const batch = await readCommitted(ctx, (tx) =>
+      tx.auditEvent.findMany({
+        where: { at: { gte: range.from, lt: range.to }, seq: { gt: after } },
+        orderBy: { seq: "asc" },
+        take: batchSize,
+      }),
+    );
+    if (batch.length === 0) return;
+    yield batch;
+    after = batch[batch.length - 1]!.seq;
+    if (batch.length < batchSize) return;
   }
 }

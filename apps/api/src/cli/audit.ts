@@ -1,0 +1,97 @@
+// `postern audit export` (CSV of one ISO week or a date range) and `postern audit verify` (walks
+// the hash chain and names the first event that does not match).
+import fs from "node:fs";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import type { Command } from "commander";
+import { ZAuditExportQuery } from "@postern/contracts";
+import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
+import type { DbContext } from "../lib/db-context";
+import { auditCsv } from "../modules/audit/audit.csv";
+import { auditRangeOf, verifyAuditChain } from "../modules/audit/audit.service";
+import { CliError, parseWith, readConfig } from "./context";
+
+/**
+ * Opens the database for reading only: unlike the other commands these never apply migrations,
+ * so they work beside a running server on SQLite and leave a copy kept as evidence untouched.
+ */
+async function withAuditDatabase<T>(fn: (ctx: DbContext) => Promise<T>): Promise<T> {
+  const config = readConfig();
+  let database: OpenDatabase | undefined;
+  try {
+    database = await openDatabase(config.databaseUrl);
+    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date() };
+    try {
+      await ctx.db.auditEvent.findFirst({ select: { seq: true } });
+    } catch {
+      throw new CliError(`${redactUrl(config.databaseUrl)} has no audit trail to read: is it Postern's database, migrated (postern migrate)?`);
+    }
+    return await fn(ctx);
+  } finally {
+    await database?.close();
+  }
+}
+
+async function writeAll(out: Writable, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!out.write(chunk)) await once(out, "drain");
+  }
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command("audit").description("export and verify the audit trail");
+
+  audit
+    .command("export")
+    .description("write the audit events of one ISO week or a date range as CSV (stdout by default)")
+    .option("--week <YYYY-Www>", "an ISO week, e.g. 2026-W47 (UTC)")
+    .option("--from <iso>", "start of the range: a date (UTC) or a date-time with offset")
+    .option("--to <iso>", "end of the range (exclusive; a date alone includes that day)")
+    .option("--out <file>", "write to this file instead of stdout")
+    .action(async (opts: { week?: string; from?: string; to?: string; out?: string }) => {
+      const query = parseWith(ZAuditExportQuery, { week: opts.week, from: opts.from, to: opts.to }, (f) => `--${f}`);
+      const range = auditRangeOf(query);
+      await withAuditDatabase(async (ctx) => {
+        if (!opts.out) {
+          await writeAll(process.stdout, auditCsv(ctx, range));
+          return;
+        }
+        // Written next to the target and renamed, so a failed export leaves no half file behind.
+        const tmp = `${opts.out}.${process.pid}.tmp`;
+        let out: fs.WriteStream;
+        try {
+          out = fs.createWriteStream(tmp, { flags: "wx" });
+          await once(out, "open");
+        } catch (err) {
+          throw new CliError(`--out: cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        try {
+          await writeAll(out, auditCsv(ctx, range));
+          out.end();
+          await once(out, "finish");
+          fs.renameSync(tmp, opts.out);
+        } catch (err) {
+          out.destroy();
+          fs.rmSync(tmp, { force: true });
+          throw err;
+        }
+        process.stderr.write(`wrote ${opts.out}\n`);
+      });
+    });
+
+  audit
+    .command("verify")
+    .description("check the audit hash chain; exit 1 naming the first event that does not match")
+    .action(async () => {
+      await withAuditDatabase(async (ctx) => {
+        const { checked, firstBreak } = await verifyAuditChain(ctx);
+        if (firstBreak) {
+          throw new CliError(
+            `audit chain broken at event #${firstBreak.seq} (id ${firstBreak.id}): ${firstBreak.reason}; ` +
+              `the ${checked} events before it are intact`,
+          );
+        }
+        console.log(`${checked} events, chain intact`);
+      });
+    });
+}

@@ -1,0 +1,44 @@
+// Runs the weekly audit file writer when POSTERN_AUDIT_EXPORT_DIR is set. It is poked after
+// every answered change (the transaction has committed by then) and polls for events that
+// other instances, the expiry scheduler or the CLI wrote.
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { AuditFileWriter } from "./audit-files";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The weekly audit file writer; null when POSTERN_AUDIT_EXPORT_DIR is not set. */
+    auditFiles: AuditFileWriter | null;
+  }
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export default fp(
+  async (app: FastifyInstance) => {
+    const dir = app.config.auditExportDir;
+    if (!dir) {
+      app.decorate("auditFiles", null);
+      return;
+    }
+    const writer = new AuditFileWriter(app.ctx, path.resolve(dir), {
+      error: (msg, err) => app.log.error({ err }, msg),
+    });
+    app.decorate("auditFiles", writer);
+    app.addHook("onResponse", async (request) => {
+      if (!SAFE_METHODS.has(request.method)) writer.poke();
+    });
+    const unsubscribe = app.changes.subscribe(() => writer.poke());
+    app.addHook("onReady", async () => {
+      writer.start();
+      app.log.info({ dir: writer.dir }, "writing weekly audit CSV files");
+    });
+    // preClose: onClose hooks run after the database is closed (last-registered first).
+    app.addHook("preClose", async () => {
+      unsubscribe();
+      await writer.stop();
+    });
+  },
+  { name: "audit-files", dependencies: ["database", "changes"] },
+);

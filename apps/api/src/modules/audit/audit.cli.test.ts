@@ -1,0 +1,79 @@
+// `postern audit verify` and `postern audit export`, run as the real command in a child process.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildTestApp, createUser, testClock, type TestApp, type TestUser } from "../../../test/app";
+import { providers } from "../../../test/databases";
+
+const bin = path.resolve(import.meta.dirname, "../../../bin/postern.mjs");
+
+function postern(args: string[], databaseUrl: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, POSTERN_LOG_LEVEL: "silent" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe.each(providers)("postern audit on %s", (provider) => {
+  let t: TestApp;
+  let admin: TestUser;
+  let cwd: string;
+
+  beforeEach(async () => {
+    cwd = fs.mkdtempSync(path.join(os.tmpdir(), "postern-cli-"));
+    t = await buildTestApp(provider, { now: testClock(Date.parse("2026-11-18T10:00:00Z")).now });
+    admin = await createUser(t.app, { role: "admin" });
+    for (const name of ["=cmd|' /C calc'!A0", "ops", "support"]) {
+      const res = await t.app.inject({ method: "POST", url: "/api/groups", headers: admin.headers, payload: { name } });
+      expect(res.statusCode).toBe(201);
+    }
+  });
+  afterEach(async () => {
+    await t.close();
+    fs.rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it("verifies an intact chain, exports a week, and names the first tampered event", { timeout: 60_000 }, async () => {
+    const count = await t.app.ctx.db.auditEvent.count();
+    const ok = await postern(["audit", "verify"], t.url, cwd);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim()).toBe(`${count} events, chain intact`);
+
+    const out = path.join(cwd, "w47.csv");
+    const exported = await postern(["audit", "export", "--week", "2026-W47", "--out", out], t.url, cwd);
+    expect(exported.code).toBe(0);
+    const api = await t.app.inject({ method: "GET", url: "/api/audit/export.csv?week=2026-W47", headers: admin.headers });
+    expect(fs.readFileSync(out, "utf8")).toBe(api.body);
+    expect(api.body.split("\r\n").length).toBe(count + 2); // header, the events, the final line end
+
+    const victim = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { action: "group.created" }, orderBy: { seq: "asc" } });
+    await t.app.ctx.db.$executeRawUnsafe(`UPDATE "AuditEvent" SET "actorUsername" = 'nobody' WHERE "seq" = ${victim.seq}`);
+    const broken = await postern(["audit", "verify"], t.url, cwd);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toBe("");
+    expect(broken.stderr).toContain(`event #${victim.seq} (id ${victim.id})`);
+    expect(broken.stderr).toContain("edited");
+    expect(broken.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it.runIf(provider === "sqlite")("rejects a bad week or range, naming the option", async () => {
+    const bad = await postern(["audit", "export", "--week", "2026-W60"], t.url, cwd);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^postern: --week: no such ISO week/);
+    const half = await postern(["audit", "export", "--from", "2026-11-01"], t.url, cwd);
+    expect(half.code).toBe(1);
+    expect(half.stderr).toMatch(/^postern: --to: required together with from/);
+  });
+});

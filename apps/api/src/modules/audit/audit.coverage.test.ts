@@ -1,0 +1,267 @@
+// Every route that changes state writes its audit event. The test walks the app's route table
+// (collected with an onRoute hook), calls each mutating route with valid input as an admin and
+// checks that an event with the expected action appeared.
+//
+// When you add a mutating route, add it to `auditedRoutes` below: a route the table does not
+// know fails this test by name, so no change goes unaudited by accident.
+import net from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ZSession } from "@postern/contracts";
+import { openDatabase, type OpenDatabase } from "@postern/db";
+import serviceApp from "../../app";
+import { loadConfig } from "../../config";
+import { BODY_LIMIT } from "../../server";
+import { createApiToken } from "../tokens/tokens.service";
+import { createGroup, createService, createUser, type TestUser } from "../../../test/app";
+import { createTestDatabase, providers } from "../../../test/databases";
+import { verifyAuditChain } from "./audit.service";
+
+interface Fixture {
+  app: FastifyInstance;
+  admin: TestUser;
+}
+
+interface Call {
+  url: string;
+  payload?: unknown;
+  /** Added to (and overriding) the admin's login headers. */
+  headers?: Record<string, string>;
+}
+
+interface Entry {
+  /** The action of the event the call must write (a trailing dot: any action with that prefix). */
+  action: string;
+  /** Builds what the call needs and says how to make it. */
+  call(f: Fixture): Promise<Call>;
+  /**
+   * A known hole, described. The test then insists the hole is still there, so whoever fixes it
+   * is reminded to drop this note (and the table stays the truth).
+   */
+  knownGap?: string;
+}
+
+async function startSession(f: Fixture, serviceOptions: Parameters<typeof createService>[1] = {}) {
+  const service = await createService(f.app, serviceOptions);
+  const res = await f.app.inject({
+    method: "POST",
+    url: `/api/services/${service.id}/sessions`,
+    headers: f.admin.headers,
+    payload: { durationSeconds: 600 },
+  });
+  return ZSession.parse(res.json());
+}
+
+async function pendingRequest(f: Fixture) {
+  const group = await createGroup(f.app);
+  const service = await createService(f.app, { requiresApproval: true, groupIds: [group.id] });
+  const member = await createUser(f.app, { groupIds: [group.id] });
+  const res = await f.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: member.headers, payload: {} });
+  return ZSession.parse(res.json());
+}
+
+const basic = (u: TestUser) => ({ authorization: `Basic ${Buffer.from(`${u.username}:${u.password}`).toString("base64")}` });
+
+/** Every mutating route, keyed `METHOD url`, and the audit action it must write. */
+const auditedRoutes: Record<string, Entry> = {
+  "POST /api/auth/login": {
+    action: "user.login",
+    call: async ({ admin }) => ({ url: "/api/auth/login", headers: {}, payload: { username: admin.username, password: admin.password } }),
+  },
+  "POST /api/auth/logout": {
+    action: "user.logout",
+    call: async ({ app }) => ({ url: "/api/auth/logout", headers: (await createUser(app, { role: "admin" })).headers }),
+  },
+  "POST /api/auth/token": {
+    action: "user.login",
+    knownGap: "a successful HTTP Basic → bearer token exchange writes no audit event (only failures do)",
+    call: async ({ admin }) => ({ url: "/api/auth/token", headers: basic(admin) }),
+  },
+  "POST /api/loginUser": {
+    action: "user.login",
+    knownGap: "a successful HTTP Basic → bearer token exchange writes no audit event (only failures do)",
+    call: async ({ admin }) => ({ url: "/api/loginUser", headers: basic(admin) }),
+  },
+  "POST /api/users": {
+    action: "user.created",
+    call: async () => ({ url: "/api/users", payload: { username: `new-${Math.random().toString(36).slice(2, 8)}`, password: "long-enough-pw" } }),
+  },
+  "PATCH /api/users/:id": {
+    action: "user.updated",
+    call: async ({ app }) => ({ url: `/api/users/${(await createUser(app)).id}`, payload: { displayName: "Renamed" } }),
+  },
+  "POST /api/groups": {
+    action: "group.created",
+    call: async () => ({ url: "/api/groups", payload: { name: `g-${Math.random().toString(36).slice(2, 8)}` } }),
+  },
+  "POST /api/groups/:id/members/:userId": {
+    action: "group.member_added",
+    call: async ({ app }) => ({ url: `/api/groups/${(await createGroup(app)).id}/members/${(await createUser(app)).id}` }),
+  },
+  "DELETE /api/groups/:id/members/:userId": {
+    action: "group.member_removed",
+    call: async ({ app }) => {
+      const group = await createGroup(app);
+      const user = await createUser(app, { groupIds: [group.id] });
+      return { url: `/api/groups/${group.id}/members/${user.id}` };
+    },
+  },
+  "POST /api/services": {
+    action: "service.created",
+    call: async () => {
+      const slug = `svc-${Math.random().toString(36).slice(2, 8)}`;
+      return { url: "/api/services", payload: { name: slug, slug, kind: "web", maxDurationSeconds: 3600 } };
+    },
+  },
+  "PATCH /api/services/:id": {
+    action: "service.updated",
+    call: async ({ app }) => ({ url: `/api/services/${(await createService(app)).id}`, payload: { description: "now described" } }),
+  },
+  "DELETE /api/services/:id": {
+    action: "service.deleted",
+    call: async ({ app }) => ({ url: `/api/services/${(await createService(app)).id}` }),
+  },
+  "POST /api/services/import": {
+    action: "service.created",
+    call: async () => ({
+      url: "/api/services/import",
+      headers: { "content-type": "text/csv" },
+      payload: `vpn main ${Math.random().toString(36).slice(2, 8)};vpn sub 1\n`,
+    }),
+  },
+  "POST /api/services/:id/sessions": {
+    action: "session.started",
+    call: async ({ app }) => ({ url: `/api/services/${(await createService(app)).id}/sessions`, payload: { durationSeconds: 600 } }),
+  },
+  "POST /api/sessions/:id/extend": {
+    action: "session.extended",
+    call: async (f) => ({ url: `/api/sessions/${(await startSession(f)).id}/extend`, payload: { durationSeconds: 600 } }),
+  },
+  "DELETE /api/sessions/:id": {
+    action: "session.ended",
+    call: async (f) => ({ url: `/api/sessions/${(await startSession(f)).id}` }),
+  },
+  "POST /api/sessions/:id/approve": {
+    action: "session.approved",
+    call: async (f) => ({ url: `/api/sessions/${(await pendingRequest(f)).id}/approve` }),
+  },
+  "POST /api/sessions/:id/deny": {
+    action: "session.denied",
+    call: async (f) => ({ url: `/api/sessions/${(await pendingRequest(f)).id}/deny` }),
+  },
+  "POST /conn/req/:serviceId": {
+    action: "session.started",
+    call: async ({ app }) => ({ url: `/conn/req/${(await createService(app)).id}`, payload: {} }),
+  },
+  "POST /session/remove/:sessionId": {
+    action: "session.ended",
+    call: async (f) => ({ url: `/session/remove/${(await startSession(f)).id}` }),
+  },
+  "POST /api/messages": {
+    action: "relay.queued",
+    call: async () => ({ url: "/api/messages", payload: { message: "disk full", severity: "warning" } }),
+  },
+  "POST /api/placeMessage": {
+    action: "relay.queued",
+    call: async () => ({ url: "/api/placeMessage", payload: { message: "disk full" } }),
+  },
+  // Token routes (identity work): listed ahead so they are checked the moment they exist.
+  "POST /api/tokens": {
+    action: "token.created",
+    call: async () => ({ url: "/api/tokens", payload: { name: "ci", scopes: ["sessions:read"] } }),
+  },
+  "DELETE /api/tokens/:id": {
+    action: "token.revoked",
+    call: async ({ app, admin }) => {
+      const { row } = await createApiToken(app.ctx, { actor: null }, { name: "old", scopes: ["sessions:read"], userId: admin.id });
+      return { url: `/api/tokens/${row.id}` };
+    },
+  },
+};
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe.each(providers)("every mutating route writes its audit event (%s)", (provider) => {
+  let app: FastifyInstance;
+  let opened: OpenDatabase;
+  let drop: () => Promise<void>;
+  const routes: string[] = [];
+
+  beforeAll(async () => {
+    const database = await createTestDatabase(provider);
+    drop = database.drop;
+    const config = loadConfig(
+      {
+        DATABASE_URL: database.url,
+        POSTERN_SECRET: "test-secret-test-secret-test-secret-0123456789",
+        POSTERN_LOG_LEVEL: "silent",
+        POSTERN_WEB_DIR: "/nonexistent",
+        // The relay must be on for its routes; nothing listens there, so nothing is sent.
+        SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`,
+        POSTERN_MAIL_FROM: "postern@example.test",
+        POSTERN_RELAY_TO: "ops@example.test",
+      },
+      "/dev/null",
+    );
+    opened = await openDatabase(database.url, { poolSize: 4 });
+    app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+    app.addHook("onRoute", (route) => {
+      for (const method of [route.method].flat()) if (MUTATING.has(method)) routes.push(`${method} ${route.url}`);
+    });
+    await app.register(fp(serviceApp), { config, database: opened, secret: config.secret ?? "" });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await opened?.close();
+    await drop?.();
+  });
+
+  it("knows every mutating route", () => {
+    expect(routes.length).toBeGreaterThan(10);
+    const unknown = routes.filter((r) => !(r in auditedRoutes));
+    expect(
+      unknown,
+      `mutating routes missing from auditedRoutes in ${import.meta.filename}: add each with the audit action it writes`,
+    ).toEqual([]);
+  });
+
+  it("writes the expected event for each of them", async () => {
+    const admin = await createUser(app, { role: "admin" });
+    const problems: string[] = [];
+    for (const route of routes) {
+      const entry = auditedRoutes[route];
+      if (!entry) continue; // reported by the test above
+      const [method] = route.split(" ") as ["POST" | "PUT" | "PATCH" | "DELETE"];
+      const call = await entry.call({ app, admin });
+      const before = (await app.ctx.db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0;
+      const res = await app.inject({
+        method,
+        url: call.url,
+        headers: { ...admin.headers, ...call.headers },
+        payload: call.payload as string | Record<string, unknown> | undefined,
+      });
+      if (res.statusCode >= 300) {
+        problems.push(`${route}: answered ${res.statusCode} ${res.body.slice(0, 200)}`);
+        continue;
+      }
+      const actions = (await app.ctx.db.auditEvent.findMany({ where: { seq: { gt: before } }, select: { action: true } })).map((e) => e.action);
+      const found = actions.some((a) => (entry.action.endsWith(".") ? a.startsWith(entry.action) : a === entry.action));
+      if (entry.knownGap && found) problems.push(`${route}: now writes ${entry.action}; remove its knownGap note`);
+      if (!entry.knownGap && !found) {
+        problems.push(`${route}: expected an audit event ${entry.action}, got ${actions.length ? actions.join(", ") : "none"}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect((await verifyAuditChain(app.ctx)).firstBreak).toBeUndefined();
+  });
+});

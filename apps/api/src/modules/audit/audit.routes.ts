@@ -1,0 +1,52 @@
+// The audit trail for admins: a filtered, paginated list, the CSV export and the chain check.
+import { Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { ZAuditExportQuery, ZAuditListQuery, ZAuditPage, ZAuditVerifyResult } from "@postern/contracts";
+import { requireAdmin } from "../../plugins/auth";
+import { auditCsv } from "./audit.csv";
+import { presentAuditEvent } from "./audit.presenter";
+import { auditRangeOf, findAuditEvents, verifyAuditChain } from "./audit.service";
+
+/** A file name safe in a Content-Disposition header on every platform. */
+function csvFileName(label: string): string {
+  return `postern-audit-${label.replace(/[^0-9A-Za-z_-]+/g, "-")}.csv`;
+}
+
+export default async function auditRoutes(app: FastifyInstance) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.get(
+    "/api/audit",
+    { config: { access: "admin" }, schema: { querystring: ZAuditListQuery, response: { 200: ZAuditPage } } },
+    async (request) => {
+      requireAdmin(request);
+      const { rows, nextCursor } = await findAuditEvents(app.ctx, request.query);
+      return { items: rows.map(presentAuditEvent), nextCursor };
+    },
+  );
+
+  r.get(
+    "/api/audit/export.csv",
+    { config: { access: "admin" }, schema: { querystring: ZAuditExportQuery } },
+    async (request, reply) => {
+      requireAdmin(request);
+      const range = auditRangeOf(request.query);
+      return reply
+        .type("text/csv; charset=utf-8")
+        .header("content-disposition", `attachment; filename="${csvFileName(range.label)}"`)
+        .header("cache-control", "no-store")
+        .send(Readable.from(auditCsv(app.ctx, range)));
+    },
+  );
+
+  r.get(
+    "/api/audit/verify",
+    { config: { access: "admin" }, schema: { response: { 200: ZAuditVerifyResult } } },
+    async (request) => {
+      requireAdmin(request);
+      const { checked, firstBreak } = await verifyAuditChain(app.ctx);
+      return { checked, intact: !firstBreak, firstBreak };
+    },
+  );
+}

@@ -1,0 +1,42 @@
+// The monitoring relay's queue worker, running for the app's lifetime when SMTP is configured.
+// Delivery changes are announced on app.changes so the live board can show them.
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { relaySettingsOf, type RelaySettings } from "./relay.settings";
+import { RelayWorker } from "./relay.worker";
+
+export interface Relay {
+  settings: RelaySettings;
+  /** Null when the relay is off. */
+  worker: RelayWorker | null;
+  /** Wakes the worker (after queueing a message). */
+  poke(): void;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    relay: Relay;
+  }
+}
+
+export default fp(
+  async (app: FastifyInstance) => {
+    const settings = relaySettingsOf(app.config);
+    let worker: RelayWorker | null = null;
+    if (settings.enabled) {
+      const w = new RelayWorker(app.ctx, settings, {
+        onChange: (verb, message) => app.changes.announce({ kind: "message", verb, message }),
+        onError: (err) => app.log.error({ err }, "relay queue failed; retrying in 1 s"),
+      });
+      worker = w;
+      app.addHook("onReady", async () => w.start());
+      // preClose, not onClose: onClose hooks run last-registered first, so the database would
+      // already be closed under an attempt in progress (and pg's pool.end() waits on it forever).
+      app.addHook("preClose", async () => w.stop());
+    } else {
+      app.log.info(settings.reason);
+    }
+    app.decorate("relay", { settings, worker, poke: () => worker?.poke() });
+  },
+  { name: "relay", dependencies: ["database", "changes"] },
+);

@@ -1,0 +1,184 @@
+// Relay messages: stored first (with their audit event), then delivered by the queue worker.
+// The queue is the Message table itself: a message is claimed with a conditional update that
+// sets `lockedUntil` (a lease), so several API instances never deliver the same message at once,
+// and whatever was queued when an instance stopped is still there when one starts.
+import type { TListMessagesQuery, TMessageSeverity, TRelayStatus, TSendMessageBody } from "@postern/contracts";
+import type { Message, Prisma } from "@postern/db";
+import { badField } from "../../errors";
+import { inTransaction, type DbContext } from "../../lib/db-context";
+import { readCommitted, writeAudit, type Actor } from "../audit/audit.service";
+import type { RelaySettings } from "./relay.settings";
+
+export interface MessageSender {
+  actor: Actor;
+  sourceIp?: string;
+  /** The API token the message came with, if any. */
+  tokenId?: string;
+  /** Which route took it (`messages` or the compatibility `placeMessage`). */
+  via: string;
+}
+
+export async function enqueueMessage(ctx: DbContext, sender: MessageSender, body: TSendMessageBody): Promise<Message> {
+  return inTransaction(ctx, async (tx) => {
+    const now = ctx.now();
+    const severity: TMessageSeverity = body.severity ?? "info";
+    const message = await tx.message.create({
+      data: {
+        subject: body.subject ?? null,
+        message: body.message,
+        severity,
+        status: "queued",
+        tokenId: sender.tokenId ?? null,
+        createdAt: now,
+        nextAttemptAt: now,
+      },
+    });
+    await writeAudit(ctx, tx, {
+      actor: sender.actor,
+      action: "relay.queued",
+      target: `message:${message.id}`,
+      sourceIp: sender.sourceIp,
+      details: { severity, subject: body.subject, length: body.message.length, tokenId: sender.tokenId, via: sender.via },
+    });
+    return message;
+  });
+}
+
+function encodeCursor(m: Pick<Message, "createdAt" | "id">): string {
+  return Buffer.from(`${m.createdAt.toISOString()}|${m.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(at ?? "");
+  if (!id || Number.isNaN(createdAt.getTime())) throw badField("querystring.cursor", "not a cursor this list handed out");
+  return { createdAt, id };
+}
+
+/** Messages newest first, one page at a time. */
+export async function findMessages(
+  ctx: DbContext,
+  query: TListMessagesQuery,
+): Promise<{ rows: Message[]; nextCursor?: string }> {
+  const limit = query.limit ?? 50;
+  const where: Prisma.MessageWhereInput = {};
+  if (query.status) where.status = query.status;
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor);
+    where.OR = [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }];
+  }
+  const rows = await readCommitted(ctx, (tx) =>
+    tx.message.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit + 1 }),
+  );
+  if (rows.length <= limit) return { rows };
+  const page = rows.slice(0, limit);
+  return { rows: page, nextCursor: encodeCursor(page[page.length - 1]!) };
+}
+
+export async function relayStatus(ctx: DbContext, settings: RelaySettings): Promise<TRelayStatus> {
+  const { counts, lastSent, lastFailure } = await readCommitted(ctx, async (tx) => ({
+    counts: await tx.message.groupBy({ by: ["status"], _count: { _all: true } }),
+    lastSent: await tx.message.findFirst({ where: { status: "sent" }, orderBy: { sentAt: "desc" }, select: { sentAt: true } }),
+    lastFailure: await tx.message.findFirst({
+      where: { status: "queued", lastError: { not: null } },
+      orderBy: { nextAttemptAt: "desc" },
+      select: { lastError: true },
+    }),
+  }));
+  const count = (status: string) => counts.find((c) => c.status === status)?._count._all ?? 0;
+  return {
+    enabled: settings.enabled,
+    reason: settings.enabled ? undefined : settings.reason,
+    recipients: settings.enabled ? settings.to.length : 0,
+    queued: count("queued"),
+    failed: count("failed"),
+    sent: count("sent"),
+    lastSentAt: lastSent?.sentAt?.toISOString(),
+    lastError: lastFailure?.lastError ?? undefined,
+  };
+}
+
+/** Messages that may be attempted now: queued, due, and not leased by a live worker. */
+export function dueWhere(now: Date): Prisma.MessageWhereInput {
+  return {
+    status: "queued",
+    nextAttemptAt: { lte: now },
+    OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }],
+  };
+}
+
+/**
+ * Takes a message for one delivery attempt: a conditional update, so of several workers (in
+ * one instance or many) exactly one wins. The attempt is counted here, before sending, so an
+ * attempt that dies with its process still counts.
+ */
+export async function claimMessage(ctx: DbContext, id: string, leaseMs: number): Promise<{ row: Message; lease: Date } | null> {
+  // In a transaction of its own: on SQLite a plain write would join whatever transaction is
+  // open on the shared connection, and vanish if that one rolls back (see readCommitted).
+  return inTransaction(ctx, async (tx) => {
+    const now = ctx.now();
+    const lease = new Date(now.getTime() + leaseMs);
+    const claimed = await tx.message.updateMany({
+      where: { id, ...dueWhere(now) },
+      data: { lockedUntil: lease, attempts: { increment: 1 } },
+    });
+    if (claimed.count === 0) return null;
+    const row = await tx.message.findUniqueOrThrow({ where: { id } });
+    return { row, lease };
+  });
+}
+
+/** Records a delivery, if this worker still holds the lease. */
+export async function markSent(
+  ctx: DbContext,
+  row: Message,
+  lease: Date,
+  details: { recipients: number; response?: string },
+): Promise<Message | null> {
+  return inTransaction(ctx, async (tx) => {
+    const now = ctx.now();
+    const done = await tx.message.updateMany({
+      where: { id: row.id, status: "queued", lockedUntil: lease },
+      data: { status: "sent", sentAt: now, lockedUntil: null, lastError: null },
+    });
+    if (done.count === 0) return null;
+    await writeAudit(ctx, tx, {
+      action: "relay.sent",
+      target: `message:${row.id}`,
+      details: { attempts: row.attempts, recipients: details.recipients, response: details.response?.slice(0, 200) },
+    });
+    return tx.message.findUniqueOrThrow({ where: { id: row.id } });
+  });
+}
+
+/**
+ * Records a failed attempt: the message waits for its next attempt, or, after the last one or
+ * on a permanent SMTP rejection, is marked failed (and audited).
+ */
+export async function markAttemptFailed(
+  ctx: DbContext,
+  row: Message,
+  lease: Date,
+  failure: { error: string; permanent: boolean; retryInMs: number; maxAttempts: number },
+): Promise<{ verb: "retrying" | "failed"; row: Message } | null> {
+  const error = failure.error.slice(0, 500);
+  const giveUp = failure.permanent || row.attempts >= failure.maxAttempts;
+  return inTransaction(ctx, async (tx) => {
+    const now = ctx.now();
+    const done = await tx.message.updateMany({
+      where: { id: row.id, status: "queued", lockedUntil: lease },
+      data: giveUp
+        ? { status: "failed", lastError: error, lockedUntil: null }
+        : { lastError: error, lockedUntil: null, nextAttemptAt: new Date(now.getTime() + failure.retryInMs) },
+    });
+    if (done.count === 0) return null;
+    if (giveUp) {
+      await writeAudit(ctx, tx, {
+        action: "relay.failed",
+        target: `message:${row.id}`,
+        details: { attempts: row.attempts, error, permanent: failure.permanent },
+      });
+    }
+    return { verb: giveUp ? "failed" : "retrying", row: await tx.message.findUniqueOrThrow({ where: { id: row.id } }) };
+  });
+}

@@ -1,0 +1,178 @@
+// Delivers queued relay messages by SMTP (nodemailer), one at a time, with exponential backoff
+// while the mail server is down. Runs in every API instance; leases keep them from sending the
+// same message twice (see relay.service.ts).
+import nodemailer, { type SendMailOptions, type Transporter } from "nodemailer";
+import type { Message } from "@postern/db";
+import type { DbContext } from "../../lib/db-context";
+import { readCommitted } from "../audit/audit.service";
+import { claimMessage, dueWhere, markAttemptFailed, markSent } from "./relay.service";
+import type { RelaySettings } from "./relay.settings";
+
+export interface RelayWorkerOptions {
+  /** How long a claimed message stays reserved for one attempt; longer than any SMTP timeout. */
+  leaseMs?: number;
+  /** The longest sleep between looks at the queue (other instances' messages, expired leases). */
+  idleMs?: number;
+  /** Attempts before a message is marked failed. */
+  maxAttempts?: number;
+  /** The wait after the first failure; it doubles after each further one, up to maxDelayMs. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface RelayWorkerHooks {
+  onChange(verb: "retrying" | "sent" | "failed", message: Message): void;
+  onError(err: unknown): void;
+}
+
+type EnabledSettings = Extract<RelaySettings, { enabled: true }>;
+
+const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
+
+/** The wait before attempt `attempts + 1`, with ±20 % jitter so instances do not retry in step. */
+export function retryDelayMs(attempts: number, base: number, max: number, random = Math.random): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
+  return Math.round(exp * (0.8 + 0.4 * random()));
+}
+
+function domainOf(address: string): string {
+  const m = /@([^>\s]+)>?\s*$/.exec(address);
+  return m?.[1] ?? "postern.invalid";
+}
+
+function firstLine(text: string, max = 78): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== "")?.trim() ?? "";
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The mail for one message. Its Message-ID is stable, so a receiver can drop a duplicate. */
+export function composeMail(m: Message, settings: EnabledSettings): SendMailOptions {
+  const tag = m.severity === "info" ? "[Postern]" : `[Postern ${m.severity.toUpperCase()}]`;
+  return {
+    from: settings.from,
+    to: settings.to,
+    subject: `${tag} ${m.subject ?? firstLine(m.message)}`,
+    text: `${m.message}\n\n-- \nSent by the Postern monitoring relay (message ${m.id}, severity ${m.severity}, queued ${m.createdAt.toISOString()}).\n`,
+    messageId: `<${m.id}@${domainOf(settings.from)}>`,
+    priority: m.severity === "critical" ? "high" : "normal",
+    headers: { "X-Postern-Message-Id": m.id, "X-Postern-Severity": m.severity },
+  };
+}
+
+/** SMTP 5xx answers (recipient rejected, message refused) will not change on a retry. */
+function isPermanent(err: unknown): boolean {
+  const code = (err as { responseCode?: number }).responseCode;
+  return typeof code === "number" && code >= 500 && code < 600;
+}
+
+export class RelayWorker {
+  private readonly transport: Transporter;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private queued = false;
+  private stopped = true;
+
+  constructor(
+    private readonly ctx: DbContext,
+    private readonly settings: EnabledSettings,
+    private readonly hooks: RelayWorkerHooks,
+    options: RelayWorkerOptions = {},
+  ) {
+    this.leaseMs = options.leaseMs ?? 120_000;
+    this.idleMs = options.idleMs ?? 5_000;
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.baseDelayMs = options.baseDelayMs ?? 15_000;
+    this.maxDelayMs = options.maxDelayMs ?? 30 * 60_000;
+    this.transport = nodemailer.createTransport({ url: settings.smtpUrl, ...SMTP_TIMEOUTS });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.poke();
+  }
+
+  /** Looks at the queue now; call after queueing a message. */
+  poke(): void {
+    if (this.stopped || this.queued) return;
+    this.queued = true;
+    clearTimeout(this.timer);
+    this.chain = this.chain.then(async () => {
+      this.queued = false;
+      const delay = await this.tick();
+      if (!this.stopped && !this.queued) this.timer = setTimeout(() => this.poke(), delay);
+    });
+  }
+
+  /** Stops after the attempt in progress has been recorded, so nothing is sent twice. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.chain;
+    this.transport.close();
+  }
+
+  /** Delivers everything due; returns how long to sleep before looking again. */
+  private async tick(): Promise<number> {
+    try {
+      while (!this.stopped) {
+        const due = await readCommitted(this.ctx, (tx) =>
+          tx.message.findMany({ where: dueWhere(this.ctx.now()), orderBy: { nextAttemptAt: "asc" }, take: 10, select: { id: true } }),
+        );
+        if (due.length === 0) break;
+        for (const { id } of due) {
+          if (this.stopped) break;
+          await this.deliver(id);
+        }
+      }
+      const next = await readCommitted(this.ctx, (tx) =>
+        tx.message.findFirst({
+          where: { status: "queued", OR: [{ lockedUntil: null }, { lockedUntil: { lt: this.ctx.now() } }] },
+          orderBy: { nextAttemptAt: "asc" },
+          select: { nextAttemptAt: true },
+        }),
+      );
+      const wait = next ? next.nextAttemptAt.getTime() - this.ctx.now().getTime() : this.idleMs;
+      return Math.min(this.idleMs, Math.max(10, wait));
+    } catch (err) {
+      this.hooks.onError(err);
+      return 1000;
+    }
+  }
+
+  private async deliver(id: string): Promise<void> {
+    const claimed = await claimMessage(this.ctx, id, this.leaseMs);
+    if (!claimed) return;
+    const { row, lease } = claimed;
+    let response: string | undefined;
+    try {
+      const info = (await this.transport.sendMail(composeMail(row, this.settings))) as { response?: string };
+      response = info.response;
+    } catch (err) {
+      const failed = await markAttemptFailed(this.ctx, row, lease, {
+        error: (err as Error).message || String(err),
+        permanent: isPermanent(err),
+        retryInMs: retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
+        maxAttempts: this.maxAttempts,
+      });
+      if (failed) this.hooks.onChange(failed.verb, failed.row);
+      return;
+    }
+    // The mail is out: recording that must not be lost to a passing database error, or the
+    // lease would run out and the message go out again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const sent = await markSent(this.ctx, row, lease, { recipients: this.settings.to.length, response });
+        if (sent) this.hooks.onChange("sent", sent);
+        return;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  }
+}

@@ -8,6 +8,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "../generated/postgres/client";
 import { configPath, prismaBin, type Provider } from "../scripts/providers";
+import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
 
 export type Db = SqliteClient;
 export type Tx = Prisma.TransactionClient;
@@ -28,6 +29,8 @@ export type {
   User,
 } from "../generated/sqlite/client";
 export type { Provider };
+export { inTransactionScope } from "./sqlite-serial";
+export { pendingMigrations } from "./migration-status";
 
 export function providerOf(url: string): Provider {
   if (url.startsWith("file:")) return "sqlite";
@@ -59,7 +62,10 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
   const provider = providerOf(url);
   if (provider === "sqlite") {
     ensureSqliteDir(url);
-    const db = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url }, { timestampFormat: "iso8601" }) });
+    // Serialised: plain queries wait for an open transaction instead of running inside it.
+    const adapter = new SerialSqliteFactory(new PrismaBetterSQLite3({ url }, { timestampFormat: "iso8601" }));
+    const db = new SqliteClient({ adapter });
+    registerSerialClient(db, adapter);
     // WAL lets readers (the CLI, a backup) work beside the server; busy_timeout waits instead of failing.
     await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await db.$queryRawUnsafe("PRAGMA busy_timeout = 5000");

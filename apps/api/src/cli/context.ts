@@ -2,7 +2,7 @@
 // and one way to fail: a one-line reason on stderr and a non-zero exit.
 import os from "node:os";
 import type { z } from "zod";
-import { migrateDatabase, openDatabase, type OpenDatabase } from "@postern/db";
+import { migrateDatabase, openDatabase, pendingMigrations, type OpenDatabase } from "@postern/db";
 import { loadConfig, type Config } from "../config";
 import { AppError } from "../errors";
 import type { DbContext } from "../lib/db-context";
@@ -21,17 +21,37 @@ export function setConfigFile(file: string | undefined): void {
   configFile = file;
 }
 
+/** The file given with --config, if any (for commands that load the configuration themselves). */
+export function getConfigFile(): string | undefined {
+  return configFile;
+}
+
 export function readConfig(): Config {
   return loadConfig(process.env, configFile);
 }
 
-/** Opens the database (applying any pending migration first), runs `fn`, closes it. */
+/** How long a CLI command waits for a running server's write on SQLite before giving up. */
+const SQLITE_BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * Opens the database, runs `fn`, closes it. Pending migrations are applied first, but only when
+ * there are any: `migrate deploy` wants the SQLite file to itself and would fail beside a
+ * running server, while the check is two cheap reads.
+ */
 export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Promise<T> {
   const config = readConfig();
-  await migrateDatabase(config.databaseUrl);
   let database: OpenDatabase | undefined;
   try {
     database = await openDatabase(config.databaseUrl);
+    if ((await pendingMigrations(database.db, database.provider)).length > 0) {
+      await database.close();
+      database = undefined;
+      await migrateDatabase(config.databaseUrl);
+      database = await openDatabase(config.databaseUrl);
+    }
+    if (database.provider === "sqlite") {
+      await database.db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    }
     const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date() };
     const caller: Caller = { actor: { id: "cli", username: `cli:${os.userInfo().username}` } };
     return await fn({ config, ctx, caller });

@@ -1,5 +1,5 @@
 // What service functions receive: the database handle, which provider it is, and the clock.
-import type { Db, Provider, Tx } from "@postern/db";
+import { inTransactionScope, type Db, type Provider, type Tx } from "@postern/db";
 
 export interface DbContext {
   db: Db;
@@ -8,9 +8,14 @@ export interface DbContext {
   now: () => Date;
 }
 
-/** Runs `fn` in one interactive transaction with limits generous enough for SQLite's queue. */
+/**
+ * Runs `fn` in one interactive transaction with limits generous enough for SQLite's queue.
+ * On SQLite every query, in a transaction or not, takes its turn on the one connection
+ * (see prisma/src/sqlite-serial.ts), so plain `ctx.db` reads never see another transaction's
+ * uncommitted rows and plain writes never join it. Inside `fn`, use `tx`.
+ */
 export function inTransaction<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return ctx.db.$transaction(fn, { maxWait: 10_000, timeout: 20_000 });
+  return ctx.db.$transaction((tx) => inTransactionScope(ctx.db, () => fn(tx)), { maxWait: 10_000, timeout: 20_000 });
 }
 
 /**

@@ -1,31 +1,51 @@
 // The one error handler: every failure leaves as `{ error: { code, message, details } }`.
 // Validation problems name the field; anything unexpected is logged and hidden from the client.
 // (Unknown routes are answered by the web plugin, which also serves the SPA's pages.)
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 
-const fastifyCodes: Record<string, { code: TErrorCode; message: string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", message: "body: malformed JSON" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "bad_request", message: "body: empty, but Content-Type is application/json" },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "body: too large" },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "body: unsupported Content-Type" },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "bad_request", message: "body: Content-Length does not match" },
+const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", problem: "malformed JSON" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "bad_request", problem: "empty, but Content-Type is application/json" },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", problem: "too large" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", problem: "unsupported Content-Type" },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "bad_request", problem: "Content-Length does not match" },
 };
+
+/** Prisma's codes for a database that cannot be reached or dropped the connection. */
+const unavailableCodes = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2037"]);
 
 function fieldIssues(err: FastifyError): TFieldIssue[] {
   const context = err.validationContext ?? "body";
-  return (err.validation ?? []).map((v) => {
-    const params = v.params as { issue?: { path?: PropertyKey[]; message?: string } } | undefined;
-    const issuePath = params?.issue?.path ?? v.instancePath.split("/").filter(Boolean);
-    const field = [context, ...issuePath.map(String)].join(".");
-    return { field, message: params?.issue?.message ?? v.message ?? "invalid" };
+  return (err.validation ?? []).flatMap((v) => {
+    const field = [context, ...v.instancePath.split("/").filter(Boolean)].join(".");
+    // A strict object names unknown keys only in `keys`; name each as its own field.
+    const keys = (v.params as { keys?: unknown } | undefined)?.keys;
+    if (v.keyword === "unrecognized_keys" && Array.isArray(keys) && keys.length > 0) {
+      return keys.map((k) => ({ field: `${field}.${String(k)}`, message: "unknown field" }));
+    }
+    return [{ field, message: v.message ?? "invalid" }];
   });
 }
 
-function toBody(err: unknown): { status: number; body: TErrorBody; headers?: Record<string, string>; unexpected: boolean } {
+/** The columns of a unique violation, from Prisma's meta (classic engine) or the driver adapter's error. */
+function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
+  const target = err.meta?.target;
+  if (Array.isArray(target)) return target.map(String);
+  if (typeof target === "string") return [target];
+  const adapter = err.meta?.driverAdapterError as { cause?: { constraint?: { fields?: string[]; index?: string } } } | undefined;
+  const constraint = adapter?.cause?.constraint;
+  if (constraint?.fields) return constraint.fields.map((f) => f.replace(/^"|"$/g, ""));
+  return constraint?.index ? [constraint.index] : [];
+}
+
+function toBody(
+  err: unknown,
+  request: FastifyRequest,
+): { status: number; body: TErrorBody; headers?: Record<string, string>; unexpected: boolean } {
   if (err instanceof AppError) {
     const body: TErrorBody = { error: { code: err.code, message: err.message } };
     if (err.details !== undefined) body.error.details = err.details;
@@ -39,20 +59,30 @@ function toBody(err: unknown): { status: number; body: TErrorBody; headers?: Rec
   }
   const known = fe.code ? fastifyCodes[fe.code] : undefined;
   if (known) {
-    return { status: errorStatus[known.code], body: { error: known }, unexpected: false };
+    const problem =
+      fe.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `larger than ${request.routeOptions.bodyLimit ?? "the limit of"} bytes` : known.problem;
+    const details: TFieldIssue[] = [{ field: "body", message: problem }];
+    return { status: errorStatus[known.code], body: { error: { code: known.code, message: `body: ${problem}`, details } }, unexpected: false };
   }
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === "P2002") {
-      const target = (err.meta?.target as string[] | string | undefined) ?? "value";
-      return {
-        status: 409,
-        body: { error: { code: "conflict", message: `${String(target)} is already taken` } },
-        unexpected: false,
-      };
+      const fields = uniqueFields(err);
+      const what = fields.length > 0 ? fields.join(", ") : "a value";
+      return { status: 409, body: { error: { code: "conflict", message: `${what}: already taken` } }, unexpected: false };
     }
     if (err.code === "P2025") {
       return { status: 404, body: { error: { code: "not_found", message: "not found" } }, unexpected: false };
     }
+  }
+  if (
+    err instanceof Prisma.PrismaClientInitializationError ||
+    (err instanceof Prisma.PrismaClientKnownRequestError && unavailableCodes.has(err.code))
+  ) {
+    return {
+      status: 503,
+      body: { error: { code: "service_unavailable", message: "the database is unavailable; try again shortly" } },
+      unexpected: true,
+    };
   }
   if (fe.statusCode === 429) {
     return { status: 429, body: { error: { code: "rate_limited", message: fe.message } }, unexpected: false };
@@ -70,7 +100,7 @@ function toBody(err: unknown): { status: number; body: TErrorBody; headers?: Rec
 export default fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, request, reply) => {
-      const { status, body, headers, unexpected } = toBody(err);
+      const { status, body, headers, unexpected } = toBody(err, request);
       if (unexpected) request.log.error({ err }, "unhandled error");
       else request.log.info({ code: body.error.code, status }, body.error.message);
       if (headers) void reply.headers(headers);

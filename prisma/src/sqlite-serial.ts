@@ -1,0 +1,130 @@
+// SQLite through better-sqlite3 is one connection. Prisma's adapter takes a mutex only around
+// interactive transactions, so a plain query sent while a transaction is open runs inside it:
+// it reads the transaction's uncommitted rows and, if it writes, is rolled back with it. This
+// wraps the adapter so every plain query waits for the open transaction, as another
+// transaction would. Queries made through the client inside a transaction's own callback (in
+// `inTransactionScope`) still pass straight through, as before, instead of waiting for
+// themselves.
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+
+type Adapter = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
+type Query = Parameters<Adapter["queryRaw"]>[0];
+
+/** A FIFO lock: `acquire` resolves with a release function once every earlier holder let go. */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const ready = this.tail.then(() => once(release));
+    this.tail = this.tail.then(() => held);
+    return ready;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}
+
+const scope = new AsyncLocalStorage<Lock>();
+const locks = new WeakMap<object, Lock>();
+
+/** Runs `fn`, the callback of an interactive transaction on `client`, so that plain queries
+ * it makes through `client` join the transaction instead of waiting for it. */
+export function inTransactionScope<T>(client: object, fn: () => Promise<T>): Promise<T> {
+  const lock = locks.get(client);
+  return lock ? scope.run(lock, fn) : fn();
+}
+
+/** Ties a client to the lock of its serialised adapter, for `inTransactionScope`. */
+export function registerSerialClient(client: object, factory: SerialSqliteFactory): void {
+  locks.set(client, factory.lock);
+}
+
+export class SerialSqliteFactory {
+  readonly provider = "sqlite" as const;
+  readonly adapterName: string;
+  readonly lock = new Lock();
+
+  constructor(private readonly inner: PrismaBetterSQLite3) {
+    this.adapterName = inner.adapterName;
+  }
+
+  async connect(): Promise<Adapter> {
+    return serialise(await this.inner.connect(), this.lock);
+  }
+
+  async connectToShadowDb(): Promise<Adapter> {
+    return serialise(await this.inner.connectToShadowDb(), new Lock());
+  }
+}
+
+function serialise(adapter: Adapter, lock: Lock): Adapter {
+  const plain = <T>(fn: () => Promise<T>): Promise<T> => (scope.getStore() === lock ? fn() : lock.run(fn));
+  return {
+    provider: adapter.provider,
+    adapterName: adapter.adapterName,
+    queryRaw: (query: Query) => plain(() => adapter.queryRaw(query)),
+    executeRaw: (query: Query) => plain(() => adapter.executeRaw(query)),
+    executeScript: (script: string) => plain(() => adapter.executeScript(script)),
+    getConnectionInfo: adapter.getConnectionInfo?.bind(adapter),
+    dispose: () => adapter.dispose(),
+    startTransaction: async (isolationLevel) => {
+      if (scope.getStore() === lock) {
+        // The connection is this caller's own open transaction: waiting would never end.
+        throw new Error("a nested write through the client inside a SQLite transaction; use the transaction's client");
+      }
+      if (isolationLevel && isolationLevel !== "SERIALIZABLE") {
+        throw new Error(`SQLite transactions are always SERIALIZABLE, not ${isolationLevel}`);
+      }
+      const release = await lock.acquire();
+      try {
+        // IMMEDIATE takes the write lock up front (waiting out busy_timeout for another process,
+        // e.g. the CLI beside the server). A deferred BEGIN that reads first fails at once with
+        // SQLITE_BUSY when another process wrote in between, and no wait helps it.
+        await adapter.executeScript("BEGIN IMMEDIATE");
+      } catch (err) {
+        release();
+        throw err;
+      }
+      // Prisma sends COMMIT or ROLLBACK through `executeRaw`, then calls commit() or rollback().
+      return {
+        provider: adapter.provider,
+        adapterName: adapter.adapterName,
+        options: { usePhantomQuery: false },
+        queryRaw: (query: Query) => adapter.queryRaw(query),
+        executeRaw: async (query: Query) => {
+          try {
+            return await adapter.executeRaw(query);
+          } catch (err) {
+            // A failed COMMIT is never followed by commit(): end the transaction and free the turn.
+            if (/^\s*(COMMIT|ROLLBACK)\b/i.test(query.sql)) {
+              await adapter.executeScript("ROLLBACK").catch(() => undefined);
+              release();
+            }
+            throw err;
+          }
+        },
+        commit: async () => release(),
+        rollback: async () => release(),
+      };
+    },
+  };
+}

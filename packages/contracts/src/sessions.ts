@@ -1,8 +1,14 @@
 import { z } from "zod";
-import { ZId } from "./common";
+import { ZId, ZTimestamp } from "./common";
 import { ZUser } from "./users";
 
-export const ZSessionStatus = z.enum(["pending", "scheduled", "active", "ended", "expired", "denied"]);
+/**
+ * `waiting` and `offered` go beyond the SPEC's list because a waitlist entry is neither a
+ * request for approval (`pending`) nor a booked window (`scheduled`): `waiting` is a place in an
+ * exclusive service's queue, `offered` is the head of the queue holding the freed service until
+ * `offerExpiresAt` while its owner decides. A lapsed offer ends as `expired` without `startedAt`.
+ */
+export const ZSessionStatus = z.enum(["pending", "scheduled", "waiting", "offered", "active", "ended", "expired", "denied"]);
 export type TSessionStatus = z.infer<typeof ZSessionStatus>;
 
 /** An access session: one person holding one service for a limited time. */
@@ -17,11 +23,15 @@ export const ZSession = z.object({
   sourceIp: z.string().optional(),
   /** The length asked for, in seconds. */
   durationSeconds: z.number().int(),
+  /** When it was asked for (for a waitlist entry: when it joined the queue, which orders it). */
   requestedAt: z.string(),
+  /** The booked start of a scheduled session (also kept on a pending request for a later window). */
   startsAt: z.string().optional(),
   startedAt: z.string().optional(),
   expiresAt: z.string().optional(),
   endedAt: z.string().optional(),
+  /** Until when an `offered` waitlist entry may be accepted before the offer passes to the next in line. */
+  offerExpiresAt: z.string().optional(),
   /** Who ended it early (absent when it expired). */
   endedBy: z.object({ id: ZId, username: z.string() }).optional(),
 });
@@ -36,6 +46,13 @@ export const ZStartSessionBody = z.strictObject({
   reason: z.string().trim().max(500).optional(),
   /** Defaults to the address the request came from. */
   sourceIp: ZIp.optional(),
+  /**
+   * Books the session for a later window instead of starting it now (ISO-8601 with offset, in
+   * the future). It is `scheduled` (or `pending` first when the service requires approval, then
+   * `scheduled` once approved) and starts by itself at this instant; on an exclusive service an
+   * overlap with the holder or another booked window is a 409 now, at booking.
+   */
+  startsAt: ZTimestamp.optional(),
 });
 export type TStartSessionBody = z.infer<typeof ZStartSessionBody>;
 
@@ -53,3 +70,26 @@ export const ZListSessionsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 export type TListSessionsQuery = z.infer<typeof ZListSessionsQuery>;
+
+/**
+ * Joining an exclusive service's waitlist (`POST /api/services/:id/waitlist`). The entry waits
+ * in order of joining; when the service frees up the first in line is `offered` it and has
+ * `POSTERN_WAITLIST_OFFER_SECONDS` to accept (`POST /api/sessions/:id/accept`) before the offer
+ * passes to the next. Leaving: `DELETE /api/services/:id/waitlist`. The queue:
+ * `GET /api/services/:id/waitlist` (the offered entry first, then the waiting ones in order).
+ */
+export const ZJoinWaitlistBody = z.strictObject({
+  /** The length wanted once offered; defaults to the service's default duration. */
+  durationSeconds: ZDuration.optional(),
+  reason: z.string().trim().max(500).optional(),
+  /** Defaults to the address the request came from. */
+  sourceIp: ZIp.optional(),
+});
+export type TJoinWaitlistBody = z.infer<typeof ZJoinWaitlistBody>;
+
+/** Accepting an offer (`POST /api/sessions/:id/accept`): the clock starts at acceptance. */
+export const ZAcceptOfferBody = z.strictObject({
+  /** Overrides the length asked for when joining (e.g. shorter, to end before a booked window). */
+  durationSeconds: ZDuration.optional(),
+});
+export type TAcceptOfferBody = z.infer<typeof ZAcceptOfferBody>;

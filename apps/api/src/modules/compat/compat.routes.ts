@@ -3,14 +3,16 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ZService, ZSession, ZStartSessionBody, ZId, ZUser } from "@postern/contracts";
+import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
 import { sessionCaller } from "../../lib/caller";
-import { requireUser } from "../../plugins/auth";
+import { requirePrincipal, requireUser } from "../../plugins/auth";
 import { presentService } from "../services/services.presenter";
 import { findServices, findVisibleService } from "../services/services.service";
 import { presentSession } from "../sessions/sessions.presenter";
-import { endSession, startSession } from "../sessions/sessions.service";
+import { endSession, startSession, startVerb } from "../sessions/sessions.service";
+import { ZOptionalStartBody } from "../sessions/sessions.routes";
 import { presentUser } from "../users/users.presenter";
+
 
 export default async function compatRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -18,16 +20,24 @@ export default async function compatRoutes(app: FastifyInstance) {
 
   r.get(
     "/api/test",
-    { schema: { response: { 200: z.object({ valid: z.literal(true), user: ZUser }) } } },
-    async (request) => ({ valid: true as const, user: presentUser(requireUser(request).user) }),
+    // Monitors call this to check their token, whatever its scopes; a service token has no user.
+    { config: { scope: "any" }, schema: { response: { 200: z.object({ valid: z.literal(true), user: ZUser.optional(), scopes: z.array(z.string()).optional() }) } } },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return {
+        valid: true as const,
+        user: principal.user ? presentUser(principal.user) : undefined,
+        scopes: principal.scopes ?? undefined,
+      };
+    },
   );
 
   r.post(
     "/conn/req/:serviceId",
-    { schema: { params: z.object({ serviceId: ZId }), body: ZStartSessionBody.default({}), response: { 201: ZSession } } },
+    { schema: { params: z.object({ serviceId: ZId }), body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
       const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits);
-      app.changes.announce({ kind: "session", verb: session.status === "pending" ? "requested" : "started", session });
+      app.changes.announce({ kind: "session", verb: startVerb(session), session });
       return reply.code(201).send(presentSession(session));
     },
   );

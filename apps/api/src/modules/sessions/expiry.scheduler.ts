@@ -1,9 +1,21 @@
-// Expires sessions on time. The truth is the expiry stored in the database: at start-up and
-// after every change the scheduler reads the next expiry and sets one timer for that instant,
-// so sessions that ran out while the API was down expire as soon as it is back.
+// Moves sessions along the clock: expires them, starts booked ones, lapses waitlist offers and
+// offers freed exclusive services to the next in line. The truth is the database: at start-up and
+// after every change the scheduler reads the next due instant (expiry, booked start, offer end)
+// and sets one timer for it, so whatever fell due while the API was down happens once it is back.
+// Every transition is a conditional update, so several instances never do one twice.
 import type { DbContext } from "../../lib/db-context";
+import type { SessionChangeVerb } from "../../plugins/changes";
 import type { SessionRow } from "./sessions.presenter";
+import { nextScheduledStart, startDueScheduled } from "./sessions.schedule";
 import { expireDueSessions, nextExpiry } from "./sessions.service";
+import { lapseDueOffers, nextOfferExpiry, offerFreedServices } from "./waitlist.service";
+
+export interface SchedulerOptions {
+  /** How long the first in line has to accept a freed service (POSTERN_WAITLIST_OFFER_SECONDS). */
+  offerSeconds?: number;
+  /** Every other transition the scheduler made (started, offered, offer_expired, …). */
+  onChange?: (verb: SessionChangeVerb, session: SessionRow) => void;
+}
 
 /** Upper bound on one sleep, so another instance's new sessions are picked up regardless. */
 const MAX_SLEEP_MS = 15_000;
@@ -18,6 +30,7 @@ export class ExpiryScheduler {
     private readonly ctx: DbContext,
     private readonly onExpired: (sessions: SessionRow[]) => void,
     private readonly onError: (err: unknown) => void,
+    private readonly options: SchedulerOptions = {},
   ) {}
 
   start(): void {
@@ -51,10 +64,23 @@ export class ExpiryScheduler {
   private async tick(): Promise<void> {
     let delay = MAX_SLEEP_MS;
     try {
+      const emit = (changes: { verb: SessionChangeVerb; session: SessionRow }[]) => {
+        for (const c of changes) this.options.onChange?.(c.verb, c.session);
+      };
+      // Booked windows first: they were promised to the minute, and their conflicts were settled
+      // at booking, so they need nothing else to have happened first.
+      const started = await startDueScheduled(this.ctx);
+      const missed = started.filter((c) => c.verb === "expired").map((c) => c.session);
+      if (missed.length > 0) this.onExpired(missed);
+      emit(started.filter((c) => c.verb !== "expired"));
       const expired = await expireDueSessions(this.ctx);
       if (expired.length > 0) this.onExpired(expired);
-      const next = await nextExpiry(this.ctx);
-      if (next) delay = Math.min(MAX_SLEEP_MS, Math.max(0, next.getTime() - this.ctx.now().getTime()));
+      emit(await lapseDueOffers(this.ctx));
+      // The line is served last, once expiries and lapsed offers have freed what they free.
+      emit(await offerFreedServices(this.ctx, this.options.offerSeconds ?? 120));
+      const dues = await Promise.all([nextExpiry(this.ctx), nextScheduledStart(this.ctx), nextOfferExpiry(this.ctx)]);
+      const next = Math.min(...dues.map((d) => d?.getTime() ?? Infinity));
+      if (Number.isFinite(next)) delay = Math.min(MAX_SLEEP_MS, Math.max(0, next - this.ctx.now().getTime()));
     } catch (err) {
       this.onError(err);
       delay = 1000;

@@ -1,4 +1,4 @@
-import type { TSession } from "@postern/contracts";
+import { ZSessionStatus, type TSession } from "@postern/contracts";
 import type { AccessSession } from "@postern/db";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 
@@ -12,7 +12,7 @@ export type SessionRow = AccessSession & {
   endedBy: { id: string; username: string } | null;
 };
 
-const statuses = ["pending", "scheduled", "active", "ended", "expired", "denied"] as const;
+const statuses = ZSessionStatus.options;
 
 export function presentSession(s: SessionRow): TSession {
   return {
@@ -29,6 +29,7 @@ export function presentSession(s: SessionRow): TSession {
     startedAt: s.startedAt?.toISOString(),
     expiresAt: s.expiresAt?.toISOString(),
     endedAt: s.endedAt?.toISOString(),
+    offerExpiresAt: s.offerExpiresAt?.toISOString(),
     endedBy: s.endedBy ?? undefined,
   };
 }

@@ -5,7 +5,11 @@ import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSess
 import { sessionCaller } from "../../lib/caller";
 import { requireUser } from "../../plugins/auth";
 import { presentSession } from "./sessions.presenter";
-import { decideSession, endSession, extendSession, findSessions, startSession } from "./sessions.service";
+import { decideSession, endSession, extendSession, findSessions, startSession, startVerb } from "./sessions.service";
+import waitlistRoutes from "./waitlist.routes";
+
+/** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
+export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessionBody);
 
 export default async function sessionsRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -19,10 +23,10 @@ export default async function sessionsRoutes(app: FastifyInstance) {
 
   r.post(
     "/api/services/:id/sessions",
-    { schema: { params: ZIdParams, body: ZStartSessionBody.default({}), response: { 201: ZSession } } },
+    { schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
       const session = await startSession(app.ctx, sessionCaller(request), request.params.id, request.body, limits);
-      app.changes.announce({ kind: "session", verb: session.status === "pending" ? "requested" : "started", session });
+      app.changes.announce({ kind: "session", verb: startVerb(session), session });
       return reply.code(201).send(presentSession(session));
     },
   );
@@ -56,4 +60,6 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       return presentSession(session);
     });
   }
+
+  await app.register(waitlistRoutes);
 }

@@ -1,6 +1,7 @@
-// Access sessions: start, extend, end, approve, deny and expire. Each runs in one transaction
-// with its audit event; exclusive services are locked per service so two starts cannot both win.
-import type { TConflictDetails, TListSessionsQuery, TStartSessionBody } from "@postern/contracts";
+// Access sessions: start (now or booked for later), extend, end, approve, deny and expire. Each
+// runs in one transaction with its audit event; exclusive services are locked per service so two
+// starts cannot both win. Lock order everywhere: the Service row, then the AccessSession row.
+import type { TListSessionsQuery, TStartSessionBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import { writeAudit, type Actor } from "../audit/audit.service";
@@ -8,8 +9,9 @@ import { inTransaction, lockRow, type DbContext } from "../../lib/db-context";
 import type { UserWithGroups } from "../users/users.presenter";
 import { canSeeService, visibleServicesWhere } from "../services/services.visibility";
 import { sessionInclude, type SessionRow } from "./sessions.presenter";
+import { exclusiveConflict, OPEN_STATUSES, ownConflict } from "./sessions.schedule";
 
-export const OPEN_STATUSES = ["pending", "scheduled", "active"] as const;
+export { OPEN_STATUSES };
 
 export interface SessionCaller {
   user: UserWithGroups;
@@ -41,7 +43,7 @@ export async function findSessions(
   });
 }
 
-function checkDuration(seconds: number, service: { maxDurationSeconds: number }, limits: SessionLimits, field: string) {
+export function checkDuration(seconds: number, service: { maxDurationSeconds: number }, limits: SessionLimits, field: string) {
   if (seconds < limits.minSessionSeconds) {
     throw badField(field, `must be at least ${limits.minSessionSeconds} seconds`);
   }
@@ -50,19 +52,12 @@ function checkDuration(seconds: number, service: { maxDurationSeconds: number },
   }
 }
 
-async function conflictOnExclusive(tx: Tx, serviceId: string, exceptSessionId?: string): Promise<AppError | null> {
-  const holder = await tx.accessSession.findFirst({
-    where: { serviceId, status: "active", id: exceptSessionId ? { not: exceptSessionId } : undefined },
-    include: { user: { select: { id: true, username: true, displayName: true } } },
-  });
-  if (!holder) return null;
-  const details: TConflictDetails = {
-    holder: { id: holder.user.id, username: holder.user.username, displayName: holder.user.displayName ?? undefined },
-    sessionId: holder.id,
-    expiresAt: holder.expiresAt?.toISOString(),
-  };
-  const until = holder.expiresAt ? ` until ${holder.expiresAt.toISOString()}` : "";
-  return new AppError("conflict", `this service is held by ${holder.user.username}${until}`, details);
+const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
+
+/** The live-change verb that announces a freshly created session. */
+export function startVerb(session: { status: string }): "requested" | "scheduled" | "started" {
+  if (session.status === "pending") return "requested";
+  return session.status === "scheduled" ? "scheduled" : "started";
 }
 
 export async function startSession(
@@ -78,36 +73,38 @@ export async function startSession(
     if (!service || !canSeeService(caller.user, service.groups.map((g) => g.groupId))) throw notFound("service");
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
-    const mine = await tx.accessSession.findFirst({
-      where: { serviceId, userId: caller.user.id, status: { in: [...OPEN_STATUSES] } },
-      select: { id: true, status: true },
-    });
-    if (mine) {
-      throw new AppError("conflict", `you already have an open (${mine.status}) session on this service`, { sessionId: mine.id });
-    }
-    if (service.exclusive && !service.requiresApproval) {
-      const conflict = await conflictOnExclusive(tx, serviceId);
+    const now = ctx.now();
+    const startsAt = body.startsAt ? new Date(body.startsAt) : null;
+    if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
+    const span: [Date, Date] = [startsAt ?? now, after(startsAt ?? now, durationSeconds)];
+    const mine = await ownConflict(ctx, tx, caller.user.id, serviceId, span);
+    if (mine) throw mine;
+    const pending = service.requiresApproval;
+    // A request for approval now is checked at approval, when the holder may be gone; a booked
+    // window is checked now as well, because the booking is what people plan around.
+    if (service.exclusive && (!pending || startsAt)) {
+      const conflict = await exclusiveConflict(ctx, tx, serviceId, span, { queueBlocks: true });
       if (conflict) throw conflict;
     }
-    const now = ctx.now();
-    const pending = service.requiresApproval;
+    const status = pending ? "pending" : startsAt ? "scheduled" : "active";
     const session = await tx.accessSession.create({
       data: {
         serviceId,
         userId: caller.user.id,
-        status: pending ? "pending" : "active",
+        status,
         reason: body.reason || null,
         sourceIp: body.sourceIp ?? caller.sourceIp ?? null,
         durationSeconds,
         requestedAt: now,
-        startedAt: pending ? null : now,
-        expiresAt: pending ? null : new Date(now.getTime() + durationSeconds * 1000),
+        startsAt,
+        startedAt: status === "active" ? now : null,
+        expiresAt: status === "pending" ? null : span[1],
       },
       include: sessionInclude,
     });
     await writeAudit(ctx, tx, {
       actor: actorOf(caller.user),
-      action: pending ? "session.requested" : "session.started",
+      action: `session.${status === "pending" ? "requested" : status === "scheduled" ? "scheduled" : "started"}`,
       target: `session:${session.id}`,
       serviceId,
       sessionId: session.id,
@@ -116,12 +113,19 @@ export async function startSession(
         service: service.slug,
         durationSeconds,
         sessionSourceIp: session.sourceIp,
+        startsAt: startsAt?.toISOString(),
         expiresAt: session.expiresAt?.toISOString(),
         reason: session.reason,
       },
     });
     return session;
   });
+}
+
+/** Takes the lock on a session's service first, so every writer locks in the same order. */
+async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise<void> {
+  const row = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { serviceId: true } });
+  if (row) await lockRow(ctx, tx, "Service", row.serviceId);
 }
 
 async function loadOwnOrAdmin(tx: Tx, caller: SessionCaller, sessionId: string): Promise<SessionRow> {
@@ -144,6 +148,7 @@ export async function extendSession(
   limits: SessionLimits,
 ): Promise<SessionRow> {
   return inTransaction(ctx, async (tx) => {
+    await lockServiceOf(ctx, tx, sessionId);
     await lockRow(ctx, tx, "AccessSession", sessionId);
     const session = await loadOwnOrAdmin(tx, caller, sessionId);
     const now = ctx.now();
@@ -164,6 +169,10 @@ export async function extendSession(
         "body.durationSeconds",
         `would run the session ${ahead} seconds from now, past the service's maximum of ${service.maxDurationSeconds}; at most ${allowed} more seconds are allowed now`,
       );
+    }
+    if (service.exclusive) {
+      const conflict = await exclusiveConflict(ctx, tx, session.serviceId, [now, expiresAt], { exceptId: sessionId });
+      if (conflict) throw conflict;
     }
     const updated = await tx.accessSession.update({
       where: { id: sessionId },
@@ -210,7 +219,11 @@ export async function endSession(ctx: DbContext, caller: SessionCaller, sessionI
   });
 }
 
-/** An admin decides on a pending request; on approval the clock starts now, not at the request. */
+/**
+ * An admin decides on a pending request. On approval the clock starts now, not at the request;
+ * a request for a later window becomes `scheduled` and starts when its window opens (or now, for
+ * its full length, if the window's start has already passed).
+ */
 export async function decideSession(
   ctx: DbContext,
   caller: SessionCaller,
@@ -219,23 +232,26 @@ export async function decideSession(
 ): Promise<SessionRow> {
   if (caller.user.role !== "admin") throw forbidden("only admins approve or deny requests");
   return inTransaction(ctx, async (tx) => {
+    await lockServiceOf(ctx, tx, sessionId);
     await lockRow(ctx, tx, "AccessSession", sessionId);
     const session = await tx.accessSession.findUnique({ where: { id: sessionId }, include: { service: true } });
     if (!session) throw notFound("session");
     if (session.status !== "pending") throw new AppError("conflict", `the session is ${session.status}, not pending`);
     const now = ctx.now();
+    const later = session.startsAt !== null && session.startsAt > now;
+    const from = later && session.startsAt ? session.startsAt : now;
+    const span: [Date, Date] = [from, after(from, session.durationSeconds)];
     if (approve && session.service.exclusive) {
-      await lockRow(ctx, tx, "Service", session.serviceId);
-      const conflict = await conflictOnExclusive(tx, session.serviceId, sessionId);
+      const conflict = await exclusiveConflict(ctx, tx, session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
       if (conflict) throw conflict;
     }
     const updated = await tx.accessSession.update({
       where: { id: sessionId },
       data: approve
         ? {
-            status: "active",
-            startedAt: now,
-            expiresAt: new Date(now.getTime() + session.durationSeconds * 1000),
+            status: later ? "scheduled" : "active",
+            startedAt: later ? null : now,
+            expiresAt: span[1],
             decidedById: caller.user.id,
             decidedAt: now,
           }
@@ -249,7 +265,11 @@ export async function decideSession(
       serviceId: session.serviceId,
       sessionId,
       sourceIp: caller.sourceIp,
-      details: { requester: updated.user.username, expiresAt: updated.expiresAt?.toISOString() },
+      details: {
+        requester: updated.user.username,
+        startsAt: updated.startsAt?.toISOString(),
+        expiresAt: updated.expiresAt?.toISOString(),
+      },
     });
     return updated;
   });

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
+import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
+import { providers } from "../../../test/databases";
+import type { Change } from "../../plugins/changes";
+
+describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provider) => {
+  let t: TestApp;
+  let clock: TestClock;
+  let changes: Change[];
+  beforeEach(async () => {
+    clock = testClock();
+    t = await buildTestApp(provider, { now: clock.now });
+    changes = [];
+    t.app.changes.subscribe((c) => changes.push(c));
+  });
+  afterEach(async () => t.close());
+
+  const request = (serviceId: string, headers: Record<string, string>, payload: object = {}) =>
+    t.app.inject({ method: "POST", url: `/api/services/${serviceId}/sessions`, headers, payload });
+  const decide = (id: string, verb: "approve" | "deny", headers: Record<string, string>) =>
+    t.app.inject({ method: "POST", url: `/api/sessions/${id}/${verb}`, headers });
+  const actions = async (sessionId: string) =>
+    (await t.app.ctx.db.auditEvent.findMany({ where: { sessionId }, orderBy: { seq: "asc" } })).map((e) => e.action);
+  const sessionVerbs = (id: string) => changes.flatMap((c) => (c.kind === "session" && c.session.id === id ? [c.verb] : []));
+
+  it("starts the clock at approval, not at the request", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, exclusive: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const res = await request(service.id, alice.headers, { durationSeconds: 600, reason: "maintenance" });
+    expect(res.statusCode).toBe(201);
+    const pending = ZSession.parse(res.json());
+    expect(pending.status).toBe("pending");
+    expect(pending.startedAt).toBeUndefined();
+    expect(pending.expiresAt).toBeUndefined();
+
+    const listed = ZSession.array().parse((await t.app.inject({ url: "/api/sessions?active=true", headers: admin.headers })).json());
+    expect(listed.map((s) => [s.id, s.status])).toEqual([[pending.id, "pending"]]);
+
+    // Members may not decide, not even on their own request.
+    expect((await decide(pending.id, "approve", alice.headers)).statusCode).toBe(403);
+
+    clock.advance(300_000);
+    const beforeApproval = clock.now().getTime();
+    const approved = await decide(pending.id, "approve", admin.headers);
+    const afterApproval = clock.now().getTime();
+    expect(approved.statusCode).toBe(200);
+    const active = ZSession.parse(approved.json());
+    expect(active.status).toBe("active");
+    const startedAt = new Date(active.startedAt!).getTime();
+    expect(startedAt).toBeGreaterThanOrEqual(beforeApproval);
+    expect(startedAt).toBeLessThanOrEqual(afterApproval);
+    expect(new Date(active.expiresAt!).getTime() - startedAt).toBe(600_000);
+    expect(startedAt - new Date(active.requestedAt).getTime()).toBeGreaterThanOrEqual(300_000);
+
+    // A decided request cannot be decided again.
+    expect((await decide(pending.id, "deny", admin.headers)).statusCode).toBe(409);
+
+    expect(await actions(pending.id)).toEqual(["session.requested", "session.approved"]);
+    const approval = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: pending.id, action: "session.approved" } });
+    expect(approval.actorId).toBe(admin.id);
+    expect(sessionVerbs(pending.id)).toEqual(["requested", "approved"]);
+  });
+
+  it("denies a request: nothing starts, the denial is audited and announced", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const pending = ZSession.parse((await request(service.id, alice.headers)).json());
+    const denied = await decide(pending.id, "deny", admin.headers);
+    expect(denied.statusCode).toBe(200);
+    const body = ZSession.parse(denied.json());
+    expect(body.status).toBe("denied");
+    expect(body.startedAt).toBeUndefined();
+    expect(body.endedAt).toBeDefined();
+    expect((await decide(pending.id, "approve", admin.headers)).statusCode).toBe(409);
+    expect(await actions(pending.id)).toEqual(["session.requested", "session.denied"]);
+    expect(sessionVerbs(pending.id)).toEqual(["requested", "denied"]);
+    // The denied request no longer blocks a new one.
+    expect((await request(service.id, alice.headers)).statusCode).toBe(201);
+  });
+
+  it("answers 409 naming the holder when an exclusive service is taken at approval time", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, exclusive: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const bob = await createUser(t.app, { groupIds: [group.id] });
+    const first = ZSession.parse((await request(service.id, alice.headers)).json());
+    const second = ZSession.parse((await request(service.id, bob.headers)).json());
+    expect(second.status).toBe("pending");
+    expect((await decide(first.id, "approve", admin.headers)).statusCode).toBe(200);
+
+    const conflict = await decide(second.id, "approve", admin.headers);
+    expect(conflict.statusCode).toBe(409);
+    const error = ZErrorBody.parse(conflict.json()).error;
+    expect(error.message).toContain(alice.username);
+    expect(ZConflictDetails.parse(error.details).holder.username).toBe(alice.username);
+    const row = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: second.id } });
+    expect(row.status).toBe("pending");
+    expect(await actions(second.id)).toEqual(["session.requested"]);
+
+    // Once the holder is done the waiting request can be approved.
+    expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${first.id}`, headers: alice.headers })).statusCode).toBe(200);
+    expect(ZSession.parse((await decide(second.id, "approve", admin.headers)).json()).status).toBe("active");
+  });
+});

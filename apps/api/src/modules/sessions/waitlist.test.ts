@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
+import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
+import { providers } from "../../../test/databases";
+import type { Change } from "../../plugins/changes";
+
+describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
+  let t: TestApp | undefined;
+  let clock: TestClock;
+  let changes: Change[];
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  async function start(offerSeconds: number) {
+    clock = testClock();
+    t = await buildTestApp(provider, { now: clock.now, env: { POSTERN_WAITLIST_OFFER_SECONDS: String(offerSeconds) } });
+    changes = [];
+    t.app.changes.subscribe((c) => changes.push(c));
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { exclusive: true, groupIds: [group.id] });
+    const [alice, bob, carol, dave] = await Promise.all([1, 2, 3, 4].map(() => createUser(t!.app, { groupIds: [group.id] })));
+    return { app: t.app, group, service, alice: alice!, bob: bob!, carol: carol!, dave: dave! };
+  }
+
+  const call = (method: "GET" | "POST" | "DELETE", url: string, user: TestUser, payload?: object) =>
+    t!.app.inject({ method, url, headers: user.headers, ...(payload ? { payload } : {}) });
+  const startNow = (serviceId: string, user: TestUser, durationSeconds = 600) =>
+    call("POST", `/api/services/${serviceId}/sessions`, user, { durationSeconds });
+  const join = (serviceId: string, user: TestUser, payload: object = { durationSeconds: 900 }) =>
+    call("POST", `/api/services/${serviceId}/waitlist`, user, payload);
+  const line = async (serviceId: string, user: TestUser) =>
+    ZSession.array()
+      .parse((await call("GET", `/api/services/${serviceId}/waitlist`, user)).json())
+      .map((s) => [s.userId, s.status]);
+  const statusOf = async (id: string) => (await t!.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id } })).status;
+  const actions = async (sessionId: string) =>
+    (await t!.app.ctx.db.auditEvent.findMany({ where: { sessionId }, orderBy: { seq: "asc" } })).map((e) => e.action);
+  const verbs = (id: string) => changes.flatMap((c) => (c.kind === "session" && c.session.id === id ? [c.verb] : []));
+  /** After moving the test clock, a change makes the scheduler look again (as any real change would). */
+  const wake = (serviceId: string) => t!.app.changes.announce({ kind: "service", verb: "updated", serviceId });
+
+  it("offers the service to the next in line when the holder ends; accepting starts the clock", async () => {
+    const { service, alice, bob, carol, dave } = await start(120);
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    const bobRes = await join(service.id, bob);
+    expect(bobRes.statusCode).toBe(201);
+    const bobEntry = ZSession.parse(bobRes.json());
+    expect(bobEntry.status).toBe("waiting");
+    expect(bobEntry.durationSeconds).toBe(900);
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+    expect(await line(service.id, dave)).toEqual([
+      [bob.id, "waiting"],
+      [carol.id, "waiting"],
+    ]);
+    expect((await join(service.id, bob)).statusCode).toBe(409);
+    expect((await join(service.id, alice)).statusCode).toBe(409);
+
+    expect((await call("DELETE", `/api/sessions/${held.id}`, alice)).statusCode).toBe(200);
+    await expect.poll(() => statusOf(bobEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+    const offered = await t!.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: bobEntry.id } });
+    expect(offered.offerExpiresAt!.getTime() - clock.now().getTime()).toBeGreaterThan(100_000);
+    await expect.poll(() => verbs(bobEntry.id)).toEqual(["waitlisted", "offered"]);
+    expect(await line(service.id, dave)).toEqual([
+      [bob.id, "offered"],
+      [carol.id, "waiting"],
+    ]);
+
+    // Nobody jumps the line while the offer stands.
+    const jump = await startNow(service.id, dave);
+    expect(jump.statusCode).toBe(409);
+    expect(ZConflictDetails.parse(ZErrorBody.parse(jump.json()).error.details).holder.username).toBe(bob.username);
+    expect((await call("POST", `/api/sessions/${bobEntry.id}/accept`, carol)).statusCode).toBe(403);
+    expect((await call("POST", `/api/sessions/${carolEntry.id}/accept`, carol)).statusCode).toBe(409);
+
+    clock.advance(30_000);
+    const beforeAccept = clock.now().getTime();
+    const accepted = await call("POST", `/api/sessions/${bobEntry.id}/accept`, bob);
+    const afterAccept = clock.now().getTime();
+    expect(accepted.statusCode).toBe(200);
+    const active = ZSession.parse(accepted.json());
+    expect(active.status).toBe("active");
+    expect(new Date(active.startedAt!).getTime()).toBeGreaterThanOrEqual(beforeAccept);
+    expect(new Date(active.startedAt!).getTime()).toBeLessThanOrEqual(afterAccept);
+    expect(new Date(active.expiresAt!).getTime() - new Date(active.startedAt!).getTime()).toBe(900_000);
+    expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
+    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.offered", "session.started"]);
+    expect(verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "started"]);
+  });
+
+  it("offers on expiry and passes a lapsed offer to the next in line", async () => {
+    const { service, alice, bob, carol } = await start(1);
+    const held = ZSession.parse((await startNow(service.id, alice, 60)).json());
+    const bobEntry = ZSession.parse((await join(service.id, bob)).json());
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+
+    clock.advance(61_000);
+    wake(service.id);
+    await expect.poll(() => statusOf(held.id), { timeout: 5000, interval: 50 }).toBe("expired");
+    // The offer lasts one real second on this clock; then it passes to carol by itself.
+    await expect.poll(() => statusOf(carolEntry.id), { timeout: 8000, interval: 50 }).toBe("offered");
+    expect(await statusOf(bobEntry.id)).toBe("expired");
+    const lapsed = await call("POST", `/api/sessions/${bobEntry.id}/accept`, bob);
+    expect(lapsed.statusCode).toBe(409);
+
+    expect(await actions(held.id)).toEqual(["session.started", "session.expired"]);
+    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.offered", "waitlist.offer_expired"]);
+    // Carol's own one-second offer may lapse too by now; what matters is that she was offered.
+    expect((await actions(carolEntry.id)).slice(0, 2)).toEqual(["waitlist.joined", "waitlist.offered"]);
+    await expect.poll(() => verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "offer_expired"]);
+    expect(verbs(carolEntry.id)).toContain("offered");
+    const bobRow = await t!.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: bobEntry.id } });
+    expect(bobRow.startedAt).toBeNull();
+  });
+
+  it("lets people leave the line, and refuses lines where none belong", async () => {
+    const { app, group, service, alice, bob, carol, dave } = await start(120);
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    const bobEntry = ZSession.parse((await join(service.id, bob)).json());
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+
+    const left = await call("DELETE", `/api/services/${service.id}/waitlist`, bob);
+    expect(left.statusCode).toBe(200);
+    expect(ZSession.parse(left.json()).status).toBe("ended");
+    expect((await call("DELETE", `/api/services/${service.id}/waitlist`, bob)).statusCode).toBe(404);
+    expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
+    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.left"]);
+    expect(verbs(bobEntry.id)).toEqual(["waitlisted", "left_waitlist"]);
+
+    // The one who left is skipped; turning an offer down passes it on.
+    expect((await call("DELETE", `/api/sessions/${held.id}`, alice)).statusCode).toBe(200);
+    await expect.poll(() => statusOf(carolEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+    expect(await statusOf(bobEntry.id)).toBe("ended");
+    expect((await call("DELETE", `/api/services/${service.id}/waitlist`, carol)).statusCode).toBe(200);
+
+    // Joining the line of a free service is an immediate offer.
+    const daveEntry = ZSession.parse((await join(service.id, dave, {})).json());
+    expect(daveEntry.durationSeconds).toBe(service.defaultDurationSeconds);
+    await expect.poll(() => statusOf(daveEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+
+    const shared = await createService(app, { exclusive: false, groupIds: [group.id] });
+    const approval = await createService(app, { exclusive: true, requiresApproval: true, groupIds: [group.id] });
+    expect((await join(shared.id, bob)).statusCode).toBe(409);
+    expect((await join(approval.id, bob)).statusCode).toBe(409);
+    const tooLong = await join(service.id, bob, { durationSeconds: 999_999 });
+    expect(tooLong.statusCode).toBe(400);
+    expect(ZErrorBody.parse(tooLong.json()).error.message).toContain("durationSeconds");
+    const hidden = await createService(app, { exclusive: true });
+    expect((await join(hidden.id, bob)).statusCode).toBe(404);
+    expect(await app.ctx.db.accessSession.count({ where: { userId: bob.id, status: "waiting" } })).toBe(0);
+  });
+});

@@ -29,4 +29,39 @@ export const ZAuthProvider = z.object({
 });
 export type TAuthProvider = z.infer<typeof ZAuthProvider>;
 
-export const ZLogoutResponse = z.object({ ok: z.literal(true) });
+export const ZLogoutResponse = z.object({
+  ok: z.literal(true),
+  /** Where the browser goes next to end the login at the identity provider too (OIDC logins whose provider supports it). */
+  logoutUrl: z.string().optional(),
+});
+export type TLogoutResponse = z.infer<typeof ZLogoutResponse>;
+
+/** `POST /api/auth/logout-all`: how many logins of the caller were ended. */
+export const ZLogoutAllResponse = z.object({ ok: z.literal(true), ended: z.number().int() });
+export type TLogoutAllResponse = z.infer<typeof ZLogoutAllResponse>;
+
+/** `POST /api/auth/token` and `POST /api/loginUser`: HTTP Basic credentials traded for a short-lived bearer token. */
+export const ZAccessTokenResponse = z.object({
+  token: z.string(),
+  tokenType: z.literal("Bearer"),
+  /** Seconds until the token expires. */
+  expiresIn: z.number(),
+});
+export type TAccessTokenResponse = z.infer<typeof ZAccessTokenResponse>;
+
+/**
+ * The `error` query parameter of `/login?error=<code>` after a failed OIDC login; the SPA shows
+ * a message for each.
+ */
+export const ZLoginErrorCode = z.enum([
+  "unknown_provider",
+  "provider_unavailable",
+  "provider_error",
+  "invalid_state",
+  "code_rejected",
+  "invalid_id_token",
+  "signup_disabled",
+  "user_disabled",
+  "email_conflict",
+]);
+export type TLoginErrorCode = z.infer<typeof ZLoginErrorCode>;

@@ -38,6 +38,14 @@ interface AccessClaims {
   typ: "access";
   sub: string;
 }
+/** An OIDC login in progress (a short-lived cookie): provider, nonce, return path, hash of the state. */
+interface OidcFlowClaims {
+  typ: "oidc";
+  p: string;
+  n: string;
+  r: string;
+  s: string;
+}
 
 /** Who may call a route: declared in the route's `config.access`. */
 export type Access = "public" | "user" | "admin";
@@ -49,8 +57,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
     /** The scope an API token needs here; default sessions:read for reads, sessions:write for
-     * changes, admin on admin routes. */
-    scope?: TScope;
+     * changes, admin on admin routes; "any" where any valid token will do (GET /api/test). */
+    scope?: TScope | "any";
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -65,7 +73,7 @@ declare module "fastify" {
 
 declare module "@fastify/jwt" {
   interface FastifyJWT {
-    payload: CookieClaims | AccessClaims;
+    payload: CookieClaims | AccessClaims | OidcFlowClaims;
   }
 }
 
@@ -81,7 +89,7 @@ export function requireUser(request: FastifyRequest): UserPrincipal {
   return principal as UserPrincipal;
 }
 
-function isAdmin(principal: Principal): boolean {
+export function isAdmin(principal: Principal): boolean {
   if (principal.user) return principal.user.role === "admin" && (principal.scopes?.includes("admin") ?? true);
   return principal.scopes?.includes("admin") ?? false;
 }
@@ -106,6 +114,13 @@ function bearerOf(request: FastifyRequest): string | undefined {
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Scopes that `admin` includes: an admin token can read and change sessions without listing them. */
+const IMPLIED_BY_ADMIN: TScope[] = ["sessions:read", "sessions:write"];
+
+export function tokenAllows(scopes: TScope[], needed: TScope): boolean {
+  return scopes.includes(needed) || (scopes.includes("admin") && IMPLIED_BY_ADMIN.includes(needed));
+}
 
 export default fp(
   async (app: FastifyInstance, opts: { secret: string; secureCookies: boolean }) => {
@@ -179,7 +194,7 @@ export default fp(
       if (principal.scopes) {
         const config = request.routeOptions.config;
         const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");
-        if (!principal.scopes.includes(needed)) throw forbidden(`this API token lacks the scope ${needed}`);
+        if (needed !== "any" && !tokenAllows(principal.scopes, needed)) throw forbidden(`this API token lacks the scope ${needed}`);
       }
     });
   },

@@ -1,11 +1,20 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ZAuthProvider, ZLoginBody, ZLogoutResponse, ZMe, type TMe, type TPermission } from "@postern/contracts";
+import {
+  ZAccessTokenResponse,
+  ZAuthProvider,
+  ZLoginBody,
+  ZLogoutAllResponse,
+  ZLogoutResponse,
+  ZMe,
+  type TMe,
+  type TPermission,
+} from "@postern/contracts";
 import { requireUser, SESSION_COOKIE, ACCESS_TOKEN_SECONDS } from "../../plugins/auth";
 import { unauthorized } from "../../errors";
 import { presentUser, type UserWithGroups } from "../users/users.presenter";
-import { loginLocal, logout } from "./auth.service";
+import { loginLocal, logout, logoutEverywhere } from "./auth.service";
 import { verifyPassword } from "./password";
 import { writeAudit } from "../audit/audit.service";
 import { inTransaction } from "../../lib/db-context";
@@ -17,7 +26,7 @@ export function presentMe(user: UserWithGroups): TMe {
   return { user: presentUser(user), permissions };
 }
 
-const ZTokenResponse = z.object({ token: z.string(), tokenType: z.literal("Bearer"), expiresIn: z.number() });
+const ZTokenResponse = ZAccessTokenResponse;
 
 /** Limits for password guessing: per client address, on every route that checks a password. */
 const loginRateLimit = { max: 20, timeWindow: "1 minute" };
@@ -26,6 +35,7 @@ export default async function authRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get("/api/auth/providers", { config: { access: "public" }, schema: { response: { 200: z.array(ZAuthProvider) } } }, async () => [
+    ...app.oidc.configs.map((p) => ({ id: p.id, name: p.name, type: "oidc" as const, startUrl: `/api/auth/oidc/${p.id}/start` })),
     { id: "local", name: "Username and password", type: "local" as const },
   ]);
 
@@ -44,11 +54,23 @@ export default async function authRoutes(app: FastifyInstance) {
 
   r.post("/api/auth/logout", { config: { access: "public" }, schema: { response: { 200: ZLogoutResponse } } }, async (request, reply) => {
     const principal = request.principal;
+    let logoutUrl: string | undefined;
     if (principal?.loginSessionId && principal.user) {
+      const session = await app.ctx.db.loginSession.findUnique({ where: { id: principal.loginSessionId } });
       await logout(app.ctx, principal.loginSessionId, principal.user, request.ip);
+      // An OIDC login also ends at the provider, when it offers a way (the SPA follows the URL).
+      if (session?.provider && session.provider !== "local") logoutUrl = await app.oidc.logoutUrl(session.provider, session.idToken);
     }
     void reply.clearCookie(SESSION_COOKIE, { path: "/" });
-    return { ok: true as const };
+    return { ok: true as const, logoutUrl };
+  });
+
+  /** Ends every login session of the caller, on every device. */
+  r.post("/api/auth/logout-all", { schema: { response: { 200: ZLogoutAllResponse } } }, async (request, reply) => {
+    const { user } = requireUser(request);
+    const ended = await logoutEverywhere(app.ctx, user, request.ip);
+    void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+    return { ok: true as const, ended };
   });
 
   r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request) => presentMe(requireUser(request).user));
@@ -77,6 +99,15 @@ export default async function authRoutes(app: FastifyInstance) {
       );
       throw unauthorized("wrong username or password");
     }
+    await inTransaction(app.ctx, (tx) =>
+      writeAudit(app.ctx, tx, {
+        actor: { id: user.id, username: user.username },
+        action: "auth.token_issued",
+        target: `user:${user.id}`,
+        sourceIp: request.ip,
+        details: { method: "basic", route: request.routeOptions.url, expiresIn: ACCESS_TOKEN_SECONDS },
+      }),
+    );
     return { token: app.issueAccessToken(user.id), tokenType: "Bearer" as const, expiresIn: ACCESS_TOKEN_SECONDS };
   }
 

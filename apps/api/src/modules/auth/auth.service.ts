@@ -72,6 +72,21 @@ export async function logout(ctx: DbContext, loginSessionId: string, user: UserW
   });
 }
 
+/** Ends every open login session of a user ("log out everywhere"); returns how many ended. */
+export async function logoutEverywhere(ctx: DbContext, user: UserWithGroups, ip?: string): Promise<number> {
+  return inTransaction(ctx, async (tx) => {
+    const { count } = await tx.loginSession.updateMany({ where: { userId: user.id, revokedAt: null }, data: { revokedAt: ctx.now() } });
+    await writeAudit(ctx, tx, {
+      actor: { id: user.id, username: user.username },
+      action: "user.logout_all",
+      target: `user:${user.id}`,
+      sourceIp: ip,
+      details: { ended: count },
+    });
+    return count;
+  });
+}
+
 /** The user behind a valid, unrevoked, unexpired login session, or null. */
 export async function findLoginSessionUser(ctx: DbContext, loginSessionId: string): Promise<UserWithGroups | null> {
   const session = await ctx.db.loginSession.findUnique({

@@ -10,6 +10,25 @@ import type { Caller } from "../users/users.service";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
 import { scopesOf } from "./tokens.presenter";
 
+/** The scopes a user of this role holds and so may put on a token: a token never exceeds its owner. */
+export function grantableScopes(role: string): TScope[] {
+  return role === "admin"
+    ? ["sessions:read", "sessions:write", "relay:send", "agent", "tunnel:manage", "admin"]
+    : ["sessions:read", "sessions:write", "relay:send"];
+}
+
+/** Fails with 403 naming the first scope the owner does not hold. */
+export function assertGrantable(role: string, scopes: TScope[]): void {
+  const allowed = grantableScopes(role);
+  const extra = scopes.filter((s) => !allowed.includes(s));
+  if (extra.length > 0) throw forbidden(`a ${role} cannot grant the scope ${extra.join(", ")}`);
+}
+
+/** Personal tokens of one user, or every token (admins), newest first. */
+export function findApiTokens(ctx: DbContext, userId: string | null): Promise<ApiToken[]> {
+  return ctx.db.apiToken.findMany({ where: userId ? { userId } : {}, orderBy: { createdAt: "desc" } });
+}
+
 export interface CreateTokenInput {
   name: string;
   scopes: TScope[];

@@ -32,7 +32,11 @@ export default async function usersRoutes(app: FastifyInstance) {
   r.patch(
     "/api/users/:id",
     { config: { access: "admin" }, schema: { params: ZIdParams, body: ZUpdateUserBody, response: { 200: ZUser } } },
-    async (request) => presentUser(await updateUser(app.ctx, adminCaller(request), request.params.id, request.body)),
+    async (request) => {
+      const user = await updateUser(app.ctx, adminCaller(request), request.params.id, request.body);
+      app.changes.announce({ kind: "user", verb: user.disabled ? "disabled" : "updated", userId: user.id });
+      return presentUser(user);
+    },
   );
 
   r.get("/api/groups", { config: { access: "admin" }, schema: { response: { 200: z.array(ZGroup) } } }, async (request) => {
@@ -48,14 +52,20 @@ export default async function usersRoutes(app: FastifyInstance) {
   r.post(
     "/api/groups/:id/members/:userId",
     { config: { access: "admin" }, schema: { params: ZGroupMemberParams, response: { 200: ZGroup } } },
-    async (request) =>
-      presentGroup(await setGroupMember(app.ctx, adminCaller(request), request.params.id, request.params.userId, true)),
+    async (request) => {
+      const group = await setGroupMember(app.ctx, adminCaller(request), request.params.id, request.params.userId, true);
+      app.changes.announce({ kind: "group", verb: "member_added", groupId: group.id, userId: request.params.userId });
+      return presentGroup(group);
+    },
   );
 
   r.delete(
     "/api/groups/:id/members/:userId",
     { config: { access: "admin" }, schema: { params: ZGroupMemberParams, response: { 200: ZGroup } } },
-    async (request) =>
-      presentGroup(await setGroupMember(app.ctx, adminCaller(request), request.params.id, request.params.userId, false)),
+    async (request) => {
+      const group = await setGroupMember(app.ctx, adminCaller(request), request.params.id, request.params.userId, false);
+      app.changes.announce({ kind: "group", verb: "member_removed", groupId: group.id, userId: request.params.userId });
+      return presentGroup(group);
+    },
   );
 }

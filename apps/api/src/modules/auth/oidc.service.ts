@@ -1,0 +1,196 @@
+// An OIDC login after the ID token was verified: find the user by issuer and subject, or link by
+// a verified e-mail (when the provider allows it), or create them (unless sign-up is off); follow
+// the groups claim; open a login session. One transaction, audited.
+import type { LoginSession, Tx } from "@postern/db";
+import type { JWTPayload } from "jose";
+import type { OidcProviderConfig } from "../../config";
+import { writeAudit } from "../audit/audit.service";
+import { inTransaction, type DbContext } from "../../lib/db-context";
+import { userInclude, type UserWithGroups } from "../users/users.presenter";
+import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
+
+/** Why an OIDC login is refused after a valid ID token; the code goes to `/login?error=`. */
+export class OidcLoginRefused extends Error {
+  constructor(
+    readonly code: "signup_disabled" | "user_disabled" | "email_conflict",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OidcLoginInput {
+  provider: OidcProviderConfig;
+  /** The issuer as the provider names it (the verified `iss`). */
+  issuer: string;
+  claims: JWTPayload;
+  idToken: string;
+}
+
+function stringClaim(claims: JWTPayload, name: string): string | undefined {
+  const v = claims[name];
+  return typeof v === "string" && v.trim() ? v.trim() : undefined;
+}
+
+/**
+ * The group names a claim carries: an array of strings, or one string of names separated by
+ * commas or spaces. Undefined when the claim is absent, so memberships are left alone.
+ */
+export function groupsFromClaim(claims: JWTPayload, claim: string): string[] | undefined {
+  const v = claims[claim];
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return [...new Set(v.filter((g): g is string => typeof g === "string" && g.length > 0))];
+  if (typeof v === "string") return [...new Set(v.split(/[,\s]+/).filter(Boolean))];
+  return [];
+}
+
+/** A free username for a new OIDC user: preferred_username, the e-mail's local part, or provider-subject. */
+async function freeUsername(tx: Tx, provider: string, claims: JWTPayload): Promise<string> {
+  const email = stringClaim(claims, "email");
+  const wanted = stringClaim(claims, "preferred_username") ?? email?.split("@")[0] ?? `${provider}-${claims.sub}`;
+  const base = wanted.replace(/[^A-Za-z0-9._@-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 56) || `${provider}-user`;
+  for (let n = 1; n < 50; n += 1) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!(await tx.user.findUnique({ where: { username: candidate }, select: { id: true } }))) return candidate;
+  }
+  return `${base}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Makes the user's memberships follow the groups claim. Only groups that already exist in
+ * Postern are joined (names are matched exactly); unknown names are ignored and reported, so a
+ * provider cannot create groups, and an admin decides which provider groups mean something here.
+ */
+async function syncGroups(tx: Tx, userId: string, names: string[]) {
+  const groups = await tx.group.findMany({ where: { name: { in: names } }, select: { id: true, name: true } });
+  const wanted = new Set(groups.map((g) => g.id));
+  const current = await tx.groupMember.findMany({ where: { userId }, select: { groupId: true } });
+  const have = new Set(current.map((m) => m.groupId));
+  const added = [...wanted].filter((id) => !have.has(id));
+  const removed = [...have].filter((id) => !wanted.has(id));
+  if (removed.length > 0) await tx.groupMember.deleteMany({ where: { userId, groupId: { in: removed } } });
+  if (added.length > 0) await tx.groupMember.createMany({ data: added.map((groupId) => ({ groupId, userId })) });
+  const known = new Set(groups.map((g) => g.name));
+  return { added, removed, ignored: names.filter((n) => !known.has(n)) };
+}
+
+async function refuse(ctx: DbContext, input: OidcLoginInput, from: LoginContext, reason: string, user?: { id: string; username: string }) {
+  await inTransaction(ctx, (tx) =>
+    writeAudit(ctx, tx, {
+      actor: user ?? null,
+      action: "user.login_failed",
+      target: user ? `user:${user.id}` : `oidc:${input.provider.id}:${input.claims.sub}`,
+      sourceIp: from.ip,
+      details: { method: "oidc", provider: input.provider.id, reason, email: stringClaim(input.claims, "email") },
+    }),
+  );
+}
+
+/** Records a refused OIDC login (state, code or ID token problems) in the audit trail. */
+export async function auditOidcFailure(ctx: DbContext, provider: string, reason: string, code: string, from: LoginContext) {
+  await inTransaction(ctx, (tx) =>
+    writeAudit(ctx, tx, {
+      actor: null,
+      action: "user.login_failed",
+      target: `oidc:${provider}`,
+      sourceIp: from.ip,
+      details: { method: "oidc", provider, code, reason: reason.slice(0, 300) },
+    }),
+  );
+}
+
+export async function loginOidc(
+  ctx: DbContext,
+  input: OidcLoginInput,
+  from: LoginContext,
+): Promise<{ user: UserWithGroups; loginSession: LoginSession }> {
+  const { provider, issuer, claims } = input;
+  const subject = String(claims.sub);
+  const email = stringClaim(claims, "email");
+  const emailVerified = claims.email_verified === true || claims.email_verified === "true";
+
+  const outcome = await inTransaction(ctx, async (tx) => {
+    const now = ctx.now();
+    const events: { action: string; details: Record<string, unknown> }[] = [];
+    let identity = await tx.identity.findUnique({ where: { issuer_subject: { issuer, subject } } });
+    let userId = identity?.userId;
+
+    if (!userId && provider.linkByEmail && email && emailVerified) {
+      const matches = await tx.user.findMany({ where: { email: { in: [...new Set([email, email.toLowerCase()])] } }, select: { id: true } });
+      const ids = [...new Set(matches.map((m) => m.id))];
+      if (ids.length > 1) return { refused: "email_conflict" as const, user: undefined };
+      if (ids[0]) {
+        userId = ids[0];
+        events.push({ action: "user.identity_linked", details: { provider: provider.id, issuer, subject, email, via: "verified e-mail" } });
+      }
+    }
+    if (!userId) {
+      if (!provider.allowSignup) return { refused: "signup_disabled" as const, user: undefined };
+      const created = await tx.user.create({
+        data: {
+          username: await freeUsername(tx, provider.id, claims),
+          // Only an address the provider vouches for becomes the user's (it may later link other logins).
+          email: emailVerified ? (email ?? null) : null,
+          displayName: stringClaim(claims, "name") ?? null,
+          role: "member",
+        },
+      });
+      userId = created.id;
+      events.push({
+        action: "user.created",
+        details: { username: created.username, role: "member", cause: "first OIDC login", provider: provider.id },
+      });
+    }
+    // Checked before anything is written, so a refused login leaves no identity behind.
+    const found = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, username: true, disabled: true } });
+    if (found.disabled) return { refused: "user_disabled" as const, user: found };
+
+    if (!identity) {
+      identity = await tx.identity.create({ data: { userId, provider: provider.id, issuer, subject, email } });
+    } else if (email && identity.email !== email) {
+      await tx.identity.update({ where: { id: identity.id }, data: { email } });
+    }
+
+    let groups: Awaited<ReturnType<typeof syncGroups>> | undefined;
+    const names = provider.groupsClaim ? groupsFromClaim(claims, provider.groupsClaim) : undefined;
+    if (names) groups = await syncGroups(tx, userId, names);
+
+    const loginSession = await tx.loginSession.create({
+      data: {
+        userId,
+        expiresAt: new Date(now.getTime() + LOGIN_SESSION_SECONDS * 1000),
+        ip: from.ip,
+        userAgent: from.userAgent?.slice(0, 256),
+        provider: provider.id,
+        idToken: input.idToken,
+        lastSeenAt: now,
+      },
+    });
+    const actor = { id: found.id, username: found.username };
+    for (const e of events) await writeAudit(ctx, tx, { actor, action: e.action, target: `user:${userId}`, sourceIp: from.ip, details: e.details });
+    await writeAudit(ctx, tx, {
+      actor,
+      action: "user.login",
+      target: `user:${userId}`,
+      sourceIp: from.ip,
+      details: {
+        method: "oidc",
+        provider: provider.id,
+        ...(groups && (groups.added.length || groups.removed.length || groups.ignored.length) ? { groups } : {}),
+      },
+    });
+    const user = await tx.user.findUniqueOrThrow({ where: { id: userId }, include: userInclude });
+    return { refused: undefined, user, loginSession };
+  });
+
+  if (outcome.refused) {
+    const messages = {
+      signup_disabled: `sign-up through ${provider.name} is off and no user is linked to this identity`,
+      user_disabled: "this user is disabled",
+      email_conflict: "several users have this e-mail address; an admin must link the identity",
+    };
+    await refuse(ctx, input, from, outcome.refused, outcome.user);
+    throw new OidcLoginRefused(outcome.refused, messages[outcome.refused]);
+  }
+  return { user: outcome.user, loginSession: outcome.loginSession! };
+}

@@ -1,0 +1,324 @@
+// API tokens, Basic-for-bearer exchange, CSRF and rate limits, on real databases.
+import { Writable } from "node:stream";
+import Fastify, { type FastifyInstance, type RouteOptions } from "fastify";
+import fp from "fastify-plugin";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ZCreatedToken, ZErrorBody, ZToken, type TScope } from "@postern/contracts";
+import { openDatabase } from "@postern/db";
+import serviceApp from "../../app";
+import { loadConfig } from "../../config";
+import { BODY_LIMIT } from "../../server";
+import { tokenAllows } from "../../plugins/auth";
+import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
+import { createTestDatabase, providers } from "../../../test/databases";
+
+const ALL_SCOPES: TScope[] = ["sessions:read", "sessions:write", "relay:send", "agent", "tunnel:manage", "admin"];
+
+async function mintToken(app: FastifyInstance, owner: TestUser, scopes: TScope[], extra: Record<string, unknown> = {}) {
+  const res = await app.inject({ method: "POST", url: "/api/tokens", headers: owner.headers, payload: { name: `t-${scopes.join("-")}`, scopes, ...extra } });
+  if (res.statusCode !== 201) throw new Error(`token creation failed: ${res.body}`);
+  return ZCreatedToken.parse(res.json());
+}
+
+const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+
+describe.each(providers)("API tokens (%s)", (provider) => {
+  let t: TestApp;
+  let clock: TestClock;
+  let admin: TestUser;
+  let member: TestUser;
+
+  beforeEach(async () => {
+    clock = testClock();
+    t = await buildTestApp(provider, { now: clock.now });
+    admin = await createUser(t.app, { role: "admin" });
+    member = await createUser(t.app);
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it("creates a token whose secret is shown once and stored only as a hash; members see only their own", async () => {
+    const created = await mintToken(t.app, member, ["sessions:read", "relay:send"], { expiresAt: new Date(clock.now().getTime() + 86_400_000).toISOString() });
+    expect(created.token).toMatch(/^pst_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(created.token.startsWith(created.prefix)).toBe(true);
+    expect(created).toMatchObject({ scopes: ["sessions:read", "relay:send"], userId: member.id });
+
+    const row = await t.app.ctx.db.apiToken.findUniqueOrThrow({ where: { id: created.id } });
+    const secretPart = created.token.split("_")[2] ?? "";
+    for (const value of Object.values(row)) {
+      expect(String(value)).not.toContain(secretPart);
+    }
+    expect(row.secretHash).toMatch(/^[0-9a-f]{64}$/);
+
+    await mintToken(t.app, admin, ["admin"]);
+    const mine = await t.app.inject({ url: "/api/tokens", headers: member.headers });
+    const list = ZToken.array().parse(mine.json());
+    expect(list.map((x) => x.id)).toEqual([created.id]);
+    expect(JSON.stringify(mine.json())).not.toContain(secretPart);
+    const all = ZToken.array().parse((await t.app.inject({ url: "/api/tokens", headers: admin.headers })).json());
+    expect(all).toHaveLength(2);
+
+    const audit = await t.app.ctx.db.auditEvent.findMany({ where: { action: "token.created" } });
+    expect(audit).toHaveLength(2);
+    expect(audit.map((a) => a.details).join()).not.toContain(secretPart);
+  });
+
+  it("lets a member grant only scopes they hold; service tokens are for admins", async () => {
+    for (const scope of ["admin", "agent", "tunnel:manage"] as const) {
+      const res = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "x", scopes: ["sessions:read", scope] } });
+      expect(res.statusCode).toBe(403);
+      expect(ZErrorBody.parse(res.json()).error.message).toContain(scope);
+    }
+    const service = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "x", scopes: ["relay:send"], service: true } });
+    expect(service.statusCode).toBe(403);
+    expect(await t.app.ctx.db.apiToken.count()).toBe(0);
+
+    const bad = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "x", scopes: ["root"] } });
+    expect(bad.statusCode).toBe(400);
+    expect(ZErrorBody.parse(bad.json()).error.message).toContain("body.scopes");
+    const past = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "x", scopes: ["sessions:read"], expiresAt: "2001-01-01T00:00:00Z" } });
+    expect(past.statusCode).toBe(400);
+    expect(ZErrorBody.parse(past.json()).error.message).toContain("body.expiresAt");
+
+    const agent = await mintToken(t.app, admin, ["agent"], { service: true });
+    expect(agent.userId).toBeUndefined();
+    // A token never mints beyond its own scopes, even with the admin scope.
+    const adminToken = await mintToken(t.app, admin, ["admin"]);
+    const beyond = await t.app.inject({
+      method: "POST",
+      url: "/api/tokens",
+      headers: { authorization: `Bearer ${adminToken.token}` },
+      payload: { name: "y", scopes: ["agent"] },
+    });
+    expect(beyond.statusCode).toBe(403);
+  });
+
+  it("accepts a token as Authorization: Bearer and as x-access-tokens, and records its last use", async () => {
+    const created = await mintToken(t.app, member, ["sessions:read"]);
+    const viaBearer = await t.app.inject({ url: "/api/test", headers: { authorization: `Bearer ${created.token}` }, remoteAddress: "198.51.100.7" });
+    expect(viaBearer.statusCode).toBe(200);
+    expect(viaBearer.json()).toMatchObject({ valid: true, user: { id: member.id } });
+    const viaLegacy = await t.app.inject({ url: "/api/me", headers: { "x-access-tokens": created.token }, remoteAddress: "198.51.100.8" });
+    expect(viaLegacy.statusCode).toBe(200);
+    const row = await t.app.ctx.db.apiToken.findUniqueOrThrow({ where: { id: created.id } });
+    expect(row.lastUsedIp).toBe("198.51.100.8");
+    expect(row.lastUsedAt?.getTime()).toBeGreaterThan(clock.now().getTime() - 5000);
+    expect((await t.app.inject({ url: "/api/test" })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: "/api/test", headers: { authorization: "Bearer pst_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } })).statusCode).toBe(401);
+  });
+
+  it("refuses revoked and expired tokens, and tokens of a disabled user", async () => {
+    const revokedOne = await mintToken(t.app, member, ["sessions:read"]);
+    const other = await createUser(t.app);
+    const notYours = await t.app.inject({ method: "DELETE", url: `/api/tokens/${revokedOne.id}`, headers: other.headers });
+    expect(notYours.statusCode).toBe(403);
+    const del = await t.app.inject({ method: "DELETE", url: `/api/tokens/${revokedOne.id}`, headers: member.headers });
+    expect(del.statusCode).toBe(200);
+    expect(ZToken.parse(del.json()).revokedAt).toBeTruthy();
+    const afterRevoke = await t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${revokedOne.token}` } });
+    expect(afterRevoke.statusCode).toBe(401);
+    expect((await t.app.inject({ method: "DELETE", url: "/api/tokens/nope", headers: admin.headers })).statusCode).toBe(404);
+
+    const expiring = await mintToken(t.app, member, ["sessions:read"], { expiresAt: new Date(clock.now().getTime() + 60_000).toISOString() });
+    expect((await t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${expiring.token}` } })).statusCode).toBe(200);
+    clock.advance(61_000);
+    expect((await t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${expiring.token}` } })).statusCode).toBe(401);
+
+    const live = await mintToken(t.app, member, ["sessions:read"]);
+    const basicRes = await t.app.inject({ method: "POST", url: "/api/auth/token", headers: { authorization: basic(member.username, member.password) } });
+    const bearer = (basicRes.json() as { token: string }).token;
+    const disable = await t.app.inject({ method: "PATCH", url: `/api/users/${member.id}`, headers: admin.headers, payload: { disabled: true } });
+    expect(disable.statusCode).toBe(200);
+    expect((await t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${live.token}` } })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${bearer}` } })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: "/api/me", headers: member.headers })).statusCode).toBe(401);
+    expect(await t.app.ctx.db.auditEvent.count({ where: { action: "token.revoked" } })).toBe(1);
+  });
+
+  it("trades Basic credentials for a short-lived token on both routes, audited either way", async () => {
+    for (const url of ["/api/auth/token", "/api/loginUser"]) {
+      const ok = await t.app.inject({ method: "POST", url, headers: { authorization: basic(member.username, member.password) } });
+      expect(ok.statusCode).toBe(200);
+      const body = ok.json() as { token: string; tokenType: string; expiresIn: number };
+      expect(body).toMatchObject({ tokenType: "Bearer", expiresIn: 3600 });
+      const test = await t.app.inject({ url: "/api/test", headers: { "x-access-tokens": body.token } });
+      expect(test.json()).toMatchObject({ valid: true, user: { username: member.username } });
+      const wrong = await t.app.inject({ method: "POST", url, headers: { authorization: basic(member.username, "nope") } });
+      expect(wrong.statusCode).toBe(401);
+    }
+    const issued = await t.app.ctx.db.auditEvent.findMany({ where: { action: "auth.token_issued" } });
+    expect(issued.map((e) => [e.actorId, JSON.parse(e.details ?? "{}").route])).toEqual([
+      [member.id, "/api/auth/token"],
+      [member.id, "/api/loginUser"],
+    ]);
+    expect(await t.app.ctx.db.auditEvent.count({ where: { action: "user.login_failed", details: { contains: "basic" } } })).toBe(2);
+  });
+
+  it("rate-limits password and token routes with Retry-After", async () => {
+    // Requests without credentials count too, and skip the deliberately slow password hash.
+    let last = await t.app.inject({ method: "POST", url: "/api/auth/token" });
+    for (let i = 0; i < 25 && last.statusCode !== 429; i += 1) {
+      last = await t.app.inject({ method: "POST", url: "/api/auth/token" });
+    }
+    expect(last.statusCode).toBe(429);
+    expect(Number(last.headers["retry-after"])).toBeGreaterThan(0);
+    expect(ZErrorBody.parse(last.json()).error.code).toBe("rate_limited");
+    // Another address is not affected.
+    const other = await t.app.inject({ method: "POST", url: "/api/auth/token", remoteAddress: "192.0.2.9" });
+    expect(other.statusCode).toBe(401);
+
+    let create = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: {} });
+    for (let i = 0; i < 40 && create.statusCode !== 429; i += 1) {
+      create = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: {} });
+    }
+    expect(create.statusCode).toBe(429);
+    expect(Number(create.headers["retry-after"])).toBeGreaterThan(0);
+  });
+
+  it("refuses a cookie-authenticated change without the CSRF header, like a cross-site form post", async () => {
+    const form = await t.app.inject({
+      method: "POST",
+      url: "/api/tokens",
+      headers: { cookie: member.headers.cookie, "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" },
+      payload: "name=stolen&scopes=sessions:write",
+    });
+    expect(form.statusCode).toBe(403);
+    expect(ZErrorBody.parse(form.json()).error.message).toContain("x-postern-csrf");
+    const logoutAll = await t.app.inject({ method: "POST", url: "/api/auth/logout-all", headers: { cookie: member.headers.cookie, "content-type": "application/x-www-form-urlencoded" }, payload: "" });
+    expect(logoutAll.statusCode).toBe(403);
+    expect(await t.app.ctx.db.apiToken.count()).toBe(0);
+    expect((await t.app.inject({ url: "/api/me", headers: member.headers })).statusCode).toBe(200);
+    // The same change with the header (the SPA's requests) goes through.
+    expect((await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "ok", scopes: ["sessions:write"] } })).statusCode).toBe(201);
+  });
+});
+
+/**
+ * Every route × every kind of caller: anonymous, member, admin, and a token of each scope. The
+ * expectation comes from the route's declared policy (`config.access`, `config.scope`), so a
+ * new route is covered the day it is added; a few routes' policies are pinned below as well.
+ */
+describe("route authorisation table (sqlite)", () => {
+  const routes: RouteOptions[] = [];
+  const logLines: string[] = [];
+  let app: FastifyInstance;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase("sqlite");
+    drop = database.drop;
+    const config = loadConfig(
+      { DATABASE_URL: database.url, POSTERN_SECRET: "test-secret-test-secret-test-secret-0123456789", POSTERN_WEB_DIR: "/nonexistent" },
+      "/dev/null",
+    );
+    const opened = await openDatabase(database.url, { poolSize: 4 });
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    // The production logger settings (server.ts), at the most talkative level.
+    app = Fastify({
+      logger: { level: "trace", stream, redact: ["req.headers.authorization", "req.headers.cookie", 'req.headers["x-access-tokens"]'] },
+      bodyLimit: BODY_LIMIT,
+    });
+    app.addHook("onRoute", (route) => {
+      routes.push(route);
+    });
+    await app.register(fp(serviceApp), { config, database: opened, secret: config.secret ?? "" });
+    app.addHook("onClose", async () => opened.close());
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await drop();
+  });
+
+  type Caller = "anonymous" | "member login" | "admin login" | `token ${TScope}`;
+  /**
+   * Routes whose handler narrows access beyond the declared policy (where one policy cannot say
+   * "admins, or a token with this scope"), and what those callers get there.
+   */
+  const HANDLER_CHECKED: Record<string, Partial<Record<Caller, "401" | "403" | "allowed">>> = {
+    "POST /api/sessions/:id/approve": { "member login": "403" },
+    "POST /api/sessions/:id/deny": { "member login": "403" },
+    "GET /api/tunnel": { "member login": "403" },
+    "POST /api/tunnel/open": { "member login": "403" },
+    "POST /api/tunnel/close": { "member login": "403" },
+  };
+  function expected(route: RouteOptions, method: string, who: Caller): "401" | "403" | "allowed" {
+    const url = route.url;
+    const access = route.config?.access ?? (["/api/", "/conn/", "/session/", "/service/"].some((p) => url.startsWith(p)) ? "user" : "public");
+    if (access === "public") return "allowed";
+    if (who === "anonymous") return "401";
+    if (who === "member login") return access === "admin" ? "403" : "allowed";
+    if (who === "admin login") return "allowed";
+    const scope = who.slice("token ".length) as TScope;
+    const safe = ["GET", "HEAD", "OPTIONS"].includes(method);
+    const needed = route.config?.scope ?? (access === "admin" ? "admin" : safe ? "sessions:read" : "sessions:write");
+    if (access === "admin" && scope !== "admin") return "403";
+    return needed === "any" || tokenAllows([scope], needed) ? "allowed" : "403";
+  }
+
+  // About 80 routes × 9 callers: seconds on a quiet machine, more on a busy CI one.
+  it("enforces each route's declared access for every caller", { timeout: 180_000 }, async () => {
+    const member = await createUser(app);
+    const admin = await createUser(app, { role: "admin" });
+    const callers: Record<string, Record<string, string>> = { anonymous: {}, "member login": member.headers, "admin login": admin.headers };
+    for (const scope of ALL_SCOPES) {
+      callers[`token ${scope}`] = { authorization: `Bearer ${(await mintToken(app, admin, [scope])).token}` };
+    }
+    // These end the caller's own login (tested on their own) or answer 401 by design (Basic).
+    const skip = new Set(["/api/auth/logout", "/api/auth/logout-all", "/api/auth/token", "/api/loginUser"]);
+    const checked: string[] = [];
+    const mismatches: string[] = [];
+    for (const route of routes) {
+      const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== "HEAD");
+      if (route.url.includes("*") || skip.has(route.url)) continue;
+      const url = route.url.replace(/:[A-Za-z]+/g, "no-such-id");
+      for (const method of methods) {
+        for (const [who, headers] of Object.entries(callers)) {
+          const res = await app.inject({ method: method as "GET", url, headers });
+          const want = HANDLER_CHECKED[`${method} ${route.url}`]?.[who as Caller] ?? expected(route, method, who as Caller);
+          const got = res.statusCode === 401 ? "401" : res.statusCode === 403 ? "403" : "allowed";
+          if (got !== want) mismatches.push(`${method} ${route.url} as ${who}: ${res.statusCode} (want ${want}) ${res.body.slice(0, 120)}`);
+        }
+        checked.push(`${method} ${route.url}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(checked).toEqual(expect.arrayContaining(["GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/:id", "GET /api/users", "GET /api/me", "GET /api/auth/providers"]));
+    expect(checked.length).toBeGreaterThan(20);
+
+    // Pinned policies: who may do what on the routes that matter most.
+    const policy = (method: string, url: string) => {
+      const route = routes.find((r) => r.url === url && (Array.isArray(r.method) ? r.method.includes(method as "GET") : r.method === method));
+      if (!route) throw new Error(`no route ${method} ${url}`);
+      return ALL_SCOPES.filter((s) => expected(route, method, `token ${s}`) === "allowed");
+    };
+    expect(policy("POST", "/api/tokens")).toEqual(["admin"]);
+    expect(policy("GET", "/api/users")).toEqual(["admin"]);
+    expect(policy("GET", "/api/sessions")).toEqual(["sessions:read", "admin"]);
+    expect(policy("POST", "/api/messages")).toEqual(["relay:send"]);
+  });
+
+  it("never writes a token's secret or a password to the log", async () => {
+    const admin = await createUser(app, { role: "admin" });
+    const created = await mintToken(app, admin, ["sessions:read"]);
+    await app.inject({ url: "/api/me", headers: { authorization: `Bearer ${created.token}` } });
+    await app.inject({ url: "/api/me", headers: { "x-access-tokens": created.token } });
+    await app.inject({ url: `/api/me?token=${encodeURIComponent("x")}`, headers: { "x-access-tokens": `${created.token.slice(0, -2)}zz` } });
+    await app.inject({ method: "DELETE", url: `/api/tokens/${created.id}`, headers: admin.headers });
+    await app.inject({ url: "/api/me", headers: { authorization: `Bearer ${created.token}` } });
+    const basicRes = await app.inject({ method: "POST", url: "/api/auth/token", headers: { authorization: basic(admin.username, admin.password) } });
+    expect(basicRes.statusCode).toBe(200);
+    const text = logLines.join("");
+    expect(text).toContain("/api/me"); // the log did capture these requests
+    const secretPart = created.token.split("_")[2] ?? "";
+    expect(text).not.toContain(secretPart);
+    expect(text).not.toContain(admin.password);
+    expect(text).not.toContain((basicRes.json() as { token: string }).token);
+  });
+});

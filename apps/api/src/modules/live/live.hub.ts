@@ -1,0 +1,301 @@
+// The connected live clients of this instance and the fan-out of events to them, in seq order.
+//
+// Exactly-once delivery: every client has a cursor (the last seq it has been sent) and gets only
+// events above it, in order. While a client's snapshot or replay is being read from the
+// database, events arriving meanwhile wait in its queue; they are sent after the snapshot or
+// replay, minus what that already covered. A snapshot read after commit may already contain the
+// effect of an event with a higher seq; the event then arrives again as an update of the same
+// resource, which the client applies idempotently (every event carries the whole resource).
+import type { WebSocket } from "ws";
+import type { TUser } from "@postern/contracts";
+import type { DbContext } from "../../lib/db-context";
+import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+import { classOf, variantFor, type LiveRecord, type VisibilityClass } from "./live.audience";
+import { SnapshotCache } from "./live.snapshot";
+import { readLiveEvents, lastLiveSeq } from "./live.store";
+
+export interface LiveSettings {
+  /** Heartbeat interval. */
+  pingMs: number;
+  /** A client whose unsent data exceeds this many bytes is told to resync and dropped. */
+  maxBufferedBytes: number;
+  /** Longest replay served on resume; further behind gets a snapshot. */
+  maxReplay: number;
+}
+
+export const defaultLiveSettings: LiveSettings = { pingMs: 20_000, maxBufferedBytes: 4 * 1024 * 1024, maxReplay: 5000 };
+
+/** The close code sent with a `resync`. */
+export const RESYNC_CLOSE_CODE = 4000;
+const PING = Buffer.from('{"type":"ping"}');
+/** Events waiting for one client's snapshot before it is dropped instead. */
+const MAX_QUEUE = 10_000;
+
+interface Queued {
+  seq: number;
+  data: Buffer;
+}
+
+export class LiveClient {
+  cursor = 0;
+  /** Non-null while a snapshot or replay is being prepared. */
+  queue: Queued[] | null = [];
+  refreshAgain = false;
+  closed = false;
+  /** Bytes of the snapshot or replay, allowed on top of the buffer bound: a client may take a
+   * moment to read a large board, and must not be dropped (and loop) for that. */
+  allowance = 0;
+  constructor(
+    readonly socket: WebSocket,
+    public user: UserWithGroups | null,
+    public cls: VisibilityClass,
+  ) {}
+}
+
+export class LiveHub {
+  /** The highest seq handed to `deliver`. */
+  lastSeq = 0;
+  settings: LiveSettings;
+  private readonly classes = new Map<string, { cls: VisibilityClass; clients: Set<LiveClient> }>();
+  private readonly byUser = new Map<string, Set<LiveClient>>();
+  private readonly snapshots: SnapshotCache;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: DbContext,
+    settings: Partial<LiveSettings> = {},
+    private readonly log: (msg: string, err?: unknown) => void = () => {},
+  ) {
+    this.settings = { ...defaultLiveSettings, ...settings };
+    this.snapshots = new SnapshotCache(ctx);
+  }
+
+  get clientCount(): number {
+    let n = 0;
+    for (const c of this.classes.values()) n += c.clients.size;
+    return n;
+  }
+
+  /** Changes settings at run time (tests shorten the heartbeat and the buffer bound). */
+  configure(settings: Partial<LiveSettings>): void {
+    this.settings = { ...this.settings, ...settings };
+    if (this.heartbeat) this.start();
+  }
+
+  start(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.ping(), this.settings.pingMs);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    for (const { clients } of this.classes.values()) {
+      for (const client of clients) {
+        client.closed = true;
+        client.socket.close(1001, "server shutting down");
+      }
+    }
+    this.classes.clear();
+    this.byUser.clear();
+  }
+
+  /** Adds a connected socket: a replay from `since` when the log still has it, else a snapshot. */
+  async connect(socket: WebSocket, user: UserWithGroups | null, since: number | undefined): Promise<LiveClient> {
+    const client = new LiveClient(socket, user, classOf(user));
+    this.add(client);
+    socket.on("close", () => this.remove(client));
+    socket.on("error", () => this.remove(client));
+    try {
+      if (since === undefined || !(await this.replay(client, since))) await this.sendSnapshot(client);
+      this.flush(client);
+      if (client.refreshAgain && user) {
+        client.refreshAgain = false;
+        void this.refreshUser(user.id);
+      }
+    } catch (err) {
+      this.log("live client setup failed", err);
+      this.drop(client, "the server could not prepare your board");
+    }
+    return client;
+  }
+
+  /** Hands an event to every client; must be called with strictly increasing seqs. */
+  deliver(record: LiveRecord): void {
+    if (record.seq <= this.lastSeq) return;
+    this.lastSeq = record.seq;
+    let main: Buffer | undefined;
+    let others: Buffer | undefined;
+    for (const { cls, clients } of this.classes.values()) {
+      if (clients.size === 0) continue;
+      const variant = variantFor(record.audience, cls);
+      if (!variant) continue;
+      let data: Buffer;
+      if (variant === "main") data = main ??= frame(record.seq, JSON.stringify(record.event));
+      else data = others ??= frame(record.seq, JSON.stringify(record.audience.others));
+      for (const client of clients) this.push(client, record.seq, data);
+    }
+    this.afterEvent(record);
+  }
+
+  private push(client: LiveClient, seq: number, data: Buffer): void {
+    if (client.closed || seq <= client.cursor) return;
+    if (client.queue) {
+      if (client.queue.length >= MAX_QUEUE) return this.drop(client, "too many events while preparing your board");
+      client.queue.push({ seq, data });
+      return;
+    }
+    client.cursor = seq;
+    this.send(client, data);
+  }
+
+  private send(client: LiveClient, data: Buffer | string): void {
+    if (client.closed) return;
+    client.socket.send(data, { binary: false });
+    if (client.queue) {
+      client.allowance += data.length;
+      return;
+    }
+    if (client.socket.bufferedAmount > this.settings.maxBufferedBytes + client.allowance) {
+      this.drop(client, "the connection is too slow");
+    }
+  }
+
+  private ping(): void {
+    for (const { clients } of this.classes.values()) {
+      for (const client of clients) this.send(client, PING);
+    }
+  }
+
+  /** Tells the client to start over and closes its socket without waiting for its buffer. */
+  drop(client: LiveClient, reason: string): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.remove(client);
+    const socket = client.socket;
+    socket.send(JSON.stringify({ type: "resync", reason }));
+    socket.close(RESYNC_CLOSE_CODE, "resync");
+    // A slow client may never read its buffer, so the close handshake may never finish.
+    setTimeout(() => socket.terminate(), 2000).unref();
+  }
+
+  private add(client: LiveClient): void {
+    let entry = this.classes.get(client.cls.key);
+    if (!entry) {
+      entry = { cls: client.cls, clients: new Set() };
+      this.classes.set(client.cls.key, entry);
+    }
+    entry.clients.add(client);
+    const userId = client.user?.id;
+    if (userId) {
+      let set = this.byUser.get(userId);
+      if (!set) this.byUser.set(userId, (set = new Set()));
+      set.add(client);
+    }
+  }
+
+  private remove(client: LiveClient): void {
+    client.closed = true;
+    const entry = this.classes.get(client.cls.key);
+    entry?.clients.delete(client);
+    if (entry && entry.clients.size === 0) this.classes.delete(client.cls.key);
+    const userId = client.user?.id;
+    const set = userId ? this.byUser.get(userId) : undefined;
+    set?.delete(client);
+    if (userId && set?.size === 0) this.byUser.delete(userId);
+  }
+
+  /** Replays events after `since` from the log; false when it no longer has all of them. */
+  private async replay(client: LiveClient, since: number): Promise<boolean> {
+    const rows = await readLiveEvents(this.ctx, since, this.settings.maxReplay + 1);
+    if (rows.length > this.settings.maxReplay) return false;
+    if (rows.length === 0) {
+      // Nothing newer: fine if the client is not ahead of the log (another database, a reset).
+      if (since > (await lastLiveSeq(this.ctx))) return false;
+    } else if (rows[0]?.seq !== since + 1) {
+      // Pruned (or a seq was lost to a rolled-back append): the replay would have a hole.
+      return false;
+    }
+    client.cursor = since;
+    for (const row of rows) {
+      const variant = variantFor(row.audience, client.cls);
+      if (variant) {
+        client.cursor = row.seq;
+        const event = variant === "main" ? row.event : row.audience.others;
+        this.send(client, frame(row.seq, JSON.stringify(event)));
+      } else {
+        client.cursor = row.seq;
+      }
+    }
+    return true;
+  }
+
+  private async sendSnapshot(client: LiveClient): Promise<void> {
+    const seq = this.lastSeq;
+    const me: TUser | undefined = client.user ? presentUser(client.user) : undefined;
+    const message = await this.snapshots.message(client.cls, seq, me);
+    client.cursor = Math.max(client.cursor, seq);
+    this.send(client, message);
+  }
+
+  /** Sends what queued up while the snapshot or replay was prepared, then goes live. */
+  private flush(client: LiveClient): void {
+    const queue = client.queue ?? [];
+    client.queue = null;
+    for (const item of queue) this.push(client, item.seq, item.data);
+  }
+
+  /** A user's groups or role changed (on any instance): move their sockets and resend their board. */
+  private afterEvent(record: LiveRecord): void {
+    const event = record.event;
+    if (event.type === "user.disabled") {
+      for (const client of [...(this.byUser.get(event.userId) ?? [])]) this.drop(client, "your account is disabled");
+    } else if (event.type === "user.updated") {
+      const clients = this.byUser.get(event.user.id);
+      if (clients?.size) void this.refreshUser(event.user.id);
+    }
+  }
+
+  private async refreshUser(userId: string): Promise<void> {
+    try {
+      const user = await this.ctx.db.user.findUnique({ where: { id: userId }, include: userInclude });
+      for (const client of [...(this.byUser.get(userId) ?? [])]) {
+        if (!user || user.disabled) {
+          this.drop(client, "your account is disabled");
+          continue;
+        }
+        await this.refreshClient(client, user);
+      }
+    } catch (err) {
+      this.log("live: refreshing a user's visibility failed", err);
+      for (const client of [...(this.byUser.get(userId) ?? [])]) this.drop(client, "your access changed");
+    }
+  }
+
+  private async refreshClient(client: LiveClient, user: UserWithGroups): Promise<void> {
+    if (client.closed) return;
+    if (client.queue) {
+      // A snapshot is already being prepared for the old rights: prepare another one after it.
+      client.refreshAgain = true;
+      return;
+    }
+    this.remove(client);
+    client.closed = false;
+    client.user = user;
+    client.cls = classOf(user);
+    client.queue = [];
+    client.allowance = 0;
+    this.add(client);
+    await this.sendSnapshot(client);
+    this.flush(client);
+    if (client.refreshAgain) {
+      client.refreshAgain = false;
+      void this.refreshUser(user.id);
+    }
+  }
+}
+
+function frame(seq: number, eventJson: string): Buffer {
+  return Buffer.from(`{"type":"event","seq":${seq},"event":${eventJson}}`);
+}

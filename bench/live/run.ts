@@ -1,0 +1,404 @@
+// Live board fan-out benchmark. Starts the real API (`postern serve`, a temporary SQLite or
+// PostgreSQL database), opens N websocket clients on GET /api/live with one login cookie,
+// starts and ends sessions through the API, and measures the time from the request until every
+// client has the event. Then the same N clients on a bare `ws` server broadcasting the same
+// payload: the baseline. Prints p50 / p99 / max, the API process's RSS, and the ratio.
+//
+//   pnpm bench:live                      # 1000 clients, SQLite
+//   pnpm bench:live 1000 5000 10000      # several sizes in one run
+//   pnpm bench:live 10000 --db=postgres  # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
+//
+// Each client is a file descriptor here and in the server: raise the limit first if needed
+// (`ulimit -n 65536`); the script checks and says so.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import net, { type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import WebSocket from "ws";
+
+/** The little of `pg` used here (it is a dependency of the API, not of the repository root). */
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+type PgModule = { Client: new (options: { connectionString: string }) => PgClient };
+
+const root = path.resolve(import.meta.dirname, "../..");
+const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+
+interface Options {
+  sizes: number[];
+  db: "sqlite" | "postgres";
+  rounds: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
+  const db = argv.includes("--db=postgres") ? "postgres" : "sqlite";
+  const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? 6);
+  return { sizes: sizes.length ? sizes : [1000], db, rounds };
+}
+
+function openFileLimit(): number {
+  const limits = fs.readFileSync("/proc/self/limits", "utf8");
+  const line = limits.split("\n").find((l) => l.startsWith("Max open files"));
+  return Number(line?.split(/\s+/)[3] ?? 1024);
+}
+
+function rssMb(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+interface Stats {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+function statsOf(latencies: number[]): Stats {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, samples: sorted.length };
+}
+
+// ---- clients ----
+
+interface Clients {
+  sockets: WebSocket[];
+  /** Resolves with each client's latency (ms since `t0`) once all have seen `marker`. */
+  waitAll(marker: string, t0: number, timeoutMs?: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function connectClients(url: string, n: number, headers: Record<string, string>, firstMessage: boolean): Promise<Clients> {
+  const sockets: WebSocket[] = [];
+  let expecting: { marker: Buffer; t0: number; latencies: number[]; seen: Uint8Array; left: number; done: () => void } | null = null;
+  const connectOne = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+      sockets[i] = ws;
+      let ready = !firstMessage;
+      ws.on("message", (data: Buffer) => {
+        if (!ready) {
+          ready = true;
+          resolve();
+          return;
+        }
+        const e = expecting;
+        if (e && e.seen[i] === 0 && data.includes(e.marker)) {
+          e.seen[i] = 1;
+          e.latencies.push(performance.now() - e.t0);
+          if (--e.left === 0) e.done();
+        }
+      });
+      ws.once("open", () => {
+        if (ready) resolve();
+      });
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+  const batch = 250;
+  for (let i = 0; i < n; i += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, k) => connectOne(i + k)));
+  }
+  return {
+    sockets,
+    waitAll: (marker, t0, timeoutMs = 60_000) =>
+      new Promise<number[]>((resolve, reject) => {
+        const latencies: number[] = [];
+        const timer = setTimeout(() => reject(new Error(`only ${latencies.length}/${n} clients got ${marker}`)), timeoutMs);
+        expecting = {
+          marker: Buffer.from(marker),
+          t0,
+          latencies,
+          seen: new Uint8Array(n),
+          left: n,
+          done: () => {
+            clearTimeout(timer);
+            expecting = null;
+            resolve(latencies);
+          },
+        };
+      }),
+    close: async () => {
+      await Promise.all(
+        sockets.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === WebSocket.CLOSED) return resolve();
+              ws.once("close", () => resolve());
+              ws.terminate();
+            }),
+        ),
+      );
+    },
+  };
+}
+
+// ---- the API ----
+
+interface Api {
+  url: string;
+  pid: number;
+  cookie: string;
+  stop(): Promise<void>;
+}
+
+function spawnNode(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  return spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startApi(db: Options["db"]): Promise<Api> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-bench-"));
+  let databaseUrl = `file:${path.join(dir, "postern.db")}`;
+  let dropDb = async () => {};
+  if (db === "postgres") {
+    const pg = apiRequire("pg") as PgModule;
+    const admin = process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+    const name = `postern_bench_${process.pid}`;
+    const run = async (sql: string) => {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    };
+    await run(`CREATE DATABASE ${name}`);
+    const url = new URL(admin);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDb = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  const port = await freePort();
+  const tsx = import.meta.resolve("tsx");
+  const child = spawnNode(
+    ["--import", tsx, path.join(root, "apps/api/src/cli/index.ts"), "serve"],
+    {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      POSTERN_DATA_DIR: dir,
+      POSTERN_LOG_LEVEL: "warn",
+      POSTERN_WEB_DIR: "/nonexistent",
+    },
+    dir,
+  );
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the API exited:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 600) throw new Error(`the API did not start:\n${output}`);
+    await sleep(100);
+  }
+  const username = /username\s+(\S+)/.exec(output)?.[1];
+  const password = /password\s+(\S+)/.exec(output)?.[1];
+  const login = await fetch(`${url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  return {
+    url,
+    pid: child.pid ?? 0,
+    cookie,
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      await dropDb();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function api(base: Api, method: string, url: string, body?: unknown): Promise<{ id: string }> {
+  const res = await fetch(`${base.url}${url}`, {
+    method,
+    headers: { cookie: base.cookie, "x-postern-csrf": "1", ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string };
+}
+
+// ---- the baseline ----
+
+async function startBaseline(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawnNode([path.join(import.meta.dirname, "baseline-server.mjs")], {}, root);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`baseline exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+// ---- the run ----
+
+interface Row {
+  n: number;
+  api: Stats;
+  baseline: Stats;
+  apiRss: number;
+  baselineRss: number;
+  connectSeconds: number;
+  /** How long the start / end request itself took to answer (median). */
+  requestMs: number;
+}
+
+async function benchSize(n: number, rounds: number, apiServer: Api, serviceId: string): Promise<Row> {
+  let peak = rssMb(apiServer.pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(apiServer.pid))), 50);
+  const connectStart = performance.now();
+  const clients = await connectClients(`${apiServer.url.replace("http", "ws")}/api/live`, n, { cookie: apiServer.cookie }, true);
+  const connectSeconds = (performance.now() - connectStart) / 1000;
+  const latencies: number[] = [];
+  let payload = "";
+  let sessionId = "";
+  const requestTimes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const starting = r % 2 === 0;
+    const marker = starting ? '"session.started"' : '"session.ended"';
+    const t0 = performance.now();
+    const waiting = clients.waitAll(marker, t0);
+    if (starting) sessionId = (await api(apiServer, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 })).id;
+    else await api(apiServer, "DELETE", `/api/sessions/${sessionId}`);
+    requestTimes.push(performance.now() - t0);
+    latencies.push(...(await waiting));
+    if (starting && !payload) {
+      const res = await fetch(`${apiServer.url}/api/sessions?active=true`, { headers: { cookie: apiServer.cookie } });
+      const [session] = (await res.json()) as unknown[];
+      payload = JSON.stringify({ type: "event", seq: 1, event: { type: "session.started", session } });
+    }
+    await sleep(200);
+  }
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb(apiServer.pid));
+  await clients.close();
+
+  const baseline = await startBaseline();
+  let baselinePeak = 0;
+  const baselineSampler = setInterval(() => (baselinePeak = Math.max(baselinePeak, rssMb(baseline.pid))), 50);
+  const bClients = await connectClients(`${baseline.url.replace("http", "ws")}/ws`, n, {}, false);
+  const bLatencies: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const waiting = bClients.waitAll('"session.started"', t0);
+    const res = await fetch(`${baseline.url}/broadcast`, { method: "POST", body: payload });
+    if (res.status !== 204) throw new Error(`baseline broadcast: ${res.status}`);
+    bLatencies.push(...(await waiting));
+    await sleep(200);
+  }
+  clearInterval(baselineSampler);
+  await bClients.close();
+  await baseline.stop();
+  return {
+    n,
+    api: statsOf(latencies),
+    baseline: statsOf(bLatencies),
+    apiRss: peak,
+    baselineRss: baselinePeak,
+    connectSeconds,
+    requestMs: statsOf(requestTimes).p50,
+  };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const limit = openFileLimit();
+  const needed = Math.max(...opts.sizes) + 1000;
+  if (limit < needed) {
+    process.stderr.write(
+      `The open-file limit is ${limit}; ${needed} are needed for ${Math.max(...opts.sizes)} clients.\n` +
+        `Raise it in this shell first, e.g.  ulimit -n 65536  (as root, or up to the hard limit), then run again.\n`,
+    );
+    process.exit(2);
+  }
+  process.stdout.write(`Live fan-out benchmark: ${opts.db}, sizes ${opts.sizes.join(", ")}, ${opts.rounds} events each, ${os.cpus().length} CPUs\n`);
+  const apiServer = await startApi(opts.db);
+  const rows: Row[] = [];
+  try {
+    const service = await api(apiServer, "POST", "/api/services", {
+      name: "Bench VPN",
+      slug: "bench-vpn",
+      kind: "vpn",
+      maxDurationSeconds: 3600,
+    });
+    for (const n of opts.sizes) {
+      process.stdout.write(`  ${n} clients…\n`);
+      rows.push(await benchSize(n, opts.rounds, apiServer, service.id));
+      await sleep(1000);
+    }
+  } finally {
+    await apiServer.stop();
+  }
+  const f = (x: number) => x.toFixed(1).padStart(8);
+  process.stdout.write(
+    "\n| clients | server | p50 ms | p99 ms | max ms | peak RSS MB | connect s | request ms |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+  );
+  for (const r of rows) {
+    process.stdout.write(`| ${r.n} | Postern | ${f(r.api.p50)} | ${f(r.api.p99)} | ${f(r.api.max)} | ${f(r.apiRss)} | ${r.connectSeconds.toFixed(1)} | ${f(r.requestMs)} |\n`);
+    process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | | |\n`);
+  }
+  process.stdout.write("\n| clients | p99 ratio Postern / bare ws | p50 ratio | RSS ratio |\n| ---: | ---: | ---: | ---: |\n");
+  for (const r of rows) {
+    process.stdout.write(
+      `| ${r.n} | ${(r.api.p99 / r.baseline.p99).toFixed(2)} | ${(r.api.p50 / r.baseline.p50).toFixed(2)} | ${(r.apiRss / r.baselineRss).toFixed(2)} |\n`,
+    );
+  }
+  process.stdout.write(
+    "\nLatency: from sending the API request (start or end a session) until each client has the event\n" +
+      "(it includes the request itself: `request ms` is how long the API took to answer it);\n" +
+      "the baseline from sending the broadcast request. Clients run in this process, the servers in their own.\n",
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

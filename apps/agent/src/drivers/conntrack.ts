@@ -1,0 +1,50 @@
+// Deletes the conntrack entries of removed forwards: without this an established connection
+// would outlive its rule, because the kernel only consults the NAT rules for new flows.
+// One listing finds the flows that exist; only those are deleted, so removing 1,000 rules
+// costs one `conntrack -L`, not 1,000 deletes.
+import type { Logger } from "pino";
+import type { FwRule } from "../rules";
+import { run } from "./exec";
+
+const flowKey = (protocol: string, src: string, dport: string | number, replySrc: string, replySport: string | number) =>
+  `${protocol} ${src} ${dport} ${replySrc} ${replySport}`;
+
+/** The DNAT'd flows in `conntrack -L` output, keyed like the rules that made them. */
+export function parseFlows(text: string): Set<string> {
+  const keys = new Set<string>();
+  for (const line of text.split("\n")) {
+    const protocol = /^(tcp|udp)\b/.exec(line)?.[1];
+    if (!protocol) continue;
+    const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]!);
+    const sport = [...line.matchAll(/\bsport=(\d+)/g)].map((m) => m[1]!);
+    const dport = [...line.matchAll(/\bdport=(\d+)/g)].map((m) => m[1]!);
+    if (src.length < 2 || sport.length < 2 || dport.length < 1) continue;
+    keys.add(flowKey(protocol, src[0]!, dport[0]!, src[1]!, sport[1]!));
+  }
+  return keys;
+}
+
+export function makeFlowCutter(log: Logger): (rules: FwRule[]) => Promise<void> {
+  let missingWarned = false;
+  return async (rules) => {
+    if (rules.length === 0) return;
+    let flows: Set<string>;
+    try {
+      const listed = await run("conntrack", ["-L"], undefined, { allowFailure: true, installHint: "apt-get install conntrack" });
+      flows = parseFlows(listed.stdout);
+    } catch (err) {
+      if (!missingWarned) log.warn({ err: (err as Error).message }, "cannot cut established flows of removed rules");
+      missingWarned = true;
+      return;
+    }
+    for (const r of rules) {
+      if (!flows.has(flowKey(r.protocol, r.sourceIp, r.publicPort, r.lanHost, r.lanPort))) continue;
+      // prettier-ignore
+      await run("conntrack", [
+        "-D", "-p", r.protocol,
+        "--orig-src", r.sourceIp, "--orig-port-dst", String(r.publicPort),
+        "--reply-src", r.lanHost, "--reply-port-src", String(r.lanPort),
+      ], undefined, { allowFailure: true });
+    }
+  };
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import type { FwRule } from "../rules";
+import { applyScript, parseTable } from "./nftables";
+import { parseFlows } from "./conntrack";
+import { parseChain, restoreScript, ruleSpec } from "./iptables";
+
+const NOW = Date.parse("2026-11-25T12:00:00.250Z");
+const rule: FwRule = { protocol: "tcp", sourceIp: "198.51.100.7", publicPort: 8443, lanHost: "10.0.0.5", lanPort: 443, expiresAt: NOW + 90_000 };
+
+describe("nftables driver", () => {
+  it("writes one atomic batch: delete-safe removals, then adds with millisecond timeouts", () => {
+    const script = applyScript([rule], [{ ...rule, protocol: "udp", expiresAt: NOW + 1500 }], NOW);
+    expect(script).toBe(
+      [
+        "add element ip postern tcp_fwd { 198.51.100.7 . 8443 timeout 1s : 10.0.0.5 . 443 }",
+        "delete element ip postern tcp_fwd { 198.51.100.7 . 8443 }",
+        "add element ip postern udp_fwd { 198.51.100.7 . 8443 timeout 1500ms : 10.0.0.5 . 443 }",
+        "",
+      ].join("\n"),
+    );
+    expect(applyScript([], [], NOW)).toBe("");
+  });
+
+  it("reads back elements and their remaining time from nft -j output", () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: "1.0.6" } },
+        { table: { family: "ip", name: "postern" } },
+        {
+          map: {
+            name: "tcp_fwd",
+            elem: [
+              [{ elem: { val: { concat: ["198.51.100.7", 8443] }, timeout: 90, expires: 89 } }, { concat: ["10.0.0.5", 443] }],
+              [{ concat: ["203.0.113.1", 22] }, { concat: ["10.0.0.9", 22] }],
+            ],
+          },
+        },
+        { map: { name: "udp_fwd" } },
+      ],
+    });
+    expect(parseTable(json, NOW)).toEqual([
+      { ...rule, expiresAt: NOW + 89_000 },
+      { protocol: "tcp", sourceIp: "203.0.113.1", publicPort: 22, lanHost: "10.0.0.9", lanPort: 22, expiresAt: Infinity },
+    ]);
+  });
+});
+
+describe("iptables driver", () => {
+  it("round-trips a rule through the -S listing, expiry included", () => {
+    const spec = ruleSpec(rule, NOW);
+    expect(spec).toContain("--datestop 2026-11-25T12:01:31");
+    const { rules, foreign } = parseChain(`-N POSTERN-DNAT\n-A POSTERN-DNAT ${spec}\n-A POSTERN-DNAT -p tcp -j ACCEPT\n`);
+    expect(rules).toEqual([{ ...rule, expiresAt: Math.ceil(NOW + 90_000), spec }]);
+    expect(foreign).toEqual(["-p tcp -j ACCEPT"]);
+  });
+
+  it("deletes by the listed line and appends new rules in one iptables-restore batch", () => {
+    const [listed] = parseChain(`-A POSTERN-DNAT ${ruleSpec(rule, NOW)}`).rules;
+    const script = restoreScript([listed!], [{ ...rule, lanPort: 80 }], NOW);
+    expect(script.split("\n")[0]).toBe("*nat");
+    expect(script).toContain(`-D POSTERN-DNAT ${listed!.spec}`);
+    expect(script).toContain("-j DNAT --to-destination 10.0.0.5:80");
+    expect(script.trim().endsWith("COMMIT")).toBe(true);
+  });
+});
+
+describe("conntrack flow listing", () => {
+  it("keys DNAT'd flows by original source and port and reply source and port", () => {
+    const text = [
+      "tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=192.0.2.1 sport=40000 dport=8443 src=10.0.0.5 dst=198.51.100.7 sport=443 dport=40000 [ASSURED] mark=0 use=1",
+      "udp      17 29 src=10.0.0.9 dst=10.0.0.1 sport=53 dport=53 [UNREPLIED] src=10.0.0.1 dst=10.0.0.9 sport=53 dport=53 mark=0 use=1",
+    ].join("\n");
+    const flows = parseFlows(text);
+    expect(flows.has("tcp 198.51.100.7 8443 10.0.0.5 443")).toBe(true);
+    expect(flows.size).toBe(2);
+  });
+});

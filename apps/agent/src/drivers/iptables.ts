@@ -1,0 +1,111 @@
+// The iptables driver: rules live in the nat chain POSTERN-DNAT, reached by one jump from
+// PREROUTING. Each rule carries `-m time --datestop` so the kernel stops matching at expiry even
+// if the agent is dead, and a comment with the exact expiry so the agent can read it back.
+import type { Logger } from "pino";
+import { kernelExpiry, type FwRule, type Protocol } from "../rules";
+import type { Driver } from "./driver";
+import { makeFlowCutter } from "./conntrack";
+import { DriverError, run } from "./exec";
+
+export const IPT_CHAIN = "POSTERN-DNAT";
+const INSTALL = "apt-get install iptables, or set POSTERN_AGENT_DRIVER=nftables or dry-run";
+
+/** xt_time takes whole seconds in UTC; round up so the kernel never closes before the agent. */
+const datestop = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().slice(0, 19);
+
+/** The rule's specification after `-A POSTERN-DNAT`, exactly as `iptables -S` prints it back. */
+export function ruleSpec(r: FwRule, now: number): string {
+  const expiry = Math.ceil(kernelExpiry(r, now));
+  return [
+    `-s ${r.sourceIp}/32 -p ${r.protocol} -m ${r.protocol} --dport ${r.publicPort}`,
+    `-m time --datestop ${datestop(expiry)}`,
+    `-m comment --comment "postern exp=${expiry}"`,
+    `-j DNAT --to-destination ${r.lanHost}:${r.lanPort}`,
+  ].join(" ");
+}
+
+const LINE =
+  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+)(?: .*?)?(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
+
+export interface ListedRule extends FwRule {
+  /** The line as listed, for an exact delete. */
+  spec: string;
+}
+
+/** Reads our rules from `iptables -t nat -S POSTERN-DNAT`; lines it cannot read are returned as foreign. */
+export function parseChain(text: string): { rules: ListedRule[]; foreign: string[] } {
+  const rules: ListedRule[] = [];
+  const foreign: string[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`-A ${IPT_CHAIN} `)) continue;
+    const m = LINE.exec(line);
+    if (!m) {
+      foreign.push(line.slice(`-A ${IPT_CHAIN} `.length));
+      continue;
+    }
+    rules.push({
+      sourceIp: m[1]!,
+      protocol: m[2] as Protocol,
+      publicPort: Number(m[3]),
+      expiresAt: m[4] ? Number(m[4]) : Infinity,
+      lanHost: m[5]!,
+      lanPort: Number(m[6]),
+      spec: line.slice(`-A ${IPT_CHAIN} `.length),
+    });
+  }
+  return { rules, foreign };
+}
+
+export function restoreScript(remove: FwRule[], add: FwRule[], now: number): string {
+  const lines = ["*nat"];
+  for (const r of remove) lines.push(`-D ${IPT_CHAIN} ${(r as Partial<ListedRule>).spec ?? ruleSpec(r, now)}`);
+  for (const r of add) lines.push(`-A ${IPT_CHAIN} ${ruleSpec(r, now)}`);
+  lines.push("COMMIT");
+  return lines.join("\n") + "\n";
+}
+
+export class IptablesDriver implements Driver {
+  readonly name = "iptables";
+  readonly cutFlows: (rules: FwRule[]) => Promise<void>;
+  private foreign: string[] = [];
+
+  constructor(log: Logger) {
+    this.cutFlows = makeFlowCutter(log);
+  }
+
+  async init(): Promise<void> {
+    await run("iptables", ["--version"], undefined, { installHint: INSTALL });
+    const exists = await run("iptables", ["-t", "nat", "-S", IPT_CHAIN], undefined, { allowFailure: true });
+    if (exists.code !== 0) {
+      try {
+        await run("iptables", ["-w", "-t", "nat", "-N", IPT_CHAIN]);
+      } catch (err) {
+        throw new DriverError(`cannot create the iptables chain ${IPT_CHAIN}: ${(err as Error).message}`);
+      }
+    }
+    // The one line Postern adds outside its own chain: the jump into it.
+    const jump = await run("iptables", ["-w", "-t", "nat", "-C", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
+    if (jump.code !== 0) await run("iptables", ["-w", "-t", "nat", "-I", "PREROUTING", "1", "-j", IPT_CHAIN]);
+  }
+
+  async list(): Promise<FwRule[]> {
+    const res = await run("iptables", ["-w", "-t", "nat", "-S", IPT_CHAIN], undefined, { installHint: INSTALL });
+    const { rules, foreign } = parseChain(res.stdout);
+    this.foreign = foreign;
+    return rules;
+  }
+
+  async apply(remove: FwRule[], add: FwRule[], now: number): Promise<void> {
+    // Lines in our chain that we did not write (edited by hand) go too: the chain is ours.
+    const foreign = this.foreign.map((spec) => ({ spec }) as unknown as FwRule);
+    this.foreign = [];
+    if (remove.length + add.length + foreign.length === 0) return;
+    await run("iptables-restore", ["-w", "--noflush"], restoreScript([...foreign, ...remove], add, now), { installHint: INSTALL });
+  }
+
+  async teardown(): Promise<void> {
+    await run("iptables", ["-w", "-t", "nat", "-D", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
+    await run("iptables", ["-w", "-t", "nat", "-F", IPT_CHAIN], undefined, { allowFailure: true });
+    await run("iptables", ["-w", "-t", "nat", "-X", IPT_CHAIN], undefined, { allowFailure: true });
+  }
+}

@@ -1,0 +1,43 @@
+import type { TAgent, TGatewayRule } from "@postern/contracts";
+import type { AccessSession, Agent, Service } from "@postern/db";
+
+/** An agent that has not answered a heartbeat for this long counts as offline, even when its
+ * row still says online (the API instance holding its connection may have died). */
+export const AGENT_STALE_MS = 45_000;
+
+export type AgentRow = Agent & { services: Pick<Service, "id" | "name" | "slug">[] };
+
+export type RuleSessionRow = AccessSession & { service: Service };
+
+/** The rule for one active session on a bound service, or null when the binding is incomplete. */
+export function presentRule(s: RuleSessionRow): TGatewayRule | null {
+  const svc = s.service;
+  if (!s.sourceIp || !s.expiresAt || !svc.gatewayPublicPort || !svc.gatewayLanHost || !svc.gatewayLanPort) return null;
+  return {
+    sessionId: s.id,
+    serviceId: svc.id,
+    protocol: svc.gatewayProtocol === "udp" ? "udp" : "tcp",
+    sourceIp: s.sourceIp,
+    publicPort: svc.gatewayPublicPort,
+    lanHost: svc.gatewayLanHost,
+    lanPort: svc.gatewayLanPort,
+    expiresAt: s.expiresAt.toISOString(),
+  };
+}
+
+export function presentAgent(a: AgentRow, rules: TGatewayRule[], now: Date): TAgent {
+  const online = a.online && !!a.lastSeenAt && now.getTime() - a.lastSeenAt.getTime() < AGENT_STALE_MS;
+  return {
+    id: a.id,
+    name: a.name,
+    online,
+    lastSeenAt: a.lastSeenAt?.toISOString(),
+    createdAt: a.createdAt.toISOString(),
+    rulesDesired: rules.length,
+    rulesApplied: a.rulesApplied,
+    inSync: online && !a.lastError && a.rulesApplied === rules.length,
+    lastError: a.lastError ?? undefined,
+    rules,
+    services: a.services.map((s) => ({ id: s.id, name: s.name, slug: s.slug })),
+  };
+}

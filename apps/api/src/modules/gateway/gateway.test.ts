@@ -1,0 +1,198 @@
+// The agent websocket and the agents admin route on real databases, with a scripted agent.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ZAgent, ZErrorBody } from "@postern/contracts";
+import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
+import { providers } from "../../../test/databases";
+import { POLL_MS } from "./gateway.hub";
+import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
+
+describe.each(providers)("gateway agents (%s)", (provider) => {
+  let t: TestApp;
+  let base: string;
+  let admin: TestUser;
+  let member: TestUser;
+  const agents: ScriptedAgent[] = [];
+
+  // One app per provider: every test makes its own agents, names and services.
+  beforeAll(async () => {
+    t = await buildTestApp(provider, { env: { POSTERN_MIN_SESSION_SECONDS: "1" } });
+    base = await listen(t.app);
+    admin = await createUser(t.app, { role: "admin" });
+    member = await createUser(t.app);
+  });
+  afterEach(() => {
+    for (const a of agents.splice(0)) a.close();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const connect = async (headers: Record<string, string>) => {
+    const a = await ScriptedAgent.connect(base, headers);
+    agents.push(a);
+    return a;
+  };
+  const unique = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  const hello = async (token: string, name = unique("edge")) => {
+    const a = await connect({ authorization: `Bearer ${token}` });
+    a.send({ type: "hello", name, driver: "dry-run" });
+    const welcome = await a.next("welcome");
+    return { a, agentId: welcome.agentId };
+  };
+  const bindService = async (agentId: string, publicPort = 18080) => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/services",
+      headers: admin.headers,
+      payload: {
+        name: `Forward ${publicPort}`,
+        slug: `fwd-${publicPort}-${Math.random().toString(36).slice(2, 6)}`,
+        kind: "tcp",
+        maxDurationSeconds: 3600,
+        gateway: { agentId, publicPort, lanHost: "10.9.0.2", lanPort: 80, protocol: "tcp" },
+      },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json() as { id: string; gateway: unknown };
+  };
+
+  it("refuses connections without an agent token", async () => {
+    await expect(ScriptedAgent.connect(base, {})).rejects.toThrow("HTTP 401");
+    const wrongScope = await createAgentToken(t.app, ["sessions:read"]);
+    await expect(ScriptedAgent.connect(base, { authorization: `Bearer ${wrongScope}` })).rejects.toThrow("HTTP 403");
+    // A login carries its user's rights, but the agent socket wants a token made for it.
+    const byCookie = await connect(admin.headers);
+    expect((await byCookie.next("error")).message).toContain("scope agent");
+    expect((await byCookie.closed).code).toBe(1008);
+  });
+
+  it("requires hello first and validates it, naming the field", async () => {
+    const token = await createAgentToken(t.app);
+    const a = await connect({ authorization: `Bearer ${token}` });
+    a.send({ type: "hello", name: "bad name!", driver: "x" });
+    expect((await a.next("error")).message).toContain("name");
+    const b = await connect({ authorization: `Bearer ${token}` });
+    b.send({ type: "pong" });
+    expect((await b.next("error")).message).toBe("the first message must be hello");
+  });
+
+  it("registers the agent, pushes desired rules on connect and on every session change, records reports", async () => {
+    const token = await createAgentToken(t.app);
+    const { a, agentId } = await hello(token);
+    expect((await a.next("rules")).rules).toEqual([]);
+    const service = await bindService(agentId);
+    expect(service.gateway).toEqual({ agentId, publicPort: 18080, lanHost: "10.9.0.2", lanPort: 80, protocol: "tcp" });
+
+    // The API grants it to members through a group-less service (admins see all); start as admin.
+    const start = await t.app.inject({
+      method: "POST",
+      url: `/api/services/${service.id}/sessions`,
+      headers: admin.headers,
+      payload: { durationSeconds: 600, sourceIp: "198.51.100.7" },
+    });
+    expect(start.statusCode, start.body).toBe(201);
+    const session = start.json() as { id: string; expiresAt: string };
+    const pushed = await a.next("rules", (m) => m.rules.length === 1);
+    expect(pushed.rules[0]).toEqual({
+      sessionId: session.id,
+      serviceId: service.id,
+      protocol: "tcp",
+      sourceIp: "198.51.100.7",
+      publicPort: 18080,
+      lanHost: "10.9.0.2",
+      lanPort: 80,
+      expiresAt: session.expiresAt,
+    });
+    a.send({ type: "applied", version: pushed.version, applied: 1, added: 1, removed: 0 });
+
+    await expect.poll(async () => {
+      const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
+      return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
+    }).toMatchObject({ id: agentId, online: true, rulesDesired: 1, rulesApplied: 1, inSync: true });
+
+    const extend = await t.app.inject({ method: "POST", url: `/api/sessions/${session.id}/extend`, headers: admin.headers, payload: { durationSeconds: 60 } });
+    expect(extend.statusCode).toBe(200);
+    const extended = await a.next("rules", (m) => m.rules[0]?.expiresAt === (extend.json() as { expiresAt: string }).expiresAt);
+    expect(extended.version).toBeGreaterThan(pushed.version);
+
+    const end = await t.app.inject({ method: "DELETE", url: `/api/sessions/${session.id}`, headers: admin.headers });
+    expect(end.statusCode).toBe(200);
+    const emptied = await a.next("rules", (m) => m.rules.length === 0);
+    a.send({ type: "applied", version: emptied.version, applied: 0, added: 0, removed: 1, error: "nft lacks privileges" });
+    await expect.poll(async () => {
+      const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
+      return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
+    }).toMatchObject({ rulesDesired: 0, rulesApplied: 0, inSync: false, lastError: "nft lacks privileges" });
+
+    a.close();
+    await expect.poll(async () => (await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(false);
+    const actions = (await t.app.ctx.db.auditEvent.findMany({ where: { target: `agent:${agentId}` }, orderBy: { seq: "asc" } })).map((e) => e.action);
+    expect(actions).toEqual(["agent.connected", "agent.rules_applied", "agent.rules_applied", "agent.disconnected"]);
+  });
+
+  it("only sessions with a source address on services bound to this agent become rules; expiry drops them", async () => {
+    const token = await createAgentToken(t.app);
+    const { a, agentId } = await hello(token);
+    const other = await hello(await createAgentToken(t.app));
+    await a.next("rules");
+    await other.a.next("rules");
+    const mine = await bindService(agentId, 18081);
+    const theirs = await bindService(other.agentId, 18082);
+    for (const [svc, ip] of [[mine.id, "198.51.100.1"], [theirs.id, "198.51.100.2"]]) {
+      const res = await t.app.inject({ method: "POST", url: `/api/services/${svc}/sessions`, headers: admin.headers, payload: { durationSeconds: 2, sourceIp: ip } });
+      expect(res.statusCode).toBe(201);
+    }
+    expect((await a.next("rules", (m) => m.rules.length === 1)).rules[0]?.sourceIp).toBe("198.51.100.1");
+    expect((await other.a.next("rules", (m) => m.rules.length === 1)).rules[0]?.sourceIp).toBe("198.51.100.2");
+    // The expiry scheduler flips the session; the agent gets the empty set.
+    await a.next("rules", (m) => m.rules.length === 0, 5000);
+  });
+
+  it("a session started on another API instance reaches the agent through the poll", async () => {
+    const { a, agentId } = await hello(await createAgentToken(t.app));
+    await a.next("rules");
+    const service = await bindService(agentId, 18083);
+    const other = await openSecondInstance(t);
+    try {
+      const otherAdmin = await createUser(other, { role: "admin" });
+      const started = Date.now();
+      const res = await other.inject({
+        method: "POST",
+        url: `/api/services/${service.id}/sessions`,
+        headers: otherAdmin.headers,
+        payload: { durationSeconds: 600, sourceIp: "198.51.100.9" },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      const pushed = await a.next("rules", (m) => m.rules.length === 1, POLL_MS + 3000);
+      expect(pushed.rules[0]?.sourceIp).toBe("198.51.100.9");
+      expect(Date.now() - started).toBeLessThan(POLL_MS + 3000);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a name stays with the token that claimed it", async () => {
+    const name = unique("edge-x");
+    await hello(await createAgentToken(t.app), name);
+    const intruder = await connect({ authorization: `Bearer ${await createAgentToken(t.app)}` });
+    intruder.send({ type: "hello", name, driver: "dry-run" });
+    expect((await intruder.next("error")).message).toContain("belongs to another agent token");
+  });
+
+  it("GET /api/agents is for admins", async () => {
+    const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: member.headers });
+    expect(res.statusCode).toBe(403);
+    expect(ZErrorBody.parse(res.json()).error.code).toBe("forbidden");
+  });
+
+  it("the services API validates the gateway binding", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/services",
+      headers: admin.headers,
+      payload: { name: "x", slug: unique("x-unknown-agent"), kind: "tcp", maxDurationSeconds: 60, gateway: { agentId: "nope", publicPort: 1, lanHost: "h", lanPort: 1, protocol: "tcp" } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain("body.gateway.agentId");
+  });
+});

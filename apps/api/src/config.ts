@@ -1,6 +1,7 @@
 // Postern's configuration: environment variables first, then postern.yaml (same keys in lower
 // case), then defaults. Parsed once at start-up; nothing else reads process.env.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -11,6 +12,19 @@ const ZBool = z
 
 const ZPort = z.coerce.number().int().min(0).max(65535);
 
+/** What `POSTERN_TRUST_PROXY` accepts: true/false, a hop count, or addresses, CIDRs and proxy-addr's names. */
+function isTrustProxy(value: string): boolean {
+  if (/^(true|false|\d+)$/.test(value)) return true;
+  return value.split(",").every((part) => {
+    const entry = part.trim();
+    if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+    const [address, bits, extra] = entry.split("/");
+    if (extra !== undefined || !address || net.isIP(address) === 0) return false;
+    if (bits === undefined) return true;
+    return /^\d+$/.test(bits) && Number(bits) <= (net.isIPv4(address) ? 32 : 128);
+  });
+}
+
 const ZOidcProvider = z.object({
   id: z.string().regex(/^[a-z0-9_-]+$/),
   issuer: z.url(),
@@ -19,6 +33,10 @@ const ZOidcProvider = z.object({
   name: z.string().min(1),
   groupsClaim: z.string().min(1).optional(),
   allowSignup: z.boolean(),
+  /** Link a first login to an existing user with the same e-mail, when the provider says it is verified. */
+  linkByEmail: z.boolean().default(false),
+  /** The scopes asked for at the provider. */
+  scopes: z.string().regex(/(^|\s)openid(\s|$)/, "a space-separated list that includes openid").default("openid profile email"),
 });
 export type OidcProviderConfig = z.infer<typeof ZOidcProvider>;
 
@@ -31,9 +49,16 @@ const ZConfig = z.object({
     .regex(/^(file:|postgres(ql)?:\/\/)/, "a file: URL (SQLite) or a postgres:// URL")
     .optional(),
   secret: z.string().min(32, "at least 32 characters").optional(),
-  publicUrl: z.url().optional(),
-  trustProxy: z.string().optional(),
+  publicUrl: z
+    .url()
+    .refine((u) => /^https?:\/\//.test(u))
+    // Without the trailing slash, `${publicUrl}/api/…` never doubles it.
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
+  trustProxy: z.string().refine(isTrustProxy).optional(),
   minSessionSeconds: z.coerce.number().int().min(1).default(60),
+  /** How long the first in line on a waitlist has to accept a freed service. */
+  waitlistOfferSeconds: z.coerce.number().int().min(1).default(120),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   webDir: z.string().optional(),
   oidc: z.array(ZOidcProvider).default([]),
@@ -42,8 +67,16 @@ const ZConfig = z.object({
   relayTo: z.string().regex(/^\s*[^,@\s]+@[^,@\s]+(\s*,\s*[^,@\s]+@[^,@\s]+)*\s*,?\s*$/, "comma-separated e-mail addresses").optional(),
   auditExportDir: z.string().optional(),
   ngrokAuthtoken: z.string().optional(),
-  ngrokDomain: z.string().optional(),
+  ngrokDomain: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i)
+    .optional(),
+  /** Where ngrok sessions dial (host:port): a custom ngrok ingress; tests point it at loopback. */
+  ngrokServerAddr: z.string().regex(/^[^\s:/]+:\d{1,5}$/).optional(),
   tunnel: z.enum(["off", "ngrok"]).default("off"),
+  /** For CLI commands that talk to a running server (`postern tunnel …`): its URL and an API token. */
+  cliUrl: z.url().refine((u) => /^https?:\/\//.test(u)).optional(),
+  cliToken: z.string().min(1).optional(),
 });
 export type RawConfig = z.infer<typeof ZConfig>;
 
@@ -63,6 +96,7 @@ const envKeys = {
   POSTERN_PUBLIC_URL: "publicUrl",
   POSTERN_TRUST_PROXY: "trustProxy",
   POSTERN_MIN_SESSION_SECONDS: "minSessionSeconds",
+  POSTERN_WAITLIST_OFFER_SECONDS: "waitlistOfferSeconds",
   POSTERN_LOG_LEVEL: "logLevel",
   POSTERN_WEB_DIR: "webDir",
   SMTP_URL: "smtpUrl",
@@ -71,8 +105,28 @@ const envKeys = {
   POSTERN_AUDIT_EXPORT_DIR: "auditExportDir",
   NGROK_AUTHTOKEN: "ngrokAuthtoken",
   POSTERN_NGROK_DOMAIN: "ngrokDomain",
+  POSTERN_NGROK_SERVER_ADDR: "ngrokServerAddr",
   POSTERN_TUNNEL: "tunnel",
+  POSTERN_URL: "cliUrl",
+  POSTERN_TOKEN: "cliToken",
 } as const satisfies Record<string, keyof RawConfig>;
+
+/** What each setting expects, said the way a person would set it (shown after a bad value). */
+const expectations: Partial<Record<keyof RawConfig, string>> = {
+  port: "a port number from 0 to 65535",
+  host: "an address to listen on, e.g. 0.0.0.0 or 127.0.0.1",
+  dataDir: "a directory path",
+  databaseUrl: "a file: URL (SQLite) or a postgres:// URL",
+  secret: "at least 32 characters",
+  publicUrl: "an http:// or https:// URL, e.g. https://access.example.com",
+  trustProxy: "true, false, a hop count, or a comma-separated list of addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)",
+  minSessionSeconds: "a whole number of seconds, at least 1",
+  logLevel: "one of fatal, error, warn, info, debug, trace, silent",
+  ngrokDomain: "a host name without scheme, e.g. postern.ngrok.app",
+  tunnel: "off or ngrok",
+  ngrokServerAddr: "host:port of an ngrok ingress, e.g. connect.ngrok-agent.com:443",
+  cliUrl: "the running server's http:// or https:// URL, e.g. http://127.0.0.1:8080",
+};
 
 export class ConfigError extends Error {}
 
@@ -94,6 +148,8 @@ function oidcFromEnv(env: NodeJS.ProcessEnv, file: Source): Source[] {
       name: get("NAME") ?? ID.charAt(0) + ID.slice(1).toLowerCase(),
       groupsClaim: get("GROUPS_CLAIM"),
       allowSignup: get("ALLOW_SIGNUP") ?? "true",
+      linkByEmail: get("LINK_BY_EMAIL") ?? "false",
+      scopes: get("SCOPES"),
       envPrefix: `POSTERN_OIDC_${ID}_`,
     };
   });
@@ -120,30 +176,65 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   if (filePath) {
     try {
       const parsed: unknown = parseYaml(fs.readFileSync(filePath, "utf8"));
-      if (parsed !== null && typeof parsed !== "object") throw new Error("the file must hold a mapping of keys");
+      if (parsed !== null && (typeof parsed !== "object" || Array.isArray(parsed))) throw new Error("the file must hold a mapping of keys");
       file = (parsed ?? {}) as Source;
     } catch (err) {
-      throw new ConfigError(`config file ${filePath}: ${(err as Error).message}`);
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === "ENOENT" ? "no such file" : e.message.split("\n")[0];
+      throw new ConfigError(`config file ${filePath}: ${why}`);
+    }
+    // A misspelt key would otherwise be ignored in silence and its default used.
+    const known = new Set([...Object.keys(envKeys).map((n) => n.toLowerCase()), "oidc"]);
+    const unknown = Object.keys(file).filter((k) => !known.has(k));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `config file ${filePath}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}; ` +
+          `keys are the environment names in lower case, e.g. port, database_url, postern_public_url`,
+      );
     }
   }
+  /** Where each key's value came from, so an error says which file or variable to fix. */
+  const fromFileKeys = new Set<string>();
   const raw: Source = {};
   for (const [envName, key] of Object.entries(envKeys)) {
     const fromFile = file[envName.toLowerCase()];
-    const value = env[envName] !== undefined && env[envName] !== "" ? env[envName] : fromFile;
+    const inEnv = env[envName] !== undefined && env[envName] !== "";
+    const value = inEnv ? env[envName] : fromFile;
     if (value !== undefined && value !== null) raw[key] = value;
+    if (!inEnv && fromFile !== undefined && fromFile !== null) fromFileKeys.add(key);
   }
   const oidc = oidcFromEnv(env, file);
-  raw.oidc = oidc.map((p) => ({ ...p, allowSignup: ZBool.safeParse(p.allowSignup ?? true).data ?? p.allowSignup }));
+  const bool = (v: unknown, fallback: boolean) => ZBool.safeParse(v ?? fallback).data ?? v;
+  raw.oidc = oidc.map((p) => ({
+    ...p,
+    allowSignup: bool(p.allowSignup ?? p.allow_signup, true),
+    linkByEmail: bool(p.linkByEmail ?? p.link_by_email, false),
+    // Config files use snake_case like the environment names.
+    groupsClaim: p.groupsClaim ?? p.groups_claim,
+    clientId: p.clientId ?? p.client_id,
+    clientSecret: p.clientSecret ?? p.client_secret,
+  }));
 
-  const result = ZConfig.safeParse(raw);
+  const result = ZConfig.superRefine((c, check) => {
+    if (c.tunnel === "ngrok" && !c.ngrokAuthtoken) {
+      check.addIssue({ code: "custom", path: ["ngrokAuthtoken"], params: { explained: true }, message: "needed when POSTERN_TUNNEL=ngrok (find yours at https://dashboard.ngrok.com)" });
+    }
+  }).safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
-      const name = nameOf(issue.path, oidc);
+      const key = issue.path[0];
+      const inFile = typeof key === "string" && fromFileKeys.has(key);
+      const envName = nameOf(issue.path, oidc);
+      const name = inFile && issue.path.length === 1 ? `${envName.toLowerCase()} (in ${filePath})` : envName;
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
-      const shown = name.match(/SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/) ? "(hidden)" : JSON.stringify(value);
-      return `${name}=${shown ?? "(missing)"}: ${issue.message}`;
+      const secret = /SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/.test(envName);
+      const shown = value === undefined ? "(missing)" : secret ? "(hidden)" : JSON.stringify(value);
+      const explained = issue.code === "custom" && (issue.params as { explained?: boolean } | undefined)?.explained;
+      const expected = !explained && issue.path.length === 1 ? expectations[key as keyof RawConfig] : undefined;
+      return `${name}=${shown}: ${expected ? `expected ${expected}` : issue.message}`;
     });
-    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+    // One line: the CLI prints it as the single reason Postern refuses to start.
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const cfg = result.data;
   const dataDir = path.resolve(cfg.dataDir);

@@ -10,21 +10,77 @@ import { bootstrapAdmin } from "./modules/auth/auth.service";
 /** JSON bodies are small; the CSV import route raises its own limit. */
 export const BODY_LIMIT = 64 * 1024;
 
-export function trustProxyOf(config: Config): boolean | string | string[] {
+export function trustProxyOf(config: Config): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (!config.trustProxy || config.trustProxy === "false") return false;
   if (config.trustProxy === "true") return true;
+  // A hop count: trust that many proxies in front of Postern, whatever their addresses.
+  if (/^\d+$/.test(config.trustProxy)) {
+    const hops = Number(config.trustProxy);
+    return (_address, hop) => hop < hops;
+  }
   return config.trustProxy.split(",").map((s) => s.trim());
+}
+
+/** Never in the logs: credentials in headers, and secrets in anything logged as an object. */
+export const REDACT_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'req.headers["x-access-tokens"]',
+  'res.headers["set-cookie"]',
+  "password",
+  "*.password",
+  "*.token",
+  "*.secret",
+  "*.authtoken",
+  "*.ngrokAuthtoken",
+  "*.clientSecret",
+  "*.smtpUrl",
+];
+
+/** The whole shutdown must fit in this (orchestrators send SIGKILL after 10 s). */
+export const SHUTDOWN_DEADLINE_MS = 9_500;
+/** How long websocket clients get to answer the close frame before they are cut. */
+const WEBSOCKET_DRAIN_MS = 2_000;
+
+/**
+ * Closes every websocket with 1012 ("service restart") so clients reconnect, to another
+ * instance or to this one when it is back, and cuts those that do not answer in time.
+ */
+export async function drainWebsockets(app: FastifyInstance, timeoutMs = WEBSOCKET_DRAIN_MS): Promise<void> {
+  const clients = [...(app.websocketServer?.clients ?? [])];
+  if (clients.length === 0) return;
+  app.log.info({ clients: clients.length }, "closing websockets with 1012 (service restart)");
+  await Promise.all(
+    clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve();
+          const cut = setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, timeoutMs);
+          ws.once("close", () => {
+            clearTimeout(cut);
+            resolve();
+          });
+          ws.close(1012, "service restart");
+        }),
+    ),
+  );
 }
 
 export async function buildServer(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
   const database = await openDatabase(config.databaseUrl);
   const secret = resolveSecret(config, () => randomBytes(48).toString("base64url"));
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie", 'req.headers["x-access-tokens"]'] },
+    logger: options.logger === false ? false : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
   });
+  // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
+  // would close every socket without a code): new requests already get 503 at this point.
+  app.addHook("preClose", async () => drainWebsockets(app));
   await app.register(fp(serviceApp), { config, database, secret });
   app.addHook("onClose", async () => database.close());
   return app;
@@ -46,17 +102,23 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
         `  This password is shown only once; change it under Admin → Users.\n\n`,
     );
   }
-  app.log.info({ url }, "Postern is serving");
+  app.log.info({ url, tunnel: config.tunnel }, "Postern is serving");
 
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 10_000);
+    app.log.info({ signal }, "shutting down: finishing requests in flight, closing websockets");
+    const force = setTimeout(() => {
+      app.log.error(`shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
     force.unref();
     app.close().then(
-      () => process.exit(0),
+      () => {
+        app.log.info("shut down cleanly");
+        process.exit(0);
+      },
       (err: unknown) => {
         app.log.error({ err }, "error while shutting down");
         process.exit(1);

@@ -1,0 +1,179 @@
+// Configuration: environment over config file over defaults, and every way a value can be wrong
+// (the message names the key, the value and what is expected; Postern refuses to start).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, publicUrlOf } from "./config";
+import { trustProxyOf } from "./server";
+import { postern } from "../test/cli";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-config-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let fileCounter = 0;
+function yamlFile(text: string): string {
+  fileCounter += 1;
+  const file = path.join(dir, `postern-${fileCounter}.yaml`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** The one-line message loading this configuration fails with. */
+function errorOf(env: Record<string, string>, file = "/dev/null"): string {
+  try {
+    loadConfig(env, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toContain("\n");
+    return message;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe("configuration precedence", () => {
+  it("uses the defaults when nothing is set", () => {
+    const config = loadConfig({}, "/dev/null");
+    expect(config).toMatchObject({
+      port: 8080,
+      host: "0.0.0.0",
+      dataDir: path.resolve("./data"),
+      databaseUrl: `file:${path.resolve("./data", "postern.db")}`,
+      minSessionSeconds: 60,
+      logLevel: "info",
+      tunnel: "off",
+      oidc: [],
+    });
+    expect(config.publicUrl).toBeUndefined();
+    expect(publicUrlOf(config)).toBe("http://localhost:8080");
+    expect(trustProxyOf(config)).toBe(false);
+  });
+
+  it("takes the file over the defaults and the environment over the file", () => {
+    const file = yamlFile(
+      ["port: 9000", "host: 127.0.0.1", "postern_data_dir: /srv/postern", "postern_min_session_seconds: 300", "postern_log_level: warn"].join("\n"),
+    );
+    const fromFile = loadConfig({}, file);
+    expect(fromFile).toMatchObject({ port: 9000, host: "127.0.0.1", dataDir: "/srv/postern", minSessionSeconds: 300, logLevel: "warn" });
+    // The data directory moves the default database with it.
+    expect(fromFile.databaseUrl).toBe("file:/srv/postern/postern.db");
+    expect(publicUrlOf(fromFile)).toBe("http://localhost:9000");
+
+    const both = loadConfig({ PORT: "9100", POSTERN_LOG_LEVEL: "debug" }, file);
+    expect(both).toMatchObject({ port: 9100, logLevel: "debug", host: "127.0.0.1", minSessionSeconds: 300 });
+  });
+
+  it("treats an empty environment variable as unset", () => {
+    const file = yamlFile("port: 9000\n");
+    expect(loadConfig({ PORT: "" }, file).port).toBe(9000);
+  });
+
+  it("finds the file from POSTERN_CONFIG, and an explicit --config wins over it", () => {
+    const a = yamlFile("port: 9001\n");
+    const b = yamlFile("port: 9002\n");
+    expect(loadConfig({ POSTERN_CONFIG: a }).port).toBe(9001);
+    expect(loadConfig({ POSTERN_CONFIG: a }, b).port).toBe(9002);
+  });
+
+  it("accepts an empty file and a file of comments", () => {
+    expect(loadConfig({}, yamlFile("")).port).toBe(8080);
+    expect(loadConfig({}, yamlFile("# nothing yet\n")).port).toBe(8080);
+  });
+
+  it("parses the tunnel settings, the CLI's server and the public URL", () => {
+    const config = loadConfig(
+      {
+        POSTERN_TUNNEL: "ngrok",
+        NGROK_AUTHTOKEN: "2abc_token",
+        POSTERN_NGROK_DOMAIN: "postern.ngrok.app",
+        POSTERN_PUBLIC_URL: "https://access.example.com/",
+        POSTERN_URL: "http://10.0.0.5:8080",
+        POSTERN_TOKEN: "pst_x",
+        POSTERN_TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
+      },
+      "/dev/null",
+    );
+    expect(config).toMatchObject({
+      tunnel: "ngrok",
+      ngrokAuthtoken: "2abc_token",
+      ngrokDomain: "postern.ngrok.app",
+      publicUrl: "https://access.example.com",
+      cliUrl: "http://10.0.0.5:8080",
+      cliToken: "pst_x",
+    });
+    expect(trustProxyOf(config)).toEqual(["10.0.0.0/8", "127.0.0.1"]);
+    expect(trustProxyOf(loadConfig({ POSTERN_TRUST_PROXY: "true" }, "/dev/null"))).toBe(true);
+    const hops = trustProxyOf(loadConfig({ POSTERN_TRUST_PROXY: "1" }, "/dev/null"));
+    expect(typeof hops === "function" && [hops("203.0.113.1", 0), hops("203.0.113.1", 1)]).toEqual([true, false]);
+  });
+});
+
+describe("configuration errors", () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ["PORT", { PORT: "eighty" }, 'PORT="eighty": expected a port number from 0 to 65535'],
+    ["PORT range", { PORT: "70000" }, 'PORT="70000": expected a port number from 0 to 65535'],
+    ["DATABASE_URL", { DATABASE_URL: "mysql://db/postern" }, 'DATABASE_URL="mysql://db/postern": expected a file: URL (SQLite) or a postgres:// URL'],
+    ["POSTERN_SECRET", { POSTERN_SECRET: "short" }, "POSTERN_SECRET=(hidden): expected at least 32 characters"],
+    ["POSTERN_PUBLIC_URL", { POSTERN_PUBLIC_URL: "access.example.com" }, 'POSTERN_PUBLIC_URL="access.example.com": expected an http:// or https:// URL'],
+    ["POSTERN_PUBLIC_URL scheme", { POSTERN_PUBLIC_URL: "ftp://example.com" }, 'POSTERN_PUBLIC_URL="ftp://example.com": expected an http:// or https:// URL'],
+    ["POSTERN_TRUST_PROXY", { POSTERN_TRUST_PROXY: "10.0.0.0/33" }, 'POSTERN_TRUST_PROXY="10.0.0.0/33": expected true, false, a hop count, or a comma-separated list'],
+    ["POSTERN_TRUST_PROXY name", { POSTERN_TRUST_PROXY: "nginx" }, 'POSTERN_TRUST_PROXY="nginx": expected true, false, a hop count'],
+    ["POSTERN_MIN_SESSION_SECONDS", { POSTERN_MIN_SESSION_SECONDS: "0" }, 'POSTERN_MIN_SESSION_SECONDS="0": expected a whole number of seconds, at least 1'],
+    ["POSTERN_LOG_LEVEL", { POSTERN_LOG_LEVEL: "loud" }, 'POSTERN_LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent'],
+    ["SMTP_URL", { SMTP_URL: "http://u:p@mail.example.com" }, "SMTP_URL=(hidden): an smtp:// or smtps:// URL"],
+    ["POSTERN_MAIL_FROM", { POSTERN_MAIL_FROM: "Postern" }, 'POSTERN_MAIL_FROM="Postern": an address'],
+    ["POSTERN_RELAY_TO", { POSTERN_RELAY_TO: "ops" }, 'POSTERN_RELAY_TO="ops": comma-separated e-mail addresses'],
+    ["POSTERN_TUNNEL", { POSTERN_TUNNEL: "cloudflare" }, 'POSTERN_TUNNEL="cloudflare": expected off or ngrok'],
+    ["NGROK_AUTHTOKEN", { POSTERN_TUNNEL: "ngrok" }, "NGROK_AUTHTOKEN=(missing): needed when POSTERN_TUNNEL=ngrok"],
+    ["POSTERN_NGROK_DOMAIN", { POSTERN_NGROK_DOMAIN: "https://postern.ngrok.app" }, 'POSTERN_NGROK_DOMAIN="https://postern.ngrok.app": expected a host name without scheme'],
+    ["POSTERN_URL", { POSTERN_URL: "localhost:8080" }, 'POSTERN_URL="localhost:8080": expected the running server\'s http:// or https:// URL'],
+    ["POSTERN_OIDC_<ID>_ISSUER", { POSTERN_OIDC_CORP_ISSUER: "not a url", POSTERN_OIDC_CORP_CLIENT_ID: "x" }, 'POSTERN_OIDC_CORP_ISSUER="not a url"'],
+    ["POSTERN_OIDC_<ID>_CLIENT_ID", { POSTERN_OIDC_CORP_ISSUER: "https://id.example.com" }, "POSTERN_OIDC_CORP_CLIENT_ID=(missing)"],
+  ];
+
+  it.each(cases)("names %s, its value and what is expected", (_name, env, expected) => {
+    expect(errorOf(env)).toContain(expected);
+  });
+
+  it("reports every bad value at once, on one line", () => {
+    expect(errorOf({ PORT: "x", POSTERN_TUNNEL: "yes" })).toBe(
+      'invalid configuration: PORT="x": expected a port number from 0 to 65535; POSTERN_TUNNEL="yes": expected off or ngrok',
+    );
+  });
+
+  it("never shows a secret's value", () => {
+    const message = errorOf({ POSTERN_SECRET: "tiny-secret", SMTP_URL: "http://user:s3cret@mail", POSTERN_TUNNEL: "x", NGROK_AUTHTOKEN: "tok" });
+    expect(message).not.toMatch(/tiny-secret|s3cret/);
+  });
+
+  it("names the key as written in the file when the value came from there", () => {
+    const file = yamlFile("port: high\npostern_log_level: 3\n");
+    expect(errorOf({}, file)).toBe(
+      `invalid configuration: port (in ${file})="high": expected a port number from 0 to 65535; ` +
+        `postern_log_level (in ${file})=3: expected one of fatal, error, warn, info, debug, trace, silent`,
+    );
+  });
+
+  it("rejects a missing, malformed or misspelt config file", () => {
+    expect(errorOf({}, path.join(dir, "absent.yaml"))).toBe(`config file ${path.join(dir, "absent.yaml")}: no such file`);
+    expect(errorOf({}, yamlFile("port: [1, 2"))).toMatch(/^config file .*: .+/);
+    expect(errorOf({}, yamlFile("- port\n- 9000\n"))).toMatch(/: the file must hold a mapping of keys$/);
+    expect(errorOf({}, yamlFile("just text\n"))).toMatch(/: the file must hold a mapping of keys$/);
+    expect(errorOf({}, yamlFile("prot: 9000\nport: 9000\n"))).toMatch(/: unknown key "prot"; keys are the environment names in lower case/);
+  });
+});
+
+describe("postern serve with a bad configuration", () => {
+  it("refuses to start: exit 1 and one readable line on stderr", async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, "cwd-"));
+    // postern.yaml in the working directory is read without --config.
+    fs.writeFileSync(path.join(cwd, "postern.yaml"), "port: 9000\npostern_tunnel: ngrok\n");
+    const res = await postern(["serve"], { POSTERN_DATA_DIR: path.join(cwd, "data") }, cwd);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      "postern: configuration error: invalid configuration: NGROK_AUTHTOKEN=(missing): needed when POSTERN_TUNNEL=ngrok (find yours at https://dashboard.ngrok.com)\n",
+    );
+    expect(fs.existsSync(path.join(cwd, "data"))).toBe(false);
+  });
+});

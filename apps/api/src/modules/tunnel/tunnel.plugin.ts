@@ -1,0 +1,97 @@
+// The public tunnel for the app's lifetime: decorates `app.tunnel` (the state machine) and
+// `app.publicUrl()` (the URL for OIDC redirects and links in mail), opens the tunnel once the
+// server listens when POSTERN_TUNNEL=ngrok, and closes it on shutdown.
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { TTunnel } from "@postern/contracts";
+import { publicUrlOf } from "../../config";
+import { TunnelManager, type TunnelTransition } from "./tunnel.manager";
+import { presentTunnel } from "./tunnel.presenter";
+import { recordTunnelTransition } from "./tunnel.service";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    tunnel: TunnelManager;
+    /** The tunnel as the API shows it. */
+    presentTunnel(): TTunnel;
+    /**
+     * The URL users reach Postern at: POSTERN_PUBLIC_URL when set, else the ngrok URL while the
+     * tunnel is open, else http://localhost:PORT. Ask each time; it changes with the tunnel.
+     */
+    publicUrl(): string;
+  }
+}
+
+/** How long shutdown waits for the tunnel to close. */
+const CLOSE_WAIT_MS = 3_000;
+
+const verbs = { opening: "opening", open: "opened", closed: "closed", error: "failed" } as const;
+
+export default fp(
+  async (app: FastifyInstance) => {
+    const config = app.config;
+
+    /** Where ngrok forwards: the address this process really listens on. */
+    const addr = () => {
+      const address = app.server.address() as AddressInfo | string | null;
+      if (address && typeof address === "object") {
+        const host = address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : address.address;
+        return `${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+      }
+      return `127.0.0.1:${config.port}`;
+    };
+
+    const onTransition = async (transition: TunnelTransition) => {
+      const { snapshot } = transition;
+      if (snapshot.state === "open") {
+        app.log.info({ url: snapshot.url }, `tunnel open: Postern is reachable at ${snapshot.url}`);
+      } else if (snapshot.state === "error") {
+        app.log.error({ reason: snapshot.reason }, `tunnel failed: ${snapshot.reason}; Postern keeps serving locally`);
+      } else if (snapshot.state === "closed") {
+        app.log.info("tunnel closed");
+      }
+      try {
+        await recordTunnelTransition(app.ctx, transition);
+      } catch (err) {
+        // The tunnel's state is real whether or not the audit could be written (database down).
+        app.log.error({ err, action: transition.action }, "could not write the tunnel's audit event");
+      }
+      app.changes.announce({ kind: "tunnel", verb: verbs[snapshot.state], tunnel: app.presentTunnel() });
+    };
+
+    const manager = new TunnelManager({
+      authtoken: config.ngrokAuthtoken,
+      domain: config.ngrokDomain,
+      serverAddr: config.ngrokServerAddr,
+      addr,
+      now: app.ctx.now,
+      onTransition,
+    });
+
+    app.decorate("tunnel", manager);
+    app.decorate("publicUrl", () => config.publicUrl ?? manager.url() ?? publicUrlOf(config));
+    app.decorate("presentTunnel", () =>
+      presentTunnel(manager.snapshot(), { configured: manager.configured, domain: manager.domain, publicUrl: app.publicUrl() }),
+    );
+
+    if (config.tunnel === "ngrok") {
+      app.addHook("onListen", async () => {
+        // Not awaited: the server serves locally while ngrok is dialled, and keeps serving if it fails.
+        manager.open().catch((err: unknown) => app.log.error({ err }, "the tunnel could not open"));
+      });
+    }
+    // preClose: the closing audit event needs the database, which onClose hooks may have closed.
+    // Bounded, because close() first waits for an opening under way (up to ngrok's timeout) and
+    // the whole shutdown must fit in 10 s.
+    app.addHook("preClose", async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        manager.close().catch((err: unknown) => app.log.error({ err }, "could not close the tunnel")),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    });
+  },
+  { name: "tunnel", dependencies: ["database", "changes"] },
+);

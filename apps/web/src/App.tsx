@@ -1,0 +1,63 @@
+import { Navigate, Route, Routes } from "react-router-dom";
+import { Layout } from "./components/Layout";
+import { RequireAdmin, RequireAuth } from "./components/RequireAuth";
+import { LoginPage } from "./pages/LoginPage";
+import { BoardPage } from "./pages/BoardPage";
+import { MySessionsPage } from "./pages/MySessionsPage";
+import { AuditPage } from "./pages/AuditPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { AdminLayout } from "./pages/admin/AdminLayout";
+import { UsersPage } from "./pages/admin/UsersPage";
+import { GroupsPage } from "./pages/admin/GroupsPage";
+import { ServicesPage } from "./pages/admin/ServicesPage";
+import { TokensPage } from "./pages/TokensPage";
+import { MessagesPage } from "./pages/admin/MessagesPage";
+import { GatewaysPage } from "./pages/admin/GatewaysPage";
+import { TunnelPage } from "./pages/admin/TunnelPage";
+
+// Page paths stay clear of the API's compatibility prefixes (/conn/, /session/, /service/),
+// which the server answers itself instead of serving the SPA.
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route
+        element={
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        }
+      >
+        <Route index element={<BoardPage />} />
+        <Route path="sessions" element={<MySessionsPage />} />
+        <Route path="tokens" element={<TokensPage />} />
+        <Route
+          path="audit"
+          element={
+            <RequireAdmin>
+              <AuditPage />
+            </RequireAdmin>
+          }
+        />
+        <Route
+          path="admin"
+          element={
+            <RequireAdmin>
+              <AdminLayout />
+            </RequireAdmin>
+          }
+        >
+          <Route index element={<Navigate to="users" replace />} />
+          <Route path="users" element={<UsersPage />} />
+          <Route path="groups" element={<GroupsPage />} />
+          <Route path="services" element={<ServicesPage />} />
+          <Route path="tokens" element={<TokensPage />} />
+          <Route path="messages" element={<MessagesPage />} />
+          <Route path="gateways" element={<GatewaysPage />} />
+          <Route path="tunnel" element={<TunnelPage />} />
+        </Route>
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}

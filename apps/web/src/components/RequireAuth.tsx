@@ -1,0 +1,32 @@
+// Pages behind a login: sends visitors to the login page and back here afterwards.
+import type { ReactNode } from "react";
+import { Navigate, useLocation } from "react-router-dom";
+import { useMe } from "../api/auth";
+import { ErrorMessage } from "./ErrorMessage";
+import { Loading } from "./Loading";
+
+export function RequireAuth({ children }: { children: ReactNode }) {
+  const me = useMe();
+  const location = useLocation();
+  if (me.isPending) return <Loading />;
+  if (me.isError) return <ErrorMessage error={me.error} />;
+  if (!me.data) {
+    const returnTo = `${location.pathname}${location.search}`;
+    const to = returnTo === "/" ? "/login" : `/login?returnTo=${encodeURIComponent(returnTo)}`;
+    return <Navigate to={to} replace />;
+  }
+  return children;
+}
+
+export function RequireAdmin({ children }: { children: ReactNode }) {
+  const me = useMe().data;
+  if (!me?.permissions.includes("admin")) {
+    return (
+      <section className="panel">
+        <h1>Admins only</h1>
+        <p>This page is for administrators. Ask an admin if you need access.</p>
+      </section>
+    );
+  }
+  return children;
+}

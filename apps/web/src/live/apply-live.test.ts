@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { QueryClient } from "@tanstack/react-query";
+import type { TService, TSession, TUser } from "@postern/contracts";
+import { queryKeys } from "../api/keys";
+import { applyEvent, applySnapshot } from "./apply-live";
+
+const user = (id: string): TUser => ({ id, username: id, role: "member", disabled: false, groups: [] });
+const service = (id: string, name: string, exclusive = true): TService => ({
+  id,
+  name,
+  slug: id,
+  kind: "vpn",
+  exclusive,
+  requiresApproval: false,
+  defaultDurationSeconds: 3600,
+  maxDurationSeconds: 7200,
+  groupIds: [],
+  activeSessions: 0,
+});
+const session = (id: string, serviceId: string, userId: string, status: TSession["status"]): TSession => ({
+  id,
+  serviceId,
+  userId,
+  user: user(userId),
+  status,
+  durationSeconds: 600,
+  requestedAt: "2026-11-25T10:00:00.000Z",
+  startedAt: status === "active" ? "2026-11-25T10:00:00.000Z" : undefined,
+});
+
+describe("applying the live stream to the query cache", () => {
+  it("replaces the board from a snapshot and keeps holders and counts in step with session events", () => {
+    const qc = new QueryClient();
+    qc.setQueryData(queryKeys.mySessions, [session("old", "a", "me", "ended")]);
+    applySnapshot(qc, { services: [service("a", "Alpha"), service("b", "Beta", false)], sessions: [], me: user("me") });
+
+    applyEvent(qc, { type: "session.started", session: session("s1", "a", "me", "active") }, "me");
+    applyEvent(qc, { type: "session.started", session: session("s2", "b", "bob", "active") }, "me");
+    // The same event twice (a snapshot/event overlap) changes nothing.
+    applyEvent(qc, { type: "session.started", session: session("s2", "b", "bob", "active") }, "me");
+
+    let services = qc.getQueryData<TService[]>(queryKeys.services)!;
+    expect(services.map((s) => [s.id, s.activeSessions, s.holder?.id])).toEqual([
+      ["a", 1, "me"],
+      ["b", 1, undefined],
+    ]);
+    expect(qc.getQueryData<TSession[]>(queryKeys.activeSessions)!.map((s) => s.id).sort()).toEqual(["s1", "s2"]);
+    expect(qc.getQueryData<TSession[]>(queryKeys.mySessions)!.map((s) => s.id)).toEqual(["s1", "old"]);
+
+    applyEvent(qc, { type: "session.ended", session: session("s1", "a", "me", "ended") }, "me");
+    applyEvent(qc, { type: "user.disabled", userId: "bob" }, "me");
+    services = qc.getQueryData<TService[]>(queryKeys.services)!;
+    expect(services.map((s) => [s.id, s.activeSessions, s.holder?.id])).toEqual([
+      ["a", 0, undefined],
+      ["b", 0, undefined],
+    ]);
+    expect(qc.getQueryData(queryKeys.activeSessions)).toEqual([]);
+    expect(qc.getQueryData<TSession[]>(queryKeys.mySessions)!.map((s) => [s.id, s.status])).toEqual([
+      ["s1", "ended"],
+      ["old", "ended"],
+    ]);
+  });
+
+  it("adds, updates and removes services in name order", () => {
+    const qc = new QueryClient();
+    applySnapshot(qc, { services: [service("b", "Beta")], sessions: [session("s", "b", "x", "pending")] });
+    applyEvent(qc, { type: "service.created", service: service("a", "Alpha") }, undefined);
+    applyEvent(qc, { type: "service.updated", service: { ...service("b", "Beta"), name: "Aardvark" } }, undefined);
+    expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.name)).toEqual(["Aardvark", "Alpha"]);
+    applyEvent(qc, { type: "service.deleted", id: "b" }, undefined);
+    expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.id)).toEqual(["a"]);
+    expect(qc.getQueryData(queryKeys.activeSessions)).toEqual([]);
+  });
+});

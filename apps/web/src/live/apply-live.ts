@@ -1,0 +1,122 @@
+// Applies the live stream to the TanStack Query cache with the same keys the pages read, so the
+// board changes in place: no refetch, no second store. Every event carries the whole resource
+// (or the id of a removal), so applying one twice changes nothing.
+import type { QueryClient } from "@tanstack/react-query";
+import type { TLiveEvent, TLiveSnapshotData, TMessage, TService, TSession, TTunnel, TUser } from "@postern/contracts";
+import { queryKeys } from "../api/keys";
+
+/** The statuses that keep a session on the board (GET /api/sessions?active=true). */
+const OPEN = new Set<TSession["status"]>(["pending", "scheduled", "waiting", "offered", "active"]);
+
+function upsert<T extends { id: string }>(list: T[] | undefined, item: T): T[] | undefined {
+  if (!list) return list;
+  const i = list.findIndex((x) => x.id === item.id);
+  if (i === -1) return [item, ...list];
+  const next = list.slice();
+  next[i] = item;
+  return next;
+}
+
+const without = <T extends { id: string }>(list: T[] | undefined, id: string) => list?.filter((x) => x.id !== id);
+
+/** A service's holder and active count follow from the open sessions on the board. */
+function recountServices(qc: QueryClient, serviceIds: Set<string>): void {
+  if (serviceIds.size === 0) return;
+  const sessions = qc.getQueryData<TSession[]>(queryKeys.activeSessions) ?? [];
+  const patch = (s: TService): TService => {
+    if (!serviceIds.has(s.id)) return s;
+    const active = sessions
+      .filter((x) => x.serviceId === s.id && x.status === "active")
+      .sort((a, b) => (a.startedAt ?? "").localeCompare(b.startedAt ?? ""));
+    return { ...s, activeSessions: active.length, holder: s.exclusive ? active[0]?.user : undefined };
+  };
+  qc.setQueryData<TService[]>(queryKeys.services, (list) => list?.map(patch));
+  for (const id of serviceIds) qc.setQueryData<TService>(queryKeys.service(id), (s) => (s ? patch(s) : s));
+}
+
+export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData): void {
+  qc.setQueryData(queryKeys.services, data.services);
+  for (const s of data.services) {
+    if (qc.getQueryData(queryKeys.service(s.id))) qc.setQueryData(queryKeys.service(s.id), s);
+  }
+  qc.setQueryData(queryKeys.activeSessions, data.sessions);
+  const me = data.me?.id;
+  if (me) {
+    let mine = qc.getQueryData<TSession[]>(queryKeys.mySessions);
+    for (const s of data.sessions) if (s.userId === me) mine = upsert(mine, s);
+    if (mine) qc.setQueryData(queryKeys.mySessions, mine);
+  }
+}
+
+function applySession(qc: QueryClient, session: TSession, me: string | undefined): void {
+  qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
+    OPEN.has(session.status) ? upsert(list, session) : without(list, session.id),
+  );
+  if (session.userId === me) qc.setQueryData<TSession[]>(queryKeys.mySessions, (list) => upsert(list, session));
+  recountServices(qc, new Set([session.serviceId]));
+}
+
+export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | undefined): void {
+  if (event.type.startsWith("session.")) {
+    if ("session" in event) applySession(qc, event.session, me);
+    return;
+  }
+  switch (event.type) {
+    case "service.created":
+    case "service.updated": {
+      qc.setQueryData<TService[]>(queryKeys.services, (list) =>
+        upsert(list, event.service)?.sort((a, b) => a.name.localeCompare(b.name)),
+      );
+      if (qc.getQueryData(queryKeys.service(event.service.id))) qc.setQueryData(queryKeys.service(event.service.id), event.service);
+      recountServices(qc, new Set([event.service.id]));
+      return;
+    }
+    case "service.deleted": {
+      qc.setQueryData<TService[]>(queryKeys.services, (list) => without(list, event.id));
+      qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) => list?.filter((s) => s.serviceId !== event.id));
+      qc.removeQueries({ queryKey: queryKeys.service(event.id), exact: true });
+      return;
+    }
+    case "user.disabled": {
+      const affected = new Set<string>();
+      qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
+        list?.filter((s) => {
+          if (s.userId !== event.userId) return true;
+          affected.add(s.serviceId);
+          return false;
+        }),
+      );
+      qc.setQueryData<TUser[]>(queryKeys.users, (list) => list?.map((u) => (u.id === event.userId ? { ...u, disabled: true } : u)));
+      recountServices(qc, affected);
+      return;
+    }
+    case "user.updated": {
+      qc.setQueryData<TUser[]>(queryKeys.users, (list) => upsert(list, event.user));
+      // My own rights changed: one refetch of /api/me (the server sends a new snapshot too).
+      if (event.user.id === me) void qc.invalidateQueries({ queryKey: queryKeys.me, exact: true });
+      return;
+    }
+    case "message.queued":
+    case "message.retrying":
+    case "message.sent":
+    case "message.failed":
+      applyMessage(qc, event.message, event.type === "message.queued");
+      return;
+    case "tunnel.opening":
+    case "tunnel.opened":
+    case "tunnel.closed":
+    case "tunnel.failed":
+      qc.setQueryData<TTunnel>(queryKeys.tunnel, event.tunnel);
+      return;
+  }
+}
+
+/** Relay messages: patch the listed pages in place; a new one goes on top of the first page. */
+function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void {
+  qc.setQueriesData<{ items: TMessage[]; nextCursor?: string }>({ queryKey: queryKeys.messages }, (page) => {
+    if (!page || !Array.isArray((page as { items?: unknown }).items)) return page;
+    const found = page.items.some((m) => m.id === message.id);
+    if (found) return { ...page, items: page.items.map((m) => (m.id === message.id ? message : m)) };
+    return isNew ? { ...page, items: [message, ...page.items] } : page;
+  });
+}

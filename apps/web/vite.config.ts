@@ -1,0 +1,30 @@
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+const api = process.env.POSTERN_API_URL ?? "http://localhost:8080";
+
+export default defineConfig({
+  plugins: [react()],
+  server: {
+    proxy: {
+      // The live stream is a websocket; it must be listed before the plain /api prefix.
+      "/api/live": { target: api, ws: true, changeOrigin: true },
+      "/api": { target: api, changeOrigin: true },
+      // Compatibility prefixes: anchored with a slash so the SPA's own /sessions page is not proxied.
+      "^/(conn|session|service)/": { target: api, changeOrigin: true },
+      "/healthz": { target: api, changeOrigin: true },
+    },
+  },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: true,
+    rollupOptions: {
+      // zod's sources carry doc comments where Rollup expects pure annotations; harmless noise.
+      onwarn(warning, warn) {
+        if (warning.code === "INVALID_ANNOTATION") return;
+        warn(warning);
+      },
+    },
+  },
+});

@@ -17,6 +17,9 @@ import expiry from "./plugins/expiry";
 import web from "./plugins/web";
 import healthRoutes from "./modules/health.routes";
 import authRoutes from "./modules/auth/auth.routes";
+import oidc from "./modules/auth/oidc.plugin";
+import oidcRoutes from "./modules/auth/oidc.routes";
+import tokensRoutes from "./modules/tokens/tokens.routes";
 import usersRoutes from "./modules/users/users.routes";
 import servicesRoutes from "./modules/services/services.routes";
 import sessionsRoutes from "./modules/sessions/sessions.routes";
@@ -25,6 +28,12 @@ import auditFiles from "./modules/audit/audit-files.plugin";
 import auditRoutes from "./modules/audit/audit.routes";
 import relay from "./modules/relay/relay.plugin";
 import relayRoutes from "./modules/relay/relay.routes";
+import gatewayRoutes from "./modules/gateway/gateway.routes";
+import metrics from "./modules/metrics/metrics.plugin";
+import tunnel from "./modules/tunnel/tunnel.plugin";
+import tunnelRoutes from "./modules/tunnel/tunnel.routes";
+import live from "./modules/live/live.plugin";
+import liveRoutes from "./modules/live/live.routes";
 
 export interface AppOptions {
   config: Config;
@@ -59,17 +68,26 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
     secureCookies: (opts.config.publicUrl ?? "").startsWith("https://"),
   });
   await app.register(changes);
+  await app.register(metrics);
+  await app.register(live);
+  await app.register(tunnel);
   await app.register(expiry);
   await app.register(auditFiles);
   await app.register(relay);
+  await app.register(oidc);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
+  await app.register(oidcRoutes);
+  await app.register(tokensRoutes);
   await app.register(usersRoutes);
   await app.register(servicesRoutes);
   await app.register(sessionsRoutes);
   await app.register(compatRoutes);
   await app.register(auditRoutes);
   await app.register(relayRoutes);
+  await app.register(gatewayRoutes);
+  await app.register(tunnelRoutes);
+  await app.register(liveRoutes);
   await app.register(web, { webDir: opts.config.webDir });
 }

@@ -52,6 +52,8 @@ export async function buildTestApp(provider: Provider, options: TestAppOptions =
       POSTERN_SECRET: "test-secret-test-secret-test-secret-0123456789",
       POSTERN_LOG_LEVEL: "silent",
       POSTERN_WEB_DIR: "/nonexistent",
+      // Tests send nothing off the machine: a tunnel opened in a test dials a closed loopback port.
+      POSTERN_NGROK_SERVER_ADDR: "127.0.0.1:9",
       ...options.env,
     },
     "/dev/null",

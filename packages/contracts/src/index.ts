@@ -9,3 +9,6 @@ export * from "./sessions";
 export * from "./audit";
 export * from "./tokens";
 export * from "./messages";
+export * from "./live";
+export * from "./tunnel";
+export * from "./gateway";

@@ -3,12 +3,14 @@
 import { Command, CommanderError } from "commander";
 import { migrateDatabase, redactUrl } from "@postern/db";
 import { ConfigError } from "../config";
-import { startServer } from "../server";
 import { errorLine, readConfig, setConfigFile } from "./context";
 import { registerAuditCommands } from "./audit";
 import { registerGroupCommands } from "./group";
 import { registerServiceCommands } from "./service";
 import { registerUserCommands } from "./user";
+import { registerDoctorCommand } from "./doctor";
+import { registerTunnelCommands } from "./tunnel";
+import { registerTokenCommands } from "./token";
 
 const program = new Command("postern")
   .description("Postern: a just-in-time access board")
@@ -21,6 +23,8 @@ program
   .command("serve")
   .description("apply migrations and serve the API and the web app")
   .action(async () => {
+    // Loaded here so the administration commands do not pay for the whole server at start-up.
+    const { startServer } = await import("../server");
     await startServer(readConfig());
   });
 
@@ -37,6 +41,9 @@ registerUserCommands(program);
 registerGroupCommands(program);
 registerServiceCommands(program);
 registerAuditCommands(program);
+registerDoctorCommand(program);
+registerTunnelCommands(program);
+registerTokenCommands(program);
 
 try {
   await program.parseAsync(process.argv);

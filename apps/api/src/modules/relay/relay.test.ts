@@ -199,11 +199,13 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const res = await post(t.app, monitor.headers, { message: "UPS on battery" });
     const { id } = ZMessageQueued.parse(res.json());
 
+    // attempts counts up when the worker claims the message; lastError lands when the attempt fails.
     await expect
-      .poll(async () => (await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).attempts, { timeout: 10_000 })
-      .toBe(1);
+      .poll(async () => (await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).lastError, { timeout: 10_000 })
+      .toMatch(/ECONNREFUSED/);
     const waiting = await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } });
     expect(waiting.status).toBe("queued");
+    expect(waiting.attempts).toBe(1);
     expect(waiting.lastError).toMatch(/ECONNREFUSED/);
     expect(waiting.nextAttemptAt.getTime()).toBeGreaterThan(clock.now().getTime());
     const admin = await createUser(t.app, { role: "admin" });
@@ -257,8 +259,12 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const monitor = await serviceToken(t.app);
     const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "nobody hears this" })).json());
     for (let attempt = 1; attempt <= 8; attempt++) {
+      // Claimed (attempts counted) and its failure recorded (lock released) before time moves on.
       await expect
-        .poll(async () => (await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).attempts, { timeout: 10_000 })
+        .poll(async () => {
+          const row = await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } });
+          return row.lockedUntil === null ? row.attempts : -1;
+        }, { timeout: 10_000 })
         .toBe(attempt);
       clock.advance(60 * 60_000);
       t.app.relay.poke();

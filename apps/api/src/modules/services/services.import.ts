@@ -34,9 +34,10 @@ interface Row {
 }
 
 export function parseConnectionsCsv(text: string): { rows: Row[]; skipped: TImportResult["skipped"] } {
-  let records: string[][];
+  let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { delimiter: ";", relax_column_count: true, skip_empty_lines: true, trim: true, bom: true });
+    // `info` carries each record's line in the file, so blank lines do not shift the numbers.
+    records = parse(text, { delimiter: ";", relax_column_count: true, skip_empty_lines: true, trim: true, bom: true, info: true }) as unknown as typeof records;
   } catch (err) {
     throw new AppError("validation_failed", `body: not valid CSV (${(err as Error).message})`, [
       { field: "body", message: "CSV lines of the form main;sub" },
@@ -44,8 +45,8 @@ export function parseConnectionsCsv(text: string): { rows: Row[]; skipped: TImpo
   }
   const rows: Row[] = [];
   const skipped: TImportResult["skipped"] = [];
-  records.forEach((fields, i) => {
-    const line = i + 1;
+  records.forEach(({ record: fields, info }, i) => {
+    const line = info.lines;
     const [main = "", sub = "", ...rest] = fields;
     if (main.startsWith("#")) return;
     if (i === 0 && main.toLowerCase() === "main" && sub.toLowerCase() === "sub") return;
@@ -66,7 +67,7 @@ export async function importServicesCsv(
   const { rows, skipped } = parseConnectionsCsv(text);
   const max = options.maxDurationSeconds ?? 8 * 3600;
   return inTransaction(ctx, async (tx) => {
-    await assertGroupsExist(tx, options.groupIds ?? [], "groupIds");
+    await assertGroupsExist(tx, options.groupIds ?? [], "querystring.groupId");
     const created: TImportResult["created"] = [];
     const seen = new Set<string>();
     for (const row of rows) {

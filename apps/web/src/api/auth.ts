@@ -1,7 +1,7 @@
 // Who is logged in, how one can log in, and logging in and out.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
-import { ZAuthProvider, ZLogoutResponse, ZMe, type TLoginBody, type TMe } from "@postern/contracts";
+import { ZAuthProvider, ZLogoutAllResponse, ZLogoutResponse, ZMe, type TLoginBody, type TMe } from "@postern/contracts";
 import { api, isApiError } from "./client";
 import { queryKeys } from "./keys";
 
@@ -57,6 +57,18 @@ export function useLogout() {
     onSuccess: (res) => {
       // An OIDC login also ends at its provider, which sends the browser back to /login.
       if (res.logoutUrl) window.location.assign(res.logoutUrl);
+    },
+  });
+}
+
+/** Ends every login of this user (other browsers, lost laptops), this one included. */
+export function useLogoutEverywhere() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () => api.post("/api/auth/logout-all", ZLogoutAllResponse),
+    onSettled: () => {
+      qc.clear();
+      qc.setQueryData(queryKeys.me, null);
     },
   });
 }

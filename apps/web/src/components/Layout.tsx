@@ -1,13 +1,14 @@
 // The app shell for logged-in users: header with navigation, whether the board is live, who is
 // logged in, and the page below. It runs the live stream for as long as it is mounted.
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
-import { useLogout, useMe } from "../api/auth";
+import { useLogout, useLogoutEverywhere, useMe } from "../api/auth";
 import { displayName } from "../lib/format";
 import { ConnectionState, useLiveUpdates } from "../live";
 
 export function Layout() {
   const me = useMe().data;
   const logout = useLogout();
+  const logoutEverywhere = useLogoutEverywhere();
   const navigate = useNavigate();
   const isAdmin = me?.permissions.includes("admin") ?? false;
   // One websocket for the whole app; while it is down the board queries poll (api/poll.ts).
@@ -45,6 +46,17 @@ export function Layout() {
             onClick={() => logout.mutate(undefined, { onSettled: () => navigate("/login", { replace: true }) })}
           >
             Log out
+          </button>
+          <button
+            type="button"
+            className="link-button small"
+            title="End this login and every other one of yours, on every device"
+            onClick={() => {
+              if (!window.confirm("Log out on every device, this one included?")) return;
+              logoutEverywhere.mutate(undefined, { onSettled: () => navigate("/login", { replace: true }) });
+            }}
+          >
+            Log out everywhere
           </button>
         </div>
       </header>

@@ -1,28 +1,14 @@
 // `postern token create` and `postern token revoke`, run as the real command in a child process
 // against the same database the API serves.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { postern as runPostern, type CliResult } from "../../../test/cli";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 
-const bin = path.resolve(import.meta.dirname, "../../../bin/postern.mjs");
-
-function postern(args: string[], databaseUrl: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, POSTERN_LOG_LEVEL: "silent" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function postern(args: string[], databaseUrl: string, cwd: string): Promise<CliResult> {
+  return runPostern(args, { DATABASE_URL: databaseUrl }, cwd);
 }
 
 // One database is enough: the commands call the same services the API tests run on both.

@@ -117,6 +117,31 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(await refusedStatus(base, member.headers)).toBe(401);
   });
 
+  it("ends the stream of a login that logged out and of a token that was revoked, at the next heartbeat", async () => {
+    t.app.live.configure({ pingMs: 200 });
+    const member = await createUser(t.app);
+    const created = ZCreatedToken.parse(
+      (await t.app.inject({ method: "POST", url: "/api/tokens", headers: admin.headers, payload: { name: "wall", scopes: ["sessions:read"] } })).json(),
+    );
+    const viaLogin = await open(member);
+    const viaToken = await openLive(base, { authorization: `Bearer ${created.token}` });
+    clients.push(viaToken);
+    const bystander = await open(admin);
+    for (const c of [viaLogin, viaToken, bystander]) await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "a snapshot");
+
+    expect((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: member.headers })).statusCode).toBe(200);
+    expect((await viaLogin.closed).code).toBe(4000);
+    expect(viaLogin.messages.at(-1)).toEqual({ type: "resync", reason: "your login has ended" });
+
+    expect((await t.app.inject({ method: "DELETE", url: `/api/tokens/${created.id}`, headers: admin.headers })).statusCode).toBe(200);
+    expect((await viaToken.closed).code).toBe(4000);
+    expect(viaToken.messages.at(-1)).toEqual({ type: "resync", reason: "this token was revoked or has expired" });
+
+    // Other logins stay connected.
+    await bystander.waitFor((ms) => ms.filter((m) => m.type === "ping").length >= 3, "more heartbeats");
+    expect(bystander.messages.some((m) => m.type === "resync")).toBe(false);
+  });
+
   it("tells a client that does not read to resync and drops it instead of buffering without bound", async () => {
     const reader = await open(admin);
     const slow = await open(admin);

@@ -36,6 +36,10 @@ interface Queued {
   data: Buffer;
 }
 
+/** What let a client in: checked again at every heartbeat, so a logout or a revoked token ends
+ * the stream on every instance without a broadcast. Basic-issued bearers are stateless: none. */
+export type LiveCredential = { kind: "login"; id: string } | { kind: "token"; id: string };
+
 export class LiveClient {
   cursor = 0;
   /** Non-null while a snapshot or replay is being prepared. */
@@ -49,6 +53,7 @@ export class LiveClient {
     readonly socket: WebSocket,
     public user: UserWithGroups | null,
     public cls: VisibilityClass,
+    readonly credential?: LiveCredential,
   ) {}
 }
 
@@ -102,8 +107,8 @@ export class LiveHub {
   }
 
   /** Adds a connected socket: a replay from `since` when the log still has it, else a snapshot. */
-  async connect(socket: WebSocket, user: UserWithGroups | null, since: number | undefined): Promise<LiveClient> {
-    const client = new LiveClient(socket, user, classOf(user));
+  async connect(socket: WebSocket, user: UserWithGroups | null, since: number | undefined, credential?: LiveCredential): Promise<LiveClient> {
+    const client = new LiveClient(socket, user, classOf(user), credential);
     this.add(client);
     socket.on("close", () => this.remove(client));
     socket.on("error", () => this.remove(client));
@@ -165,6 +170,44 @@ export class LiveHub {
   private ping(): void {
     for (const { clients } of this.classes.values()) {
       for (const client of clients) this.send(client, PING);
+    }
+    void this.revalidate();
+  }
+
+  /** Drops clients whose login ended or whose token was revoked or expired: one query per kind. */
+  async revalidate(): Promise<void> {
+    const logins = new Map<string, LiveClient[]>();
+    const tokens = new Map<string, LiveClient[]>();
+    for (const { clients } of this.classes.values()) {
+      for (const client of clients) {
+        const cred = client.credential;
+        if (!cred) continue;
+        const map = cred.kind === "login" ? logins : tokens;
+        map.set(cred.id, [...(map.get(cred.id) ?? []), client]);
+      }
+    }
+    if (!logins.size && !tokens.size) return;
+    const now = this.ctx.now();
+    // Asks which are still good, so rows that vanished (a deleted user's logins) count as ended too.
+    try {
+      for (const ids of chunks([...logins.keys()])) {
+        const valid = await this.ctx.db.loginSession.findMany({
+          where: { id: { in: ids }, revokedAt: null, expiresAt: { gt: now } },
+          select: { id: true },
+        });
+        const ok = new Set(valid.map((r) => r.id));
+        for (const id of ids) if (!ok.has(id)) for (const client of logins.get(id) ?? []) this.drop(client, "your login has ended");
+      }
+      for (const ids of chunks([...tokens.keys()])) {
+        const valid = await this.ctx.db.apiToken.findMany({
+          where: { id: { in: ids }, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+          select: { id: true },
+        });
+        const ok = new Set(valid.map((r) => r.id));
+        for (const id of ids) if (!ok.has(id)) for (const client of tokens.get(id) ?? []) this.drop(client, "this token was revoked or has expired");
+      }
+    } catch (err) {
+      this.log("live: checking credentials failed", err);
     }
   }
 
@@ -294,6 +337,13 @@ export class LiveHub {
       void this.refreshUser(user.id);
     }
   }
+}
+
+/** Keeps `IN (…)` lists well under SQLite's and PostgreSQL's parameter limits. */
+function chunks<T>(items: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function frame(seq: number, eventJson: string): Buffer {

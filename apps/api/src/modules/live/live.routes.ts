@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ZLiveQuery } from "@postern/contracts";
 import { forbidden } from "../../errors";
 import { requirePrincipal } from "../../plugins/auth";
+import type { LiveCredential } from "./live.hub";
 
 const hostnameOf = (hostHeader: string | string[] | undefined): string | undefined =>
   typeof hostHeader === "string" ? hostHeader.replace(/:\d+$/, "").toLowerCase() : undefined;
@@ -44,7 +45,13 @@ export default async function liveRoutes(app: FastifyInstance) {
       },
     },
     (socket, request) => {
-      void app.live.hub.connect(socket, request.principal?.user ?? null, request.query.since);
+      const principal = request.principal;
+      const credential: LiveCredential | undefined = principal?.loginSessionId
+        ? { kind: "login", id: principal.loginSessionId }
+        : principal?.token
+          ? { kind: "token", id: principal.token.id }
+          : undefined;
+      void app.live.hub.connect(socket, principal?.user ?? null, request.query.since, credential);
     },
   );
 }

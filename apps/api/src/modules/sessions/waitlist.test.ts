@@ -114,6 +114,22 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(bobRow.startedAt).toBeNull();
   });
 
+  it("takes a disabled user out of the line, and passes their open offer to the next", async () => {
+    const { app, service, alice, bob, carol } = await start(120);
+    const admin = await createUser(app, { role: "admin" });
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    const bobEntry = ZSession.parse((await join(service.id, bob)).json());
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+    expect((await call("DELETE", `/api/sessions/${held.id}`, alice)).statusCode).toBe(200);
+    await expect.poll(() => statusOf(bobEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+
+    const disabled = await app.inject({ method: "PATCH", url: `/api/users/${bob.id}`, headers: admin.headers, payload: { disabled: true } });
+    expect(disabled.statusCode).toBe(200);
+    expect(await statusOf(bobEntry.id)).toBe("ended");
+    expect(await actions(bobEntry.id)).toContain("session.ended");
+    await expect.poll(() => statusOf(carolEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+  });
+
   it("lets people leave the line, and refuses lines where none belong", async () => {
     const { app, group, service, alice, bob, carol, dave } = await start(120);
     const held = ZSession.parse((await startNow(service.id, alice)).json());

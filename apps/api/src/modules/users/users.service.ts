@@ -6,6 +6,7 @@ import { hashPassword } from "../auth/password";
 import { writeAudit, type Actor } from "../audit/audit.service";
 import { inTransaction, type DbContext } from "../../lib/db-context";
 import { userInclude, type UserWithGroups } from "./users.presenter";
+import { OPEN_STATUSES } from "../sessions/sessions.schedule";
 
 export interface Caller {
   actor: Actor | null;
@@ -62,7 +63,8 @@ export async function createUser(ctx: DbContext, caller: Caller, input: TCreateU
 export async function revokeUserAccess(ctx: DbContext, tx: Tx, caller: Caller, userId: string): Promise<string[]> {
   const now = ctx.now();
   const open = await tx.accessSession.findMany({
-    where: { userId, status: { in: ["active", "pending", "scheduled"] } },
+    // Places in a waitlist and open offers too: the scheduler then offers the service to the next.
+    where: { userId, status: { in: [...OPEN_STATUSES] } },
     select: { id: true, serviceId: true },
   });
   for (const s of open) {

@@ -194,5 +194,27 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain("body.gateway.agentId");
+
+    // One public port and protocol on one gateway forwards to one place only.
+    const { agentId } = await hello(await createAgentToken(t.app));
+    const first = await bindService(agentId, 18090);
+    const clash = await t.app.inject({
+      method: "POST",
+      url: "/api/services",
+      headers: admin.headers,
+      payload: { name: "y", slug: unique("y-clash"), kind: "tcp", maxDurationSeconds: 60, gateway: { agentId, publicPort: 18090, lanHost: "10.9.0.3", lanPort: 22, protocol: "tcp" } },
+    });
+    expect(clash.statusCode).toBe(409);
+    expect(clash.body).toContain("Forward 18090");
+    const udp = await t.app.inject({
+      method: "POST",
+      url: "/api/services",
+      headers: admin.headers,
+      payload: { name: "z", slug: unique("z-udp"), kind: "tcp", maxDurationSeconds: 60, gateway: { agentId, publicPort: 18090, lanHost: "10.9.0.3", lanPort: 53, protocol: "udp" } },
+    });
+    expect(udp.statusCode).toBe(201);
+    // Re-saving a service with its own binding is no clash.
+    const same = await t.app.inject({ method: "PATCH", url: `/api/services/${first.id}`, headers: admin.headers, payload: { gateway: first.gateway } });
+    expect(same.statusCode).toBe(200);
   });
 });

@@ -30,6 +30,23 @@ async function assertAgentExists(tx: Tx, agentId: string | undefined): Promise<v
   }
 }
 
+/** One public port and protocol forwards to one place: a second binding would never be applied. */
+async function assertGatewayPortFree(tx: Tx, gateway: TCreateServiceBody["gateway"] | null | undefined, exceptId?: string): Promise<void> {
+  if (!gateway) return;
+  const other = await tx.service.findFirst({
+    where: {
+      gatewayAgentId: gateway.agentId,
+      gatewayPublicPort: gateway.publicPort,
+      gatewayProtocol: gateway.protocol,
+      ...(exceptId ? { id: { not: exceptId } } : {}),
+    },
+    select: { name: true },
+  });
+  if (other) {
+    throw new AppError("conflict", `body.gateway.publicPort: ${gateway.protocol} port ${gateway.publicPort} on this gateway already forwards to the service "${other.name}"`);
+  }
+}
+
 async function assertSlugFree(tx: Tx, slug: string, exceptId?: string): Promise<void> {
   const other = await tx.service.findUnique({ where: { slug }, select: { id: true } });
   if (other && other.id !== exceptId) throw new AppError("conflict", `slug "${slug}" is already used by another service`);
@@ -56,6 +73,7 @@ export async function createServiceInTx(
   const groupIds = [...new Set(input.groupIds ?? [])];
   await assertGroupsExist(tx, groupIds, "body.groupIds");
   await assertAgentExists(tx, input.gateway?.agentId);
+  await assertGatewayPortFree(tx, input.gateway);
   const defaultDurationSeconds = input.defaultDurationSeconds ?? Math.min(3600, input.maxDurationSeconds);
   const service = await tx.service.create({
     data: {
@@ -104,6 +122,7 @@ export async function updateService(
     const def = input.defaultDurationSeconds ?? before.defaultDurationSeconds;
     if (def > max) throw badField("body.defaultDurationSeconds", `must not exceed maxDurationSeconds (${max})`);
     if (input.gateway) await assertAgentExists(tx, input.gateway.agentId);
+    await assertGatewayPortFree(tx, input.gateway, id);
     const data: Prisma.ServiceUpdateInput = {
       name: input.name,
       slug: input.slug,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QueryClient } from "@tanstack/react-query";
-import type { TService, TSession, TUser } from "@postern/contracts";
+import type { TMessage, TService, TSession, TUser } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
 import { applyEvent, applySnapshot } from "./apply-live";
 
@@ -70,5 +70,29 @@ describe("applying the live stream to the query cache", () => {
     applyEvent(qc, { type: "service.deleted", id: "b" }, undefined);
     expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.id)).toEqual(["a"]);
     expect(qc.getQueryData(queryKeys.activeSessions)).toEqual([]);
+  });
+
+  it("puts relay messages into the admin's paged list: new ones on top, changed ones in place", () => {
+    const qc = new QueryClient();
+    const msg = (id: string, status: TMessage["status"], attempts = 0): TMessage => ({
+      id,
+      message: `m ${id}`,
+      severity: "info",
+      status,
+      attempts,
+      createdAt: "2026-11-25T10:00:00.000Z",
+    });
+    qc.setQueryData(queryKeys.messages, { pages: [{ items: [msg("b", "queued")], nextCursor: "c1" }, { items: [msg("a", "sent", 1)] }], pageParams: [undefined, "c1"] });
+    qc.setQueryData(queryKeys.relayStatus, { enabled: true, queued: 1 });
+
+    applyEvent(qc, { type: "message.queued", message: msg("c", "queued") }, "me");
+    applyEvent(qc, { type: "message.sent", message: msg("b", "sent", 1) }, "me");
+    applyEvent(qc, { type: "message.failed", message: msg("a", "failed", 8) }, "me");
+
+    const data = qc.getQueryData<{ pages: { items: TMessage[] }[] }>(queryKeys.messages);
+    expect(data?.pages.map((p) => p.items.map((m) => `${m.id}:${m.status}`))).toEqual([["c:queued", "b:sent"], ["a:failed"]]);
+    // The status entry shares the key prefix and is left for its own refetch.
+    expect(qc.getQueryData(queryKeys.relayStatus)).toEqual({ enabled: true, queued: 1 });
+    expect(qc.getQueryState(queryKeys.relayStatus)?.isInvalidated).toBe(true);
   });
 });

@@ -111,12 +111,27 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
   }
 }
 
-/** Relay messages: patch the listed pages in place; a new one goes on top of the first page. */
+type MessagePage = { items: TMessage[]; nextCursor?: string };
+type MessagePages = { pages: MessagePage[]; pageParams: unknown[] };
+
+/** Relay messages: patch the listed pages in place; a new one goes on top of the first page. The
+ * admin list is an infinite query (`{ pages }`); a plain page is handled too. */
 function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void {
-  qc.setQueriesData<{ items: TMessage[]; nextCursor?: string }>({ queryKey: queryKeys.messages }, (page) => {
-    if (!page || !Array.isArray((page as { items?: unknown }).items)) return page;
-    const found = page.items.some((m) => m.id === message.id);
-    if (found) return { ...page, items: page.items.map((m) => (m.id === message.id ? message : m)) };
-    return isNew ? { ...page, items: [message, ...page.items] } : page;
+  const patch = (page: MessagePage, first: boolean): MessagePage => {
+    if (page.items.some((m) => m.id === message.id)) {
+      return { ...page, items: page.items.map((m) => (m.id === message.id ? message : m)) };
+    }
+    return isNew && first ? { ...page, items: [message, ...page.items] } : page;
+  };
+  qc.setQueriesData<MessagePage | MessagePages>({ queryKey: queryKeys.messages }, (data) => {
+    if (!data || typeof data !== "object") return data;
+    if ("pages" in data && Array.isArray(data.pages)) {
+      const known = data.pages.some((p) => p.items.some((m) => m.id === message.id));
+      return { ...data, pages: data.pages.map((p, i) => patch(p, i === 0 && !known)) };
+    }
+    if ("items" in data && Array.isArray(data.items)) return patch(data, true);
+    return data;
   });
+  // The relay's counts (queued, sent, failed) changed too: one small refetch, not a list reload.
+  void qc.invalidateQueries({ queryKey: queryKeys.relayStatus, exact: true });
 }

@@ -122,6 +122,18 @@ export function tokenAllows(scopes: TScope[], needed: TScope): boolean {
   return scopes.includes(needed) || (scopes.includes("admin") && IMPLIED_BY_ADMIN.includes(needed));
 }
 
+/**
+ * Whether this request came in over https: directly, through a trusted proxy, or through the
+ * ngrok tunnel (ngrok ends TLS and forwards to us with the tunnel's host name), so a login made
+ * on the tunnel's URL gets a Secure cookie even when POSTERN_PUBLIC_URL is not set.
+ */
+function reachedOverHttps(app: FastifyInstance, request: FastifyRequest): boolean {
+  if (request.protocol === "https") return true;
+  if (!app.hasDecorator("publicUrl")) return false;
+  const publicUrl = new URL(app.publicUrl());
+  return publicUrl.protocol === "https:" && publicUrl.host === request.headers.host;
+}
+
 export default fp(
   async (app: FastifyInstance, opts: { secret: string; secureCookies: boolean }) => {
     await app.register(jwt, { secret: opts.secret });
@@ -133,7 +145,7 @@ export default fp(
         path: "/",
         httpOnly: true,
         sameSite: "lax",
-        secure: opts.secureCookies,
+        secure: opts.secureCookies || reachedOverHttps(app, reply.request),
         maxAge: LOGIN_SESSION_SECONDS,
       });
     });

@@ -200,6 +200,16 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
     expect(cloud.calls[0]).toMatchObject({ authtoken: "authtoken-1", domain: "postern-test.ngrok.app" });
     expect(app.publicUrl()).toBe("https://postern-test.ngrok.app");
 
+    // A login made through the tunnel (ngrok ends TLS and forwards with its host name) gets a
+    // Secure cookie; one made on the local address does not, or the browser would drop it.
+    const login = (host: string) =>
+      app.inject({ method: "POST", url: "/api/auth/login", headers: { host }, payload: { username: admin.username, password: admin.password } });
+    const viaTunnel = await login("postern-test.ngrok.app");
+    expect(viaTunnel.statusCode).toBe(200);
+    expect(String(viaTunnel.headers["set-cookie"])).toMatch(/; Secure/);
+    const local = await login("localhost:8080");
+    expect(String(local.headers["set-cookie"])).not.toMatch(/; Secure/);
+
     // Opening an open tunnel changes nothing.
     expect((await app.inject({ method: "POST", url: "/api/tunnel/open", headers: admin.headers })).statusCode).toBe(200);
     expect(cloud.calls).toHaveLength(1);

@@ -8,6 +8,9 @@ import type { TGatewayRule } from "@postern/contracts";
 import type { Driver } from "./drivers/driver";
 import { diffRules, nextWake, ruleKey, toDesired, type FwRule } from "./rules";
 
+const TRUST_MS = 30_000;
+const EXPIRY_MARGIN_MS = 1_000;
+
 export interface PassReport {
   /** The rules message this pass answered, or the last one received. */
   version: number;
@@ -29,6 +32,9 @@ export class Reconciler {
   private lastKnown = new Map<string, FwRule>();
   private readonly resolved = new Map<string, string>();
   private cutting: Promise<void> = Promise.resolve();
+  /** Until when the rules of the last pass may stand in for reading the firewall back: saves one
+   * tool run per change; a full read every TRUST_MS still repairs drift made by hand. */
+  private trustedUntil = 0;
 
   constructor(
     private readonly driver: Driver,
@@ -96,7 +102,10 @@ export class Reconciler {
       let attempt = 0;
       for (;;) {
         const now = Date.now();
-        const actual = await this.driver.list();
+        const trusted = attempt === 0 && now < this.trustedUntil;
+        // Rules about to expire are left to the kernel's own timeout.
+        const actual = trusted ? [...this.lastKnown.values()].filter((r) => r.expiresAt > now + EXPIRY_MARGIN_MS) : await this.driver.list();
+        if (!trusted) this.trustedUntil = now + TRUST_MS;
         const diff = diffRules(desired, actual, now);
         try {
           await this.driver.apply(diff.remove, diff.add, now);
@@ -116,6 +125,7 @@ export class Reconciler {
       report.applied = inForce.length;
       if (rejected.length) report.error = rejected.join("; ");
     } catch (err) {
+      this.trustedUntil = 0;
       report.error = (err as Error).message;
       this.log.error({ err: report.error }, "reconcile failed");
       inForce = [...this.lastKnown.values()];

@@ -46,6 +46,14 @@ export const ZService = z.object({
   /** Groups whose members may see and request the service. */
   groupIds: z.array(ZId),
   gateway: ZGatewayBinding.optional(),
+  /**
+   * For a service behind a gateway: whether its agent is connected and has applied every rule it
+   * was sent, i.e. whether the doors of the active sessions are open (an extension of the SPEC's
+   * shape; read-only).
+   */
+  gatewayStatus: z
+    .object({ online: z.boolean(), inSync: z.boolean(), error: z.string().optional() })
+    .optional(),
   /** The current holder of an exclusive service. */
   holder: ZUser.optional(),
   /** How many sessions are active on the service now. */

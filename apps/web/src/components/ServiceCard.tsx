@@ -77,6 +77,7 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       ) : (
         <p className="free">Free</p>
       )}
+      {service.gateway && active.length > 0 && <DoorState service={service} sessions={active} />}
 
       {pending.length > 0 && (
         <p className="muted small">Waiting for approval: {pending.map((s) => s.user.username).join(", ")}</p>
@@ -105,5 +106,32 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       <ServiceActions service={service} sessions={sessions} me={me} />
       <ErrorMessage error={error} />
     </article>
+  );
+}
+
+/** Whether the gateway's port-forward for these sessions is in place, as its agent last reported. */
+function DoorState({ service, sessions }: { service: TService; sessions: TSession[] }) {
+  const status = service.gatewayStatus;
+  const port = service.gateway ? `${service.gateway.protocol} ${service.gateway.publicPort}` : "";
+  const from = sessions.map((s) => s.sourceIp).filter(Boolean).join(", ");
+  if (!status || !status.online) {
+    return (
+      <p className="small door door-off" data-testid="door" role="status">
+        Gateway offline: the door is closed
+      </p>
+    );
+  }
+  if (status.error) {
+    return (
+      <p className="small door door-off" data-testid="door" role="status">
+        Gateway error: {status.error}
+      </p>
+    );
+  }
+  return (
+    <p className={`small door ${status.inSync ? "door-open" : "door-wait"}`} data-testid="door" role="status">
+      {status.inSync ? `Door open on ${port}` : `Opening the door on ${port}…`}
+      {from && ` for ${from}`}
+    </p>
   );
 }

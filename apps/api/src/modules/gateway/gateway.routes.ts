@@ -8,7 +8,7 @@ import { ZAgent, ZAgentMessage, type TServerToAgentMessage } from "@postern/cont
 import { AppError } from "../../errors";
 import { AgentHub, type AgentLink } from "./gateway.hub";
 import { presentAgent } from "./gateway.presenter";
-import { connectAgent, disconnectAgent, findAgents, findDesiredRules, recordApplied, touchAgent } from "./gateway.service";
+import { boundServiceIds, connectAgent, disconnectAgent, findAgents, findDesiredRules, recordApplied, touchAgent } from "./gateway.service";
 
 /** How often the API pings each agent; the agent treats three missed pings as a dead link. */
 export const AGENT_PING_MS = 15_000;
@@ -34,6 +34,12 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     hub.stop();
     await Promise.all([...pending]);
   });
+
+  // Boards show whether a gateway's doors are open: its services change when the agent does.
+  // Not for the hub itself (it only reacts to session and service changes that alter rules).
+  const announceDoors = async (agentId: string) => {
+    for (const serviceId of await boundServiceIds(app.ctx, agentId)) app.changes.announce({ kind: "service", verb: "updated", serviceId });
+  };
 
   r.get(
     "/api/agent",
@@ -87,6 +93,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
             link = { agentId: agent.id, send };
             send({ type: "welcome", agentId: agent.id, name: agent.name });
             hub.add(link);
+            await announceDoors(agent.id);
           } catch (err) {
             refuse(err instanceof AppError ? err.message : "could not register the agent");
             if (!(err instanceof AppError)) throw err;
@@ -95,7 +102,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         }
         if (!link) return refuse("the first message must be hello");
         if (message.type === "applied") {
-          await recordApplied(app.ctx, link.agentId, { ...message, desired: hub.desiredCount(link) });
+          if (await recordApplied(app.ctx, link.agentId, { ...message, desired: hub.desiredCount(link) })) await announceDoors(link.agentId);
         } else {
           await touchAgent(app.ctx, link.agentId);
         }
@@ -114,7 +121,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         const gone = link;
         if (!gone) return;
         hub.remove(gone);
-        track(queue.then(() => disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`)));
+        track(queue.then(() => disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`)).then(() => announceDoors(gone.agentId)));
       });
     },
   );

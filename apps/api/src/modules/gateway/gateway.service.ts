@@ -98,8 +98,9 @@ export interface ApplyReport {
 }
 
 /** Stores what the agent reports; rule changes and new errors go into the audit trail. */
-export async function recordApplied(ctx: DbContext, agentId: string, report: ApplyReport): Promise<void> {
-  await inTransaction(ctx, async (tx) => {
+/** Whether what the board shows about the agent's doors changed (applied count or error). */
+export async function recordApplied(ctx: DbContext, agentId: string, report: ApplyReport): Promise<boolean> {
+  return inTransaction(ctx, async (tx) => {
     const before = await tx.agent.findUniqueOrThrow({ where: { id: agentId } });
     const lastError = report.error ?? null;
     await tx.agent.update({
@@ -111,11 +112,19 @@ export async function recordApplied(ctx: DbContext, agentId: string, report: App
         lastSeenAt: ctx.now(),
       },
     });
-    if (report.added === 0 && report.removed === 0 && lastError === before.lastError) return;
+    const changed = before.rulesApplied !== report.applied || before.rulesDesired !== report.desired || lastError !== before.lastError;
+    if (report.added === 0 && report.removed === 0 && lastError === before.lastError) return changed;
     await writeAudit(ctx, tx, {
       action: "agent.rules_applied",
       target: `agent:${agentId}`,
       details: { name: before.name, ...report },
     });
+    return true;
   });
+}
+
+/** The services bound to an agent, whose board cards show its state. */
+export async function boundServiceIds(ctx: DbContext, agentId: string): Promise<string[]> {
+  const rows = await ctx.db.service.findMany({ where: { gatewayAgentId: agentId }, select: { id: true } });
+  return rows.map((r) => r.id);
 }

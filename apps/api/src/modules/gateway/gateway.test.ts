@@ -1,9 +1,10 @@
 // The agent websocket and the agents admin route on real databases, with a scripted agent.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ZAgent, ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { POLL_MS } from "./gateway.hub";
+import type { Change } from "../../plugins/changes";
 import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
 
 describe.each(providers)("gateway agents (%s)", (provider) => {
@@ -77,6 +78,9 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
   });
 
   it("registers the agent, pushes desired rules on connect and on every session change, records reports", async () => {
+    const announced: Change[] = [];
+    const unsubscribe = t.app.changes.subscribe((c) => announced.push(c));
+    onTestFinished(unsubscribe);
     const token = await createAgentToken(t.app);
     const { a, agentId } = await hello(token);
     expect((await a.next("rules")).rules).toEqual([]);
@@ -109,6 +113,12 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
       const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
       return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
     }).toMatchObject({ id: agentId, online: true, rulesDesired: 1, rulesApplied: 1, inSync: true });
+    // The board sees the door open on the service itself, and is told so live.
+    const gatewayStatus = async () =>
+      ((await t.app.inject({ method: "GET", url: `/api/services/${service.id}`, headers: admin.headers })).json() as { gatewayStatus?: unknown }).gatewayStatus;
+    expect(await gatewayStatus()).toEqual({ online: true, inSync: true });
+    const serviceUpdates = () => announced.filter((c) => c.kind === "service" && c.serviceId === service.id).length;
+    const updatesBefore = serviceUpdates();
 
     const extend = await t.app.inject({ method: "POST", url: `/api/sessions/${session.id}/extend`, headers: admin.headers, payload: { durationSeconds: 60 } });
     expect(extend.statusCode).toBe(200);
@@ -123,9 +133,12 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
       const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
       return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
     }).toMatchObject({ rulesDesired: 0, rulesApplied: 0, inSync: false, lastError: "nft lacks privileges" });
+    expect(await gatewayStatus()).toEqual({ online: true, inSync: false, error: "nft lacks privileges" });
+    expect(serviceUpdates()).toBeGreaterThan(updatesBefore);
 
     a.close();
     await expect.poll(async () => (await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(false);
+    expect(await gatewayStatus()).toMatchObject({ online: false, inSync: false });
     const actions = (await t.app.ctx.db.auditEvent.findMany({ where: { target: `agent:${agentId}` }, orderBy: { seq: "asc" } })).map((e) => e.action);
     expect(actions).toEqual(["agent.connected", "agent.rules_applied", "agent.rules_applied", "agent.disconnected"]);
   });

@@ -72,6 +72,7 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     await db.$queryRawUnsafe("PRAGMA foreign_keys = ON");
     return { db, provider, close: () => db.$disconnect() };
   }
+  silencePgParallelQueryWarning();
   const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
   const db = new PostgresClient({ adapter }) as unknown as Db;
   return { db, provider, close: () => db.$disconnect() };
@@ -118,4 +119,23 @@ function runMigrateDeploy(url: string, provider: Provider): Promise<string> {
       else reject(new Error(`migration failed (${provider}, ${redactUrl(url)}):\n${output.trim()}`));
     });
   });
+}
+
+let pgWarningSilenced = false;
+/**
+ * Prisma's pg adapter loads a query's relations in parallel on a transaction's one connection;
+ * pg 8 queues them correctly but prints a deprecation warning (the queueing goes away in pg 9,
+ * which Prisma will have to handle before we can move to it). The warning says nothing an
+ * operator can act on and breaks the CLI's one-line stderr contract, so this one is dropped;
+ * every other warning passes through.
+ */
+function silencePgParallelQueryWarning(): void {
+  if (pgWarningSilenced) return;
+  pgWarningSilenced = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning instanceof Error ? warning.message : "";
+    if (text.startsWith("Calling client.query() when the client is already executing a query")) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }

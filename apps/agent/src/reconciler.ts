@@ -9,7 +9,6 @@ import type { Driver } from "./drivers/driver";
 import { diffRules, nextWake, ruleKey, toDesired, type FwRule } from "./rules";
 
 const TRUST_MS = 30_000;
-const EXPIRY_MARGIN_MS = 1_000;
 
 export interface PassReport {
   /** The rules message this pass answered, or the last one received. */
@@ -103,8 +102,9 @@ export class Reconciler {
       for (;;) {
         const now = Date.now();
         const trusted = attempt === 0 && now < this.trustedUntil;
-        // Rules about to expire are left to the kernel's own timeout.
-        const actual = trusted ? [...this.lastKnown.values()].filter((r) => r.expiresAt > now + EXPIRY_MARGIN_MS) : await this.driver.list();
+        // Expired rules stay in: removing one the kernel already dropped is harmless, and iptables
+        // keeps its rules until they are deleted.
+        const actual = trusted ? [...this.lastKnown.values()] : await this.driver.list();
         if (!trusted) this.trustedUntil = now + TRUST_MS;
         const diff = diffRules(desired, actual, now);
         try {

@@ -21,6 +21,7 @@ import type { AuditEvent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditCsvHeader, auditCsvRows } from "./audit.csv";
 import { readCommitted } from "./audit.service";
+import { SerialPoller } from "../../lib/serial-poller";
 
 export const STATE_FILE = ".postern-audit-state.json";
 export const LOCK_FILE = ".postern-audit.lock";
@@ -59,11 +60,10 @@ export class AuditFileWriter {
   private readonly batchSize: number;
   private readonly staleLockMs: number;
   private state: State | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** Ticks run one after another on this chain; `queued` merges pokes that arrive meanwhile. */
-  private chain: Promise<void> = Promise.resolve();
-  private queued = false;
-  private stopped = true;
+  private readonly poller = new SerialPoller(async () => {
+    await this.tick();
+    return this.pollMs;
+  });
   /** Set when the state file belongs to another database: writing stops until an operator acts. */
   private fatal: string | undefined;
   private lastWarning: string | undefined;
@@ -80,32 +80,22 @@ export class AuditFileWriter {
   }
 
   start(): void {
-    this.stopped = false;
-    this.poke();
+    this.poller.start();
   }
 
   /** Looks for new events soon; call after a change has committed. */
   poke(): void {
-    if (this.stopped || this.queued) return;
-    this.queued = true;
-    clearTimeout(this.timer);
-    this.chain = this.chain.then(async () => {
-      this.queued = false;
-      await this.tick();
-      if (!this.stopped && !this.queued) this.timer = setTimeout(() => this.poke(), this.pollMs);
-    });
+    this.poller.poke();
   }
 
   /** Resolves once every event committed before the call is in the files. */
   async flush(): Promise<void> {
-    this.poke();
-    await this.chain;
+    this.poller.poke();
+    await this.poller.settled();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.chain;
+    await this.poller.stop();
     await this.releaseLock().catch(() => undefined);
   }
 

@@ -7,6 +7,7 @@ import type { DbContext } from "../../lib/db-context";
 import { readCommitted } from "../audit/audit.service";
 import { claimMessage, dueWhere, markAttemptFailed, markSent } from "./relay.service";
 import type { RelaySettings } from "./relay.settings";
+import { SerialPoller } from "../../lib/serial-poller";
 
 export interface RelayWorkerOptions {
   /** How long a claimed message stays reserved for one attempt; longer than any SMTP timeout. */
@@ -72,10 +73,7 @@ export class RelayWorker {
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private queued = false;
-  private stopped = true;
+  private readonly poller = new SerialPoller(() => this.tick());
 
   constructor(
     private readonly ctx: DbContext,
@@ -92,40 +90,30 @@ export class RelayWorker {
   }
 
   start(): void {
-    this.stopped = false;
-    this.poke();
+    this.poller.start();
   }
 
   /** Looks at the queue now; call after queueing a message. */
   poke(): void {
-    if (this.stopped || this.queued) return;
-    this.queued = true;
-    clearTimeout(this.timer);
-    this.chain = this.chain.then(async () => {
-      this.queued = false;
-      const delay = await this.tick();
-      if (!this.stopped && !this.queued) this.timer = setTimeout(() => this.poke(), delay);
-    });
+    this.poller.poke();
   }
 
   /** Stops after the attempt in progress has been recorded, so nothing is sent twice. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.chain;
+    await this.poller.stop();
     this.transport.close();
   }
 
   /** Delivers everything due; returns how long to sleep before looking again. */
   private async tick(): Promise<number> {
     try {
-      while (!this.stopped) {
+      while (this.poller.running) {
         const due = await readCommitted(this.ctx, (tx) =>
           tx.message.findMany({ where: dueWhere(this.ctx.now()), orderBy: { nextAttemptAt: "asc" }, take: 10, select: { id: true } }),
         );
         if (due.length === 0) break;
         for (const { id } of due) {
-          if (this.stopped) break;
+          if (!this.poller.running) break;
           await this.deliver(id);
         }
       }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ZId, ZPage } from "./common";
+import { ZAuditAction } from "./events";
 
 /** One entry of the hash-chained audit trail. Actions are named `<resource>.<verb>`. */
 export const ZAuditEvent = z.object({
@@ -8,7 +9,8 @@ export const ZAuditEvent = z.object({
   seq: z.number().int(),
   at: z.string(),
   actor: z.object({ id: ZId, username: z.string() }).optional(),
-  action: z.string(),
+  /** The event type (`session.started`, …; see events.ts), or an older row's legacy name. */
+  action: ZAuditAction,
   target: z.string().optional(),
   serviceId: z.string().optional(),
   sessionId: z.string().optional(),

@@ -16,8 +16,31 @@ export const ZPermission = z.enum([
 ]);
 export type TPermission = z.infer<typeof ZPermission>;
 
-export const ZMe = z.object({ user: ZUser, permissions: z.array(ZPermission) });
+export const ZMe = z.object({
+  user: ZUser,
+  permissions: z.array(ZPermission),
+  /** Whether the user has a local password (and so may change it with `POST /api/me/password`). */
+  hasPassword: z.boolean(),
+});
 export type TMe = z.infer<typeof ZMe>;
+
+/** `POST /api/me/password`: a local user changes their own password. */
+export const ZChangePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1, "must not be empty").max(256),
+  newPassword: z.string().min(8, "at least 8 characters").max(256),
+  /** Also revoke the user's API tokens. */
+  revokeTokens: z.boolean().optional(),
+});
+export type TChangePasswordBody = z.infer<typeof ZChangePasswordBody>;
+
+/** What a password change ended. */
+export const ZPasswordChanged = z.object({
+  ok: z.literal(true),
+  /** Other logins of the user that were ended. */
+  endedLogins: z.number().int(),
+  revokedTokens: z.number().int(),
+});
+export type TPasswordChanged = z.infer<typeof ZPasswordChanged>;
 
 /** A login method offered on the login page. */
 export const ZAuthProvider = z.object({

@@ -9,6 +9,7 @@ export * from "./sessions";
 export * from "./audit";
 export * from "./tokens";
 export * from "./messages";
+export * from "./events";
 export * from "./live";
 export * from "./tunnel";
 export * from "./gateway";

@@ -1,74 +1,17 @@
 // The live board stream (`GET /api/live[?since=<seq>]`, a websocket): what the server sends.
 // A client gets one snapshot, then events in `seq` order; `since` resumes after a reconnect.
 import { z } from "zod";
-import { ZId } from "./common";
-import { ZMessage } from "./messages";
+import { ZDomainEvent, type TDomainEvent } from "./events";
 import { ZService } from "./services";
 import { ZSession } from "./sessions";
-import { ZTunnel } from "./tunnel";
 import { ZUser } from "./users";
 
-/** Session verbs the stream announces; each carries the session as it is after the change. */
-export const LIVE_SESSION_VERBS = [
-  "started",
-  "extended",
-  "ended",
-  "expired",
-  "requested",
-  "approved",
-  "denied",
-  "scheduled",
-  "waitlisted",
-  "left_waitlist",
-  "offered",
-  "offer_expired",
-] as const;
-
-const sessionEvent = <T extends string>(type: T) => z.object({ type: z.literal(type), session: ZSession });
-
-export const ZLiveSessionEvent = z.discriminatedUnion("type", [
-  sessionEvent("session.started"),
-  sessionEvent("session.extended"),
-  sessionEvent("session.ended"),
-  sessionEvent("session.expired"),
-  sessionEvent("session.requested"),
-  sessionEvent("session.approved"),
-  sessionEvent("session.denied"),
-  sessionEvent("session.scheduled"),
-  sessionEvent("session.waitlisted"),
-  sessionEvent("session.left_waitlist"),
-  sessionEvent("session.offered"),
-  sessionEvent("session.offer_expired"),
-]);
-export type TLiveSessionEvent = z.infer<typeof ZLiveSessionEvent>;
-
-const messageEvent = <T extends string>(type: T) => z.object({ type: z.literal(type), message: ZMessage });
-const tunnelEvent = <T extends string>(type: T) => z.object({ type: z.literal(type), tunnel: ZTunnel });
-
-/** One change, named `<resource>.<verb>`. A removal carries only the id. */
-export const ZLiveEvent = z.discriminatedUnion("type", [
-  ...ZLiveSessionEvent.options,
-  /** Also sent when a service becomes visible to the client (its groups changed). */
-  z.object({ type: z.literal("service.created"), service: ZService }),
-  z.object({ type: z.literal("service.updated"), service: ZService }),
-  /** Also sent when a service stops being visible to the client. */
-  z.object({ type: z.literal("service.deleted"), id: ZId }),
-  /** A user's role or groups changed (admins only). */
-  z.object({ type: z.literal("user.updated"), user: ZUser }),
-  /** Every open session of a disabled user has ended. */
-  z.object({ type: z.literal("user.disabled"), userId: ZId }),
-  /** Relay delivery progress (admins only). */
-  messageEvent("message.queued"),
-  messageEvent("message.retrying"),
-  messageEvent("message.sent"),
-  messageEvent("message.failed"),
-  /** The public tunnel's state changed. */
-  tunnelEvent("tunnel.opening"),
-  tunnelEvent("tunnel.opened"),
-  tunnelEvent("tunnel.closed"),
-  tunnelEvent("tunnel.failed"),
-]);
-export type TLiveEvent = z.infer<typeof ZLiveEvent>;
+/**
+ * One change, named `<resource>.<verb>`: the domain events themselves (see events.ts), each sent
+ * to the clients allowed to see it. A removal carries only the id.
+ */
+export const ZLiveEvent = ZDomainEvent;
+export type TLiveEvent = TDomainEvent;
 export type TLiveEventType = TLiveEvent["type"];
 
 /** The board as the client may see it, at `seq`. */

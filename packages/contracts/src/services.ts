@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ZId } from "./common";
-import { ZUser } from "./users";
+import { ZUserRef } from "./users";
 
 export const ZServiceKind = z.enum(["web", "tcp", "vpn", "other"]);
 export type TServiceKind = z.infer<typeof ZServiceKind>;
@@ -11,6 +11,21 @@ export const ZSlug = z
   .min(1)
   .max(64)
   .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "lower-case letters, digits and single dashes");
+
+/**
+ * The slug a name gets when none is given: accents dropped, lower case, dashes between words
+ * (`Zürich Office` → `zurich-office`). The SPA, the CLI and the CSV import all use this one.
+ */
+export function slugify(text: string): string {
+  return text
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64)
+    .replace(/-+$/, "");
+}
 
 /** A VPN or customer connection label, e.g. main "vpn main 1", sub "vpn sub 1". */
 export const ZConnection = z.strictObject({
@@ -55,7 +70,7 @@ export const ZService = z.object({
     .object({ online: z.boolean(), inSync: z.boolean(), error: z.string().optional() })
     .optional(),
   /** The current holder of an exclusive service. */
-  holder: ZUser.optional(),
+  holder: ZUserRef.optional(),
   /** How many sessions are active on the service now. */
   activeSessions: z.number().int().optional(),
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ZId, ZTimestamp } from "./common";
-import { ZUser } from "./users";
+import { ZUserRef } from "./users";
 
 /**
  * `waiting` and `offered` go beyond the SPEC's list because a waitlist entry is neither a
@@ -11,12 +11,21 @@ import { ZUser } from "./users";
 export const ZSessionStatus = z.enum(["pending", "scheduled", "waiting", "offered", "active", "ended", "expired", "denied"]);
 export type TSessionStatus = z.infer<typeof ZSessionStatus>;
 
+/** Statuses of a session that is not over yet: what `GET /api/sessions?active=true` lists and what
+ * the board shows. One list for the server and the SPA. */
+export const OPEN_STATUSES = ["pending", "scheduled", "waiting", "offered", "active"] as const satisfies readonly TSessionStatus[];
+export type TOpenStatus = (typeof OPEN_STATUSES)[number];
+export function isOpenStatus(status: string): status is TOpenStatus {
+  return (OPEN_STATUSES as readonly string[]).includes(status);
+}
+
 /** An access session: one person holding one service for a limited time. */
 export const ZSession = z.object({
   id: ZId,
   serviceId: ZId,
   userId: ZId,
-  user: ZUser,
+  /** The holder (who, not their e-mail or groups). */
+  user: ZUserRef,
   status: ZSessionStatus,
   reason: z.string().optional(),
   /** The address the gateway admits for this session. */

@@ -30,6 +30,13 @@ export const ZUser = z.object({
 });
 export type TUser = z.infer<typeof ZUser>;
 
+/**
+ * A person as the board shows them to everyone (session holders, service holders): who, not
+ * their e-mail, role or groups. Admins read those from `GET /api/users`.
+ */
+export const ZUserRef = z.object({ id: ZId, username: z.string(), displayName: z.string().optional() });
+export type TUserRef = z.infer<typeof ZUserRef>;
+
 export const ZCreateUserBody = z.strictObject({
   username: ZUsername,
   /** Omit for users who only log in through OIDC. */
@@ -46,9 +53,14 @@ export const ZUpdateUserBody = z.strictObject({
   displayName: z.string().trim().min(1).max(128).nullable().optional(),
   role: ZRole.optional(),
   disabled: z.boolean().optional(),
+  /** Sets a new password; every login of the user ends. */
   password: ZPassword.optional(),
+  /** With `password`: also revoke the user's API tokens. */
+  revokeTokens: z.boolean().optional(),
   /** Replaces the user's group memberships. */
   groupIds: z.array(ZId).optional(),
+  /** Why (kept in the audit trail), e.g. when disabling. */
+  reason: z.string().trim().min(1).max(500).optional(),
 });
 export type TUpdateUserBody = z.infer<typeof ZUpdateUserBody>;
 
@@ -63,6 +75,16 @@ export const ZCreateGroupBody = z.strictObject({
   name: z.string().trim().min(1, "must not be empty").max(64),
 });
 export type TCreateGroupBody = z.infer<typeof ZCreateGroupBody>;
+
+export const ZUpdateGroupBody = ZCreateGroupBody;
+export type TUpdateGroupBody = z.infer<typeof ZUpdateGroupBody>;
+
+/** `DELETE /api/users/:id?reason=…` */
+export const ZDeleteUserQuery = z.strictObject({
+  /** Why (kept in the audit trail). */
+  reason: z.string().trim().min(1).max(500).optional(),
+});
+export type TDeleteUserQuery = z.infer<typeof ZDeleteUserQuery>;
 
 export const ZGroupMemberParams = z.object({ id: ZId, userId: ZId });
 export type TGroupMemberParams = z.infer<typeof ZGroupMemberParams>;

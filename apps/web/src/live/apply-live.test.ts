@@ -65,7 +65,7 @@ describe("applying the live stream to the query cache", () => {
     const qc = new QueryClient();
     applySnapshot(qc, { services: [service("b", "Beta")], sessions: [session("s", "b", "x", "pending")] });
     applyEvent(qc, { type: "service.created", service: service("a", "Alpha") }, undefined);
-    applyEvent(qc, { type: "service.updated", service: { ...service("b", "Beta"), name: "Aardvark" } }, undefined);
+    applyEvent(qc, { type: "service.updated", service: { ...service("b", "Beta"), name: "Aardvark" }, changed: [] }, undefined);
     expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.name)).toEqual(["Aardvark", "Alpha"]);
     applyEvent(qc, { type: "service.deleted", id: "b" }, undefined);
     expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.id)).toEqual(["a"]);

@@ -1,4 +1,4 @@
-import type { TAuditEvent } from "@postern/contracts";
+import { ZAuditAction, type TAuditAction, type TAuditEvent } from "@postern/contracts";
 import type { AuditEvent } from "@postern/db";
 
 export function presentAuditEvent(e: AuditEvent): TAuditEvent {
@@ -7,7 +7,7 @@ export function presentAuditEvent(e: AuditEvent): TAuditEvent {
     seq: e.seq,
     at: e.at.toISOString(),
     actor: e.actorId && e.actorUsername ? { id: e.actorId, username: e.actorUsername } : undefined,
-    action: e.action,
+    action: ZAuditAction.parse(e.action) as TAuditAction,
     target: e.target ?? undefined,
     serviceId: e.serviceId ?? undefined,
     sessionId: e.sessionId ?? undefined,

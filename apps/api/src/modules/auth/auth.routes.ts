@@ -23,7 +23,7 @@ import type { FastifyRequest } from "fastify";
 export function presentMe(user: UserWithGroups): TMe {
   const permissions: TPermission[] = ["services:read", "sessions:read", "sessions:write"];
   if (user.role === "admin") permissions.push("admin");
-  return { user: presentUser(user), permissions };
+  return { user: presentUser(user), permissions, hasPassword: user.passwordHash !== null };
 }
 
 const ZTokenResponse = ZAccessTokenResponse;

@@ -1,6 +1,6 @@
 // Turns a committed change (plugins/changes.ts) into a live event and its audience, using the
 // same presenters as the REST routes so live and REST data never disagree.
-import { LIVE_SESSION_VERBS, type TLiveEvent } from "@postern/contracts";
+import { ZSessionEvent, type TLiveEvent } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import type { Change } from "../../plugins/changes";
 import { presentMessage } from "../relay/relay.presenter";
@@ -24,8 +24,8 @@ export async function eventsOf(ctx: DbContext, change: Change): Promise<PendingE
   switch (change.kind) {
     case "session": {
       // A verb the contract does not know yet would break clients' parsing: leave it out.
-      if (!(LIVE_SESSION_VERBS as readonly string[]).includes(change.verb)) return [];
-      const event = { type: `session.${change.verb}`, session: presentSession(change.session) } as TLiveEvent;
+      if (!ZSessionEvent.options.some((o) => o.shape.type.value === `session.${change.verb}`)) return [];
+      const event = { type: `session.${change.verb}`, session: presentSession(change.session), addedSeconds: 0, position: 0 } as TLiveEvent;
       return [{ event, audience: { to: "groups", groupIds: await serviceGroupIds(ctx, change.session.serviceId) } }];
     }
     case "service": {
@@ -38,7 +38,7 @@ export async function eventsOf(ctx: DbContext, change: Change): Promise<PendingE
       // A change of groups may hide the service from some members: they are told it is gone.
       return [
         {
-          event: { type: `service.${change.verb}`, service },
+          event: change.verb === "created" ? { type: "service.created", service } : { type: "service.updated", service, changed: [] },
           audience: { to: "groups", groupIds: service.groupIds, others: { type: "service.deleted", id: service.id } },
         },
       ];
@@ -49,7 +49,7 @@ export async function eventsOf(ctx: DbContext, change: Change): Promise<PendingE
       const user = await ctx.db.user.findUnique({ where: { id: change.userId }, include: userInclude });
       if (!user) return [];
       if (user.disabled) return [{ event: { type: "user.disabled", userId: user.id }, audience: { to: "all" } }];
-      return [{ event: { type: "user.updated", user: presentUser(user) }, audience: { to: "admins" } }];
+      return [{ event: { type: "user.updated", user: presentUser(user), changed: [] }, audience: { to: "admins" } }];
     }
     case "message":
       return [{ event: { type: `message.${change.verb}`, message: presentMessage(change.message) }, audience: { to: "admins" } }];

@@ -166,7 +166,13 @@ async function main() {
     console.log(`end    (DELETE answered → rule gone):    ${fmt(ended)}`);
     if (missed) console.log(`missed: ${missed} session(s) whose rule no listing ever showed`);
 
-    // Reconcile 1,000 rules: sessions written straight to the database, then one change.
+    // Reconcile 1,000 rules: sessions written straight to the database, then one change (an edit of
+    // the service, whose event makes the gateway hub recompute the desired rules).
+    let edits = 0;
+    const nudge = async () => {
+      const res = await t.app.inject({ method: "PATCH", url: `/api/services/${serviceId}`, headers: admin.headers, payload: { description: `bench ${++edits}` } });
+      if (res.statusCode !== 200) throw new Error(`editing the service: ${res.statusCode} ${res.body}`);
+    };
     const user = users[0]!;
     const bulkIp = (i: number) => `100.64.${i >> 8}.${i & 255}`;
     const now = Date.now();
@@ -183,11 +189,11 @@ async function main() {
       })),
     });
     let t0 = performance.now();
-    t.app.changes.announce({ kind: "service", verb: "updated", serviceId });
+    await nudge();
     const addMs = (await poller.when((p) => p.size >= BULK)) - t0;
     await t.app.ctx.db.accessSession.updateMany({ where: { serviceId, status: "active" }, data: { status: "ended", endedAt: new Date() } });
     t0 = performance.now();
-    t.app.changes.announce({ kind: "service", verb: "updated", serviceId });
+    await nudge();
     const removeMs = (await poller.when((p) => p.size === 0)) - t0;
     console.log(`reconcile 0 → ${BULK} rules after one change:   ${addMs.toFixed(0)} ms`);
     console.log(`reconcile ${BULK} → 0 rules after one change:   ${removeMs.toFixed(0)} ms`);
@@ -198,7 +204,7 @@ async function main() {
       data: { status: "active", endedAt: null },
     });
     phase(`revived ${revived.count} sessions; desired now ${(await findDesiredRules(t.app.ctx, agentId)).length}`);
-    t.app.changes.announce({ kind: "service", verb: "updated", serviceId });
+    await nudge();
     await poller.when((p) => p.size >= BULK);
     await agent.stop();
     await t.app.ctx.db.accessSession.updateMany({ where: { serviceId, status: "active" }, data: { status: "ended", endedAt: new Date() } });

@@ -10,70 +10,30 @@
 //
 // Each client is a file descriptor here and in the server: raise the limit first if needed
 // (`ulimit -n 65536`); the script checks and says so.
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import { createRequire } from "node:module";
-import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
-
-/** The little of `pg` used here (it is a dependency of the API, not of the repository root). */
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string): Promise<unknown>;
-  end(): Promise<void>;
-}
-type PgModule = { Client: new (options: { connectionString: string }) => PgClient };
-
-const root = path.resolve(import.meta.dirname, "../..");
-const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+import { call, dbOf, root, rssMb, spawnNode, startApi, statsOf, type ApiCluster, type BenchDb, type Stats } from "../lib/api-process";
 
 interface Options {
   sizes: number[];
-  db: "sqlite" | "postgres";
+  db: BenchDb;
   rounds: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
-  const db = argv.includes("--db=postgres") ? "postgres" : "sqlite";
   const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? 6);
-  return { sizes: sizes.length ? sizes : [1000], db, rounds };
+  return { sizes: sizes.length ? sizes : [1000], db: dbOf(argv), rounds };
 }
 
 function openFileLimit(): number {
   const limits = fs.readFileSync("/proc/self/limits", "utf8");
   const line = limits.split("\n").find((l) => l.startsWith("Max open files"));
   return Number(line?.split(/\s+/)[3] ?? 1024);
-}
-
-function rssMb(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return kb / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-interface Stats {
-  p50: number;
-  p99: number;
-  max: number;
-  samples: number;
-}
-function statsOf(latencies: number[]): Stats {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, samples: sorted.length };
 }
 
 // ---- clients ----
@@ -152,108 +112,20 @@ async function connectClients(url: string, n: number, headers: Record<string, st
 
 // ---- the API ----
 
+/** The first instance of a cluster, as these measurements use it. */
 interface Api {
   url: string;
   pid: number;
   cookie: string;
-  stop(): Promise<void>;
 }
 
-function spawnNode(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  return spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startApi(db: Options["db"]): Promise<Api> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-bench-"));
-  let databaseUrl = `file:${path.join(dir, "postern.db")}`;
-  let dropDb = async () => {};
-  if (db === "postgres") {
-    const pg = apiRequire("pg") as PgModule;
-    const admin = process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-    const name = `postern_bench_${process.pid}`;
-    const run = async (sql: string) => {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    };
-    await run(`CREATE DATABASE ${name}`);
-    const url = new URL(admin);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDb = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
-  const port = await freePort();
-  const tsx = import.meta.resolve("tsx");
-  const child = spawnNode(
-    ["--import", tsx, path.join(root, "apps/api/src/cli/index.ts"), "serve"],
-    {
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      POSTERN_DATA_DIR: dir,
-      POSTERN_LOG_LEVEL: "warn",
-      POSTERN_WEB_DIR: "/nonexistent",
-    },
-    dir,
-  );
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`the API exited:\n${output}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 600) throw new Error(`the API did not start:\n${output}`);
-    await sleep(100);
-  }
-  const username = /username\s+(\S+)/.exec(output)?.[1];
-  const password = /password\s+(\S+)/.exec(output)?.[1];
-  const login = await fetch(`${url}/api/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
-  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
-  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-  return {
-    url,
-    pid: child.pid ?? 0,
-    cookie,
-    stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-      await dropDb();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+function apiOf(cluster: ApiCluster): Api {
+  const first = cluster.instances[0]!;
+  return { url: first.url, pid: first.pid, cookie: cluster.cookie };
 }
 
 async function api(base: Api, method: string, url: string, body?: unknown): Promise<{ id: string }> {
-  const res = await fetch(`${base.url}${url}`, {
-    method,
-    headers: { cookie: base.cookie, "x-postern-csrf": "1", ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { id: string };
+  return call(base.url, { cookie: base.cookie }, method, url, body);
 }
 
 // ---- the baseline ----
@@ -360,7 +232,8 @@ async function main() {
     process.exit(2);
   }
   process.stdout.write(`Live fan-out benchmark: ${opts.db}, sizes ${opts.sizes.join(", ")}, ${opts.rounds} events each, ${os.cpus().length} CPUs\n`);
-  const apiServer = await startApi(opts.db);
+  const cluster = await startApi(opts.db);
+  const apiServer = apiOf(cluster);
   const rows: Row[] = [];
   try {
     const service = await api(apiServer, "POST", "/api/services", {
@@ -375,7 +248,7 @@ async function main() {
       await sleep(1000);
     }
   } finally {
-    await apiServer.stop();
+    await cluster.stop();
   }
   const f = (x: number) => x.toFixed(1).padStart(8);
   process.stdout.write(

@@ -9,6 +9,8 @@ import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client
 import { PrismaClient as PostgresClient } from "../generated/postgres/client";
 import { configPath, prismaBin, type Provider } from "../scripts/providers";
 import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
+import { countingFactory } from "./query-count";
+import { postgresSql, sqliteSql, type SqlDatabase } from "./sql";
 
 export type Db = SqliteClient;
 export type Tx = Prisma.TransactionClient;
@@ -31,6 +33,9 @@ export type {
 export type { Provider };
 export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
+export { queriesSent } from "./query-count";
+export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
+export { newId } from "./ids";
 
 export function providerOf(url: string): Provider {
   if (url.startsWith("file:")) return "sqlite";
@@ -55,6 +60,8 @@ function ensureSqliteDir(url: string): void {
 export interface OpenDatabase {
   db: Db;
   provider: Provider;
+  /** Plain SQL on the same database, for hot paths (see sql.ts). */
+  sql: SqlDatabase;
   close(): Promise<void>;
 }
 
@@ -64,18 +71,27 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     ensureSqliteDir(url);
     // Serialised: plain queries wait for an open transaction instead of running inside it.
     const adapter = new SerialSqliteFactory(new PrismaBetterSQLite3({ url }, { timestampFormat: "iso8601" }));
-    const db = new SqliteClient({ adapter });
+    const db = new SqliteClient({ adapter: countingFactory(adapter) });
     registerSerialClient(db, adapter);
     // WAL lets readers (the CLI, a backup) work beside the server; busy_timeout waits instead of failing.
     await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await db.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
     await db.$queryRawUnsafe("PRAGMA foreign_keys = ON");
-    return { db, provider, close: () => db.$disconnect() };
+    return { db, provider, sql: sqliteSql(adapter), close: () => db.$disconnect() };
   }
   silencePgParallelQueryWarning();
   const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
-  const db = new PostgresClient({ adapter }) as unknown as Db;
-  return { db, provider, close: () => db.$disconnect() };
+  const db = new PostgresClient({ adapter: countingFactory(adapter) }) as unknown as Db;
+  const sql = postgresSql(url, Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)));
+  return {
+    db,
+    provider,
+    sql,
+    close: async () => {
+      await sql.close();
+      await db.$disconnect();
+    },
+  };
 }
 
 /** Applies pending migrations with `prisma migrate deploy` (which serialises concurrent

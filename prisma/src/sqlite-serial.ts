@@ -7,6 +7,7 @@
 // themselves.
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import type { Database as BetterSqliteDatabase } from "better-sqlite3";
 
 type Adapter = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
 type Query = Parameters<Adapter["queryRaw"]>[0];
@@ -62,13 +63,28 @@ export class SerialSqliteFactory {
   readonly provider = "sqlite" as const;
   readonly adapterName: string;
   readonly lock = new Lock();
+  private connected: BetterSqliteDatabase | undefined;
 
   constructor(private readonly inner: PrismaBetterSQLite3) {
     this.adapterName = inner.adapterName;
   }
 
   async connect(): Promise<Adapter> {
-    return serialise(await this.inner.connect(), this.lock);
+    const adapter = await this.inner.connect();
+    // The adapter keeps its better-sqlite3 handle in `client`; sql.ts runs plain statements on it.
+    this.connected = (adapter as unknown as { client: BetterSqliteDatabase }).client;
+    return serialise(adapter, this.lock);
+  }
+
+  /** The connection Prisma uses (after its first query). */
+  client(): BetterSqliteDatabase {
+    if (!this.connected) throw new Error("the SQLite connection is not open yet");
+    return this.connected;
+  }
+
+  /** Runs `fn` holding this connection's turn, so Prisma queries it makes join instead of waiting. */
+  inScope<T>(fn: () => Promise<T>): Promise<T> {
+    return scope.run(this.lock, fn);
   }
 
   async connectToShadowDb(): Promise<Adapter> {

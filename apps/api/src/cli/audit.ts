@@ -21,7 +21,7 @@ async function withAuditDatabase<T>(fn: (ctx: DbContext) => Promise<T>): Promise
   let database: OpenDatabase | undefined;
   try {
     database = await openDatabase(config.databaseUrl);
-    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date(), changes: NO_LISTENERS };
+    const ctx: DbContext = { db: database.db, provider: database.provider, sql: database.sql, now: () => new Date(), changes: NO_LISTENERS };
     try {
       await ctx.db.auditEvent.findFirst({ select: { seq: true } });
     } catch {

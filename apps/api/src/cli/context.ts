@@ -55,7 +55,7 @@ export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Prom
     }
     // A running server learns of the CLI's changes from the live log (PostgreSQL NOTIFY, or its
     // poll on SQLite); nothing in this process listens.
-    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date(), changes: NO_LISTENERS };
+    const ctx: DbContext = { db: database.db, provider: database.provider, sql: database.sql, now: () => new Date(), changes: NO_LISTENERS };
     const caller: Origin = { actor: { id: "cli", username: `cli:${os.userInfo().username}`, kind: "cli" } };
     return await fn({ config, ctx, caller });
   } finally {

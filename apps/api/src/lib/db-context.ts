@@ -1,11 +1,13 @@
 // What service functions receive: the database handle, which provider it is, the clock, and
 // where committed changes go.
-import { inTransactionScope, type Db, type Provider, type Tx } from "@postern/db";
+import { inTransactionScope, type Db, type Provider, type SqlDatabase, type Tx } from "@postern/db";
 import type { ChangeSink } from "./run-change";
 
 export interface DbContext {
   db: Db;
   provider: Provider;
+  /** Plain SQL on the same database, for hot paths (runSqlChange, the read caches). */
+  sql: SqlDatabase;
   /** Injected so tests can move time; production uses the wall clock. */
   now: () => Date;
   /** Told of every change this process commits (see run-change.ts). */

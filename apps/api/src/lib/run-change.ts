@@ -6,10 +6,10 @@
 // the live stream and the caches (plugins/changes.ts). A process that did not make the change
 // (another instance, the CLI beside the server) learns of it from the live log instead.
 import type { TDomainEvent } from "@postern/contracts";
-import type { Tx } from "@postern/db";
+import type { SqlRunner, Tx } from "@postern/db";
 import { auditFieldsOf } from "../modules/audit/audit.entry";
 import { appendAudit, lockChain, type Actor } from "../modules/audit/audit.service";
-import { audienceOf, groupLookup, servicesOf, type AudienceHint } from "../modules/live/live.audience";
+import { audienceOf, serviceGroups, servicesOf, type AudienceHint } from "../modules/live/live.audience";
 import { appendLog, type LogRecord } from "../modules/live/live.log";
 import { inTransaction, type DbContext } from "./db-context";
 
@@ -45,13 +45,14 @@ interface Pending {
   options: RecordOptions;
 }
 
-async function flush(ctx: DbContext, tx: Tx, origin: Origin, pending: Pending[]): Promise<LogRecord[]> {
+async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pending[]): Promise<LogRecord[]> {
   if (pending.length === 0) return [];
-  const groups = await groupLookup(tx)([...new Set(pending.flatMap((p) => servicesOf(p.event)))]);
-  await lockChain(ctx, tx);
+  const lookup = pending.filter((p) => !p.options.audience?.groupIds).flatMap((p) => servicesOf(p.event));
+  const groups = await serviceGroups(sql, [...new Set(lookup)]);
+  await lockChain(ctx, sql);
   await appendAudit(
     ctx,
-    tx,
+    sql,
     pending.map(({ event, options }) => {
       const fields = auditFieldsOf(event);
       const details = options.details ? { ...fields.details, ...options.details } : fields.details;
@@ -66,21 +67,38 @@ async function flush(ctx: DbContext, tx: Tx, origin: Origin, pending: Pending[])
   );
   return appendLog(
     ctx,
-    tx,
+    sql,
     pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) })),
   );
 }
 
 /**
- * Runs `fn` in one transaction; whatever it `record`s is written with the change. A change that
- * records nothing (a refused request that throws) writes nothing at all.
+ * Runs `fn` in one Prisma transaction; whatever it `record`s is written with the change. A change
+ * that records nothing (a refused request that throws) writes nothing at all.
  */
 export async function runChange<T>(ctx: DbContext, origin: Origin, fn: (tx: Tx, record: RecordEvent) => Promise<T>): Promise<T> {
   let records: LogRecord[] = [];
   const result = await inTransaction(ctx, async (tx) => {
     const pending: Pending[] = [];
     const out = await fn(tx, (event, options = {}) => pending.push({ event, options }));
-    records = await flush(ctx, tx, origin, pending);
+    records = await flush(ctx, ctx.sql.within(tx), origin, pending);
+    return out;
+  });
+  if (records.length > 0) ctx.changes.committed(records);
+  return result;
+}
+
+/**
+ * The same for the hot paths (start, extend, end), in plain SQL on a transaction of its own
+ * (`@postern/db`'s sql.ts): a few statements of tens of microseconds instead of Prisma's
+ * millisecond each.
+ */
+export async function runSqlChange<T>(ctx: DbContext, origin: Origin, fn: (sql: SqlRunner, record: RecordEvent) => Promise<T>): Promise<T> {
+  let records: LogRecord[] = [];
+  const result = await ctx.sql.transaction(async (sql) => {
+    const pending: Pending[] = [];
+    const out = await fn(sql, (event, options = {}) => pending.push({ event, options }));
+    records = await flush(ctx, sql, origin, pending);
     return out;
   });
   if (records.length > 0) ctx.changes.committed(records);

@@ -25,6 +25,7 @@ export default fp(
     app.decorate("ctx", {
       db: opts.database.db,
       provider: opts.database.provider,
+      sql: opts.database.sql,
       now: opts.now ?? (() => new Date()),
       changes: new ChangeDispatcher((err) => app.log.error({ err }, "a consumer of a committed change failed")),
     } satisfies DbContext);

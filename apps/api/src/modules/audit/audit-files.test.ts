@@ -77,7 +77,7 @@ describe.each(providers)("weekly audit files on %s", (provider) => {
 
     // Another writer (the CLI, another instance) adds events while this API is down.
     const other = await openDatabase(t.url);
-    const ctx = { db: other.db, provider: t.provider, now: clock.now, changes: NO_LISTENERS };
+    const ctx = { db: other.db, provider: t.provider, sql: other.sql, now: clock.now, changes: NO_LISTENERS };
     for (const name of ["while-down-1", "while-down-2"]) {
       await inTransaction(ctx, (tx) => writeAudit(ctx, tx, { action: "group.created", details: { name } }));
     }

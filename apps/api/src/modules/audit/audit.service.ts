@@ -2,7 +2,7 @@
 // event exists exactly when the change it describes was committed.
 import { createHash } from "node:crypto";
 import { auditTimeBound, isoWeekRange, type TAuditAction, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
-import type { AuditEvent, Prisma, Tx } from "@postern/db";
+import { newId, type AuditEvent, type Prisma, type SqlRunner, type SqlValue, type Tx } from "@postern/db";
 import { badField } from "../../errors";
 import { inTransaction, type DbContext } from "../../lib/db-context";
 
@@ -61,19 +61,24 @@ export function hashAuditEvent(e: HashedFields): string {
  * transaction ends (SQLite's transactions already run one at a time). Whoever holds it appends
  * to both, so both are committed in the order their numbers say.
  */
-export async function lockChain(ctx: DbContext, tx: Tx): Promise<void> {
-  if (ctx.provider === "postgres") await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+export async function lockChain(ctx: DbContext, sql: SqlRunner): Promise<void> {
+  // `run`, not `get`: the function returns void, which Prisma's raw queries cannot read.
+  if (ctx.provider === "postgres") await sql.run(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
 }
+
+const AUDIT_COLUMNS = ["id", "seq", "at", "actorId", "actorUsername", "action", "target", "serviceId", "sessionId", "sourceIp", "details", "prevHash", "hash"] as const;
 
 /** Appends events to the hash chain; the caller holds the chain lock (`lockChain`). Returns the
  * seq of the last one. */
-export async function appendAudit(ctx: DbContext, tx: Tx, inputs: AuditInput[]): Promise<number> {
-  const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true } });
+export async function appendAudit(ctx: DbContext, sql: SqlRunner, inputs: AuditInput[]): Promise<number> {
+  const last = await sql.get<{ seq: number; hash: string }>(`SELECT "seq", "hash" FROM "AuditEvent" ORDER BY "seq" DESC LIMIT 1`);
   let seq = last?.seq ?? 0;
+  if (inputs.length === 0) return seq;
   let prevHash = last?.hash ?? GENESIS_HASH;
   // Millisecond precision on both providers, so the hash recomputes identically after a read.
   const at = new Date(Math.floor(ctx.now().getTime()));
-  const rows = inputs.map((input) => {
+  const values: SqlValue[] = [];
+  for (const input of inputs) {
     seq += 1;
     const fields: HashedFields = {
       seq,
@@ -90,16 +95,19 @@ export async function appendAudit(ctx: DbContext, tx: Tx, inputs: AuditInput[]):
     };
     const hash = hashAuditEvent(fields);
     prevHash = hash;
-    return { ...fields, hash };
-  });
-  if (rows.length > 0) await tx.auditEvent.createMany({ data: rows });
+    const row = { ...fields, id: newId(), hash };
+    values.push(...AUDIT_COLUMNS.map((c) => row[c]));
+  }
+  const placeholders = inputs.map(() => `(${AUDIT_COLUMNS.map(() => "?").join(", ")})`).join(", ");
+  await sql.run(`INSERT INTO "AuditEvent" (${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${placeholders}`, values);
   return seq;
 }
 
 /** One event, with its own lock: for tests and tools that write the chain directly. */
 export async function writeAudit(ctx: DbContext, tx: Tx, input: AuditInput): Promise<{ seq: number }> {
-  await lockChain(ctx, tx);
-  return { seq: await appendAudit(ctx, tx, [input]) };
+  const sql = ctx.sql.within(tx);
+  await lockChain(ctx, sql);
+  return { seq: await appendAudit(ctx, sql, [input]) };
 }
 
 export interface ChainBreak {

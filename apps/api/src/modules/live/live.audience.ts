@@ -3,7 +3,7 @@
 // The audience is decided when the event is recorded, inside the change's transaction, and kept
 // in the log beside it, so every instance filters the same way without a query.
 import type { TDomainEvent } from "@postern/contracts";
-import type { Tx } from "@postern/db";
+import type { SqlRunner } from "@postern/db";
 
 export interface Audience {
   /** "all": every client; "admins": admins only; "groups": members of `groupIds` (and admins). */
@@ -15,25 +15,25 @@ export interface Audience {
   othersGroupIds?: string[];
 }
 
-/** What the recorder knows that the event does not say: a service's groups before the change. */
+/** What the recorder knows that the event does not say. */
 export interface AudienceHint {
   /** The service's groups before an update (who may need to be told it is gone). */
   previousGroupIds?: string[];
-  /** A deleted service's groups (the row is gone when the audience is decided). */
+  /** The groups of the service the event is about, when the caller has them at hand (a session
+   * event), or a deleted service's groups (the row is gone when the audience is decided). */
   groupIds?: string[];
 }
 
 /** Service id → its groups, read once per transaction for every event that needs them. */
-export type GroupLookup = (serviceIds: string[]) => Promise<Map<string, string[]>>;
-
-export function groupLookup(tx: Tx): GroupLookup {
-  return async (serviceIds) => {
-    const map = new Map<string, string[]>(serviceIds.map((id) => [id, []]));
-    if (serviceIds.length === 0) return map;
-    const rows = await tx.serviceGroup.findMany({ where: { serviceId: { in: serviceIds } }, select: { serviceId: true, groupId: true } });
-    for (const r of rows) map.get(r.serviceId)?.push(r.groupId);
-    return map;
-  };
+export async function serviceGroups(sql: SqlRunner, serviceIds: string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>(serviceIds.map((id) => [id, []]));
+  if (serviceIds.length === 0) return map;
+  const rows = await sql.all<{ serviceId: string; groupId: string }>(
+    `SELECT "serviceId", "groupId" FROM "ServiceGroup" WHERE "serviceId" IN (${serviceIds.map(() => "?").join(", ")})`,
+    serviceIds,
+  );
+  for (const r of rows) map.get(r.serviceId)?.push(r.groupId);
+  return map;
 }
 
 /** The services an event's audience depends on. */
@@ -63,7 +63,7 @@ export function audienceOf(event: TDomainEvent, groups: Map<string, string[]>, h
       return { to: "all" };
     default: {
       const services = servicesOf(event);
-      if (services.length > 0) return { to: "groups", groupIds: groupsOf(services) };
+      if (services.length > 0) return { to: "groups", groupIds: hint.groupIds ?? groupsOf(services) };
       return { to: "admins" };
     }
   }

@@ -8,7 +8,7 @@
 // seqs are committed in increasing order: whoever can see row n can see every row below n. A
 // rolled-back transaction may leave a hole in the numbers, never a late-arriving smaller one.
 import type { TDomainEvent } from "@postern/contracts";
-import type { LiveEvent, Tx } from "@postern/db";
+import type { LiveEvent, SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { Audience } from "./live.audience";
 
@@ -35,18 +35,23 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
  * NOTIFY is sent in the same transaction, so it is delivered only once the rows are committed. */
 export async function appendLog(
   ctx: DbContext,
-  tx: Tx,
+  sql: SqlRunner,
   entries: { event: TDomainEvent; audience: Audience }[],
 ): Promise<LogRecord[]> {
   const at = ctx.now();
   const out: LogRecord[] = [];
+  // One row at a time: the order of several rows' RETURNING is not guaranteed.
   for (const { event, audience } of entries) {
     const payload = JSON.stringify({ event, audience } satisfies StoredPayload);
-    const row = await tx.liveEvent.create({ data: { type: event.type, payload, at }, select: { seq: true } });
-    out.push({ seq: row.seq, event, audience });
+    const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, [
+      event.type,
+      payload,
+      at,
+    ]);
+    out.push({ seq: Number(row?.seq), event, audience });
   }
   if (ctx.provider === "postgres" && out.length > 0) {
-    await tx.$executeRawUnsafe(`SELECT pg_notify('${LIVE_CHANNEL}', $1)`, String(out[out.length - 1]!.seq));
+    await sql.run(`SELECT pg_notify('${LIVE_CHANNEL}', ?)`, [String(out[out.length - 1]!.seq)]);
   }
   return out;
 }

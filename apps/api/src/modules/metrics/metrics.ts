@@ -3,6 +3,7 @@
 // them through `app.metrics`: the live stream sets `liveClients`, anything else may register
 // its own metric on `app.metrics.registry`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { queriesSent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 
 export interface PosternMetrics {
@@ -83,6 +84,16 @@ export function createMetrics(ctx: DbContext): PosternMetrics {
     name: "postern_agent_connections",
     help: "Gateway agents connected to this instance",
     registers: [registry],
+  });
+
+  new Counter({
+    name: "postern_db_queries_total",
+    help: "Statements this process has sent to its database (what a request costs: see bench/api)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(queriesSent());
+    },
   });
 
   // Read from the database at scrape time, so every instance reports the same shared truth.

@@ -2,7 +2,7 @@
 // (checked when a session is booked, approved, accepted or extended — never when it starts),
 // and starting booked sessions when their window opens.
 import { OPEN_STATUSES, type TConflictDetails } from "@postern/contracts";
-import type { Tx } from "@postern/db";
+import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
@@ -22,15 +22,43 @@ interface Occupant {
   user: { id: string; username: string; displayName: string | null };
 }
 
-const occupantSelect = {
-  id: true,
-  status: true,
-  durationSeconds: true,
-  startsAt: true,
-  expiresAt: true,
-  offerExpiresAt: true,
-  user: { select: { id: true, username: true, displayName: true } },
-} as const;
+interface OccupantRow {
+  id: string;
+  status: string;
+  durationSeconds: number;
+  startsAt: Date | null;
+  expiresAt: Date | null;
+  offerExpiresAt: Date | null;
+  userId: string;
+  username: string;
+  displayName: string | null;
+}
+
+/** Open sessions on a service in the given statuses (but `exceptId`), with their holders. */
+async function occupants(
+  sql: SqlRunner,
+  where: { serviceId: string; statuses: readonly string[]; exceptId?: string; userId?: string },
+  order = "",
+): Promise<Occupant[]> {
+  const params: (string | null)[] = [where.serviceId, ...where.statuses];
+  let filter = "";
+  if (where.exceptId) {
+    filter += ` AND s."id" <> ?`;
+    params.push(where.exceptId);
+  }
+  if (where.userId) {
+    filter += ` AND s."userId" = ?`;
+    params.push(where.userId);
+  }
+  const rows = await sql.all<OccupantRow>(
+    `SELECT s."id", s."status", s."durationSeconds", s."startsAt", s."expiresAt", s."offerExpiresAt",
+            u."id" AS "userId", u."username", u."displayName"
+       FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
+      WHERE s."serviceId" = ? AND s."status" IN (${where.statuses.map(() => "?").join(", ")})${filter}${order}`,
+    params,
+  );
+  return rows.map(({ userId, username, displayName, ...o }) => ({ ...o, user: { id: userId, username, displayName } }));
+}
 
 /**
  * The half-open span [from, to) an open session claims. An active session always claims the
@@ -76,20 +104,13 @@ export interface ExclusiveCheck {
  */
 export async function exclusiveConflict(
   ctx: DbContext,
-  tx: Tx,
+  sql: SqlRunner,
   serviceId: string,
   span: [Date, Date],
   check: ExclusiveCheck = {},
 ): Promise<AppError | null> {
   const now = ctx.now();
-  const others = await tx.accessSession.findMany({
-    where: {
-      serviceId,
-      status: { in: ["active", "offered", "scheduled"] },
-      id: check.exceptId ? { not: check.exceptId } : undefined,
-    },
-    select: occupantSelect,
-  });
+  const others = await occupants(sql, { serviceId, statuses: ["active", "offered", "scheduled"], exceptId: check.exceptId });
   const rank = { active: 0, offered: 1, scheduled: 2 } as Record<string, number>;
   others.sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || spanOf(a, now)[0].getTime() - spanOf(b, now)[0].getTime());
   for (const o of others) {
@@ -112,11 +133,7 @@ export async function exclusiveConflict(
     );
   }
   if (check.queueBlocks && span[0] <= now) {
-    const waiting = await tx.accessSession.findMany({
-      where: { serviceId, status: "waiting", id: check.exceptId ? { not: check.exceptId } : undefined },
-      select: occupantSelect,
-      orderBy: [{ requestedAt: "asc" }, { id: "asc" }],
-    });
+    const waiting = await occupants(sql, { serviceId, statuses: ["waiting"], exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
     const head = waiting[0];
     if (head) {
       const people = waiting.length === 1 ? "1 person waits" : `${waiting.length} people wait`;
@@ -129,17 +146,14 @@ export async function exclusiveConflict(
 /** A 409 when the caller's own open sessions on the service already claim part of [from, to). */
 export async function ownConflict(
   ctx: DbContext,
-  tx: Tx,
+  sql: SqlRunner,
   userId: string,
   serviceId: string,
   span: [Date, Date],
   exceptId?: string,
 ): Promise<AppError | null> {
   const now = ctx.now();
-  const mine = await tx.accessSession.findMany({
-    where: { serviceId, userId, status: { in: [...OPEN_STATUSES] }, id: exceptId ? { not: exceptId } : undefined },
-    select: occupantSelect,
-  });
+  const mine = await occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId, exceptId });
   const clash = mine.find((s) => overlaps(span, spanOf(s, now)));
   if (!clash) return null;
   return new AppError("conflict", `you already have an open (${clash.status}) session on this service`, {

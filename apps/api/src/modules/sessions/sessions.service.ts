@@ -3,15 +3,16 @@
 // service so two starts cannot both win. Lock order everywhere: the Service row, then the
 // AccessSession row.
 import { isOpenStatus, OPEN_STATUSES, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
-import type { Prisma, Tx } from "@postern/db";
+import { newId, type Prisma, type SqlRunner, type Tx } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
-import { runChange, SYSTEM, type Origin } from "../../lib/run-change";
+import { runChange, runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
 import { actorUserId } from "../audit/audit.service";
 import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { exclusiveConflict, ownConflict } from "./sessions.schedule";
+import { insertSession, lockRowSql, selectServiceRules, selectSession, updateSession } from "./sessions.sql";
 
 export interface SessionCaller {
   viewer: Viewer;
@@ -55,46 +56,57 @@ export async function startSession(
   body: TStartSessionBody,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    await lockRow(ctx, tx, "Service", serviceId);
-    const service = await tx.service.findUnique({ where: { id: serviceId }, include: { groups: true } });
-    if (!service || !canSeeService(caller.viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    await lockRowSql(ctx, sql, "Service", serviceId);
+    const service = await selectServiceRules(sql, serviceId);
+    if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const now = ctx.now();
     const startsAt = body.startsAt ? new Date(body.startsAt) : null;
     if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
     const span: [Date, Date] = [startsAt ?? now, after(startsAt ?? now, durationSeconds)];
-    const userId = caller.viewer.user.id;
-    const mine = await ownConflict(ctx, tx, userId, serviceId, span);
+    const user = caller.viewer.user;
+    const mine = await ownConflict(ctx, sql, user.id, serviceId, span);
     if (mine) throw mine;
     const pending = service.requiresApproval;
     // A request for approval now is checked at approval, when the holder may be gone; a booked
     // window is checked now as well, because the booking is what people plan around.
     if (service.exclusive && (!pending || startsAt)) {
-      const conflict = await exclusiveConflict(ctx, tx, serviceId, span, { queueBlocks: true });
+      const conflict = await exclusiveConflict(ctx, sql, serviceId, span, { queueBlocks: true });
       if (conflict) throw conflict;
     }
     const status = pending ? "pending" : startsAt ? "scheduled" : "active";
-    const session = await tx.accessSession.create({
-      data: {
-        serviceId,
-        userId,
-        status,
-        reason: body.reason || null,
-        sourceIp: body.sourceIp ?? caller.origin.sourceIp ?? null,
-        durationSeconds,
-        requestedAt: now,
-        startsAt,
-        startedAt: status === "active" ? now : null,
-        expiresAt: status === "pending" ? null : span[1],
-      },
-      include: sessionInclude,
-    });
+    const data = {
+      serviceId,
+      userId: user.id,
+      status,
+      reason: body.reason || null,
+      sourceIp: body.sourceIp ?? caller.origin.sourceIp ?? null,
+      durationSeconds,
+      requestedAt: now,
+      startsAt,
+      startedAt: status === "active" ? now : null,
+      expiresAt: status === "pending" ? null : span[1],
+    };
+    const id = newId();
+    await insertSession(sql, data, id);
+    const session: SessionRow = {
+      ...data,
+      id,
+      endedAt: null,
+      endedById: null,
+      decidedById: null,
+      decidedAt: null,
+      offerExpiresAt: null,
+      user: { id: user.id, username: user.username, displayName: user.displayName },
+      endedBy: null,
+    };
     const presented = presentSession(session);
-    if (status === "pending") record({ type: "session.requested", session: presented });
-    else if (status === "scheduled") record({ type: "session.scheduled", session: presented });
-    else record({ type: "session.started", session: presented, via: "request" });
+    const audience = { groupIds: service.groupIds };
+    if (status === "pending") record({ type: "session.requested", session: presented }, { audience });
+    else if (status === "scheduled") record({ type: "session.scheduled", session: presented }, { audience });
+    else record({ type: "session.started", session: presented, via: "request" }, { audience });
     return session;
   });
 }
@@ -105,17 +117,19 @@ async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise
   if (row) await lockRow(ctx, tx, "Service", row.serviceId);
 }
 
-/** A session the caller may see, and may change: their own, or any as an admin. */
-async function loadOwnOrAdmin(tx: Tx, viewer: Viewer, sessionId: string) {
-  const session = await tx.accessSession.findUnique({
-    where: { id: sessionId },
-    include: { ...sessionInclude, service: { include: { groups: true } } },
-  });
-  if (!session || !canSeeService(viewer, session.service.groups.map((g) => g.groupId))) throw notFound("session");
+/** A session the caller may see and may change (their own, or any as an admin), with its service. */
+async function loadOwnOrAdmin(ctx: DbContext, sql: SqlRunner, viewer: Viewer, sessionId: string) {
+  const found = await sql.get<{ serviceId: string }>(`SELECT "serviceId" FROM "AccessSession" WHERE "id" = ?`, [sessionId]);
+  if (!found) throw notFound("session");
+  // The service's lock first, then the session's: the order every writer takes them in.
+  await lockRowSql(ctx, sql, "Service", found.serviceId);
+  await lockRowSql(ctx, sql, "AccessSession", sessionId);
+  const [session, service] = await Promise.all([selectSession(sql, sessionId), selectServiceRules(sql, found.serviceId)]);
+  if (!session || !service || !canSeeService(viewer, service.groupIds)) throw notFound("session");
   if (session.userId !== viewer.user.id && !viewer.admin) {
     throw forbidden("only the session's holder or an admin may change it");
   }
-  return session;
+  return { session, service };
 }
 
 export async function extendSession(
@@ -125,15 +139,12 @@ export async function extendSession(
   durationSeconds: number,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    await lockServiceOf(ctx, tx, sessionId);
-    await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await loadOwnOrAdmin(tx, caller.viewer, sessionId);
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const { session, service } = await loadOwnOrAdmin(ctx, sql, caller.viewer, sessionId);
     const now = ctx.now();
     if (session.status !== "active" || !session.expiresAt || session.expiresAt <= now) {
       throw new AppError("conflict", `only an active session can be extended; this one is ${session.status}`);
     }
-    const service = session.service;
     if (durationSeconds < limits.minSessionSeconds) {
       throw badField("body.durationSeconds", `must be at least ${limits.minSessionSeconds} seconds`);
     }
@@ -149,35 +160,28 @@ export async function extendSession(
       );
     }
     if (service.exclusive) {
-      const conflict = await exclusiveConflict(ctx, tx, session.serviceId, [now, expiresAt], { exceptId: sessionId });
+      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId });
       if (conflict) throw conflict;
     }
-    const updated = await tx.accessSession.update({
-      where: { id: sessionId },
-      data: { expiresAt, durationSeconds: session.durationSeconds + durationSeconds },
-      include: sessionInclude,
-    });
-    record({ type: "session.extended", session: presentSession(updated), addedSeconds: durationSeconds });
+    const updated: SessionRow = { ...session, expiresAt, durationSeconds: session.durationSeconds + durationSeconds };
+    await updateSession(sql, sessionId, { expiresAt, durationSeconds: updated.durationSeconds });
+    record({ type: "session.extended", session: presentSession(updated), addedSeconds: durationSeconds }, { audience: { groupIds: service.groupIds } });
     return updated;
   });
 }
 
 /** Ends a session early; by an admin on someone else's session this is a force-end. */
 export async function endSession(ctx: DbContext, caller: SessionCaller, sessionId: string): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    await lockServiceOf(ctx, tx, sessionId);
-    await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await loadOwnOrAdmin(tx, caller.viewer, sessionId);
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const { session, service } = await loadOwnOrAdmin(ctx, sql, caller.viewer, sessionId);
     if (!isOpenStatus(session.status)) throw new AppError("conflict", `the session is already ${session.status}`);
-    const forced = session.userId !== caller.viewer.user.id;
-    const updated = await tx.accessSession.update({
-      where: { id: sessionId },
-      data: { status: "ended", endedAt: ctx.now(), endedById: caller.viewer.user.id },
-      include: sessionInclude,
-    });
+    const user = caller.viewer.user;
+    const forced = session.userId !== user.id;
+    const updated: SessionRow = { ...session, status: "ended", endedAt: ctx.now(), endedById: user.id, endedBy: { id: user.id, username: user.username } };
+    await updateSession(sql, sessionId, { status: "ended", endedAt: updated.endedAt, endedById: user.id });
     record(
       { type: forced ? "session.force_ended" : "session.ended", session: presentSession(updated) },
-      { details: { previousStatus: session.status } },
+      { details: { previousStatus: session.status }, audience: { groupIds: service.groupIds } },
     );
     return updated;
   });
@@ -221,7 +225,7 @@ export async function decideSession(
     const from = later && session.startsAt ? session.startsAt : now;
     const span: [Date, Date] = [from, after(from, session.durationSeconds)];
     if (approve && session.service.exclusive) {
-      const conflict = await exclusiveConflict(ctx, tx, session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
+      const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
       if (conflict) throw conflict;
     }
     const decidedById = actorUserId(caller.origin.actor);

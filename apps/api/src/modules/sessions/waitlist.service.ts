@@ -36,7 +36,7 @@ export async function joinWaitlist(
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const now = ctx.now();
-    const mine = await ownConflict(ctx, tx, caller.viewer.user.id, serviceId, [now, after(now, durationSeconds)]);
+    const mine = await ownConflict(ctx, ctx.sql.within(tx), caller.viewer.user.id, serviceId, [now, after(now, durationSeconds)]);
     if (mine) throw mine;
     const ahead = await tx.accessSession.count({ where: { serviceId, status: { in: [...IN_LINE] } } });
     const session = await tx.accessSession.create({
@@ -117,7 +117,7 @@ export async function acceptOffer(
     const durationSeconds = body.durationSeconds ?? session.durationSeconds;
     checkDuration(durationSeconds, session.service, limits, "body.durationSeconds");
     const expiresAt = after(now, durationSeconds);
-    const conflict = await exclusiveConflict(ctx, tx, session.serviceId, [now, expiresAt], { exceptId: sessionId });
+    const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, [now, expiresAt], { exceptId: sessionId });
     if (conflict) throw conflict;
     const updated = await tx.accessSession.update({
       where: { id: sessionId },

@@ -1,0 +1,13 @@
+// The baseline: plain Fastify answering a small JSON hello, nothing else in the way. Same
+// Fastify as Postern (resolved from the API's dependencies), same machine, same run.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(path.resolve(import.meta.dirname, "../../apps/api/package.json"));
+const Fastify = require("fastify");
+
+const app = Fastify({ logger: false });
+app.get("/", async () => ({ hello: "world" }));
+await app.listen({ port: 0, host: "127.0.0.1" });
+process.stdout.write(`listening ${app.server.address().port}\n`);
+process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));

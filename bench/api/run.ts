@@ -1,0 +1,243 @@
+// API throughput benchmark: plain Fastify hello vs Postern's authenticated reads, refused requests
+// and a mix of changes, measured in one run on this machine, so the ratios mean something.
+//
+//   pnpm bench:api                     # SQLite, 10 s per row, 32 connections for reads
+//   pnpm bench:api --db=postgres       # PostgreSQL; the change mix runs on two API instances
+//   pnpm bench:api --seconds=5         # shorter rows
+//
+// Board: 20 services in 3 groups, 50 active sessions. Reads as a member (login cookie and API
+// token); changes: 8 clients, each its own user, start → extend → end in a loop. Per row: req/s,
+// p50/p99 latency, the ratio to plain Fastify's req/s, database statements per request (from the
+// server's own counter) and the server's RSS afterwards.
+import autocannon from "autocannon";
+import { performance } from "node:perf_hooks";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { call, dbOf, login, machine, queriesSent, rssMb, spawnNode, startApi, statsOf, type ApiCluster } from "../lib/api-process";
+
+interface Options {
+  db: ReturnType<typeof dbOf>;
+  seconds: number;
+  connections: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const num = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+  return { db: dbOf(argv), seconds: num("seconds", 10), connections: num("connections", 32) };
+}
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Statements per request; NaN where not measured. */
+  queries: number;
+  /** Share of answers with the expected status. */
+  ok: number;
+}
+
+async function load(
+  url: string,
+  opts: Options,
+  request: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string },
+  expect: number,
+): Promise<Omit<Row, "name" | "queries">> {
+  const result = await autocannon({
+    url,
+    connections: opts.connections,
+    duration: opts.seconds,
+    method: request.method ?? "GET",
+    headers: request.headers,
+    body: request.body,
+  });
+  const counts = result.statusCodeStats as unknown as Record<string, { count: number } | undefined>;
+  const good = counts[String(expect)]?.count ?? 0;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result.requests.total ? good / result.requests.total : 0 };
+}
+
+async function baseline(opts: Options): Promise<Row> {
+  const child = spawnNode([path.join(import.meta.dirname, "hello-server.mjs")], {}, import.meta.dirname);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`baseline exited ${code}`)));
+  });
+  const row = await load(`http://127.0.0.1:${port}/`, opts, {}, 200);
+  child.kill("SIGTERM");
+  return { name: "plain Fastify hello", queries: 0, ...row };
+}
+
+interface Board {
+  member: { cookie: string; token: string; heldServiceId: string };
+  writers: { cookie: string; serviceId: string; instance: number }[];
+  serviceIds: string[];
+}
+
+/** 3 groups, 20 services, a reader in two groups, 8 writers in all; 50 active sessions. */
+async function seed(api: ApiCluster): Promise<Board> {
+  const url = api.instances[0]!.url;
+  const admin = { cookie: api.cookie };
+  const groups = [];
+  for (const name of ["ops", "support", "customers"]) groups.push(await call(url, admin, "POST", "/api/groups", { name }));
+  const serviceIds: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const service = await call(url, admin, "POST", "/api/services", {
+      name: `Service ${i}`,
+      slug: `service-${i}`,
+      kind: i % 2 ? "vpn" : "web",
+      maxDurationSeconds: 24 * 3600,
+      defaultDurationSeconds: 3600,
+      groupIds: [groups[i % 3]!.id],
+    });
+    serviceIds.push(service.id);
+  }
+  const makeUser = async (username: string, groupIds: string[]) => {
+    const password = `pw-${username}-long-enough`;
+    await call(url, admin, "POST", "/api/users", { username, password, groupIds });
+    return login(url, username, password);
+  };
+  const readerCookie = await makeUser("reader", [groups[0]!.id, groups[1]!.id]);
+  const token = (await call<{ token: string }>(url, { cookie: readerCookie }, "POST", "/api/tokens", { name: "bench", scopes: ["sessions:read", "sessions:write"] })).token;
+  const start = (cookie: string, serviceId: string) => call(url, { cookie }, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 12 * 3600 });
+  // The reader holds two (one of them makes the 409 row); the writers six each: 50 in all.
+  const heldServiceId = serviceIds[0]!;
+  await start(readerCookie, serviceIds[0]!);
+  await start(readerCookie, serviceIds[1]!);
+  const writers: Board["writers"] = [];
+  for (let w = 0; w < 8; w++) {
+    const cookie = await makeUser(`writer${w}`, groups.map((g) => g.id));
+    for (let k = 0; k < 6; k++) await start(cookie, serviceIds[(w * 2 + k) % 20]!);
+    writers.push({ cookie, serviceId: serviceIds[(w * 2 + 10) % 20]!, instance: w % api.instances.length });
+  }
+  return { member: { cookie: readerCookie, token, heldServiceId }, writers, serviceIds };
+}
+
+async function reads(api: ApiCluster, board: Board, opts: Options): Promise<Row[]> {
+  const base = api.instances[0]!.url;
+  const cookie = { cookie: board.member.cookie };
+  const bearer = { authorization: `Bearer ${board.member.token}` };
+  const csrf = { ...cookie, "x-postern-csrf": "1", "content-type": "application/json" };
+  const cases: { name: string; path: string; headers: Record<string, string>; method?: "GET" | "POST"; body?: string; expect: number }[] = [
+    { name: "GET /api/services (cookie)", path: "/api/services", headers: cookie, expect: 200 },
+    { name: "GET /api/services (token)", path: "/api/services", headers: bearer, expect: 200 },
+    { name: "GET /api/sessions?active=true (cookie)", path: "/api/sessions?active=true", headers: cookie, expect: 200 },
+    { name: "GET /api/sessions?active=true (token)", path: "/api/sessions?active=true", headers: bearer, expect: 200 },
+    { name: "GET /api/me (cookie)", path: "/api/me", headers: cookie, expect: 200 },
+    { name: "GET /api/me (token)", path: "/api/me", headers: bearer, expect: 200 },
+    { name: "401 GET /api/services (no login)", path: "/api/services", headers: {}, expect: 401 },
+    { name: "403 GET /api/users (member)", path: "/api/users", headers: cookie, expect: 403 },
+    { name: "404 GET /api/services/:unknown", path: "/api/services/no-such-service", headers: cookie, expect: 404 },
+    {
+      name: "400 POST start (bad duration)",
+      path: `/api/services/${board.serviceIds[2]}/sessions`,
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: "soon" }),
+      expect: 400,
+    },
+    {
+      name: "409 POST start (already holding it)",
+      path: `/api/services/${board.member.heldServiceId}/sessions`,
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: 600 }),
+      expect: 409,
+    },
+  ];
+  const rows: Row[] = [];
+  for (const c of cases) {
+    process.stdout.write(`  ${c.name}…\n`);
+    const before = await queriesSent(base);
+    const result = await load(`${base}${c.path}`, opts, { method: c.method, headers: c.headers, body: c.body }, c.expect);
+    const after = await queriesSent(base);
+    const total = result.rps * opts.seconds;
+    rows.push({ name: c.name, ...result, queries: total ? (after - before) / total : NaN });
+  }
+  return rows;
+}
+
+/** 8 clients, each its own user, start → extend → end as fast as they are answered. */
+async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Row> {
+  const latencies: number[] = [];
+  let done = 0;
+  let failures = 0;
+  const before = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
+  const deadline = performance.now() + opts.seconds * 1000;
+  const timed = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      latencies.push(performance.now() - t0);
+      done += 1;
+    }
+  };
+  await Promise.all(
+    board.writers.map(async (w) => {
+      const url = api.instances[w.instance]!.url;
+      const auth = { cookie: w.cookie };
+      while (performance.now() < deadline) {
+        try {
+          const s = await timed(() => call(url, auth, "POST", `/api/services/${w.serviceId}/sessions`, { durationSeconds: 600 }));
+          await timed(() => call(url, auth, "POST", `/api/sessions/${s.id}/extend`, { durationSeconds: 60 }));
+          await timed(() => call(url, auth, "DELETE", `/api/sessions/${s.id}`));
+        } catch (err) {
+          failures += 1;
+          if (failures < 5) process.stderr.write(`  change failed: ${(err as Error).message}\n`);
+        }
+      }
+    }),
+  );
+  const after = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
+  const s = statsOf(latencies);
+  const queries = after.reduce((sum, q, i) => sum + q - (before[i] ?? 0), 0);
+  return {
+    name: `changes: start/extend/end, 8 clients${api.instances.length > 1 ? `, ${api.instances.length} instances` : ""}`,
+    rps: done / opts.seconds,
+    p50: s.p50,
+    p99: s.p99,
+    queries: queries / done,
+    ok: done ? (done - failures) / done : 0,
+  };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  process.stdout.write(`API benchmark: ${opts.db}, ${opts.seconds} s per row, ${opts.connections} connections; ${machine()}\n`);
+  process.stdout.write("  plain Fastify hello…\n");
+  const hello = await baseline(opts);
+  const api = await startApi(opts.db, opts.db === "postgres" ? 2 : 1);
+  let rows: Row[] = [];
+  let chain = "";
+  let rss = 0;
+  try {
+    const board = await seed(api);
+    rows = await reads(api, board, opts);
+    process.stdout.write("  change mix…\n");
+    rows.push(await changes(api, board, opts));
+    const verify = await call<{ intact: boolean; checked: number }>(api.instances[0]!.url, { cookie: api.cookie }, "GET", "/api/audit/verify");
+    chain = `audit chain after the run: ${verify.checked} events, ${verify.intact ? "intact" : "BROKEN"}`;
+    await sleep(200);
+    rss = Math.max(...api.instances.map((i) => rssMb(i.pid)));
+  } finally {
+    await api.stop();
+  }
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  process.stdout.write(
+    `\n| ${opts.db} | req/s | p50 ms | p99 ms | × plain Fastify | queries/req | expected status |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n`,
+  );
+  for (const r of [hello, ...rows]) {
+    process.stdout.write(
+      `| ${r.name} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${(r.rps / hello.rps * 100).toFixed(1)} % | ${f(r.queries, 2)} | ${(r.ok * 100).toFixed(1)} % |\n`,
+    );
+  }
+  process.stdout.write(`\nServer RSS after the run: ${rss.toFixed(0)} MB. ${chain}.\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,212 @@
+// Starts real `postern serve` processes on a fresh database for the benchmarks, and small helpers
+// they share (free ports, RSS, percentiles, calling the API).
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import net, { type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const root = path.resolve(import.meta.dirname, "../..");
+const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+
+/** The little of `pg` used here (it is a dependency of the API, not of the repository root). */
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+type PgModule = { Client: new (options: { connectionString: string }) => PgClient };
+
+export type BenchDb = "sqlite" | "postgres";
+
+export function dbOf(argv: string[]): BenchDb {
+  return argv.includes("--db=postgres") ? "postgres" : "sqlite";
+}
+
+export function rssMb(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+export interface Stats {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+export function statsOf(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, samples: sorted.length };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function spawnNode(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  return spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export interface ApiProcess {
+  url: string;
+  pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface ApiCluster {
+  instances: ApiProcess[];
+  databaseUrl: string;
+  /** The first admin's login cookie (`postern_session=…`). */
+  cookie: string;
+  admin: { username: string; password: string };
+  stop(): Promise<void>;
+}
+
+/** The server entry: the compiled build when there is one, else the TypeScript sources via tsx. */
+function serverArgs(): string[] {
+  const compiled = path.join(root, "apps/api/dist/cli/index.js");
+  if (fs.existsSync(compiled) && !process.env.BENCH_TSX) return [compiled, "serve"];
+  return ["--import", import.meta.resolve("tsx"), path.join(root, "apps/api/src/cli/index.ts"), "serve"];
+}
+
+async function startInstance(databaseUrl: string, dir: string, env: Record<string, string>): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawnNode(
+    serverArgs(),
+    {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      POSTERN_DATA_DIR: dir,
+      POSTERN_LOG_LEVEL: "warn",
+      POSTERN_WEB_DIR: "/nonexistent",
+      ...env,
+    },
+    dir,
+  );
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the API exited:\n${output}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 1200) throw new Error(`the API did not start:\n${output}`);
+    await sleep(50);
+  }
+  return {
+    url,
+    pid: child.pid ?? 0,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** `n` API processes on one fresh database (PostgreSQL for more than one), the first admin logged in. */
+export async function startApi(db: BenchDb, n = 1, env: Record<string, string> = {}): Promise<ApiCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-bench-"));
+  let databaseUrl = `file:${path.join(dir, "postern.db")}`;
+  let dropDb = async () => {};
+  if (db === "postgres") {
+    const pg = apiRequire("pg") as PgModule;
+    const admin = process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+    const name = `postern_bench_${process.pid}_${Date.now()}`;
+    const run = async (sql: string) => {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    };
+    await run(`CREATE DATABASE ${name}`);
+    const url = new URL(admin);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDb = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  const instances: ApiProcess[] = [];
+  const stop = async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await dropDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // The first one migrates the database and creates the first admin; the others join it.
+    instances.push(await startInstance(databaseUrl, dir, env));
+    for (let i = 1; i < n; i++) instances.push(await startInstance(databaseUrl, fs.mkdtempSync(path.join(dir, "i-")), env));
+    const out = instances[0]!.output();
+    const username = /username\s+(\S+)/.exec(out)?.[1] ?? "";
+    const password = /password\s+(\S+)/.exec(out)?.[1] ?? "";
+    const cookie = await login(instances[0]!.url, username, password);
+    return { instances, databaseUrl, cookie, admin: { username, password }, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Logs in and returns the `postern_session=…` cookie. */
+export async function login(url: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${await res.text()}`);
+  return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+}
+
+/** Calls the API with a login cookie (and the CSRF header) or a bearer token; fails on non-2xx. */
+export async function call<T = { id: string }>(
+  url: string,
+  auth: { cookie: string } | { token: string },
+  method: string,
+  pathAndQuery: string,
+  body?: unknown,
+): Promise<T> {
+  const headers: Record<string, string> =
+    "cookie" in auth ? { cookie: auth.cookie, "x-postern-csrf": "1" } : { authorization: `Bearer ${auth.token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${url}${pathAndQuery}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${method} ${pathAndQuery}: ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** Statements the process has sent to its database so far (from /metrics). */
+export async function queriesSent(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^postern_db_queries_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+export function machine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}

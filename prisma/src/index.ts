@@ -4,9 +4,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client";
-import { PrismaClient as PostgresClient } from "../generated/postgres/client";
 import { configPath, prismaBin, type Provider } from "../scripts/providers";
 import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
 
@@ -73,6 +71,12 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     return { db, provider, close: () => db.$disconnect() };
   }
   silencePgParallelQueryWarning();
+  // Loaded only for PostgreSQL: pg and the second generated client cost an embedded SQLite
+  // start-up about a tenth of a second.
+  const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+    import("@prisma/adapter-pg"),
+    import("../generated/postgres/client"),
+  ]);
   const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
   const db = new PostgresClient({ adapter }) as unknown as Db;
   return { db, provider, close: () => db.$disconnect() };

@@ -2,7 +2,8 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import { migrateDatabase, openDatabase, redactUrl } from "@postern/db";
+import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
+import { openMigratedDatabase } from "./migrations";
 import serviceApp from "./app";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
@@ -69,8 +70,11 @@ export async function drainWebsockets(app: FastifyInstance, timeoutMs = WEBSOCKE
   );
 }
 
-export async function buildServer(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const database = await openDatabase(config.databaseUrl);
+export async function buildServer(
+  config: Config,
+  options: { logger?: boolean; database?: OpenDatabase } = {},
+): Promise<FastifyInstance> {
+  const database = options.database ?? (await openDatabase(config.databaseUrl));
   const secret = resolveSecret(config, () => randomBytes(48).toString("base64url"));
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
@@ -87,9 +91,10 @@ export async function buildServer(config: Config, options: { logger?: boolean } 
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  process.stdout.write(`Postern: applying database migrations (${redactUrl(config.databaseUrl)})\n`);
-  await migrateDatabase(config.databaseUrl);
-  const app = await buildServer(config);
+  const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
+    process.stdout.write(`Postern: applying ${pending.length} database migration(s) (${redactUrl(config.databaseUrl)})\n`),
+  );
+  const app = await buildServer(config, { database });
   const admin = await bootstrapAdmin(app.ctx);
   await app.listen({ port: config.port, host: config.host });
   const url = publicUrlOf(config);

@@ -29,6 +29,8 @@ export type {
 export type { Provider };
 export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
+export { BackupError, backupSqlite, inspectSqliteBackup, pgDumpAdvice, restoreSqlite } from "./backup";
+export { appliedMigrations, countRows, exportLines, importLines, modelNames, TransferError, type ExportHeader } from "./transfer";
 
 export function providerOf(url: string): Provider {
   if (url.startsWith("file:")) return "sqlite";

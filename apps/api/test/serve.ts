@@ -4,12 +4,24 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { freePort } from "./oidc-provider";
+import net from "node:net";
 
 const require = createRequire(import.meta.url);
 export const repoRoot = path.resolve(import.meta.dirname, "../../..");
 const cliSource = path.join(repoRoot, "apps/api/src/cli/index.ts");
 export const compiledBin = path.join(repoRoot, "apps/api/bin/postern.mjs");
+
+/** A port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export interface ServeOptions {
   env: Record<string, string>;

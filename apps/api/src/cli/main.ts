@@ -12,6 +12,7 @@ import { registerUserCommands } from "./user";
 import { registerDoctorCommand } from "./doctor";
 import { registerTunnelCommands } from "./tunnel";
 import { registerTokenCommands } from "./token";
+import { registerBackupCommands } from "./backup";
 
 function buildProgram(): Command {
   const program = new Command("postern")
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   registerDoctorCommand(program);
   registerTunnelCommands(program);
   registerTokenCommands(program);
+  registerBackupCommands(program);
   return program;
 }
 

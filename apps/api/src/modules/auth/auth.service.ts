@@ -1,6 +1,6 @@
 // Local login, login sessions (revocable server-side) and the first-run admin bootstrap.
 import { randomBytes } from "node:crypto";
-import type { LoginSession } from "@postern/db";
+import { Prisma, type LoginSession } from "@postern/db";
 import { unauthorized } from "../../errors";
 import { writeAudit } from "../audit/audit.service";
 import { inTransaction, type DbContext } from "../../lib/db-context";
@@ -109,15 +109,23 @@ export async function bootstrapAdmin(ctx: DbContext): Promise<{ username: string
   if ((await ctx.db.user.count()) > 0) return null;
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
-  return inTransaction(ctx, async (tx) => {
-    // Re-checked inside the transaction: another instance may have bootstrapped meanwhile.
-    if ((await tx.user.count()) > 0) return null;
-    const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" } });
-    await writeAudit(ctx, tx, {
-      action: "user.created",
-      target: `user:${user.id}`,
-      details: { username: "admin", role: "admin", cause: "first-run bootstrap" },
+  try {
+    return await inTransaction(ctx, async (tx) => {
+      // Re-checked inside the transaction: another instance may have bootstrapped meanwhile.
+      if ((await tx.user.count()) > 0) return null;
+      const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" } });
+      await writeAudit(ctx, tx, {
+        action: "user.created",
+        target: `user:${user.id}`,
+        details: { username: "admin", role: "admin", cause: "first-run bootstrap" },
+      });
+      return { username: "admin", password };
     });
-    return { username: "admin", password };
-  });
+  } catch (err) {
+    // Two instances starting together on an empty PostgreSQL database (compose starts both
+    // replicas at once) both see no user at READ COMMITTED; the second insert then hits the
+    // unique username. The other instance bootstrapped: nothing to print here.
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") return null;
+    throw err;
+  }
 }

@@ -2,7 +2,7 @@
 // 200 on an already-migrated database, and its resident memory once idle. In the same run, a
 // plain `node:http` server started the same way is the baseline (machine noise shows in it).
 //
-//   pnpm bench:startup                     # compiled build (node apps/api/dist/postern.mjs), SQLite
+//   pnpm bench:startup                     # compiled build (node apps/api/bin/postern.mjs), SQLite
 //   pnpm bench:startup --runs=7 --tsx      # also the development path (node --import tsx src/…)
 //   pnpm bench:startup --db=postgres       # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
 //
@@ -72,9 +72,11 @@ async function measure(command, commandArgs, env) {
     await sleep(idleSeconds * 1000);
     return { readyMs, rss: rssMb(child.pid) };
   } finally {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
   }
 }
 
@@ -118,7 +120,7 @@ try {
 
   const baselineScript = "require('http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),process.env.HOST)";
   const rows = [await series("plain node:http server (baseline)", process.execPath, ["-e", baselineScript], {})];
-  rows.push(await series(`postern serve, compiled (${db})`, process.execPath, ["apps/api/dist/postern.mjs", "serve"], env));
+  rows.push(await series(`postern serve, compiled (${db})`, process.execPath, ["apps/api/bin/postern.mjs", "serve"], env));
   if (withTsx) {
     const tsx = apiRequire.resolve("tsx");
     rows.push(await series(`postern serve, tsx (${db})`, process.execPath, ["--import", tsx, "apps/api/src/cli/index.ts", "serve"], env));

@@ -1,58 +1,11 @@
-// `postern <command>`: the server and the administration commands. `index.ts` runs it from the
-// sources (tsx); the compiled build (`bin/postern.mjs` → `dist/postern.cjs`) calls `main` too.
-import { Command, CommanderError } from "commander";
-import { migrateDatabase, redactUrl } from "@postern/db";
+// Runs one `postern` command line: `index.ts` calls it from the sources (tsx), the compiled
+// build (`bin/postern.mjs` → `dist/postern.cjs`) calls it too. Failures end the process with a
+// one-line reason on stderr.
+import { CommanderError } from "commander";
 import { ConfigError } from "../config";
-import { POSTERN_VERSION } from "../version";
-import { errorLine, readConfig, setConfigFile } from "./context";
-import { registerAuditCommands } from "./audit";
-import { registerGroupCommands } from "./group";
-import { registerServiceCommands } from "./service";
-import { registerUserCommands } from "./user";
-import { registerDoctorCommand } from "./doctor";
-import { registerTunnelCommands } from "./tunnel";
-import { registerTokenCommands } from "./token";
-import { registerBackupCommands } from "./backup";
+import { errorLine } from "./context";
+import { buildProgram } from "./program";
 
-function buildProgram(): Command {
-  const program = new Command("postern")
-    .description("Postern: a just-in-time access board")
-    .version(POSTERN_VERSION, "-V, --version", "print Postern's version")
-    .option("-c, --config <file>", "configuration file (default: ./postern.yaml when present)")
-    .showHelpAfterError()
-    .exitOverride()
-    .hook("preAction", (cmd) => setConfigFile(cmd.opts<{ config?: string }>().config));
-
-  program
-    .command("serve")
-    .description("apply migrations and serve the API and the web app")
-    .action(async () => {
-      // Loaded here so the administration commands do not pay for the whole server at start-up.
-      const { startServer } = await import("../server");
-      await startServer(readConfig());
-    });
-
-  program
-    .command("migrate")
-    .description("apply pending database migrations")
-    .action(async () => {
-      const config = readConfig();
-      await migrateDatabase(config.databaseUrl);
-      console.log(`database is up to date (${redactUrl(config.databaseUrl)})`);
-    });
-
-  registerUserCommands(program);
-  registerGroupCommands(program);
-  registerServiceCommands(program);
-  registerAuditCommands(program);
-  registerDoctorCommand(program);
-  registerTunnelCommands(program);
-  registerTokenCommands(program);
-  registerBackupCommands(program);
-  return program;
-}
-
-/** Runs one command line; failures end the process with a one-line reason on stderr. */
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);

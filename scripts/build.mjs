@@ -199,7 +199,7 @@ const bundles = {
     format: "cjs",
     bundleNpm: true,
     // Native addons; and packages that serve their own files at run time.
-    external: ["better-sqlite3", "argon2", "@ngrok/ngrok"],
+    external: ["better-sqlite3", "argon2", "@ngrok/ngrok", "@fastify/swagger-ui"],
     optional: ["pg-native", "bufferutil", "utf-8-validate"],
     codeCache: true,
   },

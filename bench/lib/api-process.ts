@@ -80,17 +80,19 @@ export interface ApiCluster {
   stop(): Promise<void>;
 }
 
-/** The server entry: the compiled build when there is one, else the TypeScript sources via tsx. */
-function serverArgs(): string[] {
-  const compiled = path.join(root, "apps/api/dist/cli/index.js");
-  if (fs.existsSync(compiled) && !process.env.BENCH_TSX) return [compiled, "serve"];
-  return ["--import", import.meta.resolve("tsx"), path.join(root, "apps/api/src/cli/index.ts"), "serve"];
+/** The server entry: the compiled build, brought up to date as `pnpm start` does, unless BENCH_TSX
+ * asks for the TypeScript sources through tsx. */
+async function serverArgs(): Promise<string[]> {
+  if (process.env.BENCH_TSX) return ["--import", import.meta.resolve("tsx"), path.join(root, "apps/api/src/cli/index.ts"), "serve"];
+  const build = (await import(path.join(root, "scripts/build.mjs"))) as { ensureBuilt(targets: string[]): Promise<void> };
+  await build.ensureBuilt(["api"]);
+  return [path.join(root, "apps/api/bin/postern.mjs"), "serve"];
 }
 
 async function startInstance(databaseUrl: string, dir: string, env: Record<string, string>): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawnNode(
-    serverArgs(),
+    await serverArgs(),
     {
       HOST: "127.0.0.1",
       PORT: String(port),

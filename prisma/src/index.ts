@@ -4,9 +4,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client";
-import { PrismaClient as PostgresClient } from "../generated/postgres/client";
 import { configPath, prismaBin, type Provider } from "../scripts/providers";
 import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
 import { countingFactory } from "./query-count";
@@ -36,6 +34,8 @@ export { pendingMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
 export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
 export { newId } from "./ids";
+export { BackupError, backupSqlite, inspectSqliteBackup, pgDumpAdvice, restoreSqlite } from "./backup";
+export { appliedMigrations, countRows, exportLines, importLines, modelNames, TransferError, type ExportHeader } from "./transfer";
 
 export function providerOf(url: string): Provider {
   if (url.startsWith("file:")) return "sqlite";
@@ -80,9 +80,15 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     return { db, provider, sql: sqliteSql(adapter), close: () => db.$disconnect() };
   }
   silencePgParallelQueryWarning();
+  // Loaded only for PostgreSQL: pg and the second generated client cost an embedded SQLite
+  // start-up about a tenth of a second.
+  const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+    import("@prisma/adapter-pg"),
+    import("../generated/postgres/client"),
+  ]);
   const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
   const db = new PostgresClient({ adapter: countingFactory(adapter) }) as unknown as Db;
-  const sql = postgresSql(url, Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)));
+  const sql = await postgresSql(url, Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)));
   return {
     db,
     provider,

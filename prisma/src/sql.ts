@@ -8,7 +8,7 @@
 // serialises Prisma's transactions (sqlite-serial.ts), with prepared statements cached — tens of
 // microseconds each. PostgreSQL: a small pool of its own.
 import type Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
 import type { Tx } from "./index";
 import type { SerialSqliteFactory } from "./sqlite-serial";
 
@@ -135,10 +135,6 @@ export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
 
 /** `timestamp(3)` without time zone holds UTC here (Prisma writes it so): read it as UTC, not local time. */
 const TIMESTAMP_OID = 1114;
-const types = {
-  getTypeParser: (oid: number, format?: "text" | "binary") =>
-    oid === TIMESTAMP_OID ? (v: string) => new Date(`${v.replace(" ", "T")}Z`) : pg.types.getTypeParser(oid, format),
-};
 
 function pgParams(params: SqlValue[]): unknown[] {
   // A UTC wall-clock string: a timestamp without time zone ignores any offset it is given.
@@ -185,8 +181,14 @@ class PrismaTxRunner implements SqlRunner {
   }
 }
 
-export function postgresSql(url: string, poolSize: number): SqlDatabase {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types });
+/** Loaded only for PostgreSQL: `pg` costs an embedded SQLite start-up time for nothing. */
+export async function postgresSql(url: string, poolSize: number): Promise<SqlDatabase> {
+  const { default: pgModule } = await import("pg");
+  const types = {
+    getTypeParser: (oid: number, format?: "text" | "binary") =>
+      oid === TIMESTAMP_OID ? (v: string) => new Date(`${v.replace(" ", "T")}Z`) : pgModule.types.getTypeParser(oid, format),
+  };
+  const pool = new pgModule.Pool({ connectionString: url, max: poolSize, types });
   // An idle client losing its connection (database restart) must not take the process down.
   pool.on("error", () => {});
   return {

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The installed `postern-agent` command: runs the TypeScript daemon through tsx, forwarding
-// signals so systemd's stop reaches it.
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
+// The installed `postern-agent` command: the compiled daemon (`dist/postern-agent.mjs`, made by
+// `pnpm build`), in this same process so systemd's signals reach it.
+import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve("tsx/cli");
-const entry = path.join(import.meta.dirname, "..", "src", "index.ts");
-const child = spawn(process.execPath, [tsx, entry, ...process.argv.slice(2)], { stdio: "inherit" });
-for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const bundle = path.join(import.meta.dirname, "..", "dist", "postern-agent.mjs");
+if (!fs.existsSync(bundle)) {
+  process.stderr.write("postern-agent: not built yet: run `pnpm build` in the repository first\n");
+  process.exit(1);
+}
+await import(pathToFileURL(bundle).href);

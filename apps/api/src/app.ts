@@ -15,6 +15,7 @@ import auth from "./plugins/auth";
 import changes from "./plugins/changes";
 import sessionClock from "./plugins/session-clock";
 import web from "./plugins/web";
+import openapi from "./plugins/openapi";
 import healthRoutes from "./modules/health.routes";
 import authRoutes from "./modules/auth/auth.routes";
 import oidc from "./modules/auth/oidc.plugin";
@@ -67,6 +68,8 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
     secret: opts.secret,
     secureCookies: (opts.config.publicUrl ?? "").startsWith("https://"),
   });
+  // Before any plugin that adds routes: it documents each route as it is registered.
+  await app.register(openapi);
   await app.register(changes);
   await app.register(metrics);
   await app.register(live);

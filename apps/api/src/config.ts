@@ -60,6 +60,8 @@ const ZConfig = z.object({
   /** How long the first in line on a waitlist has to accept a freed service. */
   waitlistOfferSeconds: z.coerce.number().int().min(1).default(120),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** pretty (one coloured line per event) or json; unset: pretty on a terminal, JSON otherwise. */
+  logFormat: z.enum(["pretty", "json"]).optional(),
   webDir: z.string().optional(),
   oidc: z.array(ZOidcProvider).default([]),
   smtpUrl: z.string().regex(/^smtps?:\/\/[^\s]+$/, "an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587").optional(),
@@ -98,6 +100,7 @@ const envKeys = {
   POSTERN_MIN_SESSION_SECONDS: "minSessionSeconds",
   POSTERN_WAITLIST_OFFER_SECONDS: "waitlistOfferSeconds",
   POSTERN_LOG_LEVEL: "logLevel",
+  POSTERN_LOG_FORMAT: "logFormat",
   POSTERN_WEB_DIR: "webDir",
   SMTP_URL: "smtpUrl",
   POSTERN_MAIL_FROM: "mailFrom",
@@ -122,6 +125,7 @@ const expectations: Partial<Record<keyof RawConfig, string>> = {
   trustProxy: "true, false, a hop count, or a comma-separated list of addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)",
   minSessionSeconds: "a whole number of seconds, at least 1",
   logLevel: "one of fatal, error, warn, info, debug, trace, silent",
+  logFormat: "pretty or json",
   ngrokDomain: "a host name without scheme, e.g. postern.ngrok.app",
   tunnel: "off or ngrok",
   ngrokServerAddr: "host:port of an ngrok ingress, e.g. connect.ngrok-agent.com:443",

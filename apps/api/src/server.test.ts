@@ -69,7 +69,8 @@ describe("postern serve: graceful shutdown", () => {
         DATABASE_URL: `file:${path.join(dir, "postern.db")}`,
         POSTERN_DATA_DIR: dir,
         POSTERN_SECRET: "shutdown-secret-shutdown-secret-0123456789",
-        POSTERN_LOG_LEVEL: "info",
+        // Debug: each request's "incoming request" line is how the test knows it was received.
+        POSTERN_LOG_LEVEL: "debug",
         POSTERN_WEB_DIR: "/nonexistent",
       },
       dir,

@@ -1,8 +1,10 @@
 // Builds the Fastify instance, listens, and shuts down gracefully on SIGINT/SIGTERM.
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import { migrateDatabase, openDatabase, redactUrl } from "@postern/db";
+import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
+import { openMigratedDatabase } from "./migrations";
+import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
 import serviceApp from "./app";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
@@ -21,21 +23,7 @@ export function trustProxyOf(config: Config): boolean | string[] | ((address: st
   return config.trustProxy.split(",").map((s) => s.trim());
 }
 
-/** Never in the logs: credentials in headers, and secrets in anything logged as an object. */
-export const REDACT_PATHS = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  'req.headers["x-access-tokens"]',
-  'res.headers["set-cookie"]',
-  "password",
-  "*.password",
-  "*.token",
-  "*.secret",
-  "*.authtoken",
-  "*.ngrokAuthtoken",
-  "*.clientSecret",
-  "*.smtpUrl",
-];
+export { REDACT_PATHS } from "./logger";
 
 /** The whole shutdown must fit in this (orchestrators send SIGKILL after 10 s). */
 export const SHUTDOWN_DEADLINE_MS = 9_500;
@@ -69,11 +57,16 @@ export async function drainWebsockets(app: FastifyInstance, timeoutMs = WEBSOCKE
   );
 }
 
-export async function buildServer(config: Config, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const database = await openDatabase(config.databaseUrl);
+export async function buildServer(
+  config: Config,
+  options: { logger?: false | FastifyBaseLogger; database?: OpenDatabase } = {},
+): Promise<FastifyInstance> {
+  const database = options.database ?? (await openDatabase(config.databaseUrl));
   const secret = resolveSecret(config, () => randomBytes(48).toString("base64url"));
+  const logger = options.logger === false ? undefined : (options.logger ?? (await createLogger(config)));
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    logController: new RequestLogController(),
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
@@ -81,15 +74,18 @@ export async function buildServer(config: Config, options: { logger?: boolean } 
   // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
   // would close every socket without a code): new requests already get 503 at this point.
   app.addHook("preClose", async () => drainWebsockets(app));
+  if (logger) recordErrorCodes(app);
   await app.register(fp(serviceApp), { config, database, secret });
   app.addHook("onClose", async () => database.close());
   return app;
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
-  process.stdout.write(`Postern: applying database migrations (${redactUrl(config.databaseUrl)})\n`);
-  await migrateDatabase(config.databaseUrl);
-  const app = await buildServer(config);
+  const logger = await createLogger(config);
+  const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
+    logger.info({ migrations: pending }, `applying ${pending.length} database migration(s) to ${redactUrl(config.databaseUrl)}`),
+  );
+  const app = await buildServer(config, { database, logger });
   const admin = await bootstrapAdmin(app.ctx);
   await app.listen({ port: config.port, host: config.host });
   const url = publicUrlOf(config);

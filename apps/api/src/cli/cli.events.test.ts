@@ -87,8 +87,21 @@ const changing: Record<string, CliEntry> = {
   },
 };
 
-/** Commands that only read, or that are the server or its set-up. */
-const readOnly = new Set(["serve", "migrate", "doctor", "user list", "audit export", "audit verify", "tunnel status"]);
+/** Commands that only read, or that are the server or its set-up; and those that copy a whole
+ * database (its audit chain travels with it, and the server is stopped for a restore). */
+const readOnly = new Set([
+  "serve",
+  "migrate",
+  "doctor",
+  "user list",
+  "audit export",
+  "audit verify",
+  "tunnel status",
+  "backup",
+  "restore",
+  "export",
+  "import",
+]);
 
 async function tunnelToken(t: TestApp): Promise<string> {
   const { token } = await createApiToken(t.app.ctx, { actor: null }, { name: "tunnel", scopes: ["tunnel:manage"], userId: null });

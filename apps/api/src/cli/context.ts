@@ -2,11 +2,12 @@
 // and one way to fail: a one-line reason on stderr and a non-zero exit.
 import os from "node:os";
 import type { z } from "zod";
-import { migrateDatabase, openDatabase, pendingMigrations, type OpenDatabase } from "@postern/db";
+import type { OpenDatabase } from "@postern/db";
 import { loadConfig, type Config } from "../config";
 import { AppError } from "../errors";
 import type { DbContext } from "../lib/db-context";
 import { NO_LISTENERS, type Origin } from "../lib/run-change";
+import { openMigratedDatabase } from "../migrations";
 
 export class CliError extends Error {}
 
@@ -34,22 +35,12 @@ export function readConfig(): Config {
 /** How long a CLI command waits for a running server's write on SQLite before giving up. */
 const SQLITE_BUSY_TIMEOUT_MS = 15_000;
 
-/**
- * Opens the database, runs `fn`, closes it. Pending migrations are applied first, but only when
- * there are any: `migrate deploy` wants the SQLite file to itself and would fail beside a
- * running server, while the check is two cheap reads.
- */
+/** Opens the database (applying pending migrations first, if any), runs `fn`, closes it. */
 export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Promise<T> {
   const config = readConfig();
   let database: OpenDatabase | undefined;
   try {
-    database = await openDatabase(config.databaseUrl);
-    if ((await pendingMigrations(database.db, database.provider)).length > 0) {
-      await database.close();
-      database = undefined;
-      await migrateDatabase(config.databaseUrl);
-      database = await openDatabase(config.databaseUrl);
-    }
+    database = await openMigratedDatabase(config.databaseUrl);
     if (database.provider === "sqlite") {
       await database.db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     }

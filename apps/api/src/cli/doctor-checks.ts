@@ -1,13 +1,14 @@
 // What `postern doctor` checks: the configuration, then everything it points at (database and
 // its migrations, SMTP, each OIDC issuer, the tunnel, the directories Postern writes to). Each
 // check answers within a few seconds, so a dead dependency cannot hang the report.
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import nodemailer from "nodemailer";
 import { openDatabase, redactUrl, type OpenDatabase, type Provider } from "@postern/db";
-import { loadConfig, publicUrlOf, type Config } from "../config";
+import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
 
 export type Mark = "ok" | "fail" | "warn" | "skip";
@@ -139,27 +140,168 @@ export async function checkSmtp(config: Config): Promise<CheckResult[]> {
   return results;
 }
 
+/** The environment prefix of a provider's settings, for messages that say what to change. */
+function oidcSetting(id: string, key: string): string {
+  return `POSTERN_OIDC_${id.toUpperCase().replace(/-/g, "_")}_${key}`;
+}
+
+/** What discovery documents look like at the providers people use, for a wrong issuer. */
+const ISSUER_EXAMPLES =
+  "Keycloak https://<host>/realms/<realm>, Entra ID https://login.microsoftonline.com/<tenant id>/v2.0, " +
+  "Authentik https://<host>/application/o/<slug>/, Auth0 https://<tenant>.auth0.com/, Google https://accounts.google.com";
+
+/** What an error page (JSON or HTML) says about the request: its OAuth error, else the sentence about it. */
+function pageReason(body: string): string {
+  try {
+    const json = JSON.parse(body) as { error?: unknown; error_description?: unknown };
+    if (typeof json.error === "string") return typeof json.error_description === "string" ? `${json.error}: ${json.error_description}` : json.error;
+  } catch {
+    // an HTML page
+  }
+  const text = body
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]+>/g, " ")
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, "&")
+    .replace(/&[a-z]+;|&#\d+;/gi, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  // Pages that list the OAuth error as "error: … error_description: …" (oidc-provider, Keycloak's logs).
+  const field = (key: string) => new RegExp(`\\b${key}\\s*:\\s*(.+?)(?=\\s+[a-z_]+\\s*:|$)`, "i").exec(text)?.[1]?.trim();
+  const error = field("error");
+  const description = field("error_description");
+  const about = error
+    ? `${error}${description ? `: ${description}` : ""}`
+    : (/[^.]*\b(redirect|callback|client|invalid|mismatch|AADSTS\d+)\b[^.]*\.?/i.exec(text)?.[0]?.trim() ?? text);
+  return about.length > 200 ? `${about.slice(0, 197)}…` : about;
+}
+
+/** An error page served with 200 (Entra ID does) that refuses the redirect URI or the client. */
+const REFUSAL = /AADSTS\d+|redirect_uri_mismatch|invalid_redirect_uri|invalid parameter: redirect_uri|callback url mismatch|redirect uri error|invalid_client|unauthorized_client|client not found/i;
+
+/**
+ * Asks the provider's authorization endpoint what Postern would ask at a login (code flow,
+ * PKCE, this redirect URI) without following it: providers check the client and the redirect
+ * URI before they show their login page, and say so when they refuse.
+ */
+async function probeRedirect(provider: OidcProviderConfig, doc: Record<string, unknown>, redirectUri: string): Promise<CheckResult> {
+  const name = `OIDC ${provider.id}`;
+  const register = `register ${redirectUri} as an allowed redirect (callback) URI of client ${provider.clientId} at the provider, or set POSTERN_PUBLIC_URL to the URL registered there`;
+  const url = new URL(String(doc.authorization_endpoint));
+  const verifier = randomBytes(32).toString("base64url");
+  const params = {
+    response_type: "code",
+    client_id: provider.clientId,
+    redirect_uri: redirectUri,
+    scope: provider.scopes,
+    state: randomBytes(16).toString("base64url"),
+    nonce: randomBytes(16).toString("base64url"),
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+  };
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  try {
+    const res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), headers: { accept: "text/html" } });
+    const location = res.headers.get("location");
+    if (res.status >= 300 && res.status < 400 && location) {
+      const next = new URL(location, url);
+      const error = next.searchParams.get("error");
+      if (error) {
+        const description = next.searchParams.get("error_description");
+        return { mark: "fail", name, detail: `redirect ${redirectUri} refused: ${error}${description ? ` (${description})` : ""}; ${register}` };
+      }
+      return { mark: "ok", name, detail: `redirect ${redirectUri} accepted (the provider went on to its login)` };
+    }
+    const body = await res.text();
+    if (res.status >= 400 || REFUSAL.test(pageReason(body))) {
+      return { mark: "fail", name, detail: `redirect ${redirectUri} refused (HTTP ${res.status}: ${pageReason(body) || "no reason given"}); ${register}` };
+    }
+    return { mark: "ok", name, detail: `redirect ${redirectUri} accepted (the provider showed its login page)` };
+  } catch (err) {
+    return { mark: "fail", name, detail: `redirect ${redirectUri} not checked: the authorization endpoint ${url.origin}${url.pathname} did not answer (${reasonOf(err)})` };
+  }
+}
+
+/** Each provider: its discovery document (and what to fix when it is wrong), then its redirect URI. */
+async function checkOidcProvider(config: Config, provider: OidcProviderConfig): Promise<CheckResult[]> {
+  const name = `OIDC ${provider.id}`;
+  const issuerSetting = oidcSetting(provider.id, "ISSUER");
+  const url = `${provider.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+  let doc: Record<string, unknown>;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), headers: { accept: "application/json" } });
+    if (!res.ok) {
+      return [
+        {
+          mark: "fail",
+          name,
+          detail: `${url} answered ${res.status}: no discovery document there; ${issuerSetting} must be the issuer URL itself (e.g. ${ISSUER_EXAMPLES})`,
+        },
+      ];
+    }
+    try {
+      doc = (await res.json()) as Record<string, unknown>;
+    } catch {
+      return [{ mark: "fail", name, detail: `${url} is not a JSON discovery document; ${issuerSetting} must be the issuer URL (e.g. ${ISSUER_EXAMPLES})` }];
+    }
+  } catch (err) {
+    return [{ mark: "fail", name, detail: `${url}: ${reasonOf(err)}; check ${issuerSetting} and that this machine can reach that host (DNS, firewall, proxy)` }];
+  }
+  const missing = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"].filter((k) => typeof doc[k] !== "string");
+  if (missing.length > 0) return [{ mark: "fail", name, detail: `${url} lacks ${missing.join(", ")}: is ${issuerSetting} an OpenID Connect issuer?` }];
+  if (String(doc.issuer).replace(/\/+$/, "") !== provider.issuer.replace(/\/+$/, "")) {
+    return [{ mark: "fail", name, detail: `the discovery document names issuer ${String(doc.issuer)}, not ${provider.issuer}: set ${issuerSetting}=${String(doc.issuer)}` }];
+  }
+  const logout = typeof doc.end_session_endpoint === "string" ? "logout at the provider too" : "no end_session_endpoint: logout ends the Postern login only";
+  const results: CheckResult[] = [{ mark: "ok", name, detail: `${provider.issuer}: discovery ok (${logout})` }];
+
+  const list = (key: string) => (Array.isArray(doc[key]) ? (doc[key] as unknown[]).map(String) : undefined);
+  const authMethods = list("token_endpoint_auth_methods_supported");
+  const wanted = provider.clientSecret ? "client_secret_basic" : "none";
+  if (authMethods && !authMethods.includes(wanted)) {
+    results.push({
+      mark: "warn",
+      name,
+      detail: provider.clientSecret
+        ? `the token endpoint does not list client_secret_basic (it lists ${authMethods.join(", ")}), which Postern uses with a client secret`
+        : `no ${oidcSetting(provider.id, "CLIENT_SECRET")}: the provider must accept a public client (it lists ${authMethods.join(", ")})`,
+    });
+  }
+  const pkce = list("code_challenge_methods_supported");
+  if (pkce && !pkce.includes("S256")) results.push({ mark: "warn", name, detail: `the provider does not list PKCE S256 (${pkce.join(", ")}), which Postern sends` });
+  const scopes = list("scopes_supported");
+  const unknownScopes = scopes ? provider.scopes.split(/\s+/).filter((s) => s && !scopes.includes(s)) : [];
+  if (unknownScopes.length > 0) {
+    results.push({ mark: "warn", name, detail: `scope${unknownScopes.length > 1 ? "s" : ""} ${unknownScopes.join(", ")} not listed by the provider (${oidcSetting(provider.id, "SCOPES")})` });
+  }
+  // A namespaced claim (Auth0's https://…) is never listed; a plain name that is missing may be a typo.
+  const claims = list("claims_supported");
+  if (provider.groupsClaim && claims && !/^https?:\/\//.test(provider.groupsClaim) && !claims.includes(provider.groupsClaim)) {
+    results.push({
+      mark: "warn",
+      name,
+      detail: `the groups claim "${provider.groupsClaim}" is not among the claims the provider lists; without it in the ID token memberships stay as they are (${oidcSetting(provider.id, "GROUPS_CLAIM")})`,
+    });
+  }
+
+  const publicUrl = config.publicUrl ?? (config.tunnel === "ngrok" ? undefined : publicUrlOf(config));
+  if (!publicUrl) {
+    results.push({ mark: "skip", name, detail: "redirect not checked: it depends on the ngrok URL (set POSTERN_PUBLIC_URL or POSTERN_NGROK_DOMAIN for a fixed one)" });
+    return results;
+  }
+  const redirectUri = `${publicUrl.replace(/\/+$/, "")}/api/auth/oidc/${provider.id}/callback`;
+  results.push(await probeRedirect(provider, doc, redirectUri));
+  const host = new URL(redirectUri).hostname;
+  if (redirectUri.startsWith("http://") && !["localhost", "127.0.0.1", "[::1]"].includes(host)) {
+    results.push({ mark: "warn", name, detail: `the redirect URI is plain http: most providers accept only https (or localhost); set POSTERN_PUBLIC_URL to the https URL users reach` });
+  }
+  return results;
+}
+
 export async function checkOidc(config: Config): Promise<CheckResult[]> {
   if (config.oidc.length === 0) return [{ mark: "skip", name: "OIDC", detail: "no providers configured (local accounts only)" }];
-  return Promise.all(
-    config.oidc.map(async (provider): Promise<CheckResult> => {
-      const name = `OIDC ${provider.id}`;
-      const url = `${provider.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), headers: { accept: "application/json" } });
-        if (!res.ok) return { mark: "fail", name, detail: `${url} answered ${res.status}` };
-        const doc = (await res.json()) as Record<string, unknown>;
-        const missing = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"].filter((k) => typeof doc[k] !== "string");
-        if (missing.length > 0) return { mark: "fail", name, detail: `${url} lacks ${missing.join(", ")}` };
-        if (String(doc.issuer).replace(/\/+$/, "") !== provider.issuer.replace(/\/+$/, "")) {
-          return { mark: "fail", name, detail: `the discovery document names issuer ${String(doc.issuer)}, not ${provider.issuer}` };
-        }
-        return { mark: "ok", name, detail: `${provider.issuer}: discovery ok` };
-      } catch (err) {
-        return { mark: "fail", name, detail: `${url}: ${reasonOf(err)}` };
-      }
-    }),
-  );
+  return (await Promise.all(config.oidc.map((provider) => checkOidcProvider(config, provider)))).flat();
 }
 
 function tcpProbe(host: string, port: number): Promise<void> {

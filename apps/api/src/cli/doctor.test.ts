@@ -11,7 +11,10 @@ import { postern } from "../../test/cli";
 import { freePort, startOidcProvider, type TestOidcProvider } from "../../test/oidc-provider";
 
 function lineOf(stdout: string, name: string): string {
-  return stdout.split("\n").find((l) => new RegExp(`^  . ${name}\\b`).test(l)) ?? `(no ${name} line in:\n${stdout})`;
+  return linesOf(stdout, name)[0] ?? `(no ${name} line in:\n${stdout})`;
+}
+function linesOf(stdout: string, name: string): string[] {
+  return stdout.split("\n").filter((l) => new RegExp(`^  . ${name}\\b`).test(l));
 }
 
 describe("postern doctor", () => {
@@ -26,7 +29,8 @@ describe("postern doctor", () => {
     smtpPort = await freePort();
     smtp = new SMTPServer({ authOptional: true, disabledCommands: ["STARTTLS", "AUTH"], logger: false });
     await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
-    oidc = await startOidcProvider({ postern: "http://127.0.0.1:8080", id: "corp" });
+    // Registered for the public URL the good setup uses.
+    oidc = await startOidcProvider({ postern: "https://access.example.test", id: "corp" });
     database = await createTestDatabase("postgres");
   });
 
@@ -67,7 +71,10 @@ describe("postern doctor", () => {
     expect(lineOf(res.stdout, "database")).toMatch(/✓ database\s+postgresql:\/\/postgres@127\.0\.0\.1:5432\/\S+ answers \(postgres\)/);
     expect(lineOf(res.stdout, "migrations")).toMatch(/✓ migrations\s+all \d+ applied/);
     expect(lineOf(res.stdout, "SMTP")).toMatch(new RegExp(`✓ SMTP\\s+smtp://127.0.0.1:${smtpPort} accepts a session`));
-    expect(lineOf(res.stdout, "OIDC corp")).toMatch(/✓ OIDC corp\s+http:\/\/127\.0\.0\.1:\d+: discovery ok/);
+    expect(linesOf(res.stdout, "OIDC corp")).toEqual([
+      expect.stringMatching(/✓ OIDC corp\s+http:\/\/127\.0\.0\.1:\d+: discovery ok \(logout at the provider too\)$/),
+      expect.stringMatching(/✓ OIDC corp\s+redirect https:\/\/access\.example\.test\/api\/auth\/oidc\/corp\/callback accepted/),
+    ]);
     expect(lineOf(res.stdout, "tunnel")).toMatch(/– tunnel\s+off/);
     expect(res.stdout).toMatch(/^all good\.$/m);
   });
@@ -90,10 +97,49 @@ describe("postern doctor", () => {
     expect(lineOf(res.stdout, "database")).toMatch(new RegExp(`✗ database\\s+postgresql://postgres:\\*\\*\\*@127.0.0.1:${dead}/postern: Can't reach database server`));
     expect(lineOf(res.stdout, "migrations")).toMatch(/– migrations\s+not checked/);
     expect(lineOf(res.stdout, "SMTP")).toMatch(new RegExp(`✗ SMTP\\s+smtp://mailer:\\*\\*\\*@127.0.0.1:${dead}: .*ECONNREFUSED`));
-    expect(lineOf(res.stdout, "OIDC corp")).toMatch(/✗ OIDC corp\s+.*\/realms\/corp\/\.well-known\/openid-configuration: ECONNREFUSED/);
+    expect(linesOf(res.stdout, "OIDC corp")).toEqual([
+      expect.stringMatching(/✗ OIDC corp\s+.*\/realms\/corp\/\.well-known\/openid-configuration: ECONNREFUSED; check POSTERN_OIDC_CORP_ISSUER and that this machine can reach/),
+    ]);
     expect(res.stdout).toMatch(/^3 problems found/m);
     // Secrets never reach the report.
     expect(res.stdout).not.toMatch(/hunter2|smtp-pass/);
+  });
+
+  it("says what to fix when a provider's discovery fails or it refuses Postern's redirect URI", async () => {
+    // A wrong issuer at a real provider (a realm path it does not have), an issuer that names
+    // another one in its document, and a redirect URI the provider has not registered.
+    const env = {
+      DATABASE_URL: database.url,
+      POSTERN_DATA_DIR: path.join(dir, "data"),
+      POSTERN_PUBLIC_URL: "https://elsewhere.example.test",
+      POSTERN_OIDC_WRONGPATH_ISSUER: `${oidc.issuer}/realms/corp`,
+      POSTERN_OIDC_WRONGPATH_CLIENT_ID: oidc.clientId,
+      POSTERN_OIDC_SLASHLESS_ISSUER: oidc.issuer.replace("127.0.0.1", "localhost"),
+      POSTERN_OIDC_SLASHLESS_CLIENT_ID: oidc.clientId,
+      POSTERN_OIDC_CORP_ISSUER: oidc.issuer,
+      POSTERN_OIDC_CORP_CLIENT_ID: oidc.clientId,
+      POSTERN_OIDC_CORP_CLIENT_SECRET: oidc.clientSecret,
+    };
+    const res = await postern(["doctor"], env, dir);
+    expect(res.code, res.stdout).toBe(1);
+    expect(linesOf(res.stdout, "OIDC wrongpath")).toEqual([
+      expect.stringMatching(
+        /✗ OIDC wrongpath\s+http:\/\/127\.0\.0\.1:\d+\/realms\/corp\/\.well-known\/openid-configuration answered 404: no discovery document there; POSTERN_OIDC_WRONGPATH_ISSUER must be the issuer URL itself \(e\.g\. Keycloak https:\/\/<host>\/realms\/<realm>/,
+      ),
+    ]);
+    expect(linesOf(res.stdout, "OIDC slashless")).toEqual([
+      expect.stringMatching(new RegExp(`✗ OIDC slashless\\s+the discovery document names issuer ${oidc.issuer}, not http://localhost:\\d+: set POSTERN_OIDC_SLASHLESS_ISSUER=${oidc.issuer}$`)),
+    ]);
+    expect(linesOf(res.stdout, "OIDC corp")).toEqual([
+      expect.stringMatching(/✓ OIDC corp\s+.*discovery ok/),
+      expect.stringMatching(
+        new RegExp(
+          `✗ OIDC corp\\s+redirect https://elsewhere\\.example\\.test/api/auth/oidc/corp/callback refused .*redirect_uri.*; ` +
+            `register https://elsewhere\\.example\\.test/api/auth/oidc/corp/callback as an allowed redirect \\(callback\\) URI of client ${oidc.clientId}`,
+        ),
+      ),
+    ]);
+    expect(res.stdout).toMatch(/^3 problems found/m);
   });
 
   it("stops at a bad configuration with one ✗ line naming the key, the value and what is expected", async () => {

@@ -1,19 +1,6 @@
 #!/usr/bin/env node
-// `postern <command>`: the server and the administration commands.
-import { CommanderError } from "commander";
-import { ConfigError } from "../config";
-import { errorLine } from "./context";
-import { buildProgram } from "./program";
+// `postern <command>` from the sources (development and tests, through tsx). The compiled
+// build runs the same `main` from `bin/postern.mjs`.
+import { main } from "./main";
 
-const program = buildProgram();
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exit(err.exitCode);
-  }
-  const prefix = err instanceof ConfigError ? "postern: configuration error: " : "postern: ";
-  process.stderr.write(prefix + errorLine(err) + "\n");
-  process.exit(1);
-}
+await main(process.argv);

@@ -10,10 +10,13 @@ import { registerUserCommands } from "./user";
 import { registerDoctorCommand } from "./doctor";
 import { registerTunnelCommands } from "./tunnel";
 import { registerTokenCommands } from "./token";
+import { registerBackupCommands } from "./backup";
+import { POSTERN_VERSION } from "../version";
 
 export function buildProgram(): Command {
   const program = new Command("postern")
     .description("Postern: a just-in-time access board")
+    .version(POSTERN_VERSION, "-V, --version", "print Postern's version")
     .option("-c, --config <file>", "configuration file (default: ./postern.yaml when present)")
     .showHelpAfterError()
     .exitOverride()
@@ -44,5 +47,6 @@ export function buildProgram(): Command {
   registerDoctorCommand(program);
   registerTunnelCommands(program);
   registerTokenCommands(program);
+  registerBackupCommands(program);
   return program;
 }

@@ -102,7 +102,10 @@ export default fp(
     app.setErrorHandler((err, request, reply) => {
       const { status, body, headers, unexpected } = toBody(err, request);
       if (unexpected) request.log.error({ err }, "unhandled error");
-      else request.log.info({ code: body.error.code, status }, body.error.message);
+      // A refusal is already on the request's own log line (status and code); its wording is
+      // for debugging. A dependency that is down is worth a warning.
+      else if (status >= 500) request.log.warn({ code: body.error.code, status }, body.error.message);
+      else request.log.debug({ code: body.error.code, status }, body.error.message);
       if (headers) void reply.headers(headers);
       return reply.code(status).type("application/json").send(body);
     });

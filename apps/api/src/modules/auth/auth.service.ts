@@ -3,7 +3,7 @@
 // the first-run admin bootstrap. Every outcome, refused or not, is recorded as an event.
 import { randomBytes } from "node:crypto";
 import type { TChangePasswordBody, TPasswordChanged } from "@postern/contracts";
-import type { LoginSession } from "@postern/db";
+import { Prisma, type LoginSession } from "@postern/db";
 import { badField, unauthorized } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
@@ -159,11 +159,19 @@ export async function bootstrapAdmin(ctx: DbContext): Promise<{ username: string
   if ((await ctx.db.user.count()) > 0) return null;
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
-  return runChange(ctx, SYSTEM, async (tx, record) => {
-    // Re-checked inside the transaction: another instance may have bootstrapped meanwhile.
-    if ((await tx.user.count()) > 0) return null;
-    const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" }, include: userInclude });
-    record({ type: "user.created", user: presentUser(user), cause: "first-run bootstrap" });
-    return { username: "admin", password };
-  });
+  try {
+    return await runChange(ctx, SYSTEM, async (tx, record) => {
+      // Re-checked inside the transaction: another instance may have bootstrapped meanwhile.
+      if ((await tx.user.count()) > 0) return null;
+      const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" }, include: userInclude });
+      record({ type: "user.created", user: presentUser(user), cause: "first-run bootstrap" });
+      return { username: "admin", password };
+    });
+  } catch (err) {
+    // Two instances starting together on an empty PostgreSQL database (compose starts both
+    // replicas at once) both see no user at READ COMMITTED; the second insert then hits the
+    // unique username. The other instance bootstrapped: nothing to print here.
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") return null;
+    throw err;
+  }
 }

@@ -3,7 +3,7 @@
 // retried on the next login. The code exchange (with PKCE) runs through @fastify/oauth2; the ID
 // token is verified here with jose against the provider's JWKS.
 import Fastify from "fastify";
-import oauth2, { type OAuth2Namespace } from "@fastify/oauth2";
+import type { OAuth2Namespace } from "@fastify/oauth2";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import type { OidcProviderConfig } from "../../config";
 
@@ -129,6 +129,9 @@ export class OidcProviders {
     // A private Fastify instance only holds the plugin's decoration: providers are discovered
     // after the app is ready, when the app itself can no longer register plugins.
     const holder = Fastify({ logger: false });
+    // Loaded at the first discovery, not at start-up: it pulls in simple-oauth2 and joi, a tenth
+    // of a second that a server without OIDC providers need not spend.
+    const { default: oauth2 } = await import("@fastify/oauth2");
     await holder.register(oauth2, {
       name: "oidc",
       credentials: {

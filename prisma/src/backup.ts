@@ -1,0 +1,103 @@
+// Copies of the embedded SQLite database with SQLite's online backup API: a consistent copy
+// taken while the server keeps writing (WAL lets it read beside the writer), and a restore that
+// writes such a copy back through SQLite rather than over the file. PostgreSQL has pg_dump.
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { Provider } from "../scripts/providers";
+
+export class BackupError extends Error {}
+
+/** Copy every page in one step: one read snapshot, so the copy is consistent (and a writer
+ * committing between small steps cannot make SQLite restart the copy over and over). */
+const ALL_PAGES = 0x7fffffff;
+
+export function pgDumpAdvice(action: "backup" | "restore"): string {
+  return action === "backup"
+    ? "postern backup copies the embedded SQLite database; for PostgreSQL use its own tools: pg_dump --format=custom --dbname=\"$DATABASE_URL\" --file=postern.dump (safe while Postern runs)"
+    : "postern restore writes an embedded SQLite database; for PostgreSQL restore a pg_dump with pg_restore --clean --if-exists --no-owner --dbname=\"$DATABASE_URL\" postern.dump (Postern stopped)";
+}
+
+function refuseProvider(provider: Provider, action: "backup" | "restore"): void {
+  if (provider !== "sqlite") throw new BackupError(pgDumpAdvice(action));
+}
+
+/** What a SQLite file holds, when it is a Postern database: its applied migrations. */
+export function inspectSqliteBackup(file: string): { migrations: string[] } {
+  if (!fs.existsSync(file)) throw new BackupError(`${file}: no such file`);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new BackupError(`${file}: cannot open it as SQLite (${(err as Error).message})`);
+  }
+  try {
+    const check = db.pragma("quick_check", { simple: true });
+    if (check !== "ok") throw new BackupError(`${file}: the copy is damaged (quick_check: ${String(check)})`);
+    const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`).get();
+    if (!table) throw new BackupError(`${file}: not a Postern database (it has no migration history)`);
+    const rows = db
+      .prepare(`SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`)
+      .all() as { migration_name: string }[];
+    return { migrations: rows.map((r) => r.migration_name) };
+  } catch (err) {
+    if (err instanceof BackupError) throw err;
+    throw new BackupError(`${file}: not a readable SQLite database (${(err as Error).message})`);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Writes a consistent copy of the SQLite database at `databaseFile` to `target` (which must not
+ * exist), safe while Postern serves. The copy is a single self-contained file.
+ */
+export async function backupSqlite(provider: Provider, databaseFile: string, target: string): Promise<{ bytes: number }> {
+  refuseProvider(provider, "backup");
+  if (!fs.existsSync(databaseFile)) throw new BackupError(`no database at ${databaseFile}`);
+  if (fs.existsSync(target)) throw new BackupError(`${target} exists; choose another name or remove it first`);
+  const dir = path.dirname(path.resolve(target));
+  if (!fs.existsSync(dir)) throw new BackupError(`${dir}: no such directory`);
+  // Written beside the target and renamed: a failed backup leaves no half file behind.
+  const partial = `${target}.${process.pid}.partial`;
+  const source = new Database(databaseFile, { readonly: true, fileMustExist: true });
+  try {
+    source.pragma("busy_timeout = 15000");
+    await source.backup(partial, { progress: () => ALL_PAGES });
+  } catch (err) {
+    fs.rmSync(partial, { force: true });
+    throw new BackupError(`backup failed: ${(err as Error).message}`);
+  } finally {
+    source.close();
+  }
+  const copy = new Database(partial);
+  try {
+    // The source runs in WAL mode and its header says so; the copy needs no -wal file beside it.
+    copy.pragma("journal_mode = DELETE");
+    const check = copy.pragma("quick_check", { simple: true });
+    if (check !== "ok") throw new BackupError(`the copy failed its check (quick_check: ${String(check)})`);
+  } finally {
+    copy.close();
+  }
+  fs.renameSync(partial, target);
+  return { bytes: fs.statSync(target).size };
+}
+
+/**
+ * Replaces the database at `databaseFile` with the copy in `backupFile`, through SQLite's
+ * backup API (so a leftover -wal file of the old database cannot be replayed over it).
+ * Postern must not be running on that database.
+ */
+export async function restoreSqlite(provider: Provider, backupFile: string, databaseFile: string): Promise<void> {
+  refuseProvider(provider, "restore");
+  inspectSqliteBackup(backupFile);
+  fs.mkdirSync(path.dirname(databaseFile), { recursive: true });
+  const source = new Database(backupFile, { readonly: true, fileMustExist: true });
+  try {
+    await source.backup(databaseFile, { progress: () => ALL_PAGES });
+  } catch (err) {
+    throw new BackupError(`restore failed: ${(err as Error).message}`);
+  } finally {
+    source.close();
+  }
+}

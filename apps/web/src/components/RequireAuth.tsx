@@ -8,8 +8,21 @@ import { Loading } from "./Loading";
 export function RequireAuth({ children }: { children: ReactNode }) {
   const me = useMe();
   const location = useLocation();
-  if (me.isPending) return <Loading />;
-  if (me.isError) return <ErrorMessage error={me.error} />;
+  // Before the shell exists, these still sit in the page's main landmark.
+  if (me.isPending) {
+    return (
+      <main id="main">
+        <Loading what="Opening Postern" />
+      </main>
+    );
+  }
+  if (me.isError) {
+    return (
+      <main id="main">
+        <ErrorMessage error={me.error} />
+      </main>
+    );
+  }
   if (!me.data) {
     const returnTo = `${location.pathname}${location.search}`;
     const to = returnTo === "/" ? "/login" : `/login?returnTo=${encodeURIComponent(returnTo)}`;

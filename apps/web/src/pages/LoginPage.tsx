@@ -2,8 +2,26 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import { oidcStartUrl, useLogin, useMe, useProviders } from "../api/auth";
+import { isApiError } from "../api/client";
+import { clearLoginEnded, mentionsDisabled, peekLoginEnded, type LoginEnd } from "../api/login-ended";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { loginErrorMessage } from "../lib/login-errors";
+import { usePageTitle } from "../lib/page-title";
+
+const ENDED: Record<LoginEnd, string> = {
+  disabled: "An admin disabled your account, so you were logged out. Ask an admin if you need access again.",
+  ended: "Your login has ended (you logged out elsewhere, or it expired). Please log in again.",
+};
+
+/** A refused login in words: a disabled account is told so, not "wrong password". */
+function loginFailure(err: unknown): string | null {
+  if (!err) return null;
+  if (isApiError(err) && (err.status === 403 || mentionsDisabled(err.message))) {
+    return "Your account is disabled. Ask an admin to enable it.";
+  }
+  if (isApiError(err, 401)) return "Wrong username or password.";
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** Only same-site paths, so a crafted link cannot send people elsewhere after login. */
 function safeReturnTo(value: string | null): string {
@@ -22,6 +40,9 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const userId = useId();
   const passwordId = useId();
+  const [ended] = useState(peekLoginEnded);
+  useEffect(clearLoginEnded, []);
+  usePageTitle("Log in");
 
   const oidc = (providers.data ?? []).filter((p) => p.type === "oidc");
   const hasLocal = !providers.data || providers.data.some((p) => p.type === "local");
@@ -39,12 +60,17 @@ export function LoginPage() {
   }
 
   return (
-    <div className="login-wrap">
+    <main className="login-wrap" id="main">
       <section className="panel login" aria-labelledby="login-title">
         <h1 id="login-title">
           <img src="/favicon.svg" alt="" width={28} height={28} /> Postern
         </h1>
         <p className="muted">Just-in-time access to your team’s services.</p>
+        {ended && !login.isPending && (
+          <div className={ended === "disabled" ? "error" : "notice-box"} role="alert">
+            {ENDED[ended]}
+          </div>
+        )}
         {params.get("error") && (
           <div className="error" role="alert">
             {loginErrorMessage(params.get("error") ?? "")}
@@ -94,7 +120,7 @@ export function LoginPage() {
                 onChange={(e) => setPassword(e.target.value)}
               />
             </div>
-            <ErrorMessage error={login.error} />
+            <ErrorMessage error={loginFailure(login.error)} />
             <button type="submit" className="primary" disabled={login.isPending}>
               {login.isPending ? "Logging in…" : "Log in"}
             </button>
@@ -102,6 +128,6 @@ export function LoginPage() {
         )}
         <ErrorMessage error={providers.error} />
       </section>
-    </div>
+    </main>
   );
 }

@@ -1,7 +1,7 @@
 // The Playwright fixtures every browser test uses: one real server per worker (fresh SQLite
 // database), an admin API client, data factories, and signing a browser in as anyone without
 // going through the login form (which has its own tests). Uncaught page errors fail the test.
-import { test as base, expect, type BrowserContext, type Page } from "@playwright/test";
+import { test as base, expect, type BrowserContext, type Locator, type Page } from "@playwright/test";
 import { ApiClient, Factory, type Person } from "./api";
 import { startServer, type RunningServer } from "./server";
 
@@ -94,4 +94,24 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 /** The page's content is no wider than its window (nothing to scroll sideways). */
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+/** Presses Tab until `target` has the focus, as a keyboard user would get there. */
+export async function tabTo(page: Page, target: Locator, maxPresses = 40): Promise<void> {
+  for (let i = 0; i < maxPresses; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached ${target.toString()}`);
+}
+
+/**
+ * Whether the server has a route yet (some arrive on main while this branch is built): an
+ * unknown route answers 404 "no route …", a known one anything else.
+ */
+export async function hasRoute(baseUrl: string, method: string, path: string): Promise<boolean> {
+  const res = await fetch(`${baseUrl}${path}`, { method, headers: { "x-postern-csrf": "1" } });
+  if (res.status !== 404) return true;
+  const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+  return !body?.error?.message?.startsWith("no route");
 }

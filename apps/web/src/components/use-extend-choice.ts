@@ -20,7 +20,9 @@ export interface ExtendChoice {
 
 export function useExtendChoice(session: TSession | undefined, service: TService | undefined, serviceSessions: TSession[]): ExtendChoice {
   const [picked, setPicked] = useState<number | null>(null);
-  const now = useNow(15_000);
+  // Re-rendered every 15 s so the choices grow as time passes; computed with the time of this render.
+  useNow(15_000);
+  const now = Date.now();
   if (!session?.expiresAt || !service) {
     return { choices: [], value: undefined, setValue: setPicked, reset: () => setPicked(null), longest: undefined, blockedByBooking: false };
   }

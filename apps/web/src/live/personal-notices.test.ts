@@ -42,7 +42,10 @@ describe("what happened to me", () => {
 
   it("stays quiet about other people's sessions and about what I did myself", () => {
     expect(personalNotice({ type: "session.force_ended", session: session("bob", "ended") }, "me", names)).toBeNull();
-    expect(personalNotice({ type: "session.ended", session: session("me", "ended") }, "me", names)).toBeNull();
+    expect(personalNotice({ type: "session.ended", session: session("me", "ended", { endedBy: { id: "me", username: "me" } }) }, "me", names)).toBeNull();
+    expect(
+      personalNotice({ type: "session.ended", session: session("me", "ended", { endedBy: { id: "a", username: "alice" } }) }, "me", names)?.title,
+    ).toBe("alice ended your session on Customer VPN");
     expect(personalNotice({ type: "user.logout", user: { id: "me", username: "me" } }, "me", names)).toBeNull();
   });
 });

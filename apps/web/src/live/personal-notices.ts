@@ -26,6 +26,9 @@ export function personalNotice(event: TLiveEvent, me: string | undefined, servic
   switch (event.type) {
     case "session.force_ended":
       return { title: `${by} ended your session on ${name}`, tone: "warning", notify: true };
+    case "session.ended":
+      // Ended by someone else (a server that names every early end `session.ended`).
+      return s.endedBy && s.endedBy.id !== me ? { title: `${by} ended your session on ${name}`, tone: "warning", notify: true } : null;
     case "session.revoked":
       return { title: `Your session on ${name} ended`, body: `You no longer have access: ${REVOKED[event.cause]}.`, tone: "warning", notify: true };
     case "session.approved":

@@ -32,4 +32,10 @@ describe("audit rows in names", () => {
       "groups: support, ops · duration: 1 h 30 min · reason: left",
     );
   });
+
+  it("reads event-shaped details by the names they carry", () => {
+    const details = { user: { id: "u1", username: "mia", groups: [{ id: "g1", name: "support" }] }, changed: ["groupIds"], type: "user.updated" };
+    expect(detailsText(event({ details }), names)).toBe("user: mia · changed: groupIds");
+    expect(detailsText(event({ details: { groups: [{ id: "g1", name: "support" }] } }), names)).toBe("groups: support");
+  });
 });

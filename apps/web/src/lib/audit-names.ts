@@ -45,8 +45,21 @@ export function targetName(e: TAuditEvent, names: NameBook): string {
   }
 }
 
+/** A resource embedded in an event's details (`user`, `group`, `service`, `token`): its name. */
+function nameOf(v: unknown): string | undefined {
+  if (!v || typeof v !== "object") return undefined;
+  const o = v as { username?: unknown; name?: unknown };
+  if (typeof o.username === "string") return o.username;
+  if (typeof o.name === "string") return o.name;
+  return undefined;
+}
+
 function valueText(key: string, v: unknown, names: NameBook): string {
   const one = (id: unknown, look: (id: string) => string | undefined) => (typeof id === "string" ? (look(id) ?? id) : JSON.stringify(id));
+  const named = nameOf(v);
+  if (named !== undefined) return named;
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => nameOf(x) !== undefined)) return v.map(nameOf).join(", ");
+  if (Array.isArray(v) && v.every((x) => typeof x === "string") && !/Ids?$/.test(key)) return v.join(", ") || "none";
   if (/^groupIds$|^(added|removed)$/.test(key) && Array.isArray(v)) return v.map((id) => one(id, names.group)).join(", ") || "none";
   if (key === "groupId") return one(v, names.group);
   if (key === "userId") return one(v, names.user);
@@ -63,11 +76,14 @@ function label(key: string): string {
   return LABELS[key] ?? key.replace(/Seconds$/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
+/** Details the other columns already show (the target, the service), or that only machines read. */
+const SHOWN_ELSEWHERE = new Set(["type", "session", "service"]);
+
 /** `key: value` pairs, readable at a glance, with ids turned into names. */
 export function detailsText(e: TAuditEvent, names: NameBook): string {
   if (!e.details) return "";
   return Object.entries(e.details)
-    .filter(([, v]) => v !== null && v !== undefined)
+    .filter(([k, v]) => v !== null && v !== undefined && !SHOWN_ELSEWHERE.has(k))
     .map(([k, v]) => `${label(k)}: ${valueText(k, v, names)}`)
     .join(" · ");
 }

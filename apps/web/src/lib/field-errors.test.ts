@@ -39,6 +39,7 @@ describe("field errors in the form's words", () => {
   it("places a unique-column conflict beside the field", () => {
     const e = formErrors(new ApiError(409, "conflict", "username: already taken"), MAP);
     expect(e.fields.username).toBe("is already taken");
+    expect(formErrors(new ApiError(409, "conflict", 'username "mia" is already taken'), MAP).fields.username).toBe("is already taken");
   });
 
   it("checks a body with the contract before it is sent, with the same words", () => {

@@ -92,11 +92,16 @@ export function humanMessage<K extends string>(message: string, spec: FieldSpec<
   return m;
 }
 
-/** A 409 from a unique column names it in the message (`username: already taken`). */
+/**
+ * A 409 names its field in the message only: `username: already taken` (a unique column),
+ * `username "mia" is already taken`, `body.gateway.publicPort: tcp port 443 … already forwards …`.
+ */
 function conflictIssue(err: ApiError): TFieldIssue | null {
   if (err.code !== "conflict") return null;
-  const m = /^([A-Za-z.]+): (.+)$/.exec(err.message);
-  return m ? { field: m[1] ?? "", message: m[2] === "already taken" ? "is already taken" : (m[2] ?? "") } : null;
+  const prefixed = /^([A-Za-z][\w.]*): (.+)$/.exec(err.message);
+  if (prefixed) return { field: prefixed[1] ?? "", message: prefixed[2] === "already taken" ? "is already taken" : (prefixed[2] ?? "") };
+  const quoted = /^([a-z][A-Za-z]*) "[^"]*" (.+)$/.exec(err.message);
+  return quoted ? { field: quoted[1] ?? "", message: quoted[2] ?? "" } : null;
 }
 
 /** Splits an error into messages beside the form's fields and what is left for the form's box. */

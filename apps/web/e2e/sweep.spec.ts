@@ -21,7 +21,9 @@ test.beforeEach(async ({ factory, clientOf, admin }) => {
   const team = await factory.team({ name: "Sweep VPN", url: "https://vpn.example.com" }, 2);
   member = team.member;
   await factory.service([team.group], { name: "Sweep Web", kind: "web", exclusive: false, requiresApproval: true });
+  const booked = await factory.service([team.group], { name: "Sweep TCP", kind: "tcp" });
   const asMember = await clientOf(member);
+  await asMember.call("POST", `/api/services/${booked.id}/sessions`, { durationSeconds: 1800, startsAt: new Date(Date.now() + 3600_000).toISOString() });
   await factory.startSession(asMember, team.service, 1800);
   await asMember.call("POST", "/api/tokens", { name: "sweep-token", scopes: ["sessions:read"] });
   await factory.startSession(admin, team.service, 600).catch(() => undefined);

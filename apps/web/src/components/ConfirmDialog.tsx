@@ -2,6 +2,7 @@
 // change), optionally asking why. A native <dialog>: focus stays inside while it is open and
 // returns to what opened it when it closes.
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { Field } from "./Field";
 
 export interface ConfirmOptions {
   title: string;
@@ -15,7 +16,6 @@ export interface ConfirmOptions {
 export function ConfirmDialog(props: ConfirmOptions & { open: boolean; onConfirm: (reason?: string) => void; onCancel: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
-  const reasonId = useId();
   const [reason, setReason] = useState("");
 
   useEffect(() => {
@@ -40,17 +40,9 @@ export function ConfirmDialog(props: ConfirmOptions & { open: boolean; onConfirm
         <h2 id={titleId}>{props.title}</h2>
         {props.body && <div className="dialog-body">{props.body}</div>}
         {props.reason && (
-          <div className="field">
-            <label htmlFor={reasonId}>{props.reason.label}</label>
-            <textarea
-              id={reasonId}
-              rows={2}
-              maxLength={500}
-              required={props.reason.required}
-              value={reason}
-              onChange={(e) => setReason(e.target.value)}
-            />
-          </div>
+          <Field label={props.reason.label} hint={props.reason.required ? undefined : "Optional."}>
+            {(p) => <textarea {...p} rows={2} maxLength={500} required={props.reason?.required} value={reason} onChange={(e) => setReason(e.target.value)} />}
+          </Field>
         )}
         <div className="form-actions dialog-actions">
           <button type="button" onClick={props.onCancel}>

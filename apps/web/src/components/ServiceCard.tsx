@@ -113,14 +113,12 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
               Booked: {s.user.username}
               {s.userId === me.id ? " (you)" : ""} <Time value={s.startsAt} /> for {formatDuration(s.durationSeconds)}
               {(s.userId === me.id || isAdmin) && (
-                <button
-                  type="button"
-                  className="link-button"
-                  disabled={endOther.pending}
-                  aria-label={`Cancel ${s.userId === me.id ? "your" : `${s.user.username}'s`} booking of ${service.name}`}
-                  onClick={() => endOther.run(s.id)}
-                >
+                <button type="button" className="link-button" disabled={endOther.pending} onClick={() => endOther.run(s.id)}>
                   Cancel booking
+                  <span className="sr-only">
+                    {" "}
+                    of {s.userId === me.id ? "yours" : s.user.username} on {service.name}
+                  </span>
                 </button>
               )}
             </li>

@@ -1,10 +1,11 @@
 // Local login plus one button per OIDC provider; `?provider=<id>` goes straight to that provider.
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import { oidcStartUrl, useLogin, useMe, useProviders } from "../api/auth";
 import { isApiError } from "../api/client";
 import { clearLoginEnded, mentionsDisabled, peekLoginEnded, type LoginEnd } from "../api/login-ended";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { Field } from "../components/Field";
 import { loginErrorMessage } from "../lib/login-errors";
 import { usePageTitle } from "../lib/page-title";
 
@@ -38,8 +39,6 @@ export function LoginPage() {
   const navigate = useNavigate();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const userId = useId();
-  const passwordId = useId();
   const [ended] = useState(peekLoginEnded);
   useEffect(clearLoginEnded, []);
   usePageTitle("Log in");
@@ -96,30 +95,24 @@ export function LoginPage() {
 
         {hasLocal && (
           <form onSubmit={submit} className="stack">
-            <div className="field">
-              <label htmlFor={userId}>Username</label>
-              <input
-                id={userId}
-                name="username"
-                autoComplete="username"
-                required
-                autoFocus
-                value={username}
-                onChange={(e) => setUsername(e.target.value)}
-              />
-            </div>
-            <div className="field">
-              <label htmlFor={passwordId}>Password</label>
-              <input
-                id={passwordId}
-                name="password"
-                type="password"
-                autoComplete="current-password"
-                required
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-            </div>
+            <Field label="Username">
+              {(p) => (
+                <input {...p} name="username" autoComplete="username" required autoFocus value={username} onChange={(e) => setUsername(e.target.value)} />
+              )}
+            </Field>
+            <Field label="Password">
+              {(p) => (
+                <input
+                  {...p}
+                  name="password"
+                  type="password"
+                  autoComplete="current-password"
+                  required
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                />
+              )}
+            </Field>
             <ErrorMessage error={loginFailure(login.error)} />
             <button type="submit" className="primary" disabled={login.isPending}>
               {login.isPending ? "Logging in…" : "Log in"}

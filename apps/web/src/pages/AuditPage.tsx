@@ -36,7 +36,7 @@ function useNameBook(): NameBook {
   const groups = useGroups().data;
   const services = useServices().data;
   const tokens = useTokens().data;
-  const agents = useAgents().data;
+  const agents = useAgents(true, false).data;
   return {
     user: (id) => users?.find((u) => u.id === id)?.username,
     group: (id) => groups?.find((g) => g.id === id)?.name,

@@ -24,4 +24,5 @@ export const APP_PAGES: AppPage[] = [
   { path: "/admin/tunnel", title: "Tunnel · Admin · Postern", as: "admin", ready: "Public URL" },
   { path: "/admin/audit", title: "Audit · Admin · Postern", as: "admin", ready: "Tamper check" },
   { path: "/no-such-page", title: "Not found · Postern", as: "member", ready: "Page not found" },
+  { path: "/admin/users", title: "Admins only · Postern", as: "member", ready: "Admins only" },
 ];

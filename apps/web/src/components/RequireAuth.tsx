@@ -2,6 +2,7 @@
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router-dom";
 import { useMe } from "../api/auth";
+import { usePageTitle } from "../lib/page-title";
 import { ErrorMessage } from "./ErrorMessage";
 import { Loading } from "./Loading";
 
@@ -31,15 +32,19 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   return children;
 }
 
+function AdminsOnly() {
+  usePageTitle("Admins only");
+  return (
+    <section className="panel">
+      <h1>Admins only</h1>
+      <p>This page is for administrators. Ask an admin if you need access.</p>
+    </section>
+  );
+}
+
 export function RequireAdmin({ children }: { children: ReactNode }) {
   const me = useMe().data;
-  if (!me?.permissions.includes("admin")) {
-    return (
-      <section className="panel">
-        <h1>Admins only</h1>
-        <p>This page is for administrators. Ask an admin if you need access.</p>
-      </section>
-    );
-  }
+  if (!me?.permissions.includes("admin")) return <AdminsOnly />;
   return children;
 }
+

@@ -11,7 +11,7 @@ import { usePageTitle } from "../lib/page-title";
 
 const ENDED: Record<LoginEnd, string> = {
   disabled: "An admin disabled your account, so you were logged out. Ask an admin if you need access again.",
-  ended: "Your login has ended (you logged out elsewhere, or it expired). Please log in again.",
+  ended: "Your login has ended: you logged out elsewhere, it expired, or an admin disabled your account. Log in again; if that is refused, ask an admin.",
 };
 
 /** A refused login in words: a disabled account is told so, not "wrong password". */

@@ -1,14 +1,18 @@
-// Keeps the firewall equal to the desired set. Runs one pass at a time: on every rules message,
-// at start (desired unknown: only expired rules go), and on its own timer at the next expiry,
-// which is what closes doors on time when the API is unreachable.
+// Keeps the firewall equal to the desired set. Runs one pass at a time (the SerialPoller every
+// background loop of Postern uses): on every rules message, at start (desired unknown: only
+// expired rules go), and on its own timer at the next expiry, which is what closes doors on time
+// when the API is unreachable.
 import { lookup } from "node:dns/promises";
 import { isIPv4 } from "node:net";
 import type { Logger } from "pino";
 import type { TGatewayRule } from "@postern/contracts";
+import { SerialPoller } from "@postern/runtime";
 import type { Driver } from "./drivers/driver";
 import { diffRules, nextWake, ruleKey, toDesired, type FwRule } from "./rules";
 
 const TRUST_MS = 30_000;
+/** With no rule due, a pass still runs this often: it re-reads the firewall and repairs drift. */
+const IDLE_PASS_MS = 60_000;
 
 export interface PassReport {
   /** The rules message this pass answered, or the last one received. */
@@ -22,10 +26,7 @@ export interface PassReport {
 export class Reconciler {
   private desired: TGatewayRule[] | null = null;
   private version = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private busy = false;
-  private again = false;
+  private readonly poller = new SerialPoller(() => this.pass());
   private stopped = false;
   /** Rules in force after the last pass, to cut the flows of those the kernel expired itself. */
   private lastKnown = new Map<string, FwRule>();
@@ -50,25 +51,14 @@ export class Reconciler {
 
   /** Runs a pass now (coalescing with one in flight) and resolves when the firewall is settled. */
   poke(): Promise<void> {
-    if (this.stopped) return this.running;
-    if (this.busy) {
-      this.again = true;
-      return this.running.then(() => this.running);
-    }
-    this.busy = true;
-    this.running = this.pass().finally(() => {
-      this.busy = false;
-      if (this.again) {
-        this.again = false;
-        void this.poke();
-      }
-    });
-    return this.running;
+    if (!this.stopped && !this.poller.running) this.poller.start();
+    else this.poller.poke();
+    return this.poller.settled();
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    void this.poller.stop();
   }
 
   /** Resolves when the flows of rules closed so far have been cut (tests). */
@@ -87,8 +77,8 @@ export class Reconciler {
     }
   }
 
-  private async pass(): Promise<void> {
-    clearTimeout(this.timer);
+  /** One pass; resolves with how long to sleep before the next one. */
+  private async pass(): Promise<number> {
     const report: PassReport = { version: this.version, applied: 0, added: 0, removed: 0 };
     let inForce: FwRule[] = [];
     try {
@@ -131,8 +121,8 @@ export class Reconciler {
       inForce = [...this.lastKnown.values()];
     }
     this.cutClosed(inForce);
-    this.schedule(inForce, report.error !== undefined);
     this.onPass(report);
+    return this.sleepAfter(inForce, report.error !== undefined);
   }
 
   /** Cuts the established flows of every rule that was in force and is not any more. */
@@ -152,13 +142,12 @@ export class Reconciler {
       .catch((err) => this.log.warn({ err: (err as Error).message }, "cutting flows failed"));
   }
 
-  private schedule(inForce: FwRule[], failed: boolean): void {
-    if (this.stopped) return;
+  /** Until the next rule expires (to cut its flows on time), sooner after a failure. */
+  private sleepAfter(inForce: FwRule[], failed: boolean): number {
     const now = Date.now();
-    let at = nextWake(inForce, now);
+    let at = nextWake(inForce, now) ?? now + IDLE_PASS_MS;
     // After a failure try again soon; the kernel timeouts already hold the line meanwhile.
-    if (failed) at = Math.min(at ?? Infinity, now + 5000);
-    if (at === null) return;
-    this.timer = setTimeout(() => void this.poke(), Math.max(0, at - now) + 5);
+    if (failed) at = Math.min(at, now + 5000);
+    return Math.min(IDLE_PASS_MS, Math.max(0, at - now) + 5);
   }
 }

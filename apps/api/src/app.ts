@@ -13,7 +13,7 @@ import errorHandler from "./plugins/error-handler";
 import database from "./plugins/database";
 import auth from "./plugins/auth";
 import changes from "./plugins/changes";
-import expiry from "./plugins/expiry";
+import sessionClock from "./plugins/session-clock";
 import web from "./plugins/web";
 import healthRoutes from "./modules/health.routes";
 import authRoutes from "./modules/auth/auth.routes";
@@ -71,7 +71,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   await app.register(metrics);
   await app.register(live);
   await app.register(tunnel);
-  await app.register(expiry);
+  await app.register(sessionClock);
   await app.register(auditFiles);
   await app.register(relay);
   await app.register(oidc);

@@ -6,6 +6,7 @@ import serviceApp from "../src/app";
 import { loadConfig, type Config } from "../src/config";
 import { BODY_LIMIT } from "../src/server";
 import { hashPassword } from "../src/modules/auth/password";
+import { LOGIN_SESSION_SECONDS } from "../src/modules/auth/auth.service";
 import { CSRF_HEADER, SESSION_COOKIE } from "../src/plugins/auth";
 import { createTestDatabase } from "./databases";
 
@@ -94,7 +95,11 @@ export interface TestUser {
 
 let userCounter = 0;
 
-/** Creates a user straight in the database and logs them in through the real login route. */
+/**
+ * Creates a user straight in the database, with a login session of their own, as a login would
+ * make it (without going through the login route, whose rate limit a test that makes many users
+ * would soon hit; the login route has tests of its own).
+ */
 export async function createUser(
   app: FastifyInstance,
   options: { role?: "admin" | "member"; groupIds?: string[]; username?: string } = {},
@@ -110,9 +115,11 @@ export async function createUser(
       memberships: { create: (options.groupIds ?? []).map((groupId) => ({ groupId })) },
     },
   });
-  const res = await app.inject({ method: "POST", url: "/api/auth/login", payload: { username, password } });
-  if (res.statusCode !== 200) throw new Error(`login failed: ${res.body}`);
-  return { id: user.id, username, password, headers: authHeaders(res) };
+  const login = await app.ctx.db.loginSession.create({
+    data: { userId: user.id, expiresAt: new Date(app.ctx.now().getTime() + LOGIN_SESSION_SECONDS * 1000), provider: "local" },
+  });
+  const cookie = app.jwt.sign({ typ: "login", sid: login.id }, { expiresIn: LOGIN_SESSION_SECONDS });
+  return { id: user.id, username, password, headers: { cookie: `${SESSION_COOKIE}=${cookie}`, [CSRF_HEADER]: "1" } };
 }
 
 export function authHeaders(loginResponse: LightMyRequestResponse): Record<string, string> {

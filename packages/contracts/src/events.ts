@@ -26,6 +26,8 @@ export const ZRevocationCause = z.enum([
   "user_disabled",
   "user_deleted",
   "service_deleted",
+  /** Found at a timed step (a booked start, an approval, an offer) that the holder may no longer see it. */
+  "no_longer_visible",
 ]);
 export type TRevocationCause = z.infer<typeof ZRevocationCause>;
 

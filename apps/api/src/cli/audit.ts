@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { ZAuditExportQuery } from "@postern/contracts";
 import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
 import type { DbContext } from "../lib/db-context";
+import { NO_LISTENERS } from "../lib/run-change";
 import { auditCsv } from "../modules/audit/audit.csv";
 import { auditRangeOf, verifyAuditChain } from "../modules/audit/audit.service";
 import { CliError, parseWith, readConfig } from "./context";
@@ -20,7 +21,7 @@ async function withAuditDatabase<T>(fn: (ctx: DbContext) => Promise<T>): Promise
   let database: OpenDatabase | undefined;
   try {
     database = await openDatabase(config.databaseUrl);
-    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date() };
+    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date(), changes: NO_LISTENERS };
     try {
       await ctx.db.auditEvent.findFirst({ select: { seq: true } });
     } catch {

@@ -6,14 +6,15 @@ import { migrateDatabase, openDatabase, pendingMigrations, type OpenDatabase } f
 import { loadConfig, type Config } from "../config";
 import { AppError } from "../errors";
 import type { DbContext } from "../lib/db-context";
-import type { Caller } from "../modules/users/users.service";
+import { NO_LISTENERS, type Origin } from "../lib/run-change";
 
 export class CliError extends Error {}
 
 export interface CliContext {
   config: Config;
   ctx: DbContext;
-  caller: Caller;
+  /** The CLI as the audit trail names it: `cli:<os user>`. */
+  caller: Origin;
 }
 
 let configFile: string | undefined;
@@ -52,8 +53,10 @@ export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Prom
     if (database.provider === "sqlite") {
       await database.db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     }
-    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date() };
-    const caller: Caller = { actor: { id: "cli", username: `cli:${os.userInfo().username}` } };
+    // A running server learns of the CLI's changes from the live log (PostgreSQL NOTIFY, or its
+    // poll on SQLite); nothing in this process listens.
+    const ctx: DbContext = { db: database.db, provider: database.provider, now: () => new Date(), changes: NO_LISTENERS };
+    const caller: Origin = { actor: { id: "cli", username: `cli:${os.userInfo().username}`, kind: "cli" } };
     return await fn({ config, ctx, caller });
   } finally {
     await database?.close();

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import type { Command } from "commander";
-import { ZCreateServiceBody, ZServiceKind } from "@postern/contracts";
+import { slugify, ZCreateServiceBody, ZServiceKind } from "@postern/contracts";
 import type { DbContext } from "../lib/db-context";
-import { importServicesCsv, slugify } from "../modules/services/services.import";
+import { importServicesCsv } from "../modules/services/services.import";
 import { createService } from "../modules/services/services.service";
 import { CliError, collect, intOption, parseWith, withDatabase } from "./context";
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { ZCreateUserBody } from "@postern/contracts";
+import { ZCreateUserBody, ZPassword } from "@postern/contracts";
 import { generatePassword } from "../modules/auth/auth.service";
 import { createUser, findUserByUsername, findUsers, updateUser } from "../modules/users/users.service";
 import { CliError, parseWith, withDatabase } from "./context";
@@ -36,6 +36,22 @@ export function registerUserCommands(program: Command): void {
         if (!found) throw new CliError(`no user "${username}"`);
         await updateUser(ctx, caller, found.id, { disabled: true });
         console.log(`disabled ${username}`);
+      });
+    });
+
+  user
+    .command("password <username>")
+    .description("set a user's password (prints a generated one when --password is left out); every login of theirs ends")
+    .option("--password <pw>", "the new password (at least 8 characters)")
+    .option("--revoke-tokens", "also revoke the user's API tokens")
+    .action(async (username: string, opts: { password?: string; revokeTokens?: boolean }) => {
+      const password = parseWith(ZPassword, opts.password ?? generatePassword(), () => "--password");
+      await withDatabase(async ({ ctx, caller }) => {
+        const found = await findUserByUsername(ctx, username);
+        if (!found) throw new CliError(`no user "${username}"`);
+        await updateUser(ctx, caller, found.id, { password, revokeTokens: opts.revokeTokens }, "cli");
+        console.log(`set a new password for ${username}; their logins have ended`);
+        if (!opts.password) console.log(`password: ${password}`);
       });
     });
 

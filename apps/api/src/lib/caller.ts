@@ -1,14 +1,22 @@
+// Who is asking, in the forms the service functions take: the origin of a change (audit actor and
+// address) and the viewer (a user and whether this credential carries admin rights).
 import type { FastifyRequest } from "fastify";
-import { actorOf, requireAdmin, requireUser } from "../plugins/auth";
-import type { Caller } from "../modules/users/users.service";
+import { actorOf, isAdmin, requirePrincipal, requireUser } from "../plugins/auth";
+import type { Viewer } from "../modules/services/services.visibility";
 import type { SessionCaller } from "../modules/sessions/sessions.service";
+import type { Origin } from "./run-change";
 
-/** The audit identity of an admin request (401/403 when not an admin). */
-export function adminCaller(request: FastifyRequest): Caller {
-  return { actor: actorOf(requireAdmin(request)), sourceIp: request.ip };
+/** The audit identity and address of a request (401 when anonymous). */
+export function originOf(request: FastifyRequest): Origin {
+  return { actor: actorOf(requirePrincipal(request)), sourceIp: request.ip };
 }
 
-/** The logged-in user making a request (401 when anonymous). */
+/** The user looking, with admin rights only when both their role and their credential carry them. */
+export function viewerOf(request: FastifyRequest): Viewer {
+  const principal = requireUser(request);
+  return { user: principal.user, admin: isAdmin(principal) };
+}
+
 export function sessionCaller(request: FastifyRequest): SessionCaller {
-  return { user: requireUser(request).user, sourceIp: request.ip };
+  return { viewer: viewerOf(request), origin: originOf(request) };
 }

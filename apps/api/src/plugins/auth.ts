@@ -8,13 +8,12 @@ import type { TScope } from "@postern/contracts";
 import { AppError, forbidden, unauthorized } from "../errors";
 import { authenticateApiToken } from "../modules/tokens/tokens.service";
 import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
-import { findLoginSessionUser, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
-import { userInclude, type UserWithGroups } from "../modules/users/users.presenter";
+import { ACCESS_TOKEN_SECONDS, findLoginSessionUser, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
+import type { UserWithGroups } from "../modules/users/users.presenter";
 import type { Actor } from "../modules/audit/audit.service";
 
 export const SESSION_COOKIE = "postern_session";
 export const CSRF_HEADER = "x-postern-csrf";
-export const ACCESS_TOKEN_SECONDS = 3600;
 
 export interface Principal {
   /** Null only for a service token, which belongs to no user. */
@@ -34,9 +33,11 @@ interface CookieClaims {
   typ: "login";
   sid: string;
 }
+/** A bearer traded for Basic credentials: a login session of its own, revocable like any login. */
 interface AccessClaims {
   typ: "access";
   sub: string;
+  sid: string;
 }
 /** An OIDC login in progress (a short-lived cookie): provider, nonce, return path, hash of the state. */
 interface OidcFlowClaims {
@@ -66,8 +67,8 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Sets the login cookie for a new login session. */
     setLoginCookie(reply: FastifyReply, loginSessionId: string): void;
-    /** A short-lived bearer token for scripts (POST /api/auth/token). */
-    issueAccessToken(userId: string): string;
+    /** A short-lived bearer token for scripts (POST /api/auth/token), bound to its login session. */
+    issueAccessToken(loginSession: { id: string; userId: string }): string;
   }
 }
 
@@ -101,9 +102,9 @@ export function requireAdmin(request: FastifyRequest): Principal {
 }
 
 export function actorOf(principal: Principal): Actor {
-  if (principal.user) return { id: principal.user.id, username: principal.user.username };
+  if (principal.user) return { id: principal.user.id, username: principal.user.username, kind: "user" };
   const token = principal.token ?? { id: "unknown", name: "unknown" };
-  return { id: `token:${token.id}`, username: `token:${token.name}` };
+  return { id: `token:${token.id}`, username: `token:${token.name}`, kind: "token" };
 }
 
 function bearerOf(request: FastifyRequest): string | undefined {
@@ -149,8 +150,8 @@ export default fp(
         maxAge: LOGIN_SESSION_SECONDS,
       });
     });
-    app.decorate("issueAccessToken", (userId: string) =>
-      app.jwt.sign({ typ: "access", sub: userId }, { expiresIn: ACCESS_TOKEN_SECONDS }),
+    app.decorate("issueAccessToken", (loginSession: { id: string; userId: string }) =>
+      app.jwt.sign({ typ: "access", sub: loginSession.userId, sid: loginSession.id }, { expiresIn: ACCESS_TOKEN_SECONDS }),
     );
 
     app.addHook("onRequest", async (request) => {
@@ -173,10 +174,10 @@ export default fp(
         } catch {
           throw unauthorized("the bearer token is invalid or expired");
         }
-        if (claims.typ !== "access") throw unauthorized("the bearer token is invalid or expired");
-        const user = await app.ctx.db.user.findUnique({ where: { id: claims.sub }, include: userInclude });
-        if (!user || user.disabled) throw unauthorized("the bearer token's user is disabled or gone");
-        request.principal = { user, via: "bearer", scopes: null };
+        if (claims.typ !== "access" || !claims.sid) throw unauthorized("the bearer token is invalid or expired");
+        const user = await findLoginSessionUser(app.ctx, claims.sid);
+        if (!user || user.id !== claims.sub) throw unauthorized("the bearer token was revoked (logout, password change) or its user is disabled");
+        request.principal = { user, via: "bearer", scopes: null, loginSessionId: claims.sid };
         return;
       }
       const cookie = request.cookies[SESSION_COOKIE];

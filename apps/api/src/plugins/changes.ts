@@ -1,48 +1,103 @@
-// An in-process notice board of committed changes. Route handlers announce what they changed
-// after the transaction commits; the expiry scheduler (and later the live stream) listen.
-import { EventEmitter } from "node:events";
+// The dispatcher: hands every committed change to the parts of this process that react to it —
+// the session clock, the gateway hub, the relay worker, the live stream, the caches — exactly once
+// and in the log's order, whether this process made the change (run-change.ts calls `committed`
+// after the commit) or another one did (the log reader, live/live.reader.ts).
+//
+// Order: records carry the log's global seq. A local commit whose first seq follows the last one
+// handed out goes out at once (no round trip); after a gap (another process committed between)
+// the reader fetches the missing rows and everything goes out in order from there.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import type { Message } from "@postern/db";
-import type { TTunnel } from "@postern/contracts";
-import type { SessionRow } from "../modules/sessions/sessions.presenter";
+import type { TDomainEvent } from "@postern/contracts";
+import type { ChangeSink } from "../lib/run-change";
+import { LogReader } from "../modules/live/live.reader";
+import { lastLogSeq, type LogRecord } from "../modules/live/live.log";
 
-export type SessionChangeVerb =
-  | "started" | "requested" | "extended" | "ended" | "approved" | "denied" | "expired"
-  /** Booked for later; joined / left a waitlist; offered the freed service; let the offer lapse. */
-  | "scheduled" | "waitlisted" | "left_waitlist" | "offered" | "offer_expired";
+export type ChangeConsumer = (record: LogRecord) => void;
 
-export type Change =
-  | { kind: "session"; verb: SessionChangeVerb; session: SessionRow }
-  | { kind: "service"; verb: "created" | "updated" | "deleted"; serviceId: string }
-  | { kind: "user"; verb: "created" | "updated" | "disabled"; userId: string }
-  /** A user joined or left a group: what they may see changed. */
-  | { kind: "group"; verb: "member_added" | "member_removed"; groupId: string; userId: string }
-  /** A relay message was queued, failed an attempt and waits to retry, was sent, or was given up on. */
-  | { kind: "message"; verb: "queued" | "retrying" | "sent" | "failed"; message: Message }
-  /** The public tunnel moved (opening, open, closed, or failed with a reason); `tunnel` is the presented state. */
-  | { kind: "tunnel"; verb: "opening" | "opened" | "closed" | "failed"; tunnel: TTunnel };
+export class ChangeDispatcher implements ChangeSink {
+  /** The highest seq handed to the consumers. */
+  lastSeq = 0;
+  private readonly consumers = new Set<ChangeConsumer>();
+  private readonly local = new Set<(event: TDomainEvent) => void>();
+  private wakeReader: () => void = () => {};
 
-export class Changes {
-  private readonly emitter = new EventEmitter();
-  announce(change: Change): void {
-    this.emitter.emit("change", change);
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  /** `consumer` gets every change once, in order, from this process or another. */
+  subscribe(consumer: ChangeConsumer): () => void {
+    this.consumers.add(consumer);
+    return () => void this.consumers.delete(consumer);
   }
-  subscribe(listener: (change: Change) => void): () => void {
-    this.emitter.on("change", listener);
-    return () => this.emitter.off("change", listener);
+
+  /**
+   * `fn` hears of this process's own changes synchronously at commit, before the request that
+   * made them answers (and, like every consumer, again through `subscribe` if it listens there).
+   * For what must not lag even a moment: a cache that would otherwise still grant a removed right.
+   */
+  onLocalCommit(fn: (event: TDomainEvent) => void): () => void {
+    this.local.add(fn);
+    return () => void this.local.delete(fn);
+  }
+
+  attachReader(wake: () => void): void {
+    this.wakeReader = wake;
+  }
+
+  committed(records: LogRecord[]): void {
+    for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event));
+    if (records[0]?.seq === this.lastSeq + 1) this.deliver(records);
+    else this.wakeReader();
+  }
+
+  /** Records read from the log; those already handed out are skipped. */
+  deliver(records: LogRecord[]): void {
+    for (const record of records) {
+      if (record.seq <= this.lastSeq) continue;
+      this.lastSeq = record.seq;
+      for (const consumer of this.consumers) this.guard(() => consumer(record));
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onError(err);
+    }
   }
 }
 
 declare module "fastify" {
   interface FastifyInstance {
-    changes: Changes;
+    changes: ChangeDispatcher;
   }
 }
 
+/** How often the log is read for other processes' changes (SQLite; PostgreSQL is notified). */
+const SQLITE_POLL_MS = 500;
+const POSTGRES_POLL_MS = 5000;
+
 export default fp(
   async (app: FastifyInstance) => {
-    app.decorate("changes", new Changes());
+    const dispatcher = app.ctx.changes as ChangeDispatcher;
+    const reader = new LogReader(app.ctx, {
+      cursor: () => dispatcher.lastSeq,
+      deliver: (records) => dispatcher.deliver(records),
+      log: (msg, err) => app.log.error({ err }, msg),
+      pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
+      listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
+    });
+    dispatcher.attachReader(() => reader.wake());
+    app.decorate("changes", dispatcher);
+    app.addHook("onReady", async () => {
+      // Changes made before this start are history: consumers read their state from the tables.
+      dispatcher.lastSeq = await lastLogSeq(app.ctx);
+      await reader.start();
+    });
+    // preClose, before the database closes (onClose hooks run last-registered first). Changes of
+    // requests still finishing are in the log whatever happens, and go out directly from here.
+    app.addHook("preClose", async () => reader.stop());
   },
-  { name: "changes" },
+  { name: "changes", dependencies: ["database"] },
 );

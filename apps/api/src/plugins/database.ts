@@ -4,6 +4,7 @@ import fp from "fastify-plugin";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "../config";
 import type { DbContext } from "../lib/db-context";
+import { ChangeDispatcher } from "./changes";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -25,7 +26,8 @@ export default fp(
       db: opts.database.db,
       provider: opts.database.provider,
       now: opts.now ?? (() => new Date()),
-    });
+      changes: new ChangeDispatcher((err) => app.log.error({ err }, "a consumer of a committed change failed")),
+    } satisfies DbContext);
   },
   { name: "database" },
 );

@@ -1,6 +1,6 @@
-// Runs the weekly audit file writer when POSTERN_AUDIT_EXPORT_DIR is set. It is poked after
-// every answered change (the transaction has committed by then) and polls for events that
-// other instances, the expiry scheduler or the CLI wrote.
+// Runs the weekly audit file writer when POSTERN_AUDIT_EXPORT_DIR is set. Every committed change
+// (of this process or, through the live log, of another instance or the CLI) wakes it; it also
+// polls, as a safety net.
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
@@ -13,8 +13,6 @@ declare module "fastify" {
   }
 }
 
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
 export default fp(
   async (app: FastifyInstance) => {
     const dir = app.config.auditExportDir;
@@ -26,9 +24,6 @@ export default fp(
       error: (msg, err) => app.log.error({ err }, msg),
     });
     app.decorate("auditFiles", writer);
-    app.addHook("onResponse", async (request) => {
-      if (!SAFE_METHODS.has(request.method)) writer.poke();
-    });
     const unsubscribe = app.changes.subscribe(() => writer.poke());
     app.addHook("onReady", async () => {
       writer.start();

@@ -12,6 +12,7 @@ import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type
 import { providers } from "../../../test/databases";
 import { STATE_FILE } from "./audit-files";
 import { auditCsvCells, auditCsvHeader, auditCsvRows } from "./audit.csv";
+import { NO_LISTENERS } from "../../lib/run-change";
 import { writeAudit } from "./audit.service";
 
 const W47 = "audit-2026-W47.csv";
@@ -76,7 +77,7 @@ describe.each(providers)("weekly audit files on %s", (provider) => {
 
     // Another writer (the CLI, another instance) adds events while this API is down.
     const other = await openDatabase(t.url);
-    const ctx = { db: other.db, provider: t.provider, now: clock.now };
+    const ctx = { db: other.db, provider: t.provider, now: clock.now, changes: NO_LISTENERS };
     for (const name of ["while-down-1", "while-down-2"]) {
       await inTransaction(ctx, (tx) => writeAudit(ctx, tx, { action: "group.created", details: { name } }));
     }

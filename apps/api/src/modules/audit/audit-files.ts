@@ -21,7 +21,7 @@ import type { AuditEvent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditCsvHeader, auditCsvRows } from "./audit.csv";
 import { readCommitted } from "./audit.service";
-import { SerialPoller } from "../../lib/serial-poller";
+import { SerialPoller } from "@postern/runtime";
 
 export const STATE_FILE = ".postern-audit-state.json";
 export const LOCK_FILE = ".postern-audit.lock";

@@ -1,7 +1,7 @@
 // Writes audit events into the hash chain, always inside the caller's transaction, so an
 // event exists exactly when the change it describes was committed.
 import { createHash } from "node:crypto";
-import { auditTimeBound, isoWeekRange, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
+import { auditTimeBound, isoWeekRange, type TAuditAction, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
 import type { AuditEvent, Prisma, Tx } from "@postern/db";
 import { badField } from "../../errors";
 import { inTransaction, type DbContext } from "../../lib/db-context";
@@ -10,14 +10,22 @@ export const GENESIS_HASH = "0".repeat(64);
 /** Arbitrary constant key for the advisory lock that serialises chain appends on PostgreSQL. */
 const AUDIT_LOCK_KEY = 7_307_001;
 
+/** Who made a change, as the audit trail names them. `kind` says whether `id` is a user's
+ * (so a session may point at it as `endedBy`), a token's (`token:<id>`) or the CLI's. */
 export interface Actor {
   id: string;
   username: string;
+  kind?: "user" | "token" | "cli";
+}
+
+/** The user id behind an actor, when the actor is a user (foreign keys may point at it). */
+export function actorUserId(actor: Actor | null | undefined): string | null {
+  return actor && (actor.kind ?? "user") === "user" ? actor.id : null;
 }
 
 export interface AuditInput {
   actor?: Actor | null;
-  action: string;
+  action: TAuditAction;
   target?: string;
   serviceId?: string;
   sessionId?: string;
@@ -48,26 +56,50 @@ export function hashAuditEvent(e: HashedFields): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-export async function writeAudit(ctx: DbContext, tx: Tx, input: AuditInput): Promise<AuditEvent> {
-  if (ctx.provider === "postgres") {
-    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-  }
+/**
+ * Takes the lock that orders the audit chain and the live log on PostgreSQL, held until the
+ * transaction ends (SQLite's transactions already run one at a time). Whoever holds it appends
+ * to both, so both are committed in the order their numbers say.
+ */
+export async function lockChain(ctx: DbContext, tx: Tx): Promise<void> {
+  if (ctx.provider === "postgres") await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+}
+
+/** Appends events to the hash chain; the caller holds the chain lock (`lockChain`). Returns the
+ * seq of the last one. */
+export async function appendAudit(ctx: DbContext, tx: Tx, inputs: AuditInput[]): Promise<number> {
   const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true } });
-  const fields: HashedFields = {
-    seq: (last?.seq ?? 0) + 1,
-    // Millisecond precision on both providers, so the hash recomputes identically after a read.
-    at: new Date(Math.floor(ctx.now().getTime())),
-    actorId: input.actor?.id ?? null,
-    actorUsername: input.actor?.username ?? null,
-    action: input.action,
-    target: input.target ?? null,
-    serviceId: input.serviceId ?? null,
-    sessionId: input.sessionId ?? null,
-    sourceIp: input.sourceIp ?? null,
-    details: input.details ? JSON.stringify(input.details) : null,
-    prevHash: last?.hash ?? GENESIS_HASH,
-  };
-  return tx.auditEvent.create({ data: { ...fields, hash: hashAuditEvent(fields) } });
+  let seq = last?.seq ?? 0;
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  // Millisecond precision on both providers, so the hash recomputes identically after a read.
+  const at = new Date(Math.floor(ctx.now().getTime()));
+  const rows = inputs.map((input) => {
+    seq += 1;
+    const fields: HashedFields = {
+      seq,
+      at,
+      actorId: input.actor?.id ?? null,
+      actorUsername: input.actor?.username ?? null,
+      action: input.action,
+      target: input.target ?? null,
+      serviceId: input.serviceId ?? null,
+      sessionId: input.sessionId ?? null,
+      sourceIp: input.sourceIp ?? null,
+      details: input.details ? JSON.stringify(input.details) : null,
+      prevHash,
+    };
+    const hash = hashAuditEvent(fields);
+    prevHash = hash;
+    return { ...fields, hash };
+  });
+  if (rows.length > 0) await tx.auditEvent.createMany({ data: rows });
+  return seq;
+}
+
+/** One event, with its own lock: for tests and tools that write the chain directly. */
+export async function writeAudit(ctx: DbContext, tx: Tx, input: AuditInput): Promise<{ seq: number }> {
+  await lockChain(ctx, tx);
+  return { seq: await appendAudit(ctx, tx, [input]) };
 }
 
 export interface ChainBreak {

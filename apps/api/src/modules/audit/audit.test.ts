@@ -60,7 +60,7 @@ describe.each(providers)("audit trail on %s", (provider) => {
     await write(t, { ...base, action: "session.ended", actor: { id: "u-alice", username: "alice" }, serviceId: svc.id });
     clock.set(new Date("2026-11-25T09:00:00Z"));
     await write(t, { ...base, action: "session.force_ended", actor: { id: "u-bob", username: "bob" }, serviceId: svc.id });
-    await write(t, { ...base, action: "sessions.other", actor: { id: "u-bob", username: "bob" } });
+    await write(t, { ...base, action: "service.deleted", actor: { id: "u-bob", username: "bob" } });
     await write(t, { action: "group.created", actor: { id: "u-bob", username: "bob" } });
 
     const all = ZAuditPage.parse((await get("/api/audit?limit=500")).json());
@@ -81,7 +81,7 @@ describe.each(providers)("audit trail on %s", (provider) => {
     const actions = async (query: string) =>
       ZAuditPage.parse((await get(`/api/audit?${query}`)).json()).items.map((e) => e.action);
     expect(await actions("actor=alice")).toEqual(["session.ended", "session.started"]);
-    expect(await actions("actor=u-bob")).toEqual(["group.created", "sessions.other", "session.force_ended"]);
+    expect(await actions("actor=u-bob")).toEqual(["group.created", "service.deleted", "session.force_ended"]);
     // A prefix ends in a dot and matches whole segments; anything else is an exact action.
     expect(await actions("action=session.")).toEqual(["session.force_ended", "session.ended", "session.started"]);
     expect(await actions("action=session.force")).toEqual([]);
@@ -117,7 +117,7 @@ describe.each(providers)("audit trail on %s", (provider) => {
   it("exports a week as RFC 4180 CSV that round-trips and neutralises formulas", async () => {
     const tricky = {
       actor: { id: "u-x", username: "=HYPERLINK(\"http://evil.example\",\"click\")" },
-      action: "user.updated",
+      action: "user.updated" as const,
       target: "+41 79 000 00 00",
       sourceIp: "-2+3",
       details: { note: 'quote " comma , and\r\nnew line', emoji: "✓ Zürich" },

@@ -7,22 +7,22 @@ import {
   ZLoginBody,
   ZLogoutAllResponse,
   ZLogoutResponse,
+  ZChangePasswordBody,
   ZMe,
+  ZPasswordChanged,
   type TMe,
   type TPermission,
 } from "@postern/contracts";
-import { requireUser, SESSION_COOKIE, ACCESS_TOKEN_SECONDS } from "../../plugins/auth";
+import { isAdmin, requireUser, SESSION_COOKIE } from "../../plugins/auth";
 import { unauthorized } from "../../errors";
 import { presentUser, type UserWithGroups } from "../users/users.presenter";
-import { loginLocal, logout, logoutEverywhere } from "./auth.service";
-import { verifyPassword } from "./password";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction } from "../../lib/db-context";
+import { ACCESS_TOKEN_SECONDS, changeOwnPassword, loginBasic, loginLocal, logout, logoutEverywhere } from "./auth.service";
 import type { FastifyRequest } from "fastify";
 
-export function presentMe(user: UserWithGroups): TMe {
+/** The caller and what they may do; `admin` is the credential's rights (isAdmin), not just the role. */
+export function presentMe(user: UserWithGroups, admin = user.role === "admin"): TMe {
   const permissions: TPermission[] = ["services:read", "sessions:read", "sessions:write"];
-  if (user.role === "admin") permissions.push("admin");
+  if (admin) permissions.push("admin");
   return { user: presentUser(user), permissions, hasPassword: user.passwordHash !== null };
 }
 
@@ -73,7 +73,23 @@ export default async function authRoutes(app: FastifyInstance) {
     return { ok: true as const, ended };
   });
 
-  r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request) => presentMe(requireUser(request).user));
+  r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request) => {
+    const principal = requireUser(request);
+    return presentMe(principal.user, isAdmin(principal));
+  });
+
+  /** A local user changes their password; their other logins end (this one stays). */
+  r.post(
+    "/api/me/password",
+    { config: { rateLimit: loginRateLimit }, schema: { body: ZChangePasswordBody, response: { 200: ZPasswordChanged } } },
+    async (request) => {
+      const principal = requireUser(request);
+      return changeOwnPassword(app.ctx, principal.user, principal.loginSessionId, request.body, {
+        ip: request.ip,
+        userAgent: request.headers["user-agent"],
+      });
+    },
+  );
 
   /** HTTP Basic credentials → a short-lived bearer token, for scripts. */
   async function tradeBasicForToken(request: FastifyRequest) {
@@ -85,30 +101,12 @@ export default async function authRoutes(app: FastifyInstance) {
     const colon = decoded.indexOf(":");
     const username = colon >= 0 ? decoded.slice(0, colon) : decoded;
     const password = colon >= 0 ? decoded.slice(colon + 1) : "";
-    const user = await app.ctx.db.user.findUnique({ where: { username } });
-    const ok = await verifyPassword(user?.passwordHash, password);
-    if (!user || !ok || user.disabled) {
-      await inTransaction(app.ctx, (tx) =>
-        writeAudit(app.ctx, tx, {
-          actor: user ? { id: user.id, username: user.username } : null,
-          action: "user.login_failed",
-          target: `username:${username}`,
-          sourceIp: request.ip,
-          details: { method: "basic" },
-        }),
-      );
-      throw unauthorized("wrong username or password");
-    }
-    await inTransaction(app.ctx, (tx) =>
-      writeAudit(app.ctx, tx, {
-        actor: { id: user.id, username: user.username },
-        action: "auth.token_issued",
-        target: `user:${user.id}`,
-        sourceIp: request.ip,
-        details: { method: "basic", route: request.routeOptions.url, expiresIn: ACCESS_TOKEN_SECONDS },
-      }),
-    );
-    return { token: app.issueAccessToken(user.id), tokenType: "Bearer" as const, expiresIn: ACCESS_TOKEN_SECONDS };
+    const { loginSession } = await loginBasic(app.ctx, username, password, {
+      ip: request.ip,
+      userAgent: request.headers["user-agent"],
+      route: request.routeOptions.url ?? "",
+    });
+    return { token: app.issueAccessToken(loginSession), tokenType: "Bearer" as const, expiresIn: ACCESS_TOKEN_SECONDS };
   }
 
   r.post(

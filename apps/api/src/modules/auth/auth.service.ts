@@ -1,17 +1,77 @@
-// Local login, login sessions (revocable server-side) and the first-run admin bootstrap.
+// Local login, login sessions (revocable server-side), Basic-issued bearer tokens (which are login
+// sessions too, so logging out everywhere or changing a password ends them), password changes and
+// the first-run admin bootstrap. Every outcome, refused or not, is recorded as an event.
 import { randomBytes } from "node:crypto";
+import type { TChangePasswordBody, TPasswordChanged } from "@postern/contracts";
 import type { LoginSession } from "@postern/db";
-import { unauthorized } from "../../errors";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { userInclude, type UserWithGroups } from "../users/users.presenter";
+import { badField, unauthorized } from "../../errors";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, SYSTEM } from "../../lib/run-change";
+import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+import { endLogins, revokeTokensOf } from "../users/users.service";
 import { hashPassword, verifyPassword } from "./password";
 
 export const LOGIN_SESSION_SECONDS = 7 * 24 * 3600;
+/** How long a bearer token traded for Basic credentials lives. */
+export const ACCESS_TOKEN_SECONDS = 3600;
 
 export interface LoginContext {
   ip?: string;
   userAgent?: string;
+}
+
+export type PasswordMethod = "local" | "basic";
+
+const tagOf = (u: { id: string; username: string }) => ({ id: u.id, username: u.username });
+const userActor = (u: { id: string; username: string }) => ({ ...tagOf(u), kind: "user" as const });
+
+/**
+ * The user a username and password belong to, or a 401 — the same answer for an unknown user, a
+ * wrong password and a disabled user, so it does not reveal which usernames exist. The refusal
+ * is recorded (`user.login_failed`).
+ */
+export async function checkPassword(
+  ctx: DbContext,
+  username: string,
+  password: string,
+  from: LoginContext,
+  method: PasswordMethod,
+): Promise<UserWithGroups> {
+  const user = await ctx.db.user.findUnique({ where: { username }, include: userInclude });
+  const ok = await verifyPassword(user?.passwordHash, password);
+  if (user && ok && !user.disabled) return user;
+  const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
+  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (_tx, record) =>
+    record({ type: "user.login_failed", username, userId: user?.id, method, reason }),
+  );
+  throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
+}
+
+async function openLoginSession(
+  ctx: DbContext,
+  user: UserWithGroups,
+  from: LoginContext,
+  provider: string,
+  seconds: number,
+  event: "login" | "token",
+  route?: string,
+): Promise<LoginSession> {
+  return runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
+    const now = ctx.now();
+    const created = await tx.loginSession.create({
+      data: {
+        userId: user.id,
+        expiresAt: new Date(now.getTime() + seconds * 1000),
+        ip: from.ip,
+        userAgent: from.userAgent?.slice(0, 256),
+        provider,
+        lastSeenAt: now,
+      },
+    });
+    if (event === "login") record({ type: "user.login", user: tagOf(user), method: "local" });
+    else record({ type: "auth.token_issued", user: tagOf(user), route: route ?? "", expiresIn: seconds });
+    return created;
+  });
 }
 
 export async function loginLocal(
@@ -20,70 +80,60 @@ export async function loginLocal(
   password: string,
   from: LoginContext,
 ): Promise<{ user: UserWithGroups; loginSession: LoginSession }> {
-  const user = await ctx.db.user.findUnique({ where: { username }, include: userInclude });
-  const ok = await verifyPassword(user?.passwordHash, password);
-  if (!user || !ok || user.disabled) {
-    const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
-    await inTransaction(ctx, (tx) =>
-      writeAudit(ctx, tx, {
-        actor: user ? { id: user.id, username: user.username } : null,
-        action: "user.login_failed",
-        target: `username:${username}`,
-        sourceIp: from.ip,
-        details: { reason, method: "local" },
-      }),
-    );
-    // One message for every cause, so the answer does not reveal which usernames exist.
-    throw unauthorized("wrong username or password");
-  }
-  const loginSession = await inTransaction(ctx, async (tx) => {
-    const now = ctx.now();
-    const created = await tx.loginSession.create({
-      data: {
-        userId: user.id,
-        expiresAt: new Date(now.getTime() + LOGIN_SESSION_SECONDS * 1000),
-        ip: from.ip,
-        userAgent: from.userAgent?.slice(0, 256),
-        provider: "local",
-        lastSeenAt: now,
-      },
-    });
-    await writeAudit(ctx, tx, {
-      actor: { id: user.id, username: user.username },
-      action: "user.login",
-      target: `user:${user.id}`,
-      sourceIp: from.ip,
-      details: { method: "local" },
-    });
-    return created;
-  });
-  return { user, loginSession };
+  const user = await checkPassword(ctx, username, password, from, "local");
+  return { user, loginSession: await openLoginSession(ctx, user, from, "local", LOGIN_SESSION_SECONDS, "login") };
+}
+
+/** HTTP Basic credentials → a short-lived login session whose id the bearer token carries. */
+export async function loginBasic(
+  ctx: DbContext,
+  username: string,
+  password: string,
+  from: LoginContext & { route: string },
+): Promise<{ user: UserWithGroups; loginSession: LoginSession }> {
+  const user = await checkPassword(ctx, username, password, from, "basic");
+  return { user, loginSession: await openLoginSession(ctx, user, from, "basic", ACCESS_TOKEN_SECONDS, "token", from.route) };
 }
 
 export async function logout(ctx: DbContext, loginSessionId: string, user: UserWithGroups, ip?: string): Promise<void> {
-  await inTransaction(ctx, async (tx) => {
+  await runChange(ctx, { actor: userActor(user), sourceIp: ip }, async (tx, record) => {
     await tx.loginSession.updateMany({ where: { id: loginSessionId, revokedAt: null }, data: { revokedAt: ctx.now() } });
-    await writeAudit(ctx, tx, {
-      actor: { id: user.id, username: user.username },
-      action: "user.logout",
-      target: `user:${user.id}`,
-      sourceIp: ip,
-    });
+    record({ type: "user.logout", user: tagOf(user) });
   });
 }
 
 /** Ends every open login session of a user ("log out everywhere"); returns how many ended. */
 export async function logoutEverywhere(ctx: DbContext, user: UserWithGroups, ip?: string): Promise<number> {
-  return inTransaction(ctx, async (tx) => {
-    const { count } = await tx.loginSession.updateMany({ where: { userId: user.id, revokedAt: null }, data: { revokedAt: ctx.now() } });
-    await writeAudit(ctx, tx, {
-      actor: { id: user.id, username: user.username },
-      action: "user.logout_all",
-      target: `user:${user.id}`,
-      sourceIp: ip,
-      details: { ended: count },
-    });
-    return count;
+  return runChange(ctx, { actor: userActor(user), sourceIp: ip }, async (tx, record) => {
+    const ended = await endLogins(ctx, tx, user.id);
+    record({ type: "user.logout_all", user: tagOf(user), ended });
+    return ended;
+  });
+}
+
+/** A local user changes their own password: every other login of theirs ends (this one stays). */
+export async function changeOwnPassword(
+  ctx: DbContext,
+  user: UserWithGroups,
+  currentLoginId: string | undefined,
+  body: TChangePasswordBody,
+  from: LoginContext,
+): Promise<TPasswordChanged> {
+  if (!user.passwordHash) throw badField("body.currentPassword", "this account logs in through an identity provider and has no password here");
+  if (!(await verifyPassword(user.passwordHash, body.currentPassword))) {
+    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (_tx, record) =>
+      record({ type: "user.login_failed", username: user.username, userId: user.id, method: "local", reason: "wrong current password" }),
+    );
+    throw badField("body.currentPassword", "is not your current password");
+  }
+  if (body.newPassword === body.currentPassword) throw badField("body.newPassword", "must differ from the current password");
+  const passwordHash = await hashPassword(body.newPassword);
+  return runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
+    await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+    const endedLogins = await endLogins(ctx, tx, user.id, currentLoginId);
+    const revokedTokens = body.revokeTokens ? await revokeTokensOf(ctx, tx, record, user.id, "password changed") : 0;
+    record({ type: "user.password_changed", user: tagOf(user), by: "self", endedLogins, revokedTokens });
+    return { ok: true as const, endedLogins, revokedTokens };
   });
 }
 
@@ -109,15 +159,11 @@ export async function bootstrapAdmin(ctx: DbContext): Promise<{ username: string
   if ((await ctx.db.user.count()) > 0) return null;
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, SYSTEM, async (tx, record) => {
     // Re-checked inside the transaction: another instance may have bootstrapped meanwhile.
     if ((await tx.user.count()) > 0) return null;
-    const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" } });
-    await writeAudit(ctx, tx, {
-      action: "user.created",
-      target: `user:${user.id}`,
-      details: { username: "admin", role: "admin", cause: "first-run bootstrap" },
-    });
+    const user = await tx.user.create({ data: { username: "admin", passwordHash, role: "admin" }, include: userInclude });
+    record({ type: "user.created", user: presentUser(user), cause: "first-run bootstrap" });
     return { username: "admin", password };
   });
 }

@@ -4,9 +4,10 @@
 import type { LoginSession, Tx } from "@postern/db";
 import type { JWTPayload } from "jose";
 import type { OidcProviderConfig } from "../../config";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { userInclude, type UserWithGroups } from "../users/users.presenter";
+import type { DbContext } from "../../lib/db-context";
+import { runChange } from "../../lib/run-change";
+import { revokeLostAccess } from "../sessions/revocation";
+import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
 
 /** Why an OIDC login is refused after a valid ID token; the code goes to `/login?error=`. */
@@ -75,27 +76,23 @@ async function syncGroups(tx: Tx, userId: string, names: string[]) {
 }
 
 async function refuse(ctx: DbContext, input: OidcLoginInput, from: LoginContext, reason: string, user?: { id: string; username: string }) {
-  await inTransaction(ctx, (tx) =>
-    writeAudit(ctx, tx, {
-      actor: user ?? null,
-      action: "user.login_failed",
-      target: user ? `user:${user.id}` : `oidc:${input.provider.id}:${input.claims.sub}`,
-      sourceIp: from.ip,
-      details: { method: "oidc", provider: input.provider.id, reason, email: stringClaim(input.claims, "email") },
+  await runChange(ctx, { actor: user ? { ...user, kind: "user" } : null, sourceIp: from.ip }, async (_tx, record) =>
+    record({
+      type: "user.login_failed",
+      username: user?.username ?? `oidc:${input.provider.id}:${String(input.claims.sub)}`,
+      userId: user?.id,
+      method: "oidc",
+      provider: input.provider.id,
+      reason,
+      email: stringClaim(input.claims, "email"),
     }),
   );
 }
 
-/** Records a refused OIDC login (state, code or ID token problems) in the audit trail. */
+/** Records a refused OIDC login (state, code or ID token problems). */
 export async function auditOidcFailure(ctx: DbContext, provider: string, reason: string, code: string, from: LoginContext) {
-  await inTransaction(ctx, (tx) =>
-    writeAudit(ctx, tx, {
-      actor: null,
-      action: "user.login_failed",
-      target: `oidc:${provider}`,
-      sourceIp: from.ip,
-      details: { method: "oidc", provider, code, reason: reason.slice(0, 300) },
-    }),
+  await runChange(ctx, { actor: null, sourceIp: from.ip }, async (_tx, record) =>
+    record({ type: "user.login_failed", method: "oidc", provider, code, reason: reason.slice(0, 300) }),
   );
 }
 
@@ -109,9 +106,10 @@ export async function loginOidc(
   const email = stringClaim(claims, "email");
   const emailVerified = claims.email_verified === true || claims.email_verified === "true";
 
-  const outcome = await inTransaction(ctx, async (tx) => {
+  const outcome = await runChange(ctx, { actor: null, sourceIp: from.ip }, async (tx, record) => {
     const now = ctx.now();
-    const events: { action: string; details: Record<string, unknown> }[] = [];
+    const linked: string[] = [];
+    let createdUser = false;
     let identity = await tx.identity.findUnique({ where: { issuer_subject: { issuer, subject } } });
     let userId = identity?.userId;
 
@@ -121,7 +119,7 @@ export async function loginOidc(
       if (ids.length > 1) return { refused: "email_conflict" as const, user: undefined };
       if (ids[0]) {
         userId = ids[0];
-        events.push({ action: "user.identity_linked", details: { provider: provider.id, issuer, subject, email, via: "verified e-mail" } });
+        linked.push("verified e-mail");
       }
     }
     if (!userId) {
@@ -136,10 +134,7 @@ export async function loginOidc(
         },
       });
       userId = created.id;
-      events.push({
-        action: "user.created",
-        details: { username: created.username, role: "member", cause: "first OIDC login", provider: provider.id },
-      });
+      createdUser = true;
     }
     // Checked before anything is written, so a refused login leaves no identity behind.
     const found = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, username: true, disabled: true } });
@@ -166,19 +161,17 @@ export async function loginOidc(
         lastSeenAt: now,
       },
     });
-    const actor = { id: found.id, username: found.username };
-    for (const e of events) await writeAudit(ctx, tx, { actor, action: e.action, target: `user:${userId}`, sourceIp: from.ip, details: e.details });
-    await writeAudit(ctx, tx, {
-      actor,
-      action: "user.login",
-      target: `user:${userId}`,
-      sourceIp: from.ip,
-      details: {
-        method: "oidc",
-        provider: provider.id,
-        ...(groups && (groups.added.length || groups.removed.length || groups.ignored.length) ? { groups } : {}),
-      },
-    });
+    const actor = { id: found.id, username: found.username, kind: "user" as const };
+    const tag = { id: found.id, username: found.username };
+    if (createdUser) {
+      const created = await tx.user.findUniqueOrThrow({ where: { id: userId }, include: userInclude });
+      record({ type: "user.created", user: presentUser(created), cause: `first login through ${provider.id}` }, { actor });
+    }
+    for (const via of linked) record({ type: "user.identity_linked", user: tag, provider: provider.id, via }, { actor });
+    const changedGroups = groups && (groups.added.length || groups.removed.length || groups.ignored.length) ? groups : undefined;
+    record({ type: "user.login", user: tag, method: "oidc", provider: provider.id, groups: changedGroups }, { actor });
+    // The groups claim can take a group away: what it granted ends now, as when an admin removes a member.
+    if (groups?.removed.length) await revokeLostAccess(ctx, tx, record, { userIds: [userId] }, "member_removed", actor);
     const user = await tx.user.findUniqueOrThrow({ where: { id: userId }, include: userInclude });
     return { refused: undefined, user, loginSession };
   });

@@ -1,18 +1,17 @@
 // Routes with the paths and verbs of the older tools this board replaces, so existing scripts
 // keep working. They share the service functions (and audit events) of the v1 routes.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
-import { sessionCaller } from "../../lib/caller";
-import { requirePrincipal, requireUser } from "../../plugins/auth";
+import { sessionCaller, viewerOf } from "../../lib/caller";
+import { requirePrincipal } from "../../plugins/auth";
 import { presentService } from "../services/services.presenter";
 import { findServices, findVisibleService } from "../services/services.service";
 import { presentSession } from "../sessions/sessions.presenter";
-import { endSession, startSession, startVerb } from "../sessions/sessions.service";
+import { endSession, startSession } from "../sessions/sessions.service";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
 import { presentUser } from "../users/users.presenter";
-
 
 export default async function compatRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -37,7 +36,6 @@ export default async function compatRoutes(app: FastifyInstance) {
     { schema: { params: z.object({ serviceId: ZId }), body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
       const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits);
-      app.changes.announce({ kind: "session", verb: startVerb(session), session });
       return reply.code(201).send(presentSession(session));
     },
   );
@@ -45,20 +43,19 @@ export default async function compatRoutes(app: FastifyInstance) {
   r.post(
     "/session/remove/:sessionId",
     { schema: { params: z.object({ sessionId: ZId }), response: { 200: ZSession } } },
-    async (request) => {
-      const session = await endSession(app.ctx, sessionCaller(request), request.params.sessionId);
-      app.changes.announce({ kind: "session", verb: "ended", session });
-      return presentSession(session);
-    },
+    async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId)),
   );
 
-  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request) =>
-    (await findServices(app.ctx, requireUser(request).user)).map(presentService),
-  );
+  const viewFor = (request: FastifyRequest) => ({ detail: viewerOf(request).admin, now: app.ctx.now() });
+
+  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request) => {
+    const view = viewFor(request);
+    return (await findServices(app.ctx, viewerOf(request))).map((s) => presentService(s, view));
+  });
 
   r.get(
     "/service/:serviceId",
     { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } },
-    async (request) => presentService(await findVisibleService(app.ctx, requireUser(request).user, request.params.serviceId)),
+    async (request) => presentService(await findVisibleService(app.ctx, viewerOf(request), request.params.serviceId), viewFor(request)),
   );
 }

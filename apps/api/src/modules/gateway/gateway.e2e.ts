@@ -156,6 +156,59 @@ function defineCases(driver: "nftables" | "iptables"): void {
     await until(async () => (await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).rulesApplied === 0, 3000);
   }, 90_000);
 
+  describe("access follows permission: losing sight of the service closes the door within 1 s", () => {
+    type Loss = "member removed" | "service groups changed" | "group deleted" | "demoted" | "disabled";
+    const losses: Loss[] = ["member removed", "service groups changed", "group deleted", "demoted", "disabled"];
+    const api = async (method: "POST" | "PATCH" | "DELETE", url: string, payload?: object, who: TestUser = admin) => {
+      const res = await t.app.inject({ method, url, headers: who.headers, payload });
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
+      return res;
+    };
+    /** A group granting the gateway service, and a member of it (an admin only outside it, for demotion). */
+    const grant = async (loss: Loss) => {
+      const group = (await api("POST", "/api/groups", { name: `door-${Math.random().toString(36).slice(2, 8)}` })).json() as { id: string };
+      await api("PATCH", `/api/services/${serviceId}`, { groupIds: [group.id] });
+      const holder = await createUser(t.app, loss === "demoted" ? { role: "admin" } : { groupIds: [group.id] });
+      return { group, holder };
+    };
+    const lose = async (loss: Loss, group: { id: string }, holder: TestUser) => {
+      if (loss === "member removed") await api("DELETE", `/api/groups/${group.id}/members/${holder.id}`);
+      if (loss === "service groups changed") await api("PATCH", `/api/services/${serviceId}`, { groupIds: [] });
+      if (loss === "group deleted") await api("DELETE", `/api/groups/${group.id}`);
+      if (loss === "demoted") await api("PATCH", `/api/users/${holder.id}`, { role: "member" });
+      if (loss === "disabled") await api("PATCH", `/api/users/${holder.id}`, { disabled: true });
+    };
+
+    for (const loss of losses) {
+      it(`${loss}: an open door closes within 1 s`, async () => {
+        const { group, holder } = await grant(loss);
+        const started = await api("POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600, sourceIp: lab.ip.client1 }, holder);
+        const session = started.json() as { id: string };
+        await until(reach1, 2000);
+        const lostAt = Date.now();
+        await lose(loss, group, holder);
+        await until(async () => !(await reach1()), 1000);
+        expect(Date.now() - lostAt).toBeLessThan(1000);
+        const row = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: session.id } });
+        expect(row.status).toBe("ended");
+        await api("PATCH", `/api/services/${serviceId}`, { groupIds: [] });
+      });
+    }
+
+    it("a window booked before the member was removed never opens the door", async () => {
+      const { group, holder } = await grant("member removed");
+      const startsAt = new Date(Date.now() + 2000).toISOString();
+      const booked = await api("POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 60, sourceIp: lab.ip.client1, startsAt }, holder);
+      await lose("member removed", group, holder);
+      await new Promise((r) => setTimeout(r, Date.parse(startsAt) - Date.now() + 1500));
+      expect(await reach1()).toBe(false);
+      const row = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: (booked.json() as { id: string }).id } });
+      expect(row.status).toBe("ended");
+      expect(row.startedAt).toBeNull();
+      await api("PATCH", `/api/services/${serviceId}`, { groupIds: [] });
+    });
+  });
+
   it("reports what it applied: GET /api/agents shows the agent online and in sync", async () => {
     const session = await startSession(lab.ip.client2, 600);
     await until(reach2, 2000);

@@ -1,9 +1,39 @@
-import type { TAgent, TGatewayRule } from "@postern/contracts";
+import type { TAgent, TAgentStatus, TGatewayRule } from "@postern/contracts";
 import type { AccessSession, Agent, Service } from "@postern/db";
 
 /** An agent that has not answered a heartbeat for this long counts as offline, even when its
  * row still says online (the API instance holding its connection may have died). */
 export const AGENT_STALE_MS = 45_000;
+
+/** The one definition of "online": connected, and heard from within AGENT_STALE_MS. */
+export function isAgentOnline(a: Pick<Agent, "online" | "lastSeenAt">, now: Date): boolean {
+  return a.online && !!a.lastSeenAt && now.getTime() - a.lastSeenAt.getTime() < AGENT_STALE_MS;
+}
+
+export type AgentStatusRow = Pick<Agent, "id" | "name" | "online" | "lastSeenAt" | "lastError" | "rulesApplied" | "rulesDesired">;
+export const agentStatusSelect = {
+  id: true,
+  name: true,
+  online: true,
+  lastSeenAt: true,
+  lastError: true,
+  rulesApplied: true,
+  rulesDesired: true,
+} as const;
+
+/** What the board shows about an agent's doors (admins see the error; members get memberView). */
+export function agentStatusOf(a: AgentStatusRow, now: Date): TAgentStatus {
+  const online = isAgentOnline(a, now);
+  return {
+    id: a.id,
+    name: a.name,
+    online,
+    inSync: online && !a.lastError && a.rulesApplied === a.rulesDesired,
+    error: a.lastError ?? undefined,
+    rulesApplied: a.rulesApplied,
+    rulesDesired: a.rulesDesired,
+  };
+}
 
 export type AgentRow = Agent & { services: Pick<Service, "id" | "name" | "slug">[] };
 
@@ -26,7 +56,7 @@ export function presentRule(s: RuleSessionRow): TGatewayRule | null {
 }
 
 export function presentAgent(a: AgentRow, rules: TGatewayRule[], now: Date): TAgent {
-  const online = a.online && !!a.lastSeenAt && now.getTime() - a.lastSeenAt.getTime() < AGENT_STALE_MS;
+  const online = isAgentOnline(a, now);
   return {
     id: a.id,
     name: a.name,

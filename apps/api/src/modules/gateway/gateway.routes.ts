@@ -8,7 +8,7 @@ import { ZAgent, ZAgentMessage, type TServerToAgentMessage } from "@postern/cont
 import { AppError } from "../../errors";
 import { AgentHub, type AgentLink } from "./gateway.hub";
 import { presentAgent } from "./gateway.presenter";
-import { boundServiceIds, connectAgent, disconnectAgent, findAgents, findDesiredRules, recordApplied, touchAgent } from "./gateway.service";
+import { connectAgent, disconnectAgent, findAgents, findDesiredRules, recordApplied, touchAgent } from "./gateway.service";
 
 /** How often the API pings each agent; the agent treats three missed pings as a dead link. */
 export const AGENT_PING_MS = 15_000;
@@ -25,8 +25,13 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     pending.add(tracked);
   };
 
-  const unsubscribe = app.changes.subscribe((change) => {
-    if (change.kind === "session" || change.kind === "service") hub.refreshAll();
+  /** Open agent sockets by the token they authenticated with, so a revoked token is cut at once. */
+  const byToken = new Map<string, Set<() => void>>();
+  const unsubscribe = app.changes.subscribe(({ event }) => {
+    const type = event.type;
+    // Rules follow sessions, services, and who may see what (users and groups).
+    if (type.startsWith("session.") || type.startsWith("service.") || type.startsWith("user.") || type.startsWith("group.")) hub.refreshAll();
+    if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut();
   });
   app.addHook("onReady", async () => hub.start());
   app.addHook("onClose", async () => {
@@ -34,12 +39,6 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     hub.stop();
     await Promise.all([...pending]);
   });
-
-  // Boards show whether a gateway's doors are open: its services change when the agent does.
-  // Not for the hub itself (it only reacts to session and service changes that alter rules).
-  const announceDoors = async (agentId: string) => {
-    for (const serviceId of await boundServiceIds(app.ctx, agentId)) app.changes.announce({ kind: "service", verb: "updated", serviceId });
-  };
 
   r.get(
     "/api/agent",
@@ -60,6 +59,10 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         return;
       }
       const token = principal.token;
+      const cut = () => refuse("this agent token was revoked");
+      const cuts = byToken.get(token.id) ?? new Set<() => void>();
+      byToken.set(token.id, cuts);
+      cuts.add(cut);
       let link: AgentLink | undefined;
       let closed = false;
       let queue: Promise<unknown> = Promise.resolve();
@@ -93,7 +96,6 @@ export default async function gatewayRoutes(app: FastifyInstance) {
             link = { agentId: agent.id, send };
             send({ type: "welcome", agentId: agent.id, name: agent.name });
             hub.add(link);
-            await announceDoors(agent.id);
           } catch (err) {
             refuse(err instanceof AppError ? err.message : "could not register the agent");
             if (!(err instanceof AppError)) throw err;
@@ -102,7 +104,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         }
         if (!link) return refuse("the first message must be hello");
         if (message.type === "applied") {
-          if (await recordApplied(app.ctx, link.agentId, { ...message, desired: hub.desiredCount(link) })) await announceDoors(link.agentId);
+          await recordApplied(app.ctx, link.agentId, { ...message, desired: hub.desiredCount(link) });
         } else {
           await touchAgent(app.ctx, link.agentId);
         }
@@ -116,12 +118,14 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       });
       socket.on("close", (code) => {
         closed = true;
+        cuts.delete(cut);
+        if (cuts.size === 0) byToken.delete(token.id);
         clearTimeout(helloTimer);
         clearInterval(pinger);
         const gone = link;
         if (!gone) return;
         hub.remove(gone);
-        track(queue.then(() => disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`)).then(() => announceDoors(gone.agentId)));
+        track(queue.then(() => disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`)));
       });
     },
   );

@@ -1,15 +1,21 @@
 // Gateway agents: who they are, what rules they should hold, and what they report back.
 // The desired rules are always computed from the database, so any API instance gives the same
 // answer and nothing is lost across restarts.
-import type { TGatewayRule } from "@postern/contracts";
-import type { Agent } from "@postern/db";
+import type { TDomainEvent, TGatewayRule } from "@postern/contracts";
+import type { Agent, Tx } from "@postern/db";
 import { AppError } from "../../errors";
-import { writeAudit, type Actor } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { presentRule, type AgentRow } from "./gateway.presenter";
+import type { Actor } from "../audit/audit.service";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, SYSTEM } from "../../lib/run-change";
+import { holderMaySee, holderStateSelect } from "../services/services.visibility";
+import { agentStatusOf, agentStatusSelect, presentRule, type AgentRow } from "./gateway.presenter";
 
-/** The rules agent `agentId` should hold now: one per active, unexpired session with a source
- * address on a service bound to it. */
+/**
+ * The rules agent `agentId` should hold now: one per active, unexpired session with a source
+ * address on a service bound to it, whose holder may still see the service. (Revocation ends
+ * such sessions when the right goes; checking again here means nothing booked earlier can open a
+ * door for someone who lost the right by any path.)
+ */
 export async function findDesiredRules(ctx: DbContext, agentId: string): Promise<TGatewayRule[]> {
   const sessions = await ctx.db.accessSession.findMany({
     where: {
@@ -18,10 +24,26 @@ export async function findDesiredRules(ctx: DbContext, agentId: string): Promise
       sourceIp: { not: null },
       service: { gatewayAgentId: agentId },
     },
-    include: { service: true },
+    include: { service: { include: { groups: { select: { groupId: true } } } }, user: { select: holderStateSelect } },
     orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
   });
-  return sessions.map(presentRule).filter((r): r is TGatewayRule => r !== null);
+  return sessions
+    .filter((s) => holderMaySee(s.user, s.service.groups.map((g) => g.groupId)))
+    .map(presentRule)
+    .filter((r): r is TGatewayRule => r !== null);
+}
+
+type AgentEventType = "agent.connected" | "agent.disconnected" | "agent.rules_applied";
+
+/** The agent's status and bound services, as an agent event carries them. */
+async function agentEventBase(ctx: DbContext, tx: Tx, agentId: string) {
+  const agent = await tx.agent.findUniqueOrThrow({ where: { id: agentId }, select: agentStatusSelect });
+  const services = await tx.service.findMany({ where: { gatewayAgentId: agentId }, select: { id: true } });
+  return { agent: agentStatusOf(agent, ctx.now()), serviceIds: services.map((s) => s.id) };
+}
+
+function agentEvent<T extends AgentEventType>(type: T, base: Awaited<ReturnType<typeof agentEventBase>>, extra: object): TDomainEvent {
+  return { type, ...base, ...extra } as TDomainEvent;
 }
 
 export function findAgents(ctx: DbContext): Promise<AgentRow[]> {
@@ -39,7 +61,7 @@ export interface AgentHello {
   ip: string;
 }
 
-const tokenActor = (token: { id: string; name: string }): Actor => ({ id: `token:${token.id}`, username: `token:${token.name}` });
+const tokenActor = (token: { id: string; name: string }): Actor => ({ id: `token:${token.id}`, username: `token:${token.name}`, kind: "token" });
 
 /**
  * Records an agent's connection, creating its row on first contact. A name stays bound to the
@@ -47,7 +69,7 @@ const tokenActor = (token: { id: string; name: string }): Actor => ({ id: `token
  * another gateway.
  */
 export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<Agent> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, { actor: tokenActor(hello.token), sourceIp: hello.ip }, async (tx, record) => {
     const now = ctx.now();
     const existing = await tx.agent.findUnique({ where: { name: hello.name } });
     if (existing?.tokenId && existing.tokenId !== hello.token.id) {
@@ -62,25 +84,17 @@ export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<A
           data: { online: true, lastSeenAt: now, tokenId: hello.token.id },
         })
       : await tx.agent.create({ data: { name: hello.name, online: true, lastSeenAt: now, tokenId: hello.token.id } });
-    await writeAudit(ctx, tx, {
-      actor: tokenActor(hello.token),
-      action: "agent.connected",
-      target: `agent:${agent.id}`,
-      sourceIp: hello.ip,
-      details: { name: agent.name, driver: hello.driver, version: hello.version, created: !existing },
+    record(agentEvent("agent.connected", await agentEventBase(ctx, tx, agent.id), { driver: hello.driver, version: hello.version }), {
+      details: { created: !existing },
     });
     return agent;
   });
 }
 
 export async function disconnectAgent(ctx: DbContext, agentId: string, reason: string): Promise<void> {
-  await inTransaction(ctx, async (tx) => {
-    const agent = await tx.agent.update({ where: { id: agentId }, data: { online: false, lastSeenAt: ctx.now() } });
-    await writeAudit(ctx, tx, {
-      action: "agent.disconnected",
-      target: `agent:${agentId}`,
-      details: { name: agent.name, reason },
-    });
+  await runChange(ctx, SYSTEM, async (tx, record) => {
+    await tx.agent.update({ where: { id: agentId }, data: { online: false, lastSeenAt: ctx.now() } });
+    record(agentEvent("agent.disconnected", await agentEventBase(ctx, tx, agentId), { reason }));
   });
 }
 
@@ -97,10 +111,10 @@ export interface ApplyReport {
   error?: string;
 }
 
-/** Stores what the agent reports; rule changes and new errors go into the audit trail. */
-/** Whether what the board shows about the agent's doors changed (applied count or error). */
-export async function recordApplied(ctx: DbContext, agentId: string, report: ApplyReport): Promise<boolean> {
-  return inTransaction(ctx, async (tx) => {
+/** Stores what the agent reports; a change of its doors (rules added or removed, counts, error)
+ * is recorded as `agent.rules_applied`. */
+export async function recordApplied(ctx: DbContext, agentId: string, report: ApplyReport): Promise<void> {
+  await runChange(ctx, SYSTEM, async (tx, record) => {
     const before = await tx.agent.findUniqueOrThrow({ where: { id: agentId } });
     const lastError = report.error ?? null;
     await tx.agent.update({
@@ -113,18 +127,7 @@ export async function recordApplied(ctx: DbContext, agentId: string, report: App
       },
     });
     const changed = before.rulesApplied !== report.applied || before.rulesDesired !== report.desired || lastError !== before.lastError;
-    if (report.added === 0 && report.removed === 0 && lastError === before.lastError) return changed;
-    await writeAudit(ctx, tx, {
-      action: "agent.rules_applied",
-      target: `agent:${agentId}`,
-      details: { name: before.name, ...report },
-    });
-    return true;
+    if (!changed && report.added === 0 && report.removed === 0) return;
+    record(agentEvent("agent.rules_applied", await agentEventBase(ctx, tx, agentId), { added: report.added, removed: report.removed }));
   });
-}
-
-/** The services bound to an agent, whose board cards show its state. */
-export async function boundServiceIds(ctx: DbContext, agentId: string): Promise<string[]> {
-  const rows = await ctx.db.service.findMany({ where: { gatewayAgentId: agentId }, select: { id: true } });
-  return rows.map((r) => r.id);
 }

@@ -4,7 +4,7 @@ import { ZAgent, ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { POLL_MS } from "./gateway.hub";
-import type { Change } from "../../plugins/changes";
+import { watchEvents } from "../../../test/events";
 import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
 
 describe.each(providers)("gateway agents (%s)", (provider) => {
@@ -78,9 +78,8 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
   });
 
   it("registers the agent, pushes desired rules on connect and on every session change, records reports", async () => {
-    const announced: Change[] = [];
-    const unsubscribe = t.app.changes.subscribe((c) => announced.push(c));
-    onTestFinished(unsubscribe);
+    const watched = watchEvents(t.app);
+    onTestFinished(watched.stop);
     const token = await createAgentToken(t.app);
     const { a, agentId } = await hello(token);
     expect((await a.next("rules")).rules).toEqual([]);
@@ -117,7 +116,8 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     const gatewayStatus = async () =>
       ((await t.app.inject({ method: "GET", url: `/api/services/${service.id}`, headers: admin.headers })).json() as { gatewayStatus?: unknown }).gatewayStatus;
     expect(await gatewayStatus()).toEqual({ online: true, inSync: true });
-    const serviceUpdates = () => announced.filter((c) => c.kind === "service" && c.serviceId === service.id).length;
+    // Agent events carry the services whose doors they change.
+    const serviceUpdates = () => watched.events.filter((e) => "serviceIds" in e && e.serviceIds.includes(service.id)).length;
     const updatesBefore = serviceUpdates();
 
     const extend = await t.app.inject({ method: "POST", url: `/api/sessions/${session.id}/extend`, headers: admin.headers, payload: { durationSeconds: 60 } });

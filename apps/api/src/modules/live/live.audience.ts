@@ -1,45 +1,113 @@
 // Who receives a live event. Clients are grouped into visibility classes (admin, or a member with
 // a given set of groups); an event is judged and serialised once per class, never per client.
-import type { TLiveEvent } from "@postern/contracts";
-import { canSeeService } from "../services/services.visibility";
-import type { UserWithGroups } from "../users/users.presenter";
+// The audience is decided when the event is recorded, inside the change's transaction, and kept
+// in the log beside it, so every instance filters the same way without a query.
+import type { TDomainEvent } from "@postern/contracts";
+import type { Tx } from "@postern/db";
 
-/** Stored beside the event in the LiveEvent row, so every instance filters without a query. */
 export interface Audience {
   /** "all": every client; "admins": admins only; "groups": members of `groupIds` (and admins). */
   to: "all" | "admins" | "groups";
   groupIds?: string[];
-  /** What clients outside the audience get instead (e.g. `service.deleted` when a service
-   * stopped being visible to them); nothing when absent. */
-  others?: TLiveEvent;
+  /** What members of `othersGroupIds` who are not in the audience get instead: `service.deleted`
+   * when a service stopped being visible to them. Nobody else hears of it. */
+  others?: TDomainEvent;
+  othersGroupIds?: string[];
 }
 
-export interface LiveRecord {
-  seq: number;
-  event: TLiveEvent;
-  audience: Audience;
+/** What the recorder knows that the event does not say: a service's groups before the change. */
+export interface AudienceHint {
+  /** The service's groups before an update (who may need to be told it is gone). */
+  previousGroupIds?: string[];
+  /** A deleted service's groups (the row is gone when the audience is decided). */
+  groupIds?: string[];
+}
+
+/** Service id → its groups, read once per transaction for every event that needs them. */
+export type GroupLookup = (serviceIds: string[]) => Promise<Map<string, string[]>>;
+
+export function groupLookup(tx: Tx): GroupLookup {
+  return async (serviceIds) => {
+    const map = new Map<string, string[]>(serviceIds.map((id) => [id, []]));
+    if (serviceIds.length === 0) return map;
+    const rows = await tx.serviceGroup.findMany({ where: { serviceId: { in: serviceIds } }, select: { serviceId: true, groupId: true } });
+    for (const r of rows) map.get(r.serviceId)?.push(r.groupId);
+    return map;
+  };
+}
+
+/** The services an event's audience depends on. */
+export function servicesOf(event: TDomainEvent): string[] {
+  if (event.type.startsWith("session.") && "session" in event) return [event.session.serviceId];
+  if (event.type.startsWith("agent.") && "serviceIds" in event) return event.serviceIds;
+  return [];
+}
+
+export function audienceOf(event: TDomainEvent, groups: Map<string, string[]>, hint: AudienceHint = {}): Audience {
+  const groupsOf = (ids: string[]) => [...new Set(ids.flatMap((id) => groups.get(id) ?? []))];
+  switch (event.type) {
+    case "service.created":
+      return { to: "groups", groupIds: event.service.groupIds };
+    case "service.updated": {
+      const gone = (hint.previousGroupIds ?? []).filter((g) => !event.service.groupIds.includes(g));
+      return gone.length > 0
+        ? { to: "groups", groupIds: event.service.groupIds, others: { type: "service.deleted", id: event.service.id }, othersGroupIds: gone }
+        : { to: "groups", groupIds: event.service.groupIds };
+    }
+    case "service.deleted":
+      return { to: "groups", groupIds: hint.groupIds ?? [] };
+    case "tunnel.opening":
+    case "tunnel.opened":
+    case "tunnel.closed":
+    case "tunnel.failed":
+      return { to: "all" };
+    default: {
+      const services = servicesOf(event);
+      if (services.length > 0) return { to: "groups", groupIds: groupsOf(services) };
+      return { to: "admins" };
+    }
+  }
 }
 
 export interface VisibilityClass {
   key: string;
   admin: boolean;
-  /** A user of this class: the visibility rules in services.visibility.ts take a user, and they
-   * depend only on the role and the groups, which every user of the class shares. */
-  probe: UserWithGroups | null;
+  /** The groups a member of this class belongs to (empty for admins: they see everything). */
+  groupIds: ReadonlySet<string>;
 }
 
-export function classOf(user: UserWithGroups | null): VisibilityClass {
-  if (!user || user.role === "admin") return { key: "admin", admin: true, probe: user };
-  const groups = user.memberships.map((m) => m.groupId).sort();
-  return { key: `m:${groups.join(",")}`, admin: false, probe: user };
+export const ADMIN_CLASS: VisibilityClass = { key: "admin", admin: true, groupIds: new Set() };
+
+/** The class of a viewer: admins (role and rights) see everything, members by their groups. */
+export function classOf(viewer: { admin: boolean; groupIds: string[] } | null): VisibilityClass {
+  if (!viewer || viewer.admin) return ADMIN_CLASS;
+  const groups = [...new Set(viewer.groupIds)].sort();
+  return { key: `m:${groups.join(",")}`, admin: false, groupIds: new Set(groups) };
 }
+
+const intersects = (cls: VisibilityClass, ids: string[] | undefined) => (ids ?? []).some((g) => cls.groupIds.has(g));
 
 /** Which variant of the event a class gets: "main", "others", or null for nothing. */
 export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "others" | null {
-  let sees: boolean;
-  if (audience.to === "all") sees = true;
-  else if (audience.to === "admins") sees = cls.admin;
-  else sees = cls.admin || (cls.probe !== null && canSeeService(cls.probe, audience.groupIds ?? []));
-  if (sees) return "main";
-  return audience.others ? "others" : null;
+  if (audience.to === "all" || cls.admin) return "main";
+  if (audience.to === "groups" && intersects(cls, audience.groupIds)) return "main";
+  if (audience.others && intersects(cls, audience.othersGroupIds)) return "others";
+  return null;
+}
+
+/** What a member (not an admin) sees of an event: a gateway's errors name other people's
+ * sessions, addresses and hidden services, so members get the status without the detail. */
+export function memberView(event: TDomainEvent): TDomainEvent {
+  switch (event.type) {
+    case "service.created":
+    case "service.updated":
+      if (!event.service.gatewayStatus?.error) return event;
+      return { ...event, service: { ...event.service, gatewayStatus: { ...event.service.gatewayStatus, error: undefined } } };
+    case "agent.connected":
+    case "agent.disconnected":
+    case "agent.rules_applied":
+      return event.agent.error === undefined ? event : { ...event, agent: { ...event.agent, error: undefined } };
+    default:
+      return event;
+  }
 }

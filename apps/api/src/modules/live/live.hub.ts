@@ -6,13 +6,17 @@
 // replay, minus what that already covered. A snapshot read after commit may already contain the
 // effect of an event with a higher seq; the event then arrives again as an update of the same
 // resource, which the client applies idempotently (every event carries the whole resource).
+//
+// The hub also watches every event for what it means to the clients themselves: a user disabled
+// or deleted is dropped, a user whose groups or role changed gets a new board, a revoked token or
+// an ended login loses its stream.
 import type { WebSocket } from "ws";
-import type { TUser } from "@postern/contracts";
+import type { TDomainEvent, TScope, TUser } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
-import { classOf, variantFor, type LiveRecord, type VisibilityClass } from "./live.audience";
+import { classOf, memberView, variantFor, type VisibilityClass } from "./live.audience";
+import { readLog, lastLogSeq, type LogRecord } from "./live.log";
 import { SnapshotCache } from "./live.snapshot";
-import { readLiveEvents, lastLiveSeq } from "./live.store";
 
 export interface LiveSettings {
   /** Heartbeat interval. */
@@ -36,9 +40,23 @@ interface Queued {
   data: Buffer;
 }
 
-/** What let a client in: checked again at every heartbeat, so a logout or a revoked token ends
- * the stream on every instance without a broadcast. Basic-issued bearers are stateless: none. */
+/** What let a client in: checked again at every heartbeat and after every logout, so an ended
+ * login (cookie or Basic-issued bearer) or a revoked token ends the stream on every instance. */
 export type LiveCredential = { kind: "login"; id: string } | { kind: "token"; id: string };
+
+/** Who is watching: the user (null for a service token) and the credential's scopes (null for a login). */
+export interface Watcher {
+  user: UserWithGroups | null;
+  scopes: TScope[] | null;
+  credential?: LiveCredential;
+}
+
+/** Admin rights of a watcher: the role and, for a token, the admin scope (as `isAdmin`). */
+function watcherClass(w: Pick<Watcher, "user" | "scopes">): VisibilityClass {
+  const scopeAdmin = w.scopes ? w.scopes.includes("admin") : true;
+  if (!w.user) return classOf({ admin: scopeAdmin, groupIds: [] });
+  return classOf({ admin: w.user.role === "admin" && scopeAdmin, groupIds: w.user.memberships.map((m) => m.groupId) });
+}
 
 export class LiveClient {
   cursor = 0;
@@ -49,12 +67,32 @@ export class LiveClient {
   /** Bytes of the snapshot or replay, allowed on top of the buffer bound: a client may take a
    * moment to read a large board, and must not be dropped (and loop) for that. */
   allowance = 0;
+  cls: VisibilityClass;
   constructor(
     readonly socket: WebSocket,
-    public user: UserWithGroups | null,
-    public cls: VisibilityClass,
-    readonly credential?: LiveCredential,
-  ) {}
+    public watcher: Watcher,
+  ) {
+    this.cls = watcherClass(watcher);
+  }
+  get userId(): string | undefined {
+    return this.watcher.user?.id;
+  }
+}
+
+/** One event serialised once per audience variant. */
+class Frames {
+  private main?: Buffer;
+  private member?: Buffer;
+  private others?: Buffer;
+  constructor(private readonly record: LogRecord) {}
+  for(cls: VisibilityClass): Buffer | null {
+    const { record } = this;
+    const variant = variantFor(record.audience, cls);
+    if (variant === "others") return (this.others ??= frame(record.seq, JSON.stringify(record.audience.others)));
+    if (variant !== "main") return null;
+    if (cls.admin) return (this.main ??= frame(record.seq, JSON.stringify(record.event)));
+    return (this.member ??= frame(record.seq, JSON.stringify(memberView(record.event))));
+  }
 }
 
 export class LiveHub {
@@ -96,28 +134,26 @@ export class LiveHub {
   stop(): void {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    for (const { clients } of this.classes.values()) {
-      for (const client of clients) {
-        client.closed = true;
-        client.socket.close(1001, "server shutting down");
-      }
+    for (const client of this.allClients()) {
+      client.closed = true;
+      client.socket.close(1001, "server shutting down");
     }
     this.classes.clear();
     this.byUser.clear();
   }
 
   /** Adds a connected socket: a replay from `since` when the log still has it, else a snapshot. */
-  async connect(socket: WebSocket, user: UserWithGroups | null, since: number | undefined, credential?: LiveCredential): Promise<LiveClient> {
-    const client = new LiveClient(socket, user, classOf(user), credential);
+  async connect(socket: WebSocket, watcher: Watcher, since: number | undefined): Promise<LiveClient> {
+    const client = new LiveClient(socket, watcher);
     this.add(client);
     socket.on("close", () => this.remove(client));
     socket.on("error", () => this.remove(client));
     try {
       if (since === undefined || !(await this.replay(client, since))) await this.sendSnapshot(client);
       this.flush(client);
-      if (client.refreshAgain && user) {
+      if (client.refreshAgain && client.userId) {
         client.refreshAgain = false;
-        void this.refreshUser(user.id);
+        void this.refreshUser(client.userId);
       }
     } catch (err) {
       this.log("live client setup failed", err);
@@ -126,22 +162,18 @@ export class LiveHub {
     return client;
   }
 
-  /** Hands an event to every client; must be called with strictly increasing seqs. */
-  deliver(record: LiveRecord): void {
+  /** Hands an event to every client that may see it; called with strictly increasing seqs. */
+  deliver(record: LogRecord): void {
     if (record.seq <= this.lastSeq) return;
     this.lastSeq = record.seq;
-    let main: Buffer | undefined;
-    let others: Buffer | undefined;
+    const frames = new Frames(record);
     for (const { cls, clients } of this.classes.values()) {
       if (clients.size === 0) continue;
-      const variant = variantFor(record.audience, cls);
-      if (!variant) continue;
-      let data: Buffer;
-      if (variant === "main") data = main ??= frame(record.seq, JSON.stringify(record.event));
-      else data = others ??= frame(record.seq, JSON.stringify(record.audience.others));
+      const data = frames.for(cls);
+      if (!data) continue;
       for (const client of clients) this.push(client, record.seq, data);
     }
-    this.afterEvent(record);
+    this.afterEvent(record.event);
   }
 
   private push(client: LiveClient, seq: number, data: Buffer): void {
@@ -167,10 +199,12 @@ export class LiveHub {
     }
   }
 
+  private *allClients(): Iterable<LiveClient> {
+    for (const { clients } of this.classes.values()) yield* clients;
+  }
+
   private ping(): void {
-    for (const { clients } of this.classes.values()) {
-      for (const client of clients) this.send(client, PING);
-    }
+    for (const client of this.allClients()) this.send(client, PING);
     void this.revalidate();
   }
 
@@ -178,13 +212,11 @@ export class LiveHub {
   async revalidate(): Promise<void> {
     const logins = new Map<string, LiveClient[]>();
     const tokens = new Map<string, LiveClient[]>();
-    for (const { clients } of this.classes.values()) {
-      for (const client of clients) {
-        const cred = client.credential;
-        if (!cred) continue;
-        const map = cred.kind === "login" ? logins : tokens;
-        map.set(cred.id, [...(map.get(cred.id) ?? []), client]);
-      }
+    for (const client of this.allClients()) {
+      const cred = client.watcher.credential;
+      if (!cred) continue;
+      const map = cred.kind === "login" ? logins : tokens;
+      map.set(cred.id, [...(map.get(cred.id) ?? []), client]);
     }
     if (!logins.size && !tokens.size) return;
     const now = this.ctx.now();
@@ -230,7 +262,7 @@ export class LiveHub {
       this.classes.set(client.cls.key, entry);
     }
     entry.clients.add(client);
-    const userId = client.user?.id;
+    const userId = client.userId;
     if (userId) {
       let set = this.byUser.get(userId);
       if (!set) this.byUser.set(userId, (set = new Set()));
@@ -243,7 +275,7 @@ export class LiveHub {
     const entry = this.classes.get(client.cls.key);
     entry?.clients.delete(client);
     if (entry && entry.clients.size === 0) this.classes.delete(client.cls.key);
-    const userId = client.user?.id;
+    const userId = client.userId;
     const set = userId ? this.byUser.get(userId) : undefined;
     set?.delete(client);
     if (userId && set?.size === 0) this.byUser.delete(userId);
@@ -251,32 +283,27 @@ export class LiveHub {
 
   /** Replays events after `since` from the log; false when it no longer has all of them. */
   private async replay(client: LiveClient, since: number): Promise<boolean> {
-    const rows = await readLiveEvents(this.ctx, since, this.settings.maxReplay + 1);
+    const rows = await readLog(this.ctx, since, this.settings.maxReplay + 1);
     if (rows.length > this.settings.maxReplay) return false;
     if (rows.length === 0) {
       // Nothing newer: fine if the client is not ahead of the log (another database, a reset).
-      if (since > (await lastLiveSeq(this.ctx))) return false;
+      if (since > (await lastLogSeq(this.ctx))) return false;
     } else if (rows[0]?.seq !== since + 1) {
       // Pruned (or a seq was lost to a rolled-back append): the replay would have a hole.
       return false;
     }
     client.cursor = since;
     for (const row of rows) {
-      const variant = variantFor(row.audience, client.cls);
-      if (variant) {
-        client.cursor = row.seq;
-        const event = variant === "main" ? row.event : row.audience.others;
-        this.send(client, frame(row.seq, JSON.stringify(event)));
-      } else {
-        client.cursor = row.seq;
-      }
+      client.cursor = row.seq;
+      const data = new Frames(row).for(client.cls);
+      if (data) this.send(client, data);
     }
     return true;
   }
 
   private async sendSnapshot(client: LiveClient): Promise<void> {
     const seq = this.lastSeq;
-    const me: TUser | undefined = client.user ? presentUser(client.user) : undefined;
+    const me: TUser | undefined = client.watcher.user ? presentUser(client.watcher.user) : undefined;
     const message = await this.snapshots.message(client.cls, seq, me);
     client.cursor = Math.max(client.cursor, seq);
     this.send(client, message);
@@ -289,15 +316,51 @@ export class LiveHub {
     for (const item of queue) this.push(client, item.seq, item.data);
   }
 
-  /** A user's groups or role changed (on any instance): move their sockets and resend their board. */
-  private afterEvent(record: LiveRecord): void {
-    const event = record.event;
-    if (event.type === "user.disabled") {
-      for (const client of [...(this.byUser.get(event.userId) ?? [])]) this.drop(client, "your account is disabled");
-    } else if (event.type === "user.updated") {
-      const clients = this.byUser.get(event.user.id);
-      if (clients?.size) void this.refreshUser(event.user.id);
+  /** What an event means to the connected clients themselves (on whichever instance made it). */
+  private afterEvent(event: TDomainEvent): void {
+    switch (event.type) {
+      case "user.disabled":
+      case "user.deleted":
+        for (const client of [...(this.byUser.get(event.userId) ?? [])]) {
+          this.drop(client, event.type === "user.deleted" ? "your account was deleted" : "your account is disabled");
+        }
+        return;
+      case "user.updated":
+      case "user.enabled":
+        return this.refreshIfConnected(event.user.id);
+      case "user.login":
+        if (event.groups) this.refreshIfConnected(event.user.id);
+        return;
+      case "group.member_added":
+      case "group.member_removed":
+        return this.refreshIfConnected(event.user.id);
+      case "group.deleted": {
+        const affected = new Set<string>();
+        for (const { cls, clients } of this.classes.values()) {
+          if (!cls.groupIds.has(event.group.id)) continue;
+          for (const client of clients) if (client.userId) affected.add(client.userId);
+        }
+        for (const userId of affected) void this.refreshUser(userId);
+        return;
+      }
+      case "token.revoked":
+        for (const client of [...this.allClients()]) {
+          const cred = client.watcher.credential;
+          if (cred?.kind === "token" && cred.id === event.token.id) this.drop(client, "this token was revoked");
+        }
+        return;
+      case "user.logout":
+      case "user.logout_all":
+      case "user.password_changed":
+        if (this.byUser.has(event.user.id)) void this.revalidate();
+        return;
+      default:
+        return;
     }
+  }
+
+  private refreshIfConnected(userId: string): void {
+    if (this.byUser.get(userId)?.size) void this.refreshUser(userId);
   }
 
   private async refreshUser(userId: string): Promise<void> {
@@ -325,8 +388,8 @@ export class LiveHub {
     }
     this.remove(client);
     client.closed = false;
-    client.user = user;
-    client.cls = classOf(user);
+    client.watcher = { ...client.watcher, user };
+    client.cls = watcherClass(client.watcher);
     client.queue = [];
     client.allowance = 0;
     this.add(client);

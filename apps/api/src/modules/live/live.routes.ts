@@ -51,7 +51,7 @@ export default async function liveRoutes(app: FastifyInstance) {
         : principal?.token
           ? { kind: "token", id: principal.token.id }
           : undefined;
-      void app.live.hub.connect(socket, principal?.user ?? null, request.query.since, credential);
+      void app.live.hub.connect(socket, { user: principal?.user ?? null, scopes: principal?.scopes ?? null, credential }, request.query.since);
     },
   );
 }

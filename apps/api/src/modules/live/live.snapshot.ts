@@ -1,17 +1,16 @@
 // The board as one visibility class sees it. Built once per class and seq, then shared: ten
 // thousand browsers connecting after a restart cost one pair of queries per class, not per client.
-import type { TUser } from "@postern/contracts";
+import { OPEN_STATUSES, type TUser } from "@postern/contracts";
+import type { Prisma } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { presentService, serviceInclude } from "../services/services.presenter";
-import { visibleServicesWhere } from "../services/services.visibility";
 import { presentSession, sessionInclude } from "../sessions/sessions.presenter";
-import { OPEN_STATUSES } from "../sessions/sessions.service";
 import type { VisibilityClass } from "./live.audience";
 
 /** `{"services":[…],"sessions":[…]` — the data object without its closing brace, so each
  * client's `me` can be appended without serialising the board again. */
 async function buildBoardJson(ctx: DbContext, cls: VisibilityClass): Promise<string> {
-  const where = cls.admin || !cls.probe ? {} : visibleServicesWhere(cls.probe);
+  const where: Prisma.ServiceWhereInput = cls.admin ? {} : { groups: { some: { groupId: { in: [...cls.groupIds] } } } };
   const [services, sessions] = await Promise.all([
     ctx.db.service.findMany({ where, include: serviceInclude, orderBy: { name: "asc" } }),
     ctx.db.accessSession.findMany({
@@ -20,11 +19,13 @@ async function buildBoardJson(ctx: DbContext, cls: VisibilityClass): Promise<str
       orderBy: { requestedAt: "desc" },
     }),
   ]);
-  const json = JSON.stringify({ services: services.map(presentService), sessions: sessions.map(presentSession) });
+  const view = { detail: cls.admin, now: ctx.now() };
+  const json = JSON.stringify({ services: services.map((s) => presentService(s, view)), sessions: sessions.map(presentSession) });
   return json.slice(0, -1);
 }
 
-/** Changes that announce no event (a CLI import, say) show up in new snapshots after this long. */
+/** Some of the board changes with time alone (an agent whose heartbeats stopped reads offline):
+ * a cached board is rebuilt after this long even without a new event. */
 const MAX_AGE_MS = 2000;
 
 export class SnapshotCache {

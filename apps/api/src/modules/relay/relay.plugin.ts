@@ -1,5 +1,6 @@
 // The monitoring relay's queue worker, running for the app's lifetime when SMTP is configured.
-// Delivery changes are announced on app.changes so the live board can show them.
+// A queued message (from this instance or another) wakes it; delivery progress is recorded as
+// message.* events by relay.service.ts.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { relaySettingsOf, type RelaySettings } from "./relay.settings";
@@ -25,10 +26,13 @@ export default fp(
     let worker: RelayWorker | null = null;
     if (settings.enabled) {
       const w = new RelayWorker(app.ctx, settings, {
-        onChange: (verb, message) => app.changes.announce({ kind: "message", verb, message }),
         onError: (err) => app.log.error({ err }, "relay queue failed; retrying in 1 s"),
       });
       worker = w;
+      const unsubscribe = app.changes.subscribe(({ event }) => {
+        if (event.type === "message.queued") w.poke();
+      });
+      app.addHook("preClose", async () => unsubscribe());
       app.addHook("onReady", async () => w.start());
       // preClose, not onClose: onClose hooks run last-registered first, so the database would
       // already be closed under an attempt in progress (and pg's pool.end() waits on it forever).

@@ -6,7 +6,9 @@ import type { TListMessagesQuery, TMessageSeverity, TRelayStatus, TSendMessageBo
 import type { Message, Prisma } from "@postern/db";
 import { badField } from "../../errors";
 import { inTransaction, type DbContext } from "../../lib/db-context";
-import { readCommitted, writeAudit, type Actor } from "../audit/audit.service";
+import { runChange, SYSTEM } from "../../lib/run-change";
+import { readCommitted, type Actor } from "../audit/audit.service";
+import { presentMessage } from "./relay.presenter";
 import type { RelaySettings } from "./relay.settings";
 
 export interface MessageSender {
@@ -19,7 +21,7 @@ export interface MessageSender {
 }
 
 export async function enqueueMessage(ctx: DbContext, sender: MessageSender, body: TSendMessageBody): Promise<Message> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, { actor: sender.actor, sourceIp: sender.sourceIp }, async (tx, record) => {
     const now = ctx.now();
     const severity: TMessageSeverity = body.severity ?? "info";
     const message = await tx.message.create({
@@ -33,13 +35,7 @@ export async function enqueueMessage(ctx: DbContext, sender: MessageSender, body
         nextAttemptAt: now,
       },
     });
-    await writeAudit(ctx, tx, {
-      actor: sender.actor,
-      action: "relay.queued",
-      target: `message:${message.id}`,
-      sourceIp: sender.sourceIp,
-      details: { severity, subject: body.subject, length: body.message.length, tokenId: sender.tokenId, via: sender.via },
-    });
+    record({ type: "message.queued", message: presentMessage(message) }, { details: { tokenId: sender.tokenId, via: sender.via } });
     return message;
   });
 }
@@ -135,19 +131,19 @@ export async function markSent(
   lease: Date,
   details: { recipients: number; response?: string },
 ): Promise<Message | null> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, SYSTEM, async (tx, record) => {
     const now = ctx.now();
     const done = await tx.message.updateMany({
       where: { id: row.id, status: "queued", lockedUntil: lease },
       data: { status: "sent", sentAt: now, lockedUntil: null, lastError: null },
     });
     if (done.count === 0) return null;
-    await writeAudit(ctx, tx, {
-      action: "relay.sent",
-      target: `message:${row.id}`,
-      details: { attempts: row.attempts, recipients: details.recipients, response: details.response?.slice(0, 200) },
-    });
-    return tx.message.findUniqueOrThrow({ where: { id: row.id } });
+    const sent = await tx.message.findUniqueOrThrow({ where: { id: row.id } });
+    record(
+      { type: "message.sent", message: presentMessage(sent) },
+      { details: { recipients: details.recipients, response: details.response?.slice(0, 200) } },
+    );
+    return sent;
   });
 }
 
@@ -160,10 +156,10 @@ export async function markAttemptFailed(
   row: Message,
   lease: Date,
   failure: { error: string; permanent: boolean; retryInMs: number; maxAttempts: number },
-): Promise<{ verb: "retrying" | "failed"; row: Message } | null> {
+): Promise<Message | null> {
   const error = failure.error.slice(0, 500);
   const giveUp = failure.permanent || row.attempts >= failure.maxAttempts;
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, SYSTEM, async (tx, record) => {
     const now = ctx.now();
     const done = await tx.message.updateMany({
       where: { id: row.id, status: "queued", lockedUntil: lease },
@@ -172,13 +168,8 @@ export async function markAttemptFailed(
         : { lastError: error, lockedUntil: null, nextAttemptAt: new Date(now.getTime() + failure.retryInMs) },
     });
     if (done.count === 0) return null;
-    if (giveUp) {
-      await writeAudit(ctx, tx, {
-        action: "relay.failed",
-        target: `message:${row.id}`,
-        details: { attempts: row.attempts, error, permanent: failure.permanent },
-      });
-    }
-    return { verb: giveUp ? "failed" : "retrying", row: await tx.message.findUniqueOrThrow({ where: { id: row.id } }) };
+    const after = await tx.message.findUniqueOrThrow({ where: { id: row.id } });
+    record({ type: giveUp ? "message.failed" : "message.retrying", message: presentMessage(after) }, { details: { permanent: failure.permanent } });
+    return after;
   });
 }

@@ -9,7 +9,7 @@ import { openDatabase } from "@postern/db";
 import serviceApp from "../../app";
 import { BODY_LIMIT } from "../../server";
 import { ConfigError, loadConfig } from "../../config";
-import type { Change } from "../../plugins/changes";
+import { watchEvents } from "../../../test/events";
 import { verifyAuditChain } from "../audit/audit.service";
 import { relaySettingsOf } from "./relay.settings";
 import { retryDelayMs } from "./relay.worker";
@@ -141,8 +141,7 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
 
   it("stores the message, answers 202 and e-mails it with its subject and body", async () => {
     const { t, mailbox } = await setup();
-    const changes: Change[] = [];
-    t.app.changes.subscribe((c) => changes.push(c));
+    const watched = watchEvents(t.app);
     const monitor = await serviceToken(t.app);
 
     const res = await post(t.app, monitor.headers, {
@@ -171,9 +170,9 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(relay).toMatchObject({ enabled: true, recipients: 2, queued: 0, sent: 1, failed: 0 });
 
     const events = await t.app.ctx.db.auditEvent.findMany({ where: { target: `message:${id}` }, orderBy: { seq: "asc" } });
-    expect(events.map((e) => e.action)).toEqual(["relay.queued", "relay.sent"]);
+    expect(events.map((e) => e.action)).toEqual(["message.queued", "message.sent"]);
     expect(events[0]!.actorId).toBe(`token:${monitor.id}`);
-    expect(changes.filter((c) => c.kind === "message").map((c) => c.verb)).toEqual(["queued", "sent"]);
+    expect(watched.events.filter((e) => e.type.startsWith("message.")).map((e) => e.type)).toEqual(["message.queued", "message.sent"]);
   });
 
   it("accepts the compatibility route with x-access-tokens and a logged-in user", async () => {
@@ -189,7 +188,7 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     for (const id of ids) await expect.poll(() => statusOf(t.app, id), { timeout: 10_000 }).toBe("sent");
     const subjects = mailbox!.mails.map((m) => m.headers.subject).sort();
     expect(subjects).toEqual(["[Postern CRITICAL] VPN customer-A flapping", "[Postern] backup job failed"]);
-    const byMember = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { target: `message:${ids[1]}`, action: "relay.queued" } });
+    const byMember = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { target: `message:${ids[1]}`, action: "message.queued" } });
     expect(byMember.actorUsername).toBe(member.username);
   });
 
@@ -254,7 +253,7 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect((await verifyAuditChain(t.app.ctx)).firstBreak).toBeUndefined();
   });
 
-  it("gives up after the last attempt and audits relay.failed", async () => {
+  it("gives up after the last attempt and records each retry and the failure", async () => {
     const { t } = await setup({ smtp: "down" });
     const monitor = await serviceToken(t.app);
     const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "nobody hears this" })).json());
@@ -274,7 +273,7 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(failed.attempts).toBe(8);
     expect(failed.lastError).toMatch(/ECONNREFUSED/);
     const actions = (await t.app.ctx.db.auditEvent.findMany({ where: { target: `message:${id}` }, orderBy: { seq: "asc" } })).map((e) => e.action);
-    expect(actions).toEqual(["relay.queued", "relay.failed"]);
+    expect(actions).toEqual(["message.queued", ...Array<string>(7).fill("message.retrying"), "message.failed"]);
   });
 
   it("marks a message failed at once when the server rejects it (5xx)", async () => {

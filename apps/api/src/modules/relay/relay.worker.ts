@@ -7,7 +7,7 @@ import type { DbContext } from "../../lib/db-context";
 import { readCommitted } from "../audit/audit.service";
 import { claimMessage, dueWhere, markAttemptFailed, markSent } from "./relay.service";
 import type { RelaySettings } from "./relay.settings";
-import { SerialPoller } from "../../lib/serial-poller";
+import { SerialPoller } from "@postern/runtime";
 
 export interface RelayWorkerOptions {
   /** How long a claimed message stays reserved for one attempt; longer than any SMTP timeout. */
@@ -22,7 +22,6 @@ export interface RelayWorkerOptions {
 }
 
 export interface RelayWorkerHooks {
-  onChange(verb: "retrying" | "sent" | "failed", message: Message): void;
   onError(err: unknown): void;
 }
 
@@ -141,21 +140,19 @@ export class RelayWorker {
       const info = (await this.transport.sendMail(composeMail(row, this.settings))) as { response?: string };
       response = info.response;
     } catch (err) {
-      const failed = await markAttemptFailed(this.ctx, row, lease, {
+      await markAttemptFailed(this.ctx, row, lease, {
         error: (err as Error).message || String(err),
         permanent: isPermanent(err),
         retryInMs: retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
         maxAttempts: this.maxAttempts,
       });
-      if (failed) this.hooks.onChange(failed.verb, failed.row);
       return;
     }
     // The mail is out: recording that must not be lost to a passing database error, or the
     // lease would run out and the message go out again.
     for (let attempt = 1; ; attempt++) {
       try {
-        const sent = await markSent(this.ctx, row, lease, { recipients: this.settings.to.length, response });
-        if (sent) this.hooks.onChange("sent", sent);
+        await markSent(this.ctx, row, lease, { recipients: this.settings.to.length, response });
         return;
       } catch (err) {
         if (attempt >= 5) throw err;

@@ -1,10 +1,11 @@
 // Bulk import of connection services from CSV lines `main;sub` (the format of the older
 // VPN-list tools). Each line becomes one service; existing slugs are skipped, not overwritten.
 import { parse } from "csv-parse/sync";
-import type { TImportResult, TServiceKind } from "@postern/contracts";
+import { slugify, type TImportResult, type TServiceKind } from "@postern/contracts";
 import { AppError } from "../../errors";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { assertGroupsExist, type Caller } from "../users/users.service";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, type Origin } from "../../lib/run-change";
+import { assertGroupsExist } from "../users/users.service";
 import { presentService } from "./services.presenter";
 import { createServiceInTx } from "./services.service";
 
@@ -14,17 +15,6 @@ export interface ImportOptions {
   maxDurationSeconds?: number;
   defaultDurationSeconds?: number;
   groupIds?: string[];
-}
-
-export function slugify(text: string): string {
-  return text
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 64)
-    .replace(/-+$/, "");
 }
 
 interface Row {
@@ -60,13 +50,13 @@ export function parseConnectionsCsv(text: string): { rows: Row[]; skipped: TImpo
 
 export async function importServicesCsv(
   ctx: DbContext,
-  caller: Caller,
+  origin: Origin,
   text: string,
   options: ImportOptions = {},
 ): Promise<TImportResult> {
   const { rows, skipped } = parseConnectionsCsv(text);
   const max = options.maxDurationSeconds ?? 8 * 3600;
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, origin, async (tx, record) => {
     await assertGroupsExist(tx, options.groupIds ?? [], "querystring.groupId");
     const created: TImportResult["created"] = [];
     const seen = new Set<string>();
@@ -82,7 +72,7 @@ export async function importServicesCsv(
         continue;
       }
       seen.add(slug);
-      const service = await createServiceInTx(ctx, tx, caller, {
+      const service = await createServiceInTx(ctx, tx, record, {
         name,
         slug,
         kind: options.kind ?? "vpn",
@@ -92,7 +82,7 @@ export async function importServicesCsv(
         defaultDurationSeconds: Math.min(options.defaultDurationSeconds ?? 3600, max),
         groupIds: options.groupIds,
       });
-      created.push(presentService(service));
+      created.push(presentService(service, { detail: true, now: ctx.now() }));
     }
     skipped.sort((a, b) => a.line - b.line);
     return { created, skipped };

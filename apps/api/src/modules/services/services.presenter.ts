@@ -1,22 +1,28 @@
 import type { TService } from "@postern/contracts";
-import type { AccessSession, Agent, Service, ServiceGroup } from "@postern/db";
-import { AGENT_STALE_MS } from "../gateway/gateway.presenter";
-import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+import type { AccessSession, Service, ServiceGroup } from "@postern/db";
+import { agentStatusOf, agentStatusSelect, type AgentStatusRow } from "../gateway/gateway.presenter";
+import { presentUserRef, userRefSelect, type UserRefRow } from "../sessions/sessions.presenter";
 
 /** The Prisma include that loads what `presentService` needs. */
 export const serviceInclude = {
   groups: true,
-  gatewayAgent: { select: { online: true, lastSeenAt: true, lastError: true, rulesApplied: true, rulesDesired: true } },
-  sessions: { where: { status: "active" }, include: { user: { include: userInclude } }, orderBy: { startedAt: "asc" } },
+  gatewayAgent: { select: agentStatusSelect },
+  sessions: { where: { status: "active" }, include: { user: { select: userRefSelect } }, orderBy: { startedAt: "asc" } },
 } as const;
 
 export type ServiceRow = Service & {
   groups: ServiceGroup[];
-  gatewayAgent?: Pick<Agent, "online" | "lastSeenAt" | "lastError" | "rulesApplied" | "rulesDesired"> | null;
-  sessions: (AccessSession & { user: UserWithGroups })[];
+  gatewayAgent?: AgentStatusRow | null;
+  sessions: (AccessSession & { user: UserRefRow })[];
 };
 
-export function presentService(s: ServiceRow): TService {
+export interface ServiceView {
+  /** Admins see why a gateway's doors are not in sync; members only whether they are. */
+  detail: boolean;
+  now: Date;
+}
+
+export function presentService(s: ServiceRow, view: ServiceView = { detail: true, now: new Date() }): TService {
   const holder = s.exclusive ? s.sessions[0]?.user : undefined;
   const gateway =
     s.gatewayAgentId && s.gatewayPublicPort && s.gatewayLanHost && s.gatewayLanPort
@@ -28,6 +34,7 @@ export function presentService(s: ServiceRow): TService {
           protocol: s.gatewayProtocol === "udp" ? ("udp" as const) : ("tcp" as const),
         }
       : undefined;
+  const status = gateway && s.gatewayAgent ? agentStatusOf(s.gatewayAgent, view.now) : undefined;
   return {
     id: s.id,
     name: s.name,
@@ -42,18 +49,8 @@ export function presentService(s: ServiceRow): TService {
     maxDurationSeconds: s.maxDurationSeconds,
     groupIds: s.groups.map((g) => g.groupId),
     gateway,
-    gatewayStatus: gateway && s.gatewayAgent ? gatewayStatusOf(s.gatewayAgent) : undefined,
-    holder: holder ? presentUser(holder) : undefined,
+    gatewayStatus: status ? { online: status.online, inSync: status.inSync, error: view.detail ? status.error : undefined } : undefined,
+    holder: holder ? presentUserRef(holder) : undefined,
     activeSessions: s.sessions.length,
-  };
-}
-
-function gatewayStatusOf(agent: NonNullable<ServiceRow["gatewayAgent"]>): NonNullable<TService["gatewayStatus"]> {
-  // The row may still say online when the instance that held the agent's socket died.
-  const online = agent.online && !!agent.lastSeenAt && Date.now() - agent.lastSeenAt.getTime() < AGENT_STALE_MS;
-  return {
-    online,
-    inSync: online && !agent.lastError && agent.rulesApplied === agent.rulesDesired,
-    error: agent.lastError ?? undefined,
   };
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -10,8 +10,7 @@ import {
   ZServiceKind,
   ZUpdateServiceBody,
 } from "@postern/contracts";
-import { adminCaller } from "../../lib/caller";
-import { requireUser } from "../../plugins/auth";
+import { originOf, viewerOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, findServices, findVisibleService, updateService } from "./services.service";
 import { importServicesCsv } from "./services.import";
@@ -30,33 +29,33 @@ export default async function servicesRoutes(app: FastifyInstance) {
     done(null, body),
   );
 
-  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request) =>
-    (await findServices(app.ctx, requireUser(request).user)).map(presentService),
-  );
+  /** Admins see gateway errors; members only whether the doors are in sync. */
+  const viewFor = (request: FastifyRequest) => ({ detail: viewerOf(request).admin, now: app.ctx.now() });
+  const adminView = () => ({ detail: true, now: app.ctx.now() });
+
+  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request) => {
+    const view = viewFor(request);
+    return (await findServices(app.ctx, viewerOf(request))).map((s) => presentService(s, view));
+  });
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request) =>
-    presentService(await findVisibleService(app.ctx, requireUser(request).user, request.params.id)),
+    presentService(await findVisibleService(app.ctx, viewerOf(request), request.params.id), viewFor(request)),
   );
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {
-    const service = await createService(app.ctx, adminCaller(request), request.body);
-    app.changes.announce({ kind: "service", verb: "created", serviceId: service.id });
-    return reply.code(201).send(presentService(service));
+    const service = await createService(app.ctx, originOf(request), request.body);
+    return reply.code(201).send(presentService(service, adminView()));
   });
 
   r.patch(
     "/api/services/:id",
     { config: { access: "admin" }, schema: { params: ZIdParams, body: ZUpdateServiceBody, response: { 200: ZService } } },
-    async (request) => {
-      const service = await updateService(app.ctx, adminCaller(request), request.params.id, request.body);
-      app.changes.announce({ kind: "service", verb: "updated", serviceId: service.id });
-      return presentService(service);
-    },
+    async (request) =>
+      presentService(await updateService(app.ctx, originOf(request), request.params.id, request.body), adminView()),
   );
 
   r.delete("/api/services/:id", { config: { access: "admin" }, schema: { params: ZIdParams } }, async (request, reply) => {
-    await deleteService(app.ctx, adminCaller(request), request.params.id);
-    app.changes.announce({ kind: "service", verb: "deleted", serviceId: request.params.id });
+    await deleteService(app.ctx, originOf(request), request.params.id);
     return reply.code(204).send();
   });
 
@@ -65,15 +64,13 @@ export default async function servicesRoutes(app: FastifyInstance) {
     { config: { access: "admin" }, bodyLimit: 1024 * 1024, schema: { querystring: ZImportQuery, body: z.string(), response: { 200: ZImportResult } } },
     async (request) => {
       const q = request.query;
-      const result = await importServicesCsv(app.ctx, adminCaller(request), request.body, {
+      return importServicesCsv(app.ctx, originOf(request), request.body, {
         kind: q.kind,
         exclusive: q.exclusive === undefined ? undefined : q.exclusive === "true",
         maxDurationSeconds: q.maxSeconds,
         defaultDurationSeconds: q.defaultSeconds,
         groupIds: q.groupId === undefined ? undefined : [q.groupId].flat(),
       });
-      for (const s of result.created) app.changes.announce({ kind: "service", verb: "created", serviceId: s.id });
-      return result;
     },
   );
 }

@@ -1,26 +1,27 @@
-// Services: listing by visibility, creation, updates and deletion, each audited.
+// Services: listing by visibility, creation, updates and deletion, each one change with its event.
+// A change of a service's groups, or its deletion, ends the sessions of those who lose sight of it.
 import type { TCreateServiceBody, TUpdateServiceBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, notFound } from "../../errors";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { assertGroupsExist, type Caller } from "../users/users.service";
-import type { UserWithGroups } from "../users/users.presenter";
-import { serviceInclude, type ServiceRow } from "./services.presenter";
-import { canSeeService, visibleServicesWhere } from "./services.visibility";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
+import { revokeLostAccess } from "../sessions/revocation";
+import { assertGroupsExist } from "../users/users.service";
+import { presentService, serviceInclude, type ServiceRow } from "./services.presenter";
+import { canSeeService, visibleServicesWhere, type Viewer } from "./services.visibility";
 
-export function findServices(ctx: DbContext, user: UserWithGroups): Promise<ServiceRow[]> {
+export function findServices(ctx: DbContext, viewer: Viewer): Promise<ServiceRow[]> {
   return ctx.db.service.findMany({
-    where: visibleServicesWhere(user),
+    where: visibleServicesWhere(viewer),
     include: serviceInclude,
     orderBy: [{ connectionMain: "asc" }, { name: "asc" }],
   });
 }
 
 /** A service the user may see, or 404 (a hidden service is indistinguishable from none). */
-export async function findVisibleService(ctx: DbContext, user: UserWithGroups, id: string): Promise<ServiceRow> {
+export async function findVisibleService(ctx: DbContext, viewer: Viewer, id: string): Promise<ServiceRow> {
   const service = await ctx.db.service.findUnique({ where: { id }, include: serviceInclude });
-  if (!service || !canSeeService(user, service.groups.map((g) => g.groupId))) throw notFound("service");
+  if (!service || !canSeeService(viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
   return service;
 }
 
@@ -66,7 +67,7 @@ function gatewayData(g: TCreateServiceBody["gateway"] | null | undefined) {
 export async function createServiceInTx(
   ctx: DbContext,
   tx: Tx,
-  caller: Caller,
+  record: RecordEvent,
   input: TCreateServiceBody,
 ): Promise<ServiceRow> {
   await assertSlugFree(tx, input.slug);
@@ -93,30 +94,24 @@ export async function createServiceInTx(
     },
     include: serviceInclude,
   });
-  await writeAudit(ctx, tx, {
-    actor: caller.actor,
-    action: "service.created",
-    target: `service:${service.id}`,
-    serviceId: service.id,
-    sourceIp: caller.sourceIp,
-    details: { name: service.name, slug: service.slug, exclusive: service.exclusive, groupIds },
-  });
+  record({ type: "service.created", service: presentService(service, { detail: true, now: ctx.now() }) });
   return service;
 }
 
-export function createService(ctx: DbContext, caller: Caller, input: TCreateServiceBody): Promise<ServiceRow> {
-  return inTransaction(ctx, (tx) => createServiceInTx(ctx, tx, caller, input));
+export function createService(ctx: DbContext, origin: Origin, input: TCreateServiceBody): Promise<ServiceRow> {
+  return runChange(ctx, origin, (tx, record) => createServiceInTx(ctx, tx, record, input));
 }
 
 export async function updateService(
   ctx: DbContext,
-  caller: Caller,
+  origin: Origin,
   id: string,
   input: TUpdateServiceBody,
 ): Promise<ServiceRow> {
-  return inTransaction(ctx, async (tx) => {
-    const before = await tx.service.findUnique({ where: { id } });
+  return runChange(ctx, origin, async (tx, record) => {
+    const before = await tx.service.findUnique({ where: { id }, include: { groups: true } });
     if (!before) throw notFound("service");
+    const previousGroupIds = before.groups.map((g) => g.groupId);
     if (input.slug) await assertSlugFree(tx, input.slug, id);
     const max = input.maxDurationSeconds ?? before.maxDurationSeconds;
     const def = input.defaultDurationSeconds ?? before.defaultDurationSeconds;
@@ -148,47 +143,29 @@ export async function updateService(
       await tx.serviceGroup.deleteMany({ where: { serviceId: id } });
       await tx.serviceGroup.createMany({ data: groupIds.map((groupId) => ({ groupId, serviceId: id })) });
     }
-    const service = await tx.service.update({ where: { id }, data, include: serviceInclude });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "service.updated",
-      target: `service:${id}`,
-      serviceId: id,
-      sourceIp: caller.sourceIp,
-      details: { name: service.name, changed: Object.keys(input) },
-    });
+    await tx.service.update({ where: { id }, data });
+    const groupsChanged = input.groupIds !== undefined;
+    if (groupsChanged) await revokeLostAccess(ctx, tx, record, { serviceIds: [id] }, "service_groups_changed", origin.actor);
+    // Read after the revocations, so the service's holder and count are what they are now.
+    const service = await tx.service.findUniqueOrThrow({ where: { id }, include: serviceInclude });
+    record(
+      { type: "service.updated", service: presentService(service, { detail: true, now: ctx.now() }), changed: Object.keys(input) },
+      { audience: { previousGroupIds } },
+    );
     return service;
   });
 }
 
-/** Deletes a service; its open sessions are ended first (and audited) so nothing is lost silently. */
-export async function deleteService(ctx: DbContext, caller: Caller, id: string): Promise<void> {
-  await inTransaction(ctx, async (tx) => {
-    const service = await tx.service.findUnique({ where: { id } });
+/** Deletes a service; every open session on it is revoked (and audited) first, whatever its status. */
+export async function deleteService(ctx: DbContext, origin: Origin, id: string): Promise<void> {
+  await runChange(ctx, origin, async (tx, record) => {
+    const service = await tx.service.findUnique({ where: { id }, include: { groups: true } });
     if (!service) throw notFound("service");
-    const open = await tx.accessSession.findMany({
-      where: { serviceId: id, status: { in: ["active", "pending", "scheduled"] } },
-      select: { id: true },
-    });
-    for (const s of open) {
-      await writeAudit(ctx, tx, {
-        actor: caller.actor,
-        action: "session.ended",
-        target: `session:${s.id}`,
-        serviceId: id,
-        sessionId: s.id,
-        sourceIp: caller.sourceIp,
-        details: { cause: "service deleted" },
-      });
-    }
+    await revokeLostAccess(ctx, tx, record, { serviceIds: [id], all: true }, "service_deleted", origin.actor);
     await tx.service.delete({ where: { id } });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "service.deleted",
-      target: `service:${id}`,
-      serviceId: id,
-      sourceIp: caller.sourceIp,
-      details: { name: service.name, slug: service.slug, endedSessions: open.map((s) => s.id) },
-    });
+    record(
+      { type: "service.deleted", id, name: service.name, slug: service.slug },
+      { audience: { groupIds: service.groups.map((g) => g.groupId) } },
+    );
   });
 }

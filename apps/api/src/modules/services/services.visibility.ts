@@ -1,13 +1,43 @@
-// Who may see and request a service: admins all; members only services of their groups.
+// Who may see and request a service — one rule, used by every route, the live stream, the
+// scheduler's timed steps, revocation and the gateway's desired rules. Admins (by role *and* by
+// the rights of the credential in use) see everything; members see the services of their groups;
+// a disabled user sees nothing.
 import type { Prisma } from "@postern/db";
 import type { UserWithGroups } from "../users/users.presenter";
 
-export function visibleServicesWhere(user: UserWithGroups): Prisma.ServiceWhereInput {
-  if (user.role === "admin") return {};
-  return { groups: { some: { groupId: { in: user.memberships.map((m) => m.groupId) } } } };
+/** Someone looking at the board through one credential. `admin` is `isAdmin(principal)`: an
+ * admin's token without the admin scope sees only what the admin's groups grant. */
+export interface Viewer {
+  user: UserWithGroups;
+  admin: boolean;
 }
 
-export function canSeeService(user: UserWithGroups, serviceGroupIds: string[]): boolean {
+export function viewerGroupIds(viewer: Viewer): string[] {
+  return viewer.user.memberships.map((m) => m.groupId);
+}
+
+export function visibleServicesWhere(viewer: Viewer): Prisma.ServiceWhereInput {
+  if (viewer.admin) return {};
+  return { groups: { some: { groupId: { in: viewerGroupIds(viewer) } } } };
+}
+
+export function canSeeService(viewer: Viewer, serviceGroupIds: string[]): boolean {
+  if (viewer.admin) return true;
+  return viewer.user.memberships.some((m) => serviceGroupIds.includes(m.groupId));
+}
+
+/** What a user's stored state allows, whatever credential they use: the rule behind revocation. */
+export interface HolderState {
+  role: string;
+  disabled: boolean;
+  memberships: { groupId: string }[];
+}
+
+export function holderMaySee(user: HolderState, serviceGroupIds: string[]): boolean {
+  if (user.disabled) return false;
   if (user.role === "admin") return true;
   return user.memberships.some((m) => serviceGroupIds.includes(m.groupId));
 }
+
+/** The Prisma selection `holderMaySee` needs. */
+export const holderStateSelect = { role: true, disabled: true, memberships: { select: { groupId: true } } } as const;

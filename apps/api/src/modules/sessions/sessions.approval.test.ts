@@ -2,17 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
-import type { Change } from "../../plugins/changes";
+import { watchEvents, type EventLog } from "../../../test/events";
 
 describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provider) => {
   let t: TestApp;
   let clock: TestClock;
-  let changes: Change[];
+  let changes: EventLog;
   beforeEach(async () => {
     clock = testClock();
     t = await buildTestApp(provider, { now: clock.now });
-    changes = [];
-    t.app.changes.subscribe((c) => changes.push(c));
+    changes = watchEvents(t.app);
   });
   afterEach(async () => t.close());
 
@@ -22,7 +21,7 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     t.app.inject({ method: "POST", url: `/api/sessions/${id}/${verb}`, headers });
   const actions = async (sessionId: string) =>
     (await t.app.ctx.db.auditEvent.findMany({ where: { sessionId }, orderBy: { seq: "asc" } })).map((e) => e.action);
-  const sessionVerbs = (id: string) => changes.flatMap((c) => (c.kind === "session" && c.session.id === id ? [c.verb] : []));
+  const sessionVerbs = (id: string) => changes.sessionVerbs(id);
 
   it("starts the clock at approval, not at the request", async () => {
     const group = await createGroup(t.app);

@@ -1,14 +1,21 @@
-import { ZSessionStatus, type TSession } from "@postern/contracts";
+import { ZSessionStatus, type TSession, type TUserRef } from "@postern/contracts";
 import type { AccessSession } from "@postern/db";
-import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+
+/** The columns of a user that others may see (the holder of a session or a service). */
+export const userRefSelect = { id: true, username: true, displayName: true } as const;
+export type UserRefRow = { id: string; username: string; displayName: string | null };
+
+export function presentUserRef(u: UserRefRow): TUserRef {
+  return { id: u.id, username: u.username, displayName: u.displayName ?? undefined };
+}
 
 export const sessionInclude = {
-  user: { include: userInclude },
+  user: { select: userRefSelect },
   endedBy: { select: { id: true, username: true } },
 } as const;
 
 export type SessionRow = AccessSession & {
-  user: UserWithGroups;
+  user: UserRefRow;
   endedBy: { id: string; username: string } | null;
 };
 
@@ -19,7 +26,7 @@ export function presentSession(s: SessionRow): TSession {
     id: s.id,
     serviceId: s.serviceId,
     userId: s.userId,
-    user: presentUser(s.user),
+    user: presentUserRef(s.user),
     status: statuses.find((x) => x === s.status) ?? "ended",
     reason: s.reason ?? undefined,
     sourceIp: s.sourceIp ?? undefined,

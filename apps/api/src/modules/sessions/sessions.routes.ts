@@ -2,10 +2,9 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
-import { sessionCaller } from "../../lib/caller";
-import { requireUser } from "../../plugins/auth";
+import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { decideSession, endSession, extendSession, findSessions, startSession, startVerb } from "./sessions.service";
+import { decideSession, endSession, extendSession, findSessions, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
@@ -18,7 +17,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
   r.get(
     "/api/sessions",
     { schema: { querystring: ZListSessionsQuery, response: { 200: z.array(ZSession) } } },
-    async (request) => (await findSessions(app.ctx, requireUser(request).user, request.query)).map(presentSession),
+    async (request) => (await findSessions(app.ctx, viewerOf(request), request.query)).map(presentSession),
   );
 
   r.post(
@@ -26,7 +25,6 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     { schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
       const session = await startSession(app.ctx, sessionCaller(request), request.params.id, request.body, limits);
-      app.changes.announce({ kind: "session", verb: startVerb(session), session });
       return reply.code(201).send(presentSession(session));
     },
   );
@@ -34,31 +32,20 @@ export default async function sessionsRoutes(app: FastifyInstance) {
   r.post(
     "/api/sessions/:id/extend",
     { schema: { params: ZIdParams, body: ZExtendSessionBody, response: { 200: ZSession } } },
-    async (request) => {
-      const session = await extendSession(
-        app.ctx,
-        sessionCaller(request),
-        request.params.id,
-        request.body.durationSeconds,
-        limits,
-      );
-      app.changes.announce({ kind: "session", verb: "extended", session });
-      return presentSession(session);
-    },
+    async (request) =>
+      presentSession(await extendSession(app.ctx, sessionCaller(request), request.params.id, request.body.durationSeconds, limits)),
   );
 
-  r.delete("/api/sessions/:id", { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) => {
-    const session = await endSession(app.ctx, sessionCaller(request), request.params.id);
-    app.changes.announce({ kind: "session", verb: "ended", session });
-    return presentSession(session);
-  });
+  r.delete("/api/sessions/:id", { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) =>
+    presentSession(await endSession(app.ctx, sessionCaller(request), request.params.id)),
+  );
 
   for (const [verb, approve] of [["approve", true], ["deny", false]] as const) {
-    r.post(`/api/sessions/:id/${verb}`, { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) => {
-      const session = await decideSession(app.ctx, sessionCaller(request), request.params.id, approve);
-      app.changes.announce({ kind: "session", verb: approve ? "approved" : "denied", session });
-      return presentSession(session);
-    });
+    r.post(
+      `/api/sessions/:id/${verb}`,
+      { config: { access: "admin" }, schema: { params: ZIdParams, response: { 200: ZSession } } },
+      async (request) => presentSession(await decideSession(app.ctx, sessionCaller(request), request.params.id, approve)),
+    );
   }
 
   await app.register(waitlistRoutes);

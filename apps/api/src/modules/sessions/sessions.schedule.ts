@@ -1,15 +1,14 @@
 // Time on a service: the span each open session occupies, the 409s when a new span overlaps one
 // (checked when a session is booked, approved, accepted or extended — never when it starts),
 // and starting booked sessions when their window opens.
-import type { TConflictDetails } from "@postern/contracts";
+import { OPEN_STATUSES, type TConflictDetails } from "@postern/contracts";
 import type { Tx } from "@postern/db";
 import { AppError } from "../../errors";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { sessionInclude, type SessionRow } from "./sessions.presenter";
-
-/** Statuses of a session that is not over yet (what `GET /api/sessions?active=true` lists). */
-export const OPEN_STATUSES = ["pending", "scheduled", "waiting", "offered", "active"] as const;
+import type { DbContext } from "../../lib/db-context";
+import { runChange, SYSTEM } from "../../lib/run-change";
+import { holderMaySee, holderStateSelect } from "../services/services.visibility";
+import { revokeLostAccess } from "./revocation";
+import { presentSession, sessionInclude } from "./sessions.presenter";
 
 const FOREVER = new Date(8.64e15);
 
@@ -148,14 +147,13 @@ export async function ownConflict(
   });
 }
 
-export type StartedChange = { verb: "started" | "expired"; session: SessionRow };
-
 /**
  * Starts every booked session whose window has opened. Each flips under a conditional update
- * (`status = 'scheduled'`), so with several API instances exactly one starts it and writes its
- * event. A window that closed entirely while the API was down is recorded as expired, not started.
+ * (`status = 'scheduled'`), so with several API instances exactly one starts it and records it.
+ * A window that closed entirely while the API was down is recorded as expired, not started; a
+ * holder who may no longer see the service is revoked instead of let in.
  */
-export async function startDueScheduled(ctx: DbContext): Promise<StartedChange[]> {
+export async function startDueScheduled(ctx: DbContext): Promise<number> {
   const now = ctx.now();
   const due = await ctx.db.accessSession.findMany({
     where: { status: "scheduled", startsAt: { lte: now } },
@@ -163,35 +161,33 @@ export async function startDueScheduled(ctx: DbContext): Promise<StartedChange[]
     orderBy: { startsAt: "asc" },
     take: 500,
   });
-  const changes: StartedChange[] = [];
+  let moved = 0;
   for (const { id } of due) {
-    const change = await inTransaction(ctx, async (tx): Promise<StartedChange | null> => {
-      const session = await tx.accessSession.findUnique({ where: { id } });
-      if (!session?.startsAt || session.status !== "scheduled") return null;
+    const done = await runChange(ctx, SYSTEM, async (tx, record) => {
+      const session = await tx.accessSession.findUnique({
+        where: { id },
+        include: { user: { select: holderStateSelect }, service: { select: { groups: { select: { groupId: true } } } } },
+      });
+      if (!session?.startsAt || session.status !== "scheduled") return false;
+      if (!holderMaySee(session.user, session.service.groups.map((g) => g.groupId))) {
+        const revoked = await revokeLostAccess(ctx, tx, record, { userIds: [session.userId], serviceIds: [session.serviceId] }, "no_longer_visible", null);
+        return revoked.length > 0;
+      }
       const missed = session.expiresAt !== null && session.expiresAt <= now;
       const flipped = await tx.accessSession.updateMany({
         where: { id, status: "scheduled", startsAt: { lte: now } },
         data: missed ? { status: "expired", endedAt: session.expiresAt } : { status: "active", startedAt: now },
       });
-      if (flipped.count === 0) return null;
-      await writeAudit(ctx, tx, {
-        action: missed ? "session.expired" : "session.started",
-        target: `session:${id}`,
-        serviceId: session.serviceId,
-        sessionId: id,
-        details: {
-          scheduled: true,
-          startsAt: session.startsAt.toISOString(),
-          expiresAt: session.expiresAt?.toISOString(),
-          ...(missed ? { missed: true } : { lateMs: now.getTime() - session.startsAt.getTime() }),
-        },
-      });
-      const row = await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude });
-      return { verb: missed ? "expired" : "started", session: row };
+      if (flipped.count === 0) return false;
+      const row = presentSession(await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude }));
+      const details = missed ? undefined : { lateMs: now.getTime() - session.startsAt.getTime() };
+      if (missed) record({ type: "session.expired", session: row, missed: true });
+      else record({ type: "session.started", session: row, via: "schedule" }, { details });
+      return true;
     });
-    if (change) changes.push(change);
+    if (done) moved += 1;
   }
-  return changes;
+  return moved;
 }
 
 /** When the next booked session starts, if any. */

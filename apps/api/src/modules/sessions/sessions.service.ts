@@ -1,39 +1,33 @@
 // Access sessions: start (now or booked for later), extend, end, approve, deny and expire. Each
-// runs in one transaction with its audit event; exclusive services are locked per service so two
-// starts cannot both win. Lock order everywhere: the Service row, then the AccessSession row.
-import type { TListSessionsQuery, TStartSessionBody } from "@postern/contracts";
+// runs in one change (run-change.ts) that records its event; exclusive services are locked per
+// service so two starts cannot both win. Lock order everywhere: the Service row, then the
+// AccessSession row.
+import { isOpenStatus, OPEN_STATUSES, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
-import { writeAudit, type Actor } from "../audit/audit.service";
-import { inTransaction, lockRow, type DbContext } from "../../lib/db-context";
-import type { UserWithGroups } from "../users/users.presenter";
-import { canSeeService, visibleServicesWhere } from "../services/services.visibility";
-import { sessionInclude, type SessionRow } from "./sessions.presenter";
-import { exclusiveConflict, OPEN_STATUSES, ownConflict } from "./sessions.schedule";
-
-export { OPEN_STATUSES };
+import { lockRow, type DbContext } from "../../lib/db-context";
+import { runChange, SYSTEM, type Origin } from "../../lib/run-change";
+import { actorUserId } from "../audit/audit.service";
+import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
+import { revokeLostAccess } from "./revocation";
+import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
+import { exclusiveConflict, ownConflict } from "./sessions.schedule";
 
 export interface SessionCaller {
-  user: UserWithGroups;
-  sourceIp?: string;
+  viewer: Viewer;
+  origin: Origin;
 }
 
 export interface SessionLimits {
   minSessionSeconds: number;
 }
 
-const actorOf = (user: { id: string; username: string }): Actor => ({ id: user.id, username: user.username });
-
-export async function findSessions(
-  ctx: DbContext,
-  user: UserWithGroups,
-  query: TListSessionsQuery,
-): Promise<SessionRow[]> {
-  const where: Prisma.AccessSessionWhereInput = { service: visibleServicesWhere(user) };
+export async function findSessions(ctx: DbContext, viewer: Viewer, query: TListSessionsQuery): Promise<SessionRow[]> {
+  const where: Prisma.AccessSessionWhereInput = { service: visibleServicesWhere(viewer) };
   if (query.active === "true") where.status = { in: [...OPEN_STATUSES] };
   if (query.active === "false") where.status = { notIn: [...OPEN_STATUSES] };
   if (query.serviceId) where.serviceId = query.serviceId;
-  if (query.mine === "true") where.userId = user.id;
+  if (query.mine === "true") where.userId = viewer.user.id;
   else if (query.userId) where.userId = query.userId;
   return ctx.db.accessSession.findMany({
     where,
@@ -52,13 +46,7 @@ export function checkDuration(seconds: number, service: { maxDurationSeconds: nu
   }
 }
 
-const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
-
-/** The live-change verb that announces a freshly created session. */
-export function startVerb(session: { status: string }): "requested" | "scheduled" | "started" {
-  if (session.status === "pending") return "requested";
-  return session.status === "scheduled" ? "scheduled" : "started";
-}
+export const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
 
 export async function startSession(
   ctx: DbContext,
@@ -67,17 +55,18 @@ export async function startSession(
   body: TStartSessionBody,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, caller.origin, async (tx, record) => {
     await lockRow(ctx, tx, "Service", serviceId);
     const service = await tx.service.findUnique({ where: { id: serviceId }, include: { groups: true } });
-    if (!service || !canSeeService(caller.user, service.groups.map((g) => g.groupId))) throw notFound("service");
+    if (!service || !canSeeService(caller.viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const now = ctx.now();
     const startsAt = body.startsAt ? new Date(body.startsAt) : null;
     if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
     const span: [Date, Date] = [startsAt ?? now, after(startsAt ?? now, durationSeconds)];
-    const mine = await ownConflict(ctx, tx, caller.user.id, serviceId, span);
+    const userId = caller.viewer.user.id;
+    const mine = await ownConflict(ctx, tx, userId, serviceId, span);
     if (mine) throw mine;
     const pending = service.requiresApproval;
     // A request for approval now is checked at approval, when the holder may be gone; a booked
@@ -90,10 +79,10 @@ export async function startSession(
     const session = await tx.accessSession.create({
       data: {
         serviceId,
-        userId: caller.user.id,
+        userId,
         status,
         reason: body.reason || null,
-        sourceIp: body.sourceIp ?? caller.sourceIp ?? null,
+        sourceIp: body.sourceIp ?? caller.origin.sourceIp ?? null,
         durationSeconds,
         requestedAt: now,
         startsAt,
@@ -102,22 +91,10 @@ export async function startSession(
       },
       include: sessionInclude,
     });
-    await writeAudit(ctx, tx, {
-      actor: actorOf(caller.user),
-      action: `session.${status === "pending" ? "requested" : status === "scheduled" ? "scheduled" : "started"}`,
-      target: `session:${session.id}`,
-      serviceId,
-      sessionId: session.id,
-      sourceIp: caller.sourceIp,
-      details: {
-        service: service.slug,
-        durationSeconds,
-        sessionSourceIp: session.sourceIp,
-        startsAt: startsAt?.toISOString(),
-        expiresAt: session.expiresAt?.toISOString(),
-        reason: session.reason,
-      },
-    });
+    const presented = presentSession(session);
+    if (status === "pending") record({ type: "session.requested", session: presented });
+    else if (status === "scheduled") record({ type: "session.scheduled", session: presented });
+    else record({ type: "session.started", session: presented, via: "request" });
     return session;
   });
 }
@@ -128,13 +105,14 @@ async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise
   if (row) await lockRow(ctx, tx, "Service", row.serviceId);
 }
 
-async function loadOwnOrAdmin(tx: Tx, caller: SessionCaller, sessionId: string): Promise<SessionRow> {
+/** A session the caller may see, and may change: their own, or any as an admin. */
+async function loadOwnOrAdmin(tx: Tx, viewer: Viewer, sessionId: string) {
   const session = await tx.accessSession.findUnique({
     where: { id: sessionId },
     include: { ...sessionInclude, service: { include: { groups: true } } },
   });
-  if (!session || !canSeeService(caller.user, session.service.groups.map((g) => g.groupId))) throw notFound("session");
-  if (session.userId !== caller.user.id && caller.user.role !== "admin") {
+  if (!session || !canSeeService(viewer, session.service.groups.map((g) => g.groupId))) throw notFound("session");
+  if (session.userId !== viewer.user.id && !viewer.admin) {
     throw forbidden("only the session's holder or an admin may change it");
   }
   return session;
@@ -147,15 +125,15 @@ export async function extendSession(
   durationSeconds: number,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, caller.origin, async (tx, record) => {
     await lockServiceOf(ctx, tx, sessionId);
     await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await loadOwnOrAdmin(tx, caller, sessionId);
+    const session = await loadOwnOrAdmin(tx, caller.viewer, sessionId);
     const now = ctx.now();
     if (session.status !== "active" || !session.expiresAt || session.expiresAt <= now) {
       throw new AppError("conflict", `only an active session can be extended; this one is ${session.status}`);
     }
-    const service = await tx.service.findUniqueOrThrow({ where: { id: session.serviceId } });
+    const service = session.service;
     if (durationSeconds < limits.minSessionSeconds) {
       throw badField("body.durationSeconds", `must be at least ${limits.minSessionSeconds} seconds`);
     }
@@ -179,50 +157,44 @@ export async function extendSession(
       data: { expiresAt, durationSeconds: session.durationSeconds + durationSeconds },
       include: sessionInclude,
     });
-    await writeAudit(ctx, tx, {
-      actor: actorOf(caller.user),
-      action: "session.extended",
-      target: `session:${sessionId}`,
-      serviceId: session.serviceId,
-      sessionId,
-      sourceIp: caller.sourceIp,
-      details: { addedSeconds: durationSeconds, expiresAt: expiresAt.toISOString(), holder: session.user.username },
-    });
+    record({ type: "session.extended", session: presentSession(updated), addedSeconds: durationSeconds });
     return updated;
   });
 }
 
 /** Ends a session early; by an admin on someone else's session this is a force-end. */
 export async function endSession(ctx: DbContext, caller: SessionCaller, sessionId: string): Promise<SessionRow> {
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, caller.origin, async (tx, record) => {
+    await lockServiceOf(ctx, tx, sessionId);
     await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await loadOwnOrAdmin(tx, caller, sessionId);
-    if (!(OPEN_STATUSES as readonly string[]).includes(session.status)) {
-      throw new AppError("conflict", `the session is already ${session.status}`);
-    }
-    const forced = session.userId !== caller.user.id;
+    const session = await loadOwnOrAdmin(tx, caller.viewer, sessionId);
+    if (!isOpenStatus(session.status)) throw new AppError("conflict", `the session is already ${session.status}`);
+    const forced = session.userId !== caller.viewer.user.id;
     const updated = await tx.accessSession.update({
       where: { id: sessionId },
-      data: { status: "ended", endedAt: ctx.now(), endedById: caller.user.id },
+      data: { status: "ended", endedAt: ctx.now(), endedById: caller.viewer.user.id },
       include: sessionInclude,
     });
-    await writeAudit(ctx, tx, {
-      actor: actorOf(caller.user),
-      action: forced ? "session.force_ended" : "session.ended",
-      target: `session:${sessionId}`,
-      serviceId: session.serviceId,
-      sessionId,
-      sourceIp: caller.sourceIp,
-      details: { holder: session.user.username, previousStatus: session.status },
-    });
+    record(
+      { type: forced ? "session.force_ended" : "session.ended", session: presentSession(updated) },
+      { details: { previousStatus: session.status } },
+    );
     return updated;
   });
+}
+
+/** The requester of a decided request could no longer see the service: the request ended. */
+export class RequesterLostAccess extends AppError {
+  constructor(readonly session: SessionRow) {
+    super("conflict", "the requester may no longer see this service; the request was ended");
+  }
 }
 
 /**
  * An admin decides on a pending request. On approval the clock starts now, not at the request;
  * a request for a later window becomes `scheduled` and starts when its window opens (or now, for
- * its full length, if the window's start has already passed).
+ * its full length, if the window's start has already passed). A requester who has lost sight of
+ * the service meanwhile gets nothing: the request is revoked and the admin told (409).
  */
 export async function decideSession(
   ctx: DbContext,
@@ -230,13 +202,20 @@ export async function decideSession(
   sessionId: string,
   approve: boolean,
 ): Promise<SessionRow> {
-  if (caller.user.role !== "admin") throw forbidden("only admins approve or deny requests");
-  return inTransaction(ctx, async (tx) => {
+  if (!caller.viewer.admin) throw forbidden("only admins approve or deny requests");
+  const outcome = await runChange(ctx, caller.origin, async (tx, record) => {
     await lockServiceOf(ctx, tx, sessionId);
     await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await tx.accessSession.findUnique({ where: { id: sessionId }, include: { service: true } });
+    const session = await tx.accessSession.findUnique({
+      where: { id: sessionId },
+      include: { service: { include: { groups: true } }, user: { select: holderStateSelect } },
+    });
     if (!session) throw notFound("session");
     if (session.status !== "pending") throw new AppError("conflict", `the session is ${session.status}, not pending`);
+    if (approve && !holderMaySee(session.user, session.service.groups.map((g) => g.groupId))) {
+      await revokeLostAccess(ctx, tx, record, { serviceIds: [session.serviceId], userIds: [session.userId] }, "no_longer_visible", caller.origin.actor);
+      return { lost: true as const, row: await tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude }) };
+    }
     const now = ctx.now();
     const later = session.startsAt !== null && session.startsAt > now;
     const from = later && session.startsAt ? session.startsAt : now;
@@ -245,41 +224,26 @@ export async function decideSession(
       const conflict = await exclusiveConflict(ctx, tx, session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
       if (conflict) throw conflict;
     }
+    const decidedById = actorUserId(caller.origin.actor);
     const updated = await tx.accessSession.update({
       where: { id: sessionId },
       data: approve
-        ? {
-            status: later ? "scheduled" : "active",
-            startedAt: later ? null : now,
-            expiresAt: span[1],
-            decidedById: caller.user.id,
-            decidedAt: now,
-          }
-        : { status: "denied", endedAt: now, decidedById: caller.user.id, decidedAt: now },
+        ? { status: later ? "scheduled" : "active", startedAt: later ? null : now, expiresAt: span[1], decidedById, decidedAt: now }
+        : { status: "denied", endedAt: now, decidedById, decidedAt: now },
       include: sessionInclude,
     });
-    await writeAudit(ctx, tx, {
-      actor: actorOf(caller.user),
-      action: approve ? "session.approved" : "session.denied",
-      target: `session:${sessionId}`,
-      serviceId: session.serviceId,
-      sessionId,
-      sourceIp: caller.sourceIp,
-      details: {
-        requester: updated.user.username,
-        startsAt: updated.startsAt?.toISOString(),
-        expiresAt: updated.expiresAt?.toISOString(),
-      },
-    });
-    return updated;
+    record({ type: approve ? "session.approved" : "session.denied", session: presentSession(updated) });
+    return { lost: false as const, row: updated };
   });
+  if (outcome.lost) throw new RequesterLostAccess(outcome.row);
+  return outcome.row;
 }
 
 /**
  * Marks every active session whose expiry has passed as expired. Safe to run from several API
- * instances at once: each session flips under a conditional update, so only one writes its event.
+ * instances at once: each session flips under a conditional update, so only one records it.
  */
-export async function expireDueSessions(ctx: DbContext): Promise<SessionRow[]> {
+export async function expireDueSessions(ctx: DbContext): Promise<number> {
   const now = ctx.now();
   const due = await ctx.db.accessSession.findMany({
     where: { status: "active", expiresAt: { lte: now } },
@@ -287,26 +251,21 @@ export async function expireDueSessions(ctx: DbContext): Promise<SessionRow[]> {
     orderBy: { expiresAt: "asc" },
     take: 500,
   });
-  const expired: SessionRow[] = [];
+  let expired = 0;
   for (const { id } of due) {
-    const row = await inTransaction(ctx, async (tx) => {
+    const done = await runChange(ctx, SYSTEM, async (tx, record) => {
       const session = await tx.accessSession.findUnique({ where: { id } });
-      if (!session?.expiresAt) return null;
+      if (!session?.expiresAt) return false;
       const flipped = await tx.accessSession.updateMany({
         where: { id, status: "active", expiresAt: { lte: now } },
         data: { status: "expired", endedAt: session.expiresAt },
       });
-      if (flipped.count === 0) return null;
-      await writeAudit(ctx, tx, {
-        action: "session.expired",
-        target: `session:${id}`,
-        serviceId: session.serviceId,
-        sessionId: id,
-        details: { expiresAt: session.expiresAt.toISOString() },
-      });
-      return tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude });
+      if (flipped.count === 0) return false;
+      const row = await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude });
+      record({ type: "session.expired", session: presentSession(row) });
+      return true;
     });
-    if (row) expired.push(row);
+    if (done) expired += 1;
   }
   return expired;
 }

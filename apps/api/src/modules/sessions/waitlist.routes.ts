@@ -3,8 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZAcceptOfferBody, ZIdParams, ZJoinWaitlistBody, ZSession } from "@postern/contracts";
-import { sessionCaller } from "../../lib/caller";
-import { requireUser } from "../../plugins/auth";
+import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { acceptOffer, findWaitlist, joinWaitlist, leaveWaitlist } from "./waitlist.service";
 
@@ -16,7 +15,7 @@ export default async function waitlistRoutes(app: FastifyInstance) {
   r.get(
     "/api/services/:id/waitlist",
     { schema: { params: ZIdParams, response: { 200: z.array(ZSession) } } },
-    async (request) => (await findWaitlist(app.ctx, requireUser(request).user, request.params.id)).map(presentSession),
+    async (request) => (await findWaitlist(app.ctx, viewerOf(request), request.params.id)).map(presentSession),
   );
 
   r.post(
@@ -24,28 +23,17 @@ export default async function waitlistRoutes(app: FastifyInstance) {
     { schema: { params: ZIdParams, body: ZJoinWaitlistBody.nullable().default({}), response: { 201: ZSession } } },
     async (request, reply) => {
       const session = await joinWaitlist(app.ctx, sessionCaller(request), request.params.id, request.body ?? {}, limits);
-      app.changes.announce({ kind: "session", verb: "waitlisted", session });
       return reply.code(201).send(presentSession(session));
     },
   );
 
-  r.delete(
-    "/api/services/:id/waitlist",
-    { schema: { params: ZIdParams, response: { 200: ZSession } } },
-    async (request) => {
-      const session = await leaveWaitlist(app.ctx, sessionCaller(request), request.params.id);
-      app.changes.announce({ kind: "session", verb: "left_waitlist", session });
-      return presentSession(session);
-    },
+  r.delete("/api/services/:id/waitlist", { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) =>
+    presentSession(await leaveWaitlist(app.ctx, sessionCaller(request), request.params.id)),
   );
 
   r.post(
     "/api/sessions/:id/accept",
     { schema: { params: ZIdParams, body: ZAcceptOfferBody.nullable().default({}), response: { 200: ZSession } } },
-    async (request) => {
-      const session = await acceptOffer(app.ctx, sessionCaller(request), request.params.id, request.body ?? {}, limits);
-      app.changes.announce({ kind: "session", verb: "started", session });
-      return presentSession(session);
-    },
+    async (request) => presentSession(await acceptOffer(app.ctx, sessionCaller(request), request.params.id, request.body ?? {}, limits)),
   );
 }

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
-import type { Change } from "../../plugins/changes";
+import { watchEvents, type EventLog } from "../../../test/events";
 
 describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
   let t: TestApp | undefined;
   let clock: TestClock;
-  let changes: Change[];
+  let changes: EventLog;
   afterEach(async () => {
     await t?.close();
     t = undefined;
@@ -16,8 +16,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
   async function start(offerSeconds: number) {
     clock = testClock();
     t = await buildTestApp(provider, { now: clock.now, env: { POSTERN_WAITLIST_OFFER_SECONDS: String(offerSeconds) } });
-    changes = [];
-    t.app.changes.subscribe((c) => changes.push(c));
+    changes = watchEvents(t.app);
     const group = await createGroup(t.app);
     const service = await createService(t.app, { exclusive: true, groupIds: [group.id] });
     const [alice, bob, carol, dave] = await Promise.all([1, 2, 3, 4].map(() => createUser(t!.app, { groupIds: [group.id] })));
@@ -37,9 +36,9 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
   const statusOf = async (id: string) => (await t!.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id } })).status;
   const actions = async (sessionId: string) =>
     (await t!.app.ctx.db.auditEvent.findMany({ where: { sessionId }, orderBy: { seq: "asc" } })).map((e) => e.action);
-  const verbs = (id: string) => changes.flatMap((c) => (c.kind === "session" && c.session.id === id ? [c.verb] : []));
-  /** After moving the test clock, a change makes the scheduler look again (as any real change would). */
-  const wake = (serviceId: string) => t!.app.changes.announce({ kind: "service", verb: "updated", serviceId });
+  const verbs = (id: string) => changes.sessionVerbs(id);
+  /** After moving the test clock, the session clock is asked to look again (as a real change would). */
+  const wake = (_serviceId: string) => t!.app.sessionClock.poke();
 
   it("offers the service to the next in line when the holder ends; accepting starts the clock", async () => {
     const { service, alice, bob, carol, dave } = await start(120);
@@ -85,7 +84,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(new Date(active.startedAt!).getTime()).toBeLessThanOrEqual(afterAccept);
     expect(new Date(active.expiresAt!).getTime() - new Date(active.startedAt!).getTime()).toBe(900_000);
     expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
-    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.offered", "session.started"]);
+    expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.offered", "session.started"]);
     expect(verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "started"]);
   });
 
@@ -105,9 +104,9 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(lapsed.statusCode).toBe(409);
 
     expect(await actions(held.id)).toEqual(["session.started", "session.expired"]);
-    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.offered", "waitlist.offer_expired"]);
+    expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.offered", "session.offer_expired"]);
     // Carol's own one-second offer may lapse too by now; what matters is that she was offered.
-    expect((await actions(carolEntry.id)).slice(0, 2)).toEqual(["waitlist.joined", "waitlist.offered"]);
+    expect((await actions(carolEntry.id)).slice(0, 2)).toEqual(["session.waitlisted", "session.offered"]);
     await expect.poll(() => verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "offer_expired"]);
     expect(verbs(carolEntry.id)).toContain("offered");
     const bobRow = await t!.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: bobEntry.id } });
@@ -126,7 +125,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     const disabled = await app.inject({ method: "PATCH", url: `/api/users/${bob.id}`, headers: admin.headers, payload: { disabled: true } });
     expect(disabled.statusCode).toBe(200);
     expect(await statusOf(bobEntry.id)).toBe("ended");
-    expect(await actions(bobEntry.id)).toContain("session.ended");
+    expect(await actions(bobEntry.id)).toContain("session.revoked");
     await expect.poll(() => statusOf(carolEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
   });
 
@@ -141,7 +140,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(ZSession.parse(left.json()).status).toBe("ended");
     expect((await call("DELETE", `/api/services/${service.id}/waitlist`, bob)).statusCode).toBe(404);
     expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
-    expect(await actions(bobEntry.id)).toEqual(["waitlist.joined", "waitlist.left"]);
+    expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.left_waitlist"]);
     expect(verbs(bobEntry.id)).toEqual(["waitlisted", "left_waitlist"]);
 
     // The one who left is skipped; turning an offer down passes it on.

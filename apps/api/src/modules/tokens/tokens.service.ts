@@ -3,12 +3,11 @@
 import type { TScope } from "@postern/contracts";
 import type { ApiToken } from "@postern/db";
 import { badField, forbidden, notFound } from "../../errors";
-import { writeAudit } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, type Origin } from "../../lib/run-change";
 import { userInclude, type UserWithGroups } from "../users/users.presenter";
-import type { Caller } from "../users/users.service";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
-import { scopesOf } from "./tokens.presenter";
+import { presentToken, scopesOf } from "./tokens.presenter";
 
 /** The scopes a user of this role holds and so may put on a token: a token never exceeds its owner. */
 export function grantableScopes(role: string): TScope[] {
@@ -39,12 +38,12 @@ export interface CreateTokenInput {
 
 export async function createApiToken(
   ctx: DbContext,
-  caller: Caller,
+  origin: Origin,
   input: CreateTokenInput,
 ): Promise<{ row: ApiToken; token: string }> {
   if (input.expiresAt && input.expiresAt <= ctx.now()) throw badField("body.expiresAt", "must be in the future");
   const { token, prefix, secretHash } = generateToken();
-  const row = await inTransaction(ctx, async (tx) => {
+  const row = await runChange(ctx, origin, async (tx, record) => {
     const created = await tx.apiToken.create({
       data: {
         name: input.name,
@@ -55,33 +54,20 @@ export async function createApiToken(
         expiresAt: input.expiresAt,
       },
     });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "token.created",
-      target: `token:${created.id}`,
-      sourceIp: caller.sourceIp,
-      details: { name: created.name, scopes: input.scopes, userId: input.userId, expiresAt: input.expiresAt?.toISOString() },
-    });
+    record({ type: "token.created", token: presentToken(created) });
     return created;
   });
   return { row, token };
 }
 
-export async function revokeApiToken(ctx: DbContext, caller: Caller, id: string, asAdmin: boolean): Promise<ApiToken> {
-  return inTransaction(ctx, async (tx) => {
+export async function revokeApiToken(ctx: DbContext, origin: Origin, id: string, asAdmin: boolean): Promise<ApiToken> {
+  return runChange(ctx, origin, async (tx, record) => {
     const token = await tx.apiToken.findUnique({ where: { id } });
     if (!token) throw notFound("token");
-    if (!asAdmin && token.userId !== caller.actor?.id) throw forbidden("you may revoke only your own tokens");
-    const revoked = token.revokedAt
-      ? token
-      : await tx.apiToken.update({ where: { id }, data: { revokedAt: ctx.now() } });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "token.revoked",
-      target: `token:${id}`,
-      sourceIp: caller.sourceIp,
-      details: { name: token.name },
-    });
+    if (!asAdmin && token.userId !== origin.actor?.id) throw forbidden("you may revoke only your own tokens");
+    if (token.revokedAt) return token;
+    const revoked = await tx.apiToken.update({ where: { id }, data: { revokedAt: ctx.now() } });
+    record({ type: "token.revoked", token: presentToken(revoked) });
     return revoked;
   });
 }
@@ -105,8 +91,13 @@ export async function authenticateApiToken(ctx: DbContext, presented: string, ip
   const now = ctx.now();
   if (token.revokedAt || (token.expiresAt && token.expiresAt <= now)) return null;
   if (token.user?.disabled) return null;
+  // Scopes are checked against the owner's role as it is now: a demoted admin's admin and agent
+  // tokens stop working at once (and are revoked at the demotion itself).
+  const scopes = scopesOf(token.scopes);
+  const owner = token.user;
+  if (owner && scopes.some((s) => !grantableScopes(owner.role).includes(s))) return null;
   // Last use is advisory: a lost update under concurrency is harmless, so no transaction.
   await ctx.db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now, lastUsedIp: ip } });
   const { user, ...row } = token;
-  return { token: row, scopes: scopesOf(token.scopes), user };
+  return { token: row, scopes, user };
 }

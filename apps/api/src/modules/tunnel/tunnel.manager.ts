@@ -37,8 +37,6 @@ export interface TunnelSnapshot {
   changedAt: Date;
 }
 
-export type TunnelAction = "tunnel.opened" | "tunnel.closed" | "tunnel.failed";
-
 /** Who asked: an admin or token (with their address), or null actor for Postern itself. */
 export interface TunnelCaller {
   actor: Actor | null;
@@ -48,8 +46,6 @@ export interface TunnelCaller {
 const SYSTEM: TunnelCaller = { actor: null };
 
 export interface TunnelTransition {
-  /** The audit action, or null for a step that is announced but not audited (opening). */
-  action: TunnelAction | null;
   caller: TunnelCaller;
   snapshot: TunnelSnapshot;
   details?: Record<string, unknown>;
@@ -139,12 +135,12 @@ export class TunnelManager {
         details = { ...details, closeError: messageOf(err) };
       }
     }
-    await this.move({ state: "closed" }, "tunnel.closed", caller, details);
+    await this.move({ state: "closed" }, caller, details);
     return this.snapshot();
   }
 
   private async connect(authtoken: string, caller: TunnelCaller): Promise<TunnelSnapshot> {
-    await this.move({ state: "opening" }, null, caller);
+    await this.move({ state: "opening" }, caller);
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     // Through a promise, so a forwarder that throws at once fails like one that rejects.
@@ -170,12 +166,12 @@ export class TunnelManager {
         throw new Error("ngrok opened a listener without a URL");
       }
       this.listener = listener;
-      await this.move({ state: "open", url }, "tunnel.opened", caller, { url, domain: this.options.domain });
+      await this.move({ state: "open", url }, caller, { url, domain: this.options.domain });
     } catch (err) {
       // A listener that arrives after the timeout must not stay open behind our back.
       attempt.then((late) => late.close()).catch(() => undefined);
       const reason = `could not open the ngrok tunnel: ${messageOf(err)}`;
-      await this.move({ state: "error", reason }, "tunnel.failed", caller, { reason, domain: this.options.domain });
+      await this.move({ state: "error", reason }, caller, { reason, domain: this.options.domain });
     } finally {
       clearTimeout(timer);
     }
@@ -187,21 +183,20 @@ export class TunnelManager {
     if (!this.listener) return;
     if (status === "closed" && this.current.state === "open") {
       const reason = "the ngrok session was lost; ngrok keeps trying to reconnect";
-      await this.move({ state: "error", reason, url: this.current.url }, "tunnel.failed", SYSTEM, { reason });
+      await this.move({ state: "error", reason, url: this.current.url }, SYSTEM, { reason });
     } else if (status === "connected" && this.current.state === "error") {
       const url = this.listener.url() ?? this.current.url;
-      if (url) await this.move({ state: "open", url }, "tunnel.opened", SYSTEM, { url, reconnected: true });
+      if (url) await this.move({ state: "open", url }, SYSTEM, { url, reconnected: true });
     }
   }
 
   private async move(
     next: Omit<TunnelSnapshot, "changedAt">,
-    action: TunnelAction | null,
     caller: TunnelCaller,
     details?: Record<string, unknown>,
   ): Promise<void> {
     this.current = { ...next, changedAt: this.now() };
-    await this.options.onTransition({ action, caller, snapshot: this.snapshot(), details });
+    await this.options.onTransition({ caller, snapshot: this.snapshot(), details });
   }
 }
 

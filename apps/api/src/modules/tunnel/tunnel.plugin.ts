@@ -26,8 +26,6 @@ declare module "fastify" {
 /** How long shutdown waits for the tunnel to close. */
 const CLOSE_WAIT_MS = 3_000;
 
-const verbs = { opening: "opening", open: "opened", closed: "closed", error: "failed" } as const;
-
 export default fp(
   async (app: FastifyInstance) => {
     const config = app.config;
@@ -52,12 +50,11 @@ export default fp(
         app.log.info("tunnel closed");
       }
       try {
-        await recordTunnelTransition(app.ctx, transition);
+        await recordTunnelTransition(app.ctx, transition, app.presentTunnel());
       } catch (err) {
-        // The tunnel's state is real whether or not the audit could be written (database down).
-        app.log.error({ err, action: transition.action }, "could not write the tunnel's audit event");
+        // The tunnel's state is real whether or not its event could be written (database down).
+        app.log.error({ err, state: snapshot.state }, "could not record the tunnel's change");
       }
-      app.changes.announce({ kind: "tunnel", verb: verbs[snapshot.state], tunnel: app.presentTunnel() });
     };
 
     const manager = new TunnelManager({

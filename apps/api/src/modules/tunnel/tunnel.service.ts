@@ -1,19 +1,14 @@
-// Writes the tunnel's audit events: one transaction per transition that changes what the
-// outside world can reach (opened, closed, failed).
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { writeAudit } from "../audit/audit.service";
+// Records the tunnel's transitions (opening, opened, closed, failed) as events: audited, and
+// shown live on every board.
+import type { TTunnel } from "@postern/contracts";
+import type { DbContext } from "../../lib/db-context";
+import { runChange } from "../../lib/run-change";
 import type { TunnelTransition } from "./tunnel.manager";
 
-export async function recordTunnelTransition(ctx: DbContext, transition: TunnelTransition): Promise<void> {
-  const { action } = transition;
-  if (!action) return;
-  await inTransaction(ctx, (tx) =>
-    writeAudit(ctx, tx, {
-      actor: transition.caller.actor,
-      sourceIp: transition.caller.sourceIp,
-      action,
-      target: "tunnel:ngrok",
-      details: transition.details,
-    }),
+const types = { opening: "tunnel.opening", open: "tunnel.opened", closed: "tunnel.closed", error: "tunnel.failed" } as const;
+
+export async function recordTunnelTransition(ctx: DbContext, transition: TunnelTransition, tunnel: TTunnel): Promise<void> {
+  await runChange(ctx, transition.caller, async (_tx, record) =>
+    record({ type: types[transition.snapshot.state], tunnel }, { details: transition.details }),
   );
 }

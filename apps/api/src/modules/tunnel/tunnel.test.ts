@@ -5,7 +5,8 @@
 import os from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import { ZErrorBody, ZTunnel } from "@postern/contracts";
-import type { Change } from "../../plugins/changes";
+import type { TDomainEvent } from "@postern/contracts";
+import { watchEvents } from "../../../test/events";
 import { verifyAuditChain } from "../audit/audit.service";
 import { createApiToken } from "../tokens/tokens.service";
 import { buildTestApp, createUser, type TestApp } from "../../../test/app";
@@ -50,14 +51,11 @@ describe("TunnelManager with the real ngrok library", () => {
     // Without internet the dial fails; with internet the made-up authtoken is refused. Either way
     // the reason says the tunnel could not open and quotes ngrok.
     expect(result.reason).toMatch(/^could not open the ngrok tunnel: .+/);
-    expect(transitions.map((t) => [t.snapshot.state, t.action])).toEqual([
-      ["opening", null],
-      ["error", "tunnel.failed"],
-    ]);
+    expect(transitions.map((t) => t.snapshot.state)).toEqual(["opening", "error"]);
     expect(manager.url()).toBeUndefined();
     // From error, close returns to closed.
     expect((await manager.close()).state).toBe("closed");
-    expect(transitions.at(-1)?.action).toBe("tunnel.closed");
+    expect(transitions.at(-1)?.snapshot.state).toBe("closed");
   });
 
   it("gives up on a ngrok that does not answer, and closes a listener that arrives too late", async () => {
@@ -118,8 +116,8 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
     expect((await app.inject({ method: "GET", url: "/api/tunnel", headers: bearer(service.token) })).statusCode).toBe(200);
     expect((await app.inject({ method: "GET", url: "/api/tunnel", headers: bearer(reader.token) })).statusCode).toBe(403);
-    // A scope never gives a member more than their role.
-    expect((await app.inject({ method: "GET", url: "/api/tunnel", headers: bearer(memberToken.token) })).statusCode).toBe(403);
+    // A scope never gives a member more than their role: such a token does not work at all.
+    expect((await app.inject({ method: "GET", url: "/api/tunnel", headers: bearer(memberToken.token) })).statusCode).toBe(401);
 
     // Not configured: a clear 503 naming the missing variable, and nothing changes.
     const open = await app.inject({ method: "POST", url: "/api/tunnel/open", headers: bearer(service.token) });
@@ -132,8 +130,7 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
   it("reports a tunnel that cannot reach ngrok as an error, audits it, and keeps serving", async () => {
     t = await buildTestApp(provider, { env: { NGROK_AUTHTOKEN: "not-a-real-authtoken" } });
     const { app } = t;
-    const changes: Change[] = [];
-    app.changes.subscribe((c) => changes.push(c));
+    const changes = watchEvents(app);
     const admin = await createUser(app, { role: "admin" });
 
     const res = await app.inject({ method: "POST", url: "/api/tunnel/open", headers: admin.headers });
@@ -152,14 +149,15 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
 
     const audit = await tunnelAudit(t);
     expect(audit.map((e) => [e.action, e.actorUsername, e.target])).toEqual([
+      ["tunnel.opening", admin.username, "tunnel:ngrok"],
       ["tunnel.failed", admin.username, "tunnel:ngrok"],
       ["tunnel.closed", admin.username, "tunnel:ngrok"],
     ]);
-    expect(JSON.parse(audit[0]?.details ?? "{}")).toMatchObject({ reason: body.error.message });
-    expect(changes.filter((c) => c.kind === "tunnel").map((c) => [c.verb, c.kind === "tunnel" && c.tunnel.state])).toEqual([
-      ["opening", "opening"],
-      ["failed", "error"],
-      ["closed", "closed"],
+    expect(JSON.parse(audit[1]?.details ?? "{}")).toMatchObject({ reason: body.error.message });
+    expect(changes.events.flatMap((e) => ("tunnel" in e ? [[e.type, e.tunnel.state]] : []))).toEqual([
+      ["tunnel.opening", "opening"],
+      ["tunnel.failed", "error"],
+      ["tunnel.closed", "closed"],
     ]);
     expect((await verifyAuditChain(app.ctx)).firstBreak).toBeUndefined();
   });
@@ -167,18 +165,21 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
   it("opens at start with POSTERN_TUNNEL=ngrok and fails without stopping the server", async () => {
     t = await buildTestApp(provider, { env: { POSTERN_TUNNEL: "ngrok", NGROK_AUTHTOKEN: "not-a-real-authtoken", PORT: "0" } });
     const { app } = t;
-    const settled = new Promise<Change>((resolve) =>
-      app.changes.subscribe((c) => {
-        if (c.kind === "tunnel" && c.verb !== "opening") resolve(c);
+    const settled = new Promise<TDomainEvent>((resolve) =>
+      app.changes.subscribe(({ event }) => {
+        if (event.type.startsWith("tunnel.") && event.type !== "tunnel.opening") resolve(event);
       }),
     );
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const change = await settled;
-    expect(change).toMatchObject({ kind: "tunnel", verb: "failed", tunnel: { state: "error" } });
+    expect(change).toMatchObject({ type: "tunnel.failed", tunnel: { state: "error" } });
     const res = await fetch(`${address}/healthz`);
     expect(res.status).toBe(200);
     const audit = await tunnelAudit(t);
-    expect(audit.map((e) => [e.action, e.actorId])).toEqual([["tunnel.failed", null]]);
+    expect(audit.map((e) => [e.action, e.actorId])).toEqual([
+      ["tunnel.opening", null],
+      ["tunnel.failed", null],
+    ]);
   });
 
   it("opens and closes (ngrok cloud stand-in) and makes the tunnel URL the public URL", async () => {
@@ -219,8 +220,8 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
     expect(ZTunnel.parse(closed.json()).url).toBeUndefined();
     expect(cloud.closedCount()).toBe(1);
     const audit = await tunnelAudit(t);
-    expect(audit.map((e) => e.action)).toEqual(["tunnel.opened", "tunnel.closed"]);
-    expect(JSON.parse(audit[0]?.details ?? "{}")).toMatchObject({ url: "https://postern-test.ngrok.app" });
+    expect(audit.map((e) => e.action)).toEqual(["tunnel.opening", "tunnel.opened", "tunnel.closed"]);
+    expect(JSON.parse(audit[1]?.details ?? "{}")).toMatchObject({ url: "https://postern-test.ngrok.app" });
   });
 
   it("keeps an explicit POSTERN_PUBLIC_URL over the tunnel's URL", async () => {
@@ -261,6 +262,7 @@ describe("postern tunnel (CLI against the running server)", () => {
     expect(app.tunnel.snapshot().state).toBe("closed");
     const audit = await tunnelAudit(t);
     expect(audit.map((e) => [e.action, e.actorUsername])).toEqual([
+      ["tunnel.opening", "token:cli"],
       ["tunnel.failed", "token:cli"],
       ["tunnel.closed", "token:cli"],
     ]);

@@ -1,17 +1,16 @@
-// Users: creation, updates, disabling. Each change writes its audit event in its transaction.
+// Users: creation, updates (profile, role, groups, password, disabling), deletion. Each is one
+// change that records its events; whatever takes a right away ends what the right allowed in the
+// same transaction: sessions (revocation.ts), logins and tokens.
 import type { TCreateUserBody, TUpdateUserBody } from "@postern/contracts";
 import type { Tx } from "@postern/db";
 import { AppError, badField, notFound } from "../../errors";
+import type { DbContext } from "../../lib/db-context";
+import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { hashPassword } from "../auth/password";
-import { writeAudit, type Actor } from "../audit/audit.service";
-import { inTransaction, type DbContext } from "../../lib/db-context";
-import { userInclude, type UserWithGroups } from "./users.presenter";
-import { OPEN_STATUSES } from "../sessions/sessions.schedule";
-
-export interface Caller {
-  actor: Actor | null;
-  sourceIp?: string;
-}
+import { revokeLostAccess } from "../sessions/revocation";
+import { presentToken } from "../tokens/tokens.presenter";
+import { grantableScopes } from "../tokens/tokens.service";
+import { presentUser, userInclude, type UserWithGroups } from "./users.presenter";
 
 export function findUsers(ctx: DbContext): Promise<UserWithGroups[]> {
   return ctx.db.user.findMany({ include: userInclude, orderBy: { username: "asc" } });
@@ -29,9 +28,9 @@ export async function assertGroupsExist(tx: Tx, groupIds: string[], field: strin
   if (missing.length > 0) throw badField(field, `unknown group id ${missing.join(", ")}`);
 }
 
-export async function createUser(ctx: DbContext, caller: Caller, input: TCreateUserBody): Promise<UserWithGroups> {
+export async function createUser(ctx: DbContext, origin: Origin, input: TCreateUserBody): Promise<UserWithGroups> {
   const passwordHash = input.password ? await hashPassword(input.password) : null;
-  return inTransaction(ctx, async (tx) => {
+  return runChange(ctx, origin, async (tx, record) => {
     if (await tx.user.findUnique({ where: { username: input.username }, select: { id: true } })) {
       throw new AppError("conflict", `username "${input.username}" is already taken`);
     }
@@ -48,86 +47,118 @@ export async function createUser(ctx: DbContext, caller: Caller, input: TCreateU
       },
       include: userInclude,
     });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "user.created",
-      target: `user:${user.id}`,
-      sourceIp: caller.sourceIp,
-      details: { username: user.username, role: user.role, groupIds },
-    });
+    record({ type: "user.created", user: presentUser(user) });
     return user;
   });
 }
 
-/** Ends every open access session and login of a user; used when the user is disabled. */
-export async function revokeUserAccess(ctx: DbContext, tx: Tx, caller: Caller, userId: string): Promise<string[]> {
-  const now = ctx.now();
-  const open = await tx.accessSession.findMany({
-    // Places in a waitlist and open offers too: the scheduler then offers the service to the next.
-    where: { userId, status: { in: [...OPEN_STATUSES] } },
-    select: { id: true, serviceId: true },
+/** Ends every login of a user but `keep`; returns how many ended. */
+export async function endLogins(ctx: DbContext, tx: Tx, userId: string, keep?: string): Promise<number> {
+  const { count } = await tx.loginSession.updateMany({
+    where: { userId, revokedAt: null, ...(keep ? { id: { not: keep } } : {}) },
+    data: { revokedAt: ctx.now() },
   });
-  for (const s of open) {
-    await tx.accessSession.update({
-      where: { id: s.id },
-      data: { status: "ended", endedAt: now, endedById: caller.actor?.id ?? null },
-    });
-    await writeAudit(ctx, tx, {
-      actor: caller.actor,
-      action: "session.ended",
-      target: `session:${s.id}`,
-      serviceId: s.serviceId,
-      sessionId: s.id,
-      sourceIp: caller.sourceIp,
-      details: { cause: "user disabled" },
-    });
-  }
-  await tx.loginSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } });
-  await tx.apiToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } });
-  return open.map((s) => s.id);
+  return count;
 }
+
+/** Revokes the user's tokens (all, or those whose scopes the role no longer grants), recording each. */
+export async function revokeTokensOf(
+  ctx: DbContext,
+  tx: Tx,
+  record: RecordEvent,
+  userId: string,
+  cause: string,
+  onlyBeyondRole?: string,
+): Promise<number> {
+  const tokens = await tx.apiToken.findMany({ where: { userId, revokedAt: null } });
+  const allowed = onlyBeyondRole ? grantableScopes(onlyBeyondRole) : null;
+  const doomed = allowed ? tokens.filter((t) => t.scopes.split(" ").some((s) => !(allowed as string[]).includes(s))) : tokens;
+  const now = ctx.now();
+  for (const t of doomed) {
+    const revoked = await tx.apiToken.update({ where: { id: t.id }, data: { revokedAt: now } });
+    record({ type: "token.revoked", token: presentToken(revoked), cause });
+  }
+  return doomed.length;
+}
+
+/** Refuses a change that would leave nobody able to administer Postern. */
+async function assertAnotherAdmin(tx: Tx, userId: string, field: string): Promise<void> {
+  const others = await tx.user.count({ where: { role: "admin", disabled: false, id: { not: userId } } });
+  if (others === 0) throw badField(field, "this is the last enabled admin; make someone else an admin first");
+}
+
+export type PasswordSetter = "admin" | "cli";
 
 export async function updateUser(
   ctx: DbContext,
-  caller: Caller,
+  origin: Origin,
   id: string,
   input: TUpdateUserBody,
+  setBy: PasswordSetter = "admin",
 ): Promise<UserWithGroups> {
   const passwordHash = input.password ? await hashPassword(input.password) : undefined;
-  return inTransaction(ctx, async (tx) => {
-    const before = await tx.user.findUnique({ where: { id } });
+  return runChange(ctx, origin, async (tx, record) => {
+    const before = await tx.user.findUnique({ where: { id }, include: userInclude });
     if (!before) throw notFound("user");
-    if (caller.actor?.id === id && (input.disabled === true || input.role === "member") && before.role === "admin") {
-      throw badField(input.disabled ? "body.disabled" : "body.role", "you cannot disable or demote yourself");
+    const demoting = before.role === "admin" && input.role === "member";
+    const disabling = input.disabled === true && !before.disabled;
+    if (origin.actor?.id === id && (disabling || demoting)) {
+      throw badField(disabling ? "body.disabled" : "body.role", "you cannot disable or demote yourself");
     }
+    if (before.role === "admin" && (demoting || disabling)) await assertAnotherAdmin(tx, id, disabling ? "body.disabled" : "body.role");
+    let groupsChanged = false;
     if (input.groupIds) {
       const groupIds = [...new Set(input.groupIds)];
       await assertGroupsExist(tx, groupIds, "body.groupIds");
-      await tx.groupMember.deleteMany({ where: { userId: id } });
-      await tx.groupMember.createMany({ data: groupIds.map((groupId) => ({ groupId, userId: id })) });
+      const had = before.memberships.map((m) => m.groupId);
+      groupsChanged = had.length !== groupIds.length || had.some((g) => !groupIds.includes(g));
+      await tx.groupMember.deleteMany({ where: { userId: id, groupId: { notIn: groupIds } } });
+      const added = groupIds.filter((g) => !had.includes(g));
+      if (added.length) await tx.groupMember.createMany({ data: added.map((groupId) => ({ groupId, userId: id })) });
     }
     const user = await tx.user.update({
       where: { id },
-      data: {
-        email: input.email,
-        displayName: input.displayName,
-        role: input.role,
-        disabled: input.disabled,
-        passwordHash,
-      },
+      data: { email: input.email, displayName: input.displayName, role: input.role, disabled: input.disabled, passwordHash },
       include: userInclude,
     });
-    const changed = Object.keys(input).filter((k) => k !== "password");
-    const details: Record<string, unknown> = { username: user.username, changed };
-    if (input.password) details.passwordChanged = true;
-    let action = "user.updated";
-    if (input.disabled === true && !before.disabled) {
-      action = "user.disabled";
-      details.endedSessions = await revokeUserAccess(ctx, tx, caller, id);
-    } else if (input.disabled === false && before.disabled) {
-      action = "user.enabled";
+    const presented = presentUser(user);
+    const changed: string[] = (["email", "displayName", "role"] as const).filter((k) => input[k] !== undefined && input[k] !== before[k]);
+    if (groupsChanged) changed.push("groupIds");
+    if (changed.length > 0) record({ type: "user.updated", user: presented, changed });
+    if (input.disabled === false && before.disabled) record({ type: "user.enabled", user: presented });
+    if (passwordHash) {
+      const endedLogins = await endLogins(ctx, tx, id);
+      const revokedTokens = input.revokeTokens ? await revokeTokensOf(ctx, tx, record, id, "password changed") : 0;
+      record({ type: "user.password_changed", user: { id, username: user.username }, by: setBy, endedLogins, revokedTokens });
     }
-    await writeAudit(ctx, tx, { actor: caller.actor, action, target: `user:${id}`, sourceIp: caller.sourceIp, details });
+    if (disabling) {
+      await revokeLostAccess(ctx, tx, record, { userIds: [id], all: true }, "user_disabled", origin.actor);
+      await endLogins(ctx, tx, id);
+      await revokeTokensOf(ctx, tx, record, id, "user disabled");
+      record({ type: "user.disabled", userId: id, user: presented, reason: input.reason });
+    } else if (demoting) {
+      await revokeLostAccess(ctx, tx, record, { userIds: [id] }, "demoted", origin.actor);
+      await revokeTokensOf(ctx, tx, record, id, "owner is no longer an admin", "member");
+    } else if (groupsChanged) {
+      await revokeLostAccess(ctx, tx, record, { userIds: [id] }, "member_removed", origin.actor);
+    }
     return user;
+  });
+}
+
+/** Deletes a user: their open sessions are revoked (and audited) first, then every row of theirs goes. */
+export async function deleteUser(ctx: DbContext, origin: Origin, id: string, reason?: string): Promise<void> {
+  await runChange(ctx, origin, async (tx, record) => {
+    const user = await tx.user.findUnique({ where: { id } });
+    if (!user) throw notFound("user");
+    if (origin.actor?.id === id) throw new AppError("conflict", "you cannot delete yourself");
+    if (user.role === "admin" && !user.disabled) {
+      const others = await tx.user.count({ where: { role: "admin", disabled: false, id: { not: id } } });
+      if (others === 0) throw new AppError("conflict", "this is the last enabled admin; make someone else an admin first");
+    }
+    await revokeLostAccess(ctx, tx, record, { userIds: [id], all: true }, "user_deleted", origin.actor);
+    await revokeTokensOf(ctx, tx, record, id, "user deleted");
+    await tx.user.delete({ where: { id } });
+    record({ type: "user.deleted", userId: id, username: user.username, reason });
   });
 }

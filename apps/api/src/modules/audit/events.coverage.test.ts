@@ -1,14 +1,15 @@
-// Every route that changes state writes its audit event. The test walks the app's route table
-// (collected with an onRoute hook), calls each mutating route with valid input as an admin and
-// checks that an event with the expected action appeared.
+// Every route that changes state records its event: in the audit chain and, through the live log,
+// on a connected admin's live stream. The test walks the app's route table (collected with an
+// onRoute hook), calls each mutating route with valid input as an admin and checks that an event
+// of the expected type was audited and reached the live client.
 //
 // When you add a mutating route, add it to `auditedRoutes` below: a route the table does not
-// know fails this test by name, so no change goes unaudited by accident.
+// know fails this test by name, so no change goes unrecorded by accident.
 import net from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZSession } from "@postern/contracts";
+import { ZSession, type TDomainEventType } from "@postern/contracts";
 import { openDatabase, type OpenDatabase } from "@postern/db";
 import serviceApp from "../../app";
 import { loadConfig } from "../../config";
@@ -16,6 +17,7 @@ import { BODY_LIMIT } from "../../server";
 import { createApiToken } from "../tokens/tokens.service";
 import { createGroup, createService, createUser, type TestUser } from "../../../test/app";
 import { createTestDatabase, providers } from "../../../test/databases";
+import { openLive, type LiveTestClient } from "../live/live.test-client";
 import { verifyAuditChain } from "./audit.service";
 
 interface Fixture {
@@ -31,16 +33,11 @@ interface Call {
 }
 
 interface Entry {
-  /** The action of the event the call must write (a trailing dot: any action with that prefix). */
-  action: string;
+  /** The type of the event the call must record. */
+  action: TDomainEventType;
   /** Builds what the call needs and says how to make it. */
   call(f: Fixture): Promise<Call>;
-  /**
-   * A known hole, described. The test then insists the hole is still there, so whoever fixes it
-   * is reminded to drop this note (and the table stays the truth).
-   */
-  knownGap?: string;
-  /** The status the call answers when it is not a 2xx (a failure that is itself audited). */
+  /** The status the call answers when it is not a 2xx (a failure that is itself recorded). */
   expectStatus?: number;
 }
 
@@ -65,7 +62,7 @@ async function pendingRequest(f: Fixture) {
 
 const basic = (u: TestUser) => ({ authorization: `Basic ${Buffer.from(`${u.username}:${u.password}`).toString("base64")}` });
 
-/** Every mutating route, keyed `METHOD url`, and the audit action it must write. */
+/** Every mutating route, keyed `METHOD url`, and the event it must record. */
 const auditedRoutes: Record<string, Entry> = {
   "POST /api/auth/login": {
     action: "user.login",
@@ -95,9 +92,28 @@ const auditedRoutes: Record<string, Entry> = {
     action: "user.updated",
     call: async ({ app }) => ({ url: `/api/users/${(await createUser(app)).id}`, payload: { displayName: "Renamed" } }),
   },
+  "DELETE /api/users/:id": {
+    action: "user.deleted",
+    call: async ({ app }) => ({ url: `/api/users/${(await createUser(app)).id}?reason=left` }),
+  },
+  "POST /api/me/password": {
+    action: "user.password_changed",
+    call: async ({ app }) => {
+      const user = await createUser(app);
+      return { url: "/api/me/password", headers: user.headers, payload: { currentPassword: user.password, newPassword: "a-brand-new-password" } };
+    },
+  },
   "POST /api/groups": {
     action: "group.created",
     call: async () => ({ url: "/api/groups", payload: { name: `g-${Math.random().toString(36).slice(2, 8)}` } }),
+  },
+  "PATCH /api/groups/:id": {
+    action: "group.renamed",
+    call: async ({ app }) => ({ url: `/api/groups/${(await createGroup(app)).id}`, payload: { name: `g-${Math.random().toString(36).slice(2, 8)}` } }),
+  },
+  "DELETE /api/groups/:id": {
+    action: "group.deleted",
+    call: async ({ app }) => ({ url: `/api/groups/${(await createGroup(app)).id}` }),
   },
   "POST /api/groups/:id/members/:userId": {
     action: "group.member_added",
@@ -155,11 +171,11 @@ const auditedRoutes: Record<string, Entry> = {
     call: async (f) => ({ url: `/api/sessions/${(await pendingRequest(f)).id}/deny` }),
   },
   "POST /api/services/:id/waitlist": {
-    action: "waitlist.joined",
+    action: "session.waitlisted",
     call: async ({ app }) => ({ url: `/api/services/${(await createService(app, { exclusive: true })).id}/waitlist`, payload: {} }),
   },
   "DELETE /api/services/:id/waitlist": {
-    action: "waitlist.left",
+    action: "session.left_waitlist",
     call: async (f) => {
       const service = await createService(f.app, { exclusive: true });
       await f.app.inject({ method: "POST", url: `/api/services/${service.id}/waitlist`, headers: f.admin.headers, payload: {} });
@@ -185,11 +201,11 @@ const auditedRoutes: Record<string, Entry> = {
     call: async (f) => ({ url: `/session/remove/${(await startSession(f)).id}` }),
   },
   "POST /api/messages": {
-    action: "relay.queued",
+    action: "message.queued",
     call: async () => ({ url: "/api/messages", payload: { message: "disk full", severity: "warning" } }),
   },
   "POST /api/placeMessage": {
-    action: "relay.queued",
+    action: "message.queued",
     call: async () => ({ url: "/api/placeMessage", payload: { message: "disk full" } }),
   },
   // Token routes (identity work): listed ahead so they are checked the moment they exist.
@@ -230,10 +246,11 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-describe.each(providers)("every mutating route writes its audit event (%s)", (provider) => {
+describe.each(providers)("every mutating route records its event (%s)", (provider) => {
   let app: FastifyInstance;
   let opened: OpenDatabase;
   let drop: () => Promise<void>;
+  let live: LiveTestClient | undefined;
   const routes: string[] = [];
 
   beforeAll(async () => {
@@ -263,6 +280,7 @@ describe.each(providers)("every mutating route writes its audit event (%s)", (pr
     await app.ready();
   });
   afterAll(async () => {
+    await live?.close();
     await app?.close();
     await opened?.close();
     await drop?.();
@@ -277,8 +295,11 @@ describe.each(providers)("every mutating route writes its audit event (%s)", (pr
     ).toEqual([]);
   });
 
-  it("writes the expected event for each of them", async () => {
+  it("audits the expected event for each of them, and shows it on a live admin board", async () => {
     const admin = await createUser(app, { role: "admin" });
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    live = await openLive(base, admin.headers);
+    await live.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "the snapshot");
     const problems: string[] = [];
     for (const route of routes) {
       const entry = auditedRoutes[route];
@@ -286,6 +307,7 @@ describe.each(providers)("every mutating route writes its audit event (%s)", (pr
       const [method] = route.split(" ") as ["POST" | "PUT" | "PATCH" | "DELETE"];
       const call = await entry.call({ app, admin });
       const before = (await app.ctx.db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0;
+      const liveBefore = live.events().length;
       const res = await app.inject({
         method,
         url: call.url,
@@ -297,11 +319,13 @@ describe.each(providers)("every mutating route writes its audit event (%s)", (pr
         continue;
       }
       const actions = (await app.ctx.db.auditEvent.findMany({ where: { seq: { gt: before } }, select: { action: true } })).map((e) => e.action);
-      const found = actions.some((a) => (entry.action.endsWith(".") ? a.startsWith(entry.action) : a === entry.action));
-      if (entry.knownGap && found) problems.push(`${route}: now writes ${entry.action}; remove its knownGap note`);
-      if (!entry.knownGap && !found) {
+      if (!actions.includes(entry.action)) {
         problems.push(`${route}: expected an audit event ${entry.action}, got ${actions.length ? actions.join(", ") : "none"}`);
+        continue;
       }
+      const seen = () => live!.events().slice(liveBefore).some((m) => m.event.type === entry.action);
+      await live.waitFor(() => seen(), `${entry.action} on the live stream`, 5000).catch(() => undefined);
+      if (!seen()) problems.push(`${route}: ${entry.action} was audited but never reached the live admin board`);
     }
     expect(problems).toEqual([]);
     expect((await verifyAuditChain(app.ctx)).firstBreak).toBeUndefined();

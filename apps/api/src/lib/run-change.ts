@@ -1,0 +1,88 @@
+// The one way state changes: `runChange` runs a service function in one transaction and gives it
+// `record(event)`. At the end of the transaction, under the chain lock, each recorded event is
+// appended to the audit chain and to the live log (with the audience that may see it), so the
+// change, its audit row and its live row commit together or not at all. After the commit the
+// records go to `ctx.changes`, the dispatcher that feeds the scheduler, the gateway, the relay,
+// the live stream and the caches (plugins/changes.ts). A process that did not make the change
+// (another instance, the CLI beside the server) learns of it from the live log instead.
+import type { TDomainEvent } from "@postern/contracts";
+import type { Tx } from "@postern/db";
+import { auditFieldsOf } from "../modules/audit/audit.entry";
+import { appendAudit, lockChain, type Actor } from "../modules/audit/audit.service";
+import { audienceOf, groupLookup, servicesOf, type AudienceHint } from "../modules/live/live.audience";
+import { appendLog, type LogRecord } from "../modules/live/live.log";
+import { inTransaction, type DbContext } from "./db-context";
+
+/** Who asked for a change and from where; null actor for Postern itself (the clock, the relay). */
+export interface Origin {
+  actor: Actor | null;
+  sourceIp?: string;
+}
+
+export const SYSTEM: Origin = { actor: null };
+
+export interface RecordOptions {
+  /** Overrides the change's origin for this event (a login names the user who logged in). */
+  actor?: Actor | null;
+  sourceIp?: string;
+  /** Audit-only facts the event does not carry (a previous status, a cause). */
+  details?: Record<string, unknown>;
+  audience?: AudienceHint;
+}
+
+export type RecordEvent = (event: TDomainEvent, options?: RecordOptions) => void;
+
+/** Receives the records of every committed change of this process, in commit order. */
+export interface ChangeSink {
+  committed(records: LogRecord[]): void;
+}
+
+/** For processes with nobody to tell in-process (the CLI): the server reads the log. */
+export const NO_LISTENERS: ChangeSink = { committed: () => {} };
+
+interface Pending {
+  event: TDomainEvent;
+  options: RecordOptions;
+}
+
+async function flush(ctx: DbContext, tx: Tx, origin: Origin, pending: Pending[]): Promise<LogRecord[]> {
+  if (pending.length === 0) return [];
+  const groups = await groupLookup(tx)([...new Set(pending.flatMap((p) => servicesOf(p.event)))]);
+  await lockChain(ctx, tx);
+  await appendAudit(
+    ctx,
+    tx,
+    pending.map(({ event, options }) => {
+      const fields = auditFieldsOf(event);
+      const details = options.details ? { ...fields.details, ...options.details } : fields.details;
+      return {
+        ...fields,
+        details,
+        action: event.type,
+        actor: options.actor !== undefined ? options.actor : origin.actor,
+        sourceIp: options.sourceIp ?? origin.sourceIp,
+      };
+    }),
+  );
+  return appendLog(
+    ctx,
+    tx,
+    pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) })),
+  );
+}
+
+/**
+ * Runs `fn` in one transaction; whatever it `record`s is written with the change. A change that
+ * records nothing (a refused request that throws) writes nothing at all.
+ */
+export async function runChange<T>(ctx: DbContext, origin: Origin, fn: (tx: Tx, record: RecordEvent) => Promise<T>): Promise<T> {
+  let records: LogRecord[] = [];
+  const result = await inTransaction(ctx, async (tx) => {
+    const pending: Pending[] = [];
+    const out = await fn(tx, (event, options = {}) => pending.push({ event, options }));
+    records = await flush(ctx, tx, origin, pending);
+    return out;
+  });
+  if (records.length > 0) ctx.changes.committed(records);
+  return result;
+}

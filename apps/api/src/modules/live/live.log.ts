@@ -1,0 +1,82 @@
+// The live log (the LiveEvent table): every recorded event, numbered, written in the change's own
+// transaction (see lib/run-change.ts), so an acknowledged change is always in it. Every API
+// instance reads it in the same order; clients resume from it with `?since=`; a process that did
+// not make the change (another instance, the CLI) learns of it here.
+//
+// Why the order is global: appends happen under the chain lock (audit.service.ts `lockChain`, a
+// transaction-scoped advisory lock on PostgreSQL, SQLite's single writer) held until commit, so
+// seqs are committed in increasing order: whoever can see row n can see every row below n. A
+// rolled-back transaction may leave a hole in the numbers, never a late-arriving smaller one.
+import type { TDomainEvent } from "@postern/contracts";
+import type { LiveEvent, Tx } from "@postern/db";
+import type { DbContext } from "../../lib/db-context";
+import type { Audience } from "./live.audience";
+
+export const LIVE_CHANNEL = "postern_live";
+
+/** One event of the log with the audience it was recorded for. */
+export interface LogRecord {
+  seq: number;
+  event: TDomainEvent;
+  audience: Audience;
+}
+
+interface StoredPayload {
+  event: TDomainEvent;
+  audience: Audience;
+}
+
+export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
+  const stored = JSON.parse(row.payload) as StoredPayload;
+  return { seq: row.seq, event: stored.event, audience: stored.audience };
+}
+
+/** Appends events inside the caller's transaction, which holds the chain lock. On PostgreSQL the
+ * NOTIFY is sent in the same transaction, so it is delivered only once the rows are committed. */
+export async function appendLog(
+  ctx: DbContext,
+  tx: Tx,
+  entries: { event: TDomainEvent; audience: Audience }[],
+): Promise<LogRecord[]> {
+  const at = ctx.now();
+  const out: LogRecord[] = [];
+  for (const { event, audience } of entries) {
+    const payload = JSON.stringify({ event, audience } satisfies StoredPayload);
+    const row = await tx.liveEvent.create({ data: { type: event.type, payload, at }, select: { seq: true } });
+    out.push({ seq: row.seq, event, audience });
+  }
+  if (ctx.provider === "postgres" && out.length > 0) {
+    await tx.$executeRawUnsafe(`SELECT pg_notify('${LIVE_CHANNEL}', $1)`, String(out[out.length - 1]!.seq));
+  }
+  return out;
+}
+
+/** Events after `since`, oldest first, at most `limit`. */
+export async function readLog(ctx: DbContext, since: number, limit: number): Promise<LogRecord[]> {
+  const rows = await ctx.db.liveEvent.findMany({
+    where: { seq: { gt: since } },
+    orderBy: { seq: "asc" },
+    take: limit,
+    select: { seq: true, payload: true },
+  });
+  return rows.map(recordOf);
+}
+
+export async function lastLogSeq(ctx: DbContext): Promise<number> {
+  const row = await ctx.db.liveEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true } });
+  return row?.seq ?? 0;
+}
+
+/** Keeps the newest `keep` events younger than `maxAgeMs`, and always the newest one (so a
+ * client that is up to date can still prove it). Returns how many rows were deleted. */
+export async function pruneLog(ctx: DbContext, keep: number, maxAgeMs: number): Promise<number> {
+  const last = await lastLogSeq(ctx);
+  if (last === 0) return 0;
+  const { count } = await ctx.db.liveEvent.deleteMany({
+    where: {
+      seq: { lt: last },
+      OR: [{ seq: { lte: last - keep } }, { at: { lt: new Date(ctx.now().getTime() - maxAgeMs) } }],
+    },
+  });
+  return count;
+}

@@ -1,0 +1,104 @@
+// Reads the live log for changes this process did not make: another API instance's (PostgreSQL)
+// or the CLI's beside the server (both databases). On PostgreSQL a dedicated connection LISTENs
+// and a notification says "there is something new"; a slower poll covers notifications lost
+// while that connection was down. SQLite has no notifications: the log is polled.
+import pg from "pg";
+import type { DbContext } from "../../lib/db-context";
+import { SerialPoller } from "@postern/runtime";
+import { LIVE_CHANNEL, readLog, type LogRecord } from "./live.log";
+
+const BATCH = 1000;
+
+export interface LogReaderOptions {
+  /** Where reading starts: the last seq the consumer has. */
+  cursor(): number;
+  deliver(records: LogRecord[]): void;
+  log(msg: string, err?: unknown): void;
+  /** Poll interval; on PostgreSQL only a safety net behind LISTEN. */
+  pollMs: number;
+  /** PostgreSQL: the URL for the LISTEN connection. */
+  listenUrl?: string;
+}
+
+export class LogReader {
+  private readonly poller: SerialPoller;
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retryMs = 500;
+
+  constructor(
+    private readonly ctx: DbContext,
+    private readonly options: LogReaderOptions,
+  ) {
+    this.poller = new SerialPoller(async () => {
+      try {
+        await this.readAll();
+      } catch (err) {
+        this.options.log("live: reading the log failed", err);
+      }
+      return this.options.pollMs;
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    if (this.options.listenUrl) await this.connect(this.options.listenUrl);
+    this.poller.start();
+  }
+
+  /** Reads what is new now; wake-ups that arrive during a read merge into one more read. */
+  wake(): void {
+    this.poller.poke();
+  }
+
+  /** Resolves when the reads asked for so far are done (tests). */
+  settled(): Promise<void> {
+    return this.poller.settled();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => {});
+    await this.poller.stop();
+  }
+
+  private async readAll(): Promise<void> {
+    for (;;) {
+      const rows = await readLog(this.ctx, this.options.cursor(), BATCH);
+      if (rows.length > 0) this.options.deliver(rows);
+      if (rows.length < BATCH) return;
+    }
+  }
+
+  private async connect(url: string): Promise<void> {
+    const client = new pg.Client({ connectionString: url });
+    client.on("notification", () => this.wake());
+    client.on("error", (err) => {
+      this.options.log("live: LISTEN connection lost; reconnecting", err);
+      void this.reconnect(client, url);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${LIVE_CHANNEL}`);
+    this.client = client;
+    this.retryMs = 500;
+    this.wake();
+  }
+
+  private async reconnect(broken: pg.Client, url: string): Promise<void> {
+    if (this.stopped || this.client !== broken) return;
+    this.client = null;
+    await broken.end().catch(() => {});
+    while (!this.stopped) {
+      await new Promise((r) => setTimeout(r, this.retryMs).unref());
+      this.retryMs = Math.min(this.retryMs * 2, 10_000);
+      try {
+        await this.connect(url);
+        return;
+      } catch (err) {
+        this.options.log("live: LISTEN reconnect failed", err);
+      }
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Moves sessions along the clock: starts booked windows, expires sessions, lapses waitlist offers
+// and offers freed exclusive services to the next in line. The truth is the database: at start-up
+// and whenever a change may have freed a service it reads what is due and when the next instant
+// falls, and sleeps until then (at most MAX_SLEEP_MS, so another instance's bookings are picked up
+// regardless). Events that only add a due instant (a start, an extension, a booking) move the
+// alarm forward without a query. Every transition is a conditional update recorded as a change,
+// so several instances never do one twice.
+import type { TDomainEvent } from "@postern/contracts";
+import type { DbContext } from "../../lib/db-context";
+import { SerialPoller } from "@postern/runtime";
+import { nextScheduledStart, startDueScheduled } from "./sessions.schedule";
+import { expireDueSessions, nextExpiry } from "./sessions.service";
+import { lapseDueOffers, nextOfferExpiry, offerFreedServices } from "./waitlist.service";
+
+/** Upper bound on one sleep, so another instance's new sessions are picked up regardless. */
+const MAX_SLEEP_MS = 15_000;
+
+/** Session events after which a service may be free for the next in line. */
+const FREEING = new Set<TDomainEvent["type"]>([
+  "session.ended",
+  "session.force_ended",
+  "session.expired",
+  "session.revoked",
+  "session.denied",
+  "session.left_waitlist",
+  "session.offer_expired",
+  "session.waitlisted",
+]);
+
+export class SessionClock {
+  private readonly poller: SerialPoller;
+
+  constructor(
+    private readonly ctx: DbContext,
+    private readonly onError: (err: unknown) => void,
+    /** How long the first in line has to accept a freed service (POSTERN_WAITLIST_OFFER_SECONDS). */
+    private readonly offerSeconds = 120,
+  ) {
+    this.poller = new SerialPoller(() => this.tick());
+  }
+
+  start(): void {
+    this.poller.start();
+  }
+
+  stop(): Promise<void> {
+    return this.poller.stop();
+  }
+
+  /** Looks at everything due soon. */
+  poke(): void {
+    this.poller.poke();
+  }
+
+  /** Resolves when the ticks asked for so far are done (tests). */
+  settled(): Promise<void> {
+    return this.poller.settled();
+  }
+
+  /** A committed change: wake for what it makes due, or look again if it may free a service. */
+  notice(event: TDomainEvent): void {
+    if (!("session" in event)) {
+      // Users, groups and services change who may hold what; their revocations come as session events.
+      if (event.type.startsWith("service.")) this.poke();
+      return;
+    }
+    if (FREEING.has(event.type)) return this.poke();
+    const s = event.session;
+    const due = s.status === "active" ? s.expiresAt : s.status === "scheduled" ? s.startsAt : s.status === "offered" ? s.offerExpiresAt : undefined;
+    if (due) this.poller.wakeIn(Date.parse(due) - this.ctx.now().getTime());
+  }
+
+  private async tick(): Promise<number> {
+    try {
+      // Booked windows first: they were promised to the minute, and their conflicts were settled
+      // at booking, so they need nothing else to have happened first.
+      await startDueScheduled(this.ctx);
+      await expireDueSessions(this.ctx);
+      await lapseDueOffers(this.ctx);
+      // The line is served last, once expiries and lapsed offers have freed what they free.
+      await offerFreedServices(this.ctx, this.offerSeconds);
+      const dues = await Promise.all([nextExpiry(this.ctx), nextScheduledStart(this.ctx), nextOfferExpiry(this.ctx)]);
+      const next = Math.min(...dues.map((d) => d?.getTime() ?? Infinity));
+      if (!Number.isFinite(next)) return MAX_SLEEP_MS;
+      return Math.min(MAX_SLEEP_MS, Math.max(0, next - this.ctx.now().getTime()));
+    } catch (err) {
+      this.onError(err);
+      return 1000;
+    }
+  }
+}

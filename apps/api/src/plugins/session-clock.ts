@@ -1,0 +1,31 @@
+// Runs the session clock (booked starts, expiry, waitlist offers) for the app's lifetime, fed by
+// every committed change of any process.
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { SessionClock } from "../modules/sessions/session-clock";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    sessionClock: SessionClock;
+  }
+}
+
+export default fp(
+  async (app: FastifyInstance) => {
+    const clock = new SessionClock(
+      app.ctx,
+      (err) => app.log.error({ err }, "session clock failed; retrying in 1 s"),
+      app.config.waitlistOfferSeconds,
+    );
+    app.decorate("sessionClock", clock);
+    const unsubscribe = app.changes.subscribe((record) => clock.notice(record.event));
+    app.addHook("onReady", async () => clock.start());
+    // preClose, not onClose: onClose hooks run last-registered first, so the database (closed in
+    // an onClose hook added after this plugin) would be gone before the timers stop.
+    app.addHook("preClose", async () => {
+      unsubscribe();
+      await clock.stop();
+    });
+  },
+  { name: "session-clock", dependencies: ["database", "changes"] },
+);

@@ -1,0 +1,2 @@
+// Small runtime pieces the API and the gateway agent share (no dependencies).
+export { SerialPoller } from "./serial-poller";

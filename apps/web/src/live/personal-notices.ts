@@ -16,6 +16,7 @@ const REVOKED: Record<TRevocationCause, string> = {
   user_disabled: "your account was disabled",
   user_deleted: "your account was deleted",
   service_deleted: "the service was deleted",
+  no_longer_visible: "you may no longer use it",
 };
 
 export function personalNotice(event: TLiveEvent, me: string | undefined, serviceName: (id: string) => string): PersonalNotice | null {

@@ -4,6 +4,7 @@ import { RequireAdmin, RequireAuth } from "./components/RequireAuth";
 import { LoginPage } from "./pages/LoginPage";
 import { BoardPage } from "./pages/BoardPage";
 import { MySessionsPage } from "./pages/MySessionsPage";
+import { AccountPage } from "./pages/AccountPage";
 import { AuditPage } from "./pages/AuditPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { AdminLayout } from "./pages/admin/AdminLayout";
@@ -30,15 +31,10 @@ export function App() {
       >
         <Route index element={<BoardPage />} />
         <Route path="sessions" element={<MySessionsPage />} />
-        <Route path="tokens" element={<TokensPage />} />
-        <Route
-          path="audit"
-          element={
-            <RequireAdmin>
-              <AuditPage />
-            </RequireAdmin>
-          }
-        />
+        <Route path="tokens" element={<TokensPage standalone />} />
+        <Route path="account" element={<AccountPage />} />
+        {/* Older links: the audit trail now sits among the admin tabs. */}
+        <Route path="audit" element={<Navigate to="/admin/audit" replace />} />
         <Route
           path="admin"
           element={
@@ -55,6 +51,7 @@ export function App() {
           <Route path="messages" element={<MessagesPage />} />
           <Route path="gateways" element={<GatewaysPage />} />
           <Route path="tunnel" element={<TunnelPage />} />
+          <Route path="audit" element={<AuditPage />} />
         </Route>
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -4,13 +4,20 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@ta
 import { BrowserRouter } from "react-router-dom";
 import { isApiError } from "./api/client";
 import { queryKeys } from "./api/keys";
+import { mentionsDisabled, noteLoginEnded } from "./api/login-ended";
 import { App } from "./App";
+import { ToastProvider } from "./components/Toast";
+import { applyTheme } from "./lib/theme";
 import "./styles.css";
 
+applyTheme();
+
 // A 401 anywhere means the login is gone (logged out elsewhere, expired, user disabled): forget
-// the caller, and RequireAuth sends the browser to the login page.
+// the caller, and RequireAuth sends the browser to the login page, which says why.
 function onError(err: unknown) {
-  if (isApiError(err, 401)) queryClient.setQueryData(queryKeys.me, null);
+  if (!isApiError(err, 401)) return;
+  if (queryClient.getQueryData(queryKeys.me)) noteLoginEnded(mentionsDisabled(err.message) ? "disabled" : "ended");
+  queryClient.setQueryData(queryKeys.me, null);
 }
 
 const queryClient: QueryClient = new QueryClient({
@@ -31,7 +38,9 @@ createRoot(root).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <BrowserRouter>
-        <App />
+        <ToastProvider>
+          <App />
+        </ToastProvider>
       </BrowserRouter>
     </QueryClientProvider>
   </StrictMode>,

@@ -4,16 +4,21 @@ import { z } from "zod";
 import { ZAuthProvider, ZLogoutAllResponse, ZLogoutResponse, ZMe, type TLoginBody, type TMe } from "@postern/contracts";
 import { api, isApiError } from "./client";
 import { queryKeys } from "./keys";
+import { mentionsDisabled, noteLoginEnded } from "./login-ended";
 
 /** The caller, or null when nobody is logged in (401). */
 export function useMe() {
+  const qc = useQueryClient();
   return useQuery({
     queryKey: queryKeys.me,
     queryFn: async (): Promise<TMe | null> => {
       try {
         return await api.get("/api/me", ZMe);
       } catch (err) {
-        if (isApiError(err, 401)) return null;
+        if (isApiError(err, 401)) {
+          if (qc.getQueryData(queryKeys.me)) noteLoginEnded(mentionsDisabled(err.message) ? "disabled" : "ended");
+          return null;
+        }
         throw err;
       }
     },

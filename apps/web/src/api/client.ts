@@ -28,7 +28,9 @@ export function isApiError(err: unknown, status?: number): err is ApiError {
 
 function formatTime(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+  if (Number.isNaN(d.getTime())) return iso;
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay ? d.toLocaleTimeString(undefined, { timeStyle: "short" }) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** A sentence for people: a 409 names who holds the service and until when. */
@@ -65,18 +67,18 @@ async function errorFrom(res: Response): Promise<ApiError> {
 
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
-async function request(method: Method, path: string, body?: unknown): Promise<Response> {
+async function request(method: Method, path: string, body?: unknown, contentType = "application/json"): Promise<Response> {
   const headers: Record<string, string> = { accept: "application/json" };
   // The API refuses cookie-authenticated changes without this header (a cross-site form cannot set it).
   if (method !== "GET") headers["x-postern-csrf"] = "1";
-  if (body !== undefined) headers["content-type"] = "application/json";
+  if (body !== undefined) headers["content-type"] = contentType;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : typeof body === "string" && contentType !== "application/json" ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "network", "Cannot reach the server. Check your connection and try again.");
@@ -106,6 +108,9 @@ export const api = {
   get: async <S extends z.ZodType>(path: string, schema: S) => parsed(await request("GET", path), schema),
   post: async <S extends z.ZodType>(path: string, schema: S, body?: unknown) =>
     parsed(await request("POST", path, body), schema),
+  /** A plain-text body (CSV imports). */
+  postText: async <S extends z.ZodType>(path: string, schema: S, text: string, contentType: string) =>
+    parsed(await request("POST", path, text, contentType), schema),
   patch: async <S extends z.ZodType>(path: string, schema: S, body: unknown) =>
     parsed(await request("PATCH", path, body), schema),
   /** DELETE; the answer's body (if any) is parsed when a schema is given. */

@@ -6,11 +6,12 @@ import { ZAgent, ZTunnel } from "@postern/contracts";
 import { api, getOptional } from "./client";
 import { queryKeys } from "./keys";
 
-export function useAgents(enabled = true) {
+/** `poll`: refresh every 10 s (the gateways page); off where only the names are needed. */
+export function useAgents(enabled = true, poll = true) {
   return useQuery({
     queryKey: queryKeys.agents,
     queryFn: () => getOptional("/api/agents", z.array(ZAgent)),
-    refetchInterval: 10_000,
+    refetchInterval: poll ? 10_000 : false,
     enabled,
   });
 }

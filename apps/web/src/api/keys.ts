@@ -17,6 +17,8 @@ export const queryKeys = {
   /** GET /api/messages/status — the relay's state (admin). */
   relayStatus: ["messages", "status"] as const,
   audit: (filters: Record<string, string | undefined>) => ["audit", filters] as const,
+  /** GET /api/audit/verify — the hash chain's state (admin). */
+  auditVerify: ["audit-verify"] as const,
   agents: ["agents"] as const,
   tunnel: ["tunnel"] as const,
 };

@@ -1,6 +1,6 @@
 // How often the board's queries refetch by themselves: polling stands in for the live stream
 // while it is not connected (first load, reconnecting, offline), and stops while it is.
-import { useLiveStatus } from "../live";
+import { useLiveStatus } from "../live/live-status";
 
 /** The board refreshes itself this often while there is no live stream. */
 export const BOARD_POLL_MS = 5_000;

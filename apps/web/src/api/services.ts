@@ -1,7 +1,7 @@
 // Services: the board's list (polled until the live stream keeps it fresh) and admin changes.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
-import { ZService, type TCreateServiceBody, type TUpdateServiceBody } from "@postern/contracts";
+import { ZImportResult, ZService, type TCreateServiceBody, type TServiceKind, type TUpdateServiceBody } from "@postern/contracts";
 import { api } from "./client";
 import { queryKeys } from "./keys";
 import { useBoardPollInterval } from "./poll";
@@ -40,6 +40,32 @@ export function useDeleteService() {
   const invalidate = useInvalidateServices();
   return useMutation({
     mutationFn: (id: string) => api.delete(`/api/services/${encodeURIComponent(id)}`),
+    onSuccess: invalidate,
+  });
+}
+
+export interface ImportOptions {
+  kind?: TServiceKind;
+  exclusive?: boolean;
+  maxSeconds?: number;
+  defaultSeconds?: number;
+  groupIds?: string[];
+}
+
+/** `main;sub` lines, one service each; the options apply to every created service. */
+export function useImportServices() {
+  const invalidate = useInvalidateServices();
+  return useMutation({
+    mutationFn: ({ csv, options }: { csv: string; options: ImportOptions }) => {
+      const qs = new URLSearchParams();
+      if (options.kind) qs.set("kind", options.kind);
+      if (options.exclusive !== undefined) qs.set("exclusive", String(options.exclusive));
+      if (options.maxSeconds) qs.set("maxSeconds", String(options.maxSeconds));
+      if (options.defaultSeconds) qs.set("defaultSeconds", String(options.defaultSeconds));
+      for (const id of options.groupIds ?? []) qs.append("groupId", id);
+      const suffix = qs.toString() ? `?${qs}` : "";
+      return api.postText(`/api/services/import${suffix}`, ZImportResult, csv, "text/csv");
+    },
     onSuccess: invalidate,
   });
 }

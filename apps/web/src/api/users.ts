@@ -1,14 +1,17 @@
-// Users and groups (admin).
+// Users and groups (admin), and the caller's own password.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import {
   ZGroup,
+  ZPasswordChanged,
   ZUser,
+  type TChangePasswordBody,
   type TCreateGroupBody,
   type TCreateUserBody,
+  type TUpdateGroupBody,
   type TUpdateUserBody,
 } from "@postern/contracts";
-import { api } from "./client";
+import { api, query } from "./client";
 import { queryKeys } from "./keys";
 
 export function useUsers(enabled = true) {
@@ -19,7 +22,7 @@ export function useGroups(enabled = true) {
   return useQuery({ queryKey: queryKeys.groups, queryFn: () => api.get("/api/groups", z.array(ZGroup)), enabled });
 }
 
-/** Users and groups point at each other, so any change refreshes both (and the caller). */
+/** Users, groups and services point at each other, so any change refreshes them (and the caller). */
 function useRefreshPeople() {
   const qc = useQueryClient();
   return async () => {
@@ -48,11 +51,43 @@ export function useUpdateUser() {
   });
 }
 
+/** Deletes a user for good (their sessions, logins and tokens end); the reason goes to the audit trail. */
+export function useDeleteUser() {
+  const refresh = useRefreshPeople();
+  return useMutation({
+    mutationFn: ({ id, reason }: { id: string; reason?: string }) =>
+      api.delete(`/api/users/${encodeURIComponent(id)}${query({ reason })}`),
+    onSuccess: refresh,
+  });
+}
+
 export function useCreateGroup() {
   const refresh = useRefreshPeople();
   return useMutation({
     mutationFn: (body: TCreateGroupBody) => api.post("/api/groups", ZGroup, body),
     onSuccess: refresh,
+  });
+}
+
+export function useRenameGroup() {
+  const refresh = useRefreshPeople();
+  return useMutation({
+    mutationFn: ({ id, body }: { id: string; body: TUpdateGroupBody }) =>
+      api.patch(`/api/groups/${encodeURIComponent(id)}`, ZGroup, body),
+    onSuccess: refresh,
+  });
+}
+
+/** Deleting a group ends its members' sessions on services only it granted (the API revokes them). */
+export function useDeleteGroup() {
+  const refresh = useRefreshPeople();
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => api.delete(`/api/groups/${encodeURIComponent(id)}`),
+    onSuccess: async () => {
+      await refresh();
+      await qc.invalidateQueries({ queryKey: queryKeys.services });
+    },
   });
 }
 
@@ -64,5 +99,12 @@ export function useGroupMember() {
       return member ? api.post(path, ZGroup) : api.delete(path, ZGroup);
     },
     onSuccess: refresh,
+  });
+}
+
+/** A local user changes their own password; their other logins end. */
+export function useChangeMyPassword() {
+  return useMutation({
+    mutationFn: (body: TChangePasswordBody) => api.post("/api/me/password", ZPasswordChanged, body),
   });
 }

@@ -7,7 +7,7 @@ export function AdminStatus() {
   const relay = useRelayStatus().data;
   const tunnel = useTunnel().data;
   return (
-    <p className="admin-status small muted" aria-label="System status">
+    <div className="admin-status small muted" role="group" aria-label="System status">
       {relay && (
         <Link to="/admin/messages">
           {relay.enabled
@@ -20,6 +20,6 @@ export function AdminStatus() {
           {tunnel.state === "open" && tunnel.url ? `Public URL: ${tunnel.url}` : `Tunnel ${tunnel.state}`}
         </Link>
       )}
-    </p>
+    </div>
   );
 }

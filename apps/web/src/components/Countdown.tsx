@@ -1,15 +1,5 @@
-import { useEffect, useState } from "react";
-import { formatCountdown } from "../lib/format";
-
-/** The current time, re-read every `ms` so countdowns tick. */
-export function useNow(ms = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(id);
-  }, [ms]);
-  return now;
-}
+import { formatCountdown, formatExact } from "../lib/time";
+import { useNow } from "./use-now";
 
 export function Countdown({ until, label }: { until: string; label?: string }) {
   const now = useNow();
@@ -19,7 +9,7 @@ export function Countdown({ until, label }: { until: string; label?: string }) {
       className={left < 5 * 60_000 ? "countdown countdown-soon" : "countdown"}
       dateTime={until}
       data-testid="countdown"
-      title={new Date(until).toLocaleString()}
+      title={`until ${formatExact(until)}`}
       aria-label={`${label ?? "time left"}: ${formatCountdown(left)}`}
     >
       {left > 0 ? formatCountdown(left) : "expiring…"}

@@ -1,23 +1,16 @@
-import { isApiError } from "../api/client";
+import { formErrors } from "../lib/field-errors";
 
-/** A failure in words people can act on, with the fields the API named. */
+/**
+ * A failure in words people can act on. Forms place field problems beside their fields (see
+ * Field and formErrors) and pass what is left here; other callers pass the error itself.
+ */
 export function ErrorMessage({ error }: { error: unknown }) {
   if (!error) return null;
-  const message = error instanceof Error ? error.message : String(error);
-  const issues = isApiError(error) ? error.fieldIssues : [];
+  const text = typeof error === "string" ? error : formErrors(error, {}).general;
+  if (!text) return null;
   return (
     <div className="error" role="alert">
-      {issues.length > 1 ? (
-        <ul>
-          {issues.map((i) => (
-            <li key={i.field}>
-              <code>{i.field.replace(/^body\./, "")}</code>: {i.message}
-            </li>
-          ))}
-        </ul>
-      ) : (
-        message
-      )}
+      {text}
     </div>
   );
 }

@@ -1,18 +1,22 @@
-// The app shell for logged-in users: header with navigation, whether the board is live, who is
-// logged in, and the page below. It runs the live stream for as long as it is mounted.
-import { NavLink, Outlet, useNavigate } from "react-router-dom";
-import { useLogout, useLogoutEverywhere, useMe } from "../api/auth";
+// The app shell for logged-in users: header with navigation, whether the board is live, the
+// theme, who is logged in, and the page below. It runs the live stream for as long as it is
+// mounted, and tells the user what happened to them (toasts, tab title, notifications).
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
+import { useLogout, useMe } from "../api/auth";
 import { displayName } from "../lib/format";
-import { ConnectionState, useLiveUpdates } from "../live";
+import { ConnectionState, LiveBanner, useLiveUpdates, useOfferAttention, usePersonalNotices } from "../live";
+import { ThemeSwitch } from "./ThemeSwitch";
 
 export function Layout() {
   const me = useMe().data;
   const logout = useLogout();
-  const logoutEverywhere = useLogoutEverywhere();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
   const isAdmin = me?.permissions.includes("admin") ?? false;
   // One websocket for the whole app; while it is down the board queries poll (api/poll.ts).
-  useLiveUpdates();
+  useLiveUpdates({ onEvent: usePersonalNotices() });
+  useOfferAttention(me?.user.id);
+  const toLogin = () => navigate("/login", { replace: true });
 
   return (
     <>
@@ -30,36 +34,28 @@ export function Layout() {
           </NavLink>
           <NavLink to="/sessions">My sessions</NavLink>
           {!isAdmin && <NavLink to="/tokens">API tokens</NavLink>}
-          {isAdmin && <NavLink to="/audit">Audit</NavLink>}
-          {isAdmin && <NavLink to="/admin">Admin</NavLink>}
+          {isAdmin && <NavLink to="/admin/audit">Audit</NavLink>}
+          {isAdmin && (
+            // The audit page sits among the admin tabs but has its own top-level link.
+            <NavLink to="/admin" className={() => (pathname.startsWith("/admin") && !pathname.startsWith("/admin/audit") ? "active" : "")}>
+              Admin
+            </NavLink>
+          )}
         </nav>
         <div className="topbar-end">
           <ConnectionState className="small muted" />
+          <ThemeSwitch />
           {me && (
-            <span className="whoami" title={me.user.role}>
+            <NavLink to="/account" className="whoami" title={`${me.user.role} · your account`}>
               {displayName(me.user)}
-            </span>
+            </NavLink>
           )}
-          <button
-            type="button"
-            className="link-button"
-            onClick={() => logout.mutate(undefined, { onSettled: () => navigate("/login", { replace: true }) })}
-          >
+          <button type="button" className="link-button" onClick={() => logout.mutate(undefined, { onSettled: toLogin })}>
             Log out
-          </button>
-          <button
-            type="button"
-            className="link-button small"
-            title="End this login and every other one of yours, on every device"
-            onClick={() => {
-              if (!window.confirm("Log out on every device, this one included?")) return;
-              logoutEverywhere.mutate(undefined, { onSettled: () => navigate("/login", { replace: true }) });
-            }}
-          >
-            Log out everywhere
           </button>
         </div>
       </header>
+      <LiveBanner />
       <main id="main" tabIndex={-1}>
         <Outlet />
       </main>

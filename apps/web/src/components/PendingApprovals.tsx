@@ -1,9 +1,10 @@
-// Admins decide on requests for services that need approval; the clock starts at approval.
+// Requests waiting for an admin's answer, on the board.
 import { useState } from "react";
 import type { TService, TSession } from "@postern/contracts";
 import { useDecideSession } from "../api/sessions";
-import { displayName, formatDuration, formatTime } from "../lib/format";
+import { displayName, formatDuration } from "../lib/format";
 import { ErrorMessage } from "./ErrorMessage";
+import { Time } from "./Time";
 
 export function PendingApprovals({ sessions, services }: { sessions: TSession[]; services: TService[] }) {
   const decide = useDecideSession();
@@ -24,23 +25,35 @@ export function PendingApprovals({ sessions, services }: { sessions: TSession[];
     <section className="panel approvals" aria-labelledby="approvals-title">
       <h2 id="approvals-title">Pending approvals</h2>
       <ul>
-        {sessions.map((s) => (
-          <li key={s.id} data-testid={`approval-${s.id}`}>
-            <span>
-              <strong>{displayName(s.user)}</strong> asks for <strong>{nameOf(s.serviceId)}</strong> for{" "}
-              {formatDuration(s.durationSeconds)}
-              {s.reason ? ` — “${s.reason}”` : ""} <span className="muted small">({formatTime(s.requestedAt)})</span>
-            </span>
-            <span className="row-actions">
-              <button type="button" className="primary" disabled={decide.isPending} onClick={() => run(s.id, true)}>
-                Approve
-              </button>
-              <button type="button" className="danger" disabled={decide.isPending} onClick={() => run(s.id, false)}>
-                Deny
-              </button>
-            </span>
-          </li>
-        ))}
+        {sessions.map((s) => {
+          const who = `${s.user.username}'s request for ${nameOf(s.serviceId)}`;
+          return (
+            <li key={s.id} data-testid={`approval-${s.id}`}>
+              <span>
+                <strong>{displayName(s.user)}</strong> asks for <strong>{nameOf(s.serviceId)}</strong> for{" "}
+                {formatDuration(s.durationSeconds)}
+                {s.startsAt ? (
+                  <>
+                    {" "}
+                    from <Time value={s.startsAt} />
+                  </>
+                ) : null}
+                {s.reason ? ` — “${s.reason}”` : ""}{" "}
+                <span className="muted small">
+                  (<Time value={s.requestedAt} />)
+                </span>
+              </span>
+              <span className="row-actions">
+                <button type="button" className="primary" aria-label={`Approve ${who}`} disabled={decide.isPending} onClick={() => run(s.id, true)}>
+                  Approve
+                </button>
+                <button type="button" className="danger" aria-label={`Deny ${who}`} disabled={decide.isPending} onClick={() => run(s.id, false)}>
+                  Deny
+                </button>
+              </span>
+            </li>
+          );
+        })}
       </ul>
       <ErrorMessage error={error} />
     </section>

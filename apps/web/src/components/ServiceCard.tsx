@@ -1,39 +1,48 @@
 // One service on the board: who holds it and for how long, who waits, and the one-click actions.
 import { useState } from "react";
-import type { TService, TSession, TUser } from "@postern/contracts";
+import type { TService, TSession, TUserRef } from "@postern/contracts";
 import { useEndSession } from "../api/sessions";
-import { displayName, formatTime } from "../lib/format";
+import { displayName, formatDuration } from "../lib/format";
+import { ConfirmButton } from "./ConfirmDialog";
 import { Countdown } from "./Countdown";
 import { ErrorMessage } from "./ErrorMessage";
-import { ServiceActions } from "./ServiceActions";
+import { ServiceActions, situationOf } from "./ServiceActions";
+import { Time } from "./Time";
 
 interface Props {
   service: TService;
   /** The service's open sessions (active, pending, scheduled, waiting, offered). */
   sessions: TSession[];
-  me: TUser;
+  me: TUserRef;
   isAdmin: boolean;
 }
 
 const byStatus = (sessions: TSession[], status: TSession["status"]) => sessions.filter((s) => s.status === status);
 
-export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
-  const [error, setError] = useState<unknown>(null);
+export const KIND_LABELS: Record<TService["kind"], string> = { vpn: "VPN", web: "Web", tcp: "TCP", other: "Other" };
+
+/** Ends someone else's session (admin) or cancels a booking; its error clears when the service changes. */
+function useEndOther(sessions: TSession[]) {
   const end = useEndSession();
+  const [failure, setFailure] = useState<{ error: unknown; situation: string } | null>(null);
+  const situation = situationOf(sessions);
+  return {
+    pending: end.isPending,
+    error: failure && failure.situation === situation ? failure.error : null,
+    run: (sessionId: string) => {
+      setFailure(null);
+      end.mutate(sessionId, { onError: (error) => setFailure({ error, situation }) });
+    },
+  };
+}
+
+export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
+  const endOther = useEndOther(sessions);
   const active = byStatus(sessions, "active");
   const pending = byStatus(sessions, "pending");
   const scheduled = byStatus(sessions, "scheduled");
   const queue = [...byStatus(sessions, "offered"), ...byStatus(sessions, "waiting")];
   const mine = active.some((s) => s.userId === me.id);
-
-  async function endOther(sessionId: string) {
-    setError(null);
-    try {
-      await end.mutateAsync(sessionId);
-    } catch (err) {
-      setError(err);
-    }
-  }
 
   return (
     <article
@@ -42,8 +51,9 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       aria-labelledby={`service-${service.id}`}
     >
       <header className="card-head">
-        <h3 id={`service-${service.id}`}>{service.name}</h3>
+        <h2 id={`service-${service.id}`} className="card-title">{service.name}</h2>
         <div className="badges">
+          <span className="badge">{KIND_LABELS[service.kind]}</span>
           <span className="badge">{service.exclusive ? "exclusive" : "shared"}</span>
           {service.requiresApproval && <span className="badge badge-warn">approval</span>}
           {service.gateway && <span className="badge">gateway</span>}
@@ -58,7 +68,7 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       )}
 
       {active.length > 0 ? (
-        <ul className="holders" aria-label="Held by">
+        <ul className="holders" aria-label={`${service.name} is held by`}>
           {active.map((s) => (
             <li key={s.id}>
               <span className="holder" data-testid="holder">
@@ -67,9 +77,18 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
               </span>
               {s.expiresAt && <Countdown until={s.expiresAt} label={`${s.user.username}'s time left`} />}
               {isAdmin && s.userId !== me.id && (
-                <button type="button" className="link-button danger" disabled={end.isPending} onClick={() => endOther(s.id)}>
+                <ConfirmButton
+                  className="link-button danger"
+                  aria-label={`Force end ${s.user.username}'s session on ${service.name}`}
+                  disabled={endOther.pending}
+                  title={`End ${s.user.username}'s session on ${service.name}?`}
+                  body={<p>They lose access at once and see that an admin ended it.</p>}
+                  confirmLabel="Force end"
+                  danger
+                  onConfirm={() => endOther.run(s.id)}
+                >
                   Force end
-                </button>
+                </ConfirmButton>
               )}
             </li>
           ))}
@@ -88,14 +107,18 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
         </p>
       )}
       {scheduled.length > 0 && (
-        <ul className="scheduled small" aria-label="Scheduled">
+        <ul className="scheduled small" aria-label={`Bookings of ${service.name}`}>
           {scheduled.map((s) => (
-            <li key={s.id}>
+            <li key={s.id} data-testid="booking">
               Booked: {s.user.username}
-              {s.userId === me.id ? " (you)" : ""} from {formatTime(s.startsAt)}
+              {s.userId === me.id ? " (you)" : ""} <Time value={s.startsAt} /> for {formatDuration(s.durationSeconds)}
               {(s.userId === me.id || isAdmin) && (
-                <button type="button" className="link-button" disabled={end.isPending} onClick={() => endOther(s.id)}>
+                <button type="button" className="link-button" disabled={endOther.pending} onClick={() => endOther.run(s.id)}>
                   Cancel booking
+                  <span className="sr-only">
+                    {" "}
+                    of {s.userId === me.id ? "yours" : s.user.username} on {service.name}
+                  </span>
                 </button>
               )}
             </li>
@@ -104,13 +127,13 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       )}
 
       <ServiceActions service={service} sessions={sessions} me={me} />
-      <ErrorMessage error={error} />
+      <ErrorMessage error={endOther.error} />
     </article>
   );
 }
 
 /** Whether the gateway's port-forward for these sessions is in place, as its agent last reported. */
-function DoorState({ service, sessions }: { service: TService; sessions: TSession[] }) {
+export function DoorState({ service, sessions }: { service: TService; sessions: TSession[] }) {
   const status = service.gatewayStatus;
   const port = service.gateway ? `${service.gateway.protocol} ${service.gateway.publicPort}` : "";
   const from = sessions.map((s) => s.sourceIp).filter(Boolean).join(", ");

@@ -1,37 +1,45 @@
-// Time and duration formatting shared by the pages.
+// Names and duration choices shared by the pages (moments and lengths are in time.ts).
+export { formatCountdown, formatDuration } from "./time";
 
-/** `1:05:09` or `5:09`: what is left of a session. */
-export function formatCountdown(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
-  return `${h > 0 ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
-}
-
-/** `90 min` → `1 h 30 min`; whole days as `2 d`. */
-export function formatDuration(seconds: number): string {
-  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
-  const h = Math.floor(seconds / 3600);
-  const m = Math.round((seconds % 3600) / 60);
-  if (h === 0) return `${m} min`;
-  return m === 0 ? `${h} h` : `${h} h ${m} min`;
-}
-
-export function formatTime(iso: string | undefined): string {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
-
-/** Choices for the duration pickers: common lengths up to the service's maximum. */
+/** Choices for the start pickers: common lengths up to the service's maximum, with its default. */
 export function durationChoices(defaultSeconds: number, maxSeconds: number): number[] {
   const common = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 86400, 7 * 86400];
   const set = new Set(common.filter((s) => s <= maxSeconds));
-  set.add(defaultSeconds);
+  set.add(Math.min(defaultSeconds, maxSeconds));
   set.add(maxSeconds);
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * How much a running session may still grow now: the service's maximum bounds how far ahead of
+ * now it may run, and on an exclusive service it must not run into the next booked window.
+ */
+export function extendLimitSeconds(input: {
+  expiresAt: string;
+  maxSeconds: number;
+  now: number;
+  /** The start of the next booked window on the service after this session, if any. */
+  nextBookingAt?: string;
+}): number {
+  const expires = new Date(input.expiresAt).getTime();
+  let limit = Math.floor((input.now + input.maxSeconds * 1000 - expires) / 1000);
+  if (input.nextBookingAt) limit = Math.min(limit, Math.floor((new Date(input.nextBookingAt).getTime() - expires) / 1000));
+  return Math.max(0, limit);
+}
+
+/** The API's smallest session length (POSTERN_MIN_SESSION_SECONDS' default). */
+export const MIN_EXTEND_SECONDS = 60;
+
+/**
+ * Extension choices that fit within `limitSeconds`: common lengths, plus "up to the limit" in
+ * whole minutes (the limit only grows as time passes, so a choice stays valid until it is sent).
+ */
+export function extendChoices(limitSeconds: number): number[] {
+  const common = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 86400];
+  const upTo = Math.floor(limitSeconds / 60) * 60;
+  if (upTo < MIN_EXTEND_SECONDS) return [];
+  const set = new Set(common.filter((s) => s <= upTo));
+  set.add(upTo);
   return [...set].sort((a, b) => a - b);
 }
 

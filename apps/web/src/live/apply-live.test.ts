@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QueryClient } from "@tanstack/react-query";
-import type { TMessage, TService, TSession, TUser } from "@postern/contracts";
+import type { TMessage, TService, TSession, TToken, TUser } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
 import { applyEvent, applySnapshot } from "./apply-live";
 
@@ -94,5 +94,35 @@ describe("applying the live stream to the query cache", () => {
     // The status entry shares the key prefix and is left for its own refetch.
     expect(qc.getQueryData(queryKeys.relayStatus)).toEqual({ enabled: true, queued: 1 });
     expect(qc.getQueryState(queryKeys.relayStatus)?.isInvalidated).toBe(true);
+  });
+
+  it("keeps the admin lists fresh: users, groups, tokens and gateway doors", () => {
+    const qc = new QueryClient();
+    qc.setQueryData(queryKeys.users, [user("a")]);
+    qc.setQueryData(queryKeys.groups, []);
+    const token: TToken = { id: "t1", name: "monitor", prefix: "pst_ab", scopes: ["sessions:read"], createdAt: "2026-11-25T10:00:00.000Z" };
+    qc.setQueryData(queryKeys.tokens, []);
+    qc.setQueryData(queryKeys.services, [{ ...service("g", "Gate"), gateway: { agentId: "ag", publicPort: 2222, lanHost: "10.0.0.2", lanPort: 22, protocol: "tcp" } }]);
+
+    applyEvent(qc, { type: "user.created", user: user("b") }, "me");
+    applyEvent(qc, { type: "user.deleted", userId: "a", username: "a" }, "me");
+    expect(qc.getQueryData<TUser[]>(queryKeys.users)!.map((u) => u.id)).toEqual(["b"]);
+    expect(qc.getQueryState(queryKeys.groups)?.isInvalidated).toBe(true);
+
+    applyEvent(qc, { type: "token.created", token }, "me");
+    applyEvent(qc, { type: "token.revoked", token: { ...token, revokedAt: "2026-11-25T11:00:00.000Z" } }, "me");
+    expect(qc.getQueryData<TToken[]>(queryKeys.tokens)!.map((t) => [t.id, Boolean(t.revokedAt)])).toEqual([["t1", true]]);
+
+    const agent = { id: "ag", name: "router", online: false, inSync: false, rulesApplied: 0, rulesDesired: 1 };
+    applyEvent(qc, { type: "agent.disconnected", agent, serviceIds: ["g"] }, "me");
+    expect(qc.getQueryData<TService[]>(queryKeys.services)![0]!.gatewayStatus).toEqual({ online: false, inSync: false, error: undefined });
+  });
+
+  it("ignores events the board does not show", () => {
+    const qc = new QueryClient();
+    qc.setQueryData(queryKeys.services, [service("a", "Alpha")]);
+    applyEvent(qc, { type: "user.login", user: { id: "u", username: "u" }, method: "local" }, "me");
+    applyEvent(qc, { type: "user.password_changed", user: { id: "u", username: "u" }, by: "self", endedLogins: 1, revokedTokens: 0 }, "me");
+    expect(qc.getQueryData<TService[]>(queryKeys.services)!.map((s) => s.id)).toEqual(["a"]);
   });
 });

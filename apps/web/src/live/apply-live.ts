@@ -2,11 +2,19 @@
 // board changes in place: no refetch, no second store. Every event carries the whole resource
 // (or the id of a removal), so applying one twice changes nothing.
 import type { QueryClient } from "@tanstack/react-query";
-import type { TLiveEvent, TLiveSnapshotData, TMessage, TService, TSession, TTunnel, TUser } from "@postern/contracts";
+import {
+  isOpenStatus,
+  type TAgentStatus,
+  type TLiveEvent,
+  type TLiveSnapshotData,
+  type TMessage,
+  type TService,
+  type TSession,
+  type TToken,
+  type TTunnel,
+  type TUser,
+} from "@postern/contracts";
 import { queryKeys } from "../api/keys";
-
-/** The statuses that keep a session on the board (GET /api/sessions?active=true). */
-const OPEN = new Set<TSession["status"]>(["pending", "scheduled", "waiting", "offered", "active"]);
 
 function upsert<T extends { id: string }>(list: T[] | undefined, item: T): T[] | undefined {
   if (!list) return list;
@@ -50,15 +58,44 @@ export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData): void {
 
 function applySession(qc: QueryClient, session: TSession, me: string | undefined): void {
   qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
-    OPEN.has(session.status) ? upsert(list, session) : without(list, session.id),
+    isOpenStatus(session.status) ? upsert(list, session) : without(list, session.id),
   );
   if (session.userId === me) qc.setQueryData<TSession[]>(queryKeys.mySessions, (list) => upsert(list, session));
   recountServices(qc, new Set([session.serviceId]));
 }
 
+/** Admin lists that embed one another (users hold their groups, groups their members). */
+function refreshPeople(qc: QueryClient): void {
+  void qc.invalidateQueries({ queryKey: queryKeys.users, exact: true });
+  void qc.invalidateQueries({ queryKey: queryKeys.groups, exact: true });
+}
+
+/** Removes a user's open sessions from the board (disabled or deleted: they all ended). */
+function dropSessionsOf(qc: QueryClient, userId: string): void {
+  const affected = new Set<string>();
+  qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
+    list?.filter((s) => {
+      if (s.userId !== userId) return true;
+      affected.add(s.serviceId);
+      return false;
+    }),
+  );
+  recountServices(qc, affected);
+}
+
+/** An agent's state decides whether the doors of its services are open. */
+function applyAgent(qc: QueryClient, agent: TAgentStatus, serviceIds: string[]): void {
+  const ids = new Set(serviceIds);
+  const status = { online: agent.online, inSync: agent.inSync, error: agent.error };
+  qc.setQueryData<TService[]>(queryKeys.services, (list) => list?.map((s) => (ids.has(s.id) ? { ...s, gatewayStatus: status } : s)));
+  void qc.invalidateQueries({ queryKey: queryKeys.agents, exact: true });
+}
+
 export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | undefined): void {
-  if (event.type.startsWith("session.")) {
-    if ("session" in event) applySession(qc, event.session, me);
+  // Whatever happened is in the audit trail now: its pages refetch when next shown.
+  void qc.invalidateQueries({ queryKey: ["audit"], refetchType: "none" });
+  if ("session" in event) {
+    applySession(qc, event.session, me);
     return;
   }
   switch (event.type) {
@@ -77,36 +114,67 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
       qc.removeQueries({ queryKey: queryKeys.service(event.id), exact: true });
       return;
     }
+    case "user.created":
+    case "user.enabled":
+      qc.setQueryData<TUser[]>(queryKeys.users, (list) => upsert(list, event.user));
+      void qc.invalidateQueries({ queryKey: queryKeys.groups, exact: true });
+      return;
     case "user.disabled": {
-      const affected = new Set<string>();
-      qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
-        list?.filter((s) => {
-          if (s.userId !== event.userId) return true;
-          affected.add(s.serviceId);
-          return false;
-        }),
+      dropSessionsOf(qc, event.userId);
+      qc.setQueryData<TUser[]>(queryKeys.users, (list) =>
+        list?.map((u) => (u.id === event.userId ? (event.user ?? { ...u, disabled: true }) : u)),
       );
-      qc.setQueryData<TUser[]>(queryKeys.users, (list) => list?.map((u) => (u.id === event.userId ? { ...u, disabled: true } : u)));
-      recountServices(qc, affected);
+      void qc.invalidateQueries({ queryKey: queryKeys.groups, exact: true });
       return;
     }
+    case "user.deleted":
+      dropSessionsOf(qc, event.userId);
+      qc.setQueryData<TUser[]>(queryKeys.users, (list) => without(list, event.userId));
+      void qc.invalidateQueries({ queryKey: queryKeys.groups, exact: true });
+      return;
     case "user.updated": {
       qc.setQueryData<TUser[]>(queryKeys.users, (list) => upsert(list, event.user));
+      if (event.changed.includes("groupIds") || event.changed.includes("groups")) {
+        void qc.invalidateQueries({ queryKey: queryKeys.groups, exact: true });
+      }
       // My own rights changed: one refetch of /api/me (the server sends a new snapshot too).
       if (event.user.id === me) void qc.invalidateQueries({ queryKey: queryKeys.me, exact: true });
       return;
     }
+    case "group.created":
+    case "group.renamed":
+    case "group.deleted":
+    case "group.member_added":
+    case "group.member_removed":
+      refreshPeople(qc);
+      if (event.type !== "group.created" && "user" in event && event.user.id === me) {
+        void qc.invalidateQueries({ queryKey: queryKeys.me, exact: true });
+      }
+      return;
+    case "token.created":
+    case "token.revoked":
+      qc.setQueryData<TToken[] | null>(queryKeys.tokens, (list) => (list ? (upsert(list, event.token) ?? null) : list));
+      return;
     case "message.queued":
     case "message.retrying":
     case "message.sent":
     case "message.failed":
       applyMessage(qc, event.message, event.type === "message.queued");
       return;
+    case "agent.connected":
+    case "agent.disconnected":
+    case "agent.rules_applied":
+      applyAgent(qc, event.agent, event.serviceIds);
+      return;
     case "tunnel.opening":
     case "tunnel.opened":
     case "tunnel.closed":
     case "tunnel.failed":
       qc.setQueryData<TTunnel>(queryKeys.tunnel, event.tunnel);
+      return;
+    default:
+      // Logins, logouts, password changes, token trades: nothing on screen shows them but the
+      // audit trail (marked stale above).
       return;
   }
 }

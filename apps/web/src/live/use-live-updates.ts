@@ -1,10 +1,11 @@
 // Runs the board's websocket (GET /api/live on the page's own origin) for as long as the
 // component that calls it is mounted: applies the snapshot and the events to the query cache,
 // resumes with ?since=<last seq> after a drop, and backs off exponentially between attempts.
-import { useEffect } from "react";
+import { useEffect, useRef } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { ZLiveServerMessage } from "@postern/contracts";
+import { ZLiveServerMessage, type TLiveEvent } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
+import { mentionsDisabled, noteLoginEnded } from "../api/login-ended";
 import { applyEvent, applySnapshot } from "./apply-live";
 import { setLiveStatus, useLiveStatus, type LiveStatus } from "./live-status";
 
@@ -24,11 +25,18 @@ export function liveUrl(since: number): string {
 export interface LiveOptions {
   /** Off while logged out. */
   enabled?: boolean;
+  /** Called with each new event after it is applied to the cache (for notices to the user). */
+  onEvent?: (event: TLiveEvent, me: string | undefined) => void;
 }
 
 export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
   const qc = useQueryClient();
   const enabled = options.enabled ?? true;
+  // The latest callback without reconnecting when it changes.
+  const onEvent = useRef(options.onEvent);
+  useEffect(() => {
+    onEvent.current = options.onEvent;
+  });
 
   useEffect(() => {
     if (!enabled) return;
@@ -101,12 +109,20 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
           if (msg.seq <= lastSeq) return;
           applyEvent(qc, msg.event, me);
           lastSeq = msg.seq;
+          if (msg.event.type === "user.disabled" && msg.event.userId === me) noteLoginEnded("disabled");
+          onEvent.current?.(msg.event, me);
           if (failures > 0) {
             failures = 0;
           }
           setLiveStatus("connected");
         } else if (msg.type === "resync") {
           lastSeq = 0;
+          // The server ended this stream because the login is gone: let /api/me confirm it now,
+          // rather than after a few failed reconnects.
+          if (/login|disabled|deleted/i.test(msg.reason)) {
+            if (mentionsDisabled(msg.reason)) noteLoginEnded("disabled");
+            void qc.invalidateQueries({ queryKey: queryKeys.me, exact: true });
+          }
         } else if (lastSeq > 0) {
           // A ping on a resumed stream with nothing to replay: we are up to date.
           failures = 0;

@@ -1,74 +1,140 @@
-// The audit trail (admin): filters, newest first, "load more", and CSV downloads.
-import { useState, type FormEvent } from "react";
-import { isoWeekOf, type TAuditEvent } from "@postern/contracts";
-import { auditCsvUrl, useAudit, type AuditFilters } from "../api/audit";
+// The audit trail (admin): filters, newest first, "load more", CSV downloads, and whether the
+// hash chain is intact. Rows name people, groups and services instead of showing their ids.
+import { useRef, useState, type FormEvent } from "react";
+import { isoWeekOf, ZAuditListQuery, ZIsoWeek } from "@postern/contracts";
+import { auditCsvUrl, useAudit, useAuditVerify, type AuditFilters } from "../api/audit";
+import { useAgents } from "../api/gateways";
 import { useServices } from "../api/services";
+import { useTokens } from "../api/tokens";
+import { useGroups, useUsers } from "../api/users";
+import { DataTable } from "../components/DataTable";
 import { ErrorMessage } from "../components/ErrorMessage";
-import { Loading } from "../components/Loading";
-import { formatTime } from "../lib/format";
+import { Field, focusFirstInvalid } from "../components/Field";
+import { Skeleton } from "../components/Loading";
+import { Time } from "../components/Time";
+import { detailsText, targetName, type NameBook } from "../lib/audit-names";
+import { checkBody, formErrors, type FieldMap } from "../lib/field-errors";
+import { usePageTitle } from "../lib/page-title";
 
 const EMPTY: AuditFilters = { actor: "", serviceId: "", action: "", from: "", to: "" };
+type FilterField = "actor" | "serviceId" | "action" | "from" | "to";
+const FILTER_FIELDS: FieldMap<FilterField> = {
+  actor: { field: "actor", label: "Actor" },
+  serviceId: { field: "serviceId", label: "Service" },
+  action: { field: "action", label: "Action" },
+  from: { field: "from", label: "From" },
+  to: { field: "to", label: "To" },
+};
 
 /** Only the filters that are set, so equal filters share one cache entry. */
 function compact(f: AuditFilters): AuditFilters {
   return Object.fromEntries(Object.entries(f).filter(([, v]) => v && v.trim()).map(([k, v]) => [k, v?.trim()]));
 }
 
-/** `key: value` pairs, readable at a glance; nested values stay JSON. */
-function details(e: TAuditEvent): string {
-  if (!e.details) return "";
-  return Object.entries(e.details)
-    .filter(([, v]) => v !== null && v !== undefined)
-    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
-    .join(" · ");
+function useNameBook(): NameBook {
+  const users = useUsers().data;
+  const groups = useGroups().data;
+  const services = useServices().data;
+  const tokens = useTokens().data;
+  const agents = useAgents(true, false).data;
+  return {
+    user: (id) => users?.find((u) => u.id === id)?.username,
+    group: (id) => groups?.find((g) => g.id === id)?.name,
+    service: (id) => services?.find((s) => s.id === id)?.name,
+    token: (id) => tokens?.find((t) => t.id === id)?.name,
+    agent: (id) => agents?.find((a) => a.id === id)?.name,
+  };
+}
+
+function ChainState() {
+  const verify = useAuditVerify();
+  const r = verify.data;
+  return (
+    <section className={`panel chain ${r ? (r.intact ? "chain-ok" : "chain-broken") : ""}`} aria-labelledby="chain-title" data-testid="chain">
+      <div className="page-head">
+        <h2 id="chain-title">Tamper check</h2>
+        <button type="button" onClick={() => void verify.refetch()} aria-disabled={verify.isFetching || undefined}>
+          {verify.isFetching ? "Verifying…" : "Verify now"}
+        </button>
+      </div>
+      <p role="status">
+        {verify.isPending ? (
+          "Checking the hash chain…"
+        ) : verify.isError ? (
+          <span className="error-text">The check could not run: {verify.error.message}</span>
+        ) : r?.intact ? (
+          <>
+            Intact: all {r.checked.toLocaleString()} events chain correctly, checked <Time value={new Date(verify.dataUpdatedAt).toISOString()} />.
+          </>
+        ) : (
+          <>
+            <strong>Broken</strong> at event #{r?.firstBreak?.seq}: {r?.firstBreak?.reason}. {r?.checked.toLocaleString()} events before it are
+            intact. Someone changed or removed audit rows; restore from a backup and compare.
+          </>
+        )}
+      </p>
+    </section>
+  );
 }
 
 export function AuditPage() {
+  usePageTitle("Audit · Admin");
   const services = useServices();
+  const names = useNameBook();
+  const form = useRef<HTMLFormElement>(null);
   const [draft, setDraft] = useState<AuditFilters>(EMPTY);
   const [filters, setFilters] = useState<AuditFilters>({});
+  const [filterError, setFilterError] = useState<unknown>(null);
   const [week, setWeek] = useState(() => isoWeekOf(new Date()));
   const audit = useAudit(filters);
   const events = audit.data?.pages.flatMap((p) => p.items) ?? [];
-  const serviceName = (id?: string) => (id ? (services.data?.find((s) => s.id === id)?.name ?? id) : "");
+  const errors = formErrors(filterError ?? audit.error, FILTER_FIELDS);
+  const weekCheck = ZIsoWeek.safeParse(week);
   const set = (key: keyof AuditFilters) => (e: { target: { value: string } }) => setDraft({ ...draft, [key]: e.target.value });
 
   function apply(e: FormEvent) {
     e.preventDefault();
-    setFilters(compact(draft));
+    const next = compact(draft);
+    // The same rules as the API, checked here so a wrong range never reaches the list or the CSV link.
+    const checked = checkBody(ZAuditListQuery, next);
+    if (!checked.ok) {
+      setFilterError(checked.error);
+      requestAnimationFrame(() => focusFirstInvalid(form.current));
+      return;
+    }
+    setFilterError(null);
+    setFilters(next);
   }
 
   return (
     <div className="stack">
-      <h1>Audit trail</h1>
-      <form className="panel form-grid" onSubmit={apply} aria-label="Audit filters">
-        <label className="field">
-          <span>Actor</span>
-          <input placeholder="username or token:name" value={draft.actor} onChange={set("actor")} />
-        </label>
-        <label className="field">
-          <span>Service</span>
-          <select value={draft.serviceId} onChange={set("serviceId")}>
-            <option value="">Any</option>
-            {services.data?.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>Action</span>
-          <input placeholder="session.started or session." value={draft.action} onChange={set("action")} />
-        </label>
-        <label className="field">
-          <span>From</span>
-          <input type="date" value={draft.from} onChange={set("from")} />
-        </label>
-        <label className="field">
-          <span>To</span>
-          <input type="date" value={draft.to} onChange={set("to")} />
-        </label>
+      <h2 className="sr-only">Audit trail</h2>
+      <ChainState />
+      <form ref={form} className="panel form-grid" onSubmit={apply} aria-label="Audit filters" noValidate>
+        <Field label="Actor" hint="A username, or token:name" error={errors.fields.actor}>
+          {(p) => <input {...p} value={draft.actor} onChange={set("actor")} />}
+        </Field>
+        <Field label="Service" error={errors.fields.serviceId}>
+          {(p) => (
+            <select {...p} value={draft.serviceId} onChange={set("serviceId")}>
+              <option value="">Any</option>
+              {services.data?.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Action" hint="session.started, or a prefix like session." error={errors.fields.action}>
+          {(p) => <input {...p} value={draft.action} onChange={set("action")} />}
+        </Field>
+        <Field label="From" error={errors.fields.from}>
+          {(p) => <input {...p} type="date" value={draft.from} onChange={set("from")} />}
+        </Field>
+        <Field label="To" hint="Includes the whole day." error={errors.fields.to}>
+          {(p) => <input {...p} type="date" value={draft.to} onChange={set("to")} />}
+        </Field>
         <div className="form-actions">
           <button type="submit" className="primary">
             Apply filters
@@ -78,21 +144,24 @@ export function AuditPage() {
             onClick={() => {
               setDraft(EMPTY);
               setFilters({});
+              setFilterError(null);
             }}
           >
             Clear
           </button>
         </div>
+        <ErrorMessage error={errors.general} />
       </form>
 
       <section className="panel inline-form" aria-label="CSV export">
-        <label className="field">
-          <span>ISO week</span>
-          <input type="week" value={week} onChange={(e) => setWeek(e.target.value)} />
-        </label>
-        <a className="button-link" href={auditCsvUrl({ week })} download>
-          Download week as CSV
-        </a>
+        <Field label="ISO week" error={weekCheck.success ? null : "pick a week, like 2026-W47"}>
+          {(p) => <input {...p} type="week" value={week} onChange={(e) => setWeek(e.target.value)} />}
+        </Field>
+        {weekCheck.success && (
+          <a className="button-link" href={auditCsvUrl({ week })} download>
+            Download {week} as CSV
+          </a>
+        )}
         {filters.from && filters.to && (
           <a className="button-link" href={auditCsvUrl({ from: filters.from, to: filters.to })} download>
             Download {filters.from} – {filters.to} as CSV
@@ -101,47 +170,33 @@ export function AuditPage() {
       </section>
 
       {audit.isPending ? (
-        <Loading />
-      ) : audit.isError ? (
+        <Skeleton what="Loading the audit trail" count={6} />
+      ) : audit.isError && !errors.general && Object.keys(errors.fields).length === 0 ? (
         <ErrorMessage error={audit.error} />
-      ) : events.length === 0 ? (
-        <p className="panel muted">No events match.</p>
       ) : (
-        <div className="table-wrap panel">
-          <table className="audit">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Service</th>
-                <th scope="col">Source IP</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr key={e.id}>
-                  <td title={e.at}>{formatTime(e.at)}</td>
-                  <td>{e.actor?.username ?? <span className="muted">system</span>}</td>
-                  <td>
-                    <code>{e.action}</code>
-                  </td>
-                  <td>{e.target ?? ""}</td>
-                  <td>{serviceName(e.serviceId)}</td>
-                  <td>{e.sourceIp ?? ""}</td>
-                  <td className="details">{details(e)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {audit.hasNextPage && (
-            <button type="button" onClick={() => void audit.fetchNextPage()} disabled={audit.isFetchingNextPage}>
-              {audit.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          )}
-        </div>
+        <DataTable
+          caption="Audit events"
+          className="panel"
+          rows={events}
+          rowKey={(e) => e.id}
+          empty={<p>No events match.</p>}
+          columns={[
+            { key: "at", header: "Time", cell: (e) => <Time value={e.at} seconds exact /> },
+            { key: "actor", header: "Actor", cell: (e) => e.actor?.username ?? <span className="muted">system</span> },
+            { key: "action", header: "Action", cell: (e) => <code>{e.action}</code> },
+            { key: "target", header: "Target", cell: (e) => targetName(e, names) },
+            { key: "service", header: "Service", cell: (e) => (e.serviceId ? (names.service(e.serviceId) ?? e.serviceId) : "") },
+            { key: "ip", header: "Source IP", cell: (e) => e.sourceIp ?? "" },
+            { key: "details", header: "Details", className: "details", cell: (e) => detailsText(e, names) },
+          ]}
+          footer={
+            audit.hasNextPage && (
+              <button type="button" onClick={() => void audit.fetchNextPage()} aria-disabled={audit.isFetchingNextPage || undefined}>
+                {audit.isFetchingNextPage ? "Loading…" : "Load more"}
+              </button>
+            )
+          }
+        />
       )}
     </div>
   );

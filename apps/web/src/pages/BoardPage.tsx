@@ -1,16 +1,21 @@
-// The live board: every service the caller may use, grouped by kind, with its holders.
-import type { TService, TServiceKind, TSession } from "@postern/contracts";
+// The live board: every service the caller may use, as cards or as a compact list, with holders.
+import { useState } from "react";
+import { Link } from "react-router-dom";
+import { ZServiceKind, type TService, type TServiceKind, type TSession } from "@postern/contracts";
 import { useMe } from "../api/auth";
 import { useServices } from "../api/services";
 import { useActiveSessions } from "../api/sessions";
-import { ErrorMessage } from "../components/ErrorMessage";
-import { Loading } from "../components/Loading";
 import { AdminStatus } from "../components/AdminStatus";
+import { BoardList } from "../components/BoardList";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { FirstRunChecklist } from "../components/FirstRunChecklist";
+import { Skeleton } from "../components/Loading";
 import { PendingApprovals } from "../components/PendingApprovals";
-import { ServiceCard } from "../components/ServiceCard";
+import { KIND_LABELS, ServiceCard } from "../components/ServiceCard";
+import { usePageTitle } from "../lib/page-title";
+import { useStoredChoice } from "../lib/stored-choice";
 
-const KIND_TITLES: Record<TServiceKind, string> = { vpn: "VPN", web: "Web", tcp: "TCP", other: "Other" };
-const KIND_ORDER: TServiceKind[] = ["vpn", "web", "tcp", "other"];
+const KIND_ORDER = ZServiceKind.options;
 
 function sessionsByService(sessions: TSession[]): Map<string, TSession[]> {
   const map = new Map<string, TSession[]>();
@@ -18,58 +23,109 @@ function sessionsByService(sessions: TSession[]): Map<string, TSession[]> {
   return map;
 }
 
+function sortServices(services: TService[]): TService[] {
+  return [...services].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name));
+}
+
 export function BoardPage() {
+  usePageTitle("Board");
   const me = useMe().data;
   const services = useServices();
   const sessions = useActiveSessions();
+  const [view, setView] = useStoredChoice("postern.boardView", ["cards", "list"] as const, "cards");
+  const [kind, setKind] = useState<TServiceKind | "all">("all");
+  const [search, setSearch] = useState("");
   if (!me) return null;
   const isAdmin = me.permissions.includes("admin");
 
-  if (services.isPending || sessions.isPending) return <Loading what="Loading the board" />;
+  if (services.isPending || sessions.isPending) {
+    return (
+      <div className="board">
+        <h1>Board</h1>
+        <Skeleton what="Loading the board" shape="cards" count={6} />
+      </div>
+    );
+  }
   if (services.isError) return <ErrorMessage error={services.error} />;
   if (sessions.isError) return <ErrorMessage error={sessions.error} />;
 
   const bySession = sessionsByService(sessions.data);
-  const byKind = new Map<TServiceKind, TService[]>();
-  for (const s of [...services.data].sort((a, b) => a.name.localeCompare(b.name))) {
-    byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), s]);
-  }
+  const kinds = KIND_ORDER.filter((k) => services.data.some((s) => s.kind === k));
+  const needle = search.trim().toLowerCase();
+  const shown = sortServices(services.data).filter(
+    (s) => (kind === "all" || s.kind === kind) && (!needle || `${s.name} ${s.slug} ${s.description ?? ""}`.toLowerCase().includes(needle)),
+  );
   const pending = sessions.data.filter((s) => s.status === "pending");
+  const activeCount = sessions.data.filter((s) => s.status === "active").length;
 
   return (
     <div className="board">
       <div className="page-head">
         <h1>Board</h1>
         <p className="muted small">
-          {sessions.data.filter((s) => s.status === "active").length} active · {services.data.length} services
+          {activeCount} active · {services.data.length} service{services.data.length === 1 ? "" : "s"}
         </p>
       </div>
+      {isAdmin && <FirstRunChecklist services={services.data} />}
       {isAdmin && <AdminStatus />}
       {isAdmin && <PendingApprovals sessions={pending} services={services.data} />}
-      {services.data.length === 0 && (
-        <section className="panel">
+      {services.data.length === 0 ? (
+        <section className="panel empty-state">
           <p>
             No services yet.{" "}
-            {isAdmin ? "Add one under Admin → Services." : "Ask an admin to give your group access to a service."}
+            {isAdmin ? (
+              <>
+                <Link to="/admin/services">Add one</Link> or <Link to="/admin/services?import=1">import a list</Link>.
+              </>
+            ) : (
+              "Ask an admin to give your group access to a service."
+            )}
           </p>
         </section>
-      )}
-      {KIND_ORDER.filter((k) => byKind.has(k)).map((kind) => (
-        <section key={kind} aria-labelledby={`kind-${kind}`} className="kind-group">
-          <h2 id={`kind-${kind}`}>{KIND_TITLES[kind]}</h2>
-          <div className="cards">
-            {(byKind.get(kind) ?? []).map((service) => (
-              <ServiceCard
-                key={service.id}
-                service={service}
-                sessions={bySession.get(service.id) ?? []}
-                me={me.user}
-                isAdmin={isAdmin}
+      ) : (
+        <>
+          <div className="board-tools" role="group" aria-label="Board view">
+            {services.data.length > 6 && (
+              <input
+                type="search"
+                className="board-search"
+                aria-label="Find a service"
+                placeholder="Find a service…"
+                value={search}
+                onChange={(e) => setSearch(e.target.value)}
               />
-            ))}
+            )}
+            {kinds.length > 1 && (
+              <div className="segmented" role="group" aria-label="Kind">
+                {(["all", ...kinds] as const).map((k) => (
+                  <button key={k} type="button" aria-pressed={kind === k} onClick={() => setKind(k)}>
+                    {k === "all" ? "All" : KIND_LABELS[k]}
+                  </button>
+                ))}
+              </div>
+            )}
+            <div className="segmented" role="group" aria-label="Layout">
+              <button type="button" aria-pressed={view === "cards"} onClick={() => setView("cards")}>
+                Cards
+              </button>
+              <button type="button" aria-pressed={view === "list"} onClick={() => setView("list")}>
+                List
+              </button>
+            </div>
           </div>
-        </section>
-      ))}
+          {shown.length === 0 ? (
+            <p className="panel empty-state">No service matches.</p>
+          ) : view === "list" ? (
+            <BoardList services={shown} bySession={bySession} me={me.user} />
+          ) : (
+            <section className="cards" aria-label="Services">
+              {shown.map((service) => (
+                <ServiceCard key={service.id} service={service} sessions={bySession.get(service.id) ?? []} me={me.user} isAdmin={isAdmin} />
+              ))}
+            </section>
+          )}
+        </>
+      )}
     </div>
   );
 }

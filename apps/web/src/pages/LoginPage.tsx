@@ -1,9 +1,28 @@
 // Local login plus one button per OIDC provider; `?provider=<id>` goes straight to that provider.
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import { oidcStartUrl, useLogin, useMe, useProviders } from "../api/auth";
+import { isApiError } from "../api/client";
+import { clearLoginEnded, mentionsDisabled, peekLoginEnded, type LoginEnd } from "../api/login-ended";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { Field } from "../components/Field";
 import { loginErrorMessage } from "../lib/login-errors";
+import { usePageTitle } from "../lib/page-title";
+
+const ENDED: Record<LoginEnd, string> = {
+  disabled: "An admin disabled your account, so you were logged out. Ask an admin if you need access again.",
+  ended: "Your login has ended: you logged out elsewhere, it expired, or an admin disabled your account. Log in again; if that is refused, ask an admin.",
+};
+
+/** A refused login in words: a disabled account is told so, not "wrong password". */
+function loginFailure(err: unknown): string | null {
+  if (!err) return null;
+  if (isApiError(err) && (err.status === 403 || mentionsDisabled(err.message))) {
+    return "Your account is disabled. Ask an admin to enable it.";
+  }
+  if (isApiError(err, 401)) return "Wrong username or password.";
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** Only same-site paths, so a crafted link cannot send people elsewhere after login. */
 function safeReturnTo(value: string | null): string {
@@ -20,8 +39,9 @@ export function LoginPage() {
   const navigate = useNavigate();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const userId = useId();
-  const passwordId = useId();
+  const [ended] = useState(peekLoginEnded);
+  useEffect(clearLoginEnded, []);
+  usePageTitle("Log in");
 
   const oidc = (providers.data ?? []).filter((p) => p.type === "oidc");
   const hasLocal = !providers.data || providers.data.some((p) => p.type === "local");
@@ -39,12 +59,17 @@ export function LoginPage() {
   }
 
   return (
-    <div className="login-wrap">
+    <main className="login-wrap" id="main">
       <section className="panel login" aria-labelledby="login-title">
         <h1 id="login-title">
           <img src="/favicon.svg" alt="" width={28} height={28} /> Postern
         </h1>
         <p className="muted">Just-in-time access to your team’s services.</p>
+        {ended && !login.isPending && (
+          <div className={ended === "disabled" ? "error" : "notice-box"} role="alert">
+            {ENDED[ended]}
+          </div>
+        )}
         {params.get("error") && (
           <div className="error" role="alert">
             {loginErrorMessage(params.get("error") ?? "")}
@@ -70,31 +95,25 @@ export function LoginPage() {
 
         {hasLocal && (
           <form onSubmit={submit} className="stack">
-            <div className="field">
-              <label htmlFor={userId}>Username</label>
-              <input
-                id={userId}
-                name="username"
-                autoComplete="username"
-                required
-                autoFocus
-                value={username}
-                onChange={(e) => setUsername(e.target.value)}
-              />
-            </div>
-            <div className="field">
-              <label htmlFor={passwordId}>Password</label>
-              <input
-                id={passwordId}
-                name="password"
-                type="password"
-                autoComplete="current-password"
-                required
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-            </div>
-            <ErrorMessage error={login.error} />
+            <Field label="Username">
+              {(p) => (
+                <input {...p} name="username" autoComplete="username" required autoFocus value={username} onChange={(e) => setUsername(e.target.value)} />
+              )}
+            </Field>
+            <Field label="Password">
+              {(p) => (
+                <input
+                  {...p}
+                  name="password"
+                  type="password"
+                  autoComplete="current-password"
+                  required
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                />
+              )}
+            </Field>
+            <ErrorMessage error={loginFailure(login.error)} />
             <button type="submit" className="primary" disabled={login.isPending}>
               {login.isPending ? "Logging in…" : "Log in"}
             </button>
@@ -102,6 +121,6 @@ export function LoginPage() {
         )}
         <ErrorMessage error={providers.error} />
       </section>
-    </div>
+    </main>
   );
 }

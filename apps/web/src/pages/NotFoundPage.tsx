@@ -1,6 +1,8 @@
 import { Link } from "react-router-dom";
+import { usePageTitle } from "../lib/page-title";
 
 export function NotFoundPage() {
+  usePageTitle("Not found");
   return (
     <section className="panel">
       <h1>Page not found</h1>

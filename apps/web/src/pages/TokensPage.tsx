@@ -1,12 +1,35 @@
 // API tokens: create with scopes (the secret is shown once), list, revoke. Members manage their
-// own personal tokens here; admins also see everyone's and can make service tokens.
-import { useState, type FormEvent } from "react";
-import { ZScope, type TCreatedToken, type TScope } from "@postern/contracts";
+// own personal tokens here; admins also see everyone's and can make service tokens. Revoked
+// tokens fold away under "Revoked".
+import { useRef, useState, type FormEvent } from "react";
+import { ZCreateTokenBody, ZScope, type TCreatedToken, type TScope, type TToken } from "@postern/contracts";
 import { useIsAdmin } from "../api/auth";
 import { useCreateToken, useRevokeToken, useTokens } from "../api/tokens";
+import { ConfirmButton } from "../components/ConfirmDialog";
+import { DataTable, type Column } from "../components/DataTable";
 import { ErrorMessage } from "../components/ErrorMessage";
-import { Loading } from "../components/Loading";
-import { formatTime } from "../lib/format";
+import { Field, focusFirstInvalid } from "../components/Field";
+import { Skeleton } from "../components/Loading";
+import { Time } from "../components/Time";
+import { checkBody, formErrors, type FieldMap } from "../lib/field-errors";
+import { usePageTitle } from "../lib/page-title";
+
+/** What each scope lets a token do, in a line. */
+export const SCOPE_DESCRIPTIONS: Record<TScope, string> = {
+  "sessions:read": "See the board: services, holders and sessions.",
+  "sessions:write": "Start, extend and end sessions (scripts, chat bots).",
+  "relay:send": "Send monitoring messages by e-mail (POST /api/messages).",
+  agent: "Run a gateway agent that opens the doors on your router.",
+  "tunnel:manage": "Open and close the public URL (ngrok).",
+  admin: "Everything an admin can do. Use sparingly.",
+};
+
+type TokenField = "name" | "scopes" | "expiresAt";
+const TOKEN_FIELDS: FieldMap<TokenField> = {
+  name: { field: "name", label: "Token name" },
+  scopes: { field: "scopes", label: "Scopes" },
+  expiresAt: { field: "expiresAt", label: "Expires" },
+};
 
 function SecretOnce({ token, onClose }: { token: TCreatedToken; onClose: () => void }) {
   const [copied, setCopied] = useState(false);
@@ -38,53 +61,64 @@ const ADMIN_SCOPES: TScope[] = ["admin", "agent", "tunnel:manage"];
 function CreateTokenForm({ onCreated }: { onCreated: (t: TCreatedToken) => void }) {
   const isAdmin = useIsAdmin();
   const create = useCreateToken();
+  const form = useRef<HTMLFormElement>(null);
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<TScope[]>(["sessions:read"]);
   const [expires, setExpires] = useState("");
   const [service, setService] = useState(false);
+  const [localError, setLocalError] = useState<unknown>(null);
+  const errors = formErrors(localError ?? create.error, TOKEN_FIELDS);
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    create.mutate(
-      {
-        name: name.trim(),
-        scopes,
-        expiresAt: expires ? new Date(expires).toISOString() : undefined,
-        service: service || undefined,
+    create.reset();
+    const checked = checkBody(ZCreateTokenBody, {
+      name: name.trim(),
+      scopes,
+      expiresAt: expires ? new Date(expires).toISOString() : undefined,
+      service: service || undefined,
+    });
+    if (!checked.ok) {
+      setLocalError(checked.error);
+      requestAnimationFrame(() => focusFirstInvalid(form.current));
+      return;
+    }
+    setLocalError(null);
+    create.mutate(checked.body, {
+      onSuccess: (t) => {
+        setName("");
+        setExpires("");
+        onCreated(t);
       },
-      {
-        onSuccess: (t) => {
-          setName("");
-          setExpires("");
-          onCreated(t);
-        },
-      },
-    );
+    });
   }
 
   return (
-    <form className="panel form-grid" onSubmit={submit} aria-labelledby="new-token">
+    <form ref={form} className="panel form-grid" onSubmit={submit} aria-labelledby="new-token" noValidate>
       <h2 id="new-token">New token</h2>
-      <label className="field">
-        <span>Token name</span>
-        <input required value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      <label className="field">
-        <span>Expires (optional)</span>
-        <input type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />
-      </label>
-      <fieldset className="checklist wide">
+      <Field label="Token name" hint="What uses it, e.g. “uptime monitor”." error={errors.fields.name}>
+        {(p) => <input {...p} value={name} onChange={(e) => setName(e.target.value)} />}
+      </Field>
+      <Field label="Expires (optional)" error={errors.fields.expiresAt}>
+        {(p) => <input {...p} type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />}
+      </Field>
+      <fieldset className="scopes wide">
         <legend>Scopes</legend>
-        {ZScope.options.filter((s) => isAdmin || !ADMIN_SCOPES.includes(s)).map((s) => (
-          <label key={s} className="check">
-            <input
-              type="checkbox"
-              checked={scopes.includes(s)}
-              onChange={(e) => setScopes(e.target.checked ? [...scopes, s] : scopes.filter((x) => x !== s))}
-            />
-            <code>{s}</code>
-          </label>
-        ))}
+        {ZScope.options
+          .filter((s) => isAdmin || !ADMIN_SCOPES.includes(s))
+          .map((s) => (
+            <label key={s} className="scope">
+              <input
+                type="checkbox"
+                checked={scopes.includes(s)}
+                onChange={(e) => setScopes(e.target.checked ? [...scopes, s] : scopes.filter((x) => x !== s))}
+              />
+              <span>
+                <code>{s}</code> <span className="muted small">{SCOPE_DESCRIPTIONS[s]}</span>
+              </span>
+            </label>
+          ))}
+        {errors.fields.scopes && <small className="field-error">{errors.fields.scopes}</small>}
       </fieldset>
       {isAdmin && (
         <label className="check wide">
@@ -93,91 +127,91 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: TCreatedToken) => void 
         </label>
       )}
       <div className="form-actions wide">
-        <button type="submit" className="primary" disabled={create.isPending || scopes.length === 0}>
+        <button type="submit" className="primary" disabled={create.isPending}>
           Create token
         </button>
       </div>
       <div className="wide">
-        <ErrorMessage error={create.error} />
+        <ErrorMessage error={errors.general} />
       </div>
     </form>
   );
 }
 
-export function TokensPage() {
+function tokenColumns(revoke: (t: TToken) => void, busy: boolean): Column<TToken>[] {
+  return [
+    { key: "name", header: "Name", rowHeader: true, cell: (t) => t.name },
+    { key: "prefix", header: "Prefix", cell: (t) => <code>{t.prefix}…</code> },
+    { key: "scopes", header: "Scopes", cell: (t) => <span title={t.scopes.map((s) => `${s}: ${SCOPE_DESCRIPTIONS[s]}`).join("\n")}>{t.scopes.join(", ")}</span> },
+    { key: "owner", header: "Owner", cell: (t) => (t.userId ? "personal" : "service") },
+    { key: "created", header: "Created", cell: (t) => <Time value={t.createdAt} /> },
+    { key: "expires", header: "Expires", cell: (t) => (t.expiresAt ? <Time value={t.expiresAt} /> : "never") },
+    {
+      key: "used",
+      header: "Last used",
+      cell: (t) => (
+        <>
+          {t.lastUsedAt ? <Time value={t.lastUsedAt} /> : "never"}
+          {t.lastUsedIp && <div className="muted small">{t.lastUsedIp}</div>}
+        </>
+      ),
+    },
+    {
+      key: "actions",
+      header: "Actions",
+      hideHeader: true,
+      actions: true,
+      cell: (t) =>
+        t.revokedAt ? (
+          <span className="status status-denied">
+            revoked <Time value={t.revokedAt} />
+          </span>
+        ) : (
+          <ConfirmButton
+            className="danger"
+            aria-label={`Revoke ${t.name}`}
+            disabled={busy}
+            title={`Revoke ${t.name}?`}
+            body={<p>Scripts using it stop working at once. This cannot be undone.</p>}
+            confirmLabel="Revoke token"
+            danger
+            onConfirm={() => revoke(t)}
+          >
+            Revoke
+          </ConfirmButton>
+        ),
+    },
+  ];
+}
+
+/** `standalone`: a member's own page (its own h1); otherwise a tab under Admin. */
+export function TokensPage({ standalone = false }: { standalone?: boolean }) {
+  usePageTitle(standalone ? "API tokens" : "Tokens · Admin");
   const tokens = useTokens();
   const revoke = useRevokeToken();
   const [created, setCreated] = useState<TCreatedToken | null>(null);
 
-  if (tokens.isPending) return <Loading />;
+  if (tokens.isPending) return <Skeleton what="Loading tokens" />;
   if (tokens.isError) return <ErrorMessage error={tokens.error} />;
   if (tokens.data === null) {
-    return (
-      <p className="panel notice">Tokens are not available on this server yet (the API has no /api/tokens route).</p>
-    );
+    return <p className="panel notice">Tokens are not available on this server yet (the API has no /api/tokens route).</p>;
   }
+  const live = tokens.data.filter((t) => !t.revokedAt);
+  const revoked = tokens.data.filter((t) => t.revokedAt);
+  const columns = tokenColumns((t) => revoke.mutate(t.id), revoke.isPending);
   return (
     <div className="stack">
+      {standalone ? <h1>API tokens</h1> : <h2 className="sr-only">API tokens</h2>}
       {created ? <SecretOnce token={created} onClose={() => setCreated(null)} /> : <CreateTokenForm onCreated={setCreated} />}
       <section className="panel" aria-labelledby="tokens-title">
         <h2 id="tokens-title">Tokens</h2>
         <ErrorMessage error={revoke.error} />
-        {tokens.data.length === 0 ? (
-          <p className="muted">No tokens yet.</p>
-        ) : (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.data.map((t) => (
-                  <tr key={t.id} className={t.revokedAt ? "row-disabled" : undefined}>
-                    <th scope="row">{t.name}</th>
-                    <td>
-                      <code>{t.prefix}…</code>
-                    </td>
-                    <td>{t.scopes.join(", ")}</td>
-                    <td>{t.userId ? "personal" : "service"}</td>
-                    <td>{formatTime(t.createdAt)}</td>
-                    <td>{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
-                    <td>
-                      {t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"}
-                      {t.lastUsedIp && <div className="muted small">{t.lastUsedIp}</div>}
-                    </td>
-                    <td className="row-actions">
-                      {t.revokedAt ? (
-                        <span className="status status-denied">revoked</span>
-                      ) : (
-                        <button
-                          type="button"
-                          className="danger"
-                          aria-label={`Revoke ${t.name}`}
-                          disabled={revoke.isPending}
-                          onClick={() => {
-                            if (window.confirm(`Revoke ${t.name}? Scripts using it stop working at once.`)) revoke.mutate(t.id);
-                          }}
-                        >
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+        <DataTable caption="Tokens" rows={live} rowKey={(t) => t.id} columns={columns} empty={<p>No tokens yet.</p>} />
+        {revoked.length > 0 && (
+          <details className="revoked">
+            <summary>Revoked ({revoked.length})</summary>
+            <DataTable caption="Revoked tokens" rows={revoked} rowKey={(t) => t.id} columns={columns} rowClassName={() => "row-disabled"} empty={null} />
+          </details>
         )}
       </section>
     </div>

@@ -1,3 +1,4 @@
+// The admin area: one heading and one row of tabs over every admin page, the audit trail included.
 import { NavLink, Outlet } from "react-router-dom";
 
 const TABS = [
@@ -8,7 +9,7 @@ const TABS = [
   ["messages", "Relay messages"],
   ["gateways", "Gateways"],
   ["tunnel", "Tunnel"],
-  ["/audit", "Audit"],
+  ["audit", "Audit"],
 ] as const;
 
 export function AdminLayout() {

@@ -1,7 +1,14 @@
 import type { TGroup } from "@postern/contracts";
 
-/** Checkboxes for choosing groups, as a labelled fieldset. */
-export function GroupChecklist(props: { groups: TGroup[]; value: string[]; onChange: (ids: string[]) => void; legend?: string }) {
+/** Checkboxes for choosing groups, as a labelled fieldset, with its error beside it. */
+export function GroupChecklist(props: {
+  groups: TGroup[];
+  value: string[];
+  onChange: (ids: string[]) => void;
+  legend?: string;
+  hint?: string;
+  error?: string | null;
+}) {
   const toggle = (id: string, on: boolean) =>
     props.onChange(on ? [...props.value, id] : props.value.filter((v) => v !== id));
   return (
@@ -14,6 +21,8 @@ export function GroupChecklist(props: { groups: TGroup[]; value: string[]; onCha
           {g.name}
         </label>
       ))}
+      {props.hint && <small className="field-hint">{props.hint}</small>}
+      {props.error && <small className="field-error">{props.error}</small>}
     </fieldset>
   );
 }

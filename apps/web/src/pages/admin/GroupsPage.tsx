@@ -1,15 +1,61 @@
-// Groups (admin): create, and add or remove members.
-import { useState, type FormEvent } from "react";
-import type { TGroup, TUser } from "@postern/contracts";
-import { useCreateGroup, useGroupMember, useGroups, useUsers } from "../../api/users";
+// Groups (admin): create, rename, delete; add and remove members; and which services each
+// group grants, since that is what membership means.
+import { useRef, useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
+import type { TGroup, TService, TUser } from "@postern/contracts";
+import { useServices } from "../../api/services";
+import { useCreateGroup, useDeleteGroup, useGroupMember, useGroups, useRenameGroup, useUsers } from "../../api/users";
+import { ConfirmButton } from "../../components/ConfirmDialog";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { Loading } from "../../components/Loading";
+import { Field, focusFirstInvalid } from "../../components/Field";
+import { Skeleton } from "../../components/Loading";
+import { formErrors, type FieldMap } from "../../lib/field-errors";
+import { usePageTitle } from "../../lib/page-title";
 
-function GroupCard({ group, users }: { group: TGroup; users: TUser[] }) {
+const NAME_FIELD: FieldMap<"name"> = { name: { field: "name", label: "Name" } };
+
+function RenameForm({ group, onDone }: { group: TGroup; onDone: () => void }) {
+  const rename = useRenameGroup();
+  const form = useRef<HTMLFormElement>(null);
+  const [name, setName] = useState(group.name);
+  const errors = formErrors(rename.error, NAME_FIELD);
+  return (
+    <form
+      ref={form}
+      className="inline-form"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        rename.mutate(
+          { id: group.id, body: { name: name.trim() } },
+          { onSuccess: onDone, onError: () => requestAnimationFrame(() => focusFirstInvalid(form.current)) },
+        );
+      }}
+    >
+      <Field label={`New name for ${group.name}`} error={errors.fields.name}>
+        {(p) => <input {...p} autoFocus value={name} onChange={(e) => setName(e.target.value)} />}
+      </Field>
+      <button type="submit" className="primary" disabled={rename.isPending}>
+        Save
+      </button>
+      <button type="button" onClick={onDone}>
+        Cancel
+      </button>
+      <ErrorMessage error={errors.general} />
+    </form>
+  );
+}
+
+function GroupCard({ group, users, services }: { group: TGroup; users: TUser[]; services: TService[] }) {
   const member = useGroupMember();
+  const remove = useDeleteGroup();
   const [userId, setUserId] = useState("");
+  const [renaming, setRenaming] = useState(false);
   const members = group.members ?? [];
   const candidates = users.filter((u) => !members.some((m) => m.id === u.id));
+  const grants = services.filter((s) => s.groupIds.includes(group.id));
+  // Services only this group grants: deleting it takes them away from its members.
+  const onlyHere = grants.filter((s) => s.groupIds.length === 1);
 
   function add(e: FormEvent) {
     e.preventDefault();
@@ -17,15 +63,60 @@ function GroupCard({ group, users }: { group: TGroup; users: TUser[] }) {
   }
 
   return (
-    <article className="panel" aria-labelledby={`group-${group.id}`}>
-      <h3 id={`group-${group.id}`}>{group.name}</h3>
+    <article className="panel group-card" aria-labelledby={`group-${group.id}`} data-testid={`group-${group.name}`}>
+      <header className="card-head">
+        <h2 id={`group-${group.id}`} className="card-title">
+          {group.name}
+        </h2>
+        <div className="row-actions">
+          <button type="button" className="link-button" aria-label={`Rename ${group.name}`} onClick={() => setRenaming(true)}>
+            Rename
+          </button>
+          <ConfirmButton
+            className="link-button danger"
+            aria-label={`Delete ${group.name}`}
+            disabled={remove.isPending}
+            title={`Delete the group ${group.name}?`}
+            body={
+              <p>
+                {members.length} member{members.length === 1 ? "" : "s"} leave it.
+                {onlyHere.length > 0
+                  ? ` Only this group grants ${onlyHere.map((s) => s.name).join(", ")}: its members lose access there, and their sessions on it end.`
+                  : " No service depends on it alone."}
+              </p>
+            }
+            confirmLabel="Delete group"
+            danger
+            onConfirm={() => remove.mutate(group.id)}
+          >
+            Delete
+          </ConfirmButton>
+        </div>
+      </header>
+      {renaming && <RenameForm group={group} onDone={() => setRenaming(false)} />}
+      <p className="small grants">
+        <span className="muted">Grants: </span>
+        {grants.length === 0 ? (
+          <span className="muted">
+            no service yet — <Link to="/admin/services">allow it on a service</Link>
+          </span>
+        ) : (
+          grants.map((s, i) => (
+            <span key={s.id}>
+              {i > 0 && ", "}
+              {s.name}
+            </span>
+          ))
+        )}
+      </p>
+      <h3 className="small muted">Members</h3>
       {members.length === 0 ? (
-        <p className="muted small">No members.</p>
+        <p className="muted small">No members yet.</p>
       ) : (
         <ul className="member-list">
           {members.map((m) => (
             <li key={m.id}>
-              {m.username}
+              {m.displayName ?? m.username}
               <button
                 type="button"
                 className="link-button danger"
@@ -52,19 +143,22 @@ function GroupCard({ group, users }: { group: TGroup; users: TUser[] }) {
           ))}
         </select>
         <button type="submit" disabled={!userId || member.isPending}>
-          Add member
+          Add member<span className="sr-only"> to {group.name}</span>
         </button>
       </form>
-      <ErrorMessage error={member.error} />
+      <ErrorMessage error={member.error ?? remove.error} />
     </article>
   );
 }
 
 export function GroupsPage() {
+  usePageTitle("Groups · Admin");
   const groups = useGroups();
   const users = useUsers();
+  const services = useServices();
   const create = useCreateGroup();
   const [name, setName] = useState("");
+  const errors = formErrors(create.error, NAME_FIELD);
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -73,24 +167,25 @@ export function GroupsPage() {
 
   return (
     <div className="stack">
-      <form className="panel inline-form" onSubmit={submit}>
-        <label className="field">
-          <span>New group name</span>
-          <input required value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
+      <form className="panel inline-form" onSubmit={submit} aria-label="New group" noValidate>
+        <Field label="New group name" hint="e.g. support, customer-a" error={errors.fields.name}>
+          {(p) => <input {...p} value={name} onChange={(e) => setName(e.target.value)} />}
+        </Field>
         <button type="submit" className="primary" disabled={create.isPending}>
           Create group
         </button>
-        <ErrorMessage error={create.error} />
+        <ErrorMessage error={errors.general} />
       </form>
       {groups.isPending ? (
-        <Loading />
+        <Skeleton what="Loading groups" shape="cards" count={3} />
       ) : groups.isError ? (
         <ErrorMessage error={groups.error} />
+      ) : groups.data.length === 0 ? (
+        <p className="panel empty-state">No groups yet. A group decides who sees which service: make one, add people, then allow it on services.</p>
       ) : (
         <div className="cards">
           {groups.data.map((g) => (
-            <GroupCard key={g.id} group={g} users={users.data ?? []} />
+            <GroupCard key={g.id} group={g} users={users.data ?? []} services={services.data ?? []} />
           ))}
         </div>
       )}

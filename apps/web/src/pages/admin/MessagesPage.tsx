@@ -1,8 +1,11 @@
 // Relay messages (admin): the relay's state and every message with its delivery status.
 import { useMessages, useRelayStatus } from "../../api/messages";
+import { DataTable } from "../../components/DataTable";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { Loading } from "../../components/Loading";
-import { formatTime } from "../../lib/format";
+import { Skeleton } from "../../components/Loading";
+import { StatusPill } from "../../components/StatusPill";
+import { Time } from "../../components/Time";
+import { usePageTitle } from "../../lib/page-title";
 
 function RelayStatus() {
   const status = useRelayStatus();
@@ -14,7 +17,14 @@ function RelayStatus() {
         <p>
           Relay on, sending to {s.recipients} recipient{s.recipients === 1 ? "" : "s"}. Queued {s.queued}, sent {s.sent},
           failed {s.failed}
-          {s.lastSentAt ? `; last sent ${formatTime(s.lastSentAt)}` : ""}.
+          {s.lastSentAt ? (
+            <>
+              ; last sent <Time value={s.lastSentAt} />
+            </>
+          ) : (
+            ""
+          )}
+          .
         </p>
       ) : (
         <p>{s.reason ?? "The relay is off: SMTP is not configured."}</p>
@@ -25,56 +35,62 @@ function RelayStatus() {
 }
 
 export function MessagesPage() {
+  usePageTitle("Relay messages · Admin");
   const messages = useMessages();
   const items = messages.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <div className="stack">
+      <h2 className="sr-only">Relay messages</h2>
       <RelayStatus />
       {messages.isPending ? (
-        <Loading />
+        <Skeleton what="Loading messages" />
       ) : messages.isError ? (
         <ErrorMessage error={messages.error} />
-      ) : items.length === 0 ? (
-        <p className="panel muted">No messages yet. Monitors post them to POST /api/messages with a relay:send token.</p>
       ) : (
-        <div className="table-wrap panel">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Received</th>
-                <th scope="col">Severity</th>
-                <th scope="col">Message</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((m) => (
-                <tr key={m.id}>
-                  <td>{formatTime(m.createdAt)}</td>
-                  <td>
-                    <span className={`status severity-${m.severity}`}>{m.severity}</span>
-                  </td>
-                  <td>
-                    {m.subject && <strong>{m.subject}</strong>}
-                    <div className="message-text">{m.message}</div>
-                  </td>
-                  <td>
-                    <span className={`status status-${m.status}`}>{m.status}</span>
-                    {m.sentAt && <div className="muted small">{formatTime(m.sentAt)}</div>}
-                    {m.lastError && <div className="error-text small">{m.lastError}</div>}
-                  </td>
-                  <td>{m.attempts}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {messages.hasNextPage && (
-            <button type="button" onClick={() => void messages.fetchNextPage()} disabled={messages.isFetchingNextPage}>
-              Load more
-            </button>
-          )}
-        </div>
+        <DataTable
+          caption="Relay messages"
+          className="panel"
+          rows={items}
+          rowKey={(m) => m.id}
+          empty={<p>No messages yet. Monitors post them to POST /api/messages with a relay:send token.</p>}
+          columns={[
+            { key: "at", header: "Received", cell: (m) => <Time value={m.createdAt} /> },
+            { key: "severity", header: "Severity", cell: (m) => <StatusPill kind="severity" status={m.severity} /> },
+            {
+              key: "message",
+              header: "Message",
+              cell: (m) => (
+                <>
+                  {m.subject && <strong>{m.subject}</strong>}
+                  <div className="message-text">{m.message}</div>
+                </>
+              ),
+            },
+            {
+              key: "status",
+              header: "Status",
+              cell: (m) => (
+                <>
+                  <StatusPill status={m.status} />
+                  {m.sentAt && (
+                    <div className="muted small">
+                      <Time value={m.sentAt} />
+                    </div>
+                  )}
+                  {m.lastError && <div className="error-text small">{m.lastError}</div>}
+                </>
+              ),
+            },
+            { key: "attempts", header: "Attempts", cell: (m) => m.attempts },
+          ]}
+          footer={
+            messages.hasNextPage && (
+              <button type="button" onClick={() => void messages.fetchNextPage()} aria-disabled={messages.isFetchingNextPage || undefined}>
+                Load more
+              </button>
+            )
+          }
+        />
       )}
     </div>
   );

@@ -1,98 +1,118 @@
-// Services (admin): the list, and one form at a time for creating or editing.
+// Services (admin): the list, one form at a time for creating or editing, and CSV import.
 import { useState } from "react";
+import { useSearchParams } from "react-router-dom";
 import type { TService } from "@postern/contracts";
 import { useDeleteService, useServices } from "../../api/services";
 import { useGroups } from "../../api/users";
+import { ConfirmButton } from "../../components/ConfirmDialog";
+import { DataTable } from "../../components/DataTable";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { Loading } from "../../components/Loading";
+import { Skeleton } from "../../components/Loading";
 import { formatDuration } from "../../lib/format";
+import { usePageTitle } from "../../lib/page-title";
+import { ImportServicesForm } from "./ImportServicesForm";
 import { ServiceForm } from "./ServiceForm";
 
-type Editing = { mode: "new" } | { mode: "edit"; service: TService } | null;
+type Editing = { mode: "new" } | { mode: "import" } | { mode: "edit"; service: TService } | null;
 
 export function ServicesPage() {
+  usePageTitle("Services · Admin");
   const services = useServices();
   const groups = useGroups();
   const remove = useDeleteService();
-  const [editing, setEditing] = useState<Editing>(null);
+  const [params] = useSearchParams();
+  const [editing, setEditing] = useState<Editing>(() => (params.get("import") ? { mode: "import" } : null));
   const groupName = (id: string) => groups.data?.find((g) => g.id === id)?.name ?? "?";
 
   return (
     <div className="stack">
-      {editing ? (
+      {editing?.mode === "import" ? (
+        <ImportServicesForm onDone={() => setEditing(null)} />
+      ) : editing ? (
         <ServiceForm
           key={editing.mode === "edit" ? editing.service.id : "new"}
           service={editing.mode === "edit" ? editing.service : undefined}
           onDone={() => setEditing(null)}
         />
       ) : (
-        <div>
+        <div className="form-actions">
           <button type="button" className="primary" onClick={() => setEditing({ mode: "new" })}>
             New service
+          </button>
+          <button type="button" onClick={() => setEditing({ mode: "import" })}>
+            Import from CSV
           </button>
         </div>
       )}
       <ErrorMessage error={remove.error} />
       {services.isPending ? (
-        <Loading />
+        <Skeleton what="Loading services" />
       ) : services.isError ? (
         <ErrorMessage error={services.error} />
       ) : (
-        <div className="table-wrap panel">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Access</th>
-                <th scope="col">Durations</th>
-                <th scope="col">Groups</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {services.data.map((s) => (
-                <tr key={s.id}>
-                  <th scope="row">
-                    {s.name}
-                    <div className="muted small">
-                      {s.slug}
-                      {s.connection ? ` · ${s.connection.main}${s.connection.sub ? ` / ${s.connection.sub}` : ""}` : ""}
-                    </div>
-                  </th>
-                  <td>{s.kind}</td>
-                  <td>
-                    {s.exclusive ? "exclusive" : "shared"}
-                    {s.requiresApproval ? ", approval" : ""}
-                    {s.gateway ? `, gateway :${s.gateway.publicPort}` : ""}
-                  </td>
-                  <td>
-                    {formatDuration(s.defaultDurationSeconds)} / max {formatDuration(s.maxDurationSeconds)}
-                  </td>
-                  <td>{s.groupIds.map(groupName).join(", ") || <span className="muted">admins only</span>}</td>
-                  <td className="row-actions">
-                    <button type="button" aria-label={`Edit ${s.name}`} onClick={() => setEditing({ mode: "edit", service: s })}>
-                      Edit
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${s.name}`}
-                      disabled={remove.isPending}
-                      onClick={() => {
-                        if (window.confirm(`Delete ${s.name}? Its sessions end.`)) remove.mutate(s.id);
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Services"
+          className="panel"
+          rows={services.data}
+          rowKey={(s) => s.id}
+          empty={<p>No services yet. Make one with “New service”, or import a list.</p>}
+          columns={[
+            {
+              key: "name",
+              header: "Name",
+              rowHeader: true,
+              cell: (s) => (
+                <>
+                  {s.name}
+                  <div className="muted small">
+                    {s.slug}
+                    {s.connection ? ` · ${s.connection.main}${s.connection.sub ? ` / ${s.connection.sub}` : ""}` : ""}
+                  </div>
+                </>
+              ),
+            },
+            { key: "kind", header: "Kind", cell: (s) => s.kind },
+            {
+              key: "access",
+              header: "Access",
+              cell: (s) =>
+                [s.exclusive ? "exclusive" : "shared", s.requiresApproval ? "approval" : "", s.gateway ? `gateway :${s.gateway.publicPort}` : ""]
+                  .filter(Boolean)
+                  .join(", "),
+            },
+            {
+              key: "durations",
+              header: "Durations",
+              cell: (s) => `${formatDuration(s.defaultDurationSeconds)} / max ${formatDuration(s.maxDurationSeconds)}`,
+            },
+            { key: "groups", header: "Groups", cell: (s) => s.groupIds.map(groupName).join(", ") || <span className="muted">admins only</span> },
+            {
+              key: "actions",
+              header: "Actions",
+              hideHeader: true,
+              actions: true,
+              cell: (s) => (
+                <>
+                  <button type="button" aria-label={`Edit ${s.name}`} onClick={() => setEditing({ mode: "edit", service: s })}>
+                    Edit
+                  </button>
+                  <ConfirmButton
+                    className="danger"
+                    aria-label={`Delete ${s.name}`}
+                    disabled={remove.isPending}
+                    title={`Delete ${s.name}?`}
+                    body={<p>Its open sessions, bookings and waitlist end. The audit trail keeps its history.</p>}
+                    confirmLabel="Delete service"
+                    danger
+                    onConfirm={() => remove.mutate(s.id)}
+                  >
+                    Delete
+                  </ConfirmButton>
+                </>
+              ),
+            },
+          ]}
+        />
       )}
     </div>
   );

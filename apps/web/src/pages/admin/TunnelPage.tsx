@@ -1,13 +1,16 @@
 // The public tunnel (admin): its state and URL, open and close.
 import { useTunnel, useTunnelAction } from "../../api/gateways";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { Loading } from "../../components/Loading";
-import { formatTime } from "../../lib/format";
+import { Skeleton } from "../../components/Loading";
+import { StatusPill } from "../../components/StatusPill";
+import { Time } from "../../components/Time";
+import { usePageTitle } from "../../lib/page-title";
 
 export function TunnelPage() {
+  usePageTitle("Tunnel · Admin");
   const tunnel = useTunnel();
   const action = useTunnelAction();
-  if (tunnel.isPending) return <Loading />;
+  if (tunnel.isPending) return <Skeleton what="Loading the tunnel" count={1} />;
   if (tunnel.isError) return <ErrorMessage error={tunnel.error} />;
   const t = tunnel.data;
   if (t === null) return <p className="panel notice">The tunnel is not available on this server yet (no /api/tunnel route).</p>;
@@ -15,8 +18,10 @@ export function TunnelPage() {
     <section className="panel stack" aria-labelledby="tunnel-title">
       <h2 id="tunnel-title">Public URL ({t.provider})</h2>
       <p>
-        State: <span className={`status tunnel-${t.state}`}>{t.state}</span>{" "}
-        <span className="muted small">since {formatTime(t.changedAt)}</span>
+        State: <StatusPill kind="tunnel" status={t.state} />{" "}
+        <span className="muted small">
+          since <Time value={t.changedAt} />
+        </span>
       </p>
       {t.url && (
         <p>
@@ -30,7 +35,12 @@ export function TunnelPage() {
         Postern’s public URL now: <code>{t.publicUrl}</code>
       </p>
       {t.reason && <p className="error">{t.reason}</p>}
-      {!t.configured && <p className="notice">Set NGROK_AUTHTOKEN to be able to open the tunnel.</p>}
+      {!t.configured && (
+        <p className="notice-box">
+          To give remote teammates a public URL, set <code>NGROK_AUTHTOKEN</code> (from dashboard.ngrok.com) and restart Postern. Skip this
+          if everyone reaches this server directly.
+        </p>
+      )}
       <div className="row-actions">
         <button
           type="button"

@@ -1,151 +1,153 @@
-// Users (admin): create local users, change role, disable or enable.
-import { useState, type FormEvent } from "react";
+// Users (admin): create, edit (name, e-mail, groups, password), change role, disable or delete
+// with a reason. Everything hard to undo asks first.
+import { useState } from "react";
 import type { TRole, TUser } from "@postern/contracts";
 import { useMe } from "../../api/auth";
-import { useCreateUser, useGroups, useUpdateUser, useUsers } from "../../api/users";
+import { useDeleteUser, useUpdateUser, useUsers } from "../../api/users";
+import { ConfirmButton, ConfirmDialog } from "../../components/ConfirmDialog";
+import { DataTable } from "../../components/DataTable";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { Loading } from "../../components/Loading";
-import { GroupChecklist } from "./GroupChecklist";
+import { Skeleton } from "../../components/Loading";
+import { usePageTitle } from "../../lib/page-title";
+import { CreateUserForm, EditUserForm } from "./UserForms";
 
-function CreateUserForm() {
-  const create = useCreateUser();
-  const groups = useGroups();
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [email, setEmail] = useState("");
-  const [role, setRole] = useState<TRole>("member");
-  const [groupIds, setGroupIds] = useState<string[]>([]);
-
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    create.mutate(
-      { username: username.trim(), password: password || undefined, email: email.trim() || undefined, role, groupIds },
-      {
-        onSuccess: () => {
-          setUsername("");
-          setPassword("");
-          setEmail("");
-          setGroupIds([]);
-        },
-      },
-    );
-  }
-
+function RoleSelect({ user, isSelf }: { user: TUser; isSelf: boolean }) {
+  const update = useUpdateUser();
+  const [wanted, setWanted] = useState<TRole | null>(null);
+  const promote = wanted === "admin";
   return (
-    <form className="panel form-grid" onSubmit={submit} aria-labelledby="new-user">
-      <h2 id="new-user">New user</h2>
-      <label className="field">
-        <span>Username</span>
-        <input required value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="off" />
-      </label>
-      <label className="field">
-        <span>Password</span>
-        <input
-          type="password"
-          value={password}
-          minLength={8}
-          onChange={(e) => setPassword(e.target.value)}
-          autoComplete="new-password"
-          aria-describedby="pw-hint"
-        />
-        <small id="pw-hint" className="muted">
-          At least 8 characters; leave empty for OIDC-only users.
-        </small>
-      </label>
-      <label className="field">
-        <span>E-mail</span>
-        <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-      </label>
-      <label className="field">
-        <span>Role</span>
-        <select value={role} onChange={(e) => setRole(e.target.value as TRole)}>
-          <option value="member">member</option>
-          <option value="admin">admin</option>
-        </select>
-      </label>
-      <GroupChecklist groups={groups.data ?? []} value={groupIds} onChange={setGroupIds} />
-      <div className="form-actions">
-        <button type="submit" className="primary" disabled={create.isPending}>
-          Create user
-        </button>
-        {create.isSuccess && <span role="status">Created {create.data.username}.</span>}
-      </div>
-      <ErrorMessage error={create.error} />
-    </form>
+    <>
+      <select
+        aria-label={`Role of ${user.username}`}
+        value={user.role}
+        disabled={update.isPending || isSelf}
+        title={isSelf ? "You cannot change your own role" : undefined}
+        onChange={(e) => setWanted(e.target.value as TRole)}
+      >
+        <option value="member">member</option>
+        <option value="admin">admin</option>
+      </select>
+      <ConfirmDialog
+        open={wanted !== null}
+        title={promote ? `Make ${user.username} an admin?` : `Make ${user.username} a member?`}
+        body={
+          <p>
+            {promote
+              ? "Admins manage users, groups, services and tokens, and read the audit trail."
+              : "They lose the admin pages; their sessions on services none of their groups grant end at once."}
+          </p>
+        }
+        confirmLabel={promote ? "Make admin" : "Make member"}
+        danger={!promote}
+        onCancel={() => setWanted(null)}
+        onConfirm={() => {
+          if (wanted) update.mutate({ id: user.id, body: { role: wanted } });
+          setWanted(null);
+        }}
+      />
+      <ErrorMessage error={update.error} />
+    </>
   );
 }
 
-function UserRow({ user, isSelf }: { user: TUser; isSelf: boolean }) {
+function UserActions({ user, isSelf, onEdit }: { user: TUser; isSelf: boolean; onEdit: () => void }) {
   const update = useUpdateUser();
+  const remove = useDeleteUser();
+  const busy = update.isPending || remove.isPending;
   return (
-    <tr className={user.disabled ? "row-disabled" : undefined}>
-      <th scope="row">
-        {user.username}
-        {user.displayName && <div className="muted small">{user.displayName}</div>}
-      </th>
-      <td>{user.email ?? ""}</td>
-      <td>
-        <select
-          aria-label={`Role of ${user.username}`}
-          value={user.role}
-          disabled={update.isPending || isSelf}
-          onChange={(e) => update.mutate({ id: user.id, body: { role: e.target.value as TRole } })}
-        >
-          <option value="member">member</option>
-          <option value="admin">admin</option>
-        </select>
-      </td>
-      <td>{user.groups.map((g) => g.name).join(", ")}</td>
-      <td>{user.disabled ? <span className="status status-denied">disabled</span> : "active"}</td>
-      <td className="row-actions">
-        <button
-          type="button"
-          className={user.disabled ? undefined : "danger"}
-          disabled={update.isPending || isSelf}
-          onClick={() => update.mutate({ id: user.id, body: { disabled: !user.disabled } })}
-        >
-          {user.disabled ? "Enable" : "Disable"}
+    <>
+      <button type="button" aria-label={`Edit ${user.username}`} onClick={onEdit}>
+        Edit
+      </button>
+      {user.disabled ? (
+        <button type="button" aria-label={`Enable ${user.username}`} disabled={busy} onClick={() => update.mutate({ id: user.id, body: { disabled: false } })}>
+          Enable
         </button>
-        <ErrorMessage error={update.error} />
-      </td>
-    </tr>
+      ) : (
+        <ConfirmButton
+          className="danger"
+          aria-label={`Disable ${user.username}`}
+          disabled={busy || isSelf}
+          title={`Disable ${user.username}?`}
+          body={<p>They are logged out everywhere, their sessions, waitlist places and tokens end, and they cannot log in until enabled again.</p>}
+          reason={{ label: "Reason (kept in the audit trail)" }}
+          confirmLabel="Disable"
+          danger
+          onConfirm={(reason) => update.mutate({ id: user.id, body: { disabled: true, reason } })}
+        >
+          Disable
+        </ConfirmButton>
+      )}
+      <ConfirmButton
+        className="danger"
+        aria-label={`Delete ${user.username}`}
+        disabled={busy || isSelf}
+        title={`Delete ${user.username}?`}
+        body={<p>The account is removed for good; the audit trail keeps what they did. To keep the account, disable it instead.</p>}
+        reason={{ label: "Reason (kept in the audit trail)" }}
+        confirmLabel="Delete user"
+        danger
+        onConfirm={(reason) => remove.mutate({ id: user.id, reason })}
+      >
+        Delete
+      </ConfirmButton>
+      <ErrorMessage error={update.error ?? remove.error} />
+    </>
   );
 }
 
 export function UsersPage() {
+  usePageTitle("Users · Admin");
   const users = useUsers();
   const me = useMe().data;
+  const [editing, setEditing] = useState<TUser | null>(null);
+  // Edit the freshest copy (the list refreshes live).
+  const current = editing ? (users.data?.find((u) => u.id === editing.id) ?? editing) : null;
   return (
     <div className="stack">
-      <CreateUserForm />
+      {current ? <EditUserForm key={current.id} user={current} onDone={() => setEditing(null)} /> : <CreateUserForm />}
       <section className="panel" aria-labelledby="users-title">
         <h2 id="users-title">Users</h2>
         {users.isPending ? (
-          <Loading />
+          <Skeleton what="Loading users" />
         ) : users.isError ? (
           <ErrorMessage error={users.error} />
         ) : (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Username</th>
-                  <th scope="col">E-mail</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Groups</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {users.data.map((u) => (
-                  <UserRow key={u.id} user={u} isSelf={u.id === me?.user.id} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption="Users"
+            rows={users.data}
+            rowKey={(u) => u.id}
+            rowClassName={(u) => (u.disabled ? "row-disabled" : undefined)}
+            empty={<p>No users yet.</p>}
+            columns={[
+              {
+                key: "username",
+                header: "Username",
+                rowHeader: true,
+                cell: (u) => (
+                  <>
+                    {u.username}
+                    {u.displayName && <div className="muted small">{u.displayName}</div>}
+                  </>
+                ),
+              },
+              { key: "email", header: "E-mail", cell: (u) => u.email ?? <span className="muted">—</span> },
+              { key: "role", header: "Role", cell: (u) => <RoleSelect user={u} isSelf={u.id === me?.user.id} /> },
+              { key: "groups", header: "Groups", cell: (u) => u.groups.map((g) => g.name).join(", ") || <span className="muted">none</span> },
+              {
+                key: "state",
+                header: "State",
+                cell: (u) => (u.disabled ? <span className="status status-denied">disabled</span> : <span className="status status-active">active</span>),
+              },
+              {
+                key: "actions",
+                header: "Actions",
+                hideHeader: true,
+                actions: true,
+                cell: (u) => <UserActions user={u} isSelf={u.id === me?.user.id} onEdit={() => setEditing(u)} />,
+              },
+            ]}
+          />
         )}
       </section>
     </div>

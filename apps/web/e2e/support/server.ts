@@ -1,17 +1,14 @@
 // Browser tests run the real server (the CLI's `serve`) on a fresh SQLite database in a temp
-// directory and drive Debian's Chromium with playwright-core.
+// directory; playwright.config.ts points Playwright at Debian's Chromium.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
 
-const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const repoRoot = path.resolve(import.meta.dirname, "../../../..");
 const require = createRequire(path.join(repoRoot, "apps/api/package.json"));
-
-export const CHROMIUM = process.env.POSTERN_CHROMIUM ?? "/usr/bin/chromium";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -81,58 +78,4 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** A logged-in API client for building test data through the real API. */
-export class ApiClient {
-  private constructor(
-    private readonly baseUrl: string,
-    private readonly cookie: string,
-  ) {}
-
-  static async login(baseUrl: string, username: string, password: string): Promise<ApiClient> {
-    const res = await fetch(`${baseUrl}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    if (!res.ok) throw new Error(`login as ${username} failed: ${res.status} ${await res.text()}`);
-    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    return new ApiClient(baseUrl, cookie);
-  }
-
-  async call<T = unknown>(method: string, url: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${url}`, {
-      method,
-      headers: {
-        cookie: this.cookie,
-        "x-postern-csrf": "1",
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-}
-
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-}
-
-export function chromiumAvailable(): boolean {
-  return fs.existsSync(CHROMIUM);
 }

@@ -1,0 +1,48 @@
+// Two people on the board in two browsers: when one starts a session, the other's board shows
+// it without a reload, through the live stream (GET /api/live); and when the stream is down
+// the board says so plainly.
+import { expect, test } from "./support/fixtures";
+
+test("shows a session started in one browser on the other's board without a reload", async ({ factory, newContext, signIn }) => {
+  const { members, service } = await factory.team({}, 2);
+  const [lena, omar] = await Promise.all([newContext().then((c) => c.newPage()), newContext().then((c) => c.newPage())]);
+  await signIn(lena, members[0]!);
+  await signIn(omar, members[1]!);
+  for (const p of [lena, omar]) await p.locator('[data-live-state="connected"]').waitFor();
+  let navigations = 0;
+  omar.on("framenavigated", (frame) => {
+    if (frame === omar.mainFrame()) navigations += 1;
+  });
+
+  const lenaCard = lena.getByTestId(`service-card-${service.slug}`);
+  const omarCard = omar.getByTestId(`service-card-${service.slug}`);
+  const started = Date.now();
+  await lenaCard.getByRole("button", { name: `Start ${service.name}`, exact: true }).click();
+  await expect(omarCard.getByTestId("holder").filter({ hasText: members[0]!.username })).toBeVisible({ timeout: 4000 });
+  const seenAfterMs = Date.now() - started;
+
+  await lenaCard.getByRole("button", { name: `End ${service.name}`, exact: true }).click();
+  await expect(omarCard.getByTestId("holder")).toHaveCount(0, { timeout: 4000 });
+
+  expect(navigations).toBe(0);
+  // Well inside the 5 s the board polls at while the stream is down.
+  expect(seenAfterMs).toBeLessThan(4000);
+});
+
+test("a clear banner says when live updates are off, and it goes when they are back", async ({ page, factory, signIn }) => {
+  test.setTimeout(90_000);
+  const { member } = await factory.team();
+  // Every attempt to open the stream fails while this route is in place.
+  let blocked = true;
+  await page.routeWebSocket(/\/api\/live/, (ws) => {
+    if (blocked) void ws.close({ code: 1011, reason: "test: stream down" });
+    else ws.connectToServer();
+  });
+  await signIn(page, member);
+  const banner = page.getByTestId("live-banner");
+  await expect(banner).toContainText("Live updates are off", { timeout: 15_000 });
+  await expect(page.locator("[data-live-state]")).not.toHaveAttribute("data-live-state", "connected");
+  blocked = false;
+  await expect(page.locator('[data-live-state="connected"]')).toBeVisible({ timeout: 40_000 });
+  await expect(banner).toHaveCount(0);
+});

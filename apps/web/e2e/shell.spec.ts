@@ -1,0 +1,55 @@
+// The app shell: a light/dark/system switch that is remembered, page titles per route, and
+// skeletons while data loads.
+import { expect, test } from "./support/fixtures";
+
+test("the theme switch picks light or dark, is remembered, and can follow the system again", async ({ page, factory, signIn }) => {
+  const { member } = await factory.team();
+  await page.emulateMedia({ colorScheme: "light" });
+  await signIn(page, member);
+  const html = page.locator("html");
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const light = await background();
+
+  await page.getByRole("radio", { name: "Dark" }).check();
+  await expect(html).toHaveAttribute("data-theme", "dark");
+  expect(await background()).not.toBe(light);
+  await page.reload();
+  await expect(page.getByRole("radio", { name: "Dark" })).toBeChecked();
+  expect(await background()).not.toBe(light);
+
+  await page.getByRole("radio", { name: "System" }).check();
+  await expect(html).not.toHaveAttribute("data-theme", /.+/);
+  expect(await background()).toBe(light);
+});
+
+test("each route has its own title", async ({ page, signIn }) => {
+  await signIn(page, "admin");
+  await expect(page).toHaveTitle("Board · Postern");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My sessions" }).click();
+  await expect(page).toHaveTitle("My sessions · Postern");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+  await expect(page).toHaveTitle("Users · Admin · Postern");
+});
+
+test("the board shows skeletons, not 'Loading…', while its data is on the way", async ({ page, factory, signIn }) => {
+  const { member, service } = await factory.team();
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  await page.route("**/api/services", async (route) => {
+    await held;
+    await route.continue();
+  });
+  // The live snapshot would fill the board too: hold it back as well.
+  await page.routeWebSocket(/\/api\/live/, async (ws) => {
+    await held;
+    ws.connectToServer();
+  });
+  await signIn(page, member);
+  const skeleton = page.getByTestId("skeleton");
+  await expect(skeleton).toBeVisible();
+  await expect(skeleton).toHaveAttribute("aria-busy", "true");
+  await expect(page.getByText("Loading…")).toHaveCount(0);
+  release();
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  await expect(skeleton).toHaveCount(0);
+});

@@ -1,0 +1,34 @@
+// Tables keep their borders (row actions used to be `display: flex` on the cell), and on a phone
+// they become cards whose buttons are on screen.
+import { expect, horizontalOverflow, test } from "./support/fixtures";
+
+test("rows with action buttons keep one straight bottom border on a wide screen", async ({ page, factory, signIn }, info) => {
+  test.skip(info.project.name !== "desktop", "tables are cards on a phone");
+  await factory.team();
+  await signIn(page, "admin", "/admin/services");
+  const rows = page.locator("table.data-table tbody tr");
+  await expect(rows.first()).toBeVisible();
+  const ragged = await rows.evaluateAll((trs) =>
+    trs.flatMap((tr) => {
+      const cells = [...tr.children] as HTMLElement[];
+      const bottoms = new Set(cells.map((c) => Math.round(c.getBoundingClientRect().bottom)));
+      const displays = new Set(cells.map((c) => getComputedStyle(c).display));
+      return bottoms.size === 1 && displays.size === 1 && displays.has("table-cell") ? [] : [tr.textContent ?? ""];
+    }),
+  );
+  expect(ragged).toEqual([]);
+});
+
+test("on a phone, My sessions fits the screen and its Extend and End buttons are on it", async ({ page, factory, clientOf, signIn }, info) => {
+  test.skip(info.project.name !== "mobile", "a phone-sized check");
+  const { member, service } = await factory.team({ name: "A service with a rather long name for a phone" });
+  await factory.startSession(await clientOf(member), service, 1800);
+  await signIn(page, member, "/sessions");
+  const row = page.getByRole("row", { name: new RegExp(service.name) });
+  for (const verb of ["Extend", "End"]) {
+    const box = await row.getByRole("button", { name: `${verb} ${service.name}`, exact: true }).boundingBox();
+    expect(box, `${verb} button`).not.toBeNull();
+    expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
+  }
+  expect(await horizontalOverflow(page)).toBe(0);
+});

@@ -28,6 +28,8 @@ export interface SqlDatabase {
   transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   /** Statements inside a Prisma interactive transaction, in that very transaction. */
   within(tx: Tx): SqlRunner;
+  /** Plain reads of committed data, outside any transaction (SQLite: in the connection's turn). */
+  read<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,14 @@ export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
   const exec = (sql: string) => factory.client().exec(sql);
   return {
     within: () => runner,
+    read: async (fn) => {
+      const release = await factory.lock.acquire();
+      try {
+        return await factory.inScope(() => fn(runner));
+      } finally {
+        release();
+      }
+    },
     transaction: async (fn) => {
       const release = await factory.lock.acquire();
       try {
@@ -154,7 +164,7 @@ function toPg(sql: string): string {
 }
 
 class PgRunner implements SqlRunner {
-  constructor(private readonly client: pg.ClientBase) {}
+  constructor(private readonly client: pg.ClientBase | pg.Pool) {}
   async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
     return (await this.client.query({ text: toPg(sql), values: pgParams(params) })).rows as T[];
   }
@@ -191,8 +201,10 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
   const pool = new pgModule.Pool({ connectionString: url, max: poolSize, types });
   // An idle client losing its connection (database restart) must not take the process down.
   pool.on("error", () => {});
+  const poolRunner = new PgRunner(pool);
   return {
     within: (tx) => new PrismaTxRunner(tx),
+    read: (fn) => fn(poolRunner),
     transaction: async (fn) => {
       const client = await pool.connect();
       let broken = false;

@@ -12,6 +12,7 @@ import type { Config } from "./config";
 import errorHandler from "./plugins/error-handler";
 import database from "./plugins/database";
 import auth from "./plugins/auth";
+import board from "./modules/board/board.plugin";
 import changes from "./plugins/changes";
 import sessionClock from "./plugins/session-clock";
 import web from "./plugins/web";
@@ -64,13 +65,14 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
 
   await app.register(errorHandler);
   await app.register(database, { config: opts.config, database: opts.database, now: opts.now });
+  await app.register(changes);
   await app.register(auth, {
     secret: opts.secret,
     secureCookies: (opts.config.publicUrl ?? "").startsWith("https://"),
   });
+  await app.register(board);
   // Before any plugin that adds routes: it documents each route as it is registered.
   await app.register(openapi);
-  await app.register(changes);
   await app.register(metrics);
   await app.register(live);
   await app.register(tunnel);

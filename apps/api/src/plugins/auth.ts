@@ -6,9 +6,11 @@ import fp from "fastify-plugin";
 import jwt from "@fastify/jwt";
 import type { TScope } from "@postern/contracts";
 import { AppError, forbidden, unauthorized } from "../errors";
-import { authenticateApiToken } from "../modules/tokens/tokens.service";
+import { checkToken, findTokenByPrefix, prefixOf } from "../modules/tokens/tokens.service";
 import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
-import { ACCESS_TOKEN_SECONDS, findLoginSessionUser, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
+import { TokenUsage } from "../modules/tokens/token-usage";
+import { ACCESS_TOKEN_SECONDS, findLogin, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
+import { PrincipalCache, type CachedLogin } from "../modules/auth/principal-cache";
 import type { UserWithGroups } from "../modules/users/users.presenter";
 import type { Actor } from "../modules/audit/audit.service";
 
@@ -63,10 +65,14 @@ declare module "fastify" {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** Why a presented credential did not log the request in, when that is worth saying. */
+    authProblem: string | null;
   }
   interface FastifyInstance {
     /** Sets the login cookie for a new login session. */
     setLoginCookie(reply: FastifyReply, loginSessionId: string): void;
+    /** When API tokens were last used, written in batches (see token-usage.ts). */
+    tokenUsage: TokenUsage;
     /** A short-lived bearer token for scripts (POST /api/auth/token), bound to its login session. */
     issueAccessToken(loginSession: { id: string; userId: string }): string;
   }
@@ -79,7 +85,7 @@ declare module "@fastify/jwt" {
 }
 
 export function requirePrincipal(request: FastifyRequest): Principal {
-  if (!request.principal) throw unauthorized();
+  if (!request.principal) throw unauthorized(request.authProblem ?? undefined);
   return request.principal;
 }
 
@@ -139,6 +145,33 @@ export default fp(
   async (app: FastifyInstance, opts: { secret: string; secureCookies: boolean }) => {
     await app.register(jwt, { secret: opts.secret });
     app.decorateRequest("principal", null);
+    app.decorateRequest("authProblem", null);
+
+    const cache = new PrincipalCache();
+    // At commit on this process (before the change's own request answers), and as other
+    // processes' changes arrive from the live log.
+    const forgetLocal = app.changes.onLocalCommit((event) => cache.notice(event));
+    const forgetRemote = app.changes.subscribe(({ event }) => cache.notice(event));
+    const usage = new TokenUsage(app.ctx, (err) => app.log.warn({ err }, "could not record when API tokens were last used"));
+    app.addHook("preClose", async () => {
+      forgetLocal();
+      forgetRemote();
+    });
+    app.decorate("tokenUsage", usage);
+    // preClose, while the database is still open (onClose hooks run last-registered first).
+    app.addHook("preClose", async () => usage.flush());
+
+    /** A login session (cookie or Basic-issued bearer), from the cache or the database. */
+    const loginOf = async (request: FastifyRequest, sid: string): Promise<CachedLogin | null> => {
+      let disabled = false;
+      const found = await cache.login(sid, async () => {
+        const row = await findLogin(app.ctx, sid);
+        disabled = row === "disabled";
+        return row === "disabled" ? null : row;
+      });
+      if (disabled) request.authProblem = "this account is disabled; ask an admin";
+      return found && found.expiresAt > app.ctx.now() ? found : null;
+    };
 
     app.decorate("setLoginCookie", (reply: FastifyReply, loginSessionId: string) => {
       const token = app.jwt.sign({ typ: "login", sid: loginSessionId }, { expiresIn: LOGIN_SESSION_SECONDS });
@@ -157,8 +190,12 @@ export default fp(
     app.addHook("onRequest", async (request) => {
       const bearer = bearerOf(request);
       if (bearer?.startsWith(TOKEN_PREFIX)) {
-        const found = await authenticateApiToken(app.ctx, bearer, request.ip);
+        const prefix = prefixOf(bearer);
+        const stored = prefix ? await cache.token(prefix, () => findTokenByPrefix(app.ctx, prefix)) : null;
+        const now = app.ctx.now();
+        const found = stored && checkToken(stored, bearer, now);
         if (!found) throw unauthorized("the API token is invalid, expired or revoked");
+        usage.note(found.token.id, now, request.ip);
         request.principal = {
           user: found.user,
           via: "token",
@@ -175,9 +212,11 @@ export default fp(
           throw unauthorized("the bearer token is invalid or expired");
         }
         if (claims.typ !== "access" || !claims.sid) throw unauthorized("the bearer token is invalid or expired");
-        const user = await findLoginSessionUser(app.ctx, claims.sid);
-        if (!user || user.id !== claims.sub) throw unauthorized("the bearer token was revoked (logout, password change) or its user is disabled");
-        request.principal = { user, via: "bearer", scopes: null, loginSessionId: claims.sid };
+        const login = await loginOf(request, claims.sid);
+        if (!login || login.user.id !== claims.sub) {
+          throw unauthorized(request.authProblem ?? "the bearer token was revoked (logout, password change) or has expired");
+        }
+        request.principal = { user: login.user, via: "bearer", scopes: null, loginSessionId: claims.sid };
         return;
       }
       const cookie = request.cookies[SESSION_COOKIE];
@@ -189,12 +228,12 @@ export default fp(
         claims = undefined;
       }
       if (claims?.typ !== "login") return;
-      const user = await findLoginSessionUser(app.ctx, claims.sid);
-      if (!user) return;
+      const login = await loginOf(request, claims.sid);
+      if (!login) return;
       if (!SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] === undefined) {
         throw new AppError("forbidden", `cookie-authenticated changes need the ${CSRF_HEADER} header`);
       }
-      request.principal = { user, via: "cookie", scopes: null, loginSessionId: claims.sid };
+      request.principal = { user: login.user, via: "cookie", scopes: null, loginSessionId: claims.sid };
     });
 
     // Authorisation before validation, so an anonymous caller learns nothing from a 400.
@@ -211,5 +250,5 @@ export default fp(
       }
     });
   },
-  { name: "auth", dependencies: ["database"] },
+  { name: "auth", dependencies: ["database", "changes"] },
 );

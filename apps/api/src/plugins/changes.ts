@@ -4,8 +4,12 @@
 // after the commit) or another one did (the log reader, live/live.reader.ts).
 //
 // Order: records carry the log's global seq. A local commit whose first seq follows the last one
-// handed out goes out at once (no round trip); after a gap (another process committed between)
-// the reader fetches the missing rows and everything goes out in order from there.
+// taken goes out without a round trip; after a gap (another process committed between) the
+// reader fetches the missing rows and everything goes out in order from there.
+//
+// Off the request path: consumers (the live fan-out to thousands of sockets, above all) run in a
+// `setImmediate` after the commit, so the request that made the change answers first. What must
+// not lag even that long (a cache that would still grant a removed right) uses `onLocalCommit`.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TDomainEvent } from "@postern/contracts";
@@ -16,11 +20,13 @@ import { lastLogSeq, type LogRecord } from "../modules/live/live.log";
 export type ChangeConsumer = (record: LogRecord) => void;
 
 export class ChangeDispatcher implements ChangeSink {
-  /** The highest seq handed to the consumers. */
+  /** The highest seq taken for delivery (the consumers have it, or will in this turn). */
   lastSeq = 0;
   private readonly consumers = new Set<ChangeConsumer>();
   private readonly local = new Set<(event: TDomainEvent) => void>();
   private wakeReader: () => void = () => {};
+  private readonly queue: LogRecord[] = [];
+  private draining = false;
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
@@ -50,13 +56,32 @@ export class ChangeDispatcher implements ChangeSink {
     else this.wakeReader();
   }
 
-  /** Records read from the log; those already handed out are skipped. */
+  /** Records read from the log; those already taken are skipped. */
   deliver(records: LogRecord[]): void {
     for (const record of records) {
       if (record.seq <= this.lastSeq) continue;
       this.lastSeq = record.seq;
+      this.queue.push(record);
+    }
+    if (this.queue.length > 0 && !this.draining) {
+      this.draining = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Resolves once everything taken so far has reached the consumers (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.draining) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private drain(): void {
+    // Records taken while draining join this same pass, in order.
+    for (let i = 0; i < this.queue.length; i++) {
+      const record = this.queue[i]!;
       for (const consumer of this.consumers) this.guard(() => consumer(record));
     }
+    this.queue.length = 0;
+    this.draining = false;
   }
 
   private guard(fn: () => void): void {
@@ -74,8 +99,9 @@ declare module "fastify" {
   }
 }
 
-/** How often the log is read for other processes' changes (SQLite; PostgreSQL is notified). */
-const SQLITE_POLL_MS = 500;
+/** How often the log is read for other processes' changes (SQLite; PostgreSQL is notified). A
+ * read is one indexed statement of a few tens of microseconds. */
+const SQLITE_POLL_MS = 100;
 const POSTGRES_POLL_MS = 5000;
 
 export default fp(

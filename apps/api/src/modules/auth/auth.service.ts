@@ -137,14 +137,19 @@ export async function changeOwnPassword(
   });
 }
 
-/** The user behind a valid, unrevoked, unexpired login session, or null. */
-export async function findLoginSessionUser(ctx: DbContext, loginSessionId: string): Promise<UserWithGroups | null> {
+/**
+ * The user behind a valid, unrevoked, unexpired login session and when it expires; "disabled"
+ * when its user is disabled (so the answer can say so); null otherwise.
+ */
+export async function findLogin(ctx: DbContext, loginSessionId: string): Promise<{ user: UserWithGroups; expiresAt: Date } | "disabled" | null> {
   const session = await ctx.db.loginSession.findUnique({
     where: { id: loginSessionId },
     include: { user: { include: userInclude } },
   });
-  if (!session || session.revokedAt || session.expiresAt <= ctx.now() || session.user.disabled) return null;
-  return session.user;
+  if (!session) return null;
+  if (session.user.disabled) return "disabled";
+  if (session.revokedAt || session.expiresAt <= ctx.now()) return null;
+  return { user: session.user, expiresAt: session.expiresAt };
 }
 
 export function generatePassword(): string {

@@ -1,13 +1,13 @@
 // Routes with the paths and verbs of the older tools this board replaces, so existing scripts
 // keep working. They share the service functions (and audit events) of the v1 routes.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { sendJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
-import { sessionCaller, viewerOf } from "../../lib/caller";
+import { notFound } from "../../errors";
+import { sessionCaller } from "../../lib/caller";
 import { requirePrincipal } from "../../plugins/auth";
-import { presentService } from "../services/services.presenter";
-import { findServices, findVisibleService } from "../services/services.service";
 import { presentSession } from "../sessions/sessions.presenter";
 import { endSession, startSession } from "../sessions/sessions.service";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
@@ -46,16 +46,17 @@ export default async function compatRoutes(app: FastifyInstance) {
     async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId)),
   );
 
-  const viewFor = (request: FastifyRequest) => ({ detail: viewerOf(request).admin, now: app.ctx.now() });
-
-  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request) => {
-    const view = viewFor(request);
-    return (await findServices(app.ctx, viewerOf(request))).map((s) => presentService(s, view));
-  });
+  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
+    sendJson(reply, (await app.board.viewFor(request)).servicesJson),
+  );
 
   r.get(
     "/service/:serviceId",
     { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } },
-    async (request) => presentService(await findVisibleService(app.ctx, viewerOf(request), request.params.serviceId), viewFor(request)),
+    async (request) => {
+      const service = (await app.board.viewFor(request)).byId.get(request.params.serviceId);
+      if (!service) throw notFound("service");
+      return service;
+    },
   );
 }

@@ -115,6 +115,7 @@ describe.each(providers)("compatibility routes on %s", (provider) => {
     const listed = await t.app.inject({ method: "GET", url: "/service/", headers: { "x-access-tokens": token } });
     expect(listed.statusCode).toBe(200);
     expect((listed.json() as { id: string }[]).map((s) => s.id)).toEqual([service.id]);
+    await t.app.tokenUsage.flush();
     const used = await t.app.ctx.db.apiToken.findUniqueOrThrow({ where: { id: row.id } });
     expect(used.lastUsedAt).toBeInstanceOf(Date);
     expect(used.lastUsedIp).toBe("127.0.0.1");

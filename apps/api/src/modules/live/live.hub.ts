@@ -16,7 +16,8 @@ import type { DbContext } from "../../lib/db-context";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { classOf, memberView, variantFor, type VisibilityClass } from "./live.audience";
 import { readLog, lastLogSeq, type LogRecord } from "./live.log";
-import { SnapshotCache } from "./live.snapshot";
+import type { BoardCache } from "../board/board.cache";
+import { snapshotMessage } from "./live.snapshot";
 
 export interface LiveSettings {
   /** Heartbeat interval. */
@@ -101,16 +102,15 @@ export class LiveHub {
   settings: LiveSettings;
   private readonly classes = new Map<string, { cls: VisibilityClass; clients: Set<LiveClient> }>();
   private readonly byUser = new Map<string, Set<LiveClient>>();
-  private readonly snapshots: SnapshotCache;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: DbContext,
+    private readonly board: BoardCache,
     settings: Partial<LiveSettings> = {},
     private readonly log: (msg: string, err?: unknown) => void = () => {},
   ) {
     this.settings = { ...defaultLiveSettings, ...settings };
-    this.snapshots = new SnapshotCache(ctx);
   }
 
   get clientCount(): number {
@@ -304,7 +304,7 @@ export class LiveHub {
   private async sendSnapshot(client: LiveClient): Promise<void> {
     const seq = this.lastSeq;
     const me: TUser | undefined = client.watcher.user ? presentUser(client.watcher.user) : undefined;
-    const message = await this.snapshots.message(client.cls, seq, me);
+    const message = await snapshotMessage(this.board, client.cls, seq, me);
     client.cursor = Math.max(client.cursor, seq);
     this.send(client, message);
   }

@@ -56,20 +56,18 @@ export async function appendLog(
   return out;
 }
 
-/** Events after `since`, oldest first, at most `limit`. */
+/** Events after `since`, oldest first, at most `limit`. Plain SQL: the log is read often (every
+ * other process's change, and a poll on SQLite). */
 export async function readLog(ctx: DbContext, since: number, limit: number): Promise<LogRecord[]> {
-  const rows = await ctx.db.liveEvent.findMany({
-    where: { seq: { gt: since } },
-    orderBy: { seq: "asc" },
-    take: limit,
-    select: { seq: true, payload: true },
-  });
-  return rows.map(recordOf);
+  const rows = await ctx.sql.read((sql) =>
+    sql.all<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" > ? ORDER BY "seq" ASC LIMIT ${Math.floor(limit)}`, [since]),
+  );
+  return rows.map((r) => recordOf({ seq: Number(r.seq), payload: r.payload }));
 }
 
 export async function lastLogSeq(ctx: DbContext): Promise<number> {
-  const row = await ctx.db.liveEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true } });
-  return row?.seq ?? 0;
+  const row = await ctx.sql.read((sql) => sql.get<{ seq: number }>(`SELECT "seq" FROM "LiveEvent" ORDER BY "seq" DESC LIMIT 1`));
+  return row ? Number(row.seq) : 0;
 }
 
 /** Keeps the newest `keep` events younger than `maxAgeMs`, and always the newest one (so a

@@ -24,7 +24,7 @@ declare module "fastify" {
 export default fp(
   async (app: FastifyInstance) => {
     const log = (msg: string, err?: unknown) => app.log.error({ err }, msg);
-    const hub = new LiveHub(app.ctx, {}, log);
+    const hub = new LiveHub(app.ctx, app.board.cache, {}, log);
     app.metrics.countLiveClients = () => hub.clientCount;
     const unsubscribe = app.changes.subscribe((record) => hub.deliver(record));
 
@@ -48,5 +48,5 @@ export default fp(
       hub.stop();
     });
   },
-  { name: "live", dependencies: ["database", "changes", "metrics"] },
+  { name: "live", dependencies: ["database", "changes", "metrics", "board"] },
 );

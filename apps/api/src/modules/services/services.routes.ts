@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { sendJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -10,9 +11,10 @@ import {
   ZServiceKind,
   ZUpdateServiceBody,
 } from "@postern/contracts";
-import { originOf, viewerOf } from "../../lib/caller";
+import { notFound } from "../../errors";
+import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
-import { createService, deleteService, findServices, findVisibleService, updateService } from "./services.service";
+import { createService, deleteService, updateService } from "./services.service";
 import { importServicesCsv } from "./services.import";
 
 const ZImportQuery = z.strictObject({
@@ -29,18 +31,19 @@ export default async function servicesRoutes(app: FastifyInstance) {
     done(null, body),
   );
 
-  /** Admins see gateway errors; members only whether the doors are in sync. */
-  const viewFor = (request: FastifyRequest) => ({ detail: viewerOf(request).admin, now: app.ctx.now() });
   const adminView = () => ({ detail: true, now: app.ctx.now() });
 
-  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request) => {
-    const view = viewFor(request);
-    return (await findServices(app.ctx, viewerOf(request))).map((s) => presentService(s, view));
-  });
-
-  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request) =>
-    presentService(await findVisibleService(app.ctx, viewerOf(request), request.params.id), viewFor(request)),
+  // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
+  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
+    sendJson(reply, (await app.board.viewFor(request)).servicesJson),
   );
+
+  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request) => {
+    // A hidden service is indistinguishable from none.
+    const service = (await app.board.viewFor(request)).byId.get(request.params.id);
+    if (!service) throw notFound("service");
+    return service;
+  });
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {
     const service = await createService(app.ctx, originOf(request), request.body);

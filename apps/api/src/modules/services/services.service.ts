@@ -8,22 +8,6 @@ import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { assertGroupsExist } from "../users/users.service";
 import { presentService, serviceInclude, type ServiceRow } from "./services.presenter";
-import { canSeeService, visibleServicesWhere, type Viewer } from "./services.visibility";
-
-export function findServices(ctx: DbContext, viewer: Viewer): Promise<ServiceRow[]> {
-  return ctx.db.service.findMany({
-    where: visibleServicesWhere(viewer),
-    include: serviceInclude,
-    orderBy: [{ connectionMain: "asc" }, { name: "asc" }],
-  });
-}
-
-/** A service the user may see, or 404 (a hidden service is indistinguishable from none). */
-export async function findVisibleService(ctx: DbContext, viewer: Viewer, id: string): Promise<ServiceRow> {
-  const service = await ctx.db.service.findUnique({ where: { id }, include: serviceInclude });
-  if (!service || !canSeeService(viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
-  return service;
-}
 
 async function assertAgentExists(tx: Tx, agentId: string | undefined): Promise<void> {
   if (agentId && !(await tx.agent.findUnique({ where: { id: agentId }, select: { id: true } }))) {

@@ -60,6 +60,7 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     expect(await actions(pending.id)).toEqual(["session.requested", "session.approved"]);
     const approval = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: pending.id, action: "session.approved" } });
     expect(approval.actorId).toBe(admin.id);
+    await t.app.changes.settled();
     expect(sessionVerbs(pending.id)).toEqual(["requested", "approved"]);
   });
 
@@ -77,6 +78,7 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     expect(body.endedAt).toBeDefined();
     expect((await decide(pending.id, "approve", admin.headers)).statusCode).toBe(409);
     expect(await actions(pending.id)).toEqual(["session.requested", "session.denied"]);
+    await t.app.changes.settled();
     expect(sessionVerbs(pending.id)).toEqual(["requested", "denied"]);
     // The denied request no longer blocks a new one.
     expect((await request(service.id, alice.headers)).statusCode).toBe(201);

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
+import { sendJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { decideSession, endSession, extendSession, findSessions, startSession } from "./sessions.service";
+import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
@@ -17,7 +18,18 @@ export default async function sessionsRoutes(app: FastifyInstance) {
   r.get(
     "/api/sessions",
     { schema: { querystring: ZListSessionsQuery, response: { 200: z.array(ZSession) } } },
-    async (request) => (await findSessions(app.ctx, viewerOf(request), request.query)).map(presentSession),
+    async (request, reply) => {
+      const { active, limit, ...filters } = request.query;
+      // The board's open sessions, as every member of the caller's class sees them; other
+      // questions (ended sessions, one service, one user) go to the database.
+      if (active === "true" && Object.keys(filters).length === 0) {
+        const board = await app.board.viewFor(request);
+        const max = limit ?? DEFAULT_LIMIT;
+        const json = board.sessions.length <= max ? board.sessionsJson : JSON.stringify(board.sessions.slice(0, max));
+        return sendJson(reply, json);
+      }
+      return (await findSessions(app.ctx, viewerOf(request), request.query)).map(presentSession);
+    },
   );
 
   r.post(

@@ -23,6 +23,9 @@ export interface SessionLimits {
   minSessionSeconds: number;
 }
 
+/** How many sessions a list answers with when the caller does not say. */
+export const DEFAULT_LIMIT = 200;
+
 export async function findSessions(ctx: DbContext, viewer: Viewer, query: TListSessionsQuery): Promise<SessionRow[]> {
   const where: Prisma.AccessSessionWhereInput = { service: visibleServicesWhere(viewer) };
   if (query.active === "true") where.status = { in: [...OPEN_STATUSES] };
@@ -34,7 +37,7 @@ export async function findSessions(ctx: DbContext, viewer: Viewer, query: TListS
     where,
     include: sessionInclude,
     orderBy: { requestedAt: "desc" },
-    take: query.limit ?? 200,
+    take: query.limit ?? DEFAULT_LIMIT,
   });
 }
 

@@ -85,6 +85,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(new Date(active.expiresAt!).getTime() - new Date(active.startedAt!).getTime()).toBe(900_000);
     expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
     expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.offered", "session.started"]);
+    await t!.app.changes.settled();
     expect(verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "started"]);
   });
 
@@ -141,6 +142,7 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect((await call("DELETE", `/api/services/${service.id}/waitlist`, bob)).statusCode).toBe(404);
     expect(await line(service.id, dave)).toEqual([[carol.id, "waiting"]]);
     expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.left_waitlist"]);
+    await t!.app.changes.settled();
     expect(verbs(bobEntry.id)).toEqual(["waitlisted", "left_waitlist"]);
 
     // The one who left is skipped; turning an offer down passes it on.

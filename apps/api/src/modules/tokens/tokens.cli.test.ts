@@ -39,6 +39,7 @@ describe("postern token (sqlite)", () => {
     expect(row.secretHash).not.toContain(secret.split("_")[2]);
     // A service token is no user: the route refuses it with 403, but the token itself was accepted (not 401).
     expect((await t.app.inject({ url: "/api/sessions", headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(403);
+    await t.app.tokenUsage.flush();
     expect((await t.app.ctx.db.apiToken.findUniqueOrThrow({ where: { id } })).lastUsedAt).not.toBeNull();
 
     const personal = await postern(["token", "create", "--name", "mine", "--scope", "sessions:read", "--user", member.username], t.url, cwd);
@@ -59,7 +60,8 @@ describe("postern token (sqlite)", () => {
 
     const revoked = await postern(["token", "revoke", id], t.url, cwd);
     expect(revoked.code).toBe(0);
-    expect((await t.app.inject({ url: "/api/sessions", headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(401);
+    // The running server hears of the CLI's change from the live log, within its next read.
+    await expect.poll(async () => (await t.app.inject({ url: "/api/sessions", headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(401);
     const missing = await postern(["token", "revoke", "nope"], t.url, cwd);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr.trim()).toBe("postern: token not found");

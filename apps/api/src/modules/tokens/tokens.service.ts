@@ -79,25 +79,29 @@ export interface TokenPrincipal {
   user: UserWithGroups | null;
 }
 
-/**
- * The token behind a presented secret, when it is valid, unrevoked, unexpired and its owner is
- * enabled; null otherwise. Records the use (time and address).
- */
-export async function authenticateApiToken(ctx: DbContext, presented: string, ip: string): Promise<TokenPrincipal | null> {
-  const prefix = prefixOf(presented);
-  if (!prefix) return null;
-  const token = await ctx.db.apiToken.findUnique({ where: { prefix }, include: { user: { include: userInclude } } });
-  if (!token || !secretMatches(presented, token.secretHash)) return null;
-  const now = ctx.now();
-  if (token.revokedAt || (token.expiresAt && token.expiresAt <= now)) return null;
-  if (token.user?.disabled) return null;
-  // Scopes are checked against the owner's role as it is now: a demoted admin's admin and agent
-  // tokens stop working at once (and are revoked at the demotion itself).
-  const scopes = scopesOf(token.scopes);
-  const owner = token.user;
-  if (owner && scopes.some((s) => !grantableScopes(owner.role).includes(s))) return null;
-  // Last use is advisory: a lost update under concurrency is harmless, so no transaction.
-  await ctx.db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now, lastUsedIp: ip } });
-  const { user, ...row } = token;
-  return { token: row, scopes, user };
+/** A stored token and its owner, by the lookup prefix of a presented secret (not yet checked). */
+export type StoredToken = ApiToken & { user: UserWithGroups | null };
+
+export async function findTokenByPrefix(ctx: DbContext, prefix: string): Promise<StoredToken | null> {
+  return ctx.db.apiToken.findUnique({ where: { prefix }, include: { user: { include: userInclude } } });
 }
+
+/**
+ * The principal behind a presented secret when it matches the stored token, which is unrevoked,
+ * unexpired, whose owner is enabled, and whose scopes the owner's role *now* grants (a demoted
+ * admin's admin and agent tokens stop working at once; the demotion also revokes them). Null
+ * otherwise. Pure: the caller may hold the stored token in a cache.
+ */
+export function checkToken(stored: StoredToken, presented: string, now: Date): TokenPrincipal | null {
+  if (!secretMatches(presented, stored.secretHash)) return null;
+  if (stored.revokedAt || (stored.expiresAt && stored.expiresAt <= now)) return null;
+  const owner = stored.user;
+  if (owner?.disabled) return null;
+  const scopes = scopesOf(stored.scopes);
+  if (owner && scopes.some((s) => !grantableScopes(owner.role).includes(s))) return null;
+  const { user, ...token } = stored;
+  return { token, scopes, user };
+}
+
+/** The lookup prefix of a presented token, or null when it is not shaped like one. */
+export { prefixOf };

@@ -102,6 +102,8 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(viaBearer.json()).toMatchObject({ valid: true, user: { id: member.id } });
     const viaLegacy = await t.app.inject({ url: "/api/me", headers: { "x-access-tokens": created.token }, remoteAddress: "198.51.100.8" });
     expect(viaLegacy.statusCode).toBe(200);
+    // Uses are written in batches, off the request path.
+    await t.app.tokenUsage.flush();
     const row = await t.app.ctx.db.apiToken.findUniqueOrThrow({ where: { id: created.id } });
     expect(row.lastUsedIp).toBe("198.51.100.8");
     expect(row.lastUsedAt?.getTime()).toBeGreaterThan(clock.now().getTime() - 5000);

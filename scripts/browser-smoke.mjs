@@ -46,6 +46,10 @@ const created = await fetch(`${base}/api/services`, {
 });
 if (created.status !== 201) fail(`POST /api/services answered ${created.status}: ${await created.text()}`);
 const service = await created.json();
+// The board's buttons are named for their service ("Start Browser smoke …"), so a screen reader
+// user hears which card they act on.
+const startName = `Start ${service.name}`;
+const endName = `End ${service.name}`;
 
 const browser = await chromium.launch({
   executablePath,
@@ -65,13 +69,13 @@ try {
   ok(`logged in through the login page; the board shows ${slug}`);
 
   step = "start a session";
-  await card.getByRole("button", { name: "Start", exact: true }).click();
+  await card.getByRole("button", { name: startName, exact: true }).click();
   await card.getByTestId("holder").filter({ hasText: username }).waitFor().catch(() => fail("the card never named the holder"));
   ok("started a session from the board; the card names the holder");
 
   step = "end the session";
-  await card.getByRole("button", { name: "End", exact: true }).click();
-  await card.getByRole("button", { name: "Start", exact: true }).waitFor().catch(() => fail("the card did not become free again"));
+  await card.getByRole("button", { name: endName, exact: true }).click();
+  await card.getByRole("button", { name: startName, exact: true }).waitFor().catch(() => fail("the card did not become free again"));
   ok("ended it; the service is free again");
 } finally {
   await browser.close();

@@ -154,6 +154,7 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
       ["tunnel.closed", admin.username, "tunnel:ngrok"],
     ]);
     expect(JSON.parse(audit[1]?.details ?? "{}")).toMatchObject({ reason: body.error.message });
+    await app.changes.settled();
     expect(changes.events.flatMap((e) => ("tunnel" in e ? [[e.type, e.tunnel.state]] : []))).toEqual([
       ["tunnel.opening", "opening"],
       ["tunnel.failed", "error"],

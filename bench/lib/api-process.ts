@@ -91,8 +91,10 @@ async function serverArgs(): Promise<string[]> {
 
 async function startInstance(databaseUrl: string, dir: string, env: Record<string, string>): Promise<ApiProcess> {
   const port = await freePort();
+  // BENCH_PROFILE=<dir>: each server writes a CPU profile there when it stops (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
   const child = spawnNode(
-    await serverArgs(),
+    [...profile, ...(await serverArgs())],
     {
       HOST: "127.0.0.1",
       PORT: String(port),

@@ -9,6 +9,11 @@ type AnyAdapter = {
 
 let count = 0;
 
+/** Counts one statement sent outside Prisma (sql.ts). */
+export function countQuery(): void {
+  count += 1;
+}
+
 /** Statements sent to the database by this process so far. */
 export function queriesSent(): number {
   return count;

@@ -10,6 +10,7 @@
 import type Database from "better-sqlite3";
 import type pg from "pg";
 import type { Tx } from "./index";
+import { countQuery } from "./query-count";
 import type { SerialSqliteFactory } from "./sqlite-serial";
 
 export type SqlValue = string | number | boolean | Date | null;
@@ -68,6 +69,7 @@ class SqliteRunner implements SqlRunner {
   }
 
   private rows<T>(sql: string, params: SqlValue[]): T[] {
+    countQuery();
     const entry = this.prepare(sql);
     const raw = entry.stmt.raw(true).all(...params.map(sqliteParam)) as unknown[][];
     const columns = entry.stmt.columns();
@@ -96,6 +98,7 @@ class SqliteRunner implements SqlRunner {
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
     const { stmt } = this.prepare(sql);
     if (stmt.reader) return this.rows(sql, params).length;
+    countQuery();
     return stmt.run(...params.map(sqliteParam)).changes;
   }
 }
@@ -117,10 +120,12 @@ export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
       const release = await factory.lock.acquire();
       try {
         // IMMEDIATE takes the write lock up front (waiting out busy_timeout for another process).
+        countQuery();
         exec("BEGIN IMMEDIATE");
         let result;
         try {
           result = await factory.inScope(() => fn(runner));
+          countQuery();
           exec("COMMIT");
         } catch (err) {
           // SQLite may already have rolled back (SQLITE_FULL, a failed COMMIT): nothing to undo then.
@@ -166,12 +171,14 @@ function toPg(sql: string): string {
 class PgRunner implements SqlRunner {
   constructor(private readonly client: pg.ClientBase | pg.Pool) {}
   async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    countQuery();
     return (await this.client.query({ text: toPg(sql), values: pgParams(params) })).rows as T[];
   }
   async get<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
+    countQuery();
     return (await this.client.query({ text: toPg(sql), values: pgParams(params) })).rowCount ?? 0;
   }
 }
@@ -209,9 +216,11 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
       const client = await pool.connect();
       let broken = false;
       try {
+        countQuery();
         await client.query("BEGIN");
         try {
           const result = await fn(new PgRunner(client));
+          countQuery();
           await client.query("COMMIT");
           return result;
         } catch (err) {

@@ -60,6 +60,8 @@ const ZConfig = z.object({
   /** How long the first in line on a waitlist has to accept a freed service. */
   waitlistOfferSeconds: z.coerce.number().int().min(1).default(120),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** SQLite: `full` syncs the disk at every commit (power-cut safe, slower); `normal` at checkpoints. */
+  sqliteSync: z.enum(["full", "normal"]).default("normal"),
   /** pretty (one coloured line per event) or json; unset: pretty on a terminal, JSON otherwise. */
   logFormat: z.enum(["pretty", "json"]).optional(),
   webDir: z.string().optional(),
@@ -101,6 +103,7 @@ const envKeys = {
   POSTERN_WAITLIST_OFFER_SECONDS: "waitlistOfferSeconds",
   POSTERN_LOG_LEVEL: "logLevel",
   POSTERN_LOG_FORMAT: "logFormat",
+  POSTERN_SQLITE_SYNC: "sqliteSync",
   POSTERN_WEB_DIR: "webDir",
   SMTP_URL: "smtpUrl",
   POSTERN_MAIL_FROM: "mailFrom",
@@ -126,6 +129,7 @@ const expectations: Partial<Record<keyof RawConfig, string>> = {
   minSessionSeconds: "a whole number of seconds, at least 1",
   logLevel: "one of fatal, error, warn, info, debug, trace, silent",
   logFormat: "pretty or json",
+  sqliteSync: "full or normal",
   ngrokDomain: "a host name without scheme, e.g. postern.ngrok.app",
   tunnel: "off or ngrok",
   ngrokServerAddr: "host:port of an ngrok ingress, e.g. connect.ngrok-agent.com:443",

@@ -62,6 +62,7 @@ export async function buildServer(
   options: { logger?: false | FastifyBaseLogger; database?: OpenDatabase } = {},
 ): Promise<FastifyInstance> {
   const database = options.database ?? (await openDatabase(config.databaseUrl));
+  if (database.provider === "sqlite" && config.sqliteSync === "full") await database.db.$queryRawUnsafe("PRAGMA synchronous = FULL");
   const secret = resolveSecret(config, () => randomBytes(48).toString("base64url"));
   const logger = options.logger === false ? undefined : (options.logger ?? (await createLogger(config)));
   const app = Fastify({

@@ -27,8 +27,13 @@ const FREEING = new Set<TDomainEvent["type"]>([
   "session.waitlisted",
 ]);
 
+const IN_LINE = new Set(["waiting", "offered"]);
+
 export class SessionClock {
   private readonly poller: SerialPoller;
+  /** Services with someone waiting or offered, by session: a service that frees up needs a look
+   * only when its line is not empty. Read from the database at every tick, kept by events between. */
+  private readonly lines = new Map<string, Set<string>>();
 
   constructor(
     private readonly ctx: DbContext,
@@ -60,14 +65,31 @@ export class SessionClock {
   /** A committed change: wake for what it makes due, or look again if it may free a service. */
   notice(event: TDomainEvent): void {
     if (!("session" in event)) {
-      // Users, groups and services change who may hold what; their revocations come as session events.
+      // A service's settings may free it or make it exclusive; their revocations come as session events.
       if (event.type.startsWith("service.")) this.poke();
       return;
     }
-    if (FREEING.has(event.type)) return this.poke();
     const s = event.session;
+    const line = this.lines.get(s.serviceId);
+    if (IN_LINE.has(s.status)) {
+      if (line) line.add(s.id);
+      else this.lines.set(s.serviceId, new Set([s.id]));
+    } else if (line?.delete(s.id) && line.size === 0) {
+      this.lines.delete(s.serviceId);
+    }
+    if (FREEING.has(event.type) && this.lines.has(s.serviceId)) return this.poke();
     const due = s.status === "active" ? s.expiresAt : s.status === "scheduled" ? s.startsAt : s.status === "offered" ? s.offerExpiresAt : undefined;
     if (due) this.poller.wakeIn(Date.parse(due) - this.ctx.now().getTime());
+  }
+
+  private async readLines(): Promise<void> {
+    const rows = await this.ctx.db.accessSession.findMany({ where: { status: { in: [...IN_LINE] } }, select: { id: true, serviceId: true } });
+    this.lines.clear();
+    for (const r of rows) {
+      const line = this.lines.get(r.serviceId);
+      if (line) line.add(r.id);
+      else this.lines.set(r.serviceId, new Set([r.id]));
+    }
   }
 
   private async tick(): Promise<number> {
@@ -79,6 +101,7 @@ export class SessionClock {
       await lapseDueOffers(this.ctx);
       // The line is served last, once expiries and lapsed offers have freed what they free.
       await offerFreedServices(this.ctx, this.offerSeconds);
+      await this.readLines();
       const dues = await Promise.all([nextExpiry(this.ctx), nextScheduledStart(this.ctx), nextOfferExpiry(this.ctx)]);
       const next = Math.min(...dues.map((d) => d?.getTime() ?? Infinity));
       if (!Number.isFinite(next)) return MAX_SLEEP_MS;

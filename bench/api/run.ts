@@ -14,7 +14,7 @@
 import autocannon from "autocannon";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, dbOf, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
+import { call, cpuMs, dbOf, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -38,6 +38,11 @@ interface Row {
   queries: number;
   /** Share of answers with the expected status. */
   ok: number;
+  /** Plain Fastify's req/s measured just before this row: on a shared machine the load drifts, so
+   * each row is compared with its own neighbour rather than with one figure from the start. */
+  baseline?: number;
+  /** Server CPU (all instances) per request, ms. */
+  cpu?: number;
 }
 
 async function load(
@@ -59,7 +64,8 @@ async function load(
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result.requests.total ? good / result.requests.total : 0 };
 }
 
-async function baseline(opts: Options): Promise<Row> {
+/** A plain Fastify hello-world in its own process, kept running so each row can be paired with it. */
+async function startHello(): Promise<{ url: string; pid: number; stop: () => void }> {
   const child = spawnNode([path.join(import.meta.dirname, "hello-server.mjs")], {}, import.meta.dirname);
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
@@ -68,9 +74,13 @@ async function baseline(opts: Options): Promise<Row> {
     });
     child.once("exit", (code) => reject(new Error(`baseline exited ${code}`)));
   });
-  const row = await load(`http://127.0.0.1:${port}/`, opts, {}, 200);
-  child.kill("SIGTERM");
-  return { name: "plain Fastify hello", queries: 0, ...row };
+  return { url: `http://127.0.0.1:${port}/`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
+async function baseline(hello: { url: string; pid: number }, opts: Options): Promise<Row> {
+  const before = cpuMs(hello.pid);
+  const row = await load(hello.url, opts, {}, 200);
+  return { name: "plain Fastify hello", queries: 0, ...row, cpu: (cpuMs(hello.pid) - before) / (row.rps * opts.seconds) };
 }
 
 interface Board {
@@ -118,7 +128,7 @@ async function seed(api: ApiCluster): Promise<Board> {
   return { member: { cookie: readerCookie, token, heldServiceId }, writers, serviceIds };
 }
 
-async function reads(api: ApiCluster, board: Board, opts: Options): Promise<Row[]> {
+async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url: string }): Promise<Row[]> {
   const base = api.instances[0]!.url;
   const cookie = { cookie: board.member.cookie };
   const bearer = { authorization: `Bearer ${board.member.token}` };
@@ -153,11 +163,14 @@ async function reads(api: ApiCluster, board: Board, opts: Options): Promise<Row[
   const rows: Row[] = [];
   for (const c of cases) {
     process.stdout.write(`  ${c.name}…\n`);
+    const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, {}, 200);
     const before = await queriesSent(base);
+    const cpuBefore = cpuMs(api.instances[0]!.pid);
     const result = await load(`${base}${c.path}`, opts, { method: c.method, headers: c.headers, body: c.body }, c.expect);
     const after = await queriesSent(base);
     const total = result.rps * opts.seconds;
-    rows.push({ name: c.name, ...result, queries: total ? (after - before) / total : NaN });
+    const cpu = (cpuMs(api.instances[0]!.pid) - cpuBefore) / total;
+    rows.push({ name: c.name, ...result, queries: total ? (after - before) / total : NaN, baseline: neighbour.rps, cpu });
   }
   return rows;
 }
@@ -169,6 +182,7 @@ async function reads(api: ApiCluster, board: Board, opts: Options): Promise<Row[
  */
 async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Row> {
   const before = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
+  const cpuBefore = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const runs = await Promise.all(
     board.writers.map((w) => {
       const headers = { cookie: w.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
@@ -198,6 +212,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
     }),
   );
   const after = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
+  const cpuAfter = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const total = runs.reduce((n, r) => n + r.requests.total, 0);
   const ok = runs.reduce((n, r) => n + r["2xx"], 0);
   if (ok < total) {
@@ -214,6 +229,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
     p50: weighted("p50"),
     p99: Math.max(...runs.map((r) => r.latency.p99)),
     queries: queries / total,
+    cpu: (cpuAfter - cpuBefore) / total,
     ok: total ? ok / total : 0,
   };
 }
@@ -222,14 +238,15 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   process.stdout.write(`API benchmark: ${opts.db}, ${opts.seconds} s per row, ${opts.connections} connections; ${machine()}\n`);
   process.stdout.write("  plain Fastify hello…\n");
-  const hello = opts.only === "changes" ? { name: "plain Fastify hello (not run)", rps: NaN, p50: NaN, p99: NaN, queries: 0, ok: 1 } : await baseline(opts);
+  const helloServer = await startHello();
+  const hello = await baseline(helloServer, opts);
   const api = await startApi(opts.db, opts.db === "postgres" ? 2 : 1);
   let rows: Row[] = [];
   let chain = "";
   let rss = 0;
   try {
     const board = await seed(api);
-    if (opts.only !== "changes") rows = await reads(api, board, opts);
+    if (opts.only !== "changes") rows = await reads(api, board, opts, helloServer);
     if (opts.only !== "reads") {
       process.stdout.write("  change mix…\n");
       rows.push(await changes(api, board, opts));
@@ -240,14 +257,15 @@ async function main() {
     rss = Math.max(...api.instances.map((i) => rssMb(i.pid)));
   } finally {
     await api.stop();
+    helloServer.stop();
   }
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   process.stdout.write(
-    `\n| ${opts.db} | req/s | p50 ms | p99 ms | × plain Fastify | queries/req | expected status |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n`,
+    `\n| ${opts.db} | req/s | p50 ms | p99 ms | × plain Fastify (first) | × plain Fastify (neighbour) | server CPU ms/req | queries/req | expected status |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`,
   );
   for (const r of [hello, ...rows]) {
     process.stdout.write(
-      `| ${r.name} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${(r.rps / hello.rps * 100).toFixed(1)} % | ${f(r.queries, 2)} | ${(r.ok * 100).toFixed(1)} % |\n`,
+      `| ${r.name} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${(r.rps / hello.rps * 100).toFixed(1)} % | ${r.baseline ? `${((r.rps / r.baseline) * 100).toFixed(1)} %` : "–"} | ${f(r.cpu ?? NaN, 3)} | ${f(r.queries, 2)} | ${(r.ok * 100).toFixed(1)} % |\n`,
     );
   }
   process.stdout.write(`\nServer RSS after the run: ${rss.toFixed(0)} MB. ${chain}.\n`);

@@ -1,6 +1,7 @@
 // Starts real `postern serve` processes on a fresh database for the benchmarks, and small helpers
 // they share (free ports, RSS, percentiles, calling the API).
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net, { type AddressInfo } from "node:net";
@@ -23,6 +24,22 @@ export type BenchDb = "sqlite" | "postgres";
 
 export function dbOf(argv: string[]): BenchDb {
   return argv.includes("--db=postgres") ? "postgres" : "sqlite";
+}
+
+/**
+ * CPU time a process has used so far (user + system), in milliseconds. Per request, this is the
+ * figure a busy shared machine disturbs least: throughput falls when other work takes the cores,
+ * the CPU a request costs does not.
+ */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks; the command name (field 2) may hold spaces.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 export function rssMb(pid: number): number {
@@ -163,6 +180,9 @@ export async function startApi(db: BenchDb, n = 1, env: Record<string, string> =
     await dropDb();
     fs.rmSync(dir, { recursive: true, force: true });
   };
+  // Instances behind one URL share the signing secret, as the README's multi-instance set-up says:
+  // a login made on one must be valid on the others.
+  env = { POSTERN_SECRET: randomBytes(48).toString("base64url"), ...env };
   try {
     // The first one migrates the database and creates the first admin; the others join it.
     instances.push(await startInstance(databaseUrl, dir, env));

@@ -3,13 +3,13 @@
 // external, then ours, then routes.
 import type { FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
-import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "./config";
 import errorHandler from "./plugins/error-handler";
+import securityHeaders from "./plugins/security-headers";
 import database from "./plugins/database";
 import auth from "./plugins/auth";
 import board from "./modules/board/board.plugin";
@@ -48,7 +48,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],

@@ -9,7 +9,12 @@ export class AppError extends Error {
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
   ) {
+    // An AppError is an answer we chose to give, not a bug: where it was thrown says nothing its
+    // code does not, and capturing the stack cost more than the rest of a refused request.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.statusCode = errorStatus[code];
   }
 }

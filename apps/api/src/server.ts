@@ -78,6 +78,13 @@ export async function buildServer(
   if (logger) recordErrorCodes(app);
   await app.register(fp(serviceApp), { config, database, secret });
   app.addHook("onClose", async () => database.close());
+  if (database.provider === "postgres" && !config.secret) {
+    // PostgreSQL is how several instances share a database; each would sign with its own
+    // generated secret, and a login made on one would be refused by the others.
+    app.log.warn(
+      `POSTERN_SECRET is not set: this instance signs logins with the secret in ${config.dataDir}; set the same POSTERN_SECRET on every instance that shares this database`,
+    );
+  }
   return app;
 }
 

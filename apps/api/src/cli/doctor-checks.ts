@@ -6,7 +6,6 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
-import nodemailer from "nodemailer";
 import { openDatabase, redactUrl, type OpenDatabase, type Provider } from "@postern/db";
 import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
@@ -122,6 +121,7 @@ export async function checkSmtp(config: Config): Promise<CheckResult[]> {
   if (!config.smtpUrl) return [{ mark: "skip", name: "SMTP", detail: "not configured (SMTP_URL): the relay is off" }];
   const shown = redactUrl(config.smtpUrl);
   const results: CheckResult[] = [];
+  const { default: nodemailer } = await import("nodemailer");
   const transport = nodemailer.createTransport({
     url: config.smtpUrl,
     connectionTimeout: PROBE_TIMEOUT_MS,

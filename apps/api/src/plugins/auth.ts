@@ -11,6 +11,7 @@ import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
 import { TokenUsage } from "../modules/tokens/token-usage";
 import { ACCESS_TOKEN_SECONDS, findLogin, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
 import { PrincipalCache, type CachedLogin } from "../modules/auth/principal-cache";
+import { VerifiedJwts } from "../modules/auth/verified-jwts";
 import type { UserWithGroups } from "../modules/users/users.presenter";
 import type { Actor } from "../modules/audit/audit.service";
 
@@ -34,12 +35,14 @@ export interface UserPrincipal extends Principal {
 interface CookieClaims {
   typ: "login";
   sid: string;
+  exp?: number;
 }
 /** A bearer traded for Basic credentials: a login session of its own, revocable like any login. */
 interface AccessClaims {
   typ: "access";
   sub: string;
   sid: string;
+  exp?: number;
 }
 /** An OIDC login in progress (a short-lived cookie): provider, nonce, return path, hash of the state. */
 interface OidcFlowClaims {
@@ -148,6 +151,7 @@ export default fp(
     app.decorateRequest("authProblem", null);
 
     const cache = new PrincipalCache();
+    const jwts = new VerifiedJwts((token) => app.jwt.verify<CookieClaims | AccessClaims>(token));
     // At commit on this process (before the change's own request answers), and as other
     // processes' changes arrive from the live log.
     const forgetLocal = app.changes.onLocalCommit((event) => cache.notice(event));
@@ -207,7 +211,7 @@ export default fp(
       if (bearer) {
         let claims: CookieClaims | AccessClaims;
         try {
-          claims = app.jwt.verify<CookieClaims | AccessClaims>(bearer);
+          claims = jwts.claims(bearer);
         } catch {
           throw unauthorized("the bearer token is invalid or expired");
         }
@@ -223,7 +227,7 @@ export default fp(
       if (!cookie) return;
       let claims: CookieClaims | AccessClaims | undefined;
       try {
-        claims = app.jwt.verify<CookieClaims | AccessClaims>(cookie);
+        claims = jwts.claims(cookie);
       } catch {
         claims = undefined;
       }

@@ -2,7 +2,7 @@
 // or the CLI's beside the server (both databases). On PostgreSQL a dedicated connection LISTENs
 // and a notification says "there is something new"; a slower poll covers notifications lost
 // while that connection was down. SQLite has no notifications: the log is polled.
-import pg from "pg";
+import type pg from "pg";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
 import { LIVE_CHANNEL, readLog, type LogRecord } from "./live.log";
@@ -73,7 +73,9 @@ export class LogReader {
   }
 
   private async connect(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url });
+    // Loaded here, on PostgreSQL only: an SQLite install never needs the driver.
+    const { default: pgModule } = await import("pg");
+    const client = new pgModule.Client({ connectionString: url });
     client.on("notification", () => this.wake());
     client.on("error", (err) => {
       this.options.log("live: LISTEN connection lost; reconnecting", err);

@@ -1,7 +1,7 @@
 // Delivers queued relay messages by SMTP (nodemailer), one at a time, with exponential backoff
 // while the mail server is down. Runs in every API instance; leases keep them from sending the
 // same message twice (see relay.service.ts).
-import nodemailer, { type SendMailOptions, type Transporter } from "nodemailer";
+import type { SendMailOptions, Transporter } from "nodemailer";
 import type { Message } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { readCommitted } from "../audit/audit.service";
@@ -66,7 +66,7 @@ function isPermanent(err: unknown): boolean {
 }
 
 export class RelayWorker {
-  private readonly transport: Transporter;
+  private transport: Transporter | undefined;
   private readonly leaseMs: number;
   private readonly idleMs: number;
   private readonly maxAttempts: number;
@@ -85,7 +85,15 @@ export class RelayWorker {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.baseDelayMs = options.baseDelayMs ?? 15_000;
     this.maxDelayMs = options.maxDelayMs ?? 30 * 60_000;
-    this.transport = nodemailer.createTransport({ url: settings.smtpUrl, ...SMTP_TIMEOUTS });
+  }
+
+  /** nodemailer is loaded on the first delivery: most installs never relay, and loading it is a tenth of start-up. */
+  private async transportOf(): Promise<Transporter> {
+    if (!this.transport) {
+      const { default: nodemailer } = await import("nodemailer");
+      this.transport = nodemailer.createTransport({ url: this.settings.smtpUrl, ...SMTP_TIMEOUTS });
+    }
+    return this.transport;
   }
 
   start(): void {
@@ -100,7 +108,7 @@ export class RelayWorker {
   /** Stops after the attempt in progress has been recorded, so nothing is sent twice. */
   async stop(): Promise<void> {
     await this.poller.stop();
-    this.transport.close();
+    this.transport?.close();
   }
 
   /** Delivers everything due; returns how long to sleep before looking again. */
@@ -137,7 +145,7 @@ export class RelayWorker {
     const { row, lease } = claimed;
     let response: string | undefined;
     try {
-      const info = (await this.transport.sendMail(composeMail(row, this.settings))) as { response?: string };
+      const info = (await (await this.transportOf()).sendMail(composeMail(row, this.settings))) as { response?: string };
       response = info.response;
     } catch (err) {
       await markAttemptFailed(this.ctx, row, lease, {

@@ -4,7 +4,7 @@
 // client has the event. Then the same N clients on a bare `ws` server broadcasting the same
 // payload: the baseline. Prints p50 / p99 / max, the API process's RSS, and the ratio.
 //
-//   pnpm bench:live                      # 1000 clients, SQLite
+//   pnpm bench:live                      # 0, 2, 100 and 1000 clients, SQLite
 //   pnpm bench:live 1000 5000 10000      # several sizes in one run
 //   pnpm bench:live 10000 --db=postgres  # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
 //
@@ -27,7 +27,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? 6);
-  return { sizes: sizes.length ? sizes : [1000], db: dbOf(argv), rounds };
+  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds };
 }
 
 function openFileLimit(): number {
@@ -81,6 +81,8 @@ async function connectClients(url: string, n: number, headers: Record<string, st
     waitAll: (marker, t0, timeoutMs = 60_000) =>
       new Promise<number[]>((resolve, reject) => {
         const latencies: number[] = [];
+        // No observers: the row measures the request alone.
+        if (n === 0) return resolve(latencies);
         const timer = setTimeout(() => reject(new Error(`only ${latencies.length}/${n} clients got ${marker}`)), timeoutMs);
         expecting = {
           marker: Buffer.from(marker),
@@ -244,7 +246,8 @@ async function main() {
     });
     for (const n of opts.sizes) {
       process.stdout.write(`  ${n} clients…\n`);
-      rows.push(await benchSize(n, opts.rounds, apiServer, service.id));
+      // Few clients give few samples per round: more rounds keep their p99 meaningful.
+      rows.push(await benchSize(n, n <= 100 ? Math.max(opts.rounds, 40) : opts.rounds, apiServer, service.id));
       await sleep(1000);
     }
   } finally {
@@ -258,10 +261,14 @@ async function main() {
     process.stdout.write(`| ${r.n} | Postern | ${f(r.api.p50)} | ${f(r.api.p99)} | ${f(r.api.max)} | ${f(r.apiRss)} | ${r.connectSeconds.toFixed(1)} | ${f(r.requestMs)} |\n`);
     process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | | |\n`);
   }
-  process.stdout.write("\n| clients | p99 ratio Postern / bare ws | p50 ratio | RSS ratio |\n| ---: | ---: | ---: | ---: |\n");
+  const first = rows[0];
+  process.stdout.write(
+    `\n| clients | p99 ratio Postern / bare ws | p50 ratio | RSS ratio | request ms ÷ request ms at ${first?.n ?? 0} clients |\n| ---: | ---: | ---: | ---: | ---: |\n`,
+  );
+  const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "–");
   for (const r of rows) {
     process.stdout.write(
-      `| ${r.n} | ${(r.api.p99 / r.baseline.p99).toFixed(2)} | ${(r.api.p50 / r.baseline.p50).toFixed(2)} | ${(r.apiRss / r.baselineRss).toFixed(2)} |\n`,
+      `| ${r.n} | ${ratio(r.api.p99, r.baseline.p99)} | ${ratio(r.api.p50, r.baseline.p50)} | ${ratio(r.apiRss, r.baselineRss)} | ${ratio(r.requestMs, first?.requestMs ?? 0)} |\n`,
     );
   }
   process.stdout.write(

@@ -103,7 +103,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
         `    open      ${url}\n` +
         `    username  ${admin.username}\n` +
         `    password  ${admin.password}\n` +
-        `  This password is shown only once; change it under Admin → Users.\n\n`,
+        `  This password is shown only once; log in and change it under your name → Your account.\n\n`,
     );
   }
   app.log.info({ url, tunnel: config.tunnel }, "Postern is serving");

@@ -68,7 +68,11 @@ function toBody(
     if (err.code === "P2002") {
       const fields = uniqueFields(err);
       const what = fields.length > 0 ? fields.join(", ") : "a value";
-      return { status: 409, body: { error: { code: "conflict", message: `${what}: already taken` } }, unexpected: false };
+      // Shaped like a validation error, so a form can put "already taken" beside its field.
+      const details: TFieldIssue[] = fields.map((field) => ({ field: `body.${field}`, message: "already taken" }));
+      const body: TErrorBody = { error: { code: "conflict", message: `${what}: already taken` } };
+      if (details.length > 0) body.error.details = details;
+      return { status: 409, body, unexpected: false };
     }
     if (err.code === "P2025") {
       return { status: 404, body: { error: { code: "not_found", message: "not found" } }, unexpected: false };

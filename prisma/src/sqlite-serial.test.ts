@@ -49,8 +49,8 @@ describe("SQLite serialiser after a transaction SQLite already ended", () => {
   it("heals after SQLITE_FULL, through Prisma and through plain SQL", async () => {
     const { db, sql } = database;
     // A page limit makes the file "full" at once, as a full volume would.
-    const [{ page_count: pages }] = await db.$queryRawUnsafe<{ page_count: number }[]>("PRAGMA page_count");
-    await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(pages) + 2}`);
+    const pages = await sql.read((run) => run.get<{ page_count: number }>("PRAGMA page_count"));
+    await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(pages?.page_count) + 2}`);
     const big = "x".repeat(64 * 1024);
     await expect(
       db.$transaction(async (tx) => {

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import type { TErrorBody } from "@postern/contracts";
 import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
@@ -71,10 +72,21 @@ export async function buildServer(
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
+    // Fastify's own 503 while closing has its own body; ours below uses the error envelope.
+    return503OnClosing: false,
+  });
+  let draining = false;
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!draining) return;
+    const body: TErrorBody = { error: { code: "service_unavailable", message: "the server is shutting down; try again shortly" } };
+    return reply.code(503).header("connection", "close").header("retry-after", "1").send(body);
   });
   // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
-  // would close every socket without a code): new requests already get 503 at this point.
-  app.addHook("preClose", async () => drainWebsockets(app));
+  // would close every socket without a code): new requests get 503 from here on.
+  app.addHook("preClose", async () => {
+    draining = true;
+    await drainWebsockets(app);
+  });
   if (logger) recordErrorCodes(app);
   await app.register(fp(serviceApp), { config, database, secret });
   app.addHook("onClose", async () => database.close());

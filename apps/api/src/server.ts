@@ -3,12 +3,26 @@ import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TErrorBody } from "@postern/contracts";
-import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
+import path from "node:path";
+import { openDatabase, redactUrl, sqliteFileOf, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
 import serviceApp from "./app";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
+import { writeProblem } from "./lib/writable-dir";
+
+/** The directories the server writes to, checked up front: a read-only or foreign one would
+ * otherwise surface as an opaque SQLite or migration error. */
+export function checkWritableDirs(config: Config): void {
+  const dirs = new Set<string>();
+  if (!config.secret) dirs.add(config.dataDir);
+  if (config.databaseUrl.startsWith("file:")) dirs.add(path.dirname(sqliteFileOf(config.databaseUrl)));
+  for (const dir of dirs) {
+    const problem = writeProblem(dir);
+    if (problem) throw new Error(problem);
+  }
+}
 
 /** JSON bodies are small; the CSV import route raises its own limit. */
 export const BODY_LIMIT = 64 * 1024;
@@ -94,6 +108,7 @@ export async function buildServer(
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  checkWritableDirs(config);
   const logger = await createLogger(config);
   const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
     logger.info({ migrations: pending }, `applying ${pending.length} database migration(s) to ${redactUrl(config.databaseUrl)}`),

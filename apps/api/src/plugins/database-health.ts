@@ -8,9 +8,11 @@ import fp from "fastify-plugin";
 import { databaseFault, faultReason, type DatabaseFault } from "../lib/database-fault";
 
 const PROBE_MS = 500;
+const FULL_SETTLE_MS = 2_000;
 
 export class DatabaseHealth {
   state: DatabaseFault | "up" = "up";
+  private lastFaultAt = 0;
   private probe: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -22,6 +24,7 @@ export class DatabaseHealth {
   /** The fault `err` shows, if any, noted (and logged when the state changes). */
   noticed(err: unknown): DatabaseFault | undefined {
     const fault = databaseFault(err);
+    if (fault) this.lastFaultAt = Date.now();
     if (!fault || this.state === fault) return fault;
     this.state = fault;
     this.log.error(`database unavailable: ${faultReason(err)}${fault === "storage_full" ? " (disk full)" : ""}`);
@@ -34,9 +37,10 @@ export class DatabaseHealth {
     if (!this.noticed(err)) this.log.error({ err }, msg);
   }
 
-  /** A write went through: a full disk has room again. */
+  /** A write went through. On a full disk some still do (those that fit in pages the file
+   * already has), so room is back only once writes have stopped failing for a while. */
   wrote(): void {
-    if (this.state === "storage_full") this.back();
+    if (this.state === "storage_full" && Date.now() - this.lastFaultAt > FULL_SETTLE_MS) this.back();
   }
 
   stop(): void {

@@ -8,7 +8,8 @@
 //   --clients=200 --writers=4                    # the defaults
 //
 // BENCH_HEAP=<dir>: the server writes a heap snapshot there on SIGUSR2, taken after the first
-// minute and at the end, to compare what grew.
+// minute and at the end, to compare what grew (writing one costs the server RSS of its own).
+// BENCH_NODE_OPTIONS: more NODE_OPTIONS for the server (e.g. `--require` a memory logger).
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
@@ -48,7 +49,11 @@ async function openClients(url: string, n: number, cookies: string[]): Promise<{
 
 async function main(): Promise<void> {
   console.log(`soak: ${minutes} min, ${clients} websockets, ${writerCount} writers, ${db}; ${machine()}`);
-  const api = await startApi(db, 1, process.env.BENCH_HEAP ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${process.env.BENCH_HEAP}` } : {});
+  const nodeOptions = [
+    process.env.BENCH_HEAP ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${process.env.BENCH_HEAP}` : "",
+    process.env.BENCH_NODE_OPTIONS ?? "",
+  ].join(" ");
+  const api = await startApi(db, 1, nodeOptions.trim() ? { NODE_OPTIONS: nodeOptions.trim() } : {});
   const { url, pid } = api.instances[0]!;
   const admin = { cookie: api.cookie };
   try {
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
       const now = Date.now();
       if (now >= nextRss) {
         const mb = rssMb(pid);
+        if (mb === 0) throw new Error(`the API process is gone; its output ends:\n${api.instances[0]!.output().slice(-5000)}`);
         rss.push({ at: now - start, mb });
         console.log(`  ${((now - start) / 1000).toFixed(0).padStart(4)} s  RSS ${mb.toFixed(0)} MB  (${changes} changes, ${live.received()} messages to clients)`);
         nextRss += RSS_EVERY_MS;
@@ -136,8 +142,8 @@ async function main(): Promise<void> {
     heap("at the end");
     await sleep(process.env.BENCH_HEAP ? 5_000 : 0);
 
-    const first = rss.filter((r) => r.at <= 60_000).map((r) => r.mb);
-    const baseline = first.length ? Math.max(...first) : (rss[0]?.mb ?? NaN);
+    // The samples at 30 s and 60 s; their higher one, as a heap's sawtooth puts either on top.
+    const baseline = Math.max(...rss.slice(0, 2).map((r) => r.mb));
     const peak = Math.max(...rss.map((r) => r.mb));
     const last = rss.at(-1)?.mb ?? NaN;
     const drift = (peak - baseline) / baseline;

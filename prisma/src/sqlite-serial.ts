@@ -132,8 +132,17 @@ function serialise(adapter: Adapter, lock: Lock): Adapter {
           } catch (err) {
             // A failed COMMIT is never followed by commit(): end the transaction and free the turn.
             if (/^\s*(COMMIT|ROLLBACK)\b/i.test(query.sql)) {
-              await adapter.executeScript("ROLLBACK").catch(() => undefined);
-              release();
+              // SQLite may already have rolled back on its own (SQLITE_FULL, SQLITE_IOERR), so
+              // this ROLLBACK may fail too. The adapter throws synchronously rather than
+              // rejecting, so a `.catch` would not catch it: the turn is released whatever happens,
+              // or the one connection stays locked for good.
+              try {
+                await adapter.executeScript("ROLLBACK");
+              } catch {
+                // Nothing left to roll back; the caller hears of the first error.
+              } finally {
+                release();
+              }
             }
             throw err;
           }

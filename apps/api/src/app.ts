@@ -11,6 +11,7 @@ import type { Config } from "./config";
 import errorHandler from "./plugins/error-handler";
 import securityHeaders from "./plugins/security-headers";
 import database from "./plugins/database";
+import databaseHealth from "./plugins/database-health";
 import auth from "./plugins/auth";
 import board from "./modules/board/board.plugin";
 import changes from "./plugins/changes";
@@ -65,6 +66,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
 
   await app.register(errorHandler);
   await app.register(database, { config: opts.config, database: opts.database, now: opts.now });
+  await app.register(databaseHealth);
   await app.register(changes);
   await app.register(auth, {
     secret: opts.secret,

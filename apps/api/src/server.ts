@@ -2,12 +2,27 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
+import type { TErrorBody } from "@postern/contracts";
+import path from "node:path";
+import { openDatabase, redactUrl, sqliteFileOf, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
 import serviceApp from "./app";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
+import { writeProblem } from "./lib/writable-dir";
+
+/** The directories the server writes to, checked up front: a read-only or foreign one would
+ * otherwise surface as an opaque SQLite or migration error. */
+export function checkWritableDirs(config: Config): void {
+  const dirs = new Set<string>();
+  if (!config.secret) dirs.add(config.dataDir);
+  if (config.databaseUrl.startsWith("file:")) dirs.add(path.dirname(sqliteFileOf(config.databaseUrl)));
+  for (const dir of dirs) {
+    const problem = writeProblem(dir);
+    if (problem) throw new Error(problem);
+  }
+}
 
 /** JSON bodies are small; the CSV import route raises its own limit. */
 export const BODY_LIMIT = 64 * 1024;
@@ -71,10 +86,21 @@ export async function buildServer(
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
+    // Fastify's own 503 while closing has its own body; ours below uses the error envelope.
+    return503OnClosing: false,
+  });
+  let draining = false;
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!draining) return;
+    const body: TErrorBody = { error: { code: "service_unavailable", message: "the server is shutting down; try again shortly" } };
+    return reply.code(503).header("connection", "close").header("retry-after", "1").send(body);
   });
   // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
-  // would close every socket without a code): new requests already get 503 at this point.
-  app.addHook("preClose", async () => drainWebsockets(app));
+  // would close every socket without a code): new requests get 503 from here on.
+  app.addHook("preClose", async () => {
+    draining = true;
+    await drainWebsockets(app);
+  });
   if (logger) recordErrorCodes(app);
   await app.register(fp(serviceApp), { config, database, secret });
   app.addHook("onClose", async () => database.close());
@@ -89,6 +115,7 @@ export async function buildServer(
 }
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  checkWritableDirs(config);
   const logger = await createLogger(config);
   const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
     logger.info({ migrations: pending }, `applying ${pending.length} database migration(s) to ${redactUrl(config.databaseUrl)}`),

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import net from "node:net";
+import { pathToFileURL } from "node:url";
 
 const require = createRequire(import.meta.url);
 export const repoRoot = path.resolve(import.meta.dirname, "../../..");
@@ -51,8 +52,12 @@ export function buildCompiled(): void {
   if (result.status !== 0) throw new Error(`the build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
+/** From the sources as `node --import tsx`, not the tsx CLI: the CLI relays signals to a child
+ * and reports 143 for a SIGTERM the busy child took more than 30 ms to acknowledge, hiding the
+ * server's own exit code. */
 export function posternCommand(build: "source" | "compiled", args: string[]): string[] {
-  return build === "compiled" ? [process.execPath, compiledBin, ...args] : [process.execPath, require.resolve("tsx/cli"), cliSource, ...args];
+  if (build === "compiled") return [process.execPath, compiledBin, ...args];
+  return [process.execPath, "--import", pathToFileURL(require.resolve("tsx")).href, cliSource, ...args];
 }
 
 export async function startServe(options: ServeOptions): Promise<ServeProcess> {

@@ -13,6 +13,8 @@ export const errorStatus = {
   rate_limited: 429,
   internal: 500,
   service_unavailable: 503,
+  // The database cannot store more (a full disk): reads still work, writes again once space returns.
+  storage_full: 503,
 } as const;
 
 export type TErrorCode = keyof typeof errorStatus;

@@ -9,6 +9,7 @@ import path from "node:path";
 import { openDatabase, redactUrl, type OpenDatabase, type Provider } from "@postern/db";
 import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
+import { writeProblem } from "../lib/writable-dir";
 
 export type Mark = "ok" | "fail" | "warn" | "skip";
 
@@ -338,32 +339,22 @@ export async function checkTunnel(config: Config): Promise<CheckResult[]> {
   return results;
 }
 
-function writable(dir: string): string | null {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-    return null;
-  } catch (err) {
-    return reasonOf(err);
-  }
-}
-
 export function checkDirectories(config: Config): CheckResult[] {
   const results: CheckResult[] = [];
   const needsDataDir = config.databaseUrl.startsWith("file:") || !config.secret;
   if (needsDataDir) {
-    const problem = writable(config.dataDir);
+    const problem = writeProblem(config.dataDir);
     results.push(
       problem
-        ? { mark: "fail", name: "data directory", detail: `${config.dataDir}: ${problem}` }
+        ? { mark: "fail", name: "data directory", detail: problem }
         : { mark: "ok", name: "data directory", detail: `${config.dataDir} is writable` },
     );
   }
   if (config.auditExportDir) {
-    const problem = writable(config.auditExportDir);
+    const problem = writeProblem(config.auditExportDir);
     results.push(
       problem
-        ? { mark: "fail", name: "audit export", detail: `${config.auditExportDir}: ${problem}` }
+        ? { mark: "fail", name: "audit export", detail: problem }
         : { mark: "ok", name: "audit export", detail: `${config.auditExportDir} is writable` },
     );
   }

@@ -22,7 +22,8 @@ export default async function healthRoutes(app: FastifyInstance) {
       ]);
       return { status: "ready" };
     } catch (err) {
-      request.log.warn({ err }, "database not reachable");
+      // An outage is logged once by the health tracker; a slow answer is worth a line of its own.
+      if (!app.dbHealth.noticed(err)) request.log.warn(`database not ready: ${err instanceof Error ? err.message : String(err)}`);
       const body: TErrorBody = { error: { code: "service_unavailable", message: "the database is not reachable" } };
       return reply.code(503).send(body);
     } finally {

@@ -156,7 +156,7 @@ export default fp(
     // processes' changes arrive from the live log.
     const forgetLocal = app.changes.onLocalCommit((event) => cache.notice(event));
     const forgetRemote = app.changes.subscribe(({ event }) => cache.notice(event));
-    const usage = new TokenUsage(app.ctx, (err) => app.log.warn({ err }, "could not record when API tokens were last used"));
+    const usage = new TokenUsage(app.ctx, (err) => app.dbHealth.report("could not record when API tokens were last used", err));
     app.addHook("preClose", async () => {
       forgetLocal();
       forgetRemote();

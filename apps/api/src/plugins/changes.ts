@@ -110,7 +110,7 @@ export default fp(
     const reader = new LogReader(app.ctx, {
       cursor: () => dispatcher.lastSeq,
       deliver: (records) => dispatcher.deliver(records),
-      log: (msg, err) => app.log.error({ err }, msg),
+      log: (msg, err) => app.dbHealth.report(msg, err),
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
     });

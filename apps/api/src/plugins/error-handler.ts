@@ -6,6 +6,7 @@ import fp from "fastify-plugin";
 import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
+import { databaseFault } from "../lib/database-fault";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", problem: "malformed JSON" },
@@ -14,9 +15,6 @@ const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", problem: "unsupported Content-Type" },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "bad_request", problem: "Content-Length does not match" },
 };
-
-/** Prisma's codes for a database that cannot be reached or dropped the connection. */
-const unavailableCodes = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2037"]);
 
 function fieldIssues(err: FastifyError): TFieldIssue[] {
   const context = err.validationContext ?? "body";
@@ -78,15 +76,14 @@ function toBody(
       return { status: 404, body: { error: { code: "not_found", message: "not found" } }, unexpected: false };
     }
   }
-  if (
-    err instanceof Prisma.PrismaClientInitializationError ||
-    (err instanceof Prisma.PrismaClientKnownRequestError && unavailableCodes.has(err.code))
-  ) {
-    return {
-      status: 503,
-      body: { error: { code: "service_unavailable", message: "the database is unavailable; try again shortly" } },
-      unexpected: true,
-    };
+  const fault = databaseFault(err);
+  if (fault === "storage_full") {
+    const message = "the server's storage is full; changes cannot be saved until space is freed";
+    return { status: 503, body: { error: { code: "storage_full", message } }, headers: { "retry-after": "5" }, unexpected: false };
+  }
+  if (fault === "unavailable") {
+    const message = "the database is unavailable; try again shortly";
+    return { status: 503, body: { error: { code: "service_unavailable", message } }, headers: { "retry-after": "2" }, unexpected: false };
   }
   if (fe.statusCode === 429) {
     return { status: 429, body: { error: { code: "rate_limited", message: fe.message } }, unexpected: false };
@@ -105,10 +102,13 @@ export default fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, request, reply) => {
       const { status, body, headers, unexpected } = toBody(err, request);
+      // A database fault is logged once per outage by the health tracker, not once per request.
+      const fault = status === 503 ? databaseFault(err) : undefined;
+      if (fault && app.hasDecorator("dbHealth")) app.dbHealth.noticed(err);
       if (unexpected) request.log.error({ err }, "unhandled error");
       // A refusal is already on the request's own log line (status and code); its wording is
       // for debugging. A dependency that is down is worth a warning.
-      else if (status >= 500) request.log.warn({ code: body.error.code, status }, body.error.message);
+      else if (status >= 500 && !fault) request.log.warn({ code: body.error.code, status }, body.error.message);
       else request.log.debug({ code: body.error.code, status }, body.error.message);
       if (headers) void reply.headers(headers);
       return reply.code(status).type("application/json").send(body);

@@ -14,7 +14,7 @@ export default fp(
   async (app: FastifyInstance) => {
     const clock = new SessionClock(
       app.ctx,
-      (err) => app.log.error({ err }, "session clock failed; retrying in 1 s"),
+      (err) => app.dbHealth.report("session clock failed; retrying in 1 s", err),
       app.config.waitlistOfferSeconds,
     );
     app.decorate("sessionClock", clock);

@@ -21,7 +21,7 @@ export default fp(
       return;
     }
     const writer = new AuditFileWriter(app.ctx, path.resolve(dir), {
-      error: (msg, err) => app.log.error({ err }, msg),
+      error: (msg, err) => app.dbHealth.report(msg, err),
     });
     app.decorate("auditFiles", writer);
     const unsubscribe = app.changes.subscribe(() => writer.poke());

@@ -17,11 +17,11 @@ const HELLO_TIMEOUT_MS = 10_000;
 
 export default async function gatewayRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const hub = new AgentHub(app.ctx, (err) => app.log.error({ err }, "pushing rules to an agent failed"));
+  const hub = new AgentHub(app.ctx, (err) => app.dbHealth.report("pushing rules to an agent failed", err));
   /** Database writes started by socket events; awaited at shutdown before the database closes. */
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
-    const tracked = p.catch((err) => app.log.error({ err }, "agent bookkeeping failed")).finally(() => pending.delete(tracked));
+    const tracked = p.catch((err: unknown) => app.dbHealth.report("agent bookkeeping failed", err)).finally(() => pending.delete(tracked));
     pending.add(tracked);
   };
 

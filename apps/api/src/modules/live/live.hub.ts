@@ -136,7 +136,7 @@ export class LiveHub {
     this.heartbeat = undefined;
     for (const client of this.allClients()) {
       client.closed = true;
-      client.socket.close(1001, "server shutting down");
+      client.socket.close(1012, "service restart");
     }
     this.classes.clear();
     this.byUser.clear();

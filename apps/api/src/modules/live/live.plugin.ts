@@ -23,7 +23,7 @@ declare module "fastify" {
 
 export default fp(
   async (app: FastifyInstance) => {
-    const log = (msg: string, err?: unknown) => app.log.error({ err }, msg);
+    const log = (msg: string, err?: unknown) => app.dbHealth.report(msg, err);
     const hub = new LiveHub(app.ctx, app.board.cache, {}, log);
     app.metrics.countLiveClients = () => hub.clientCount;
     const unsubscribe = app.changes.subscribe((record) => hub.deliver(record));
@@ -41,10 +41,12 @@ export default fp(
       pruner = setInterval(() => void prune(), PRUNE_EVERY_MS);
       pruner.unref();
     });
-    // preClose: before @fastify/websocket closes the sockets and the database goes away.
-    app.addHook("preClose", async () => {
+    app.addHook("preClose", async () => clearInterval(pruner));
+    // onClose, after the requests still in flight at SIGTERM have finished: their changes still
+    // reach the clients that are left. (server.ts has already closed every socket with 1012 and
+    // new ones are refused, so this only stops the heartbeat in the normal case.)
+    app.addHook("onClose", async () => {
       unsubscribe();
-      clearInterval(pruner);
       hub.stop();
     });
   },

@@ -26,7 +26,7 @@ export default fp(
     let worker: RelayWorker | null = null;
     if (settings.enabled) {
       const w = new RelayWorker(app.ctx, settings, {
-        onError: (err) => app.log.error({ err }, "relay queue failed; retrying in 1 s"),
+        onError: (err) => app.dbHealth.report("relay queue failed; retrying in 1 s", err),
       });
       worker = w;
       const unsubscribe = app.changes.subscribe(({ event }) => {

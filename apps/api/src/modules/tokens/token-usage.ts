@@ -9,6 +9,8 @@ export class TokenUsage {
   private readonly pending = new Map<string, { at: Date; ip: string }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Set while writes fail, so an outage is reported once, not at every flush. */
+  private failing = false;
 
   constructor(
     private readonly ctx: DbContext,
@@ -28,14 +30,17 @@ export class TokenUsage {
     this.pending.clear();
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
+      let failure: unknown;
       for (const [id, use] of batch) {
         try {
           await this.ctx.db.apiToken.updateMany({ where: { id }, data: { lastUsedAt: use.at, lastUsedIp: use.ip } });
         } catch (err) {
           // A full disk or a database outage costs the record of a use, never a request.
-          this.onError(err);
+          failure ??= err;
         }
       }
+      if (failure !== undefined && !this.failing) this.onError(failure);
+      this.failing = failure !== undefined;
     });
     return this.flushing;
   }

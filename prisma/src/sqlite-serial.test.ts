@@ -1,0 +1,75 @@
+// The SQLite serialiser must give the one connection back whatever way a transaction ends,
+// including when SQLite has already rolled it back on its own (SQLITE_FULL) and Prisma's
+// ROLLBACK fails: otherwise every later query waits for good.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { inTransactionScope, openDatabase, type OpenDatabase } from "./index";
+
+/** Resolves with `p`, or rejects once `ms` have passed: a hang becomes a failure with a name. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} still waiting after ${ms} ms: the connection is stuck`)), ms);
+  });
+  return Promise.race([p, hang]).finally(() => clearTimeout(timer));
+}
+
+vi.setConfig({ testTimeout: 30_000 });
+
+describe("SQLite serialiser after a transaction SQLite already ended", () => {
+  let dir: string;
+  let database: OpenDatabase;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-serial-"));
+    database = await openDatabase(`file:${path.join(dir, "t.db")}`);
+    await database.db.$executeRawUnsafe('CREATE TABLE "t" ("v" TEXT NOT NULL)');
+  });
+  afterEach(async () => {
+    await database.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("frees the connection when the transaction was rolled back under Prisma's feet", async () => {
+    const { db } = database;
+    const failed = db.$transaction((tx) =>
+      inTransactionScope(db, async () => {
+        await tx.$executeRawUnsafe("ROLLBACK");
+        throw new Error("failed after SQLite rolled back");
+      }),
+    );
+    await expect(failed).rejects.toThrow(/failed after SQLite rolled back|no transaction/);
+    expect(await within(db.$queryRawUnsafe<{ one: bigint }[]>("SELECT 1 AS one"), 5_000, "the next query")).toEqual([
+      { one: 1n },
+    ]);
+    await within(db.$transaction((tx) => tx.$executeRawUnsafe(`INSERT INTO "t" VALUES ('after')`)), 5_000, "the next transaction");
+  });
+
+  it("heals after SQLITE_FULL, through Prisma and through plain SQL", async () => {
+    const { db, sql } = database;
+    // A page limit makes the file "full" at once, as a full volume would.
+    const pages = await sql.read((run) => run.get<{ page_count: number }>("PRAGMA page_count"));
+    await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(pages?.page_count) + 2}`);
+    const big = "x".repeat(64 * 1024);
+    await expect(
+      db.$transaction(async (tx) => {
+        for (let i = 0; i < 10; i++) await tx.$executeRawUnsafe(`INSERT INTO "t" VALUES (?)`, big);
+      }),
+    ).rejects.toThrow(/full/i);
+    await expect(
+      within(
+        sql.transaction(async (run) => {
+          for (let i = 0; i < 10; i++) await run.run(`INSERT INTO "t" VALUES (?)`, [big]);
+        }),
+        5_000,
+        "a plain-SQL transaction",
+      ),
+    ).rejects.toThrow(/full/i);
+    // Space returns: writes succeed again on the same connection, no reopen.
+    await db.$queryRawUnsafe("PRAGMA max_page_count = 1073741823");
+    await within(db.$executeRawUnsafe(`INSERT INTO "t" VALUES ('small')`), 5_000, "a write after space returned");
+    await within(sql.transaction((run) => run.run(`INSERT INTO "t" VALUES ('plain')`)), 5_000, "a plain-SQL write");
+    expect(await sql.read((run) => run.get(`SELECT count(*) AS n FROM "t"`))).toEqual({ n: 2 });
+  });
+});

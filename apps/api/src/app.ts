@@ -4,6 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
+import { useTunnelClientAddress } from "./modules/tunnel/tunnel.ingress";
 import websocket from "@fastify/websocket";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
@@ -48,6 +49,8 @@ export interface AppOptions {
 export default async function serviceApp(app: FastifyInstance, opts: AppOptions) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First, so every later hook (rate limits, auth, the password throttle) sees the real client.
+  app.addHook("onRequest", useTunnelClientAddress);
 
   await app.register(securityHeaders, {
     contentSecurityPolicy: {

@@ -57,6 +57,14 @@ const ZConfig = z.object({
     .optional(),
   trustProxy: z.string().refine(isTrustProxy).optional(),
   minSessionSeconds: z.coerce.number().int().min(1).default(60),
+  /** How far ahead a session may be booked (its startsAt). */
+  maxBookingDays: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Open sessions (booked, pending, active…) one user may have on one service at once. */
+  maxBookingsPerService: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Open live streams (/api/live) per user or API token; the next is refused. */
+  maxLiveConnections: z.coerce.number().int().min(1).max(10000).default(20),
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`. */
+  metricsToken: z.string().min(16, "at least 16 characters").optional(),
   /** How long the first in line on a waitlist has to accept a freed service. */
   waitlistOfferSeconds: z.coerce.number().int().min(1).default(120),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -101,6 +109,10 @@ const envKeys = {
   POSTERN_TRUST_PROXY: "trustProxy",
   POSTERN_MIN_SESSION_SECONDS: "minSessionSeconds",
   POSTERN_WAITLIST_OFFER_SECONDS: "waitlistOfferSeconds",
+  POSTERN_MAX_BOOKING_DAYS: "maxBookingDays",
+  POSTERN_MAX_BOOKINGS_PER_SERVICE: "maxBookingsPerService",
+  POSTERN_MAX_LIVE_CONNECTIONS: "maxLiveConnections",
+  POSTERN_METRICS_TOKEN: "metricsToken",
   POSTERN_LOG_LEVEL: "logLevel",
   POSTERN_LOG_FORMAT: "logFormat",
   POSTERN_SQLITE_SYNC: "sqliteSync",
@@ -127,6 +139,10 @@ const expectations: Partial<Record<keyof RawConfig, string>> = {
   publicUrl: "an http:// or https:// URL, e.g. https://access.example.com",
   trustProxy: "true, false, a hop count, or a comma-separated list of addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)",
   minSessionSeconds: "a whole number of seconds, at least 1",
+  maxBookingDays: "a whole number of days from 1 to 3650",
+  maxBookingsPerService: "a whole number from 1 to 1000",
+  maxLiveConnections: "a whole number from 1 to 10000",
+  metricsToken: "a secret of at least 16 characters",
   logLevel: "one of fatal, error, warn, info, debug, trace, silent",
   logFormat: "pretty or json",
   sqliteSync: "full or normal",

@@ -145,6 +145,10 @@ export const ZDomainEvent = z.discriminatedUnion("type", [
     username: z.string().optional(),
     ip: z.string().optional(),
     retryAfterSeconds: z.number().int(),
+    /** Which count ran out: the client address's, the username's, or both. */
+    blockedBy: z.array(z.enum(["ip", "username"])).optional(),
+    /** The password route that was asked. */
+    route: z.string().optional(),
   }),
   z.object({ type: z.literal("user.logout"), user: ZUserTag }),
   z.object({ type: z.literal("user.logout_all"), user: ZUserTag, ended: z.number().int() }),

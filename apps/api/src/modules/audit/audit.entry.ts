@@ -94,7 +94,7 @@ export function auditFieldsOf(event: TDomainEvent): AuditFields {
     case "user.login_throttled":
       return {
         target: event.username ? `username:${event.username}` : undefined,
-        details: compact({ ip: event.ip, retryAfterSeconds: event.retryAfterSeconds }),
+        details: compact({ ip: event.ip, retryAfterSeconds: event.retryAfterSeconds, blockedBy: event.blockedBy, route: event.route }),
       };
     case "user.logout":
       return { target: `user:${event.user.id}` };

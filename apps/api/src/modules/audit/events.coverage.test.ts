@@ -246,7 +246,8 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-describe.each(providers)("every mutating route records its event (%s)", (provider) => {
+// Every route once, each with real password hashing: long on a busy 2-core machine.
+describe.each(providers)("every mutating route records its event (%s)", { timeout: 120_000 }, (provider) => {
   let app: FastifyInstance;
   let opened: OpenDatabase;
   let drop: () => Promise<void>;

@@ -46,6 +46,7 @@ export default async function authRoutes(app: FastifyInstance) {
       const { user, loginSession } = await loginLocal(app.ctx, request.body.username, request.body.password, {
         ip: request.ip,
         userAgent: request.headers["user-agent"],
+        route: "/api/auth/login",
       });
       app.setLoginCookie(reply, loginSession.id);
       return presentMe(user);
@@ -87,6 +88,7 @@ export default async function authRoutes(app: FastifyInstance) {
       return changeOwnPassword(app.ctx, principal.user, principal.loginSessionId, request.body, {
         ip: request.ip,
         userAgent: request.headers["user-agent"],
+        route: "/api/me/password",
       });
     },
   );

@@ -9,6 +9,7 @@ import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { endLogins, revokeTokensOf } from "../users/users.service";
+import { assertNotThrottled, noteFailure, noteSuccess } from "./login-throttle";
 import { hashPassword, verifyPassword } from "./password";
 
 export const LOGIN_SESSION_SECONDS = 7 * 24 * 3600;
@@ -18,6 +19,8 @@ export const ACCESS_TOKEN_SECONDS = 3600;
 export interface LoginContext {
   ip?: string;
   userAgent?: string;
+  /** The route asked, for the throttle's audit event. */
+  route?: string;
 }
 
 export type PasswordMethod = "local" | "basic";
@@ -37,13 +40,20 @@ export async function checkPassword(
   from: LoginContext,
   method: PasswordMethod,
 ): Promise<UserWithGroups> {
+  const attempt = { ip: from.ip, username, route: from.route };
+  await assertNotThrottled(ctx, attempt);
   const user = await ctx.db.user.findUnique({ where: { username }, include: userInclude });
   const ok = await verifyPassword(user?.passwordHash, password);
-  if (user && ok && !user.disabled) return user;
+  if (user && ok && !user.disabled) {
+    await noteSuccess(ctx, attempt);
+    return user;
+  }
   const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
-  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (_tx, record) =>
-    record({ type: "user.login_failed", username, userId: user?.id, method, reason }),
-  );
+  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (tx, record) => {
+    // A disabled user's right password is no guess: it does not count.
+    if (!ok || !user) await noteFailure(ctx, tx, attempt);
+    record({ type: "user.login_failed", username, userId: user?.id, method, reason });
+  });
   throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
 }
 
@@ -89,7 +99,7 @@ export async function loginBasic(
   ctx: DbContext,
   username: string,
   password: string,
-  from: LoginContext & { route: string },
+  from: LoginContext,
 ): Promise<{ user: UserWithGroups; loginSession: LoginSession }> {
   const user = await checkPassword(ctx, username, password, from, "basic");
   return { user, loginSession: await openLoginSession(ctx, user, from, "basic", ACCESS_TOKEN_SECONDS, "token", from.route) };
@@ -120,12 +130,17 @@ export async function changeOwnPassword(
   from: LoginContext,
 ): Promise<TPasswordChanged> {
   if (!user.passwordHash) throw badField("body.currentPassword", "this account logs in through an identity provider and has no password here");
+  // Someone at an unlocked screen guessing the current password is held back like any guesser.
+  const attempt = { ip: from.ip, username: user.username, route: from.route };
+  await assertNotThrottled(ctx, attempt);
   if (!(await verifyPassword(user.passwordHash, body.currentPassword))) {
-    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (_tx, record) =>
-      record({ type: "user.login_failed", username: user.username, userId: user.id, method: "local", reason: "wrong current password" }),
-    );
+    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
+      await noteFailure(ctx, tx, attempt);
+      record({ type: "user.login_failed", username: user.username, userId: user.id, method: "local", reason: "wrong current password" });
+    });
     throw badField("body.currentPassword", "is not your current password");
   }
+  await noteSuccess(ctx, attempt);
   if (body.newPassword === body.currentPassword) throw badField("body.newPassword", "must differ from the current password");
   const passwordHash = await hashPassword(body.newPassword);
   return runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {

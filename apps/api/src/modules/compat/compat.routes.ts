@@ -9,13 +9,13 @@ import { notFound } from "../../errors";
 import { sessionCaller } from "../../lib/caller";
 import { requirePrincipal } from "../../plugins/auth";
 import { presentSession } from "../sessions/sessions.presenter";
-import { endSession, startSession } from "../sessions/sessions.service";
+import { endSession, sessionLimitsOf, startSession } from "../sessions/sessions.service";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
 import { presentUser } from "../users/users.presenter";
 
 export default async function compatRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const limits = { minSessionSeconds: app.config.minSessionSeconds };
+  const limits = sessionLimitsOf(app.config);
 
   r.get(
     "/api/test",

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, startSession } from "./sessions.service";
+import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
@@ -13,7 +13,7 @@ export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessi
 
 export default async function sessionsRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const limits = { minSessionSeconds: app.config.minSessionSeconds };
+  const limits = sessionLimitsOf(app.config);
 
   r.get(
     "/api/sessions",

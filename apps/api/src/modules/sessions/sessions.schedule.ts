@@ -3,7 +3,7 @@
 // and starting booked sessions when their window opens.
 import { OPEN_STATUSES, type TConflictDetails } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
-import { AppError } from "../../errors";
+import { AppError, badField } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { holderMaySee, holderStateSelect } from "../services/services.visibility";
@@ -159,6 +159,73 @@ export async function ownConflict(
   return new AppError("conflict", `you already have an open (${clash.status}) session on this service`, {
     sessionId: clash.id,
   });
+}
+
+export interface BookingLimits {
+  minSessionSeconds: number;
+  /** How far ahead a window may start (POSTERN_MAX_BOOKING_DAYS). */
+  maxBookingDays: number;
+  /** Open sessions one user may have on one service (POSTERN_MAX_BOOKINGS_PER_SERVICE). */
+  maxBookingsPerService: number;
+}
+
+/** The span a user's own open session keeps them on the service: an active one since it began. */
+function heldSpan(s: Occupant, now: Date): [Date, Date] {
+  if (s.status === "active" && s.expiresAt) return [new Date(s.expiresAt.getTime() - s.durationSeconds * 1000), s.expiresAt];
+  return spanOf(s, now);
+}
+
+/**
+ * Why the caller may not book `span` on a service, or null: the window starts past the booking
+ * horizon (400), they already have the most open sessions allowed there (409), or the window
+ * joins their own windows into one longer hold than the service's maximum (409) — six back-to-back
+ * windows of the maximum are one hold six times too long. A gap shorter than the shortest session
+ * anyone could take in between counts as no gap.
+ */
+export async function bookingLimitProblem(
+  ctx: DbContext,
+  sql: SqlRunner,
+  userId: string,
+  service: { id: string; maxDurationSeconds: number },
+  span: [Date, Date],
+  limits: BookingLimits,
+): Promise<AppError | null> {
+  const now = ctx.now();
+  const horizon = new Date(now.getTime() + limits.maxBookingDays * 86_400_000);
+  if (span[0] > horizon) {
+    return badField("body.startsAt", `must be at most ${limits.maxBookingDays} days from now (before ${horizon.toISOString()})`);
+  }
+  const mine = await occupants(sql, { serviceId: service.id, statuses: OPEN_STATUSES, userId });
+  if (mine.length >= limits.maxBookingsPerService) {
+    return new AppError(
+      "conflict",
+      `you already have ${mine.length} open sessions or bookings on this service; at most ${limits.maxBookingsPerService} at once — end or cancel one first`,
+      { limit: limits.maxBookingsPerService, open: mine.length },
+    );
+  }
+  const slack = limits.minSessionSeconds * 1000;
+  const windows = mine.map((s) => heldSpan(s, now)).filter(([, to]) => to.getTime() < FOREVER.getTime());
+  let [from, to] = span;
+  // Grows the hold until no other window of theirs touches it (windows may chain on either side).
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [a, b] of windows) {
+      if (a.getTime() <= to.getTime() + slack && b.getTime() >= from.getTime() - slack && (a < from || b > to)) {
+        if (a < from) from = a;
+        if (b > to) to = b;
+        grew = true;
+      }
+    }
+  }
+  const held = Math.round((to.getTime() - from.getTime()) / 1000);
+  if (held > service.maxDurationSeconds) {
+    return new AppError(
+      "conflict",
+      `with your adjacent windows this would hold the service for ${held} seconds in a row (${from.toISOString()} to ${to.toISOString()}), past its maximum of ${service.maxDurationSeconds} seconds`,
+      { heldSeconds: held, maxDurationSeconds: service.maxDurationSeconds },
+    );
+  }
+  return null;
 }
 
 /**

@@ -11,7 +11,7 @@ import { actorUserId } from "../audit/audit.service";
 import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
-import { exclusiveConflict, ownConflict } from "./sessions.schedule";
+import { bookingLimitProblem, exclusiveConflict, ownConflict, type BookingLimits } from "./sessions.schedule";
 import { insertSession, lockRowSql, selectServiceRules, selectSession, updateSession } from "./sessions.sql";
 
 export interface SessionCaller {
@@ -19,8 +19,11 @@ export interface SessionCaller {
   origin: Origin;
 }
 
-export interface SessionLimits {
-  minSessionSeconds: number;
+export type SessionLimits = BookingLimits;
+
+/** The limits sessions obey, from the configuration. */
+export function sessionLimitsOf(config: SessionLimits): SessionLimits {
+  return { minSessionSeconds: config.minSessionSeconds, maxBookingDays: config.maxBookingDays, maxBookingsPerService: config.maxBookingsPerService };
 }
 
 /** How many sessions a list answers with when the caller does not say. */
@@ -72,6 +75,8 @@ export async function startSession(
     const user = caller.viewer.user;
     const mine = await ownConflict(ctx, sql, user.id, serviceId, span);
     if (mine) throw mine;
+    const limited = await bookingLimitProblem(ctx, sql, user.id, service, span, limits);
+    if (limited) throw limited;
     const pending = service.requiresApproval;
     // A request for approval now is checked at approval, when the holder may be gone; a booked
     // window is checked now as well, because the booking is what people plan around.

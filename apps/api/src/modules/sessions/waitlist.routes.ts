@@ -6,11 +6,12 @@ import { ZAcceptOfferBody, ZIdParams, ZJoinWaitlistBody, ZSession } from "@poste
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { acceptOffer, findWaitlist, joinWaitlist, leaveWaitlist } from "./waitlist.service";
+import { sessionLimitsOf } from "./sessions.service";
 
 // Bodies are optional: a bare POST (no content, so Fastify's body is null) takes the defaults.
 export default async function waitlistRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const limits = { minSessionSeconds: app.config.minSessionSeconds };
+  const limits = sessionLimitsOf(app.config);
 
   r.get(
     "/api/services/:id/waitlist",

@@ -56,7 +56,7 @@ export interface TunnelManagerOptions {
   domain?: string;
   serverAddr?: string;
   /** Where ngrok forwards to, asked at open time (the listening port may be chosen by the OS). */
-  addr: () => string;
+  addr: () => string | Promise<string>;
   forward?: Forwarder;
   /** How long to wait for ngrok before giving up. */
   timeoutMs?: number;
@@ -144,9 +144,9 @@ export class TunnelManager {
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     // Through a promise, so a forwarder that throws at once fails like one that rejects.
-    const attempt = Promise.resolve().then(() =>
+    const attempt = Promise.resolve().then(async () =>
       this.forward({
-        addr: this.options.addr(),
+        addr: await this.options.addr(),
         authtoken,
         domain: this.options.domain,
         serverAddr: this.options.serverAddr,

@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TTunnel } from "@postern/contracts";
 import { publicUrlOf } from "../../config";
+import { TunnelIngress } from "./tunnel.ingress";
 import { TunnelManager, type TunnelTransition } from "./tunnel.manager";
 import { presentTunnel } from "./tunnel.presenter";
 import { recordTunnelTransition } from "./tunnel.service";
@@ -30,8 +31,12 @@ export default fp(
   async (app: FastifyInstance) => {
     const config = app.config;
 
-    /** Where ngrok forwards: the address this process really listens on. */
-    const addr = () => {
+    const ingress = new TunnelIngress();
+    /** Where ngrok forwards: the tunnel's own loopback listener (so its clients' addresses can be
+     * told apart), else the address this process really listens on. */
+    const addr = async () => {
+      // The tunnel may open before the onListen hook below has finished starting the listener.
+      if (manager.configured && app.server.listening) return ingress.start(app.server);
       const address = app.server.address() as AddressInfo | string | null;
       if (address && typeof address === "object") {
         const host = address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : address.address;
@@ -72,6 +77,12 @@ export default fp(
       presentTunnel(manager.snapshot(), { configured: manager.configured, domain: manager.domain, publicUrl: app.publicUrl() }),
     );
 
+    if (manager.configured) {
+      app.addHook("onListen", async () => {
+        await ingress.start(app.server);
+      });
+      app.addHook("onClose", async () => ingress.close());
+    }
     if (config.tunnel === "ngrok") {
       app.addHook("onListen", async () => {
         // Not awaited: the server serves locally while ngrok is dialled, and keeps serving if it fails.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZId, ZPage } from "./common";
+import { isInTimeRange, TIME_MAX, TIME_RANGE_MESSAGE, ZId, ZPage, ZText } from "./common";
 import { ZAuditAction } from "./events";
 
 /** One entry of the hash-chained audit trail. Actions are named `<resource>.<verb>`. */
@@ -59,14 +59,21 @@ export function isoWeekRange(week: string): { from: Date; to: Date } | null {
 export const ZIsoWeek = z
   .string()
   .regex(/^\d{4}-W\d{2}$/, "an ISO week like 2026-W47")
-  .refine((w) => isoWeekRange(w) !== null, "no such ISO week (weeks run from W01 to W52, or W53 in some years)");
+  .refine((w) => isoWeekRange(w) !== null, "no such ISO week (weeks run from W01 to W52, or W53 in some years)")
+  .refine((w) => {
+    const range = isoWeekRange(w);
+    return range === null || (isInTimeRange(range.from) && range.to <= TIME_MAX);
+  }, TIME_RANGE_MESSAGE);
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A time bound: an ISO date (`2026-11-16`, UTC) or an ISO date-time with offset. */
-export const ZAuditTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
-  error: "an ISO 8601 date or date-time with offset, e.g. 2026-11-16 or 2026-11-16T08:00:00Z",
-});
+export const ZAuditTime = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], {
+    error: "an ISO 8601 date or date-time with offset, e.g. 2026-11-16 or 2026-11-16T08:00:00Z",
+  })
+  // Both edges: `to=9998-12-31` reaches into the next day.
+  .refine((v) => isInTimeRange(auditTimeBound(v, "from")) && auditTimeBound(v, "to") <= TIME_MAX, TIME_RANGE_MESSAGE);
 
 /**
  * The instant a bound stands for. `from` is inclusive, `to` exclusive; a date alone means
@@ -95,20 +102,18 @@ export const ZAuditListQuery = z
     /** Events before this time (a date alone includes that whole day). */
     to: ZAuditTime.optional(),
     /** A user id or username; token actors are `token:<id>` or `token:<name>`. */
-    actor: z.string().trim().min(1).max(128).optional(),
+    actor: ZText.trim().min(1).max(128).optional(),
     /** Events about this service. */
     serviceId: ZId.optional(),
     /** An exact action (`session.started`) or a prefix ending in a dot (`session.`). */
-    action: z
-      .string()
-      .trim()
+    action: ZText.trim()
       .max(64)
       .regex(/^[a-z0-9_]+(\.[a-z0-9_]+)*\.?$/, "an action like session.started, or a prefix like session.")
       .optional(),
     /** Page size, 1–500 (default 100). */
     limit: z.coerce.number().int().min(1).max(500).optional(),
     /** The `nextCursor` of the previous page. */
-    cursor: z.string().min(1).max(64).optional(),
+    cursor: ZText.min(1).max(64).optional(),
   })
   .superRefine(checkRange);
 export type TAuditListQuery = z.infer<typeof ZAuditListQuery>;

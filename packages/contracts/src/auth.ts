@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { ZText } from "./common";
 import { ZUser } from "./users";
 
 export const ZLoginBody = z.strictObject({
-  username: z.string().min(1, "must not be empty").max(64),
-  password: z.string().min(1, "must not be empty").max(256),
+  username: ZText.min(1, "must not be empty").max(64),
+  password: ZText.min(1, "must not be empty").max(256),
 });
 export type TLoginBody = z.infer<typeof ZLoginBody>;
 
@@ -26,8 +27,8 @@ export type TMe = z.infer<typeof ZMe>;
 
 /** `POST /api/me/password`: a local user changes their own password. */
 export const ZChangePasswordBody = z.strictObject({
-  currentPassword: z.string().min(1, "must not be empty").max(256),
-  newPassword: z.string().min(8, "at least 8 characters").max(256),
+  currentPassword: ZText.min(1, "must not be empty").max(256),
+  newPassword: ZText.min(8, "at least 8 characters").max(256),
   /** Also revoke the user's API tokens. */
   revokeTokens: z.boolean().optional(),
 });

@@ -1,7 +1,7 @@
 // The gateway agent: the admin view of agents (`GET /api/agents`) and the websocket protocol
 // between the API and an agent (`GET /api/agent`).
 import { z } from "zod";
-import { ZId } from "./common";
+import { ZId, ZText } from "./common";
 
 /** One port-forward the agent must keep: admit `sourceIp` on `publicPort`, forward to the LAN. */
 export const ZGatewayRule = z.object({
@@ -49,9 +49,9 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("hello"),
     /** The agent's name, unique among agents; its row is created on first contact. */
-    name: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, "letters, digits, dot, dash, underscore"),
-    driver: z.string().max(32),
-    version: z.string().max(32).optional(),
+    name: ZText.trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, "letters, digits, dot, dash, underscore"),
+    driver: ZText.max(32),
+    version: ZText.max(32).optional(),
   }),
   z.object({
     type: z.literal("applied"),
@@ -62,7 +62,7 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     added: z.number().int().min(0),
     removed: z.number().int().min(0),
     /** Why some or all rules could not be applied; absent when all went well. */
-    error: z.string().max(2000).optional(),
+    error: ZText.max(2000).optional(),
   }),
   z.object({ type: z.literal("pong") }),
 ]);

@@ -1,7 +1,7 @@
 // The monitoring relay: messages posted by monitors and scripts, e-mailed to the configured
 // recipients from a durable queue.
 import { z } from "zod";
-import { ZId, ZPage } from "./common";
+import { ZId, ZPage, ZText } from "./common";
 
 export const ZMessageSeverity = z.enum(["info", "warning", "critical"]);
 export type TMessageSeverity = z.infer<typeof ZMessageSeverity>;
@@ -35,15 +35,11 @@ export type TMessage = z.infer<typeof ZMessage>;
 
 const messageFields = {
   /** The text of the alert; it becomes the mail body. */
-  message: z
-    .string()
-    .trim()
+  message: ZText.trim()
     .min(1, "must not be empty")
     .max(MESSAGE_MAX_LENGTH, `at most ${MESSAGE_MAX_LENGTH} characters`),
   /** One line; defaults to the message's first line. */
-  subject: z
-    .string()
-    .trim()
+  subject: ZText.trim()
     .min(1, "must not be empty")
     .max(200, "at most 200 characters")
     .regex(/^[^\r\n]*$/, "must be a single line")
@@ -69,7 +65,7 @@ export const ZListMessagesQuery = z.strictObject({
   /** Page size, 1–500 (default 50). */
   limit: z.coerce.number().int().min(1).max(500).optional(),
   /** The `nextCursor` of the previous page. */
-  cursor: z.string().min(1).max(128).optional(),
+  cursor: ZText.min(1).max(128).optional(),
 });
 export type TListMessagesQuery = z.infer<typeof ZListMessagesQuery>;
 

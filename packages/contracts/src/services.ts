@@ -1,14 +1,12 @@
 import { z } from "zod";
-import { ZId } from "./common";
+import { ZHttpUrl, ZId, ZText } from "./common";
 import { ZUserRef } from "./users";
 
 export const ZServiceKind = z.enum(["web", "tcp", "vpn", "other"]);
 export type TServiceKind = z.infer<typeof ZServiceKind>;
 
 /** A service's slug: lower-case letters, digits and dashes, used in URLs and CLI. */
-export const ZSlug = z
-  .string()
-  .min(1)
+export const ZSlug = ZText.min(1)
   .max(64)
   .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "lower-case letters, digits and single dashes");
 
@@ -29,15 +27,15 @@ export function slugify(text: string): string {
 
 /** A VPN or customer connection label, e.g. main "vpn main 1", sub "vpn sub 1". */
 export const ZConnection = z.strictObject({
-  main: z.string().trim().min(1).max(128),
-  sub: z.string().trim().min(1).max(128).optional(),
+  main: ZText.trim().min(1).max(128),
+  sub: ZText.trim().min(1).max(128).optional(),
 });
 
 /** Where the gateway agent forwards traffic for this service. */
 export const ZGatewayBinding = z.strictObject({
   agentId: ZId,
   publicPort: z.number().int().min(1).max(65535),
-  lanHost: z.string().trim().min(1).max(253),
+  lanHost: ZText.trim().min(1).max(253),
   lanPort: z.number().int().min(1).max(65535),
   protocol: z.enum(["tcp", "udp"]),
 });
@@ -77,17 +75,17 @@ export const ZService = z.object({
 export type TService = z.infer<typeof ZService>;
 
 const serviceFields = {
-  name: z.string().trim().min(1, "must not be empty").max(128),
+  name: ZText.trim().min(1, "must not be empty").max(128),
   slug: ZSlug,
-  description: z.string().trim().max(2000).optional(),
+  description: ZText.trim().max(2000).optional(),
   kind: ZServiceKind,
-  url: z.url().optional(),
+  url: ZHttpUrl.optional(),
   connection: ZConnection.optional(),
   exclusive: z.boolean().optional(),
   requiresApproval: z.boolean().optional(),
   defaultDurationSeconds: ZSeconds.optional(),
   maxDurationSeconds: ZSeconds,
-  groupIds: z.array(ZId).optional(),
+  groupIds: z.array(ZId).max(500).optional(),
   gateway: ZGatewayBinding.optional(),
 };
 
@@ -109,7 +107,7 @@ export const ZUpdateServiceBody = z.strictObject({
   requiresApproval: z.boolean().optional(),
   defaultDurationSeconds: ZSeconds.optional(),
   maxDurationSeconds: ZSeconds.optional(),
-  groupIds: z.array(ZId).optional(),
+  groupIds: serviceFields.groupIds,
   gateway: serviceFields.gateway.nullable(),
 });
 export type TUpdateServiceBody = z.infer<typeof ZUpdateServiceBody>;

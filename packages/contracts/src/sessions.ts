@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZId, ZTimestamp } from "./common";
+import { ZId, ZText, ZTimestamp } from "./common";
 import { ZUserRef } from "./users";
 
 /**
@@ -46,13 +46,13 @@ export const ZSession = z.object({
 });
 export type TSession = z.infer<typeof ZSession>;
 
-const ZDuration = z.number().int("must be a whole number of seconds").positive();
+const ZDuration = z.number().int("must be a whole number of seconds").positive().max(366 * 24 * 3600, "at most a year");
 const ZIp = z.union([z.ipv4(), z.ipv6()], { error: "must be an IPv4 or IPv6 address" });
 
 export const ZStartSessionBody = z.strictObject({
   /** Defaults to the service's default duration. */
   durationSeconds: ZDuration.optional(),
-  reason: z.string().trim().max(500).optional(),
+  reason: ZText.trim().max(500).optional(),
   /** Defaults to the address the request came from. */
   sourceIp: ZIp.optional(),
   /**
@@ -90,7 +90,7 @@ export type TListSessionsQuery = z.infer<typeof ZListSessionsQuery>;
 export const ZJoinWaitlistBody = z.strictObject({
   /** The length wanted once offered; defaults to the service's default duration. */
   durationSeconds: ZDuration.optional(),
-  reason: z.string().trim().max(500).optional(),
+  reason: ZText.trim().max(500).optional(),
   /** Defaults to the address the request came from. */
   sourceIp: ZIp.optional(),
 });

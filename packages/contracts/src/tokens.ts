@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZId } from "./common";
+import { ZId, ZText, ZTimestamp } from "./common";
 
 /** What an API token may do. A token never exceeds its owner's own rights. */
 export const ZScope = z.enum(["sessions:read", "sessions:write", "relay:send", "agent", "tunnel:manage", "admin"]);
@@ -22,9 +22,9 @@ export const ZToken = z.object({
 export type TToken = z.infer<typeof ZToken>;
 
 export const ZCreateTokenBody = z.strictObject({
-  name: z.string().trim().min(1, "must not be empty").max(64),
-  scopes: z.array(ZScope).min(1, "at least one scope"),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  name: ZText.trim().min(1, "must not be empty").max(64),
+  scopes: z.array(ZScope).min(1, "at least one scope").max(16),
+  expiresAt: ZTimestamp.optional(),
   /** Admins only: a service token belongs to no user. */
   service: z.boolean().optional(),
 });

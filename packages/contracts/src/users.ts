@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ZId } from "./common";
+import { ZId, ZText } from "./common";
 
 export const ZRole = z.enum(["admin", "member"]);
 export type TRole = z.infer<typeof ZRole>;
@@ -8,15 +8,13 @@ export type TRole = z.infer<typeof ZRole>;
 export const ZGroupRef = z.object({ id: ZId, name: z.string() });
 
 /** A username: letters, digits and `._@-`, as typed at login. */
-export const ZUsername = z
-  .string()
-  .trim()
+export const ZUsername = ZText.trim()
   .min(1, "must not be empty")
   .max(64)
   .regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only");
 
 /** A local password (argon2id-hashed at rest). */
-export const ZPassword = z.string().min(8, "at least 8 characters").max(256);
+export const ZPassword = ZText.min(8, "at least 8 characters").max(256);
 
 export const ZUser = z.object({
   id: ZId,
@@ -41,16 +39,16 @@ export const ZCreateUserBody = z.strictObject({
   username: ZUsername,
   /** Omit for users who only log in through OIDC. */
   password: ZPassword.optional(),
-  email: z.email().optional(),
-  displayName: z.string().trim().min(1).max(128).optional(),
+  email: ZText.max(254).pipe(z.email()).optional(),
+  displayName: ZText.trim().min(1).max(128).optional(),
   role: ZRole.optional(),
-  groupIds: z.array(ZId).optional(),
+  groupIds: z.array(ZId).max(500).optional(),
 });
 export type TCreateUserBody = z.infer<typeof ZCreateUserBody>;
 
 export const ZUpdateUserBody = z.strictObject({
-  email: z.email().nullable().optional(),
-  displayName: z.string().trim().min(1).max(128).nullable().optional(),
+  email: ZText.max(254).pipe(z.email()).nullable().optional(),
+  displayName: ZText.trim().min(1).max(128).nullable().optional(),
   role: ZRole.optional(),
   disabled: z.boolean().optional(),
   /** Sets a new password; every login of the user ends. */
@@ -58,9 +56,9 @@ export const ZUpdateUserBody = z.strictObject({
   /** With `password`: also revoke the user's API tokens. */
   revokeTokens: z.boolean().optional(),
   /** Replaces the user's group memberships. */
-  groupIds: z.array(ZId).optional(),
+  groupIds: z.array(ZId).max(500).optional(),
   /** Why (kept in the audit trail), e.g. when disabling. */
-  reason: z.string().trim().min(1).max(500).optional(),
+  reason: ZText.trim().min(1).max(500).optional(),
 });
 export type TUpdateUserBody = z.infer<typeof ZUpdateUserBody>;
 
@@ -72,7 +70,7 @@ export const ZGroup = z.object({
 export type TGroup = z.infer<typeof ZGroup>;
 
 export const ZCreateGroupBody = z.strictObject({
-  name: z.string().trim().min(1, "must not be empty").max(64),
+  name: ZText.trim().min(1, "must not be empty").max(64),
 });
 export type TCreateGroupBody = z.infer<typeof ZCreateGroupBody>;
 
@@ -82,7 +80,7 @@ export type TUpdateGroupBody = z.infer<typeof ZUpdateGroupBody>;
 /** `DELETE /api/users/:id?reason=…` */
 export const ZDeleteUserQuery = z.strictObject({
   /** Why (kept in the audit trail). */
-  reason: z.string().trim().min(1).max(500).optional(),
+  reason: ZText.trim().min(1).max(500).optional(),
 });
 export type TDeleteUserQuery = z.infer<typeof ZDeleteUserQuery>;
 

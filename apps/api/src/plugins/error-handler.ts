@@ -7,6 +7,7 @@ import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from 
 import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 import { databaseFault } from "../lib/database-fault";
+import { databaseInputIssue } from "./database-input-errors";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", problem: "malformed JSON" },
@@ -61,6 +62,15 @@ function toBody(
       fe.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `larger than ${request.routeOptions.bodyLimit ?? "the limit of"} bytes` : known.problem;
     const details: TFieldIssue[] = [{ field: "body", message: problem }];
     return { status: errorStatus[known.code], body: { error: { code: known.code, message: `body: ${problem}`, details } }, unexpected: false };
+  }
+  const refused = databaseInputIssue(err);
+  if (refused) {
+    const details: TFieldIssue[] = [refused];
+    return {
+      status: 400,
+      body: { error: { code: "validation_failed", message: `${refused.field}: ${refused.message}`, details } },
+      unexpected: false,
+    };
   }
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === "P2002") {

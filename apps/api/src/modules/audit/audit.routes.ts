@@ -1,9 +1,8 @@
 // The audit trail for admins: a filtered, paginated list, the CSV export and the chain check.
-import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ZAuditExportQuery, ZAuditListQuery, ZAuditPage, ZAuditVerifyResult } from "@postern/contracts";
-import { auditCsv } from "./audit.csv";
+import { auditCsv, startCsv } from "./audit.csv";
 import { presentAuditEvent } from "./audit.presenter";
 import { auditRangeOf, findAuditEvents, verifyAuditChain } from "./audit.service";
 
@@ -29,11 +28,12 @@ export default async function auditRoutes(app: FastifyInstance) {
     { config: { access: "admin" }, schema: { querystring: ZAuditExportQuery } },
     async (request, reply) => {
       const range = auditRangeOf(request.query);
+      const csv = await startCsv(auditCsv(app.ctx, range));
       return reply
         .type("text/csv; charset=utf-8")
         .header("content-disposition", `attachment; filename="${csvFileName(range.label)}"`)
         .header("cache-control", "no-store")
-        .send(Readable.from(auditCsv(app.ctx, range)));
+        .send(csv);
     },
   );
 

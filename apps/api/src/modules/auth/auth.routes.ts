@@ -14,7 +14,7 @@ import {
   type TPermission,
 } from "@postern/contracts";
 import { isAdmin, requireUser, SESSION_COOKIE } from "../../plugins/auth";
-import { unauthorized } from "../../errors";
+import { badField, unauthorized } from "../../errors";
 import { presentUser, type UserWithGroups } from "../users/users.presenter";
 import { ACCESS_TOKEN_SECONDS, changeOwnPassword, loginBasic, loginLocal, logout, logoutEverywhere } from "./auth.service";
 import type { FastifyRequest } from "fastify";
@@ -103,6 +103,11 @@ export default async function authRoutes(app: FastifyInstance) {
     const colon = decoded.indexOf(":");
     const username = colon >= 0 ? decoded.slice(0, colon) : decoded;
     const password = colon >= 0 ? decoded.slice(colon + 1) : "";
+    // The same rules as the login body's fields, so a header cannot carry what a body may not.
+    const checked = ZLoginBody.safeParse({ username: username || "-", password: password || "-" });
+    if (!checked.success) {
+      throw badField("headers.authorization", `the Basic credentials' ${checked.error.issues[0]?.path.join(".")}: ${checked.error.issues[0]?.message}`);
+    }
     const { loginSession } = await loginBasic(app.ctx, username, password, {
       ip: request.ip,
       userAgent: request.headers["user-agent"],

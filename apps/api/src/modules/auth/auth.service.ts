@@ -6,6 +6,7 @@ import type { TChangePasswordBody, TPasswordChanged } from "@postern/contracts";
 import { Prisma, type LoginSession } from "@postern/db";
 import { badField, unauthorized } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
+import { storableText } from "../../lib/storable-text";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { endLogins, revokeTokensOf } from "../users/users.service";
@@ -73,7 +74,7 @@ async function openLoginSession(
         userId: user.id,
         expiresAt: new Date(now.getTime() + seconds * 1000),
         ip: from.ip,
-        userAgent: from.userAgent?.slice(0, 256),
+        userAgent: storableText(from.userAgent?.slice(0, 256)),
         provider,
         lastSeenAt: now,
       },

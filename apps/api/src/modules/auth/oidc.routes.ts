@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { TLoginErrorCode } from "@postern/contracts";
+import { ZText, type TLoginErrorCode } from "@postern/contracts";
 import { OidcError, type OidcClient } from "./oidc.providers";
 import { auditOidcFailure, loginOidc, OidcLoginRefused } from "./oidc.service";
 
@@ -35,7 +35,9 @@ function hashOf(value: string): string {
   return createHash("sha256").update(value).digest("base64url");
 }
 
-const ZProviderParams = z.object({ provider: z.string().min(1).max(64) });
+const ZProviderParams = z.object({ provider: ZText.min(1).max(64) });
+/** What an identity provider sends back; generous bounds, but bounded. */
+const ZCallbackText = ZText.max(4096).optional();
 
 export default async function oidcRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -52,7 +54,7 @@ export default async function oidcRoutes(app: FastifyInstance) {
     "/api/auth/oidc/:provider/start",
     {
       config: { access: "public", rateLimit: oidcRateLimit },
-      schema: { params: ZProviderParams, querystring: z.object({ returnTo: z.string().optional() }) },
+      schema: { params: ZProviderParams, querystring: z.object({ returnTo: ZText.max(2048).optional() }) },
     },
     async (request, reply) => {
       const id = request.params.provider;
@@ -85,7 +87,7 @@ export default async function oidcRoutes(app: FastifyInstance) {
       schema: {
         params: ZProviderParams,
         querystring: z
-          .object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), error_description: z.string().optional() })
+          .object({ code: ZCallbackText, state: ZCallbackText, error: ZCallbackText, error_description: ZCallbackText })
           .passthrough(),
       },
     },

@@ -5,6 +5,7 @@ import type { LoginSession, Tx } from "@postern/db";
 import type { JWTPayload } from "jose";
 import type { OidcProviderConfig } from "../../config";
 import type { DbContext } from "../../lib/db-context";
+import { storableText } from "../../lib/storable-text";
 import { runChange } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
@@ -155,7 +156,7 @@ export async function loginOidc(
         userId,
         expiresAt: new Date(now.getTime() + LOGIN_SESSION_SECONDS * 1000),
         ip: from.ip,
-        userAgent: from.userAgent?.slice(0, 256),
+        userAgent: storableText(from.userAgent?.slice(0, 256)),
         provider: provider.id,
         idToken: input.idToken,
         lastSeenAt: now,

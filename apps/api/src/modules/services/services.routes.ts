@@ -5,6 +5,7 @@ import { z } from "zod";
 import {
   ZCreateServiceBody,
   ZId,
+  ZText,
   ZIdParams,
   ZImportResult,
   ZService,
@@ -20,8 +21,8 @@ import { importServicesCsv } from "./services.import";
 const ZImportQuery = z.strictObject({
   kind: ZServiceKind.optional(),
   exclusive: z.enum(["true", "false"]).optional(),
-  maxSeconds: z.coerce.number().int().positive().optional(),
-  defaultSeconds: z.coerce.number().int().positive().optional(),
+  maxSeconds: z.coerce.number().int().positive().max(366 * 24 * 3600).optional(),
+  defaultSeconds: z.coerce.number().int().positive().max(366 * 24 * 3600).optional(),
   groupId: z.union([ZId, z.array(ZId)]).optional(),
 });
 
@@ -64,7 +65,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
 
   r.post(
     "/api/services/import",
-    { config: { access: "admin" }, bodyLimit: 1024 * 1024, schema: { querystring: ZImportQuery, body: z.string(), response: { 200: ZImportResult } } },
+    { config: { access: "admin" }, bodyLimit: 1024 * 1024, schema: { querystring: ZImportQuery, body: ZText, response: { 200: ZImportResult } } },
     async (request) => {
       const q = request.query;
       return importServicesCsv(app.ctx, originOf(request), request.body, {

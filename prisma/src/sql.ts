@@ -36,6 +36,11 @@ export interface SqlDatabase {
 
 // ---- SQLite ----
 
+/** Statements kept prepared per connection (and `?` → `$n` rewrites kept): callers that build
+ * `IN (?, ?, …)` lists make one text per list length, so the cache is bounded, oldest out first,
+ * rather than holding a native statement for every length ever seen. */
+const STATEMENT_CACHE = 256;
+
 /** Prisma's SQLite adapter stores timestamps as ISO 8601 with an explicit offset. */
 const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
@@ -63,6 +68,7 @@ class SqliteRunner implements SqlRunner {
       const stmt = client.prepare(sql);
       if (stmt.reader) stmt.safeIntegers(false);
       entry = { stmt, convert: null };
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
       this.statements.set(sql, entry);
     }
     return entry;
@@ -163,6 +169,7 @@ function toPg(sql: string): string {
   if (out === undefined) {
     let n = 0;
     out = sql.replace(/\?/g, () => `$${++n}`);
+    if (numbered.size >= STATEMENT_CACHE) numbered.delete(numbered.keys().next().value!);
     numbered.set(sql, out);
   }
   return out;

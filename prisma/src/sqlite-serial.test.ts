@@ -73,3 +73,21 @@ describe("SQLite serialiser after a transaction SQLite already ended", () => {
     expect(await sql.read((run) => run.get(`SELECT count(*) AS n FROM "t"`))).toEqual({ n: 2 });
   });
 });
+
+describe("plain SQL on SQLite", () => {
+  it("keeps answering when callers build more statement texts than it keeps prepared", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-sql-"));
+    const database = await openDatabase(`file:${path.join(dir, "t.db")}`);
+    try {
+      // One text per IN-list length, as live.audience.ts builds them: far more than the cache holds.
+      for (let n = 1; n <= 600; n++) {
+        const values = Array.from({ length: n }, (_, i) => i + 1);
+        const row = await database.sql.read((run) => run.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 WHERE 1 IN (${values.map(() => "?").join(", ")}))`, values));
+        expect(row?.n).toBe(1);
+      }
+    } finally {
+      await database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

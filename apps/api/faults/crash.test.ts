@@ -32,14 +32,18 @@ async function untilAcks(writers: Writers, n: number): Promise<void> {
 }
 
 describe.each(providers)("faults under write load on %s", (provider) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-faults-"));
   const dbName = `postern_fault_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const databaseUrl = provider === "sqlite" ? `file:${path.join(dir, "postern.db")}` : pgUrl(dbName);
-  const env = { DATABASE_URL: databaseUrl, POSTERN_DATA_DIR: dir, POSTERN_LOG_LEVEL: "info" };
+  let dir = "";
+  let databaseUrl = "";
+  let env: Record<string, string> = {};
   let server: ServeProcess | undefined;
   let auth: Auth;
 
+  // In beforeAll, not at collection: a describe filtered out by -t must leave nothing behind.
   beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-faults-"));
+    databaseUrl = provider === "sqlite" ? `file:${path.join(dir, "postern.db")}` : pgUrl(dbName);
+    env = { DATABASE_URL: databaseUrl, POSTERN_DATA_DIR: dir, POSTERN_LOG_LEVEL: "info" };
     if (provider === "postgres") await pgAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
     server = await startServe({ env, cwd: dir });
     const admin = firstAdmin(server.stdout());
@@ -48,7 +52,7 @@ describe.each(providers)("faults under write load on %s", (provider) => {
   afterAll(async () => {
     if (server && server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
     if (provider === "postgres") await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   async function expectAllKept(writers: Writers, since: number, what: string): Promise<void> {

@@ -1,9 +1,9 @@
 // Builds the Fastify instance, listens, and shuts down gracefully on SIGINT/SIGTERM.
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TErrorBody } from "@postern/contracts";
-import path from "node:path";
 import { openDatabase, redactUrl, sqliteFileOf, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";

@@ -98,7 +98,7 @@ describe("the image's start command, outside a container", () => {
     const ports = [await freePort(), await freePort()];
     const apis = ports.map((port) => start(runtime.command, { cwd: runtime.cwd, env: { ...env, PORT: String(port) } }));
     await Promise.all(apis.map((api, i) => until(`replica ${i + 1} ready`, ready(`http://127.0.0.1:${ports[i]}`), 240_000, api)));
-    expect(apis.map((a) => a.output()).join("\n")).toMatch(/applying 1 database migration/);
+    expect(apis.map((a) => a.output()).join("\n")).toMatch(/applying \d+ database migration/);
 
     // `docker compose exec api-1 node bin/postern.mjs user add …`, as the workflow does.
     const password = `smoke-${Math.random().toString(36).slice(2)}-password`;

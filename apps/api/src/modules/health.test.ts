@@ -12,6 +12,7 @@ import { loadConfig } from "../config";
 import { BODY_LIMIT } from "../server";
 import { createTestDatabase } from "../../test/databases";
 import databasePlugin from "../plugins/database";
+import databaseHealth from "../plugins/database-health";
 import healthRoutes, { READY_QUERY_TIMEOUT_MS } from "./health.routes";
 
 /** A TCP proxy to PostgreSQL that can be cut (open connections dropped, new ones refused) and restored. */
@@ -122,6 +123,7 @@ describe("probes against a PostgreSQL that goes away and comes back", () => {
     // Only the probes: the rest of the app would (rightly) wait for the database at start.
     const probes = Fastify({ logger: false });
     await probes.register(databasePlugin, { config, database: opened });
+    await probes.register(databaseHealth);
     await probes.register(healthRoutes);
     try {
       const started = Date.now();

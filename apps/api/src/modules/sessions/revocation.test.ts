@@ -61,7 +61,7 @@ describe.each(providers)("revocation on %s", (provider) => {
       session = ZSession.parse((await call("POST", `/api/services/${service.id}/waitlist`, holder, {})).json());
       if (status === "offered") {
         await call("DELETE", `/api/sessions/${held.id}`, other);
-        await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: session.id } })).status).toBe("offered");
+        await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: session.id } })).status, { timeout: 10_000 }).toBe("offered");
       }
     } else {
       const startsAt = status === "scheduled" ? new Date(clock.now().getTime() + 3600_000).toISOString() : undefined;

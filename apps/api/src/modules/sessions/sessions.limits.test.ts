@@ -80,7 +80,8 @@ describe.each(providers)("booking limits on %s", { timeout: 60_000 }, (provider)
       expect(res.statusCode).toBe(400);
       const error = ZErrorBody.parse(res.json()).error;
       expect(JSON.stringify(error)).toContain("body.startsAt");
-      expect(error.message).toContain("30 days");
+      // Year 9999 is refused by the contract's bound on every instant before the horizon is asked.
+      expect(error.message).toMatch(startsAt.startsWith("9999") ? /body\.startsAt: must be between/ : /30 days/);
     }
     expect(await openCount()).toBe(0);
     expect((await book(at(29 * 24 * HOUR), 3600)).statusCode).toBe(201);

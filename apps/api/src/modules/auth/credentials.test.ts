@@ -2,7 +2,7 @@
 // with them stop working on "log out everywhere", on a password set by an admin and on the
 // user's own password change; and a principal cannot open live streams without bound.
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ZCreatedToken } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";

@@ -18,7 +18,9 @@ export default defineConfig({
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    sourcemap: true,
+    // Written for whoever debugs a build, without a link from the bundles; the API never serves
+    // them (plugins/web.ts), so production does not hand out the sources.
+    sourcemap: "hidden",
     rollupOptions: {
       // zod's sources carry doc comments where Rollup expects pure annotations; harmless noise.
       onwarn(warning, warn) {

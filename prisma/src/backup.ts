@@ -79,6 +79,8 @@ export async function backupSqlite(provider: Provider, databaseFile: string, tar
   } finally {
     copy.close();
   }
+  // A backup holds what the database holds (password hashes, ID tokens): owner-only.
+  fs.chmodSync(partial, 0o600);
   fs.renameSync(partial, target);
   return { bytes: fs.statSync(target).size };
 }
@@ -91,10 +93,11 @@ export async function backupSqlite(provider: Provider, databaseFile: string, tar
 export async function restoreSqlite(provider: Provider, backupFile: string, databaseFile: string): Promise<void> {
   refuseProvider(provider, "restore");
   inspectSqliteBackup(backupFile);
-  fs.mkdirSync(path.dirname(databaseFile), { recursive: true });
+  fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 });
   const source = new Database(backupFile, { readonly: true, fileMustExist: true });
   try {
     await source.backup(databaseFile, { progress: () => ALL_PAGES });
+    fs.chmodSync(databaseFile, 0o600);
   } catch (err) {
     throw new BackupError(`restore failed: ${(err as Error).message}`);
   } finally {

@@ -52,9 +52,34 @@ export function sqliteFileOf(url: string): string {
   return path.resolve(url.slice("file:".length).split("?")[0] ?? "");
 }
 
-/** SQLite creates the database file but not its directory; a missing one would fail opaquely. */
+/** The files a SQLite database lives in: the database, its write-ahead log and shared memory. */
+export function sqliteFilesOf(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`];
+}
+
+/**
+ * The database holds password hashes and ID tokens: owner-only. A new file is created 0600
+ * before SQLite opens it, because SQLite gives its -wal and -shm the database file's mode; an
+ * existing one (and its companions) is narrowed to 0600.
+ */
+export function restrictSqliteFiles(file: string): void {
+  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, "a", 0o600));
+  for (const f of sqliteFilesOf(file)) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch {
+      // Not there (no -wal yet), or not ours to change: the doctor says so.
+    }
+  }
+}
+
+/** SQLite creates the database file but not its directory; a missing one would fail opaquely.
+ * A directory made here is owner-only, like the files in it. */
 function ensureSqliteDir(url: string): void {
-  if (providerOf(url) === "sqlite") fs.mkdirSync(path.dirname(sqliteFileOf(url)), { recursive: true });
+  if (providerOf(url) !== "sqlite") return;
+  const file = sqliteFileOf(url);
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  restrictSqliteFiles(file);
 }
 
 export interface OpenDatabase {
@@ -82,6 +107,7 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     // power cut may lose the last changes but never corrupts the file. POSTERN_SQLITE_SYNC=full
     // turns the per-commit sync back on (server.ts).
     await db.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
+    restrictSqliteFiles(sqliteFileOf(url));
     return { db, provider, sql: sqliteSql(adapter), close: () => db.$disconnect() };
   }
   silencePgParallelQueryWarning();

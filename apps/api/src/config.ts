@@ -275,7 +275,7 @@ export function resolveSecret(config: Config, generate: () => string): string {
   if (config.secret) return config.secret;
   const file = path.join(config.dataDir, "secret");
   if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secret = generate();
   fs.writeFileSync(file, secret + "\n", { mode: 0o600 });
   return secret;

@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config";
-import { createLogger, logFormatOf, recordErrorCodes, RequestLogController, type LogFormat } from "./logger";
+import { createLogger, loggableUrl, logFormatOf, recordErrorCodes, RequestLogController, type LogFormat } from "./logger";
 import { createTestDatabase } from "../test/databases";
 import { startServe, type ServeProcess } from "../test/serve";
 
@@ -59,6 +59,32 @@ describe("request lines", () => {
     expect(requests[0]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: GET \/api\/things 200 \d+\.\d ms$/);
     expect(requests[1]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: GET \/api\/refused 409 conflict \d+\.\d ms$/);
     expect(lines.some((l) => l.startsWith("{"))).toBe(false);
+  });
+});
+
+describe("credentials in URLs", () => {
+  it("drops the query of auth routes and redacts token, access_token, code and state anywhere", async () => {
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (d: Buffer) => (text += d.toString()));
+    const logger: FastifyBaseLogger = await createLogger({ logLevel: "debug", logFormat: "json" }, { destination: out });
+    const app = Fastify({ loggerInstance: logger, logController: new RequestLogController() });
+    app.get("/api/auth/oidc/:provider/callback", async () => ({ ok: true }));
+    app.get("/api/things", async () => ({ ok: true }));
+    await app.ready();
+    await app.inject({ url: "/api/auth/oidc/acme/callback?code=SECRETCODE1&state=SECRETSTATE1&iss=x" });
+    await app.inject({ url: "/api/things?token=SECRETTOKEN1&access_token=SECRETTOKEN2&Code=SECRETCODE2&state=SECRETSTATE2&limit=5" });
+    await app.close();
+    expect(text).not.toMatch(/SECRET/);
+    const urls = text
+      .split("\n")
+      .filter((l) => l.includes('"request completed"'))
+      .map((l) => (JSON.parse(l) as { req: { url: string } }).req.url);
+    expect(urls).toEqual([
+      "/api/auth/oidc/acme/callback?[redacted]",
+      "/api/things?token=[redacted]&access_token=[redacted]&Code=[redacted]&state=[redacted]&limit=5",
+    ]);
+    expect(loggableUrl("/api/things")).toBe("/api/things");
   });
 });
 

@@ -71,6 +71,35 @@ export async function createLogger(
   return pino(base, stream);
 }
 
+/** Query parameters that carry credentials (OIDC codes and state, tokens pasted into URLs). */
+const SECRET_PARAMS = new Set(["token", "access_token", "id_token", "refresh_token", "code", "state", "password", "secret"]);
+
+/**
+ * A request URL fit for the log: on the auth routes (OIDC callbacks carry `code` and `state`) the
+ * whole query goes; elsewhere each credential-like parameter's value is replaced.
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf("?");
+  if (q < 0) return url;
+  const pathname = url.slice(0, q);
+  if (pathname.startsWith("/api/auth/") || pathname === "/api/loginUser") return `${pathname}?[redacted]`;
+  const params = url
+    .slice(q + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, " "));
+      } catch {
+        // A malformed name is logged as sent.
+      }
+      return SECRET_PARAMS.has(decoded.toLowerCase()) ? `${name}=[redacted]` : pair;
+    });
+  return `${pathname}?${params.join("&")}`;
+}
+
 /** Paths that are the API (everything else a GET can reach is the SPA and its files). */
 const API_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
 
@@ -91,12 +120,12 @@ const errorCodes = new WeakMap<FastifyRequest, string>();
  */
 export class RequestLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ req: { method: request.method, url: request.url } }, "incoming request");
+    request.log.debug({ req: { method: request.method, url: loggableUrl(request.url) } }, "incoming request");
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = {
-      req: { method: request.method, url: request.url, remoteAddress: request.ip },
+      req: { method: request.method, url: loggableUrl(request.url), remoteAddress: request.ip },
       res: { statusCode: reply.statusCode },
       ...(errorCodes.has(request) ? { error: errorCodes.get(request) } : {}),
       responseTime: Math.round(reply.elapsedTime * 10) / 10,

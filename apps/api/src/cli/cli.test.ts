@@ -7,7 +7,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type OpenDatabase } from "@postern/db";
 import { createTestDatabase, providers } from "../../test/databases";
-import { postern } from "../../test/cli";
+import { postern, spawnPostern } from "../../test/cli";
+import { verifyPassword } from "../modules/auth/password";
 
 /** Each command is a fresh tsx process: ~2 s on a quiet machine, far more on a busy one. */
 const CLI_TIMEOUT = 240_000;
@@ -71,6 +72,30 @@ describe.each(providers)("postern CLI on %s", (provider) => {
     const actions = (await database.db.auditEvent.findMany({ orderBy: { seq: "asc" } })).map((e) => [e.action, e.actorUsername]);
     expect(actions.map((a) => a[0]).sort()).toEqual(["user.created", "user.created", "user.disabled"]);
     expect(actions.every(([, actor]) => actor?.startsWith("cli:"))).toBe(true);
+  });
+
+  it("user password: prints a generated one, takes --password, or reads one from stdin; logins end", { timeout: CLI_TIMEOUT }, async () => {
+    expect((await run("user", "add", "dora", "--password", "first-password")).code).toBe(0);
+    const dora = await database.db.user.findUniqueOrThrow({ where: { username: "dora" } });
+    await database.db.loginSession.create({ data: { userId: dora.id, expiresAt: new Date(Date.now() + 3600_000), provider: "local" } });
+    const generated = await run("user", "password", "dora");
+    expect(generated.code).toBe(0);
+    const printed = /password: (\S+)/.exec(generated.stdout)?.[1] ?? "";
+    const hashOf = async () => (await database.db.user.findUniqueOrThrow({ where: { username: "dora" } })).passwordHash;
+    expect(await verifyPassword(await hashOf(), printed)).toBe(true);
+    expect(await database.db.loginSession.count({ where: { userId: dora.id, revokedAt: null } })).toBe(0);
+
+    const child = spawnPostern(["user", "password", "dora", "--password", "-"], { DATABASE_URL: url }, cwd);
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stdin.end("from-stdin-password\nignored\n");
+    expect(await new Promise((resolve) => child.on("close", resolve))).toBe(0);
+    expect(stdout).not.toContain("from-stdin-password");
+    expect(await verifyPassword(await hashOf(), "from-stdin-password")).toBe(true);
+
+    const short = await run("user", "password", "dora", "--password", "short");
+    expect(short.stderr).toBe("postern: --password: at least 8 characters\n");
+    expect(await verifyPassword(await hashOf(), "from-stdin-password")).toBe(true);
   });
 
   it("adds groups, members and services, and imports a CSV of main;sub lines", { timeout: CLI_TIMEOUT }, async () => {

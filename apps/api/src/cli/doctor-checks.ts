@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
-import { openDatabase, redactUrl, type OpenDatabase, type Provider } from "@postern/db";
+import { openDatabase, redactUrl, sqliteFileOf, sqliteFilesOf, type OpenDatabase, type Provider } from "@postern/db";
 import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
 import { writeProblem } from "../lib/writable-dir";
@@ -339,6 +339,27 @@ export async function checkTunnel(config: Config): Promise<CheckResult[]> {
   return results;
 }
 
+/** Other users of the machine must not read the database (password hashes, ID tokens) or the secret. */
+export function checkFileModes(config: Config): CheckResult[] {
+  const paths: { file: string; wanted: number }[] = [];
+  if (fs.existsSync(config.dataDir)) paths.push({ file: config.dataDir, wanted: 0o700 });
+  if (config.databaseUrl.startsWith("file:")) {
+    const db = sqliteFileOf(config.databaseUrl);
+    if (path.dirname(db) !== path.resolve(config.dataDir) && fs.existsSync(path.dirname(db))) paths.push({ file: path.dirname(db), wanted: 0o700 });
+    for (const file of sqliteFilesOf(db)) if (fs.existsSync(file)) paths.push({ file, wanted: 0o600 });
+  }
+  const secretFile = path.join(config.dataDir, "secret");
+  if (fs.existsSync(secretFile)) paths.push({ file: secretFile, wanted: 0o600 });
+  const wide = paths.flatMap(({ file, wanted }) => {
+    const mode = fs.statSync(file).mode & 0o777;
+    return (mode & 0o077) !== 0 ? [`${file} is ${mode.toString(8).padStart(4, "0")} (chmod ${wanted.toString(8)})`] : [];
+  });
+  if (paths.length === 0) return [];
+  return wide.length > 0
+    ? [{ mark: "warn", name: "file modes", detail: `others on this machine can read Postern's data: ${wide.join("; ")}` }]
+    : [{ mark: "ok", name: "file modes", detail: "the data directory and database files are owner-only" }];
+}
+
 export function checkDirectories(config: Config): CheckResult[] {
   const results: CheckResult[] = [];
   const needsDataDir = config.databaseUrl.startsWith("file:") || !config.secret;
@@ -350,6 +371,7 @@ export function checkDirectories(config: Config): CheckResult[] {
         : { mark: "ok", name: "data directory", detail: `${config.dataDir} is writable` },
     );
   }
+  results.push(...checkFileModes(config));
   if (config.auditExportDir) {
     const problem = writeProblem(config.auditExportDir);
     results.push(

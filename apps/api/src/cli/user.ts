@@ -4,6 +4,15 @@ import { generatePassword } from "../modules/auth/auth.service";
 import { createUser, findUserByUsername, findUsers, updateUser } from "../modules/users/users.service";
 import { CliError, parseWith, withDatabase } from "./context";
 
+async function firstLineOfStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes("\n")) break;
+  }
+  return text.split(/\r?\n/)[0] ?? "";
+}
+
 export function registerUserCommands(program: Command): void {
   const user = program.command("user").description("manage users");
 
@@ -42,10 +51,12 @@ export function registerUserCommands(program: Command): void {
   user
     .command("password <username>")
     .description("set a user's password (prints a generated one when --password is left out); every login of theirs ends")
-    .option("--password <pw>", "the new password (at least 8 characters)")
+    .option("--password <pw>", "the new password (at least 8 characters); `-` reads it from the first line of stdin")
     .option("--revoke-tokens", "also revoke the user's API tokens")
     .action(async (username: string, opts: { password?: string; revokeTokens?: boolean }) => {
-      const password = parseWith(ZPassword, opts.password ?? generatePassword(), () => "--password");
+      // From stdin it stays out of the shell's history and out of `ps`.
+      const given = opts.password === "-" ? await firstLineOfStdin() : opts.password;
+      const password = parseWith(ZPassword, given ?? generatePassword(), () => "--password");
       await withDatabase(async ({ ctx, caller }) => {
         const found = await findUserByUsername(ctx, username);
         if (!found) throw new CliError(`no user "${username}"`);

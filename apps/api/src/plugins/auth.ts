@@ -65,6 +65,8 @@ declare module "fastify" {
     /** The scope an API token needs here; default sessions:read for reads, sessions:write for
      * changes, admin on admin routes; "any" where any valid token will do (GET /api/test). */
     scope?: TScope | "any";
+    /** The route checks a bearer of its own (GET /metrics and POSTERN_METRICS_TOKEN): no login here. */
+    ownBearer?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -192,6 +194,7 @@ export default fp(
     );
 
     app.addHook("onRequest", async (request) => {
+      if (request.routeOptions.config.ownBearer) return;
       const bearer = bearerOf(request);
       if (bearer?.startsWith(TOKEN_PREFIX)) {
         const prefix = prefixOf(bearer);

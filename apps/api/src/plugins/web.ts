@@ -14,7 +14,13 @@ export default fp(
     const webDir = path.resolve(opts.webDir ?? defaultWebDir);
     const hasSpa = fs.existsSync(path.join(webDir, "index.html"));
     if (hasSpa) {
-      await app.register(fastifyStatic, { root: webDir, wildcard: false, index: ["index.html"] });
+      // Source maps would hand out the SPA's sources (and paths of the build machine): never served.
+      await app.register(fastifyStatic, {
+        root: webDir,
+        wildcard: false,
+        index: ["index.html"],
+        allowedPath: (pathName) => !pathName.endsWith(".map"),
+      });
     } else {
       app.log.warn({ webDir }, "the web app is not built; run `pnpm --filter @postern/web build` to serve the UI");
     }

@@ -162,5 +162,8 @@ describe.each(providers)("the tunnel's client addresses on %s", { timeout: 60_00
     const failed = await app.ctx.db.auditEvent.findMany({ where: { action: "user.login_failed" }, orderBy: { seq: "asc" } });
     // Through the tunnel: the address ngrok appended; on the public port the header is ignored.
     expect(failed.map((e) => e.sourceIp)).toEqual(["203.0.113.77", "127.0.0.1"]);
+    // Without POSTERN_METRICS_TOKEN the metrics are not served to the internet through the tunnel.
+    expect((await fetch(`http://${forwardTo}/metrics`)).status).toBe(403);
+    expect((await fetch(`${direct}/metrics`)).status).toBe(200);
   });
 });

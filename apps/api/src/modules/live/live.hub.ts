@@ -59,6 +59,15 @@ function watcherClass(w: Pick<Watcher, "user" | "scopes">): VisibilityClass {
   return classOf({ admin: w.user.role === "admin" && scopeAdmin, groupIds: w.user.memberships.map((m) => m.groupId) });
 }
 
+/** Whom a stream counts against for the per-principal cap: a token by itself, a login by its user. */
+function principalKeyOf(watcher: Watcher): string | undefined {
+  if (watcher.credential?.kind === "token") return `token:${watcher.credential.id}`;
+  return watcher.user ? `user:${watcher.user.id}` : undefined;
+}
+
+/** Close code for a stream refused because its principal has too many open (429's cousin). */
+export const TOO_MANY_CLOSE_CODE = 4429;
+
 export class LiveClient {
   cursor = 0;
   /** Non-null while a snapshot or replay is being prepared. */
@@ -197,6 +206,14 @@ export class LiveHub {
     if (client.socket.bufferedAmount > this.settings.maxBufferedBytes + client.allowance) {
       this.drop(client, "the connection is too slow");
     }
+  }
+
+  /** Open streams of one principal: an API token's own, else its user's (every login and personal token). */
+  connectionsOf(watcher: Watcher): number {
+    const key = principalKeyOf(watcher);
+    let n = 0;
+    if (key) for (const client of this.allClients()) if (!client.closed && principalKeyOf(client.watcher) === key) n += 1;
+    return n;
   }
 
   private *allClients(): Iterable<LiveClient> {

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ZLiveQuery } from "@postern/contracts";
 import { forbidden } from "../../errors";
 import { requirePrincipal } from "../../plugins/auth";
-import type { LiveCredential } from "./live.hub";
+import { TOO_MANY_CLOSE_CODE, type LiveCredential } from "./live.hub";
 
 const hostnameOf = (hostHeader: string | string[] | undefined): string | undefined =>
   typeof hostHeader === "string" ? hostHeader.replace(/:\d+$/, "").toLowerCase() : undefined;
@@ -51,7 +51,14 @@ export default async function liveRoutes(app: FastifyInstance) {
         : principal?.token
           ? { kind: "token", id: principal.token.id }
           : undefined;
-      void app.live.hub.connect(socket, { user: principal?.user ?? null, scopes: principal?.scopes ?? null, credential }, request.query.since);
+      const watcher = { user: principal?.user ?? null, scopes: principal?.scopes ?? null, credential };
+      // Counted per instance: each stream costs memory here, whatever the other instances hold.
+      const max = app.config.maxLiveConnections;
+      if (app.live.hub.connectionsOf(watcher) >= max) {
+        socket.close(TOO_MANY_CLOSE_CODE, `too many live connections: at most ${max} per user or token (POSTERN_MAX_LIVE_CONNECTIONS)`);
+        return;
+      }
+      void app.live.hub.connect(socket, watcher, request.query.since);
     },
   );
 }

@@ -62,6 +62,24 @@ describe.each(providers)("metrics (%s)", (provider) => {
     expect(text).toContain("# TYPE postern_process_cpu_user_seconds_total counter");
   });
 
+  it("asks for POSTERN_METRICS_TOKEN as a bearer when it is set, and only then", async () => {
+    t = await buildTestApp(provider, { env: { POSTERN_METRICS_TOKEN: "metrics-secret-0123456789" } });
+    const { app } = t;
+    const admin = await createUser(app, { role: "admin" });
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Bearer metrics-secret-012345678X" }, admin.headers]) {
+      const refused = await app.inject({ url: "/metrics", headers });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toMatchObject({ error: { code: "unauthorized" } });
+      expect(refused.headers["www-authenticate"]).toContain("Bearer");
+    }
+    const ok = await app.inject({ url: "/metrics", headers: { authorization: "Bearer metrics-secret-0123456789" } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain("postern_live_clients");
+    await t.close();
+    t = await buildTestApp(provider);
+    expect((await t.app.inject({ url: "/metrics" })).statusCode).toBe(200);
+  });
+
   it("keeps each app's metrics apart (one registry per instance)", async () => {
     t = await buildTestApp(provider);
     const other = await buildTestApp(provider);

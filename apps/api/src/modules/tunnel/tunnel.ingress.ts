@@ -51,6 +51,11 @@ export function forwardedAddressOf(header: string | string[] | undefined): strin
   return last && net.isIP(last) ? last : undefined;
 }
 
+/** Whether a request came in through the ngrok tunnel (from the internet, whatever its address). */
+export function isTunnelRequest(request: FastifyRequest): boolean {
+  return tunnelSockets.has(request.raw.socket);
+}
+
 /** onRequest: a tunnelled request's `request.ip` becomes its client's address. */
 export async function useTunnelClientAddress(request: FastifyRequest): Promise<void> {
   if (!tunnelSockets.has(request.raw.socket)) return;

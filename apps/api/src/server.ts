@@ -6,6 +6,7 @@ import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
 import serviceApp from "./app";
+import { frameworkErrors } from "./plugins/error-handler";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
 
@@ -71,6 +72,7 @@ export async function buildServer(
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
+    frameworkErrors,
   });
   // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
   // would close every socket without a code): new requests already get 503 at this point.

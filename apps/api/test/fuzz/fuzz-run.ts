@@ -15,6 +15,8 @@ export interface FuzzOptions {
   seed: number;
   /** Percent of generated values replaced by hostile ones. */
   hostility?: number;
+  /** Where a long run reports as it goes. */
+  progress?: (line: string) => void;
 }
 
 export interface FuzzReport {
@@ -137,6 +139,8 @@ export async function runFuzz(world: FuzzWorld, options: FuzzOptions): Promise<F
   const arbitrary = plan(world, ops, options.hostility ?? 15);
   const report: FuzzReport = { requests: 0, byStatus: {}, serverErrors: 0, tunnelUnavailable: 0, failures: [], failureCount: 0, accepted: {}, msByRoute: {}, routes: ops.length, chainIntact: false };
   const fail = (what: string) => {
+    // A long run says what it found as it goes, not only at the end.
+    if (options.progress && report.failureCount < 50) options.progress(`  found: ${what.slice(0, 600)}`);
     report.failureCount += 1;
     if (report.failures.length < 25) report.failures.push(what.slice(0, 600));
   };
@@ -204,6 +208,9 @@ export async function runFuzz(world: FuzzWorld, options: FuzzOptions): Promise<F
     seq = written.reduce((max, e) => Math.max(max, e.seq), seq);
     refused.clear();
     await world.refresh();
+    if (options.progress && report.requests % 10_000 < batch) {
+      options.progress(`${report.requests} requests, ${report.serverErrors} 5xx, ${report.failureCount} rule breaks, ${Math.round((Date.now() - started) / 1000)} s`);
+    }
   }
   report.chainIntact = !(await verifyAuditChain(app.ctx)).firstBreak;
   return report;

@@ -31,7 +31,8 @@ export function fuzzSuite(provider: Provider): void {
     });
 
     it(`answers no 5xx, refuses in the envelope and writes nothing when refusing (seed ${seed})`, { timeout: budgetMs ? budgetMs + 60_000 : 24 * 3600_000 }, async () => {
-      const report = await runFuzz(world, { requests, budgetMs, seed });
+      const progress = requested > 0 ? (line: string) => process.stderr.write(`[fuzz ${provider}] ${line}\n`) : undefined;
+      const report = await runFuzz(world, { requests, budgetMs, seed, progress });
       console.log(summary(provider, report));
       expect(report.failures).toEqual([]);
       expect(report.serverErrors).toBe(0);

@@ -79,6 +79,10 @@ describe.each(providers)("bad input on %s", (provider) => {
     const badUrl = await t.app.inject({ method: "GET", url: "/api/services/%uD800", headers: admin.headers });
     expect(badUrl.statusCode).toBe(400);
     expect(ZErrorBody.parse(badUrl.json()).error).toMatchObject({ code: "bad_request", message: expect.stringContaining("url") });
+    // A resume point beyond the 32-bit sequence is refused before any upgrade.
+    const since = await t.app.inject({ method: "GET", url: "/api/live?since=99999999999", headers: admin.headers });
+    expect(since.statusCode).toBe(400);
+    expect(ZErrorBody.parse(since.json()).error.message).toContain("querystring.since");
     const live = await t.app.inject({ method: "GET", url: "/api/live", headers: admin.headers });
     expect(live.statusCode).toBe(404);
     expect(ZErrorBody.parse(live.json()).error.message).toContain("websocket");

@@ -208,7 +208,7 @@ export async function runFuzz(world: FuzzWorld, options: FuzzOptions): Promise<F
     seq = written.reduce((max, e) => Math.max(max, e.seq), seq);
     refused.clear();
     await world.refresh();
-    if (options.progress && report.requests % 10_000 < batch) {
+    if (options.progress && report.requests % 5_000 < batch) {
       options.progress(`${report.requests} requests, ${report.serverErrors} 5xx, ${report.failureCount} rule breaks, ${Math.round((Date.now() - started) / 1000)} s`);
     }
   }

@@ -8,6 +8,7 @@ import { openDatabase, redactUrl, sqliteFileOf, type OpenDatabase } from "@poste
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
 import serviceApp from "./app";
+import { frameworkErrors } from "./plugins/error-handler";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
 import { writeProblem } from "./lib/writable-dir";
@@ -86,6 +87,7 @@ export async function buildServer(
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",
+    frameworkErrors,
     // Fastify's own 503 while closing has its own body; ours below uses the error envelope.
     return503OnClosing: false,
   });

@@ -8,6 +8,7 @@ import { BODY_LIMIT } from "../src/server";
 import { hashPassword } from "../src/modules/auth/password";
 import { LOGIN_SESSION_SECONDS } from "../src/modules/auth/auth.service";
 import { CSRF_HEADER, SESSION_COOKIE } from "../src/plugins/auth";
+import { frameworkErrors } from "../src/plugins/error-handler";
 import { createTestDatabase } from "./databases";
 
 export interface TestClock {
@@ -61,7 +62,7 @@ export async function buildTestApp(provider: Provider, options: TestAppOptions =
   );
   const start = async () => {
     const opened = await openDatabase(database.url, { poolSize: 4 });
-    const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+    const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, frameworkErrors });
     await app.register(fp(serviceApp), { config, database: opened, secret: config.secret ?? "", now: options.now });
     app.addHook("onClose", async () => opened.close());
     await app.ready();

@@ -44,6 +44,9 @@ export const ZHttpUrl = ZText.max(2048, "at most 2048 characters").pipe(
   z.url({ protocol: /^https?$/, error: "an http:// or https:// URL" }),
 );
 
+/** The largest count or sequence number a client may send: the database keeps them as 32-bit integers. */
+export const MAX_INT32 = 2_147_483_647;
+
 /** Route parameters for `/:id` routes. */
 export const ZIdParams = z.object({ id: ZId });
 export type TIdParams = z.infer<typeof ZIdParams>;

@@ -1,7 +1,7 @@
 // The gateway agent: the admin view of agents (`GET /api/agents`) and the websocket protocol
 // between the API and an agent (`GET /api/agent`).
 import { z } from "zod";
-import { ZId, ZText } from "./common";
+import { MAX_INT32, ZId, ZText } from "./common";
 
 /** One port-forward the agent must keep: admit `sourceIp` on `publicPort`, forward to the LAN. */
 export const ZGatewayRule = z.object({
@@ -56,11 +56,11 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("applied"),
     /** The `version` of the rules message this answers. */
-    version: z.number().int(),
+    version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     /** How many rules the firewall holds now. */
-    applied: z.number().int().min(0),
-    added: z.number().int().min(0),
-    removed: z.number().int().min(0),
+    applied: z.number().int().min(0).max(MAX_INT32),
+    added: z.number().int().min(0).max(MAX_INT32),
+    removed: z.number().int().min(0).max(MAX_INT32),
     /** Why some or all rules could not be applied; absent when all went well. */
     error: ZText.max(2000).optional(),
   }),

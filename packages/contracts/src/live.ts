@@ -1,6 +1,7 @@
 // The live board stream (`GET /api/live[?since=<seq>]`, a websocket): what the server sends.
 // A client gets one snapshot, then events in `seq` order; `since` resumes after a reconnect.
 import { z } from "zod";
+import { MAX_INT32 } from "./common";
 import { ZDomainEvent, type TDomainEvent } from "./events";
 import { ZService } from "./services";
 import { ZSession } from "./sessions";
@@ -40,6 +41,6 @@ export type TLiveServerMessage = z.infer<typeof ZLiveServerMessage>;
 /** `GET /api/live` query. */
 export const ZLiveQuery = z.strictObject({
   /** The last `seq` the client applied; the server replays what came after. */
-  since: z.coerce.number().int().min(0).optional(),
+  since: z.coerce.number().int().min(0).max(MAX_INT32).optional(),
 });
 export type TLiveQuery = z.infer<typeof ZLiveQuery>;

@@ -75,6 +75,19 @@ describe.each(providers)("bad input on %s", (provider) => {
     expect(await rowCounts(t.app)).toEqual(before);
   });
 
+  it("answers a URL that is not UTF-8, and a plain GET of a websocket route, in the envelope", async () => {
+    const badUrl = await t.app.inject({ method: "GET", url: "/api/services/%uD800", headers: admin.headers });
+    expect(badUrl.statusCode).toBe(400);
+    expect(ZErrorBody.parse(badUrl.json()).error).toMatchObject({ code: "bad_request", message: expect.stringContaining("url") });
+    // A resume point beyond the 32-bit sequence is refused before any upgrade.
+    const since = await t.app.inject({ method: "GET", url: "/api/live?since=99999999999", headers: admin.headers });
+    expect(since.statusCode).toBe(400);
+    expect(ZErrorBody.parse(since.json()).error.message).toContain("querystring.since");
+    const live = await t.app.inject({ method: "GET", url: "/api/live", headers: admin.headers });
+    expect(live.statusCode).toBe(404);
+    expect(ZErrorBody.parse(live.json()).error.message).toContain("websocket");
+  });
+
   it("answers an export at the edge of the range in full", async () => {
     const res = await t.app.inject({ method: "GET", url: "/api/audit/export.csv?from=2000-01-01&to=9998-12-31", headers: admin.headers });
     expect(res.statusCode).toBe(200);

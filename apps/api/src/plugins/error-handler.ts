@@ -1,7 +1,7 @@
 // The one error handler: every failure leaves as `{ error: { code, message, details } }`.
 // Validation problems name the field; anything unexpected is logged and hidden from the client.
 // (Unknown routes are answered by the web plugin, which also serves the SPA's pages.)
-import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 import { Prisma } from "@postern/db";
@@ -108,8 +108,36 @@ function toBody(
   };
 }
 
+/**
+ * Fastify's `frameworkErrors` option: errors met before any route runs (a URL whose
+ * percent-encoding is not UTF-8, `%uD800`) leave in the same envelope. Every builder of the app
+ * (`buildServer`, the tests' `buildTestApp`) passes it to `Fastify()`.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const bad = err.code === "FST_ERR_BAD_URL";
+  const details: TFieldIssue[] = [{ field: "url", message: "not a valid URL (percent-encoding must spell UTF-8)" }];
+  const body: TErrorBody = bad
+    ? { error: { code: "bad_request", message: `url: ${details[0]!.message}`, details } }
+    : toBody(err, request).body;
+  void reply.code(bad ? 400 : errorStatus[body.error.code]).type("application/json").send(body);
+}
+
+/** What an error status means, for answers that left a route without a body (see below). */
+const bareStatusCodes: Record<number, TErrorCode> = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited" };
+
 export default fp(
   async (app: FastifyInstance) => {
+    // A plugin may answer a refusal with no body at all: the websocket plugin answers a plain GET
+    // on `/api/live` with a bare 404. Every refusal still leaves in the envelope.
+    app.addHook("onSend", async (request, reply, payload) => {
+      if (reply.statusCode < 400 || (payload !== undefined && payload !== null && payload !== "")) return payload;
+      const code = bareStatusCodes[reply.statusCode] ?? "bad_request";
+      const ws = reply.statusCode === 404 && request.routeOptions.url !== undefined;
+      const message = ws ? "this route is a websocket: connect with Upgrade: websocket" : code.replace(/_/g, " ");
+      void reply.type("application/json");
+      return JSON.stringify({ error: { code, message } } satisfies TErrorBody);
+    });
+
     app.setErrorHandler((err, request, reply) => {
       const { status, body, headers, unexpected } = toBody(err, request);
       // A database fault is logged once per outage by the health tracker, not once per request.

@@ -56,7 +56,21 @@ export class BoardCache {
     this.views.clear();
   }
 
+  /**
+   * A view read while a change committed may hold the board from before it; the requests waiting
+   * on it would then answer after the change's live event went out, and a client applying both
+   * would put the old state back over the new. So a read that overlapped a change is read again.
+   */
   private async build(cls: VisibilityClass): Promise<BoardView> {
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.generation;
+      const view = await this.read(cls);
+      // Bounded: under a stream of changes a view a few milliseconds old is the best there is.
+      if (generation === this.generation || attempt >= 3) return view;
+    }
+  }
+
+  private async read(cls: VisibilityClass): Promise<BoardView> {
     const where: Prisma.ServiceWhereInput = cls.admin ? {} : { groups: { some: { groupId: { in: [...cls.groupIds] } } } };
     const [rows, sessionRows] = await Promise.all([
       this.ctx.db.service.findMany({ where, include: serviceInclude, orderBy: [{ connectionMain: "asc" }, { name: "asc" }] }),

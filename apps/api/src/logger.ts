@@ -138,11 +138,11 @@ export class RequestLogController extends LogController {
 
 /** Notes the error code of every error envelope sent, for the request's line. */
 export function recordErrorCodes(app: FastifyInstance): void {
-  app.addHook("onSend", async (request, reply, payload) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (reply.statusCode >= 400 && typeof payload === "string") {
       const code = /^\{"error":\{"code":"([^"]+)"/.exec(payload)?.[1];
       if (code) errorCodes.set(request, code);
     }
-    return payload;
+    done(null, payload);
   });
 }

@@ -92,10 +92,11 @@ export async function buildServer(
     return503OnClosing: false,
   });
   let draining = false;
-  app.addHook("onRequest", async (_request, reply) => {
-    if (!draining) return;
+  // Callback style: it runs on every request, and an async hook costs a promise each time.
+  app.addHook("onRequest", (_request, reply, done) => {
+    if (!draining) return done();
     const body: TErrorBody = { error: { code: "service_unavailable", message: "the server is shutting down; try again shortly" } };
-    return reply.code(503).header("connection", "close").header("retry-after", "1").send(body);
+    void reply.code(503).header("connection", "close").header("retry-after", "1").send(body);
   });
   // Registered before the app, so it runs before the websocket plugin's own preClose hook (which
   // would close every socket without a code): new requests get 503 from here on.

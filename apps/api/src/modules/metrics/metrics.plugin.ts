@@ -18,12 +18,14 @@ export default fp(
     const metrics = createMetrics(app.ctx);
     app.decorate("metrics", metrics);
 
-    app.addHook("onResponse", async (request, reply) => {
+    // Callback style: it runs on every request, and an async hook costs a promise each time.
+    app.addHook("onResponse", (request, reply, done) => {
       // The route pattern, not the URL, keeps the label set small; unmatched paths share one label.
       const route = request.routeOptions.url ?? "unmatched";
       const method = request.method;
       metrics.httpRequests.inc({ method, route, status: String(reply.statusCode) });
       metrics.httpDuration.observe({ method, route }, reply.elapsedTime / 1000);
+      done();
     });
 
     const expected = app.config.metricsToken ? Buffer.from(`Bearer ${app.config.metricsToken}`) : undefined;

@@ -234,7 +234,9 @@ async function main() {
     process.exit(2);
   }
   process.stdout.write(`Live fan-out benchmark: ${opts.db}, sizes ${opts.sizes.join(", ")}, ${opts.rounds} events each, ${os.cpus().length} CPUs\n`);
-  const cluster = await startApi(opts.db);
+  // All clients share one login, and a login may hold POSTERN_MAX_LIVE_CONNECTIONS streams (20 by
+  // default, against one user exhausting the server): raise it for the benchmark's crowd.
+  const cluster = await startApi(opts.db, 1, { POSTERN_MAX_LIVE_CONNECTIONS: String(Math.max(...opts.sizes, 20)) });
   const apiServer = apiOf(cluster);
   const rows: Row[] = [];
   try {

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
     process.env.BENCH_HEAP ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${process.env.BENCH_HEAP}` : "",
     process.env.BENCH_NODE_OPTIONS ?? "",
   ].join(" ");
-  const api = await startApi(db, 1, nodeOptions.trim() ? { NODE_OPTIONS: nodeOptions.trim() } : {});
+  // The clients share two logins; each login may hold POSTERN_MAX_LIVE_CONNECTIONS streams.
+  const api = await startApi(db, 1, { POSTERN_MAX_LIVE_CONNECTIONS: "1000", ...(nodeOptions.trim() ? { NODE_OPTIONS: nodeOptions.trim() } : {}) });
   const { url, pid } = api.instances[0]!;
   const admin = { cookie: api.cookie };
   try {

@@ -2,24 +2,14 @@
 // PostgreSQL database: the first start prints how to log in (once), and administration
 // commands keep working while the server runs.
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase } from "@postern/db";
 import { pgAdmin, pgUrl, providers } from "../../test/databases";
 import { postern, spawnPostern } from "../../test/cli";
+import { freePort } from "../../test/serve";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `postern serve`, waits until it listens, and returns its stdout so far and a stop function. */
 async function serve(env: Record<string, string>, cwd: string) {

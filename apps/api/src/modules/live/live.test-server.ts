@@ -1,10 +1,10 @@
 // Runs a real `postern serve` subprocess for tests that need separate API processes.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { freePort } from "../../../test/serve";
 
 const require = createRequire(import.meta.url);
 const cli = path.resolve(import.meta.dirname, "../../cli/index.ts");
@@ -16,16 +16,6 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();

@@ -22,17 +22,8 @@ interface Occupant {
   user: { id: string; username: string; displayName: string | null };
 }
 
-interface OccupantRow {
-  id: string;
-  status: string;
-  durationSeconds: number;
-  startsAt: Date | null;
-  expiresAt: Date | null;
-  offerExpiresAt: Date | null;
-  userId: string;
-  username: string;
-  displayName: string | null;
-}
+/** An occupant as one flat SQL row: the user's columns beside the session's. */
+type OccupantRow = Omit<Occupant, "user"> & { userId: string; username: string; displayName: string | null };
 
 /** Open sessions on a service in the given statuses (but `exceptId`), with their holders. */
 async function occupants(

@@ -4,6 +4,7 @@
 // with the error code when refused; static files and probes only at debug.
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import pino, { type Logger } from "pino";
+import { isApiPath } from "./lib/api-paths";
 import type { Config } from "./config";
 
 export type LogFormat = "pretty" | "json";
@@ -100,15 +101,12 @@ export function loggableUrl(url: string): string {
   return `${pathname}?${params.join("&")}`;
 }
 
-/** Paths that are the API (everything else a GET can reach is the SPA and its files). */
-const API_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
-
 /** Probes, metrics scrapes and the SPA's files: useful at debug, noise at info. */
 function isQuiet(request: FastifyRequest, reply: FastifyReply): boolean {
   const pathname = request.url.split("?")[0] ?? "/";
   if (pathname === "/healthz" || pathname === "/readyz" || pathname === "/metrics") return true;
   const isRead = request.method === "GET" || request.method === "HEAD";
-  return isRead && reply.statusCode < 400 && !API_PREFIXES.some((p) => pathname.startsWith(p));
+  return isRead && reply.statusCode < 400 && !isApiPath(pathname);
 }
 
 /** The error code of an error envelope being sent, so the request's line says why it was refused. */

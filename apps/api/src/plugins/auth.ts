@@ -13,6 +13,7 @@ import { ACCESS_TOKEN_SECONDS, findLogin, LOGIN_SESSION_SECONDS } from "../modul
 import { PrincipalCache, type CachedLogin } from "../modules/auth/principal-cache";
 import { VerifiedJwts } from "../modules/auth/verified-jwts";
 import type { UserWithGroups } from "../modules/users/users.presenter";
+import { isApiPath } from "../lib/api-paths";
 import type { Actor } from "../modules/audit/audit.service";
 
 export const SESSION_COOKIE = "postern_session";
@@ -55,9 +56,6 @@ interface OidcFlowClaims {
 
 /** Who may call a route: declared in the route's `config.access`. */
 export type Access = "public" | "user" | "admin";
-
-/** API paths default to "user" when a route does not say; everything else (SPA, probes) is public. */
-const PROTECTED_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -247,7 +245,7 @@ export default fp(
     app.addHook("preValidation", async (request) => {
       const url = request.routeOptions.url;
       if (!url) return;
-      const access = request.routeOptions.config.access ?? (PROTECTED_PREFIXES.some((p) => url.startsWith(p)) ? "user" : "public");
+      const access = request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
       if (access === "public") return;
       const principal = access === "admin" ? requireAdmin(request) : requirePrincipal(request);
       if (principal.scopes) {

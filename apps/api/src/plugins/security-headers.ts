@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import { isApiPath } from "../lib/api-paths";
 import helmet, { type HelmetOptions } from "helmet";
 
 /** The headers helmet would set, and the ones it would remove, for these options. */
@@ -44,8 +45,7 @@ export const API_HEADERS: Record<string, string> = {
 };
 
 /** Paths that answer JSON (or CSV) only; everything else may be a document. */
-const API_PREFIXES = ["/api/", "/conn/", "/session/", "/service/"];
-const isApi = (url: string) => API_PREFIXES.some((p) => url.startsWith(p)) && !url.startsWith("/api/docs");
+const isApi = (url: string) => isApiPath(url) && !url.startsWith("/api/docs");
 
 export default fp(
   async (app: FastifyInstance, options: HelmetOptions) => {

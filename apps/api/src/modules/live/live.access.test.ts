@@ -136,7 +136,8 @@ describe.each(providers)("live board stream access on %s", (provider) => {
 
     expect((await t.app.inject({ method: "DELETE", url: `/api/tokens/${created.id}`, headers: admin.headers })).statusCode).toBe(200);
     expect((await viaToken.closed).code).toBe(4000);
-    expect(viaToken.messages.at(-1)).toEqual({ type: "resync", reason: "this token was revoked" });
+    // The revocation event and the periodic credential sweep race to close it; either says why.
+    expect(viaToken.messages.at(-1)).toEqual({ type: "resync", reason: expect.stringMatching(/^this token was revoked/) });
 
     // Other logins stay connected.
     await bystander.waitFor((ms) => ms.filter((m) => m.type === "ping").length >= 3, "more heartbeats");

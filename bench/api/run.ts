@@ -14,7 +14,7 @@
 import autocannon from "autocannon";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, cpuMs, dbOf, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
+import { call, cpuMs, dbOf, postgresCpuMs, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -43,6 +43,8 @@ interface Row {
   baseline?: number;
   /** Server CPU (all instances) per request, ms. */
   cpu?: number;
+  /** PostgreSQL's CPU per request, ms (the change mix on PostgreSQL only). */
+  dbCpu?: number;
 }
 
 async function load(
@@ -183,6 +185,7 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
 async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Row> {
   const before = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuBefore = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
+  const dbCpuBefore = postgresCpuMs();
   const runs = await Promise.all(
     board.writers.map((w) => {
       const headers = { cookie: w.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
@@ -213,6 +216,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
   );
   const after = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuAfter = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
+  const dbCpu = (postgresCpuMs() - dbCpuBefore) / (runs.reduce((n, r) => n + r.requests.total, 0) || 1);
   const total = runs.reduce((n, r) => n + r.requests.total, 0);
   const ok = runs.reduce((n, r) => n + r["2xx"], 0);
   if (ok < total) {
@@ -230,6 +234,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
     p99: Math.max(...runs.map((r) => r.latency.p99)),
     queries: queries / total,
     cpu: (cpuAfter - cpuBefore) / total,
+    dbCpu: opts.db === "postgres" ? dbCpu : undefined,
     ok: total ? ok / total : 0,
   };
 }
@@ -268,6 +273,8 @@ async function main() {
       `| ${r.name} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${(r.rps / hello.rps * 100).toFixed(1)} % | ${r.baseline ? `${((r.rps / r.baseline) * 100).toFixed(1)} %` : "–"} | ${f(r.cpu ?? NaN, 3)} | ${f(r.queries, 2)} | ${(r.ok * 100).toFixed(1)} % |\n`,
     );
   }
+  const db = rows.find((r) => r.dbCpu !== undefined);
+  if (db?.dbCpu !== undefined) process.stdout.write(`\nPostgreSQL's own CPU in the change mix: ${f(db.dbCpu, 3)} ms per change (all its processes).`);
   process.stdout.write(`\nServer RSS after the run: ${rss.toFixed(0)} MB. ${chain}.\n`);
 }
 

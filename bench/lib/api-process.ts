@@ -42,6 +42,21 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/** CPU time of every PostgreSQL server process on the machine (its backends live as long as the
+ * pools that opened them, so a difference over a run is that run's database work). */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres") total += cpuMs(Number(pid)) || 0;
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return total;
+}
+
 export function rssMb(pid: number): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");

@@ -21,6 +21,10 @@ export interface SqlRunner {
   get<T extends object = SqlRow>(sql: string, params?: SqlValue[]): Promise<T | undefined>;
   /** Runs a statement; resolves with the number of rows it changed. */
   run(sql: string, params?: SqlValue[]): Promise<number>;
+  /** Several statements without parameters, in order, each seeing what the ones before it did
+   * (PostgreSQL: a fresh snapshot per statement); one round trip where the database allows it.
+   * Resolves with each statement's rows. */
+  script(statements: string[]): Promise<SqlRow[][]>;
 }
 
 export interface SqlDatabase {
@@ -107,6 +111,10 @@ class SqliteRunner implements SqlRunner {
     countQuery();
     return stmt.run(...params.map(sqliteParam)).changes;
   }
+
+  async script(statements: string[]): Promise<SqlRow[][]> {
+    return statements.map((statement) => this.rows<SqlRow>(statement, []));
+  }
 }
 
 export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
@@ -175,18 +183,45 @@ function toPg(sql: string): string {
   return out;
 }
 
+/**
+ * Names for the statements the hot paths repeat, so each pooled connection parses and plans them
+ * once (node-postgres prepares a named statement on first use per connection) instead of on every
+ * call — most of PostgreSQL's CPU per change otherwise. The first PREPARED_STATEMENTS texts get
+ * names for the life of the process: a connection never holds more prepared statements than
+ * that, whatever texts come later (those run unnamed, as before).
+ */
+const PREPARED_STATEMENTS = 256;
+const statementNames = new Map<string, string>();
+function pgQuery(sql: string, params: SqlValue[]): pg.QueryConfig {
+  const text = toPg(sql);
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < PREPARED_STATEMENTS) {
+    name = `postern_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: pgParams(params) };
+}
+
 class PgRunner implements SqlRunner {
   constructor(private readonly client: pg.ClientBase | pg.Pool) {}
   async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
     countQuery();
-    return (await this.client.query({ text: toPg(sql), values: pgParams(params) })).rows as T[];
+    return (await this.client.query(pgQuery(sql, params))).rows as T[];
   }
   async get<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
     countQuery();
-    return (await this.client.query({ text: toPg(sql), values: pgParams(params) })).rowCount ?? 0;
+    return (await this.client.query(pgQuery(sql, params))).rowCount ?? 0;
+  }
+
+  async script(statements: string[]): Promise<SqlRow[][]> {
+    for (const _ of statements) countQuery();
+    // The simple query protocol takes several statements in one message; node-postgres answers
+    // with one result for one statement and an array for more.
+    const result = (await this.client.query(statements.join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
+    return (Array.isArray(result) ? result : [result]).map((r) => r.rows as SqlRow[]);
   }
 }
 
@@ -202,6 +237,11 @@ class PrismaTxRunner implements SqlRunner {
   }
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
     return this.tx.$executeRawUnsafe(toPg(sql), ...params);
+  }
+  async script(statements: string[]): Promise<SqlRow[][]> {
+    const out: SqlRow[][] = [];
+    for (const statement of statements) out.push(await this.all(statement));
+    return out;
   }
 }
 

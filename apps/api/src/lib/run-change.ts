@@ -8,7 +8,7 @@
 import type { TDomainEvent } from "@postern/contracts";
 import type { SqlRunner, Tx } from "@postern/db";
 import { auditFieldsOf } from "../modules/audit/audit.entry";
-import { appendAudit, lockChain, type Actor } from "../modules/audit/audit.service";
+import { auditInsert, lockChainHead, type Actor } from "../modules/audit/audit.service";
 import { audienceOf, serviceGroups, servicesOf, type AudienceHint } from "../modules/live/live.audience";
 import { appendLog, type LogRecord } from "../modules/live/live.log";
 import { inTransaction, type DbContext } from "./db-context";
@@ -49,10 +49,12 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
   if (pending.length === 0) return [];
   const lookup = pending.filter((p) => !p.options.audience?.groupIds).flatMap((p) => servicesOf(p.event));
   const groups = await serviceGroups(sql, [...new Set(lookup)]);
-  await lockChain(ctx, sql);
-  await appendAudit(
+  const entries = pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) }));
+  // From here to the commit the chain lock is held: every other change waits for it.
+  const head = await lockChainHead(ctx, sql);
+  const audit = auditInsert(
     ctx,
-    sql,
+    head,
     pending.map(({ event, options }) => {
       const fields = auditFieldsOf(event);
       const details = options.details ? { ...fields.details, ...options.details } : fields.details;
@@ -65,11 +67,7 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
       };
     }),
   );
-  return appendLog(
-    ctx,
-    sql,
-    pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) })),
-  );
+  return appendLog(ctx, sql, entries, audit);
 }
 
 /**

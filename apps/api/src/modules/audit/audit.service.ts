@@ -56,28 +56,42 @@ export function hashAuditEvent(e: HashedFields): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 /**
- * Takes the lock that orders the audit chain and the live log on PostgreSQL, held until the
- * transaction ends (SQLite's transactions already run one at a time). Whoever holds it appends
- * to both, so both are committed in the order their numbers say.
+ * Takes the lock that orders the audit chain and the live log and reads the chain's last link.
+ * On PostgreSQL the lock is a transaction-scoped advisory lock, held until the transaction ends
+ * (SQLite's transactions already run one at a time). Whoever holds it appends to both, so both
+ * are committed in the order their numbers say. One round trip: the lock and the read go as one
+ * script, and the read, a statement of its own, sees the head as the previous holder committed it.
  */
-export async function lockChain(ctx: DbContext, sql: SqlRunner): Promise<void> {
-  // `run`, not `get`: the function returns void, which Prisma's raw queries cannot read.
-  if (ctx.provider === "postgres") await sql.run(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+export async function lockChainHead(ctx: DbContext, sql: SqlRunner): Promise<ChainHead> {
+  const head = `SELECT "seq", "hash" FROM "AuditEvent" ORDER BY "seq" DESC LIMIT 1`;
+  // The lock wrapped in a row: Prisma's raw queries cannot read the function's void.
+  const lock = `SELECT 1 AS "locked" FROM (SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})) AS l`;
+  const results = await sql.script(ctx.provider === "postgres" ? [lock, head] : [head]);
+  const last = results[results.length - 1]?.[0] as { seq: number; hash: string } | undefined;
+  return last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
 }
 
 const AUDIT_COLUMNS = ["id", "seq", "at", "actorId", "actorUsername", "action", "target", "serviceId", "sessionId", "sourceIp", "details", "prevHash", "hash"] as const;
 
-/** Appends events to the hash chain; the caller holds the chain lock (`lockChain`). Returns the
- * seq of the last one. */
-export async function appendAudit(ctx: DbContext, sql: SqlRunner, inputs: AuditInput[]): Promise<number> {
-  const last = await sql.get<{ seq: number; hash: string }>(`SELECT "seq", "hash" FROM "AuditEvent" ORDER BY "seq" DESC LIMIT 1`);
-  let seq = last?.seq ?? 0;
-  if (inputs.length === 0) return seq;
-  let prevHash = last?.hash ?? GENESIS_HASH;
+/** A statement with its parameters, to run alone or as part of a larger one. */
+export interface Statement {
+  text: string;
+  params: SqlValue[];
+}
+
+/** The INSERT that links events to the chain after `head` (read under the chain lock). */
+export function auditInsert(ctx: DbContext, head: ChainHead, inputs: AuditInput[]): Statement {
+  let seq = head.seq;
+  let prevHash = head.hash;
   // Millisecond precision on both providers, so the hash recomputes identically after a read.
   const at = new Date(Math.floor(ctx.now().getTime()));
-  const values: SqlValue[] = [];
+  const params: SqlValue[] = [];
   for (const input of inputs) {
     seq += 1;
     const fields: HashedFields = {
@@ -96,18 +110,24 @@ export async function appendAudit(ctx: DbContext, sql: SqlRunner, inputs: AuditI
     const hash = hashAuditEvent(fields);
     prevHash = hash;
     const row = { ...fields, id: newId(), hash };
-    values.push(...AUDIT_COLUMNS.map((c) => row[c]));
+    params.push(...AUDIT_COLUMNS.map((c) => row[c]));
   }
   const placeholders = inputs.map(() => `(${AUDIT_COLUMNS.map(() => "?").join(", ")})`).join(", ");
-  await sql.run(`INSERT INTO "AuditEvent" (${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${placeholders}`, values);
-  return seq;
+  return { text: `INSERT INTO "AuditEvent" (${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${placeholders}`, params };
+}
+
+/** Takes the chain lock and appends events to the chain. Returns the seq of the last one. */
+export async function appendAudit(ctx: DbContext, sql: SqlRunner, inputs: AuditInput[]): Promise<number> {
+  const head = await lockChainHead(ctx, sql);
+  if (inputs.length === 0) return head.seq;
+  const insert = auditInsert(ctx, head, inputs);
+  await sql.run(insert.text, insert.params);
+  return head.seq + inputs.length;
 }
 
 /** One event, with its own lock: for tests and tools that write the chain directly. */
 export async function writeAudit(ctx: DbContext, tx: Tx, input: AuditInput): Promise<{ seq: number }> {
-  const sql = ctx.sql.within(tx);
-  await lockChain(ctx, sql);
-  return { seq: await appendAudit(ctx, sql, [input]) };
+  return { seq: await appendAudit(ctx, ctx.sql.within(tx), [input]) };
 }
 
 export interface ChainBreak {

@@ -3,16 +3,34 @@
 // instance reads it in the same order; clients resume from it with `?since=`; a process that did
 // not make the change (another instance, the CLI) learns of it here.
 //
-// Why the order is global: appends happen under the chain lock (audit.service.ts `lockChain`, a
+// Why the order is global: appends happen under the chain lock (audit.service.ts `lockChainHead`, a
 // transaction-scoped advisory lock on PostgreSQL, SQLite's single writer) held until commit, so
 // seqs are committed in increasing order: whoever can see row n can see every row below n. A
 // rolled-back transaction may leave a hole in the numbers, never a late-arriving smaller one.
 import type { TDomainEvent } from "@postern/contracts";
 import type { LiveEvent, SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
+import type { Statement } from "../audit/audit.service";
 import type { Audience } from "./live.audience";
 
 export const LIVE_CHANNEL = "postern_live";
+
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; below this the records ride along. */
+const NOTIFY_RECORDS_BYTES = 7000;
+
+/**
+ * What a NOTIFY on LIVE_CHANNEL says: the change's seqs, comma-separated, and when they fit, `|`
+ * and the stored payloads as a JSON array — so another instance needs no read of the log for an
+ * ordinary change. `seqs` alone means "read the log".
+ */
+export function notifiedRecords(payload: string): { seqs: number[]; records?: LogRecord[] } {
+  const bar = payload.indexOf("|");
+  const seqs = (bar < 0 ? payload : payload.slice(0, bar)).split(",").map(Number);
+  if (bar < 0) return { seqs };
+  const stored = JSON.parse(payload.slice(bar + 1)) as StoredPayload[];
+  if (stored.length !== seqs.length) return { seqs };
+  return { seqs, records: stored.map((p, i) => ({ seq: seqs[i]!, event: p.event, audience: p.audience })) };
+}
 
 /** One event of the log with the audience it was recorded for. */
 export interface LogRecord {
@@ -31,27 +49,41 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
   return { seq: row.seq, event: stored.event, audience: stored.audience };
 }
 
-/** Appends events inside the caller's transaction, which holds the chain lock. On PostgreSQL the
- * NOTIFY is sent in the same transaction, so it is delivered only once the rows are committed. */
+/**
+ * Appends events inside the caller's transaction, which holds the chain lock, after `first` (the
+ * change's audit rows). On PostgreSQL both inserts and the NOTIFY are one statement, one round
+ * trip while the lock is held; the NOTIFY is delivered only once the rows are committed.
+ */
 export async function appendLog(
   ctx: DbContext,
   sql: SqlRunner,
   entries: { event: TDomainEvent; audience: Audience }[],
+  first?: Statement,
 ): Promise<LogRecord[]> {
   const at = ctx.now();
+  const payloads = entries.map(({ event, audience }) => JSON.stringify({ event, audience } satisfies StoredPayload));
+  const rows = entries.map(({ event }, i) => [event.type, payloads[i]!, at]);
+  if (ctx.provider === "postgres") {
+    if (rows.length === 0) {
+      if (first) await sql.run(first.text, first.params);
+      return [];
+    }
+    // A multi-row VALUES draws the serial's numbers in list order, so the ascending seqs pair
+    // with the entries in order.
+    const carried = `[${payloads.join(",")}]`;
+    const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
+    const text = `WITH ${first ? `a AS (${first.text}), ` : ""}l AS (INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES ${rows.map(() => "(?, ?, ?)").join(", ")} RETURNING "seq"),
+      n AS (SELECT pg_notify('${LIVE_CHANNEL}', string_agg("seq"::text, ',' ORDER BY "seq") || ?) FROM l)
+      SELECT l."seq" FROM l, n ORDER BY l."seq"`;
+    const seqs = await sql.all<{ seq: number }>(text, [...(first?.params ?? []), ...rows.flat(), tail]);
+    return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
+  }
+  if (first) await sql.run(first.text, first.params);
   const out: LogRecord[] = [];
   // One row at a time: the order of several rows' RETURNING is not guaranteed.
-  for (const { event, audience } of entries) {
-    const payload = JSON.stringify({ event, audience } satisfies StoredPayload);
-    const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, [
-      event.type,
-      payload,
-      at,
-    ]);
+  for (const [i, { event, audience }] of entries.entries()) {
+    const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, rows[i]!);
     out.push({ seq: Number(row?.seq), event, audience });
-  }
-  if (ctx.provider === "postgres" && out.length > 0) {
-    await sql.run(`SELECT pg_notify('${LIVE_CHANNEL}', ?)`, [String(out[out.length - 1]!.seq)]);
   }
   return out;
 }

@@ -5,7 +5,7 @@
 import type pg from "pg";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
-import { LIVE_CHANNEL, readLog, type LogRecord } from "./live.log";
+import { LIVE_CHANNEL, notifiedRecords, readLog, type LogRecord } from "./live.log";
 
 const BATCH = 1000;
 
@@ -64,6 +64,24 @@ export class LogReader {
     await this.poller.stop();
   }
 
+  /**
+   * A change committed somewhere. This process's own changes reach the dispatcher in-process and
+   * have already moved the cursor: nothing to do. Another's that follows the cursor and carries
+   * its records goes straight through; after a gap (or a change too large to carry, or a payload
+   * this process cannot read) the log is read.
+   */
+  private notified(payload: string): void {
+    try {
+      const { seqs, records } = notifiedRecords(payload);
+      const cursor = this.options.cursor();
+      if (seqs.every((seq) => Number.isSafeInteger(seq) && seq <= cursor)) return;
+      if (records && records[0]?.seq === cursor + 1) return this.options.deliver(records);
+    } catch {
+      // Read the log instead.
+    }
+    this.wake();
+  }
+
   private async readAll(): Promise<void> {
     for (;;) {
       const rows = await readLog(this.ctx, this.options.cursor(), BATCH);
@@ -76,7 +94,7 @@ export class LogReader {
     // Loaded here, on PostgreSQL only: an SQLite install never needs the driver.
     const { default: pgModule } = await import("pg");
     const client = new pgModule.Client({ connectionString: url });
-    client.on("notification", () => this.wake());
+    client.on("notification", (msg) => this.notified(msg.payload ?? ""));
     client.on("error", (err) => {
       this.options.log("live: LISTEN connection lost; reconnecting", err);
       void this.reconnect(client, url);

@@ -12,7 +12,7 @@ import { presentSession, sessionInclude } from "./sessions.presenter";
 
 const FOREVER = new Date(8.64e15);
 
-interface Occupant {
+export interface Occupant {
   id: string;
   status: string;
   durationSeconds: number;
@@ -101,7 +101,11 @@ export async function exclusiveConflict(
   check: ExclusiveCheck = {},
 ): Promise<AppError | null> {
   const now = ctx.now();
-  const others = await occupants(sql, { serviceId, statuses: ["active", "offered", "scheduled"], exceptId: check.exceptId });
+  // The line matters only for taking the service now; one read brings both when it does.
+  const lineBlocks = check.queueBlocks === true && span[0] <= now;
+  const statuses = lineBlocks ? ["active", "offered", "scheduled", "waiting"] : ["active", "offered", "scheduled"];
+  const found = await occupants(sql, { serviceId, statuses, exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
+  const others = found.filter((o) => o.status !== "waiting");
   const rank = { active: 0, offered: 1, scheduled: 2 } as Record<string, number>;
   others.sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || spanOf(a, now)[0].getTime() - spanOf(b, now)[0].getTime());
   for (const o of others) {
@@ -123,8 +127,8 @@ export async function exclusiveConflict(
       o.expiresAt,
     );
   }
-  if (check.queueBlocks && span[0] <= now) {
-    const waiting = await occupants(sql, { serviceId, statuses: ["waiting"], exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
+  if (lineBlocks) {
+    const waiting = found.filter((o) => o.status === "waiting");
     const head = waiting[0];
     if (head) {
       const people = waiting.length === 1 ? "1 person waits" : `${waiting.length} people wait`;
@@ -134,17 +138,14 @@ export async function exclusiveConflict(
   return null;
 }
 
+/** A user's own open sessions on a service: what `ownConflict` and `bookingLimitProblem` judge. */
+export function ownOpenSessions(sql: SqlRunner, userId: string, serviceId: string): Promise<Occupant[]> {
+  return occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId });
+}
+
 /** A 409 when the caller's own open sessions on the service already claim part of [from, to). */
-export async function ownConflict(
-  ctx: DbContext,
-  sql: SqlRunner,
-  userId: string,
-  serviceId: string,
-  span: [Date, Date],
-  exceptId?: string,
-): Promise<AppError | null> {
+export function ownConflict(ctx: DbContext, mine: Occupant[], span: [Date, Date]): AppError | null {
   const now = ctx.now();
-  const mine = await occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId, exceptId });
   const clash = mine.find((s) => overlaps(span, spanOf(s, now)));
   if (!clash) return null;
   return new AppError("conflict", `you already have an open (${clash.status}) session on this service`, {
@@ -173,20 +174,18 @@ function heldSpan(s: Occupant, now: Date): [Date, Date] {
  * windows of the maximum are one hold six times too long. A gap shorter than the shortest session
  * anyone could take in between counts as no gap.
  */
-export async function bookingLimitProblem(
+export function bookingLimitProblem(
   ctx: DbContext,
-  sql: SqlRunner,
-  userId: string,
+  mine: Occupant[],
   service: { id: string; maxDurationSeconds: number },
   span: [Date, Date],
   limits: BookingLimits,
-): Promise<AppError | null> {
+): AppError | null {
   const now = ctx.now();
   const horizon = new Date(now.getTime() + limits.maxBookingDays * 86_400_000);
   if (span[0] > horizon) {
     return badField("body.startsAt", `must be at most ${limits.maxBookingDays} days from now (before ${horizon.toISOString()})`);
   }
-  const mine = await occupants(sql, { serviceId: service.id, statuses: OPEN_STATUSES, userId });
   if (mine.length >= limits.maxBookingsPerService) {
     return new AppError(
       "conflict",

@@ -11,8 +11,8 @@ import { actorUserId } from "../audit/audit.service";
 import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, exclusiveConflict, ownConflict, type BookingLimits } from "./sessions.schedule";
-import { insertSession, lockRowSql, selectServiceRules, selectSession, updateSession } from "./sessions.sql";
+import { bookingLimitProblem, exclusiveConflict, ownConflict, ownOpenSessions, type BookingLimits } from "./sessions.schedule";
+import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 
 export interface SessionCaller {
   viewer: Viewer;
@@ -63,8 +63,7 @@ export async function startSession(
   limits: SessionLimits,
 ): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
-    await lockRowSql(ctx, sql, "Service", serviceId);
-    const service = await selectServiceRules(sql, serviceId);
+    const service = await lockServiceRules(ctx, sql, serviceId);
     if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
@@ -73,9 +72,10 @@ export async function startSession(
     if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
     const span: [Date, Date] = [startsAt ?? now, after(startsAt ?? now, durationSeconds)];
     const user = caller.viewer.user;
-    const mine = await ownConflict(ctx, sql, user.id, serviceId, span);
-    if (mine) throw mine;
-    const limited = await bookingLimitProblem(ctx, sql, user.id, service, span, limits);
+    const mine = await ownOpenSessions(sql, user.id, serviceId);
+    const clash = ownConflict(ctx, mine, span);
+    if (clash) throw clash;
+    const limited = bookingLimitProblem(ctx, mine, service, span, limits);
     if (limited) throw limited;
     const pending = service.requiresApproval;
     // A request for approval now is checked at approval, when the holder may be gone; a booked
@@ -127,12 +127,10 @@ async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise
 
 /** A session the caller may see and may change (their own, or any as an admin), with its service. */
 async function loadOwnOrAdmin(ctx: DbContext, sql: SqlRunner, viewer: Viewer, sessionId: string) {
-  const found = await sql.get<{ serviceId: string }>(`SELECT "serviceId" FROM "AccessSession" WHERE "id" = ?`, [sessionId]);
-  if (!found) throw notFound("session");
   // The service's lock first, then the session's: the order every writer takes them in.
-  await lockRowSql(ctx, sql, "Service", found.serviceId);
-  await lockRowSql(ctx, sql, "AccessSession", sessionId);
-  const [session, service] = await Promise.all([selectSession(sql, sessionId), selectServiceRules(sql, found.serviceId)]);
+  const service = await lockServiceRules(ctx, sql, sessionId, "session");
+  if (!service) throw notFound("session");
+  const session = await lockSession(ctx, sql, sessionId);
   if (!session || !service || !canSeeService(viewer, service.groupIds)) throw notFound("session");
   if (session.userId !== viewer.user.id && !viewer.admin) {
     throw forbidden("only the session's holder or an admin may change it");

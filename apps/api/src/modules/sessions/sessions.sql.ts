@@ -38,10 +38,11 @@ function sessionRowOf(r: SessionJoinRow): SessionRow {
   };
 }
 
-/** A session with what its presenter needs (holder, who ended it). */
-export async function selectSession(sql: SqlRunner, id: string): Promise<SessionRow | undefined> {
+/** A session with what its presenter needs (holder, who ended it); on PostgreSQL with the
+ * session's row locked, in the same statement. */
+export async function lockSession(ctx: DbContext, sql: SqlRunner, id: string): Promise<SessionRow | undefined> {
   const row = await sql.get<SessionJoinRow>(
-    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById" WHERE s."id" = ?`,
+    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById" WHERE s."id" = ?${forUpdate(ctx, "s")}`,
     [id],
   );
   return row && sessionRowOf(row);
@@ -78,19 +79,31 @@ export async function updateSession(
 
 export type ServiceRules = Pick<Service, "id" | "slug" | "exclusive" | "requiresApproval" | "defaultDurationSeconds" | "maxDurationSeconds">;
 
-/** A service's rules for sessions and its groups (who may see it). */
-export async function selectServiceRules(sql: SqlRunner, id: string): Promise<(ServiceRules & { groupIds: string[] }) | undefined> {
-  const service = await sql.get<ServiceRules>(
-    `SELECT "id", "slug", "exclusive", "requiresApproval", "defaultDurationSeconds", "maxDurationSeconds" FROM "Service" WHERE "id" = ?`,
+/**
+ * A service's rules for sessions and its groups (who may see it), with the service's row locked
+ * on PostgreSQL: one statement for what was a lock and two reads. The lock serialises writers on
+ * one service across API instances; SQLite needs none, its transactions already run one at a time.
+ * `of: "session"` finds the service by one of its sessions' id.
+ */
+export async function lockServiceRules(
+  ctx: DbContext,
+  sql: SqlRunner,
+  id: string,
+  of: "service" | "session" = "service",
+): Promise<(ServiceRules & { groupIds: string[] }) | undefined> {
+  const which = of === "service" ? "?" : `(SELECT "serviceId" FROM "AccessSession" WHERE "id" = ?)`;
+  const rows = await sql.all<ServiceRules & { groupId: string | null }>(
+    `SELECT s."id", s."slug", s."exclusive", s."requiresApproval", s."defaultDurationSeconds", s."maxDurationSeconds", g."groupId"
+     FROM "Service" s LEFT JOIN "ServiceGroup" g ON g."serviceId" = s."id" WHERE s."id" = ${which}${forUpdate(ctx, "s")}`,
     [id],
   );
-  if (!service) return undefined;
-  const groups = await sql.all<{ groupId: string }>(`SELECT "groupId" FROM "ServiceGroup" WHERE "serviceId" = ?`, [id]);
-  return { ...service, groupIds: groups.map((g) => g.groupId) };
+  const first = rows[0];
+  if (!first) return undefined;
+  const { groupId: _, ...service } = first;
+  return { ...service, groupIds: rows.flatMap((r) => (r.groupId ? [r.groupId] : [])) };
 }
 
-/** Serialises writers on one row across API instances: PostgreSQL takes a row lock; SQLite
- * needs nothing because its transactions already run one at a time. */
-export async function lockRowSql(ctx: DbContext, sql: SqlRunner, table: "Service" | "AccessSession", id: string): Promise<void> {
-  if (ctx.provider === "postgres") await sql.all(`SELECT 1 FROM "${table}" WHERE "id" = ? FOR UPDATE`, [id]);
+/** Locks the rows of `table` the statement reads, on PostgreSQL (the outer join's other side may not be locked). */
+function forUpdate(ctx: DbContext, table: string): string {
+  return ctx.provider === "postgres" ? ` FOR UPDATE OF ${table}` : "";
 }

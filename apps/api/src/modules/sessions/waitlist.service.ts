@@ -9,7 +9,7 @@ import { runChange, SYSTEM } from "../../lib/run-change";
 import { canSeeService, holderMaySee, holderStateSelect, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
-import { exclusiveConflict, ownConflict } from "./sessions.schedule";
+import { exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, type SessionCaller, type SessionLimits } from "./sessions.service";
 
 const IN_LINE = ["waiting", "offered"] as const;
@@ -36,7 +36,7 @@ export async function joinWaitlist(
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const now = ctx.now();
-    const mine = await ownConflict(ctx, ctx.sql.within(tx), caller.viewer.user.id, serviceId, [now, after(now, durationSeconds)]);
+    const mine = ownConflict(ctx, await ownOpenSessions(ctx.sql.within(tx), caller.viewer.user.id, serviceId), [now, after(now, durationSeconds)]);
     if (mine) throw mine;
     const ahead = await tx.accessSession.count({ where: { serviceId, status: { in: [...IN_LINE] } } });
     const session = await tx.accessSession.create({

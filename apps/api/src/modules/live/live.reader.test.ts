@@ -1,0 +1,99 @@
+// Another instance's change reaches this process through its NOTIFY: an ordinary change carries
+// its records and costs no read of the log; a gap, or a notification without records, is read.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
+import type { DbContext } from "../../lib/db-context";
+import { LIVE_CHANNEL, lastLogSeq, notifiedRecords, type LogRecord } from "./live.log";
+import { LogReader } from "./live.reader";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+describe("notifiedRecords", () => {
+  it("reads seqs alone, or seqs with the records they carry", () => {
+    expect(notifiedRecords("41,42")).toEqual({ seqs: [41, 42] });
+    const stored = { event: { type: "group.created", group: { id: "g1", name: "ops" } }, audience: { admins: true } };
+    const { seqs, records } = notifiedRecords(`7|[${JSON.stringify(stored)}]`);
+    expect(seqs).toEqual([7]);
+    expect(records).toEqual([{ seq: 7, ...stored }]);
+    // Records that do not pair with the seqs are not trusted: the log is read instead.
+    expect(notifiedRecords(`7,8|[${JSON.stringify(stored)}]`).records).toBeUndefined();
+  });
+});
+
+describe("the log reader on postgres", () => {
+  let t: TestApp;
+  let reader: LogReader;
+  let cursor = 0;
+  let reads = 0;
+  const delivered: LogRecord[] = [];
+
+  beforeAll(async () => {
+    t = await buildTestApp("postgres");
+    const ctx = t.app.ctx;
+    // The same database, with every read of the log counted.
+    const counted: DbContext = {
+      ...ctx,
+      sql: {
+        ...ctx.sql,
+        read: (fn) => {
+          reads += 1;
+          return ctx.sql.read(fn);
+        },
+      },
+    };
+    cursor = await lastLogSeq(ctx);
+    reader = new LogReader(counted, {
+      cursor: () => cursor,
+      deliver: (records) => {
+        for (const r of records) {
+          if (r.seq <= cursor) continue;
+          delivered.push(r);
+          cursor = r.seq;
+        }
+      },
+      log: () => {},
+      pollMs: 60_000,
+      listenUrl: t.url,
+    });
+    await reader.start();
+    await reader.settled();
+  }, 120_000);
+  afterAll(async () => {
+    await reader?.stop();
+    await t?.close();
+  });
+
+  let admin: TestUser | undefined;
+  const createGroup = async (name: string) => {
+    admin ??= await createUser(t.app, { role: "admin" });
+    const res = await t.app.inject({ method: "POST", url: "/api/groups", headers: admin.headers, payload: { name } });
+    expect(res.statusCode).toBe(201);
+  };
+
+  const waitFor = async (what: () => boolean, label: string) => {
+    for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(what(), label).toBe(true);
+  };
+
+  it("takes an ordinary change from its notification, without reading the log", async () => {
+    const before = reads;
+    await createGroup("from-the-notification");
+    await waitFor(() => delivered.some((r) => r.event.type === "group.created"), "group.created delivered");
+    expect(reads).toBe(before);
+  });
+
+  it("reads the log after a gap, and for a notification without records", async () => {
+    // This process missed a change (as after a lost connection): the next one's notification does
+    // not follow the cursor, so the reader reads from the cursor and gets both.
+    cursor -= 1;
+    delivered.length = 0;
+    const before = reads;
+    await createGroup("after-a-gap");
+    await waitFor(() => delivered.length >= 2, "the missed change and the new one");
+    expect(reads).toBeGreaterThan(before);
+
+    const again = reads;
+    await t.app.ctx.db.$executeRawUnsafe(`SELECT pg_notify('${LIVE_CHANNEL}', '${cursor + 1}')`);
+    await waitFor(() => reads > again, "a read for a notification without records");
+  });
+});

@@ -82,8 +82,9 @@ export default fp(
   async (app: FastifyInstance) => {
     const health = new DatabaseHealth(app.log, () => app.ctx.db.$queryRawUnsafe("SELECT 1"));
     app.decorate("dbHealth", health);
-    app.addHook("onResponse", async (request, reply) => {
+    app.addHook("onResponse", (request, reply, done) => {
       if (health.state === "storage_full" && !READS.has(request.method) && reply.statusCode < 300) health.wrote();
+      done();
     });
     app.addHook("onClose", async () => health.stop());
   },

@@ -129,13 +129,14 @@ export default fp(
   async (app: FastifyInstance) => {
     // A plugin may answer a refusal with no body at all: the websocket plugin answers a plain GET
     // on `/api/live` with a bare 404. Every refusal still leaves in the envelope.
-    app.addHook("onSend", async (request, reply, payload) => {
-      if (reply.statusCode < 400 || (payload !== undefined && payload !== null && payload !== "")) return payload;
+    // Callback style: it runs on every answer, and an async hook costs a promise each time.
+    app.addHook("onSend", (request, reply, payload, done) => {
+      if (reply.statusCode < 400 || (payload !== undefined && payload !== null && payload !== "")) return done(null, payload);
       const code = bareStatusCodes[reply.statusCode] ?? "bad_request";
       const ws = reply.statusCode === 404 && request.routeOptions.url !== undefined;
       const message = ws ? "this route is a websocket: connect with Upgrade: websocket" : code.replace(/_/g, " ");
       void reply.type("application/json");
-      return JSON.stringify({ error: { code, message } } satisfies TErrorBody);
+      done(null, JSON.stringify({ error: { code, message } } satisfies TErrorBody));
     });
 
     app.setErrorHandler((err, request, reply) => {

@@ -15,7 +15,7 @@ import type { TDomainEvent, TScope, TUser } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { classOf, memberView, variantFor, type VisibilityClass } from "./live.audience";
-import { readLog, lastLogSeq, type LogRecord } from "./live.log";
+import { firstLogSeq, readLog, lastLogSeq, type LogRecord } from "./live.log";
 import type { BoardCache } from "../board/board.cache";
 import { snapshotMessage } from "./live.snapshot";
 
@@ -305,8 +305,10 @@ export class LiveHub {
     if (rows.length === 0) {
       // Nothing newer: fine if the client is not ahead of the log (another database, a reset).
       if (since > (await lastLogSeq(this.ctx))) return false;
-    } else if (rows[0]?.seq !== since + 1) {
-      // Pruned (or a seq was lost to a rolled-back append): the replay would have a hole.
+    } else if (rows[0]?.seq !== since + 1 && (await firstLogSeq(this.ctx)) > since) {
+      // Pruned past `since`: the replay would miss events. A gap while the log still holds rows
+      // up to `since` is a number lost to an append that rolled back (PostgreSQL's sequences do
+      // not give numbers back), which held no event.
       return false;
     }
     client.cursor = since;

@@ -102,16 +102,30 @@ export async function lastLogSeq(ctx: DbContext): Promise<number> {
   return row ? Number(row.seq) : 0;
 }
 
-/** Keeps the newest `keep` events younger than `maxAgeMs`, and always the newest one (so a
- * client that is up to date can still prove it). Returns how many rows were deleted. */
+/** The oldest seq the log still holds (0 when empty). */
+export async function firstLogSeq(ctx: DbContext): Promise<number> {
+  const row = await ctx.sql.read((sql) => sql.get<{ seq: number }>(`SELECT "seq" FROM "LiveEvent" ORDER BY "seq" ASC LIMIT 1`));
+  return row ? Number(row.seq) : 0;
+}
+
+/**
+ * Keeps the newest `keep` events younger than `maxAgeMs`, and always the newest one (so a client
+ * that is up to date can still prove it). Deletes a strict prefix of the log, even when clocks of
+ * several instances disagree about `at`: whoever still finds a row at or below their cursor knows
+ * nothing after it was pruned (live.hub.ts, replay). Returns how many rows were deleted.
+ */
 export async function pruneLog(ctx: DbContext, keep: number, maxAgeMs: number): Promise<number> {
   const last = await lastLogSeq(ctx);
   if (last === 0) return 0;
-  const { count } = await ctx.db.liveEvent.deleteMany({
+  const newestDoomed = await ctx.db.liveEvent.findFirst({
     where: {
       seq: { lt: last },
       OR: [{ seq: { lte: last - keep } }, { at: { lt: new Date(ctx.now().getTime() - maxAgeMs) } }],
     },
+    orderBy: { seq: "desc" },
+    select: { seq: true },
   });
+  if (!newestDoomed) return 0;
+  const { count } = await ctx.db.liveEvent.deleteMany({ where: { seq: { lte: newestDoomed.seq } } });
   return count;
 }

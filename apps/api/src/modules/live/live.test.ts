@@ -107,6 +107,22 @@ describe.each(providers)("live board stream on %s", (provider) => {
     ]);
   });
 
+  it("replays across a number lost to an append that rolled back", async () => {
+    const service = await createService(t.app);
+    const s = await start(admin, service.id);
+    const since = await lastLogSeq(t.app.ctx);
+    // A number drawn and never committed, as an append that rolled back (or a process killed
+    // between its append and its commit) leaves behind.
+    if (provider === "postgres") await t.app.ctx.db.$queryRawUnsafe(`SELECT nextval(pg_get_serial_sequence('"LiveEvent"', 'seq'))`);
+    else await t.app.ctx.db.$executeRawUnsafe(`UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'LiveEvent'`);
+    await end(admin, s.id);
+
+    const c = await open(admin, since);
+    await c.waitFor((ms) => ms.length > 0, "the replay");
+    expect(c.messages[0]?.type).toBe("event");
+    expect(c.events().map((m) => [m.seq, m.event.type])).toEqual([[since + 2, "session.ended"]]);
+  });
+
   it("sends a fresh snapshot when the client is further behind than the log keeps", async () => {
     const service = await createService(t.app);
     const s = await start(admin, service.id);

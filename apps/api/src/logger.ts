@@ -101,6 +101,11 @@ export function loggableUrl(url: string): string {
   return `${pathname}?${params.join("&")}`;
 }
 
+/** Whether the request's logger writes `level` (Fastify's logger here is pino's). */
+function levelEnabled(request: FastifyRequest, level: "debug" | "info" | "error"): boolean {
+  return (request.log as Partial<Logger>).isLevelEnabled?.(level) ?? true;
+}
+
 /** Probes, metrics scrapes and the SPA's files: useful at debug, noise at info. */
 function isQuiet(request: FastifyRequest, reply: FastifyReply): boolean {
   const pathname = request.url.split("?")[0] ?? "/";
@@ -118,10 +123,14 @@ const errorCodes = new WeakMap<FastifyRequest, string>();
  */
 export class RequestLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
+    // Checked first: building the line (the URL's redaction above all) is most of its cost.
+    if (!levelEnabled(request, "debug")) return;
     request.log.debug({ req: { method: request.method, url: loggableUrl(request.url) } }, "incoming request");
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const level = error ? "error" : isQuiet(request, reply) ? "debug" : "info";
+    if (!levelEnabled(request, level)) return;
     const line = {
       req: { method: request.method, url: loggableUrl(request.url), remoteAddress: request.ip },
       res: { statusCode: reply.statusCode },
@@ -129,8 +138,7 @@ export class RequestLogController extends LogController {
       responseTime: Math.round(reply.elapsedTime * 10) / 10,
     };
     if (error) request.log.error({ ...line, err: error }, REQUEST_COMPLETED);
-    else if (isQuiet(request, reply)) request.log.debug(line, REQUEST_COMPLETED);
-    else request.log.info(line, REQUEST_COMPLETED);
+    else request.log[level](line, REQUEST_COMPLETED);
   }
 }
 

@@ -6,7 +6,7 @@ import fp from "fastify-plugin";
 import jwt from "@fastify/jwt";
 import type { TScope } from "@postern/contracts";
 import { AppError, forbidden, unauthorized } from "../errors";
-import { checkToken, findTokenByPrefix, prefixOf } from "../modules/tokens/tokens.service";
+import { checkToken, findTokenByPrefix, prefixOf, type StoredToken } from "../modules/tokens/tokens.service";
 import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
 import { TokenUsage } from "../modules/tokens/token-usage";
 import { ACCESS_TOKEN_SECONDS, findLogin, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
@@ -177,6 +177,18 @@ export default fp(
       return found && found.expiresAt > app.ctx.now() ? found : null;
     };
 
+    /** The same from memory alone: undefined when it has to be loaded. */
+    const cachedLoginOf = (sid: string): CachedLogin | null | undefined => {
+      const hit = cache.cachedLogin(sid);
+      if (hit === undefined) return undefined;
+      return hit.expiresAt > app.ctx.now() ? hit : null;
+    };
+
+    /** Either now, or once loaded: most requests find their login or token in memory and so
+     * cost no promise at all. */
+    const then = <T>(value: T | undefined, load: () => Promise<T>, use: (value: T) => void): void | Promise<void> =>
+      value !== undefined ? use(value) : load().then(use);
+
     app.decorate("setLoginCookie", (reply: FastifyReply, loginSessionId: string) => {
       const token = app.jwt.sign({ typ: "login", sid: loginSessionId }, { expiresIn: LOGIN_SESSION_SECONDS });
       void reply.setCookie(SESSION_COOKIE, token, {
@@ -191,23 +203,30 @@ export default fp(
       app.jwt.sign({ typ: "access", sub: loginSession.userId, sid: loginSession.id }, { expiresIn: ACCESS_TOKEN_SECONDS }),
     );
 
-    app.addHook("onRequest", async (request) => {
+    const useToken = (request: FastifyRequest, bearer: string, stored: StoredToken | null): void => {
+      const now = app.ctx.now();
+      const found = stored && checkToken(stored, bearer, now);
+      if (!found) throw unauthorized("the API token is invalid, expired or revoked");
+      usage.note(found.token.id, now, request.ip);
+      request.principal = {
+        user: found.user,
+        via: "token",
+        scopes: found.scopes,
+        token: { id: found.token.id, name: found.token.name },
+      };
+    };
+
+    const authenticate = (request: FastifyRequest): void | Promise<void> => {
       if (request.routeOptions.config.ownBearer) return;
       const bearer = bearerOf(request);
       if (bearer?.startsWith(TOKEN_PREFIX)) {
         const prefix = prefixOf(bearer);
-        const stored = prefix ? await cache.token(prefix, () => findTokenByPrefix(app.ctx, prefix)) : null;
-        const now = app.ctx.now();
-        const found = stored && checkToken(stored, bearer, now);
-        if (!found) throw unauthorized("the API token is invalid, expired or revoked");
-        usage.note(found.token.id, now, request.ip);
-        request.principal = {
-          user: found.user,
-          via: "token",
-          scopes: found.scopes,
-          token: { id: found.token.id, name: found.token.name },
-        };
-        return;
+        if (!prefix) return useToken(request, bearer, null);
+        return then(
+          cache.cachedToken(prefix),
+          () => cache.token(prefix, () => findTokenByPrefix(app.ctx, prefix)),
+          (stored) => useToken(request, bearer, stored),
+        );
       }
       if (bearer) {
         let claims: CookieClaims | AccessClaims;
@@ -216,13 +235,14 @@ export default fp(
         } catch {
           throw unauthorized("the bearer token is invalid or expired");
         }
-        if (claims.typ !== "access" || !claims.sid) throw unauthorized("the bearer token is invalid or expired");
-        const login = await loginOf(request, claims.sid);
-        if (!login || login.user.id !== claims.sub) {
-          throw unauthorized(request.authProblem ?? "the bearer token was revoked (logout, password change) or has expired");
-        }
-        request.principal = { user: login.user, via: "bearer", scopes: null, loginSessionId: claims.sid };
-        return;
+        const sid = claims.sid;
+        if (claims.typ !== "access" || !sid) throw unauthorized("the bearer token is invalid or expired");
+        return then(cachedLoginOf(sid), () => loginOf(request, sid), (login) => {
+          if (!login || login.user.id !== claims.sub) {
+            throw unauthorized(request.authProblem ?? "the bearer token was revoked (logout, password change) or has expired");
+          }
+          request.principal = { user: login.user, via: "bearer", scopes: null, loginSessionId: sid };
+        });
       }
       const cookie = request.cookies[SESSION_COOKIE];
       if (!cookie) return;
@@ -233,16 +253,30 @@ export default fp(
         claims = undefined;
       }
       if (claims?.typ !== "login") return;
-      const login = await loginOf(request, claims.sid);
-      if (!login) return;
-      if (!SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] === undefined) {
-        throw new AppError("forbidden", `cookie-authenticated changes need the ${CSRF_HEADER} header`);
+      const sid = claims.sid;
+      return then(cachedLoginOf(sid), () => loginOf(request, sid), (login) => {
+        if (!login) return;
+        if (!SAFE_METHODS.has(request.method) && request.headers[CSRF_HEADER] === undefined) {
+          throw new AppError("forbidden", `cookie-authenticated changes need the ${CSRF_HEADER} header`);
+        }
+        request.principal = { user: login.user, via: "cookie", scopes: null, loginSessionId: sid };
+      });
+    };
+
+    // Callback style, with no promise when the caller is found in memory: this runs on every request.
+    app.addHook("onRequest", (request, _reply, done) => {
+      let pending: void | Promise<void>;
+      try {
+        pending = authenticate(request);
+      } catch (err) {
+        return done(err as Error);
       }
-      request.principal = { user: login.user, via: "cookie", scopes: null, loginSessionId: claims.sid };
+      if (pending) pending.then(() => done(), done);
+      else done();
     });
 
     // Authorisation before validation, so an anonymous caller learns nothing from a 400.
-    app.addHook("preValidation", async (request) => {
+    const authorise = (request: FastifyRequest): void => {
       const url = request.routeOptions.url;
       if (!url) return;
       const access = request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
@@ -253,6 +287,14 @@ export default fp(
         const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");
         if (needed !== "any" && !tokenAllows(principal.scopes, needed)) throw forbidden(`this API token lacks the scope ${needed}`);
       }
+    };
+    app.addHook("preValidation", (request, _reply, done) => {
+      try {
+        authorise(request);
+      } catch (err) {
+        return done(err as Error);
+      }
+      done();
     });
   },
   { name: "auth", dependencies: ["database", "changes"] },

@@ -31,6 +31,20 @@ export class PrincipalCache {
 
   constructor(private readonly ttlMs = TTL_MS) {}
 
+  /** A fresh entry, without loading: undefined when there is none. */
+  cachedLogin(sid: string): CachedLogin | undefined {
+    return this.fresh(this.logins, sid);
+  }
+
+  cachedToken(prefix: string): StoredToken | undefined {
+    return this.fresh(this.tokens, prefix);
+  }
+
+  private fresh<T>(map: Map<string, Entry<T>>, key: string): T | undefined {
+    const hit = map.get(key);
+    return hit && hit.until > Date.now() ? hit.value : undefined;
+  }
+
   async login(sid: string, load: () => Promise<CachedLogin | null>): Promise<CachedLogin | null> {
     return this.get(this.logins, `l:${sid}`, sid, load, (v) => v.user.id);
   }

@@ -5,7 +5,7 @@
 // POSTERN_TRUST_PROXY allows), so nobody can pick their own address by sending the header.
 import net from "node:net";
 import type { Server } from "node:http";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 
 const tunnelSockets = new WeakSet<object>();
 
@@ -57,9 +57,12 @@ export function isTunnelRequest(request: FastifyRequest): boolean {
 }
 
 /** onRequest: a tunnelled request's `request.ip` becomes its client's address. */
-export async function useTunnelClientAddress(request: FastifyRequest): Promise<void> {
-  if (!tunnelSockets.has(request.raw.socket)) return;
-  const address = forwardedAddressOf(request.headers["x-forwarded-for"]);
-  // An own property shadows Fastify's `ip` getter for this request alone.
-  if (address) Object.defineProperty(request, "ip", { value: address, configurable: true, enumerable: true });
+export function useTunnelClientAddress(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  // Callback style: it runs on every request, and an async hook costs a promise each time.
+  if (tunnelSockets.has(request.raw.socket)) {
+    const address = forwardedAddressOf(request.headers["x-forwarded-for"]);
+    // An own property shadows Fastify's `ip` getter for this request alone.
+    if (address) Object.defineProperty(request, "ip", { value: address, configurable: true, enumerable: true });
+  }
+  done();
 }

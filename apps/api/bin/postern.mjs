@@ -7,7 +7,19 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import v8 from "node:v8";
 import vm from "node:vm";
+
+// Prisma's query compiler is WebAssembly. V8 compiles it twice by default, a quick baseline and
+// an optimised tier; the optimised copy costs about 22 MB of resident memory for code that only
+// the admin screens, logins and the clock run (the hot paths send plain SQL). Baseline only:
+// idle RSS 134 -> 112 MB, those Prisma requests 10-20 % slower. Read when a module is compiled,
+// so setting it before the bundle loads is enough.
+try {
+  v8.setFlagsFromString("--liftoff-only");
+} catch {
+  // A Node that refuses runtime flags runs with both tiers.
+}
 
 const bundle = path.join(import.meta.dirname, "..", "dist", "postern.cjs");
 const cacheFile = `${bundle}.cache`;

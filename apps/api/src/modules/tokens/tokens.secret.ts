@@ -20,8 +20,9 @@ export function prefixOf(token: string): string | null {
   return m?.[1] ?? null;
 }
 
-export function secretMatches(token: string, secretHash: string): boolean {
-  const a = Buffer.from(hashToken(token), "hex");
-  const b = Buffer.from(secretHash, "hex");
+/** `secretHash` as stored (hex), or already decoded by a caller that checks the same token often. */
+export function secretMatches(token: string, secretHash: string | Buffer): boolean {
+  const a = createHash("sha256").update(token).digest();
+  const b = typeof secretHash === "string" ? Buffer.from(secretHash, "hex") : secretHash;
   return a.length === b.length && timingSafeEqual(a, b);
 }

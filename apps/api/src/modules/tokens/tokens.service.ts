@@ -86,6 +86,15 @@ export async function findTokenByPrefix(ctx: DbContext, prefix: string): Promise
   return ctx.db.apiToken.findUnique({ where: { prefix }, include: { user: { include: userInclude } } });
 }
 
+/** A stored token's hash and scopes decoded once while the principal cache holds it, not at
+ * every request that presents it. */
+const decoded = new WeakMap<StoredToken, { hash: Buffer; scopes: TScope[] }>();
+function decodedOf(stored: StoredToken): { hash: Buffer; scopes: TScope[] } {
+  let found = decoded.get(stored);
+  if (!found) decoded.set(stored, (found = { hash: Buffer.from(stored.secretHash, "hex"), scopes: scopesOf(stored.scopes) }));
+  return found;
+}
+
 /**
  * The principal behind a presented secret when it matches the stored token, which is unrevoked,
  * unexpired, whose owner is enabled, and whose scopes the owner's role *now* grants (a demoted
@@ -93,11 +102,11 @@ export async function findTokenByPrefix(ctx: DbContext, prefix: string): Promise
  * otherwise. Pure: the caller may hold the stored token in a cache.
  */
 export function checkToken(stored: StoredToken, presented: string, now: Date): TokenPrincipal | null {
-  if (!secretMatches(presented, stored.secretHash)) return null;
+  const { hash, scopes } = decodedOf(stored);
+  if (!secretMatches(presented, hash)) return null;
   if (stored.revokedAt || (stored.expiresAt && stored.expiresAt <= now)) return null;
   const owner = stored.user;
   if (owner?.disabled) return null;
-  const scopes = scopesOf(stored.scopes);
   if (owner && scopes.some((s) => !grantableScopes(owner.role).includes(s))) return null;
   const { user, ...token } = stored;
   return { token, scopes, user };

@@ -165,6 +165,8 @@ export default fp(
     // preClose, while the database is still open (onClose hooks run last-registered first).
     app.addHook("preClose", async () => usage.flush());
 
+    const unexpired = (login: CachedLogin | null): CachedLogin | null => (login && login.expiresAt > app.ctx.now() ? login : null);
+
     /** A login session (cookie or Basic-issued bearer), from the cache or the database. */
     const loginOf = async (request: FastifyRequest, sid: string): Promise<CachedLogin | null> => {
       let disabled = false;
@@ -174,14 +176,13 @@ export default fp(
         return row === "disabled" ? null : row;
       });
       if (disabled) request.authProblem = "this account is disabled; ask an admin";
-      return found && found.expiresAt > app.ctx.now() ? found : null;
+      return unexpired(found);
     };
 
     /** The same from memory alone: undefined when it has to be loaded. */
     const cachedLoginOf = (sid: string): CachedLogin | null | undefined => {
       const hit = cache.cachedLogin(sid);
-      if (hit === undefined) return undefined;
-      return hit.expiresAt > app.ctx.now() ? hit : null;
+      return hit === undefined ? undefined : unexpired(hit);
     };
 
     /** Either now, or once loaded: most requests find their login or token in memory and so

@@ -54,8 +54,8 @@ export class PrincipalCache {
   }
 
   private async get<T>(map: Map<string, Entry<T>>, loadKey: string, key: string, load: () => Promise<T | null>, userOf: (v: T) => string | null) {
-    const hit = map.get(key);
-    if (hit && hit.until > Date.now()) return hit.value;
+    const hit = this.fresh(map, key);
+    if (hit !== undefined) return hit;
     const running = this.loading.get(loadKey) as Promise<T | null> | undefined;
     if (running) return running;
     const generation = this.generation;

@@ -29,7 +29,7 @@ export function notifiedRecords(payload: string): { seqs: number[]; records?: Lo
   if (bar < 0) return { seqs };
   const stored = JSON.parse(payload.slice(bar + 1)) as StoredPayload[];
   if (stored.length !== seqs.length) return { seqs };
-  return { seqs, records: stored.map((p, i) => ({ seq: seqs[i]!, event: p.event, audience: p.audience })) };
+  return { seqs, records: stored.map((p, i) => recordFrom(seqs[i]!, p)) };
 }
 
 /** One event of the log with the audience it was recorded for. */
@@ -44,9 +44,10 @@ interface StoredPayload {
   audience: Audience;
 }
 
+const recordFrom = (seq: number, stored: StoredPayload): LogRecord => ({ seq, event: stored.event, audience: stored.audience });
+
 export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
-  const stored = JSON.parse(row.payload) as StoredPayload;
-  return { seq: row.seq, event: stored.event, audience: stored.audience };
+  return recordFrom(row.seq, JSON.parse(row.payload) as StoredPayload);
 }
 
 /**
@@ -63,11 +64,7 @@ export async function appendLog(
   const at = ctx.now();
   const payloads = entries.map(({ event, audience }) => JSON.stringify({ event, audience } satisfies StoredPayload));
   const rows = entries.map(({ event }, i) => [event.type, payloads[i]!, at]);
-  if (ctx.provider === "postgres") {
-    if (rows.length === 0) {
-      if (first) await sql.run(first.text, first.params);
-      return [];
-    }
+  if (ctx.provider === "postgres" && rows.length > 0) {
     // A multi-row VALUES draws the serial's numbers in list order, so the ascending seqs pair
     // with the entries in order.
     const carried = `[${payloads.join(",")}]`;
@@ -80,7 +77,7 @@ export async function appendLog(
   }
   if (first) await sql.run(first.text, first.params);
   const out: LogRecord[] = [];
-  // One row at a time: the order of several rows' RETURNING is not guaranteed.
+  // SQLite, one row at a time: the order of several rows' RETURNING is not guaranteed.
   for (const [i, { event, audience }] of entries.entries()) {
     const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, rows[i]!);
     out.push({ seq: Number(row?.seq), event, audience });

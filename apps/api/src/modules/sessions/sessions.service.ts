@@ -131,7 +131,7 @@ async function loadOwnOrAdmin(ctx: DbContext, sql: SqlRunner, viewer: Viewer, se
   const service = await lockServiceRules(ctx, sql, sessionId, "session");
   if (!service) throw notFound("session");
   const session = await lockSession(ctx, sql, sessionId);
-  if (!session || !service || !canSeeService(viewer, service.groupIds)) throw notFound("session");
+  if (!session || !canSeeService(viewer, service.groupIds)) throw notFound("session");
   if (session.userId !== viewer.user.id && !viewer.admin) {
     throw forbidden("only the session's holder or an admin may change it");
   }

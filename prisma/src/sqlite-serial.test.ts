@@ -74,6 +74,50 @@ describe("SQLite serialiser after a transaction SQLite already ended", () => {
   });
 });
 
+describe("whose turn it is", () => {
+  let dir: string;
+  let database: OpenDatabase;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-turn-"));
+    database = await openDatabase(`file:${path.join(dir, "t.db")}`);
+    await database.db.$executeRawUnsafe('CREATE TABLE "t" ("v" TEXT NOT NULL)');
+  });
+  afterEach(async () => {
+    await database.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The scope is switched off between turns (it costs every promise while on): each new turn
+  // must switch it on again, or the callback's own plain query would wait for itself.
+  it("lets a transaction's callback query through the client, turn after turn, while others wait", async () => {
+    const { db } = database;
+    const count = () => db.$queryRawUnsafe<{ n: bigint }[]>('SELECT count(*) AS n FROM "t"');
+    for (let turn = 0; turn < 3; turn++) {
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      let outsiderDone = false;
+      const transaction = db.$transaction((tx) =>
+        inTransactionScope(db, async () => {
+          await tx.$executeRawUnsafe(`INSERT INTO "t" VALUES ('turn ${turn}')`);
+          entered();
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          const own = await count();
+          return { own, outsiderDoneBeforeCommit: outsiderDone };
+        }),
+      );
+      await inside;
+      // Sent from outside the turn: it must wait for the commit, not run inside the transaction.
+      const outsider = count().then((rows) => {
+        outsiderDone = true;
+        return rows;
+      });
+      const result = await within(transaction, 5_000, `turn ${turn}'s own plain query`);
+      expect(result).toEqual({ own: [{ n: BigInt(turn + 1) }], outsiderDoneBeforeCommit: false });
+      expect(await within(outsider, 5_000, "the outside read")).toEqual([{ n: BigInt(turn + 1) }]);
+    }
+  });
+});
+
 describe("plain SQL on SQLite", () => {
   it("keeps answering when callers build more statement texts than it keeps prepared", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-sql-"));

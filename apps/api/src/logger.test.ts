@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config";
 import { createLogger, loggableUrl, logFormatOf, recordErrorCodes, RequestLogController, type LogFormat } from "./logger";
+import { lazyChildLoggerFactory } from "./lib/lazy-request-logger";
 import { createTestDatabase } from "../test/databases";
 import { startServe, type ServeProcess } from "../test/serve";
 
@@ -29,7 +30,7 @@ async function appLogging(format: LogFormat) {
   let text = "";
   out.on("data", (d: Buffer) => (text += d.toString()));
   const logger: FastifyBaseLogger = await createLogger({ logLevel: "info", logFormat: format }, { destination: out, colorize: false });
-  const app = Fastify({ loggerInstance: logger, logController: new RequestLogController() });
+  const app = Fastify({ loggerInstance: logger, logController: new RequestLogController(), childLoggerFactory: lazyChildLoggerFactory });
   recordErrorCodes(app);
   app.get("/api/things", async () => ({ ok: true }));
   app.get("/api/refused", async (_request, reply) => reply.code(409).send({ error: { code: "conflict", message: "held by alice" } }));

@@ -7,6 +7,7 @@ import type { TErrorBody } from "@postern/contracts";
 import { openDatabase, redactUrl, sqliteFileOf, type OpenDatabase } from "@postern/db";
 import { openMigratedDatabase } from "./migrations";
 import { createLogger, recordErrorCodes, RequestLogController } from "./logger";
+import { lazyChildLoggerFactory } from "./lib/lazy-request-logger";
 import serviceApp from "./app";
 import { frameworkErrors } from "./plugins/error-handler";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
@@ -84,6 +85,8 @@ export async function buildServer(
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     logController: new RequestLogController(),
+    // Most requests write nothing at the configured level: their child logger is made on first use.
+    ...(logger ? { childLoggerFactory: lazyChildLoggerFactory } : {}),
     trustProxy: trustProxyOf(config),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: "idle",

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { viewerOf } from "../../lib/caller";
-import { classOf, type VisibilityClass } from "../live/live.audience";
+import { ADMIN_CLASS, classOf, type VisibilityClass } from "../live/live.audience";
 import { viewerGroupIds } from "../services/services.visibility";
 import { BoardCache, type BoardView } from "./board.cache";
 
@@ -29,9 +29,15 @@ export default fp(
       stopLocal();
       stopRemote();
     });
+    // A member's class is worked out once per cached user: the principal cache hands out the same
+    // user object until a change to that user replaces it.
+    const memberClasses = new WeakMap<object, VisibilityClass>();
     const classFor = (request: FastifyRequest) => {
       const viewer = viewerOf(request);
-      return classOf({ admin: viewer.admin, groupIds: viewerGroupIds(viewer) });
+      if (viewer.admin) return ADMIN_CLASS;
+      let cls = memberClasses.get(viewer.user);
+      if (!cls) memberClasses.set(viewer.user, (cls = classOf({ admin: false, groupIds: viewerGroupIds(viewer) })));
+      return cls;
     };
     app.decorate("board", { cache, classFor, viewFor: (request: FastifyRequest) => cache.view(classFor(request)) });
   },

@@ -21,10 +21,7 @@ export default fp(
     // Callback style: it runs on every request, and an async hook costs a promise each time.
     app.addHook("onResponse", (request, reply, done) => {
       // The route pattern, not the URL, keeps the label set small; unmatched paths share one label.
-      const route = request.routeOptions.url ?? "unmatched";
-      const method = request.method;
-      metrics.httpRequests.inc({ method, route, status: String(reply.statusCode) });
-      metrics.httpDuration.observe({ method, route }, reply.elapsedTime / 1000);
+      metrics.http.record(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
 

@@ -2,7 +2,8 @@
 // process, and prom-client refuses a metric name twice in one registry). Other modules reach
 // them through `app.metrics`: the live stream sets `liveClients`, anything else may register
 // its own metric on `app.metrics.registry`.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { HttpTally } from "./http-tally";
 import { queriesSent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 
@@ -11,8 +12,8 @@ export interface PosternMetrics {
   registry: Registry;
   /** Everything to scrape: the process's metrics (CPU, memory, event loop) and this app's. */
   render(): Promise<string>;
-  httpRequests: Counter<"method" | "route" | "status">;
-  httpDuration: Histogram<"method" | "route">;
+  /** Answered requests and their durations (postern_http_requests_total, postern_http_request_duration_seconds). */
+  http: HttpTally;
   /** Open `/api/live` websockets in this instance; read from `countLiveClients` at scrape time when set. */
   liveClients: Gauge;
   /** Set by the live module so the gauge is read from the hub itself and can never drift. */
@@ -59,19 +60,8 @@ function processMetrics(): Registry {
 export function createMetrics(ctx: DbContext): PosternMetrics {
   const registry = new Registry();
 
-  const httpRequests = new Counter({
-    name: "postern_http_requests_total",
-    help: "HTTP requests answered, by method, route pattern and status code",
-    labelNames: ["method", "route", "status"] as const,
-    registers: [registry],
-  });
-  const httpDuration = new Histogram({
-    name: "postern_http_request_duration_seconds",
-    help: "Time to answer HTTP requests, by method and route pattern",
-    labelNames: ["method", "route"] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
+  const http = new HttpTally([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  http.register(registry, { requests: "postern_http_requests_total", duration: "postern_http_request_duration_seconds" });
   const liveClients = new Gauge({
     name: "postern_live_clients",
     help: "Browsers connected to the live stream of this instance",
@@ -136,6 +126,6 @@ export function createMetrics(ctx: DbContext): PosternMetrics {
   });
 
   const render = async () => `${await processMetrics().metrics()}\n${await registry.metrics()}`;
-  const metrics: PosternMetrics = { registry, render, httpRequests, httpDuration, liveClients, agentConnections };
+  const metrics: PosternMetrics = { registry, render, http, liveClients, agentConnections };
   return metrics;
 }

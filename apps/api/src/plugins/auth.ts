@@ -118,7 +118,8 @@ export function actorOf(principal: Principal): Actor {
 
 function bearerOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.toLowerCase().startsWith("bearer ")) return header.slice(7).trim();
+  // The scheme alone is lower-cased: the header is a token of some 60 characters on every request.
+  if (header && header.length > 7 && header.slice(0, 7).toLowerCase() === "bearer ") return header.slice(7).trim();
   const legacy = request.headers["x-access-tokens"];
   return typeof legacy === "string" && legacy ? legacy.trim() : undefined;
 }

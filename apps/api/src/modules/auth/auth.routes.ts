@@ -18,12 +18,26 @@ import { badField, unauthorized } from "../../errors";
 import { presentUser, type UserWithGroups } from "../users/users.presenter";
 import { ACCESS_TOKEN_SECONDS, changeOwnPassword, loginBasic, loginLocal, logout, logoutEverywhere } from "./auth.service";
 import type { FastifyRequest } from "fastify";
+import { sendJson } from "../../lib/send-json";
 
 /** The caller and what they may do; `admin` is the credential's rights (isAdmin), not just the role. */
 export function presentMe(user: UserWithGroups, admin = user.role === "admin"): TMe {
   const permissions: TPermission[] = ["services:read", "sessions:read", "sessions:write"];
   if (admin) permissions.push("admin");
   return { user: presentUser(user), permissions, hasPassword: user.passwordHash !== null };
+}
+
+/**
+ * `GET /api/me` as JSON, made once per cached user and kind of caller: the principal cache hands
+ * out the same user object until a change to that user replaces it. Parsed through the contract
+ * first, as the response serialiser would, so nothing the schema leaves out gets through.
+ */
+const meJson = new WeakMap<UserWithGroups, { admin?: Buffer; member?: Buffer }>();
+function meJsonOf(user: UserWithGroups, admin: boolean): Buffer {
+  let entry = meJson.get(user);
+  if (!entry) meJson.set(user, (entry = {}));
+  const kind = admin ? "admin" : "member";
+  return (entry[kind] ??= Buffer.from(JSON.stringify(ZMe.parse(presentMe(user, admin)))));
 }
 
 const ZTokenResponse = ZAccessTokenResponse;
@@ -74,9 +88,9 @@ export default async function authRoutes(app: FastifyInstance) {
     return { ok: true as const, ended };
   });
 
-  r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request) => {
+  r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request, reply) => {
     const principal = requireUser(request);
-    return presentMe(principal.user, isAdmin(principal));
+    return sendJson(reply, meJsonOf(principal.user, isAdmin(principal)));
   });
 
   /** A local user changes their password; their other logins end (this one stays). */

@@ -12,12 +12,15 @@ import { presentSession, sessionInclude } from "../sessions/sessions.presenter";
 
 export interface BoardView {
   services: TService[];
-  /** `services` as JSON, for `GET /api/services`. */
+  /** `services` as JSON, for the live snapshot. */
   servicesJson: string;
+  /** The same as UTF-8 bytes, for `GET /api/services`: encoded once, not on every answer. */
+  servicesBody: Buffer;
   byId: ReadonlyMap<string, TService>;
   /** Open sessions on those services, newest request first. */
   sessions: TSession[];
   sessionsJson: string;
+  sessionsBody: Buffer;
 }
 
 /** A gateway's status reads offline once its heartbeats stop, with no event: look again this often. */
@@ -83,12 +86,16 @@ export class BoardCache {
     const view = { detail: cls.admin, now: this.ctx.now() };
     const services = rows.map((s) => presentService(s, view));
     const sessions = sessionRows.map(presentSession);
+    const servicesJson = JSON.stringify(services);
+    const sessionsJson = JSON.stringify(sessions);
     return {
       services,
-      servicesJson: JSON.stringify(services),
+      servicesJson,
+      servicesBody: Buffer.from(servicesJson),
       byId: new Map(services.map((s) => [s.id, s])),
       sessions,
-      sessionsJson: JSON.stringify(sessions),
+      sessionsJson,
+      sessionsBody: Buffer.from(sessionsJson),
     };
   }
 }

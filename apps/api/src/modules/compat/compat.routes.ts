@@ -47,7 +47,7 @@ export default async function compatRoutes(app: FastifyInstance) {
   );
 
   r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
-    sendJson(reply, (await app.board.viewFor(request)).servicesJson),
+    sendJson(reply, (await app.board.viewFor(request)).servicesBody),
   );
 
   r.get(

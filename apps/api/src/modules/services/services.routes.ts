@@ -36,7 +36,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
 
   // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
   r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
-    sendJson(reply, (await app.board.viewFor(request)).servicesJson),
+    sendJson(reply, (await app.board.viewFor(request)).servicesBody),
   );
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request) => {

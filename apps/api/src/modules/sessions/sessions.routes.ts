@@ -25,8 +25,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       if (active === "true" && Object.keys(filters).length === 0) {
         const board = await app.board.viewFor(request);
         const max = limit ?? DEFAULT_LIMIT;
-        const json = board.sessions.length <= max ? board.sessionsJson : JSON.stringify(board.sessions.slice(0, max));
-        return sendJson(reply, json);
+        return sendJson(reply, board.sessions.length <= max ? board.sessionsBody : JSON.stringify(board.sessions.slice(0, max)));
       }
       return (await findSessions(app.ctx, viewerOf(request), request.query)).map(presentSession);
     },

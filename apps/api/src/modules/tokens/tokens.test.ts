@@ -111,6 +111,20 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect((await t.app.inject({ url: "/api/test", headers: { authorization: "Bearer pst_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } })).statusCode).toBe(401);
   });
 
+  // After one good request the cached token is checked against the secret that matched, not
+  // hashed again: any other secret under the same prefix must still be refused.
+  it("refuses another secret under a cached token's prefix, before and after the right one was seen", async () => {
+    const created = await mintToken(t.app, member, ["sessions:read"]);
+    const [, prefix, secret] = /^(pst_[0-9a-f]{12}_)(.+)$/.exec(created.token)!;
+    const forged = `${prefix}${secret!.slice(0, -1)}${secret!.endsWith("A") ? "B" : "A"}`;
+    const call = (token: string) => t.app.inject({ url: "/api/me", headers: { authorization: `Bearer ${token}` } });
+    expect((await call(forged)).statusCode).toBe(401);
+    expect((await call(created.token)).statusCode).toBe(200);
+    expect((await call(forged)).statusCode).toBe(401);
+    expect((await call(`${created.token}A`)).statusCode).toBe(401);
+    expect((await call(created.token)).statusCode).toBe(200);
+  });
+
   it("refuses revoked and expired tokens, and tokens of a disabled user", async () => {
     const revokedOne = await mintToken(t.app, member, ["sessions:read"]);
     const other = await createUser(t.app);

@@ -114,8 +114,12 @@ function isQuiet(request: FastifyRequest, reply: FastifyReply): boolean {
   return isRead && reply.statusCode < 400 && !isApiPath(pathname);
 }
 
-/** The error code of an error envelope being sent, so the request's line says why it was refused. */
-const errorCodes = new WeakMap<FastifyRequest, string>();
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The code of the error envelope sent, for the request's log line. */
+    loggedErrorCode: string | null;
+  }
+}
 
 /**
  * Fastify's request lines, one per request when it is answered instead of two ("incoming
@@ -129,12 +133,14 @@ export class RequestLogController extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // Below info nothing but errors is written: say so before working out the level (the URL's split).
+    if (!error && !levelEnabled(request, "info")) return;
     const level = error ? "error" : isQuiet(request, reply) ? "debug" : "info";
     if (!levelEnabled(request, level)) return;
     const line = {
       req: { method: request.method, url: loggableUrl(request.url), remoteAddress: request.ip },
       res: { statusCode: reply.statusCode },
-      ...(errorCodes.has(request) ? { error: errorCodes.get(request) } : {}),
+      ...(request.loggedErrorCode ? { error: request.loggedErrorCode } : {}),
       responseTime: Math.round(reply.elapsedTime * 10) / 10,
     };
     if (error) request.log.error({ ...line, err: error }, REQUEST_COMPLETED);
@@ -142,12 +148,14 @@ export class RequestLogController extends LogController {
   }
 }
 
-/** Notes the error code of every error envelope sent, for the request's line. */
+/** Notes the error code of every error envelope sent, for the request's line: refusals are
+ * written at info, so below that level there is nothing to note. */
 export function recordErrorCodes(app: FastifyInstance): void {
+  app.decorateRequest("loggedErrorCode", null);
   app.addHook("onSend", (request, reply, payload, done) => {
-    if (reply.statusCode >= 400 && typeof payload === "string") {
+    if (reply.statusCode >= 400 && typeof payload === "string" && (reply.statusCode >= 500 || levelEnabled(request, "info"))) {
       const code = /^\{"error":\{"code":"([^"]+)"/.exec(payload)?.[1];
-      if (code) errorCodes.set(request, code);
+      if (code) request.loggedErrorCode = code;
     }
     done(null, payload);
   });

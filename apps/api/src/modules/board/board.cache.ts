@@ -30,7 +30,7 @@ const MAX_AGE_MS = 5_000;
 const IRRELEVANT = /^(user\.(login|login_failed|login_throttled|logout|logout_all|password_changed|identity_linked|created)|auth\.|token\.|message\.|tunnel\.|group\.(created|renamed|member_added))/;
 
 export class BoardCache {
-  private readonly views = new Map<string, { view: Promise<BoardView>; at: number }>();
+  private readonly views = new Map<string, { view: Promise<BoardView>; at: number; ready?: BoardView }>();
   private generation = 0;
 
   constructor(private readonly ctx: DbContext) {}
@@ -39,18 +39,25 @@ export class BoardCache {
     const hit = this.views.get(cls.key);
     if (hit && Date.now() - hit.at < MAX_AGE_MS) return hit.view;
     const generation = this.generation;
-    const entry = { view: this.build(cls), at: Date.now() };
+    const entry: { view: Promise<BoardView>; at: number; ready?: BoardView } = { view: this.build(cls), at: Date.now() };
     this.views.set(cls.key, entry);
     // A read that started before a change must not stand for the board after it.
     entry.view.then(
-      () => {
+      (view) => {
         if (generation !== this.generation && this.views.get(cls.key) === entry) this.views.delete(cls.key);
+        else entry.ready = view;
       },
       () => {
         if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
       },
     );
     return entry.view;
+  }
+
+  /** The class's board if it is in memory and current, without reading it: for checks that may skip it. */
+  peek(cls: VisibilityClass): BoardView | undefined {
+    const hit = this.views.get(cls.key);
+    return hit && Date.now() - hit.at < MAX_AGE_MS ? hit.ready : undefined;
   }
 
   notice(event: TDomainEvent): void {

@@ -12,6 +12,8 @@ export interface Board {
   /** The board the request's caller sees. */
   viewFor(request: FastifyRequest): Promise<BoardView>;
   classFor(request: FastifyRequest): VisibilityClass;
+  /** The board the request's caller sees if it is in memory now, without reading it. */
+  peekFor(request: FastifyRequest): BoardView | undefined;
 }
 
 declare module "fastify" {
@@ -39,7 +41,12 @@ export default fp(
       if (!cls) memberClasses.set(viewer.user, (cls = classOf({ admin: false, groupIds: viewerGroupIds(viewer) })));
       return cls;
     };
-    app.decorate("board", { cache, classFor, viewFor: (request: FastifyRequest) => cache.view(classFor(request)) });
+    app.decorate("board", {
+      cache,
+      classFor,
+      viewFor: (request: FastifyRequest) => cache.view(classFor(request)),
+      peekFor: (request: FastifyRequest) => cache.peek(classFor(request)),
+    });
   },
   { name: "board", dependencies: ["database", "changes", "auth"] },
 );

@@ -7,6 +7,7 @@ import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
+import { ownClashOnBoard } from "./sessions.preflight";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
 export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessionBody);
@@ -35,7 +36,11 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     "/api/services/:id/sessions",
     { schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
-      const session = await startSession(app.ctx, sessionCaller(request), request.params.id, request.body, limits);
+      const caller = sessionCaller(request);
+      const board = app.board.peekFor(request);
+      const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);
+      if (clash) throw clash;
+      const session = await startSession(app.ctx, caller, request.params.id, request.body, limits);
       return reply.code(201).send(presentSession(session));
     },
   );

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
+import { queriesSent } from "@postern/db";
 
 describe.each(providers)("access sessions on %s", (provider) => {
   let t: TestApp;
@@ -11,6 +12,37 @@ describe.each(providers)("access sessions on %s", (provider) => {
     t = await buildTestApp(provider, { now: clock.now });
   });
   afterEach(async () => t.close());
+
+  // The board in memory refuses a start that clashes with the caller's own open session before
+  // any transaction opens; the answer is the one the transaction gives when the board is cold.
+  it("refuses a second start of one's own from the board, with the transaction's answer", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { groupIds: [group.id] });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const start = () => t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 600 } });
+    expect((await start()).statusCode).toBe(201);
+    // Cold board (the start just dropped it): the transaction refuses.
+    const before = queriesSent();
+    const cold = await start();
+    const coldStatements = queriesSent() - before;
+    expect(cold.statusCode).toBe(409);
+    expect(coldStatements).toBeGreaterThan(0);
+    // Warm board: the same answer, and not one statement.
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    const warmBefore = queriesSent();
+    const warm = await start();
+    expect(queriesSent() - warmBefore).toBe(0);
+    expect(warm.statusCode).toBe(409);
+    expect(warm.json()).toEqual(cold.json());
+    // Anything the board does not refuse still reaches the transaction: bad input keeps its own answer.
+    const tooLong = await t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 999_999 } });
+    expect(tooLong.statusCode).toBe(400);
+    // Once it ends, the board no longer stands in the way.
+    const mine = ZSession.parse((await t.app.inject({ url: "/api/sessions?active=true&mine=true", headers: alice.headers })).json()[0]);
+    expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${mine.id}`, headers: alice.headers })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    expect((await start()).statusCode).toBe(201);
+  });
 
   it("starts a session and answers 409 naming the holder on an exclusive service", async () => {
     const group = await createGroup(t.app);

@@ -1,0 +1,51 @@
+// A start that the board in memory already shows clashing with the caller's own open session is
+// refused before any transaction opens. It is the common refusal (a double click, a script that
+// retries), and a transaction takes the writer's turn and three statements for nothing. The board
+// is this instance's view of committed state: dropped at every local commit before the change
+// answers, and on every other instance's change as it arrives from the live log. Anything it does
+// not refuse is checked again, with the rows locked, in the transaction.
+import type { TStartSessionBody } from "@postern/contracts";
+import type { AppError } from "../../errors";
+import type { DbContext } from "../../lib/db-context";
+import type { BoardView } from "../board/board.cache";
+import { ownConflict, type Occupant } from "./sessions.schedule";
+import { after, checkDuration, type SessionLimits } from "./sessions.service";
+
+const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
+
+/** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
+export function ownClashOnBoard(
+  ctx: DbContext,
+  view: BoardView,
+  userId: string,
+  serviceId: string,
+  body: TStartSessionBody,
+  limits: SessionLimits,
+): AppError | null {
+  const service = view.byId.get(serviceId);
+  if (!service) return null;
+  const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
+  try {
+    checkDuration(durationSeconds, service, limits, "body.durationSeconds");
+  } catch {
+    // The transaction answers bad input, in its own order of checks.
+    return null;
+  }
+  const now = ctx.now();
+  const startsAt = body.startsAt ? new Date(body.startsAt) : null;
+  if (startsAt && startsAt <= now) return null;
+  const mine: Occupant[] = [];
+  for (const s of view.sessions) {
+    if (s.serviceId !== serviceId || s.userId !== userId) continue;
+    mine.push({
+      id: s.id,
+      status: s.status,
+      durationSeconds: s.durationSeconds,
+      startsAt: dateOf(s.startsAt),
+      expiresAt: dateOf(s.expiresAt),
+      offerExpiresAt: dateOf(s.offerExpiresAt),
+      user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
+    });
+  }
+  return mine.length === 0 ? null : ownConflict(ctx, mine, [startsAt ?? now, after(startsAt ?? now, durationSeconds)]);
+}

@@ -54,10 +54,13 @@ export class BoardCache {
     return entry.view;
   }
 
-  /** The class's board if it is in memory and current, without reading it: for checks that may skip it. */
+  /**
+   * The class's board if it is in memory, without reading it: for checks that may skip it. Its age
+   * does not matter here: MAX_AGE_MS is for gateway statuses, which change without an event;
+   * sessions and services never change without one, and every event drops the board.
+   */
   peek(cls: VisibilityClass): BoardView | undefined {
-    const hit = this.views.get(cls.key);
-    return hit && Date.now() - hit.at < MAX_AGE_MS ? hit.ready : undefined;
+    return this.views.get(cls.key)?.ready;
   }
 
   notice(event: TDomainEvent): void {

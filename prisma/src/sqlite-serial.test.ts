@@ -18,21 +18,27 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 vi.setConfig({ testTimeout: 30_000 });
 
-describe("SQLite serialiser after a transaction SQLite already ended", () => {
+/** A fresh SQLite file with one table `t`, for each test of the block; removed after it. */
+function freshDatabase(): { current: OpenDatabase } {
+  const holder = {} as { current: OpenDatabase };
   let dir: string;
-  let database: OpenDatabase;
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-serial-"));
-    database = await openDatabase(`file:${path.join(dir, "t.db")}`);
-    await database.db.$executeRawUnsafe('CREATE TABLE "t" ("v" TEXT NOT NULL)');
+    holder.current = await openDatabase(`file:${path.join(dir, "t.db")}`);
+    await holder.current.db.$executeRawUnsafe('CREATE TABLE "t" ("v" TEXT NOT NULL)');
   });
   afterEach(async () => {
-    await database.close();
+    await holder.current.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
+  return holder;
+}
+
+describe("SQLite serialiser after a transaction SQLite already ended", () => {
+  const fresh = freshDatabase();
 
   it("frees the connection when the transaction was rolled back under Prisma's feet", async () => {
-    const { db } = database;
+    const { db } = fresh.current;
     const failed = db.$transaction((tx) =>
       inTransactionScope(db, async () => {
         await tx.$executeRawUnsafe("ROLLBACK");
@@ -47,7 +53,7 @@ describe("SQLite serialiser after a transaction SQLite already ended", () => {
   });
 
   it("heals after SQLITE_FULL, through Prisma and through plain SQL", async () => {
-    const { db, sql } = database;
+    const { db, sql } = fresh.current;
     // A page limit makes the file "full" at once, as a full volume would.
     const pages = await sql.read((run) => run.get<{ page_count: number }>("PRAGMA page_count"));
     await db.$queryRawUnsafe(`PRAGMA max_page_count = ${Number(pages?.page_count) + 2}`);
@@ -75,22 +81,12 @@ describe("SQLite serialiser after a transaction SQLite already ended", () => {
 });
 
 describe("whose turn it is", () => {
-  let dir: string;
-  let database: OpenDatabase;
-  beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-turn-"));
-    database = await openDatabase(`file:${path.join(dir, "t.db")}`);
-    await database.db.$executeRawUnsafe('CREATE TABLE "t" ("v" TEXT NOT NULL)');
-  });
-  afterEach(async () => {
-    await database.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fresh = freshDatabase();
 
   // The scope is switched off between turns (it costs every promise while on): each new turn
   // must switch it on again, or the callback's own plain query would wait for itself.
   it("lets a transaction's callback query through the client, turn after turn, while others wait", async () => {
-    const { db } = database;
+    const { db } = fresh.current;
     const count = () => db.$queryRawUnsafe<{ n: bigint }[]>('SELECT count(*) AS n FROM "t"');
     for (let turn = 0; turn < 3; turn++) {
       let entered!: () => void;

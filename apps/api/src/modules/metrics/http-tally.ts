@@ -51,36 +51,20 @@ export class HttpTally {
   /** Adds `<name>_total` (by method, route, status) and the duration histogram (by method, route) to `registry`. */
   register(registry: Registry, names: { requests: string; duration: string }): void {
     const tallies = () => [...this.routes].flatMap(([route, methods]) => [...methods].map(([method, tally]) => ({ method, route, tally })));
-    const requests: Family = {
-      name: names.requests,
-      help: "HTTP requests answered, by method, route pattern and status code",
-      type: "counter",
+    const family = (name: string, help: string, type: Family["type"], samples: () => Sample[]): Family => ({
+      name,
+      help,
+      type,
       aggregator: "sum",
-      get: async () => ({
-        name: requests.name,
-        help: requests.help,
-        type: requests.type,
-        aggregator: "sum",
-        values: tallies().flatMap(({ method, route, tally }) =>
-          [...tally.byStatus].map(([status, value]) => ({ value, labels: { method, route, status: String(status) } })),
-        ),
-      }),
+      get: async () => ({ name, help, type, aggregator: "sum", values: samples() }),
       reset: () => this.routes.clear(),
-    };
-    const duration: Family = {
-      name: names.duration,
-      help: "Time to answer HTTP requests, by method and route pattern",
-      type: "histogram",
-      aggregator: "sum",
-      get: async () => ({
-        name: duration.name,
-        help: duration.help,
-        type: duration.type,
-        aggregator: "sum",
-        values: tallies().flatMap(({ method, route, tally }) => this.histogramSamples(duration.name, { method, route }, tally)),
-      }),
-      reset: () => this.routes.clear(),
-    };
+    });
+    const requests = family(names.requests, "HTTP requests answered, by method, route pattern and status code", "counter", () =>
+      tallies().flatMap(({ method, route, tally }) => [...tally.byStatus].map(([status, value]) => ({ value, labels: { method, route, status: String(status) } }))),
+    );
+    const duration = family(names.duration, "Time to answer HTTP requests, by method and route pattern", "histogram", () =>
+      tallies().flatMap(({ method, route, tally }) => this.histogramSamples(names.duration, { method, route }, tally)),
+    );
     // prom-client's registry reads any object of this shape; its types name only its own classes.
     registry.registerMetric(requests as unknown as Histogram);
     registry.registerMetric(duration as unknown as Histogram);

@@ -29,8 +29,15 @@ const MAX_AGE_MS = 5_000;
 /** Events that leave every board as it was (logins, tokens, relay, tunnel, group names). */
 const IRRELEVANT = /^(user\.(login|login_failed|login_throttled|logout|logout_all|password_changed|identity_linked|created)|auth\.|token\.|message\.|tunnel\.|group\.(created|renamed|member_added))/;
 
+interface Entry {
+  view: Promise<BoardView>;
+  at: number;
+  /** The view once read, for `peek`. */
+  ready?: BoardView;
+}
+
 export class BoardCache {
-  private readonly views = new Map<string, { view: Promise<BoardView>; at: number; ready?: BoardView }>();
+  private readonly views = new Map<string, Entry>();
   private generation = 0;
 
   constructor(private readonly ctx: DbContext) {}
@@ -39,7 +46,7 @@ export class BoardCache {
     const hit = this.views.get(cls.key);
     if (hit && Date.now() - hit.at < MAX_AGE_MS) return hit.view;
     const generation = this.generation;
-    const entry: { view: Promise<BoardView>; at: number; ready?: BoardView } = { view: this.build(cls), at: Date.now() };
+    const entry: Entry = { view: this.build(cls), at: Date.now() };
     this.views.set(cls.key, entry);
     // A read that started before a change must not stand for the board after it.
     entry.view.then(

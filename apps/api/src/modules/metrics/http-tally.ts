@@ -51,14 +51,19 @@ export class HttpTally {
   /** Adds `<name>_total` (by method, route, status) and the duration histogram (by method, route) to `registry`. */
   register(registry: Registry, names: { requests: string; duration: string }): void {
     const tallies = () => [...this.routes].flatMap(([route, methods]) => [...methods].map(([method, tally]) => ({ method, route, tally })));
-    const family = (name: string, help: string, type: Family["type"], samples: () => Sample[]): Family => ({
-      name,
-      help,
-      type,
-      aggregator: "sum",
-      get: async () => ({ name, help, type, aggregator: "sum", values: samples() }),
-      reset: () => this.routes.clear(),
-    });
+    const family = (name: string, help: string, type: Family["type"], samples: () => Sample[]): Family => {
+      const f: Family = {
+        name,
+        help,
+        type,
+        aggregator: "sum",
+        // The family's own name at scrape time: the registry renames counters for OpenMetrics, as
+        // it does prom-client's own.
+        get: async () => ({ name: f.name, help, type, aggregator: "sum", values: samples() }),
+        reset: () => this.routes.clear(),
+      };
+      return f;
+    };
     const requests = family(names.requests, "HTTP requests answered, by method, route pattern and status code", "counter", () =>
       tallies().flatMap(({ method, route, tally }) => [...tally.byStatus].map(([status, value]) => ({ value, labels: { method, route, status: String(status) } }))),
     );

@@ -9,7 +9,7 @@ import type { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardView } from "../board/board.cache";
 import { ownConflict, type Occupant } from "./sessions.schedule";
-import { after, checkDuration, type SessionLimits } from "./sessions.service";
+import { requestedWindow, type SessionLimits } from "./sessions.service";
 
 const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
 
@@ -24,16 +24,13 @@ export function ownClashOnBoard(
 ): AppError | null {
   const service = view.byId.get(serviceId);
   if (!service) return null;
-  const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
+  let span: [Date, Date];
   try {
-    checkDuration(durationSeconds, service, limits, "body.durationSeconds");
+    span = requestedWindow(ctx, service, body, limits).span;
   } catch {
     // The transaction answers bad input, in its own order of checks.
     return null;
   }
-  const now = ctx.now();
-  const startsAt = body.startsAt ? new Date(body.startsAt) : null;
-  if (startsAt && startsAt <= now) return null;
   const mine: Occupant[] = [];
   for (const s of view.sessions) {
     if (s.serviceId !== serviceId || s.userId !== userId) continue;
@@ -47,5 +44,5 @@ export function ownClashOnBoard(
       user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
     });
   }
-  return mine.length === 0 ? null : ownConflict(ctx, mine, [startsAt ?? now, after(startsAt ?? now, durationSeconds)]);
+  return mine.length === 0 ? null : ownConflict(ctx, mine, span);
 }

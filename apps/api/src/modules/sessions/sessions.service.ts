@@ -55,6 +55,21 @@ export function checkDuration(seconds: number, service: { maxDurationSeconds: nu
 
 export const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
 
+/** The window a start asks for on `service`, with its length and booked start; throws the 400 for bad input. */
+export function requestedWindow(
+  ctx: DbContext,
+  service: { defaultDurationSeconds: number; maxDurationSeconds: number },
+  body: TStartSessionBody,
+  limits: SessionLimits,
+): { now: Date; durationSeconds: number; startsAt: Date | null; span: [Date, Date] } {
+  const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
+  checkDuration(durationSeconds, service, limits, "body.durationSeconds");
+  const now = ctx.now();
+  const startsAt = body.startsAt ? new Date(body.startsAt) : null;
+  if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
+  return { now, durationSeconds, startsAt, span: [startsAt ?? now, after(startsAt ?? now, durationSeconds)] };
+}
+
 export async function startSession(
   ctx: DbContext,
   caller: SessionCaller,
@@ -65,12 +80,7 @@ export async function startSession(
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
     const service = await lockServiceRules(ctx, sql, serviceId);
     if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
-    const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
-    checkDuration(durationSeconds, service, limits, "body.durationSeconds");
-    const now = ctx.now();
-    const startsAt = body.startsAt ? new Date(body.startsAt) : null;
-    if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
-    const span: [Date, Date] = [startsAt ?? now, after(startsAt ?? now, durationSeconds)];
+    const { now, durationSeconds, startsAt, span } = requestedWindow(ctx, service, body, limits);
     const user = caller.viewer.user;
     const mine = await ownOpenSessions(sql, user.id, serviceId);
     const clash = ownConflict(ctx, mine, span);

@@ -129,7 +129,8 @@ function presentedMatches(d: Decoded, presented: string): boolean {
  * The principal behind a presented secret when it matches the stored token, which is unrevoked,
  * unexpired, whose owner is enabled, and whose scopes the owner's role *now* grants (a demoted
  * admin's admin and agent tokens stop working at once; the demotion also revokes them). Null
- * otherwise. Pure: the caller may hold the stored token in a cache.
+ * otherwise. No I/O, and nothing in `stored` changes (what it learns is kept beside it, in
+ * `decoded`): the caller may hold the stored token in a cache.
  */
 export function checkToken(stored: StoredToken, presented: string, now: Date): TokenPrincipal | null {
   const d = decodedOf(stored);

@@ -25,6 +25,13 @@ export interface SqlRunner {
    * (PostgreSQL: a fresh snapshot per statement); one round trip where the database allows it.
    * Resolves with each statement's rows. */
   script(statements: string[]): Promise<SqlRow[][]>;
+  /** A write whose answer the caller does not need. PostgreSQL sends it at once without waiting
+   * for it, so it shares a round trip with the statement after it; should it fail, that statement
+   * (or the commit) throws its error. SQLite runs it at once and throws there. */
+  send(sql: string, params?: SqlValue[]): void;
+  /** The last statement of a `transaction()`: on PostgreSQL its COMMIT goes out in the same round
+   * trip, and nothing may be sent after it. Elsewhere the same as `all`. */
+  final<T extends object = SqlRow>(sql: string, params?: SqlValue[]): Promise<T[]>;
 }
 
 export interface SqlDatabase {
@@ -115,6 +122,16 @@ class SqliteRunner implements SqlRunner {
   async script(statements: string[]): Promise<SqlRow[][]> {
     return statements.map((statement) => this.rows<SqlRow>(statement, []));
   }
+
+  send(sql: string, params: SqlValue[] = []): void {
+    const { stmt } = this.prepare(sql);
+    countQuery();
+    stmt.run(...params.map(sqliteParam));
+  }
+
+  async final<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    return this.rows<T>(sql, params);
+  }
 }
 
 export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
@@ -202,46 +219,165 @@ function pgQuery(sql: string, params: SqlValue[]): pg.QueryConfig {
   return { name, text, values: pgParams(params) };
 }
 
+/**
+ * Statements on one pooled client (a transaction's) or on the pool (plain reads). The client runs
+ * in node-postgres's pipeline mode: a statement goes out as soon as it is issued, behind any still
+ * unanswered, and PostgreSQL answers them in order. So a change's BEGIN, its `send`s and the read
+ * after them, or its last write and the COMMIT, cost one round trip between them instead of one
+ * each, and the chain lock (audit.service.ts) is held for fewer of them.
+ */
 class PgRunner implements SqlRunner {
-  constructor(private readonly client: pg.ClientBase | pg.Pool) {}
-  async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+  /** Writes sent and not yet known to have succeeded; they never reject (see `send`). */
+  private inFlight: Promise<unknown>[] = [];
+  /** The first error among them: the one to report, ahead of the "transaction is aborted" errors
+   * PostgreSQL answers every later statement of the transaction with. */
+  private failure: unknown;
+  /** The COMMIT went out with `final`. */
+  committed = false;
+
+  constructor(
+    private readonly client: pg.ClientBase | pg.Pool,
+    /** A transaction's client (else the pool, for reads outside any transaction). */
+    private readonly transactional = false,
+  ) {}
+
+  private issue(sql: string, params: SqlValue[]): Promise<pg.QueryResult> {
     countQuery();
-    return (await this.client.query(pgQuery(sql, params))).rows as T[];
+    this.gather();
+    return this.client.query(pgQuery(sql, params));
+  }
+
+  private corked = false;
+
+  /**
+   * Holds back the socket's writes until the end of this tick, so statements issued together go
+   * out in one write: on this kind of machine a loopback write costs a tenth of a millisecond or
+   * more, more than most of these statements take to run. node-postgres writes each statement
+   * separately (it corks around one statement only; corks nest).
+   */
+  private gather(): void {
+    if (this.corked || !this.transactional) return;
+    const stream = (this.client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+    if (!stream?.cork || !stream.uncork) return;
+    this.corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork!();
+    });
+  }
+
+  /** Waits for `query` and every write sent before it; throws the first failure among them. */
+  private async settle<T>(query: Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await query;
+    } catch (err) {
+      await this.drain();
+      throw this.failure ?? err;
+    }
+    await this.drain();
+    if (this.failure !== undefined) throw this.failure;
+    return result;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.inFlight.length === 0) return;
+    const sent = this.inFlight;
+    this.inFlight = [];
+    await Promise.all(sent);
+  }
+
+  async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    return (await this.settle(this.issue(sql, params))).rows as T[];
   }
   async get<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
-    countQuery();
-    return (await this.client.query(pgQuery(sql, params))).rowCount ?? 0;
+    return (await this.settle(this.issue(sql, params))).rowCount ?? 0;
   }
 
   async script(statements: string[]): Promise<SqlRow[][]> {
-    for (const _ of statements) countQuery();
+    for (let i = 1; i < statements.length; i++) countQuery();
     // The simple query protocol takes several statements in one message; node-postgres answers
     // with one result for one statement and an array for more.
-    const result = (await this.client.query(statements.join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
+    countQuery();
+    this.gather();
+    const result = (await this.settle(this.client.query(statements.join(";\n")))) as unknown as pg.QueryResult | pg.QueryResult[];
     return (Array.isArray(result) ? result : [result]).map((r) => r.rows as SqlRow[]);
+  }
+
+  send(sql: string, params: SqlValue[] = []): void {
+    // On the pool each statement may take another client: a write sent unwaited could overtake.
+    if (!this.transactional) throw new Error("send() is for statements inside a transaction");
+    this.inFlight.push(
+      this.issue(sql, params).catch((err: unknown) => {
+        this.failure ??= err;
+      }),
+    );
+  }
+
+  async final<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    if (!this.transactional) return this.all<T>(sql, params);
+    const last = this.issue(sql, params);
+    countQuery();
+    this.gather();
+    const commit = this.client.query("COMMIT");
+    // Should the statement fail, the transaction is aborted and PostgreSQL answers this COMMIT
+    // with a ROLLBACK; the statement's own error is the one to report.
+    commit.catch(() => {});
+    this.committed = true;
+    const rows = (await this.settle(last)).rows as T[];
+    await commit;
+    return rows;
+  }
+
+  /** Ends the transaction, unless `final` already did; throws the first failure of a write sent. */
+  async commit(): Promise<void> {
+    if (this.committed) return;
+    countQuery();
+    this.committed = true;
+    this.gather();
+    await this.settle(this.client.query("COMMIT"));
   }
 }
 
 /** Inside a Prisma transaction on PostgreSQL: raw statements through Prisma, on its connection
  * (Prisma types the parameters itself, Dates included). */
 class PrismaTxRunner implements SqlRunner {
+  /** The last write `send` chained; statements issued after it wait for it, and fail with its error. */
+  private pending: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly tx: Tx) {}
+
+  private async after<T>(next: () => Promise<T>): Promise<T> {
+    await this.pending;
+    return next();
+  }
   async all<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
-    return this.tx.$queryRawUnsafe<T[]>(toPg(sql), ...params);
+    return this.after(() => this.tx.$queryRawUnsafe<T[]>(toPg(sql), ...params));
   }
   async get<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async run(sql: string, params: SqlValue[] = []): Promise<number> {
-    return this.tx.$executeRawUnsafe(toPg(sql), ...params);
+    return this.after(() => this.tx.$executeRawUnsafe(toPg(sql), ...params));
   }
   async script(statements: string[]): Promise<SqlRow[][]> {
     const out: SqlRow[][] = [];
     for (const statement of statements) out.push(await this.all(statement));
     return out;
+  }
+  send(sql: string, params: SqlValue[] = []): void {
+    // Prisma runs a transaction's statements one at a time anyway: the write goes in front of
+    // whatever is issued next, which throws its error should it fail.
+    const sent = this.run(sql, params);
+    sent.catch(() => {});
+    this.pending = sent;
+  }
+  async final<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+    return this.all<T>(sql, params);
   }
 }
 
@@ -252,23 +388,29 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
     getTypeParser: (oid: number, format?: "text" | "binary") =>
       oid === TIMESTAMP_OID ? (v: string) => new Date(`${v.replace(" ", "T")}Z`) : pgModule.types.getTypeParser(oid, format),
   };
-  const pool = new pgModule.Pool({ connectionString: url, max: poolSize, types });
+  const pool = new pgModule.Pool({ connectionString: url, max: poolSize, types, pipeline: true });
   // An idle client losing its connection (database restart) must not take the process down.
   pool.on("error", () => {});
   const poolRunner = new PgRunner(pool);
+  const txRunners = new WeakMap<Tx, PrismaTxRunner>();
   return {
-    within: (tx) => new PrismaTxRunner(tx),
+    within: (tx) => {
+      // One runner per transaction, so a write sent through it is waited for by what comes next.
+      let runner = txRunners.get(tx);
+      if (!runner) txRunners.set(tx, (runner = new PrismaTxRunner(tx)));
+      return runner;
+    },
     read: (fn) => fn(poolRunner),
     transaction: async (fn) => {
       const client = await pool.connect();
       let broken = false;
       try {
-        countQuery();
-        await client.query("BEGIN");
+        const runner = new PgRunner(client, true);
+        // Sent, not waited for: it goes out with the transaction's first statement.
+        runner.send("BEGIN");
         try {
-          const result = await fn(new PgRunner(client));
-          countQuery();
-          await client.query("COMMIT");
+          const result = await fn(runner);
+          await runner.commit();
           return result;
         } catch (err) {
           await client.query("ROLLBACK").catch(() => (broken = true));

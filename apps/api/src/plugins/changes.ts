@@ -52,7 +52,9 @@ export class ChangeDispatcher implements ChangeSink {
 
   committed(records: LogRecord[]): void {
     for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event));
-    if (records[0]?.seq === this.lastSeq + 1) this.deliver(records);
+    // The change's own notification may have brought it first (PostgreSQL): then it is taken
+    // already, and there is no gap to read.
+    if ((records[0]?.seq ?? Infinity) <= this.lastSeq + 1) this.deliver(records);
     else this.wakeReader();
   }
 

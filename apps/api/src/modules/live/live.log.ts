@@ -25,11 +25,17 @@ const NOTIFY_RECORDS_BYTES = 7000;
  */
 export function notifiedRecords(payload: string): { seqs: number[]; records?: LogRecord[] } {
   const bar = payload.indexOf("|");
-  const seqs = (bar < 0 ? payload : payload.slice(0, bar)).split(",").map(Number);
+  const seqs = notifiedSeqs(payload);
   if (bar < 0) return { seqs };
   const stored = JSON.parse(payload.slice(bar + 1)) as StoredPayload[];
   if (stored.length !== seqs.length) return { seqs };
   return { seqs, records: stored.map((p, i) => recordFrom(seqs[i]!, p)) };
+}
+
+/** Only the seqs of a NOTIFY payload: enough to tell a change this process already has. */
+export function notifiedSeqs(payload: string): number[] {
+  const bar = payload.indexOf("|");
+  return (bar < 0 ? payload : payload.slice(0, bar)).split(",").map(Number);
 }
 
 /** One event of the log with the audience it was recorded for. */
@@ -52,8 +58,9 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
 
 /**
  * Appends events inside the caller's transaction, which holds the chain lock, after `first` (the
- * change's audit rows). On PostgreSQL both inserts and the NOTIFY are one statement, one round
- * trip while the lock is held; the NOTIFY is delivered only once the rows are committed.
+ * change's audit rows), as the transaction's last statement. On PostgreSQL both inserts and the
+ * NOTIFY are one statement, sent with the COMMIT; the NOTIFY is delivered only once the rows are
+ * committed.
  */
 export async function appendLog(
   ctx: DbContext,
@@ -72,7 +79,9 @@ export async function appendLog(
     const text = `WITH ${first ? `a AS (${first.text}), ` : ""}l AS (INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES ${rows.map(() => "(?, ?, ?)").join(", ")} RETURNING "seq"),
       n AS (SELECT pg_notify('${LIVE_CHANNEL}', string_agg("seq"::text, ',' ORDER BY "seq") || ?) FROM l)
       SELECT l."seq" FROM l, n ORDER BY l."seq"`;
-    const seqs = await sql.all<{ seq: number }>(text, [...(first?.params ?? []), ...rows.flat(), tail]);
+    // The change's last statement: its COMMIT rides in the same round trip, ending the time the
+    // chain lock is held.
+    const seqs = await sql.final<{ seq: number }>(text, [...(first?.params ?? []), ...rows.flat(), tail]);
     return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
   }
   if (first) await sql.run(first.text, first.params);

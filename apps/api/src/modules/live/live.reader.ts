@@ -5,7 +5,7 @@
 import type pg from "pg";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
-import { LIVE_CHANNEL, notifiedRecords, readLog, type LogRecord } from "./live.log";
+import { LIVE_CHANNEL, notifiedRecords, notifiedSeqs, readLog, type LogRecord } from "./live.log";
 
 const BATCH = 1000;
 
@@ -72,9 +72,10 @@ export class LogReader {
    */
   private notified(payload: string): void {
     try {
-      const { seqs, records } = notifiedRecords(payload);
       const cursor = this.options.cursor();
-      if (seqs.every((seq) => Number.isSafeInteger(seq) && seq <= cursor)) return;
+      // This process's own changes (every instance hears its own) are dropped before parsing.
+      if (notifiedSeqs(payload).every((seq) => Number.isSafeInteger(seq) && seq <= cursor)) return;
+      const { records } = notifiedRecords(payload);
       if (records && records[0]?.seq === cursor + 1) return this.options.deliver(records);
     } catch {
       // Read the log instead.

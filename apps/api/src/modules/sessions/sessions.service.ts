@@ -78,11 +78,11 @@ export async function startSession(
   limits: SessionLimits,
 ): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
-    const service = await lockServiceRules(ctx, sql, serviceId);
+    const user = caller.viewer.user;
+    // Both in one round trip; the second runs once the first holds the service's lock.
+    const [service, mine] = await Promise.all([lockServiceRules(ctx, sql, serviceId), ownOpenSessions(sql, user.id, serviceId)]);
     if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
     const { now, durationSeconds, startsAt, span } = requestedWindow(ctx, service, body, limits);
-    const user = caller.viewer.user;
-    const mine = await ownOpenSessions(sql, user.id, serviceId);
     const clash = ownConflict(ctx, mine, span);
     if (clash) throw clash;
     const limited = bookingLimitProblem(ctx, mine, service, span, limits);
@@ -108,7 +108,7 @@ export async function startSession(
       expiresAt: status === "pending" ? null : span[1],
     };
     const id = newId();
-    await insertSession(sql, data, id);
+    insertSession(sql, data, id);
     const session: SessionRow = {
       ...data,
       id,
@@ -137,11 +137,10 @@ async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise
 
 /** A session the caller may see and may change (their own, or any as an admin), with its service. */
 async function loadOwnOrAdmin(ctx: DbContext, sql: SqlRunner, viewer: Viewer, sessionId: string) {
-  // The service's lock first, then the session's: the order every writer takes them in.
-  const service = await lockServiceRules(ctx, sql, sessionId, "session");
-  if (!service) throw notFound("session");
-  const session = await lockSession(ctx, sql, sessionId);
-  if (!session || !canSeeService(viewer, service.groupIds)) throw notFound("session");
+  // The service's lock first, then the session's: the order every writer takes them in. One
+  // round trip: PostgreSQL runs the second once the first has its lock.
+  const [service, session] = await Promise.all([lockServiceRules(ctx, sql, sessionId, "session"), lockSession(ctx, sql, sessionId)]);
+  if (!service || !session || !canSeeService(viewer, service.groupIds)) throw notFound("session");
   if (session.userId !== viewer.user.id && !viewer.admin) {
     throw forbidden("only the session's holder or an admin may change it");
   }
@@ -180,7 +179,7 @@ export async function extendSession(
       if (conflict) throw conflict;
     }
     const updated: SessionRow = { ...session, expiresAt, durationSeconds: session.durationSeconds + durationSeconds };
-    await updateSession(sql, sessionId, { expiresAt, durationSeconds: updated.durationSeconds });
+    updateSession(sql, sessionId, { expiresAt, durationSeconds: updated.durationSeconds });
     record({ type: "session.extended", session: presentSession(updated), addedSeconds: durationSeconds }, { audience: { groupIds: service.groupIds } });
     return updated;
   });
@@ -194,7 +193,7 @@ export async function endSession(ctx: DbContext, caller: SessionCaller, sessionI
     const user = caller.viewer.user;
     const forced = session.userId !== user.id;
     const updated: SessionRow = { ...session, status: "ended", endedAt: ctx.now(), endedById: user.id, endedBy: { id: user.id, username: user.username } };
-    await updateSession(sql, sessionId, { status: "ended", endedAt: updated.endedAt, endedById: user.id });
+    updateSession(sql, sessionId, { status: "ended", endedAt: updated.endedAt, endedById: user.id });
     record(
       { type: forced ? "session.force_ended" : "session.ended", session: presentSession(updated) },
       { details: { previousStatus: session.status }, audience: { groupIds: service.groupIds } },

@@ -48,33 +48,33 @@ export async function lockSession(ctx: DbContext, sql: SqlRunner, id: string): P
   return row && sessionRowOf(row);
 }
 
-/** Inserts a new session (its id made here) and returns it as presented rows are. */
-export async function insertSession(
+/** Inserts a new session with the given id; sent without waiting (`SqlRunner.send`): a failure
+ * surfaces at the change's next statement. */
+export function insertSession(
   sql: SqlRunner,
   data: Omit<AccessSession, "id" | "endedAt" | "endedById" | "decidedById" | "decidedAt" | "offerExpiresAt">,
   id: string,
-): Promise<void> {
+): void {
   const row: Partial<AccessSession> = { ...data, id };
   const columns = Object.keys(row) as (keyof AccessSession)[];
-  await sql.run(
+  sql.send(
     `INSERT INTO "AccessSession" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
     columns.map((c) => (row[c] ?? null) as SqlValue),
   );
 }
 
-/** Sets the given columns of one session; resolves with how many rows changed (0 or 1). */
-export async function updateSession(
+/** Sets the given columns of a session the caller holds locked; sent without waiting
+ * (`SqlRunner.send`): a failure surfaces at the change's next statement. */
+export function updateSession(
   sql: SqlRunner,
   id: string,
   data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "endedAt" | "endedById">>,
-  whereStatus?: readonly string[],
-): Promise<number> {
+): void {
   const columns = Object.keys(data) as (keyof typeof data)[];
-  const statusFilter = whereStatus ? ` AND "status" IN (${whereStatus.map(() => "?").join(", ")})` : "";
-  return sql.run(
-    `UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?${statusFilter}`,
-    [...columns.map((c) => (data[c] ?? null) as SqlValue), id, ...(whereStatus ?? [])],
-  );
+  sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [
+    ...columns.map((c) => (data[c] ?? null) as SqlValue),
+    id,
+  ]);
 }
 
 export type ServiceRules = Pick<Service, "id" | "slug" | "exclusive" | "requiresApproval" | "defaultDurationSeconds" | "maxDurationSeconds">;

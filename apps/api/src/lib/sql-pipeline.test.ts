@@ -1,0 +1,68 @@
+// The plain-SQL runner's two shortcuts (@postern/db sql.ts): a write sent without waiting, and
+// a last statement that carries the COMMIT. On PostgreSQL both ride in a round trip with the
+// next statement; whatever fails, the change is all or nothing and the first error is the one
+// reported — not PostgreSQL's "current transaction is aborted" for the statements after it.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildTestApp, type TestApp } from "../../test/app";
+import { providers } from "../../test/databases";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+const insert = `INSERT INTO "Group" ("id", "name", "createdAt") VALUES (?, ?, ?)`;
+const insertReturning = `${insert} RETURNING "id"`;
+const count = `SELECT COUNT(*) AS "n" FROM "Group" WHERE "name" LIKE ?`;
+
+describe.each(providers)("the SQL runner on %s", (provider) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp(provider);
+  }, 120_000);
+  afterAll(async () => t?.close());
+
+  const groups = async (prefix: string) => {
+    const row = await t.app.ctx.sql.read((sql) => sql.get<{ n: number | string }>(count, [`${prefix}%`]));
+    return Number(row?.n);
+  };
+
+  it("commits writes sent without waiting, with the last statement", async () => {
+    const rows = await t.app.ctx.sql.transaction(async (sql) => {
+      sql.send(insert, ["sent-1", "sent-a", new Date()]);
+      sql.send(insert, ["sent-2", "sent-b", new Date()]);
+      return sql.final<{ name: string }>(`SELECT "name" FROM "Group" WHERE "name" LIKE ? ORDER BY "name"`, ["sent-%"]);
+    });
+    expect(rows.map((r) => r.name)).toEqual(["sent-a", "sent-b"]);
+    expect(await groups("sent-")).toBe(2);
+  });
+
+  it("reports a failed write sent without waiting at the next statement, and keeps nothing", async () => {
+    const failed = t.app.ctx.sql.transaction(async (sql) => {
+      sql.send(insert, ["dup-1", "dup-a", new Date()]);
+      sql.send(insert, ["dup-1", "dup-b", new Date()]); // the same primary key
+      await sql.all(count, ["dup-%"]);
+      throw new Error("not reached");
+    });
+    await expect(failed).rejects.toThrow(/unique|duplicate/i);
+    expect(await groups("dup-")).toBe(0);
+  });
+
+  it("keeps nothing when the last statement fails, though its COMMIT went with it", async () => {
+    const failed = t.app.ctx.sql.transaction(async (sql) => {
+      sql.send(insert, ["last-1", "last-a", new Date()]);
+      return sql.final(insertReturning, ["last-1", "last-b", new Date()]);
+    });
+    await expect(failed).rejects.toThrow(/unique|duplicate/i);
+    expect(await groups("last-")).toBe(0);
+    // The connection went back to the pool in a usable state.
+    await t.app.ctx.sql.transaction(async (sql) => sql.final(insertReturning, ["last-2", "last-c", new Date()]));
+    expect(await groups("last-")).toBe(1);
+  });
+
+  it("reports a failed write sent without waiting at the commit when nothing follows it", async () => {
+    const failed = t.app.ctx.sql.transaction(async (sql) => {
+      sql.send(insert, ["tail-1", "tail-a", new Date()]);
+      sql.send(insert, ["tail-1", "tail-b", new Date()]);
+    });
+    await expect(failed).rejects.toThrow(/unique|duplicate/i);
+    expect(await groups("tail-")).toBe(0);
+  });
+});

@@ -1,0 +1,47 @@
+// The dispatcher takes each change once, in order, whichever way it arrives first: a local
+// commit, or (PostgreSQL) the change's own notification, which can overtake the commit's answer.
+import { describe, expect, it } from "vitest";
+import type { LogRecord } from "../modules/live/live.log";
+import { ChangeDispatcher } from "./changes";
+
+const record = (seq: number): LogRecord => ({
+  seq,
+  event: { type: "group.created", group: { id: `g${seq}`, name: `group ${seq}` } },
+  audience: { admins: true },
+});
+
+function dispatcher() {
+  const d = new ChangeDispatcher((err) => {
+    throw err;
+  });
+  let wakes = 0;
+  d.attachReader(() => (wakes += 1));
+  const seen: number[] = [];
+  d.subscribe((r) => seen.push(r.seq));
+  return { d, seen, wakes: () => wakes };
+}
+
+describe("the change dispatcher", () => {
+  it("does not read the log for a local commit its notification already brought", async () => {
+    const { d, seen, wakes } = dispatcher();
+    d.lastSeq = 4;
+    d.deliver([record(5)]);
+    d.committed([record(5)]);
+    d.committed([record(6)]);
+    await d.settled();
+    expect(seen).toEqual([5, 6]);
+    expect(wakes()).toBe(0);
+  });
+
+  it("reads the log after a gap, and takes nothing out of order", async () => {
+    const { d, seen, wakes } = dispatcher();
+    d.lastSeq = 4;
+    d.committed([record(7)]);
+    await d.settled();
+    expect(seen).toEqual([]);
+    expect(wakes()).toBe(1);
+    d.deliver([record(5), record(6), record(7)]);
+    await d.settled();
+    expect(seen).toEqual([5, 6, 7]);
+  });
+});

@@ -7,7 +7,7 @@ import { ChangeDispatcher } from "./changes";
 const record = (seq: number): LogRecord => ({
   seq,
   event: { type: "group.created", group: { id: `g${seq}`, name: `group ${seq}` } },
-  audience: { admins: true },
+  audience: { to: "admins" },
 });
 
 function dispatcher() {

@@ -232,8 +232,10 @@ class PgRunner implements SqlRunner {
   /** The first error among them: the one to report, ahead of the "transaction is aborted" errors
    * PostgreSQL answers every later statement of the transaction with. */
   private failure: unknown;
-  /** The COMMIT went out with `final`. */
-  committed = false;
+  /** The COMMIT went out (with `final`, or by `commit`). */
+  private committed = false;
+  /** The socket's writes are held back until the end of this tick (`gather`). */
+  private corked = false;
 
   constructor(
     private readonly client: pg.ClientBase | pg.Pool,
@@ -247,7 +249,12 @@ class PgRunner implements SqlRunner {
     return this.client.query(pgQuery(sql, params));
   }
 
-  private corked = false;
+  private issueCommit(): Promise<pg.QueryResult> {
+    countQuery();
+    this.gather();
+    this.committed = true;
+    return this.client.query("COMMIT");
+  }
 
   /**
    * Holds back the socket's writes until the end of this tick, so statements issued together go
@@ -324,13 +331,10 @@ class PgRunner implements SqlRunner {
   async final<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
     if (!this.transactional) return this.all<T>(sql, params);
     const last = this.issue(sql, params);
-    countQuery();
-    this.gather();
-    const commit = this.client.query("COMMIT");
+    const commit = this.issueCommit();
     // Should the statement fail, the transaction is aborted and PostgreSQL answers this COMMIT
     // with a ROLLBACK; the statement's own error is the one to report.
     commit.catch(() => {});
-    this.committed = true;
     const rows = (await this.settle(last)).rows as T[];
     await commit;
     return rows;
@@ -339,10 +343,7 @@ class PgRunner implements SqlRunner {
   /** Ends the transaction, unless `final` already did; throws the first failure of a write sent. */
   async commit(): Promise<void> {
     if (this.committed) return;
-    countQuery();
-    this.committed = true;
-    this.gather();
-    await this.settle(this.client.query("COMMIT"));
+    await this.settle(this.issueCommit());
   }
 }
 

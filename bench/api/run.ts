@@ -5,6 +5,7 @@
 //   pnpm bench:api --db=postgres       # PostgreSQL; the change mix runs on two API instances
 //   pnpm bench:api --seconds=5         # shorter rows
 //   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=changes   # CPU profile of the server(s)
+//   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=reads --rows=POST   # only the rows named so
 //   node bench/lib/profile-summary.mjs /tmp/prof/<file>.cpuprofile     # where the time went
 //
 // Board: 20 services in 3 groups, 50 active sessions. Reads as a member (login cookie and API
@@ -22,11 +23,13 @@ interface Options {
   connections: number;
   /** `reads` or `changes` to run one part only (while profiling). */
   only?: string;
+  /** Runs only the read rows whose name contains this text (`--rows=POST`, while profiling). */
+  rows?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const arg = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-  return { db: dbOf(argv), seconds: Number(arg("seconds") ?? 10), connections: Number(arg("connections") ?? 32), only: arg("only") };
+  return { db: dbOf(argv), seconds: Number(arg("seconds") ?? 10), connections: Number(arg("connections") ?? 32), only: arg("only"), rows: arg("rows") };
 }
 
 interface Row {
@@ -163,7 +166,7 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
     },
   ];
   const rows: Row[] = [];
-  for (const c of cases) {
+  for (const c of cases.filter((c) => !opts.rows || c.name.includes(opts.rows))) {
     process.stdout.write(`  ${c.name}…\n`);
     const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, {}, 200);
     const before = await queriesSent(base);

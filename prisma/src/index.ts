@@ -9,6 +9,7 @@ import { configPath, prismaBin, type Provider } from "../scripts/providers";
 import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
 import { countingFactory } from "./query-count";
 import { postgresSql, sqliteSql, type SqlDatabase } from "./sql";
+import { LazyWalCheckpointer } from "./wal-checkpointer";
 
 export type Db = SqliteClient;
 export type Tx = Prisma.TransactionClient;
@@ -33,6 +34,7 @@ export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
 export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
+export type { LazyWalCheckpointer } from "./wal-checkpointer";
 export { newId } from "./ids";
 export { BackupError, backupSqlite, inspectSqliteBackup, pgDumpAdvice, restoreSqlite } from "./backup";
 export { appliedMigrations, countRows, exportLines, importLines, modelNames, TransferError, type ExportHeader } from "./transfer";
@@ -87,6 +89,8 @@ export interface OpenDatabase {
   provider: Provider;
   /** Plain SQL on the same database, for hot paths (see sql.ts). */
   sql: SqlDatabase;
+  /** SQLite: checkpoints the WAL on a worker thread once writes come in earnest (wal-checkpointer.ts). */
+  walCheckpointer?: LazyWalCheckpointer;
   close(): Promise<void>;
 }
 
@@ -108,7 +112,17 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     // turns the per-commit sync back on (server.ts).
     await db.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
     restrictSqliteFiles(sqliteFileOf(url));
-    return { db, provider, sql: sqliteSql(adapter), close: () => db.$disconnect() };
+    const walCheckpointer = new LazyWalCheckpointer(sqliteFileOf(url));
+    return {
+      db,
+      provider,
+      sql: sqliteSql(adapter, () => walCheckpointer.committed()),
+      walCheckpointer,
+      close: async () => {
+        await walCheckpointer.stop();
+        await db.$disconnect();
+      },
+    };
   }
   silencePgParallelQueryWarning();
   // Loaded only for PostgreSQL: pg and the second generated client cost an embedded SQLite

@@ -11,6 +11,7 @@ import type Database from "better-sqlite3";
 import type pg from "pg";
 import type { Tx } from "./index";
 import { countQuery } from "./query-count";
+import { SqliteGroupCommit } from "./sqlite-group-commit";
 import type { SerialSqliteFactory } from "./sqlite-serial";
 
 export type SqlValue = string | number | boolean | Date | null;
@@ -35,8 +36,11 @@ export interface SqlRunner {
 }
 
 export interface SqlDatabase {
-  /** One write transaction of its own: SQLite `BEGIN IMMEDIATE` in the connection's turn,
-   * PostgreSQL a pooled client. Rolled back when `fn` throws. */
+  /** One write transaction of its own: PostgreSQL a pooled client; SQLite a SAVEPOINT inside a
+   * `BEGIN IMMEDIATE … COMMIT` it may share with the other transactions asked for in the same
+   * turn (sqlite-group-commit.ts). Resolves after the COMMIT; rolled back when `fn` throws. On
+   * SQLite `fn` may run a second time should SQLite drop the shared transaction under a later
+   * one (disk full): it must do nothing outside the transaction. */
   transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   /** Statements inside a Prisma interactive transaction, in that very transaction. */
   within(tx: Tx): SqlRunner;
@@ -134,9 +138,15 @@ class SqliteRunner implements SqlRunner {
   }
 }
 
-export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
+export function sqliteSql(factory: SerialSqliteFactory, committed?: () => void): SqlDatabase {
   const runner = new SqliteRunner(() => factory.client());
-  const exec = (sql: string) => factory.client().exec(sql);
+  const group = new SqliteGroupCommit<SqlRunner>({
+    acquire: () => factory.lock.acquire(),
+    client: () => factory.client(),
+    inScope: (fn) => factory.inScope(fn),
+    runner,
+    committed,
+  });
   return {
     within: () => runner,
     read: async (fn) => {
@@ -147,32 +157,7 @@ export function sqliteSql(factory: SerialSqliteFactory): SqlDatabase {
         release();
       }
     },
-    transaction: async (fn) => {
-      const release = await factory.lock.acquire();
-      try {
-        // IMMEDIATE takes the write lock up front (waiting out busy_timeout for another process).
-        countQuery();
-        exec("BEGIN IMMEDIATE");
-        let result;
-        try {
-          result = await factory.inScope(() => fn(runner));
-          countQuery();
-          exec("COMMIT");
-        } catch (err) {
-          // SQLite may already have rolled back (SQLITE_FULL, a failed COMMIT): nothing to undo then.
-          try {
-            if (!factory.client().inTransaction) throw err;
-            exec("ROLLBACK");
-          } catch {
-            // The transaction is gone either way; the caller hears of the first error.
-          }
-          throw err;
-        }
-        return result;
-      } finally {
-        release();
-      }
-    },
+    transaction: (fn) => group.transaction(fn),
     close: async () => {},
   };
 }

@@ -109,6 +109,10 @@ export async function buildServer(
   });
   if (logger) recordErrorCodes(app);
   await app.register(fp(serviceApp), { config, database, secret });
+  if (database.walCheckpointer) {
+    database.walCheckpointer.onError = (err) =>
+      app.log.warn({ err }, "the WAL checkpointer thread failed; SQLite's own checkpoints carry on without it");
+  }
   app.addHook("onClose", async () => database.close());
   if (database.provider === "postgres" && !config.secret) {
     // PostgreSQL is how several instances share a database; each would sign with its own

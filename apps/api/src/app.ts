@@ -6,7 +6,7 @@ import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
 import { useTunnelClientAddress } from "./modules/tunnel/tunnel.ingress";
 import websocket from "@fastify/websocket";
-import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { serializerCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "./config";
 import errorHandler from "./plugins/error-handler";
@@ -38,6 +38,7 @@ import tunnel from "./modules/tunnel/tunnel.plugin";
 import tunnelRoutes from "./modules/tunnel/tunnel.routes";
 import live from "./modules/live/live.plugin";
 import liveRoutes from "./modules/live/live.routes";
+import { validatorCompiler } from "./lib/validator";
 
 export interface AppOptions {
   config: Config;

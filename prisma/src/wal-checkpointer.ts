@@ -3,7 +3,7 @@
 // inside some request's COMMIT, and blocked the event loop for the fsync of the WAL and of the
 // database file (15–20 ms here, several times a second under load): the change mix's p99.
 // A worker thread with a connection of its own copies the WAL into the database (PASSIVE: it never
-// waits for, nor blocks, the writer) and syncs, a few times a second. The server's connection keeps
+// waits for, nor blocks, the writer) and syncs, every 25 ms. The server's connection keeps
 // SQLite's own checkpoint at 1,000 pages, which is what restarts the WAL from its beginning and so
 // keeps it small (a disk that fills must not fill because of it); by then the worker has copied
 // and synced nearly everything, so it costs a fraction of what it did. Should the worker fail, the
@@ -50,6 +50,10 @@ export interface WalCheckpointer {
   stop(): Promise<void>;
 }
 
+/** How often the worker checkpoints: the server's own checkpoint then has at most this much of
+ * the WAL left to copy and sync. */
+const DEFAULT_INTERVAL_MS = 25;
+
 /** Commits of plain-SQL transactions before the worker starts: a server that writes now and then
  * never pays for the worker's thread (about 9 MB); one under write load has it within a second. */
 export const COMMITS_BEFORE_WORKER = 256;
@@ -67,7 +71,7 @@ export class LazyWalCheckpointer {
 
   constructor(
     private readonly file: string,
-    private readonly intervalMs = 25,
+    private readonly intervalMs = DEFAULT_INTERVAL_MS,
   ) {}
 
   /** Called after each commit. */
@@ -94,7 +98,7 @@ export class LazyWalCheckpointer {
 /** Starts checkpointing `file`'s WAL on a worker thread every `intervalMs`. */
 export function startWalCheckpointer(file: string, options: { intervalMs?: number; onError?: (err: Error) => void } = {}): WalCheckpointer {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(WORKER, { eval: true, workerData: { file, driver, intervalMs: options.intervalMs ?? 100 } });
+  const worker = new Worker(WORKER, { eval: true, workerData: { file, driver, intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS } });
   // A checkpointer never keeps the process alive by itself.
   worker.unref();
   let stopped = false;

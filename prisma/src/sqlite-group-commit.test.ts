@@ -6,6 +6,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_GROUP, SqliteGroupCommit } from "./sqlite-group-commit";
+import { Lock } from "./sqlite-serial";
 
 let dir: string;
 let db: Database.Database;
@@ -25,16 +26,10 @@ beforeEach(() => {
     if (sql === "COMMIT") commits++;
     return exec(sql);
   });
-  let tail = Promise.resolve();
+  // The same FIFO turn the server's connection has.
+  const lock = new Lock();
   group = new SqliteGroupCommit({
-    // The same FIFO turn the server's connection has, reduced to its essence.
-    acquire: () => {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const ready = tail.then(() => release);
-      tail = tail.then(() => held);
-      return ready;
-    },
+    acquire: () => lock.acquire(),
     client: () => db,
     inScope: (fn) => fn(),
     runner: db,

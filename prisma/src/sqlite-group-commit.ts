@@ -89,7 +89,7 @@ export class SqliteGroupCommit<R> {
       return;
     }
     if (!outcomes.some((o) => o.ok)) {
-      this.end("ROLLBACK");
+      this.rollback();
       settle(group, outcomes);
       return;
     }
@@ -97,7 +97,7 @@ export class SqliteGroupCommit<R> {
       this.exec("COMMIT");
     } catch (error) {
       // SQLite may already have rolled back (SQLITE_FULL, a failed COMMIT): nothing to undo then.
-      if (db.inTransaction) this.end("ROLLBACK");
+      if (db.inTransaction) this.rollback();
       for (let i = 0; i < outcomes.length; i++) {
         const outcome = outcomes[i]!;
         group[i]!.reject(outcome.ok ? error : outcome.error);
@@ -141,16 +141,16 @@ export class SqliteGroupCommit<R> {
         } catch {
           // Its writes could not be undone alone: end the whole transaction, and `run` runs the
           // group's others again.
-          this.end("ROLLBACK");
+          this.rollback();
         }
       }
       return { ok: false, error };
     }
   }
 
-  private end(sql: "ROLLBACK"): void {
+  private rollback(): void {
     try {
-      this.exec(sql);
+      this.exec("ROLLBACK");
     } catch {
       // The transaction is gone either way; the callers hear of the first error.
     }

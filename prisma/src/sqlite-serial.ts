@@ -13,7 +13,7 @@ type Adapter = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
 type Query = Parameters<Adapter["queryRaw"]>[0];
 
 /** A FIFO lock: `acquire` resolves with a release function once every earlier holder let go. */
-class Lock {
+export class Lock {
   private tail: Promise<void> = Promise.resolve();
 
   acquire(): Promise<() => void> {

@@ -1,5 +1,6 @@
 // Request validation with the contracts' zod schemas, shaped for Fastify as
-// fastify-type-provider-zod's own validator shapes it, minus the Error it builds for every
+// fastify-type-provider-zod's own validator shapes it (less its marker symbol, which nothing here
+// reads; its `createValidationError` is not exported), minus the Error it builds for every
 // refusal. A failed parse there becomes a $ZodError, an Error subclass, and constructing it was
 // about 8 % of a 400's CPU in the profile; zod's `_safeParse` takes the class to build, and a plain
 // holder of the issues is all a 400 uses (plugins/error-handler.ts).

@@ -23,7 +23,7 @@ export class ChangeDispatcher implements ChangeSink {
   /** The highest seq taken for delivery (the consumers have it, or will in this turn). */
   lastSeq = 0;
   private readonly consumers = new Set<ChangeConsumer>();
-  private readonly local = new Set<(event: TDomainEvent) => void>();
+  private readonly local = new Set<(event: TDomainEvent, seq: number) => void>();
   private wakeReader: () => void = () => {};
   private readonly queue: LogRecord[] = [];
   private draining = false;
@@ -41,7 +41,7 @@ export class ChangeDispatcher implements ChangeSink {
    * made them answers (and, like every consumer, again through `subscribe` if it listens there).
    * For what must not lag even a moment: a cache that would otherwise still grant a removed right.
    */
-  onLocalCommit(fn: (event: TDomainEvent) => void): () => void {
+  onLocalCommit(fn: (event: TDomainEvent, seq: number) => void): () => void {
     this.local.add(fn);
     return () => void this.local.delete(fn);
   }
@@ -51,7 +51,7 @@ export class ChangeDispatcher implements ChangeSink {
   }
 
   committed(records: LogRecord[]): void {
-    for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event));
+    for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event, r.seq));
     // The change's own notification may have brought it first (PostgreSQL): then it is taken
     // already, and there is no gap to read.
     if ((records[0]?.seq ?? Infinity) <= this.lastSeq + 1) this.deliver(records);

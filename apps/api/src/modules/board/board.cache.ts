@@ -1,27 +1,19 @@
 // What one visibility class (admins, or members of a given set of groups) sees on the board — its
 // services and the open sessions on them — read once, presented once and serialised once, then
 // served to every request and live snapshot of that class until a change makes it untrue. The
-// change pipeline drops it: at commit on this process (so a request sees its own change at once)
-// and as other processes' changes arrive from the live log.
-import { OPEN_STATUSES, type TDomainEvent, type TService, type TSession } from "@postern/contracts";
+// change pipeline keeps it true: at commit on this process (so a request sees its own change at
+// once) and as other processes' changes arrive from the live log. A session event moves each
+// board in memory to its next version (board.view.ts); any other change that may alter a board
+// drops them all, to be read again.
+import { OPEN_STATUSES, type TDomainEvent, type TSession } from "@postern/contracts";
 import type { Prisma } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { VisibilityClass } from "../live/live.audience";
 import { presentService, serviceInclude } from "../services/services.presenter";
 import { presentSession, sessionInclude } from "../sessions/sessions.presenter";
+import { BoardView } from "./board.view";
 
-export interface BoardView {
-  services: TService[];
-  /** `services` as JSON, for the live snapshot. */
-  servicesJson: string;
-  /** The same as UTF-8 bytes, for `GET /api/services`: encoded once, not on every answer. */
-  servicesBody: Buffer;
-  byId: ReadonlyMap<string, TService>;
-  /** Open sessions on those services, newest request first. */
-  sessions: TSession[];
-  sessionsJson: string;
-  sessionsBody: Buffer;
-}
+export { BoardView };
 
 /** A gateway's status reads offline once its heartbeats stop, with no event: look again this often. */
 const MAX_AGE_MS = 5_000;
@@ -29,29 +21,54 @@ const MAX_AGE_MS = 5_000;
 /** Events that leave every board as it was (logins, tokens, relay, tunnel, group names). */
 const IRRELEVANT = /^(user\.(login|login_failed|login_throttled|logout|logout_all|password_changed|identity_linked|created)|auth\.|token\.|message\.|tunnel\.|group\.(created|renamed|member_added))/;
 
-interface Entry {
-  view: Promise<BoardView>;
-  at: number;
+/** How many sessions' latest seq is remembered before the oldest are forgotten (see `latest`). */
+const MAX_TRACKED = 10_000;
+/** How far behind the newest seq an event would have to arrive for a forgotten one to matter. */
+const TRACK_WINDOW = 5_000;
+
+interface SessionUpdate {
+  session: TSession;
+  seq: number;
+}
+
+class Entry {
+  view!: Promise<BoardView>;
+  readonly at = Date.now();
   /** The view once read, for `peek`. */
   ready?: BoardView;
+  /** Session events noticed while the view is being read, applied to it once read. */
+  pending: SessionUpdate[] = [];
 }
 
 export class BoardCache {
   private readonly views = new Map<string, Entry>();
-  private generation = 0;
+  /** Counts the changes that drop every board: a read under way during one is read again. */
+  private drops = 0;
+  /**
+   * The seq of the latest event noticed for each session. Events mostly come in log order, but
+   * this process's own change is noticed at its commit and another instance's earlier one to the
+   * same session may be read from the log after it: that older one is not applied over the newer.
+   */
+  private readonly latest = new Map<string, number>();
+  private newest = 0;
 
   constructor(private readonly ctx: DbContext) {}
 
+  /** How many times a board was read from the database (tests). */
+  reads = 0;
+
   view(cls: VisibilityClass): Promise<BoardView> {
     const hit = this.views.get(cls.key);
-    if (hit && Date.now() - hit.at < MAX_AGE_MS) return hit.view;
-    const generation = this.generation;
-    const entry: Entry = { view: this.build(cls), at: Date.now() };
+    // Only a board that shows gateway statuses grows old by itself.
+    if (hit && (Date.now() - hit.at < MAX_AGE_MS || (hit.ready && !hit.ready.hasGateways))) return hit.view;
+    const drops = this.drops;
+    const entry = new Entry();
+    entry.view = this.build(cls, entry);
     this.views.set(cls.key, entry);
-    // A read that started before a change must not stand for the board after it.
     entry.view.then(
       (view) => {
-        if (generation !== this.generation && this.views.get(cls.key) === entry) this.views.delete(cls.key);
+        // A read that started before a drop must not stand for the board after it.
+        if (drops !== this.drops && this.views.get(cls.key) === entry) this.views.delete(cls.key);
         else entry.ready = view;
       },
       () => {
@@ -64,33 +81,67 @@ export class BoardCache {
   /**
    * The class's board if it is in memory, without reading it: for checks that may skip it. Its age
    * does not matter here: MAX_AGE_MS is for gateway statuses, which change without an event;
-   * sessions and services never change without one, and every event drops the board.
+   * sessions and services never change without one, and every event moves or drops the board.
    */
   peek(cls: VisibilityClass): BoardView | undefined {
     return this.views.get(cls.key)?.ready;
   }
 
-  notice(event: TDomainEvent): void {
+  /** `seq`: the event's place in the live log, which orders the versions of a session. */
+  notice(event: TDomainEvent, seq: number): void {
     if (IRRELEVANT.test(event.type)) return;
-    this.generation += 1;
-    this.views.clear();
+    if (!("session" in event)) {
+      this.drops += 1;
+      this.views.clear();
+      return;
+    }
+    const { session } = event;
+    // Already applied (this process's own change, again from the dispatcher), or older than that.
+    if ((this.latest.get(session.id) ?? 0) >= seq) return;
+    this.track(session.id, seq);
+    for (const entry of this.views.values()) {
+      if (!entry.ready) {
+        entry.pending.push({ session, seq });
+        continue;
+      }
+      const next = entry.ready.withSession(session);
+      if (next !== entry.ready) {
+        entry.ready = next;
+        entry.view = Promise.resolve(next);
+      }
+    }
+  }
+
+  private track(sessionId: string, seq: number): void {
+    this.latest.set(sessionId, seq);
+    this.newest = Math.max(this.newest, seq);
+    if (this.latest.size <= MAX_TRACKED) return;
+    for (const [id, s] of this.latest) if (s < this.newest - TRACK_WINDOW) this.latest.delete(id);
   }
 
   /**
-   * A view read while a change committed may hold the board from before it; the requests waiting
-   * on it would then answer after the change's live event went out, and a client applying both
-   * would put the old state back over the new. So a read that overlapped a change is read again.
+   * A view read while a session changed may or may not hold that change: the session events
+   * noticed during the read are applied to it (each is the session's state after its change, and
+   * only a session's latest is applied), so the requests waiting on it never answer with the
+   * board from before a change whose live event already went out — a client applying both would
+   * put the old state back over the new. A read that overlapped a drop is read again.
    */
-  private async build(cls: VisibilityClass): Promise<BoardView> {
+  private async build(cls: VisibilityClass, entry: Entry): Promise<BoardView> {
     for (let attempt = 0; ; attempt++) {
-      const generation = this.generation;
-      const view = await this.read(cls);
-      // Bounded: under a stream of changes a view a few milliseconds old is the best there is.
-      if (generation === this.generation || attempt >= 3) return view;
+      const drops = this.drops;
+      entry.pending = [];
+      let view = await this.read(cls);
+      // Bounded: under a stream of drops a view a few milliseconds old is the best there is.
+      if (drops === this.drops || attempt >= 3) {
+        for (const { session, seq } of entry.pending) if (this.latest.get(session.id) === seq) view = view.withSession(session);
+        entry.pending = [];
+        return view;
+      }
     }
   }
 
   private async read(cls: VisibilityClass): Promise<BoardView> {
+    this.reads += 1;
     const where: Prisma.ServiceWhereInput = cls.admin ? {} : { groups: { some: { groupId: { in: [...cls.groupIds] } } } };
     const [rows, sessionRows] = await Promise.all([
       this.ctx.db.service.findMany({ where, include: serviceInclude, orderBy: [{ connectionMain: "asc" }, { name: "asc" }] }),
@@ -101,18 +152,9 @@ export class BoardCache {
       }),
     ]);
     const view = { detail: cls.admin, now: this.ctx.now() };
-    const services = rows.map((s) => presentService(s, view));
-    const sessions = sessionRows.map(presentSession);
-    const servicesJson = JSON.stringify(services);
-    const sessionsJson = JSON.stringify(sessions);
-    return {
-      services,
-      servicesJson,
-      servicesBody: Buffer.from(servicesJson),
-      byId: new Map(services.map((s) => [s.id, s])),
-      sessions,
-      sessionsJson,
-      sessionsBody: Buffer.from(sessionsJson),
-    };
+    return new BoardView(
+      rows.map((s) => presentService(s, view)),
+      sessionRows.map(presentSession),
+    );
   }
 }

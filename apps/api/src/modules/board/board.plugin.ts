@@ -12,7 +12,7 @@ export interface Board {
   /** The board the request's caller sees. */
   viewFor(request: FastifyRequest): Promise<BoardView>;
   classFor(request: FastifyRequest): VisibilityClass;
-  /** The board the request's caller sees if it is in memory now, without reading it. */
+  /** The board the request's caller sees if it is in memory now, without waiting for it (a miss starts its read). */
   peekFor(request: FastifyRequest): BoardView | undefined;
 }
 
@@ -25,8 +25,8 @@ declare module "fastify" {
 export default fp(
   async (app: FastifyInstance) => {
     const cache = new BoardCache(app.ctx);
-    const stopLocal = app.changes.onLocalCommit((event) => cache.notice(event));
-    const stopRemote = app.changes.subscribe(({ event }) => cache.notice(event));
+    const stopLocal = app.changes.onLocalCommit((event, seq) => cache.notice(event, seq));
+    const stopRemote = app.changes.subscribe(({ event, seq }) => cache.notice(event, seq));
     app.addHook("preClose", async () => {
       stopLocal();
       stopRemote();
@@ -45,7 +45,13 @@ export default fp(
       cache,
       classFor,
       viewFor: (request: FastifyRequest) => cache.view(classFor(request)),
-      peekFor: (request: FastifyRequest) => cache.peek(classFor(request)),
+      peekFor: (request: FastifyRequest) => {
+        const cls = classFor(request);
+        const view = cache.peek(cls);
+        // Read it for the next request: session events keep it true from then on.
+        if (!view) cache.view(cls).catch(() => {});
+        return view;
+      },
     });
   },
   { name: "board", dependencies: ["database", "changes", "auth"] },

@@ -1,9 +1,9 @@
 // A start that the board in memory already shows clashing with the caller's own open session is
 // refused before any transaction opens. It is the common refusal (a double click, a script that
 // retries), and a transaction takes the writer's turn and three statements for nothing. The board
-// is this instance's view of committed state: dropped at every local commit before the change
-// answers, and on every other instance's change as it arrives from the live log. Anything it does
-// not refuse is checked again, with the rows locked, in the transaction.
+// is this instance's view of committed state: brought up to date at every local commit before the
+// change answers, and by every other instance's change as it arrives from the live log. Anything
+// it does not refuse is checked again, with the rows locked, in the transaction.
 import type { TStartSessionBody } from "@postern/contracts";
 import type { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";

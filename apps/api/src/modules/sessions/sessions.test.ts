@@ -22,7 +22,8 @@ describe.each(providers)("access sessions on %s", (provider) => {
     expect((await start()).statusCode).toBe(201);
     // Counted by transactions opened, not by statements: the live log's poller reads on its own.
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
-    // Cold board (the start just dropped it): the transaction refuses.
+    // Without the board in memory, the transaction refuses.
+    vi.spyOn(t.app.board, "peekFor").mockReturnValueOnce(undefined);
     const cold = await start();
     expect(cold.statusCode).toBe(409);
     expect(transactions).toHaveBeenCalledTimes(1);

@@ -1,0 +1,148 @@
+// The board in memory follows session events instead of being read again after each one: after
+// every kind of session change (start, extend, end, waitlist and offer, approval, expiry) each
+// class's cached board must answer exactly what a fresh read of the database would, and it must
+// still be in memory, not dropped.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ZSession, type TService, type TSession } from "@postern/contracts";
+import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
+import { providers } from "../../../test/databases";
+import { ADMIN_CLASS, classOf, type VisibilityClass } from "../live/live.audience";
+import { BoardCache } from "./board.cache";
+
+describe.each(providers)("the board follows session events (%s)", { timeout: 60_000 }, (provider) => {
+  let t: TestApp;
+  let clock: TestClock;
+  beforeEach(async () => {
+    clock = testClock();
+    t = await buildTestApp(provider, { now: clock.now, env: { POSTERN_WAITLIST_OFFER_SECONDS: "300" } });
+  });
+  afterEach(async () => t.close());
+
+  const call = (method: "GET" | "POST" | "DELETE", url: string, user: TestUser, payload?: object) =>
+    t.app.inject({ method, url, headers: user.headers, ...(payload ? { payload } : {}) });
+
+  async function ok(method: "POST" | "DELETE", url: string, user: TestUser, payload?: object): Promise<TSession> {
+    const res = await call(method, url, user, payload);
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return ZSession.parse(res.json());
+  }
+
+  /** What the cached routes answer for `user`, and what a board read afresh from the database holds for the class. */
+  async function answers(user: TestUser, cls: VisibilityClass) {
+    const services = (await call("GET", "/api/services", user)).json() as TService[];
+    const sessions = (await call("GET", "/api/sessions?active=true", user)).json() as TSession[];
+    const fresh = await new BoardCache(t.app.ctx).view(cls);
+    return {
+      cached: { services, sessions: byRequest(sessions) },
+      fresh: { services: JSON.parse(fresh.servicesJson) as TService[], sessions: byRequest(JSON.parse(fresh.sessionsJson) as TSession[]) },
+      inMemory: t.app.board.cache.peek(cls) !== undefined,
+    };
+  }
+
+  /** Sessions asked for in the same millisecond may come in either order from a read; newest first otherwise. */
+  const byRequest = (list: TSession[]) => {
+    const sorted = [...list].sort((a, b) => (a.requestedAt === b.requestedAt ? a.id.localeCompare(b.id) : 0));
+    expect(sorted.map((s) => s.requestedAt)).toEqual([...sorted.map((s) => s.requestedAt)].sort().reverse());
+    return sorted;
+  };
+
+  it("answers what a fresh read would after every kind of session change, without reading again", async () => {
+    const team = await createGroup(t.app);
+    const others = await createGroup(t.app);
+    const plain = await createService(t.app, { groupIds: [team.id], maxDurationSeconds: 7200 });
+    const exclusive = await createService(t.app, { exclusive: true, groupIds: [team.id] });
+    const approval = await createService(t.app, { requiresApproval: true, groupIds: [team.id] });
+    const hidden = await createService(t.app, { groupIds: [others.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [team.id] });
+    const bob = await createUser(t.app, { groupIds: [team.id] });
+    const carol = await createUser(t.app, { groupIds: [others.id] });
+    const viewers: [TestUser, VisibilityClass][] = [
+      [admin, ADMIN_CLASS],
+      [alice, classOf({ admin: false, groupIds: [team.id] })],
+      [carol, classOf({ admin: false, groupIds: [others.id] })],
+    ];
+
+    /** Every viewer's cached board matches a fresh read (once the session clock has done what the change set off). */
+    const same = async (step: string) => {
+      for (const [user, cls] of viewers) {
+        await expect.poll(async () => {
+          const { cached, fresh } = await answers(user, cls);
+          return JSON.stringify(cached) === JSON.stringify(fresh);
+        }, { timeout: 5000, interval: 50, message: `${step}: ${user.username}` }).toBe(true);
+        const { cached, fresh, inMemory } = await answers(user, cls);
+        expect(cached, step).toEqual(fresh);
+        expect(inMemory, `${step}: ${user.username}'s board is still in memory`).toBe(true);
+      }
+    };
+    await same("warm");
+    const reads = t.app.board.cache.reads;
+
+    const a = await ok("POST", `/api/services/${plain.id}/sessions`, alice, { durationSeconds: 600 });
+    // The very next read has the change, with nothing in between to let a re-read happen.
+    const right = (await call("GET", "/api/sessions?active=true", alice)).json() as TSession[];
+    expect(right.map((s) => s.id)).toContain(a.id);
+    await same("start");
+
+    const held = await ok("POST", `/api/services/${exclusive.id}/sessions`, bob, { durationSeconds: 600 });
+    await same("exclusive start (holder)");
+    const waiting = await ok("POST", `/api/services/${exclusive.id}/waitlist`, alice, { durationSeconds: 900 });
+    await same("waitlist");
+    await ok("POST", `/api/sessions/${held.id}/extend`, bob, { durationSeconds: 300 });
+    await same("extend");
+    await ok("DELETE", `/api/sessions/${held.id}`, bob);
+    await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: waiting.id } })).status).toBe("offered");
+    await same("end, offer to the next in line");
+    await ok("POST", `/api/sessions/${waiting.id}/accept`, alice);
+    await same("offer accepted");
+
+    const asked = await ok("POST", `/api/services/${approval.id}/sessions`, bob, { durationSeconds: 600 });
+    expect(asked.status).toBe("pending");
+    await same("request");
+    await ok("POST", `/api/sessions/${asked.id}/approve`, admin);
+    await same("approval");
+
+    await ok("POST", `/api/services/${hidden.id}/sessions`, carol, { durationSeconds: 600 });
+    await same("a start on another class's service");
+
+    clock.advance(601_000);
+    t.app.sessionClock.poke();
+    await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: a.id } })).status).toBe("expired");
+    await same("expiry");
+    expect(t.app.board.cache.reads, "boards read again from the database").toBe(reads);
+  });
+
+  it("keeps an event that arrives after a later one of the same session from undoing it", async () => {
+    const team = await createGroup(t.app);
+    const service = await createService(t.app, { groupIds: [team.id] });
+    const alice = await createUser(t.app, { groupIds: [team.id] });
+    const cls = classOf({ admin: false, groupIds: [team.id] });
+    const started = await ok("POST", `/api/services/${service.id}/sessions`, alice, { durationSeconds: 600 });
+    const cache = t.app.board.cache;
+    await cache.view(cls);
+    const ended = { ...started, status: "ended" as const, endedAt: new Date().toISOString() };
+    // Another instance's start, read from the log after this process's own later end.
+    cache.notice({ type: "session.ended", session: ended }, 1_000_001);
+    cache.notice({ type: "session.started", session: started }, 1_000_000);
+    const after = cache.peek(cls)!;
+    expect(after.sessions.map((s) => s.id)).not.toContain(started.id);
+    expect(after.byId.get(service.id)?.activeSessions).toBe(0);
+  });
+
+  it("applies a session event noticed while the board is being read to what the read returns", async () => {
+    const team = await createGroup(t.app);
+    const service = await createService(t.app, { groupIds: [team.id] });
+    const alice = await createUser(t.app, { groupIds: [team.id] });
+    const cls = classOf({ admin: false, groupIds: [team.id] });
+    const started = await ok("POST", `/api/services/${service.id}/sessions`, alice, { durationSeconds: 600 });
+    const cache = new BoardCache(t.app.ctx);
+    const reading = cache.view(cls);
+    // Noticed before the read has its rows: the read cannot hold this end (it is not even in the
+    // database), yet the board it returns must.
+    cache.notice({ type: "session.ended", session: { ...started, status: "ended", endedAt: new Date().toISOString() } }, 1_000_000);
+    const view = await reading;
+    expect(view.sessions.map((s) => s.id)).not.toContain(started.id);
+    expect(view.byId.get(service.id)?.activeSessions).toBe(0);
+    expect(cache.peek(cls)).toBe(view);
+  });
+});

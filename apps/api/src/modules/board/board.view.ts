@@ -1,0 +1,70 @@
+// One visibility class's board: its services and the open sessions on them, in the order the
+// REST reads and the live snapshot send them, serialised at most once per version. A session
+// event makes the next version from this one (`withSession`) instead of a read of the database:
+// on a board that many people use at once, every start, extend and end would otherwise send the
+// next read of every class back to the database.
+import { isOpenStatus, type TService, type TSession } from "@postern/contracts";
+
+/** Newest request first: the order of `GET /api/sessions?active=true`. */
+const newerRequest = (a: TSession, b: TSession) => (a.requestedAt > b.requestedAt ? -1 : a.requestedAt < b.requestedAt ? 1 : 0);
+
+export class BoardView {
+  readonly byId: ReadonlyMap<string, TService>;
+  /** Whether a service here shows a gateway's status, which goes stale without an event. */
+  readonly hasGateways: boolean;
+  private servicesText?: string;
+  private servicesBytes?: Buffer;
+  private sessionsText?: string;
+  private sessionsBytes?: Buffer;
+
+  /** @param sessions open sessions on `services`, newest request first. */
+  constructor(
+    readonly services: TService[],
+    readonly sessions: TSession[],
+  ) {
+    this.byId = new Map(services.map((s) => [s.id, s]));
+    this.hasGateways = services.some((s) => s.gateway !== undefined);
+  }
+
+  /** `services` as JSON, for the live snapshot. */
+  get servicesJson(): string {
+    return (this.servicesText ??= JSON.stringify(this.services));
+  }
+
+  /** The same as UTF-8 bytes, for `GET /api/services`: encoded once, not on every answer. */
+  get servicesBody(): Buffer {
+    return (this.servicesBytes ??= Buffer.from(this.servicesJson));
+  }
+
+  get sessionsJson(): string {
+    return (this.sessionsText ??= JSON.stringify(this.sessions));
+  }
+
+  get sessionsBody(): Buffer {
+    return (this.sessionsBytes ??= Buffer.from(this.sessionsJson));
+  }
+
+  /**
+   * The board after a session event, which carries the session as the change left it: in the
+   * list while it is open, out of it once it is not, and its service's count of active sessions
+   * and exclusive holder worked out again from the list (which holds every open session on a
+   * service this class sees). `this` when the session's service is not on this board. Which
+   * event is a session's latest is the cache's to decide (board.cache.ts).
+   */
+  withSession(session: TSession): BoardView {
+    const service = this.byId.get(session.serviceId);
+    if (!service) return this;
+    const sessions = this.sessions.filter((s) => s.id !== session.id);
+    if (isOpenStatus(session.status)) {
+      const at = sessions.findIndex((s) => newerRequest(session, s) < 0);
+      sessions.splice(at === -1 ? sessions.length : at, 0, session);
+    }
+    const active = sessions.filter((s) => s.serviceId === service.id && s.status === "active");
+    const first = active.reduce<TSession | undefined>((a, s) => (a && (a.startedAt ?? "") <= (s.startedAt ?? "") ? a : s), undefined);
+    const next: TService = { ...service, activeSessions: active.length, holder: service.exclusive ? first?.user : undefined };
+    return new BoardView(
+      this.services.map((s) => (s.id === service.id ? next : s)),
+      sessions,
+    );
+  }
+}

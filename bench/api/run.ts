@@ -9,7 +9,8 @@
 //   node bench/lib/profile-summary.mjs /tmp/prof/<file>.cpuprofile     # where the time went
 //
 // Board: 20 services in 3 groups, 50 active sessions. Reads as a member (login cookie and API
-// token); changes: 8 clients, each its own user, start → extend → end in a loop. Per row: req/s,
+// token); changes: 8 clients, each its own user, start → extend → end in a loop; then both at once
+// (the board in use: every change must reach the cached reads). Per row: req/s,
 // p50/p99 latency, the ratio to plain Fastify's req/s, database statements per request (from the
 // server's own counter) and the server's RSS afterwards.
 import autocannon from "autocannon";
@@ -90,7 +91,9 @@ async function baseline(hello: { url: string; pid: number }, opts: Options): Pro
 
 interface Board {
   member: { cookie: string; token: string; heldServiceId: string };
-  writers: { cookie: string; serviceId: string; instance: number }[];
+  /** `spare`: a second service for the mix run alongside the reads (the first may still be held
+   * by a loop the previous run's clock stopped between its start and its end). */
+  writers: { cookie: string; serviceId: string; spare: string; instance: number }[];
   serviceIds: string[];
 }
 
@@ -128,7 +131,7 @@ async function seed(api: ApiCluster): Promise<Board> {
   for (let w = 0; w < 8; w++) {
     const cookie = await makeUser(`writer${w}`, groups.map((g) => g.id));
     for (let k = 0; k < 6; k++) await start(cookie, serviceIds[(w * 2 + k) % 20]!);
-    writers.push({ cookie, serviceId: serviceIds[(w * 2 + 10) % 20]!, instance: w % api.instances.length });
+    writers.push({ cookie, serviceId: serviceIds[(w * 2 + 10) % 20]!, spare: serviceIds[(w * 2 + 11) % 20]!, instance: w % api.instances.length });
   }
   return { member: { cookie: readerCookie, token, heldServiceId }, writers, serviceIds };
 }
@@ -185,7 +188,7 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
  * answered (autocannon: one instance per client, the session's id carried from one request to
  * the next).
  */
-async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Row> {
+async function changes(api: ApiCluster, board: Board, opts: Options, spare = false): Promise<Row> {
   const before = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuBefore = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const dbCpuBefore = postgresCpuMs();
@@ -199,7 +202,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
         requests: [
           {
             method: "POST",
-            path: `/api/services/${w.serviceId}/sessions`,
+            path: `/api/services/${spare ? w.spare : w.serviceId}/sessions`,
             headers,
             body: JSON.stringify({ durationSeconds: 600 }),
             onResponse: (_status, body, context) => {
@@ -242,6 +245,21 @@ async function changes(api: ApiCluster, board: Board, opts: Options): Promise<Ro
   };
 }
 
+/**
+ * A board in use: the member's `GET /api/services` at full load while the 8 writers run their
+ * mix. Every change must reach the cached board without sending the reads back to the database.
+ */
+async function readsDuringChanges(api: ApiCluster, board: Board, opts: Options, hello: { url: string }): Promise<Row[]> {
+  const base = api.instances[0]!.url;
+  const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, {}, 200);
+  const [read, mix] = await Promise.all([load(`${base}/api/services`, opts, { headers: { cookie: board.member.cookie } }, 200), changes(api, board, opts, true)]);
+  // The server's CPU and statements are those of both loads at once: not shown per request.
+  return [
+    { name: "GET /api/services (cookie) during the change mix", ...read, queries: NaN, baseline: neighbour.rps },
+    { ...mix, name: `${mix.name}, during those reads`, cpu: undefined, dbCpu: undefined, queries: NaN },
+  ];
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   process.stdout.write(`API benchmark: ${opts.db}, ${opts.seconds} s per row, ${opts.connections} connections; ${machine()}\n`);
@@ -258,6 +276,8 @@ async function main() {
     if (opts.only !== "reads") {
       process.stdout.write("  change mix…\n");
       rows.push(await changes(api, board, opts));
+      process.stdout.write("  reads during the change mix…\n");
+      rows.push(...(await readsDuringChanges(api, board, opts, helloServer)));
     }
     const verify = await call<{ intact: boolean; checked: number }>(api.instances[0]!.url, { cookie: api.cookie }, "GET", "/api/audit/verify");
     chain = `audit chain after the run: ${verify.checked} events, ${verify.intact ? "intact" : "BROKEN"}`;

@@ -61,20 +61,12 @@ export class BoardCache {
     const hit = this.views.get(cls.key);
     // Only a board that shows gateway statuses grows old by itself.
     if (hit && (Date.now() - hit.at < MAX_AGE_MS || (hit.ready && !hit.ready.hasGateways))) return hit.view;
-    const drops = this.drops;
     const entry = new Entry();
     entry.view = this.build(cls, entry);
     this.views.set(cls.key, entry);
-    entry.view.then(
-      (view) => {
-        // A read that started before a drop must not stand for the board after it.
-        if (drops !== this.drops && this.views.get(cls.key) === entry) this.views.delete(cls.key);
-        else entry.ready = view;
-      },
-      () => {
-        if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
-      },
-    );
+    entry.view.catch(() => {
+      if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
+    });
     return entry.view;
   }
 
@@ -130,13 +122,17 @@ export class BoardCache {
     for (let attempt = 0; ; attempt++) {
       const drops = this.drops;
       entry.pending = [];
-      let view = await this.read(cls);
-      // Bounded: under a stream of drops a view a few milliseconds old is the best there is.
-      if (drops === this.drops || attempt >= 3) {
-        for (const { session, seq } of entry.pending) if (this.latest.get(session.id) === seq) view = view.withSession(session);
-        entry.pending = [];
-        return view;
-      }
+      const read = await this.read(cls);
+      if (drops !== this.drops && attempt < 3) continue;
+      let view = read;
+      for (const { session, seq } of entry.pending) if (this.latest.get(session.id) === seq) view = view.withSession(session);
+      entry.pending = [];
+      // Kept in the same turn as the pending events are applied: from here on, events move it.
+      if (drops === this.drops) entry.ready = view;
+      // Bounded: under a stream of drops a view a few milliseconds old is the best there is for
+      // the requests waiting on it, but it is not kept.
+      else if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
+      return view;
     }
   }
 

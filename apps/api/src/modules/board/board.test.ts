@@ -112,6 +112,34 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     expect(t.app.board.cache.reads, "boards read again from the database").toBe(reads);
   });
 
+  it("stays true while many people start and end at once, across reads and drops", async () => {
+    const team = await createGroup(t.app);
+    const service = await createService(t.app, { groupIds: [team.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const users = await Promise.all(Array.from({ length: 8 }, () => createUser(t.app, { groupIds: [team.id] })));
+    const cls = classOf({ admin: false, groupIds: [team.id] });
+    await Promise.all([
+      ...users.map(async (user) => {
+        for (let i = 0; i < 6; i++) {
+          const started = await ok("POST", `/api/services/${service.id}/sessions`, user, { durationSeconds: 600 });
+          await ok("DELETE", `/api/sessions/${started.id}`, user);
+        }
+        await ok("POST", `/api/services/${service.id}/sessions`, user, { durationSeconds: 600 });
+      }),
+      // Boards dropped (an edit of the service) and read again while the changes stream in.
+      (async () => {
+        for (let i = 0; i < 6; i++) {
+          expect((await t.app.inject({ method: "PATCH", url: `/api/services/${service.id}`, headers: admin.headers, payload: { description: `edit ${i}` } })).statusCode).toBe(200);
+          await call("GET", "/api/sessions?active=true", users[0]!);
+        }
+      })(),
+    ]);
+    const { cached, fresh } = await answers(users[0]!, cls);
+    expect(cached).toEqual(fresh);
+    expect(cached.sessions).toHaveLength(users.length);
+    expect(cached.services[0]?.activeSessions).toBe(users.length);
+  });
+
   it("keeps an event that arrives after a later one of the same session from undoing it", async () => {
     const team = await createGroup(t.app);
     const service = await createService(t.app, { groupIds: [team.id] });

@@ -32,8 +32,12 @@ export function ownClashOnBoard(
     return null;
   }
   const mine: Occupant[] = [];
+  const now = ctx.now().toISOString();
   for (const s of view.sessions) {
     if (s.serviceId !== serviceId || s.userId !== userId) continue;
+    // Past its end, an active session or an offer is the session clock's to close any moment now:
+    // the transaction, which waits its turn behind the clock's, is the one to judge it.
+    if ((s.status === "active" && s.expiresAt !== undefined && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== undefined && s.offerExpiresAt <= now)) return null;
     mine.push({
       id: s.id,
       status: s.status,

@@ -43,6 +43,20 @@ describe.each(providers)("access sessions on %s", (provider) => {
     expect((await start()).statusCode).toBe(201);
   });
 
+  it("leaves a session past its end, which the clock is about to close, to the transaction", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { groupIds: [group.id] });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const start = () => t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 600 } });
+    expect((await start()).statusCode).toBe(201);
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    // Past its expiry, not yet closed: the board in memory still shows it active.
+    clock.advance(600_001);
+    const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    await start();
+    expect(transactions).toHaveBeenCalledTimes(1);
+  });
+
   it("starts a session and answers 409 naming the holder on an exclusive service", async () => {
     const group = await createGroup(t.app);
     const service = await createService(t.app, { exclusive: true, groupIds: [group.id] });

@@ -8,6 +8,10 @@ const Fastify = require("fastify");
 
 const app = Fastify({ logger: false });
 app.get("/", async () => ({ hello: "world" }));
+// The baseline for refused POSTs: Fastify reads and parses the JSON body, and answers a 400 of
+// the same shape as Postern's, with no validation, authentication or hooks of its own.
+const refusal = { error: { code: "validation_failed", message: "body.durationSeconds: expected a number", details: [{ field: "body.durationSeconds", message: "expected a number" }] } };
+app.post("/", async (_request, reply) => reply.code(400).send(refusal));
 await app.listen({ port: 0, host: "127.0.0.1" });
 process.stdout.write(`listening ${app.server.address().port}\n`);
 process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));

@@ -11,7 +11,8 @@
 // Board: 20 services in 3 groups, 50 active sessions. Reads as a member (login cookie and API
 // token); changes: 8 clients, each its own user, start → extend → end in a loop; then both at once
 // (the board in use: every change must reach the cached reads). Per row: req/s,
-// p50/p99 latency, the ratio to plain Fastify's req/s, database statements per request (from the
+// p50/p99 latency, the ratio to plain Fastify's req/s (a refused POST's to plain Fastify refusing a
+// POST with a JSON body), database statements per request (from the
 // server's own counter) and the server's RSS afterwards.
 import autocannon from "autocannon";
 import path from "node:path";
@@ -83,10 +84,14 @@ async function startHello(): Promise<{ url: string; pid: number; stop: () => voi
   return { url: `http://127.0.0.1:${port}/`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
-async function baseline(hello: { url: string; pid: number }, opts: Options): Promise<Row> {
+/** A POST with a small JSON body, for the refused POSTs' neighbour. */
+const HELLO_POST = { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify({ durationSeconds: "soon" }) };
+
+async function baseline(hello: { url: string; pid: number }, opts: Options, post = false): Promise<Row> {
   const before = cpuMs(hello.pid);
-  const row = await load(hello.url, opts, {}, 200);
-  return { name: "plain Fastify hello", queries: 0, ...row, cpu: (cpuMs(hello.pid) - before) / (row.rps * opts.seconds) };
+  const row = await load(hello.url, opts, post ? HELLO_POST : {}, post ? 400 : 200);
+  const name = post ? "plain Fastify POST, JSON body, 400" : "plain Fastify hello";
+  return { name, queries: 0, ...row, cpu: (cpuMs(hello.pid) - before) / (row.rps * opts.seconds) };
 }
 
 interface Board {
@@ -171,7 +176,9 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
   const rows: Row[] = [];
   for (const c of cases.filter((c) => !opts.rows || c.name.includes(opts.rows))) {
     process.stdout.write(`  ${c.name}…\n`);
-    const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, {}, 200);
+    // A refused POST is paired with plain Fastify refusing a POST: both read and parse a body.
+    const post = c.method === "POST";
+    const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, post ? HELLO_POST : {}, post ? 400 : 200);
     const before = await queriesSent(base);
     const cpuBefore = cpuMs(api.instances[0]!.pid);
     const result = await load(`${base}${c.path}`, opts, { method: c.method, headers: c.headers, body: c.body }, c.expect);
@@ -266,6 +273,7 @@ async function main() {
   process.stdout.write("  plain Fastify hello…\n");
   const helloServer = await startHello();
   const hello = await baseline(helloServer, opts);
+  const helloPost = await baseline(helloServer, opts, true);
   const api = await startApi(opts.db, opts.db === "postgres" ? 2 : 1);
   let rows: Row[] = [];
   let chain = "";
@@ -291,7 +299,7 @@ async function main() {
   process.stdout.write(
     `\n| ${opts.db} | req/s | p50 ms | p99 ms | × plain Fastify (first) | × plain Fastify (neighbour) | server CPU ms/req | queries/req | expected status |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`,
   );
-  for (const r of [hello, ...rows]) {
+  for (const r of [hello, helloPost, ...rows]) {
     process.stdout.write(
       `| ${r.name} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${(r.rps / hello.rps * 100).toFixed(1)} % | ${r.baseline ? `${((r.rps / r.baseline) * 100).toFixed(1)} %` : "–"} | ${f(r.cpu ?? NaN, 3)} | ${f(r.queries, 2)} | ${(r.ok * 100).toFixed(1)} % |\n`,
     );

@@ -87,9 +87,19 @@ async function startHello(): Promise<{ url: string; pid: number; stop: () => voi
 /** A POST with a small JSON body, for the refused POSTs' neighbour. */
 const HELLO_POST = { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify({ durationSeconds: "soon" }) };
 
+/** Plain Fastify answering a GET with its hello, or refusing a POST with a JSON body. */
+function loadHello(hello: { url: string }, opts: Options, post: boolean) {
+  return load(hello.url, opts, post ? HELLO_POST : {}, post ? 400 : 200);
+}
+
+/** Each row's neighbour: plain Fastify, measured just before the row, for half as long. */
+function neighbourOf(hello: { url: string }, opts: Options, post = false) {
+  return loadHello(hello, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, post);
+}
+
 async function baseline(hello: { url: string; pid: number }, opts: Options, post = false): Promise<Row> {
   const before = cpuMs(hello.pid);
-  const row = await load(hello.url, opts, post ? HELLO_POST : {}, post ? 400 : 200);
+  const row = await loadHello(hello, opts, post);
   const name = post ? "plain Fastify POST, JSON body, 400" : "plain Fastify hello";
   return { name, queries: 0, ...row, cpu: (cpuMs(hello.pid) - before) / (row.rps * opts.seconds) };
 }
@@ -177,8 +187,7 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
   for (const c of cases.filter((c) => !opts.rows || c.name.includes(opts.rows))) {
     process.stdout.write(`  ${c.name}…\n`);
     // A refused POST is paired with plain Fastify refusing a POST: both read and parse a body.
-    const post = c.method === "POST";
-    const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, post ? HELLO_POST : {}, post ? 400 : 200);
+    const neighbour = await neighbourOf(hello, opts, c.method === "POST");
     const before = await queriesSent(base);
     const cpuBefore = cpuMs(api.instances[0]!.pid);
     const result = await load(`${base}${c.path}`, opts, { method: c.method, headers: c.headers, body: c.body }, c.expect);
@@ -258,7 +267,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
  */
 async function readsDuringChanges(api: ApiCluster, board: Board, opts: Options, hello: { url: string }): Promise<Row[]> {
   const base = api.instances[0]!.url;
-  const neighbour = await load(hello.url, { ...opts, seconds: Math.max(2, Math.round(opts.seconds / 2)) }, {}, 200);
+  const neighbour = await neighbourOf(hello, opts);
   const [read, mix] = await Promise.all([load(`${base}/api/services`, opts, { headers: { cookie: board.member.cookie } }, 200), changes(api, board, opts, true)]);
   // The server's CPU and statements are those of both loads at once: not shown per request.
   return [

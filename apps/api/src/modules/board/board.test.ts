@@ -140,12 +140,17 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     expect(cached.services[0]?.activeSessions).toBe(users.length);
   });
 
-  it("keeps an event that arrives after a later one of the same session from undoing it", async () => {
+  /** A member's class with one service, on which she has just started a session. */
+  async function oneStarted() {
     const team = await createGroup(t.app);
     const service = await createService(t.app, { groupIds: [team.id] });
     const alice = await createUser(t.app, { groupIds: [team.id] });
-    const cls = classOf({ admin: false, groupIds: [team.id] });
     const started = await ok("POST", `/api/services/${service.id}/sessions`, alice, { durationSeconds: 600 });
+    return { service, cls: classOf({ admin: false, groupIds: [team.id] }), started };
+  }
+
+  it("keeps an event that arrives after a later one of the same session from undoing it", async () => {
+    const { service, cls, started } = await oneStarted();
     const cache = t.app.board.cache;
     await cache.view(cls);
     const ended = { ...started, status: "ended" as const, endedAt: new Date().toISOString() };
@@ -158,11 +163,7 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
   });
 
   it("applies a session event noticed while the board is being read to what the read returns", async () => {
-    const team = await createGroup(t.app);
-    const service = await createService(t.app, { groupIds: [team.id] });
-    const alice = await createUser(t.app, { groupIds: [team.id] });
-    const cls = classOf({ admin: false, groupIds: [team.id] });
-    const started = await ok("POST", `/api/services/${service.id}/sessions`, alice, { durationSeconds: 600 });
+    const { service, cls, started } = await oneStarted();
     const cache = new BoardCache(t.app.ctx);
     const reading = cache.view(cls);
     // Noticed before the read has its rows: the read cannot hold this end (it is not even in the

@@ -12,14 +12,20 @@ describe.each(providers)("access sessions on %s", (provider) => {
   });
   afterEach(async () => t.close());
 
-  // The board in memory refuses a start that clashes with the caller's own open session before
-  // any transaction opens; the answer is the one the transaction gives when the board is cold.
-  it("refuses a second start of one's own from the board, with the transaction's answer", async () => {
+  /** Alice, a member, holding a service she sees; `start` asks for it again. */
+  async function aliceHolding() {
     const group = await createGroup(t.app);
     const service = await createService(t.app, { groupIds: [group.id] });
     const alice = await createUser(t.app, { groupIds: [group.id] });
     const start = () => t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 600 } });
     expect((await start()).statusCode).toBe(201);
+    return { service, alice, start };
+  }
+
+  // The board in memory refuses a start that clashes with the caller's own open session before
+  // any transaction opens; the answer is the one the transaction gives when the board is cold.
+  it("refuses a second start of one's own from the board, with the transaction's answer", async () => {
+    const { service, alice, start } = await aliceHolding();
     // Counted by transactions opened, not by statements: the live log's poller reads on its own.
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
     // Without the board in memory, the transaction refuses.
@@ -44,11 +50,7 @@ describe.each(providers)("access sessions on %s", (provider) => {
   });
 
   it("leaves a session past its end, which the clock is about to close, to the transaction", async () => {
-    const group = await createGroup(t.app);
-    const service = await createService(t.app, { groupIds: [group.id] });
-    const alice = await createUser(t.app, { groupIds: [group.id] });
-    const start = () => t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 600 } });
-    expect((await start()).statusCode).toBe(201);
+    const { alice, start } = await aliceHolding();
     expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
     // Past its expiry, not yet closed: the board in memory still shows it active.
     clock.advance(600_001);

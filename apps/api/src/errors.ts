@@ -1,23 +1,27 @@
 // One error type for the whole API and the table that turns its code into an HTTP status.
 import { errorStatus, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 
-export class AppError extends Error {
+// An AppError is an answer we chose to give, not a bug: where it was made says nothing its code
+// does not. It is an Error to everything that asks (`instanceof Error`: Fastify's reply, promise
+// rejections, pino) without calling Error's constructor, which even with no stack frames to
+// capture cost about 1 µs, 40 times the rest of building one, on every refused request.
+export class AppError implements Error {
+  declare name: string;
+  declare stack?: string;
   readonly statusCode: number;
+  message: string;
   constructor(
     readonly code: TErrorCode,
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
   ) {
-    // An AppError is an answer we chose to give, not a bug: where it was thrown says nothing its
-    // code does not, and capturing the stack cost more than the rest of a refused request.
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    super(message);
-    Error.stackTraceLimit = limit;
+    this.message = message;
     this.statusCode = errorStatus[code];
   }
 }
+Object.setPrototypeOf(AppError.prototype, Error.prototype);
+AppError.prototype.name = "AppError";
 
 export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
 export const forbidden = (message = "you are not allowed to do this") => new AppError("forbidden", message);

@@ -1,11 +1,12 @@
-// Request validation with the contracts' zod schemas, shaped for Fastify as
-// fastify-type-provider-zod's own validator shapes it (less its marker symbol, which nothing here
-// reads; its `createValidationError` is not exported), minus the Error it builds for every
-// refusal. A failed parse there becomes a $ZodError, an Error subclass, and constructing it was
-// about 8 % of a 400's CPU in the profile; zod's `_safeParse` takes the class to build, and a plain
-// holder of the issues is all a 400 uses (plugins/error-handler.ts).
-import type { FastifySchemaCompiler, FastifySchemaValidationError } from "fastify";
+// Request validation with the contracts' zod schemas. A failed parse becomes the API's 400 at
+// once, naming each field: Fastify passes an Error from a validator straight on, so neither its
+// schema-error formatter nor zod's $ZodError (an Error subclass whose construction was about 8 %
+// of a 400's CPU) is built. zod's `_safeParse` takes the class to build; a plain holder of the
+// issues is all this needs.
+import type { FastifySchemaCompiler } from "fastify";
 import { _safeParse, type $ZodErrorClass, type $ZodIssue, type $ZodType } from "zod/v4/core";
+import type { TFieldIssue } from "@postern/contracts";
+import { AppError } from "../errors";
 
 class Issues {
   constructor(readonly issues: $ZodIssue[]) {}
@@ -13,16 +14,28 @@ class Issues {
 
 const safeParse = _safeParse(Issues as unknown as $ZodErrorClass);
 
-function validationErrorOf(issue: $ZodIssue): FastifySchemaValidationError {
-  const { code, path, message, ...params } = issue;
-  const at = path.join("/");
-  return { keyword: code, instancePath: `/${at}`, schemaPath: `#/${at}/${code}`, message, params };
+/**
+ * The fields one issue names: `context.path.to.field`. A strict object reports its unknown keys
+ * in one issue; each becomes a field of its own, so a form can mark every one.
+ */
+export function issueFields(context: string, path: readonly PropertyKey[], message: string, keys?: unknown): TFieldIssue[] {
+  const field = path.length === 0 ? context : `${context}.${path.map(String).join(".")}`;
+  if (Array.isArray(keys) && keys.length > 0) return keys.map((k) => ({ field: `${field}.${String(k)}`, message: "unknown field" }));
+  return [{ field, message }];
 }
 
-export const validatorCompiler: FastifySchemaCompiler<$ZodType> =
-  ({ schema }) =>
-  (data) => {
+/** The 400 for these fields: every field in `details`, and all of them in the message. */
+export function validationFailed(details: TFieldIssue[]): AppError {
+  const message = details.map((d) => `${d.field}: ${d.message}`).join("; ");
+  return new AppError("validation_failed", message, details);
+}
+
+export const validatorCompiler: FastifySchemaCompiler<$ZodType> = ({ schema, httpPart }) => {
+  const context = httpPart ?? "body";
+  return (data) => {
     const result = safeParse(schema, data);
     if (result.success) return { value: result.data };
-    return { error: (result.error as unknown as Issues).issues.map(validationErrorOf) };
+    const issues = (result.error as unknown as Issues).issues;
+    return { error: validationFailed(issues.flatMap((i) => issueFields(context, i.path, i.message, i.code === "unrecognized_keys" ? i.keys : undefined))) };
   };
+};

@@ -8,6 +8,7 @@ import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 import { databaseFault } from "../lib/database-fault";
 import { databaseInputIssue } from "./database-input-errors";
+import { issueFields, validationFailed } from "../lib/validator";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", problem: "malformed JSON" },
@@ -17,21 +18,11 @@ const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "bad_request", problem: "Content-Length does not match" },
 };
 
+/** Issues from a validator other than ours (lib/validator.ts answers the API's own schemas). */
 function fieldIssues(validation: FastifySchemaValidationError[], context: string): TFieldIssue[] {
-  return validation.flatMap((v) => {
-    const field = [context, ...v.instancePath.split("/").filter(Boolean)].join(".");
-    // A strict object names unknown keys only in `keys`; name each as its own field.
-    const keys = (v.params as { keys?: unknown } | undefined)?.keys;
-    if (v.keyword === "unrecognized_keys" && Array.isArray(keys) && keys.length > 0) {
-      return keys.map((k) => ({ field: `${field}.${String(k)}`, message: "unknown field" }));
-    }
-    return [{ field, message: v.message ?? "invalid" }];
-  });
-}
-
-function validationFailed(details: TFieldIssue[]): { status: 400; body: TErrorBody } {
-  const message = details.map((d) => `${d.field}: ${d.message}`).join("; ");
-  return { status: 400, body: { error: { code: "validation_failed", message, details } } };
+  return validation.flatMap((v) =>
+    issueFields(context, v.instancePath.split("/").filter(Boolean), v.message ?? "invalid", v.keyword === "unrecognized_keys" ? (v.params as { keys?: unknown }).keys : undefined),
+  );
 }
 
 /** The columns of a unique violation, from Prisma's meta (classic engine) or the driver adapter's error. */
@@ -55,7 +46,6 @@ function toBody(
     return { status: err.statusCode, body, headers: err.headers, unexpected: false };
   }
   const fe = err as FastifyError;
-  if (fe.validation) return { ...validationFailed(fieldIssues(fe.validation, fe.validationContext ?? "body")), unexpected: false };
   const known = fe.code ? fastifyCodes[fe.code] : undefined;
   if (known) {
     const problem =
@@ -139,12 +129,9 @@ export default fp(
       done(null, JSON.stringify({ error: { code, message } } satisfies TErrorBody));
     });
 
-    // A failed schema becomes the envelope's error at once. Fastify's own formatter writes a
-    // message from every issue into an Error and captures its stack: a third of a refusal's cost.
-    app.setSchemaErrorFormatter((validation, context) => {
-      const { body } = validationFailed(fieldIssues(validation, context));
-      return new AppError("validation_failed", body.error.message, body.error.details);
-    });
+    // Our validator answers with the 400 itself (lib/validator.ts); a schema checked by any other
+    // validator gets the same envelope, not Fastify's message written from every issue.
+    app.setSchemaErrorFormatter((validation, context) => validationFailed(fieldIssues(validation, context)));
 
     app.setErrorHandler((err, request, reply) => {
       const { status, body, headers, unexpected } = toBody(err, request);
@@ -158,8 +145,9 @@ export default fp(
       else request.log.debug({ code: body.error.code, status }, body.error.message);
       if (headers) void reply.headers(headers);
       // Serialised here: the envelope is one shape, and Fastify's lookup of a serialiser for
-      // the status (there is none) cost as much as the rest of a refusal.
-      return reply.code(status).type("application/json").send(JSON.stringify(body));
+      // the status (there is none) cost as much as the rest of a refusal. Sent, not returned: a
+      // reply is a thenable, and Fastify would wait on the response's end through listeners.
+      void reply.code(status).type("application/json").send(JSON.stringify(body));
     });
   },
   { name: "error-handler" },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { sendJson } from "../../lib/send-json";
+import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
@@ -39,7 +40,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       const caller = sessionCaller(request);
       const board = app.board.peekFor(request);
       const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);
-      if (clash) throw clash;
+      if (clash) return refuse(reply, clash);
       const session = await startSession(app.ctx, caller, request.params.id, request.body, limits);
       return reply.code(201).send(presentSession(session));
     },

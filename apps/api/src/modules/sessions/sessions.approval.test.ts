@@ -108,4 +108,36 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${first.id}`, headers: alice.headers })).statusCode).toBe(200);
     expect(ZSession.parse((await decide(second.id, "approve", admin.headers)).json()).status).toBe("active");
   });
+
+  it("refuses to approve a request whose window, moved to the approval, now clashes with the requester's own booking", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, maxDurationSeconds: 3600, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    // A booking from 30 to 60 minutes from now, and a request for 20 minutes now: apart when asked.
+    const startsAt = new Date(clock.now().getTime() + 30 * 60_000).toISOString();
+    const booked = await request(service.id, alice.headers, { durationSeconds: 1800, startsAt });
+    expect(booked.statusCode, booked.body).toBe(201);
+    const booking = ZSession.parse(booked.json());
+    const now = await request(service.id, alice.headers, { durationSeconds: 1200 });
+    expect(now.statusCode, now.body).toBe(201);
+    const asked = ZSession.parse(now.json());
+    const approved = await decide(booking.id, "approve", admin.headers);
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(ZSession.parse(approved.json()).status).toBe("scheduled");
+
+    // A quarter of an hour later the request would run from 15 to 35 minutes: into the booking.
+    clock.advance(15 * 60_000);
+    const refused = await decide(asked.id, "approve", admin.headers);
+    expect(refused.statusCode).toBe(409);
+    const body = ZErrorBody.parse(refused.json());
+    expect(body.error.message).toBe(`${alice.username} already has an open (scheduled) session on this service`);
+    expect(body.error.details).toEqual({ sessionId: booking.id });
+    const still = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: asked.id } });
+    expect(still.status).toBe("pending");
+    expect(await actions(asked.id)).toEqual(["session.requested"]);
+
+    // The admin can still deny it.
+    expect(ZSession.parse((await decide(asked.id, "deny", admin.headers)).json()).status).toBe("denied");
+  });
 });

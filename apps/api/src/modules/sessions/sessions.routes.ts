@@ -61,7 +61,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     r.post(
       `/api/sessions/:id/${verb}`,
       { config: { access: "admin" }, schema: { params: ZIdParams, response: { 200: ZSession } } },
-      async (request) => presentSession(await decideSession(app.ctx, sessionCaller(request), request.params.id, approve)),
+      async (request) => presentSession(await decideSession(app.ctx, sessionCaller(request), request.params.id, approve, limits)),
     );
   }
 

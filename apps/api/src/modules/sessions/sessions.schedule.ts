@@ -143,12 +143,23 @@ export function ownOpenSessions(sql: SqlRunner, userId: string, serviceId: strin
   return occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId });
 }
 
-/** A 409 when the caller's own open sessions on the service already claim part of [from, to). */
-export function ownConflict(ctx: DbContext, mine: Occupant[], span: [Date, Date]): AppError | null {
+/** Whose sessions a refusal speaks of: the caller's own, or (to an admin deciding on a request) the requester's. */
+export interface Party {
+  /** "you already have", "alice already has" */
+  alreadyHas: string;
+  /** "your", "alice's" */
+  their: string;
+}
+
+export const CALLER: Party = { alreadyHas: "you already have", their: "your" };
+export const requester = (username: string): Party => ({ alreadyHas: `${username} already has`, their: `${username}'s` });
+
+/** A 409 when the party's own open sessions on the service already claim part of [from, to). */
+export function ownConflict(ctx: DbContext, mine: Occupant[], span: [Date, Date], who: Party = CALLER): AppError | null {
   const now = ctx.now();
   const clash = mine.find((s) => overlaps(span, spanOf(s, now)));
   if (!clash) return null;
-  return new AppError("conflict", `you already have an open (${clash.status}) session on this service`, {
+  return new AppError("conflict", `${who.alreadyHas} an open (${clash.status}) session on this service`, {
     sessionId: clash.id,
   });
 }
@@ -180,6 +191,7 @@ export function bookingLimitProblem(
   service: { id: string; maxDurationSeconds: number },
   span: [Date, Date],
   limits: BookingLimits,
+  who: Party = CALLER,
 ): AppError | null {
   const now = ctx.now();
   const horizon = new Date(now.getTime() + limits.maxBookingDays * 86_400_000);
@@ -189,7 +201,7 @@ export function bookingLimitProblem(
   if (mine.length >= limits.maxBookingsPerService) {
     return new AppError(
       "conflict",
-      `you already have ${mine.length} open sessions or bookings on this service; at most ${limits.maxBookingsPerService} at once — end or cancel one first`,
+      `${who.alreadyHas} ${mine.length} open sessions or bookings on this service; at most ${limits.maxBookingsPerService} at once — end or cancel one first`,
       { limit: limits.maxBookingsPerService, open: mine.length },
     );
   }
@@ -211,11 +223,32 @@ export function bookingLimitProblem(
   if (held > service.maxDurationSeconds) {
     return new AppError(
       "conflict",
-      `with your adjacent windows this would hold the service for ${held} seconds in a row (${from.toISOString()} to ${to.toISOString()}), past its maximum of ${service.maxDurationSeconds} seconds`,
+      `with ${who.their} adjacent windows this would hold the service for ${held} seconds in a row (${from.toISOString()} to ${to.toISOString()}), past its maximum of ${service.maxDurationSeconds} seconds`,
       { heldSeconds: held, maxDurationSeconds: service.maxDurationSeconds },
     );
   }
   return null;
+}
+
+/**
+ * Why a request being approved or an offer being accepted may not take `span` now, or null. Its
+ * window was judged when it was asked for, but it starts when decided: it is judged again against
+ * what the person holds or has booked on the service. Their other requests and waitlist places
+ * hold nothing yet; each is judged when it is decided.
+ */
+export async function decidedWindowProblem(
+  ctx: DbContext,
+  sql: SqlRunner,
+  session: { id: string; userId: string; serviceId: string },
+  service: { id: string; maxDurationSeconds: number },
+  span: [Date, Date],
+  limits: BookingLimits,
+  who: Party,
+): Promise<AppError | null> {
+  const others = (await ownOpenSessions(sql, session.userId, session.serviceId)).filter(
+    (s) => s.id !== session.id && s.status !== "pending" && s.status !== "waiting",
+  );
+  return ownConflict(ctx, others, span, who) ?? bookingLimitProblem(ctx, others, service, span, limits, who);
 }
 
 /**

@@ -11,7 +11,7 @@ import { actorUserId } from "../audit/audit.service";
 import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, exclusiveConflict, ownConflict, ownOpenSessions, type BookingLimits } from "./sessions.schedule";
+import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 
 export interface SessionCaller {
@@ -213,13 +213,16 @@ export class RequesterLostAccess extends AppError {
  * An admin decides on a pending request. On approval the clock starts now, not at the request;
  * a request for a later window becomes `scheduled` and starts when its window opens (or now, for
  * its full length, if the window's start has already passed). A requester who has lost sight of
- * the service meanwhile gets nothing: the request is revoked and the admin told (409).
+ * the service meanwhile gets nothing: the request is revoked and the admin told (409). A window
+ * that now clashes with the requester's own other sessions, or joins them into a hold past the
+ * service's maximum, is refused (409) and stays pending: the admin may deny it.
  */
 export async function decideSession(
   ctx: DbContext,
   caller: SessionCaller,
   sessionId: string,
   approve: boolean,
+  limits: SessionLimits,
 ): Promise<SessionRow> {
   if (!caller.viewer.admin) throw forbidden("only admins approve or deny requests");
   const outcome = await runChange(ctx, caller.origin, async (tx, record) => {
@@ -227,7 +230,7 @@ export async function decideSession(
     await lockRow(ctx, tx, "AccessSession", sessionId);
     const session = await tx.accessSession.findUnique({
       where: { id: sessionId },
-      include: { service: { include: { groups: true } }, user: { select: holderStateSelect } },
+      include: { service: { include: { groups: true } }, user: { select: { ...holderStateSelect, username: true } } },
     });
     if (!session) throw notFound("session");
     if (session.status !== "pending") throw new AppError("conflict", `the session is ${session.status}, not pending`);
@@ -239,6 +242,10 @@ export async function decideSession(
     const later = session.startsAt !== null && session.startsAt > now;
     const from = later && session.startsAt ? session.startsAt : now;
     const span: [Date, Date] = [from, after(from, session.durationSeconds)];
+    if (approve) {
+      const problem = await decidedWindowProblem(ctx, ctx.sql.within(tx), session, session.service, span, limits, requester(session.user.username));
+      if (problem) throw problem;
+    }
     if (approve && session.service.exclusive) {
       const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
       if (conflict) throw conflict;

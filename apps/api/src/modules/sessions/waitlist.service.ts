@@ -9,7 +9,7 @@ import { runChange, SYSTEM } from "../../lib/run-change";
 import { canSeeService, holderMaySee, holderStateSelect, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
-import { exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
+import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, type SessionCaller, type SessionLimits } from "./sessions.service";
 
 const IN_LINE = ["waiting", "offered"] as const;
@@ -117,6 +117,8 @@ export async function acceptOffer(
     const durationSeconds = body.durationSeconds ?? session.durationSeconds;
     checkDuration(durationSeconds, session.service, limits, "body.durationSeconds");
     const expiresAt = after(now, durationSeconds);
+    const problem = await decidedWindowProblem(ctx, ctx.sql.within(tx), session, session.service, [now, expiresAt], limits, CALLER);
+    if (problem) throw problem;
     const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, [now, expiresAt], { exceptId: sessionId });
     if (conflict) throw conflict;
     const updated = await tx.accessSession.update({

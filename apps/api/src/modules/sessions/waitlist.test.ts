@@ -89,6 +89,29 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(verbs(bobEntry.id)).toEqual(["waitlisted", "offered", "started"]);
   });
 
+  it("judges an accepted offer's window again against the person's own booking", async () => {
+    const { service, alice, bob } = await start(120);
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    // Bob books 20 to 30 minutes from now, after Alice, and waits in line for 15 minutes now.
+    const startsAt = new Date(clock.now().getTime() + 20 * 60_000).toISOString();
+    const booked = await call("POST", `/api/services/${service.id}/sessions`, bob, { durationSeconds: 600, startsAt });
+    expect(booked.statusCode, booked.body).toBe(201);
+    const booking = ZSession.parse(booked.json());
+    const entry = ZSession.parse((await join(service.id, bob)).json());
+    expect((await call("DELETE", `/api/sessions/${held.id}`, alice)).statusCode).toBe(200);
+    await expect.poll(() => statusOf(entry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+
+    // Taking it for 25 minutes would run into his own booking.
+    const refused = await call("POST", `/api/sessions/${entry.id}/accept`, bob, { durationSeconds: 1500 });
+    expect(refused.statusCode).toBe(409);
+    const body = ZErrorBody.parse(refused.json());
+    expect(body.error.message).toBe("you already have an open (scheduled) session on this service");
+    expect(body.error.details).toEqual({ sessionId: booking.id });
+    expect(await statusOf(entry.id)).toBe("offered");
+    const accepted = await call("POST", `/api/sessions/${entry.id}/accept`, bob);
+    expect(accepted.statusCode, accepted.body).toBe(200);
+  });
+
   it("offers on expiry and passes a lapsed offer to the next in line", async () => {
     const { service, alice, bob, carol } = await start(1);
     const held = ZSession.parse((await startNow(service.id, alice, 60)).json());

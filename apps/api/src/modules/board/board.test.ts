@@ -96,13 +96,16 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     await ok("POST", `/api/sessions/${waiting.id}/accept`, alice);
     await same("offer accepted");
 
-    const asked = await ok("POST", `/api/services/${approval.id}/sessions`, bob, { durationSeconds: 600 });
+    // Longer than the first start's 600 s, so that only it expires at the last step: one started
+    // a few seconds after it would expire while the boards are compared, and the comparison could
+    // catch the database flipped and the event not yet applied.
+    const asked = await ok("POST", `/api/services/${approval.id}/sessions`, bob, { durationSeconds: 1200 });
     expect(asked.status).toBe("pending");
     await same("request");
     await ok("POST", `/api/sessions/${asked.id}/approve`, admin);
     await same("approval");
 
-    await ok("POST", `/api/services/${hidden.id}/sessions`, carol, { durationSeconds: 600 });
+    await ok("POST", `/api/services/${hidden.id}/sessions`, carol, { durationSeconds: 1200 });
     await same("a start on another class's service");
 
     clock.advance(601_000);

@@ -18,14 +18,14 @@ const safeParse = _safeParse(Issues as unknown as $ZodErrorClass);
  * The fields one issue names: `context.path.to.field`. A strict object reports its unknown keys
  * in one issue; each becomes a field of its own, so a form can mark every one.
  */
-export function issueFields(context: string, path: readonly PropertyKey[], message: string, keys?: unknown): TFieldIssue[] {
+function issueFields(context: string, path: readonly PropertyKey[], message: string, keys?: unknown): TFieldIssue[] {
   const field = path.length === 0 ? context : `${context}.${path.map(String).join(".")}`;
   if (Array.isArray(keys) && keys.length > 0) return keys.map((k) => ({ field: `${field}.${String(k)}`, message: "unknown field" }));
   return [{ field, message }];
 }
 
 /** The 400 for these fields: every field in `details`, and all of them in the message. */
-export function validationFailed(details: TFieldIssue[]): AppError {
+function validationFailed(details: TFieldIssue[]): AppError {
   const message = details.map((d) => `${d.field}: ${d.message}`).join("; ");
   return new AppError("validation_failed", message, details);
 }

@@ -1,14 +1,14 @@
 // The one error handler: every failure leaves as `{ error: { code, message, details } }`.
-// Validation problems name the field; anything unexpected is logged and hidden from the client.
+// Failed schemas are answered by the validator (lib/validator.ts), naming each field; anything
+// unexpected is logged and hidden from the client.
 // (Unknown routes are answered by the web plugin, which also serves the SPA's pages.)
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 import { databaseFault } from "../lib/database-fault";
 import { databaseInputIssue } from "./database-input-errors";
-import { issueFields, validationFailed } from "../lib/validator";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "bad_request", problem: "malformed JSON" },
@@ -17,13 +17,6 @@ const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", problem: "unsupported Content-Type" },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "bad_request", problem: "Content-Length does not match" },
 };
-
-/** Issues from a validator other than ours (lib/validator.ts answers the API's own schemas). */
-function fieldIssues(validation: FastifySchemaValidationError[], context: string): TFieldIssue[] {
-  return validation.flatMap((v) =>
-    issueFields(context, v.instancePath.split("/").filter(Boolean), v.message ?? "invalid", v.keyword === "unrecognized_keys" ? (v.params as { keys?: unknown }).keys : undefined),
-  );
-}
 
 /** The columns of a unique violation, from Prisma's meta (classic engine) or the driver adapter's error. */
 function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
@@ -129,10 +122,6 @@ export default fp(
       done(null, JSON.stringify({ error: { code, message } } satisfies TErrorBody));
     });
 
-    // Our validator answers with the 400 itself (lib/validator.ts); a schema checked by any other
-    // validator gets the same envelope, not Fastify's message written from every issue.
-    app.setSchemaErrorFormatter((validation, context) => validationFailed(fieldIssues(validation, context)));
-
     app.setErrorHandler((err, request, reply) => {
       const { status, body, headers, unexpected } = toBody(err, request);
       // A database fault is logged once per outage by the health tracker, not once per request.
@@ -145,9 +134,8 @@ export default fp(
       else request.log.debug({ code: body.error.code, status }, body.error.message);
       if (headers) void reply.headers(headers);
       // Serialised here: the envelope is one shape, and Fastify's lookup of a serialiser for
-      // the status (there is none) cost as much as the rest of a refusal. Sent, not returned: a
-      // reply is a thenable, and Fastify would wait on the response's end through listeners.
-      void reply.code(status).type("application/json").send(JSON.stringify(body));
+      // the status (there is none) cost as much as the rest of a refusal.
+      return reply.code(status).type("application/json").send(JSON.stringify(body));
     });
   },
   { name: "error-handler" },

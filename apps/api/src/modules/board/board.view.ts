@@ -16,6 +16,7 @@ export class BoardView {
   private servicesBytes?: Buffer;
   private sessionsText?: string;
   private sessionsBytes?: Buffer;
+  private serviceBytes?: Map<string, Buffer>;
 
   /** @param sessions open sessions on `services`, newest request first. */
   constructor(
@@ -34,6 +35,16 @@ export class BoardView {
   /** The same as UTF-8 bytes, for `GET /api/services`: encoded once, not on every answer. */
   get servicesBody(): Buffer {
     return (this.servicesBytes ??= Buffer.from(this.servicesJson));
+  }
+
+  /** One service as JSON bytes, for `GET /api/services/:id`; undefined when this board has no such service. */
+  serviceBody(id: string): Buffer | undefined {
+    const service = this.byId.get(id);
+    if (!service) return undefined;
+    this.serviceBytes ??= new Map();
+    let body = this.serviceBytes.get(id);
+    if (!body) this.serviceBytes.set(id, (body = Buffer.from(JSON.stringify(service))));
+    return body;
   }
 
   get sessionsJson(): string {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { sendJson } from "../../lib/send-json";
+import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -39,11 +40,12 @@ export default async function servicesRoutes(app: FastifyInstance) {
     sendJson(reply, (await app.board.viewFor(request)).servicesBody),
   );
 
-  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request) => {
+  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request, reply) => {
+    const view = app.board.peekFor(request) ?? (await app.board.viewFor(request));
+    const body = view.serviceBody(request.params.id);
     // A hidden service is indistinguishable from none.
-    const service = (await app.board.viewFor(request)).byId.get(request.params.id);
-    if (!service) throw notFound("service");
-    return service;
+    if (!body) return refuse(reply, notFound("service"));
+    return sendJson(reply, body);
   });
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {

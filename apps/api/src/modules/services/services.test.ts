@@ -55,6 +55,9 @@ describe.each(providers)("services on %s", (provider) => {
     const read = await t.app.inject({ method: "GET", url: `/api/services/${service.id}`, headers: admin.headers });
     expect(read.statusCode).toBe(200);
     expect(ZService.parse(read.json())).toEqual(service);
+    // The same bytes the board's list holds for it.
+    const list = await t.app.inject({ method: "GET", url: "/api/services", headers: admin.headers });
+    expect(read.json()).toEqual((list.json() as { id: string }[]).find((s) => s.id === service.id));
 
     const patched = await t.app.inject({
       method: "PATCH",
@@ -64,6 +67,9 @@ describe.each(providers)("services on %s", (provider) => {
     });
     expect(patched.statusCode).toBe(200);
     expect(ZService.parse(patched.json())).toMatchObject({ name: "Customer A", description: "the main tunnel", exclusive: false, groupIds: [] });
+    // Read again: the single read is not kept from before the change.
+    const reread = await t.app.inject({ method: "GET", url: `/api/services/${service.id}`, headers: admin.headers });
+    expect(reread.json()).toEqual(patched.json());
 
     const cleared = await t.app.inject({ method: "PATCH", url: `/api/services/${service.id}`, headers: admin.headers, payload: { description: null } });
     expect(ZService.parse(cleared.json()).description).toBeUndefined();

@@ -69,6 +69,11 @@ interface Row {
   /** A refusal's CPU per request over a cached read's (`GET /api/services`, cookie) in the same
    * rounds: the median pair. */
   vsRead?: number;
+  /** For an answer of more than 4 KB: the row's req/s over plain Fastify sending as many bytes
+   * (the load generator, on the same cores, pays for every byte it parses): the median pair. */
+  vsSameBytes?: number;
+  /** The answer's size in bytes. */
+  bytes?: number;
   /** PostgreSQL's CPU per request, ms (the change mix on PostgreSQL only). */
   dbCpu?: number;
 }
@@ -198,7 +203,20 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
   const request = { method: c.method, headers: c.headers, body: c.body };
   const burst = Math.max(1, Math.round(opts.seconds / opts.rounds));
   await load(`${base}${c.path}`, { ...opts, seconds: 1 }, request, c.expect);
-  const rounds: { rps: number; p50: number; p99: number; ok: number; ratio: number; cpu: number; baselineCpu: number; queries: number; vsRead: number }[] = [];
+  const bytes = (await (await fetch(`${base}${c.path}`, request)).arrayBuffer()).byteLength;
+  const large = bytes > 4096;
+  const rounds: {
+    rps: number;
+    p50: number;
+    p99: number;
+    ok: number;
+    ratio: number;
+    cpu: number;
+    baselineCpu: number;
+    queries: number;
+    vsRead: number;
+    vsSameBytes: number;
+  }[] = [];
   const cpuPerRequest = async (path: string, req: Parameters<typeof load>[2], expect: number) => {
     const before = cpuMs(pid);
     const result = await load(`${base}${path}`, { ...opts, seconds: burst }, req, expect);
@@ -206,6 +224,7 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
   };
   for (let r = 0; r < opts.rounds; r++) {
     const readCpu = c.refusal ? await cpuPerRequest(read.path, { headers: read.headers }, read.expect) : NaN;
+    const sameBytes = large ? await load(`${hello.url}bytes/${bytes}`, { ...opts, seconds: Math.max(1, Math.round(burst / 2)) }, {}, 200) : undefined;
     const helloCpu = cpuMs(hello.pid);
     const neighbour = await loadHello(hello, { ...opts, seconds: Math.max(1, Math.round(burst / 2)) }, post);
     const baselineCpu = (cpuMs(hello.pid) - helloCpu) / (neighbour.rps * Math.max(1, Math.round(burst / 2)));
@@ -215,7 +234,7 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
     const total = result.rps * burst;
     const cpu = (cpuMs(pid) - cpuBefore) / total;
     const queries = total ? ((await queriesSent(base)) - before) / total : NaN;
-    rounds.push({ ...result, ratio: result.rps / neighbour.rps, cpu, baselineCpu, queries, vsRead: cpu / readCpu });
+    rounds.push({ ...result, ratio: result.rps / neighbour.rps, cpu, baselineCpu, queries, vsRead: cpu / readCpu, vsSameBytes: sameBytes ? result.rps / sameBytes.rps : NaN });
   }
   const of = (key: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[key]));
   return {
@@ -230,6 +249,8 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
     baselineCpu: of("baselineCpu"),
     queries: of("queries"),
     vsRead: c.refusal ? of("vsRead") : undefined,
+    vsSameBytes: large ? of("vsSameBytes") : undefined,
+    bytes,
   };
 }
 
@@ -405,6 +426,12 @@ async function main() {
       `\nReads (median of ${opts.rounds} paired rounds each): ${range(readRows.map((r) => r.ratio! * 100), 1, " %")} of plain Fastify, ` +
         `p99 ≤ ${f(Math.max(...readRows.map((r) => r.p99)), 0)} ms, ${range(readRows.map((r) => r.cpu!), 3)} ms of CPU.`,
     );
+    const large = readRows.filter((r) => r.vsSameBytes !== undefined);
+    if (large.length) {
+      process.stdout.write(
+        `\nAgainst plain Fastify sending as many bytes: ${large.map((r) => `${r.name} (${f(r.bytes! / 1024, 1)} KB) ${pct(r.vsSameBytes)}`).join(", ")}.`,
+      );
+    }
   }
   if (refusals.length) {
     // What Postern adds to plain Fastify answering the same method (a POST's body is Node's cost).

@@ -3,6 +3,7 @@
 //
 //   pnpm bench:api                     # SQLite, 10 s per row, 32 connections for reads
 //   pnpm bench:api --db=postgres       # PostgreSQL; the change mix runs on two API instances
+//   pnpm bench:api --db=postgres --instances=1   # … or on one
 //   pnpm bench:api --seconds=5         # shorter rows
 //   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=changes   # CPU profile of the server(s)
 //   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=reads --rows=POST   # only the rows named so
@@ -21,6 +22,7 @@
 // ratios. Each pair ran within three seconds of each other on the same machine.
 import autocannon from "autocannon";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { call, cpuMs, dbOf, postgresCpuMs, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
 
@@ -34,6 +36,8 @@ interface Options {
   rows?: string;
   /** Paired bursts per read row (plain Fastify, then the row). */
   rounds: number;
+  /** API instances: 2 on PostgreSQL unless told (SQLite: always 1). */
+  instances: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -45,6 +49,7 @@ function parseArgs(argv: string[]): Options {
     only: arg("only"),
     rows: arg("rows"),
     rounds: Math.max(1, Number(arg("rounds") ?? 5)),
+    instances: dbOf(argv) === "postgres" ? Math.max(1, Number(arg("instances") ?? 2)) : 1,
   };
 }
 
@@ -383,7 +388,7 @@ async function main() {
   const helloServer = await startHello();
   const hello = await baseline(helloServer, opts);
   const helloPost = await baseline(helloServer, opts, true);
-  const api = await startApi(opts.db, opts.db === "postgres" ? 2 : 1);
+  const api = await startApi(opts.db, opts.instances);
   let rows: Row[] = [];
   let chain = "";
   let rss = 0;
@@ -396,8 +401,10 @@ async function main() {
       process.stdout.write("  reads during the change mix…\n");
       rows.push(...(await readsDuringChanges(api, board, opts, helloServer)));
     }
+    const verifyStart = performance.now();
     const verify = await call<{ intact: boolean; checked: number }>(api.instances[0]!.url, { cookie: api.cookie }, "GET", "/api/audit/verify");
-    chain = `audit chain after the run: ${verify.checked} events, ${verify.intact ? "intact" : "BROKEN"}`;
+    const verifyMs = performance.now() - verifyStart;
+    chain = `audit chain after the run: ${verify.checked} events, ${verify.intact ? "intact" : "BROKEN"} (GET /api/audit/verify: ${verifyMs.toFixed(0)} ms)`;
     await sleep(200);
     rss = Math.max(...api.instances.map((i) => rssMb(i.pid)));
   } finally {

@@ -79,6 +79,8 @@ interface Row {
   vsSameBytes?: number;
   /** The answer's size in bytes. */
   bytes?: number;
+  /** A refused request (401/403/404/400/409), judged against a read. */
+  refusal?: boolean;
   /** PostgreSQL's CPU per request, ms (the change mix on PostgreSQL only). */
   dbCpu?: number;
 }
@@ -195,7 +197,7 @@ interface ReadCase {
   method?: "GET" | "POST";
   body?: string;
   expect: number;
-  /** A refusal, compared with the reads' CPU at the end. */
+  /** A refusal: each round also measures a cached read, to compare its CPU with. */
   refusal?: boolean;
 }
 
@@ -207,6 +209,7 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
   const post = c.method === "POST";
   const request = { method: c.method, headers: c.headers, body: c.body };
   const burst = Math.max(1, Math.round(opts.seconds / opts.rounds));
+  const half = Math.max(1, Math.round(burst / 2));
   await load(`${base}${c.path}`, { ...opts, seconds: 1 }, request, c.expect);
   const bytes = (await (await fetch(`${base}${c.path}`, request)).arrayBuffer()).byteLength;
   const large = bytes > 4096;
@@ -229,10 +232,10 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
   };
   for (let r = 0; r < opts.rounds; r++) {
     const readCpu = c.refusal ? await cpuPerRequest(read.path, { headers: read.headers }, read.expect) : NaN;
-    const sameBytes = large ? await load(`${hello.url}bytes/${bytes}`, { ...opts, seconds: Math.max(1, Math.round(burst / 2)) }, {}, 200) : undefined;
+    const sameBytes = large ? await load(`${hello.url}bytes/${bytes}`, { ...opts, seconds: half }, {}, 200) : undefined;
     const helloCpu = cpuMs(hello.pid);
-    const neighbour = await loadHello(hello, { ...opts, seconds: Math.max(1, Math.round(burst / 2)) }, post);
-    const baselineCpu = (cpuMs(hello.pid) - helloCpu) / (neighbour.rps * Math.max(1, Math.round(burst / 2)));
+    const neighbour = await loadHello(hello, { ...opts, seconds: half }, post);
+    const baselineCpu = (cpuMs(hello.pid) - helloCpu) / (neighbour.rps * half);
     const before = await queriesSent(base);
     const cpuBefore = cpuMs(pid);
     const result = await load(`${base}${c.path}`, { ...opts, seconds: burst }, request, c.expect);
@@ -253,6 +256,7 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
     cpu: of("cpu"),
     baselineCpu: of("baselineCpu"),
     queries: of("queries"),
+    refusal: c.refusal,
     vsRead: c.refusal ? of("vsRead") : undefined,
     vsSameBytes: large ? of("vsSameBytes") : undefined,
     bytes,
@@ -297,12 +301,8 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
     process.stdout.write(`  ${c.name}…\n`);
     rows.push(await pairedRow(api, hello, opts, c, cases[0]!));
   }
-  refusalNames = new Set(cases.filter((c) => c.refusal).map((c) => c.name));
   return rows;
 }
-
-/** Which rows are refusals (set by `reads`), for the summary under the table. */
-let refusalNames = new Set<string>();
 
 /**
  * 8 clients, each its own user on its own connection, start → extend → end as fast as they are
@@ -425,8 +425,8 @@ async function main() {
     );
   }
   const paired = rows.filter((r) => r.ratio !== undefined);
-  const readRows = paired.filter((r) => !refusalNames.has(r.name));
-  const refusals = paired.filter((r) => refusalNames.has(r.name));
+  const readRows = paired.filter((r) => !r.refusal);
+  const refusals = paired.filter((r) => r.refusal);
   const range = (values: number[], d: number, unit = "") => (values.length ? `${f(Math.min(...values), d)}–${f(Math.max(...values), d)}${unit}` : "–");
   if (readRows.length) {
     process.stdout.write(
@@ -445,7 +445,7 @@ async function main() {
     const own = (r: Row) => r.cpu! - r.baselineCpu!;
     process.stdout.write(
       `\nRefusals, CPU × a cached read's (GET /api/services, cookie) in the same rounds: ${refusals.map((r) => `${r.name.split(" ")[0]} ${f(r.vsRead!, 2)} ×`).join(", ")}.` +
-        `\nCPU above plain Fastify's for the same method: reads ${range(readRows.map(own), 3)} ms, ${refusals.map((r) => `${r.name.split(" ")[0]} ${f(own(r), 3)}`).join(", ")} ms.`,
+        `\nCPU above plain Fastify's for the same method: ${readRows.length ? `reads ${range(readRows.map(own), 3)} ms, ` : ""}${refusals.map((r) => `${r.name.split(" ")[0]} ${f(own(r), 3)}`).join(", ")} ms.`,
     );
   }
   const db = rows.find((r) => r.dbCpu !== undefined);

@@ -41,8 +41,8 @@ export default async function servicesRoutes(app: FastifyInstance) {
   );
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request, reply) => {
-    const view = app.board.peekFor(request) ?? (await app.board.viewFor(request));
-    const body = view.serviceBody(request.params.id);
+    // viewFor, not peekFor: a board that shows gateway statuses is read again once it is old.
+    const body = (await app.board.viewFor(request)).serviceBody(request.params.id);
     // A hidden service is indistinguishable from none.
     if (!body) return refuse(reply, notFound("service"));
     return sendJson(reply, body);

@@ -225,24 +225,21 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
     vsRead: number;
     vsSameBytes: number;
   }[] = [];
-  const cpuPerRequest = async (path: string, req: Parameters<typeof load>[2], expect: number) => {
+  /** One burst on the server: its answers and the server's CPU per request. */
+  const measured = async (path: string, req: Parameters<typeof load>[2], expect: number) => {
     const before = cpuMs(pid);
     const result = await load(`${base}${path}`, { ...opts, seconds: burst }, req, expect);
-    return (cpuMs(pid) - before) / (result.rps * burst);
+    return { result, cpu: (cpuMs(pid) - before) / (result.rps * burst) };
   };
   for (let r = 0; r < opts.rounds; r++) {
-    const readCpu = c.refusal ? await cpuPerRequest(read.path, { headers: read.headers }, read.expect) : NaN;
+    const readCpu = c.refusal ? (await measured(read.path, { headers: read.headers }, read.expect)).cpu : NaN;
     const sameBytes = large ? await load(`${hello.url}bytes/${bytes}`, { ...opts, seconds: half }, {}, 200) : undefined;
-    const helloCpu = cpuMs(hello.pid);
-    const neighbour = await loadHello(hello, { ...opts, seconds: half }, post);
-    const baselineCpu = (cpuMs(hello.pid) - helloCpu) / (neighbour.rps * half);
+    const neighbour = await baseline(hello, { ...opts, seconds: half }, post);
     const before = await queriesSent(base);
-    const cpuBefore = cpuMs(pid);
-    const result = await load(`${base}${c.path}`, { ...opts, seconds: burst }, request, c.expect);
+    const { result, cpu } = await measured(c.path, request, c.expect);
     const total = result.rps * burst;
-    const cpu = (cpuMs(pid) - cpuBefore) / total;
     const queries = total ? ((await queriesSent(base)) - before) / total : NaN;
-    rounds.push({ ...result, ratio: result.rps / neighbour.rps, cpu, baselineCpu, queries, vsRead: cpu / readCpu, vsSameBytes: sameBytes ? result.rps / sameBytes.rps : NaN });
+    rounds.push({ ...result, ratio: result.rps / neighbour.rps, cpu, baselineCpu: neighbour.cpu!, queries, vsRead: cpu / readCpu, vsSameBytes: sameBytes ? result.rps / sameBytes.rps : NaN });
   }
   const of = (key: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[key]));
   return {

@@ -36,11 +36,11 @@ export interface SqlRunner {
 }
 
 export interface SqlDatabase {
-  /** One write transaction of its own: PostgreSQL a pooled client; SQLite a SAVEPOINT inside a
+  /** One write transaction of its own: PostgreSQL a pooled client; SQLite a turn inside a
    * `BEGIN IMMEDIATE … COMMIT` it may share with the other transactions asked for in the same
    * turn (sqlite-group-commit.ts). Resolves after the COMMIT; rolled back when `fn` throws. On
-   * SQLite `fn` may run a second time should SQLite drop the shared transaction under a later
-   * one (disk full): it must do nothing outside the transaction. */
+   * SQLite `fn` may run a second time should the shared transaction end under a later one (it
+   * failed after changing rows, or the disk is full): it must do nothing outside the transaction. */
   transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   /** Statements inside a Prisma interactive transaction, in that very transaction. */
   within(tx: Tx): SqlRunner;

@@ -63,8 +63,12 @@ describe("SQLite group commit", () => {
   });
 
   it("undoes a failed transaction alone; the others in its group commit", async () => {
+    let runs = 0;
     const results = await Promise.allSettled([
-      group.transaction(insert("a")),
+      group.transaction(async (c) => {
+        runs++;
+        return insert("a")(c);
+      }),
       group.transaction(async (c) => {
         await insert("x")(c);
         throw new Error("refused after writing");
@@ -75,9 +79,34 @@ describe("SQLite group commit", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/refused after writing/);
     expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+    // Its row could not be undone alone: the shared transaction ended, and the first ran again.
+    expect(runs).toBe(2);
     expect(commits).toBe(1);
     expect(values()).toEqual(["a", "b"]);
     expect(db.inTransaction).toBe(false);
+  });
+
+  it("lets a transaction that fails before changing a row go without undoing the others", async () => {
+    const exec = vi.mocked(db.exec);
+    exec.mockClear();
+    let runs = 0;
+    const results = await Promise.allSettled([
+      group.transaction(async (c) => {
+        runs++;
+        return insert("a")(c);
+      }),
+      group.transaction(async (c) => {
+        c.prepare('SELECT "v" FROM "t"').all();
+        throw new Error("refused after reading");
+      }),
+      // A failed statement changes nothing: SQLite undoes it by itself.
+      group.transaction(insert("a")),
+      group.transaction(insert("b")),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    expect(runs).toBe(1);
+    expect(exec.mock.calls.map((call) => call[0])).toEqual(["BEGIN IMMEDIATE", "COMMIT"]);
+    expect(values()).toEqual(["a", "b"]);
   });
 
   it("runs the group's others again when SQLite drops the shared transaction under one of them", async () => {

@@ -2,9 +2,15 @@
 // was its COMMIT: the WAL frames of every page it touched (the audit chain's and the live log's
 // last leaves and their indexes, the same pages change after change) and, every thousand pages,
 // a checkpoint copying them back. Transactions asked for in the same turn of the event loop now
-// run one after another under one BEGIN IMMEDIATE … COMMIT, each inside a SAVEPOINT of its own, so
-// a failure undoes that transaction alone; every caller hears only after the COMMIT, so nothing
-// is acknowledged (or announced by the change pipeline) that could still be lost.
+// run one after another under one BEGIN IMMEDIATE … COMMIT, and every caller hears only after the
+// COMMIT, so nothing is acknowledged (or announced by the change pipeline) that could still be lost.
+//
+// Each transaction's outcome is still its own, without a SAVEPOINT around each: a savepoint made
+// every write copy its pages to a sub-journal, a sixth of a change's CPU. Nearly every failure
+// (a refusal, a conflict, a constraint) happens before its transaction has changed a row, and
+// SQLite undoes a failed statement by itself; the group simply goes on. A transaction that fails
+// after changing rows ends the shared transaction instead, and the group's others run again in
+// the next one (nothing of theirs was committed or announced).
 import type Database from "better-sqlite3";
 import { countQuery } from "./query-count";
 
@@ -33,6 +39,7 @@ export interface GroupCommitHost<R> {
 export class SqliteGroupCommit<R> {
   private queue: Job<R>[] = [];
   private scheduled = false;
+  private changesStatement: { db: Database.Database; stmt: Database.Statement } | undefined;
 
   constructor(private readonly host: GroupCommitHost<R>) {}
 
@@ -66,6 +73,14 @@ export class SqliteGroupCommit<R> {
   private exec(sql: string): void {
     countQuery();
     this.host.client().exec(sql);
+  }
+
+  /** Rows changed on the connection since it opened (SQLite's `total_changes()`, triggers and all). */
+  private totalChanges(): number {
+    countQuery();
+    const db = this.host.client();
+    if (this.changesStatement?.db !== db) this.changesStatement = { db, stmt: db.prepare("SELECT total_changes()").pluck() };
+    return this.changesStatement.stmt.get() as number;
   }
 
   private async run(group: Job<R>[]): Promise<void> {
@@ -109,10 +124,11 @@ export class SqliteGroupCommit<R> {
   }
 
   /**
-   * SQLite rolled the whole transaction back by itself (SQLITE_FULL, SQLITE_IOERR) under the last
-   * callback run, which fails with that error. What the group's earlier callbacks did went with
-   * it: they run again at the head of the next group, with those not yet run (nothing of theirs
-   * was committed or announced), so each caller hears of its own outcome.
+   * The shared transaction ended under the last callback run: it failed after changing rows (see
+   * `attempt`), or SQLite rolled everything back by itself (SQLITE_FULL, SQLITE_IOERR). What the
+   * group's earlier callbacks did went with it: they run again at the head of the next group, with
+   * those not yet run (nothing of theirs was committed or announced), so each caller hears of its
+   * own outcome.
    */
   private lost(group: Job<R>[], outcomes: Outcome[]): void {
     const last = outcomes.length - 1;
@@ -127,23 +143,14 @@ export class SqliteGroupCommit<R> {
   }
 
   private async attempt(job: Job<R>, several: boolean): Promise<Outcome> {
+    const before = several ? this.totalChanges() : 0;
     try {
-      if (several) this.exec("SAVEPOINT change");
       const value = await this.host.inScope(() => job.fn(this.host.runner));
-      if (several) this.exec("RELEASE change");
       return { ok: true, value };
     } catch (error) {
-      // One transaction alone: its failure rolls the whole transaction back at the end.
-      if (several && this.host.client().inTransaction) {
-        try {
-          this.exec("ROLLBACK TO change");
-          this.exec("RELEASE change");
-        } catch {
-          // Its writes could not be undone alone: end the whole transaction, and `run` runs the
-          // group's others again.
-          this.rollback();
-        }
-      }
+      // Rows it changed cannot be undone alone: the shared transaction ends here, and `run` runs
+      // the group's others again. A lone transaction's failure rolls it back at the end.
+      if (several && this.host.client().inTransaction && this.totalChanges() !== before) this.rollback();
       return { ok: false, error };
     }
   }

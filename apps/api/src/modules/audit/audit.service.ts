@@ -112,8 +112,19 @@ export function auditInsert(ctx: DbContext, head: ChainHead, inputs: AuditInput[
     const row = { ...fields, id: newId(), hash };
     params.push(...AUDIT_COLUMNS.map((c) => row[c]));
   }
-  const placeholders = inputs.map(() => `(${AUDIT_COLUMNS.map(() => "?").join(", ")})`).join(", ");
-  return { text: `INSERT INTO "AuditEvent" (${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${placeholders}`, params };
+  return { text: auditInsertText(inputs.length), params };
+}
+
+const insertTexts: string[] = [];
+/** The INSERT's text for `n` rows, built once: the statement cache looks statements up by text. */
+function auditInsertText(n: number): string {
+  let text = insertTexts[n];
+  if (text === undefined) {
+    const placeholders = Array.from({ length: n }, () => `(${AUDIT_COLUMNS.map(() => "?").join(", ")})`).join(", ");
+    text = `INSERT INTO "AuditEvent" (${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES ${placeholders}`;
+    if (n <= 16) insertTexts[n] = text;
+  }
+  return text;
 }
 
 /** Takes the chain lock and appends events to the chain. Returns the seq of the last one. */

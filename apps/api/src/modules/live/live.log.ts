@@ -76,12 +76,9 @@ export async function appendLog(
     // with the entries in order.
     const carried = `[${payloads.join(",")}]`;
     const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
-    const text = `WITH ${first ? `a AS (${first.text}), ` : ""}l AS (INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES ${rows.map(() => "(?, ?, ?)").join(", ")} RETURNING "seq"),
-      n AS (SELECT pg_notify('${LIVE_CHANNEL}', string_agg("seq"::text, ',' ORDER BY "seq") || ?) FROM l)
-      SELECT l."seq" FROM l, n ORDER BY l."seq"`;
     // The change's last statement: its COMMIT rides in the same round trip, ending the time the
     // chain lock is held.
-    const seqs = await sql.final<{ seq: number }>(text, [...(first?.params ?? []), ...rows.flat(), tail]);
+    const seqs = await sql.final<{ seq: number }>(appendText(first?.text ?? "", rows.length), [...(first?.params ?? []), ...rows.flat(), tail]);
     return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
   }
   if (first) await sql.run(first.text, first.params);
@@ -92,6 +89,23 @@ export async function appendLog(
     out.push({ seq: Number(row?.seq), event, audience });
   }
   return out;
+}
+
+/** PostgreSQL's append statement after `first` for `n` events, built once per shape: statements
+ * are prepared and cached by their text, and a text built anew is hashed anew at every lookup. */
+const appendTexts = new Map<string, string[]>();
+function appendText(first: string, n: number): string {
+  let byCount = appendTexts.get(first);
+  let text = byCount?.[n];
+  if (text !== undefined) return text;
+  text = `WITH ${first ? `a AS (${first}), ` : ""}l AS (INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES ${Array.from({ length: n }, () => "(?, ?, ?)").join(", ")} RETURNING "seq"),
+      n AS (SELECT pg_notify('${LIVE_CHANNEL}', string_agg("seq"::text, ',' ORDER BY "seq") || ?) FROM l)
+      SELECT l."seq" FROM l, n ORDER BY l."seq"`;
+  if (n <= 16 && appendTexts.size < 32) {
+    if (!byCount) appendTexts.set(first, (byCount = []));
+    byCount[n] = text;
+  }
+  return text;
 }
 
 /** Events after `since`, oldest first, at most `limit`. Plain SQL: the log is read often (every

@@ -45,6 +45,17 @@ const insert = (v: string, parent: number | null = null) => async (c: Database.D
   c.prepare('INSERT INTO "t" ("v", "parent") VALUES (?, ?)').run(v, parent);
   return v;
 };
+/** An insert that counts how often it ran. */
+function counted(v: string) {
+  const counter = {
+    runs: 0,
+    fn: async (c: Database.Database) => {
+      counter.runs++;
+      return insert(v)(c);
+    },
+  };
+  return counter;
+}
 const values = () => (db.prepare('SELECT "v" FROM "t" ORDER BY "v"').all() as { v: string }[]).map((r) => r.v);
 
 describe("SQLite group commit", () => {
@@ -63,12 +74,9 @@ describe("SQLite group commit", () => {
   });
 
   it("undoes a failed transaction alone; the others in its group commit", async () => {
-    let runs = 0;
+    const first = counted("a");
     const results = await Promise.allSettled([
-      group.transaction(async (c) => {
-        runs++;
-        return insert("a")(c);
-      }),
+      group.transaction(first.fn),
       group.transaction(async (c) => {
         await insert("x")(c);
         throw new Error("refused after writing");
@@ -80,7 +88,7 @@ describe("SQLite group commit", () => {
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/refused after writing/);
     expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
     // Its row could not be undone alone: the shared transaction ended, and the first ran again.
-    expect(runs).toBe(2);
+    expect(first.runs).toBe(2);
     expect(commits).toBe(1);
     expect(values()).toEqual(["a", "b"]);
     expect(db.inTransaction).toBe(false);
@@ -89,12 +97,9 @@ describe("SQLite group commit", () => {
   it("lets a transaction that fails before changing a row go without undoing the others", async () => {
     const exec = vi.mocked(db.exec);
     exec.mockClear();
-    let runs = 0;
+    const first = counted("a");
     const results = await Promise.allSettled([
-      group.transaction(async (c) => {
-        runs++;
-        return insert("a")(c);
-      }),
+      group.transaction(first.fn),
       group.transaction(async (c) => {
         c.prepare('SELECT "v" FROM "t"').all();
         throw new Error("refused after reading");
@@ -104,17 +109,14 @@ describe("SQLite group commit", () => {
       group.transaction(insert("b")),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
-    expect(runs).toBe(1);
+    expect(first.runs).toBe(1);
     expect(exec.mock.calls.map((call) => call[0])).toEqual(["BEGIN IMMEDIATE", "COMMIT"]);
     expect(values()).toEqual(["a", "b"]);
   });
 
   it("runs the group's others again when SQLite drops the shared transaction under one of them", async () => {
-    let runs = 0;
-    const first = group.transaction(async (c) => {
-      runs++;
-      return insert("a")(c);
-    });
+    const counter = counted("a");
+    const first = group.transaction(counter.fn);
     // What SQLITE_FULL does: SQLite rolls the whole transaction back by itself, and the statement fails.
     const dropping = group.transaction(async (c) => {
       c.exec("ROLLBACK");
@@ -124,7 +126,7 @@ describe("SQLite group commit", () => {
     const results = await Promise.allSettled([first, dropping, later]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/SQLITE_FULL/);
-    expect(runs).toBe(2);
+    expect(counter.runs).toBe(2);
     expect(values()).toEqual(["a", "c"]);
   });
 

@@ -20,7 +20,6 @@ import { isoWeekOf } from "@postern/contracts";
 import type { AuditEvent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditCsvHeader, auditCsvRows } from "./audit.csv";
-import { readCommitted } from "./audit.service";
 import { SerialPoller } from "@postern/runtime";
 
 export const STATE_FILE = ".postern-audit-state.json";
@@ -108,9 +107,7 @@ export class AuditFileWriter {
       if (this.fatal) return;
       for (;;) {
         const after = this.state.lastSeq;
-        const rows = await readCommitted(this.ctx, (tx) =>
-          tx.auditEvent.findMany({ where: { seq: { gt: after } }, orderBy: { seq: "asc" }, take: this.batchSize }),
-        );
+        const rows = await this.ctx.db.auditEvent.findMany({ where: { seq: { gt: after } }, orderBy: { seq: "asc" }, take: this.batchSize });
         if (rows.length === 0) break;
         await this.append(rows);
         await this.heartbeat();

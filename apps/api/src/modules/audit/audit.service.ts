@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { auditTimeBound, isoWeekRange, type TAuditAction, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
 import { newId, type AuditEvent, type Prisma, type SqlRunner, type SqlValue, type Tx } from "@postern/db";
 import { badField } from "../../errors";
-import { inTransaction, type DbContext } from "../../lib/db-context";
+import type { DbContext } from "../../lib/db-context";
 
 export const GENESIS_HASH = "0".repeat(64);
 /** Arbitrary constant key for the advisory lock that serialises chain appends on PostgreSQL. */
@@ -147,15 +147,6 @@ export interface ChainBreak {
   reason: string;
 }
 
-/**
- * Runs reads in a transaction of their own. On SQLite every query shares one connection and
- * only transactions queue for it, so a plain query issued while another request's transaction
- * is open would see that transaction's uncommitted rows (an audit event that is then rolled
- * back). Inside a transaction of our own we see committed data only, on both providers.
- */
-export function readCommitted<T>(ctx: DbContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(ctx, fn);
-}
 
 /** Walks the chain in order and reports the first event whose hash or link does not match. */
 export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: number; firstBreak?: ChainBreak }> {
@@ -164,9 +155,7 @@ export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: numbe
   let checked = 0;
   let cursor = 0;
   for (;;) {
-    const batch = await readCommitted(ctx, (tx) =>
-      tx.auditEvent.findMany({ where: { seq: { gt: cursor } }, orderBy: { seq: "asc" }, take: 1000 }),
-    );
+    const batch = await ctx.db.auditEvent.findMany({ where: { seq: { gt: cursor } }, orderBy: { seq: "asc" }, take: 1000 });
     if (batch.length === 0) return { checked };
     for (const e of batch) {
       const fail = (reason: string) => ({ checked, firstBreak: { seq: e.seq, id: e.id, reason } });
@@ -222,10 +211,8 @@ export async function findAuditEvents(
   if (query.serviceId) where.serviceId = query.serviceId;
   if (query.cursor) where.seq = { lt: decodeAuditCursor(query.cursor) };
   const limit = query.limit ?? AUDIT_PAGE_SIZE;
-  const rows = await readCommitted(ctx, async (tx) => {
-    if (query.action) where.action = { in: await actionsMatching(tx, query.action) };
-    return tx.auditEvent.findMany({ where, orderBy: { seq: "desc" }, take: limit + 1 });
-  });
+  if (query.action) where.action = { in: await actionsMatching(ctx.db, query.action) };
+  const rows = await ctx.db.auditEvent.findMany({ where, orderBy: { seq: "desc" }, take: limit + 1 });
   if (rows.length <= limit) return { rows };
   const page = rows.slice(0, limit);
   return { rows: page, nextCursor: encodeAuditCursor(page[page.length - 1]!.seq) };
@@ -254,13 +241,11 @@ export async function* auditEventsBetween(
 ): AsyncGenerator<AuditEvent[]> {
   let after = 0;
   for (;;) {
-    const batch = await readCommitted(ctx, (tx) =>
-      tx.auditEvent.findMany({
-        where: { at: { gte: range.from, lt: range.to }, seq: { gt: after } },
-        orderBy: { seq: "asc" },
-        take: batchSize,
-      }),
-    );
+    const batch = await ctx.db.auditEvent.findMany({
+      where: { at: { gte: range.from, lt: range.to }, seq: { gt: after } },
+      orderBy: { seq: "asc" },
+      take: batchSize,
+    });
     if (batch.length === 0) return;
     yield batch;
     after = batch[batch.length - 1]!.seq;

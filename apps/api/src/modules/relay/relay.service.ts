@@ -7,7 +7,7 @@ import type { Message, Prisma } from "@postern/db";
 import { badField } from "../../errors";
 import { inTransaction, type DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
-import { readCommitted, type Actor } from "../audit/audit.service";
+import type { Actor } from "../audit/audit.service";
 import { presentMessage } from "./relay.presenter";
 import type { RelaySettings } from "./relay.settings";
 
@@ -63,24 +63,22 @@ export async function findMessages(
     const c = decodeCursor(query.cursor);
     where.OR = [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }];
   }
-  const rows = await readCommitted(ctx, (tx) =>
-    tx.message.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit + 1 }),
-  );
+  const rows = await ctx.db.message.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit + 1 });
   if (rows.length <= limit) return { rows };
   const page = rows.slice(0, limit);
   return { rows: page, nextCursor: encodeCursor(page[page.length - 1]!) };
 }
 
 export async function relayStatus(ctx: DbContext, settings: RelaySettings): Promise<TRelayStatus> {
-  const { counts, lastSent, lastFailure } = await readCommitted(ctx, async (tx) => ({
-    counts: await tx.message.groupBy({ by: ["status"], _count: { _all: true } }),
-    lastSent: await tx.message.findFirst({ where: { status: "sent" }, orderBy: { sentAt: "desc" }, select: { sentAt: true } }),
-    lastFailure: await tx.message.findFirst({
+  const [counts, lastSent, lastFailure] = await Promise.all([
+    ctx.db.message.groupBy({ by: ["status"], _count: { _all: true } }),
+    ctx.db.message.findFirst({ where: { status: "sent" }, orderBy: { sentAt: "desc" }, select: { sentAt: true } }),
+    ctx.db.message.findFirst({
       where: { status: "queued", lastError: { not: null } },
       orderBy: { nextAttemptAt: "desc" },
       select: { lastError: true },
     }),
-  }));
+  ]);
   const count = (status: string) => counts.find((c) => c.status === status)?._count._all ?? 0;
   return {
     enabled: settings.enabled,
@@ -109,8 +107,7 @@ export function dueWhere(now: Date): Prisma.MessageWhereInput {
  * attempt that dies with its process still counts.
  */
 export async function claimMessage(ctx: DbContext, id: string, leaseMs: number): Promise<{ row: Message; lease: Date } | null> {
-  // In a transaction of its own: on SQLite a plain write would join whatever transaction is
-  // open on the shared connection, and vanish if that one rolls back (see readCommitted).
+  // One transaction: the claim and the read of what was claimed, with nothing between them.
   return inTransaction(ctx, async (tx) => {
     const now = ctx.now();
     const lease = new Date(now.getTime() + leaseMs);

@@ -4,7 +4,6 @@
 import type { SendMailOptions, Transporter } from "nodemailer";
 import type { Message } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import { readCommitted } from "../audit/audit.service";
 import { claimMessage, dueWhere, markAttemptFailed, markSent } from "./relay.service";
 import type { RelaySettings } from "./relay.settings";
 import { SerialPoller } from "@postern/runtime";
@@ -115,22 +114,23 @@ export class RelayWorker {
   private async tick(): Promise<number> {
     try {
       while (this.poller.running) {
-        const due = await readCommitted(this.ctx, (tx) =>
-          tx.message.findMany({ where: dueWhere(this.ctx.now()), orderBy: { nextAttemptAt: "asc" }, take: 10, select: { id: true } }),
-        );
+        const due = await this.ctx.db.message.findMany({
+          where: dueWhere(this.ctx.now()),
+          orderBy: { nextAttemptAt: "asc" },
+          take: 10,
+          select: { id: true },
+        });
         if (due.length === 0) break;
         for (const { id } of due) {
           if (!this.poller.running) break;
           await this.deliver(id);
         }
       }
-      const next = await readCommitted(this.ctx, (tx) =>
-        tx.message.findFirst({
-          where: { status: "queued", OR: [{ lockedUntil: null }, { lockedUntil: { lt: this.ctx.now() } }] },
-          orderBy: { nextAttemptAt: "asc" },
-          select: { nextAttemptAt: true },
-        }),
-      );
+      const next = await this.ctx.db.message.findFirst({
+        where: { status: "queued", OR: [{ lockedUntil: null }, { lockedUntil: { lt: this.ctx.now() } }] },
+        orderBy: { nextAttemptAt: "asc" },
+        select: { nextAttemptAt: true },
+      });
       const wait = next ? next.nextAttemptAt.getTime() - this.ctx.now().getTime() : this.idleMs;
       return Math.min(this.idleMs, Math.max(10, wait));
     } catch (err) {

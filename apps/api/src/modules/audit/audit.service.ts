@@ -147,7 +147,6 @@ export interface ChainBreak {
   reason: string;
 }
 
-
 /** Walks the chain in order and reports the first event whose hash or link does not match. */
 export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: number; firstBreak?: ChainBreak }> {
   let prevHash = GENESIS_HASH;
@@ -189,9 +188,9 @@ export function decodeAuditCursor(cursor: string): number {
  * that starts with it. Prefixes are resolved against the (short) list of distinct actions
  * rather than with LIKE, whose `_` wildcard would match too much on both providers.
  */
-async function actionsMatching(tx: Tx, filter: string): Promise<string[]> {
+async function actionsMatching(db: DbContext["db"], filter: string): Promise<string[]> {
   if (!filter.endsWith(".")) return [filter];
-  const groups = await tx.auditEvent.groupBy({ by: ["action"] });
+  const groups = await db.auditEvent.groupBy({ by: ["action"] });
   return groups.map((g) => g.action).filter((a) => a.startsWith(filter));
 }
 

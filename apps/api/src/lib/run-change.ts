@@ -8,7 +8,7 @@
 import type { TDomainEvent } from "@postern/contracts";
 import type { SqlRunner, Tx } from "@postern/db";
 import { auditFieldsOf } from "../modules/audit/audit.entry";
-import { auditInsert, lockChainHead, type Actor } from "../modules/audit/audit.service";
+import type { Actor } from "../modules/audit/audit.service";
 import { audienceOf, serviceGroups, servicesOf, type AudienceHint } from "../modules/live/live.audience";
 import { appendLog, type LogRecord } from "../modules/live/live.log";
 import { inTransaction, type DbContext } from "./db-context";
@@ -50,23 +50,18 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
   const lookup = pending.filter((p) => !p.options.audience?.groupIds).flatMap((p) => servicesOf(p.event));
   const groups = await serviceGroups(sql, [...new Set(lookup)]);
   const entries = pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) }));
+  const audit = pending.map(({ event, options }) => {
+    const fields = auditFieldsOf(event);
+    const details = options.details ? { ...fields.details, ...options.details } : fields.details;
+    return {
+      ...fields,
+      details,
+      action: event.type,
+      actor: options.actor !== undefined ? options.actor : origin.actor,
+      sourceIp: options.sourceIp ?? origin.sourceIp,
+    };
+  });
   // From here to the commit the chain lock is held: every other change waits for it.
-  const head = await lockChainHead(ctx, sql);
-  const audit = auditInsert(
-    ctx,
-    head,
-    pending.map(({ event, options }) => {
-      const fields = auditFieldsOf(event);
-      const details = options.details ? { ...fields.details, ...options.details } : fields.details;
-      return {
-        ...fields,
-        details,
-        action: event.type,
-        actor: options.actor !== undefined ? options.actor : origin.actor,
-        sourceIp: options.sourceIp ?? origin.sourceIp,
-      };
-    }),
-  );
   return appendLog(ctx, sql, entries, audit);
 }
 

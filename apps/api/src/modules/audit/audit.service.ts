@@ -7,7 +7,8 @@ import { badField } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 
 export const GENESIS_HASH = "0".repeat(64);
-/** Arbitrary constant key for the advisory lock that serialises chain appends on PostgreSQL. */
+/** Arbitrary constant key for the advisory lock that serialises chain appends on PostgreSQL
+ * (`postern_chain_append`, the function of migration 20261129150000_chain_append, takes it too). */
 const AUDIT_LOCK_KEY = 7_307_001;
 
 /** Who made a change, as the audit trail names them. `kind` says whether `id` is a user's
@@ -40,20 +41,23 @@ type HashedFields = Pick<
 
 /** The hash of one event: over every stored field, in a fixed order, and the previous hash. */
 export function hashAuditEvent(e: HashedFields): string {
-  const canonical = JSON.stringify([
-    e.seq,
-    e.at.toISOString(),
-    e.actorId,
-    e.actorUsername,
-    e.action,
-    e.target,
-    e.serviceId,
-    e.sessionId,
-    e.sourceIp,
-    e.details,
-    e.prevHash,
-  ]);
-  return createHash("sha256").update(canonical).digest("hex");
+  return hashOf(e.seq, hashedMiddle(e), e.prevHash);
+}
+
+/**
+ * The hash is SHA-256 of the JSON array [seq, at, actorId, actorUsername, action, target,
+ * serviceId, sessionId, sourceIp, details, prevHash]. Its middle (every field the change itself
+ * knows) is serialised here, and only here, for both ways an event is hashed: in this process, and
+ * on PostgreSQL by the database under the chain lock (`chainAppendRows`), which fills in seq and
+ * prevHash the same way `hashOf` does.
+ */
+function hashedMiddle(e: Omit<HashedFields, "seq" | "prevHash">): string {
+  const array = JSON.stringify([e.at.toISOString(), e.actorId, e.actorUsername, e.action, e.target, e.serviceId, e.sessionId, e.sourceIp, e.details]);
+  return array.slice(1, -1);
+}
+
+function hashOf(seq: number, middle: string, prevHash: string): string {
+  return createHash("sha256").update(`[${seq},${middle},${JSON.stringify(prevHash)}]`).digest("hex");
 }
 
 export interface ChainHead {
@@ -85,34 +89,59 @@ export interface Statement {
   params: SqlValue[];
 }
 
+/** The fields of each event as stored, but for its place in the chain (seq, prevHash, hash). */
+function auditRows(ctx: DbContext, inputs: AuditInput[]) {
+  // Millisecond precision on both providers, so the hash recomputes identically after a read.
+  const at = new Date(Math.floor(ctx.now().getTime()));
+  return inputs.map((input) => ({
+    id: newId(),
+    at,
+    actorId: input.actor?.id ?? null,
+    actorUsername: input.actor?.username ?? null,
+    action: input.action,
+    target: input.target ?? null,
+    serviceId: input.serviceId ?? null,
+    sessionId: input.sessionId ?? null,
+    sourceIp: input.sourceIp ?? null,
+    details: input.details ? JSON.stringify(input.details) : null,
+  }));
+}
+
 /** The INSERT that links events to the chain after `head` (read under the chain lock). */
 export function auditInsert(ctx: DbContext, head: ChainHead, inputs: AuditInput[]): Statement {
   let seq = head.seq;
   let prevHash = head.hash;
-  // Millisecond precision on both providers, so the hash recomputes identically after a read.
-  const at = new Date(Math.floor(ctx.now().getTime()));
   const params: SqlValue[] = [];
-  for (const input of inputs) {
+  for (const fields of auditRows(ctx, inputs)) {
     seq += 1;
-    const fields: HashedFields = {
-      seq,
-      at,
-      actorId: input.actor?.id ?? null,
-      actorUsername: input.actor?.username ?? null,
-      action: input.action,
-      target: input.target ?? null,
-      serviceId: input.serviceId ?? null,
-      sessionId: input.sessionId ?? null,
-      sourceIp: input.sourceIp ?? null,
-      details: input.details ? JSON.stringify(input.details) : null,
-      prevHash,
-    };
-    const hash = hashAuditEvent(fields);
+    const hash = hashOf(seq, hashedMiddle(fields), prevHash);
+    const row = { ...fields, seq, prevHash, hash };
     prevHash = hash;
-    const row = { ...fields, id: newId(), hash };
     params.push(...AUDIT_COLUMNS.map((c) => row[c]));
   }
   return { text: auditInsertText(inputs.length), params };
+}
+
+/**
+ * The events for PostgreSQL's `postern_chain_append` (its migration, 20261129150000_chain_append),
+ * which takes the chain lock, reads the head and links them in the database: per event its id,
+ * `at` (UTC, as a timestamp without time zone reads it), the stored fields and the middle of its
+ * hashed array.
+ */
+export function chainAppendRows(ctx: DbContext, inputs: AuditInput[]): unknown[][] {
+  return auditRows(ctx, inputs).map((r) => [
+    r.id,
+    r.at.toISOString().replace("Z", ""),
+    r.actorId,
+    r.actorUsername,
+    r.action,
+    r.target,
+    r.serviceId,
+    r.sessionId,
+    r.sourceIp,
+    r.details,
+    hashedMiddle(r),
+  ]);
 }
 
 const insertTexts: string[] = [];

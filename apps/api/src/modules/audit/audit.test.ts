@@ -8,6 +8,7 @@ import { openDatabase } from "@postern/db";
 import serviceApp from "../../app";
 import { BODY_LIMIT } from "../../server";
 import { inTransaction } from "../../lib/db-context";
+import { runChange } from "../../lib/run-change";
 import { buildTestApp, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { hashAuditEvent, verifyAuditChain, writeAudit, type AuditInput } from "./audit.service";
@@ -280,6 +281,25 @@ describe.each(providers)("audit trail on %s", (provider) => {
     );
     expect(ended.map((r) => r.statusCode)).toEqual(services.map(() => 200));
     expect(await t.app.ctx.db.auditEvent.count()).toBe(before + 40);
+    await expectChainIntact(t.app);
+  });
+
+  // On PostgreSQL a change's events are linked by the database (postern_chain_append) and
+  // writeAudit's by this process: both under one lock, both hashing the same bytes.
+  it("links several events of one change, with any text, as verification recomputes them", async () => {
+    const names = ["Ünïcödé \"quoted\" \\ back", "emoji 🚀 and ☃", "tab\tnew\nline", "'; DROP TABLE x; --", "$$ dollar $$"];
+    const before = await t.app.ctx.db.auditEvent.count();
+    await Promise.all([
+      runChange(t.app.ctx, { actor: { id: admin.id, username: admin.username }, sourceIp: "2001:db8::1" }, async (_tx, record) => {
+        for (const [i, name] of names.entries()) record({ type: "group.created", group: { id: `g${i}`, name } }, { details: { note: name } });
+      }),
+      write(t, { action: "group.created", target: "group:beside", details: { name: "Ünïcödé beside" } }),
+      ...names.map((name) => t.app.inject({ method: "POST", url: "/api/groups", headers: admin.headers, payload: { name: `${name} (api)` } })),
+    ]);
+    const events = await t.app.ctx.db.auditEvent.findMany({ where: { seq: { gt: before } }, orderBy: { seq: "asc" } });
+    expect(events).toHaveLength(names.length * 2 + 1);
+    for (const name of names) expect(events.some((e) => e.details?.includes(JSON.stringify(name).slice(1, -1)))).toBe(true);
+    for (const e of events) expect(e.hash).toBe(hashAuditEvent(e));
     await expectChainIntact(t.app);
   });
 

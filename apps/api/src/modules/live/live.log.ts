@@ -3,14 +3,14 @@
 // instance reads it in the same order; clients resume from it with `?since=`; a process that did
 // not make the change (another instance, the CLI) learns of it here.
 //
-// Why the order is global: appends happen under the chain lock (audit.service.ts `lockChainHead`, a
-// transaction-scoped advisory lock on PostgreSQL, SQLite's single writer) held until commit, so
+// Why the order is global: appends happen under the chain lock (a transaction-scoped advisory
+// lock on PostgreSQL, taken by `postern_chain_append`; SQLite's single writer) held until commit, so
 // seqs are committed in increasing order: whoever can see row n can see every row below n. A
 // rolled-back transaction may leave a hole in the numbers, never a late-arriving smaller one.
 import type { TDomainEvent } from "@postern/contracts";
 import type { LiveEvent, SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import type { Statement } from "../audit/audit.service";
+import { auditInsert, chainAppendRows, lockChainHead, type AuditInput } from "../audit/audit.service";
 import type { Audience } from "./live.audience";
 
 export const LIVE_CHANNEL = "postern_live";
@@ -57,55 +57,45 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
 }
 
 /**
- * Appends events inside the caller's transaction, which holds the chain lock, after `first` (the
- * change's audit rows), as the transaction's last statement. On PostgreSQL both inserts and the
- * NOTIFY are one statement, sent with the COMMIT; the NOTIFY is delivered only once the rows are
- * committed.
+ * Appends a change's audit events to the chain and its events to the log, as the last statement
+ * of the caller's transaction, taking the chain lock. On PostgreSQL that is one call of
+ * `postern_chain_append` (migration 20261129150000_chain_append): the lock, the chain's head, the
+ * hashes, both inserts and the NOTIFY in the database, sent with the COMMIT in one round trip, so
+ * the lock is held only while the database runs it. The NOTIFY is delivered once the rows are
+ * committed. SQLite (one writer, in this process): the head is read and the events hashed here.
  */
 export async function appendLog(
   ctx: DbContext,
   sql: SqlRunner,
   entries: { event: TDomainEvent; audience: Audience }[],
-  first?: Statement,
+  audit: AuditInput[],
 ): Promise<LogRecord[]> {
   const at = ctx.now();
   const payloads = entries.map(({ event, audience }) => JSON.stringify({ event, audience } satisfies StoredPayload));
-  const rows = entries.map(({ event }, i) => [event.type, payloads[i]!, at]);
-  if (ctx.provider === "postgres" && rows.length > 0) {
-    // A multi-row VALUES draws the serial's numbers in list order, so the ascending seqs pair
-    // with the entries in order.
+  if (ctx.provider === "postgres") {
     const carried = `[${payloads.join(",")}]`;
     const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
-    // The change's last statement: its COMMIT rides in the same round trip, ending the time the
-    // chain lock is held.
-    const seqs = await sql.final<{ seq: number }>(appendText(first?.text ?? "", rows.length), [...(first?.params ?? []), ...rows.flat(), tail]);
+    const stamp = at.toISOString().replace("Z", "");
+    const live = entries.map(({ event }, i) => [event.type, payloads[i]!, stamp]);
+    const seqs = await sql.final<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?) AS s`, [
+      JSON.stringify(chainAppendRows(ctx, audit)),
+      JSON.stringify(live),
+      tail,
+    ]);
     return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
   }
-  if (first) await sql.run(first.text, first.params);
+  const head = await lockChainHead(ctx, sql);
+  if (audit.length > 0) {
+    const insert = auditInsert(ctx, head, audit);
+    await sql.run(insert.text, insert.params);
+  }
   const out: LogRecord[] = [];
-  // SQLite, one row at a time: the order of several rows' RETURNING is not guaranteed.
+  // One row at a time: the order of several rows' RETURNING is not guaranteed.
   for (const [i, { event, audience }] of entries.entries()) {
-    const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, rows[i]!);
+    const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, [event.type, payloads[i]!, at]);
     out.push({ seq: Number(row?.seq), event, audience });
   }
   return out;
-}
-
-/** PostgreSQL's append statement after `first` for `n` events, built once per shape: statements
- * are prepared and cached by their text, and a text built anew is hashed anew at every lookup. */
-const appendTexts = new Map<string, string[]>();
-function appendText(first: string, n: number): string {
-  let byCount = appendTexts.get(first);
-  let text = byCount?.[n];
-  if (text !== undefined) return text;
-  text = `WITH ${first ? `a AS (${first}), ` : ""}l AS (INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES ${Array.from({ length: n }, () => "(?, ?, ?)").join(", ")} RETURNING "seq"),
-      n AS (SELECT pg_notify('${LIVE_CHANNEL}', string_agg("seq"::text, ',' ORDER BY "seq") || ?) FROM l)
-      SELECT l."seq" FROM l, n ORDER BY l."seq"`;
-  if (n <= 16 && appendTexts.size < 32) {
-    if (!byCount) appendTexts.set(first, (byCount = []));
-    byCount[n] = text;
-  }
-  return text;
 }
 
 /** Events after `since`, oldest first, at most `limit`. Plain SQL: the log is read often (every

@@ -44,4 +44,27 @@ describe("the change dispatcher", () => {
     await d.settled();
     expect(seen).toEqual([5, 6, 7]);
   });
+
+  it("runs consumers before the commit's caller goes on while the audience is small, after the turn otherwise", async () => {
+    const { d, seen } = dispatcher();
+    let audience = 2;
+    d.runAtOnceWhile(() => audience <= 32);
+    d.committed([record(1)]);
+    expect(seen).toEqual([1]);
+    audience = 10_000;
+    d.committed([record(2)]);
+    expect(seen).toEqual([1]);
+    await d.settled();
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it("keeps the order when a consumer running at once hears of another change", () => {
+    const { d, seen } = dispatcher();
+    d.runAtOnceWhile(() => true);
+    d.subscribe((r) => {
+      if (r.seq === 1) d.deliver([record(2)]);
+    });
+    d.committed([record(1)]);
+    expect(seen).toEqual([1, 2]);
+  });
 });

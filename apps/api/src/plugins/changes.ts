@@ -8,8 +8,12 @@
 // reader fetches the missing rows and everything goes out in order from there.
 //
 // Off the request path: consumers (the live fan-out to thousands of sockets, above all) run in a
-// `setImmediate` after the commit, so the request that made the change answers first. What must
-// not lag even that long (a cache that would still grant a removed right) uses `onLocalCommit`.
+// `setImmediate` after the commit, so the request that made the change answers first, whatever
+// the audience. But while few are listening (`runAtOnceWhile`), they run at once, before the
+// answer, as a bare broadcast server does: a handful of frames cost the request a fraction of a
+// millisecond, and the others see the change that much sooner (bench:live, 2 clients, two A/B
+// pairs: the event arrived in 4.4 and 5.9 ms instead of 5.9 and 8.2). What must not lag even a turn (a cache that would still grant
+// a removed right) uses `onLocalCommit`.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TDomainEvent } from "@postern/contracts";
@@ -25,6 +29,7 @@ export class ChangeDispatcher implements ChangeSink {
   private readonly consumers = new Set<ChangeConsumer>();
   private readonly local = new Set<(event: TDomainEvent, seq: number) => void>();
   private wakeReader: () => void = () => {};
+  private atOnce: () => boolean = () => false;
   private readonly queue: LogRecord[] = [];
   private draining = false;
 
@@ -44,6 +49,12 @@ export class ChangeDispatcher implements ChangeSink {
   onLocalCommit(fn: (event: TDomainEvent, seq: number) => void): () => void {
     this.local.add(fn);
     return () => void this.local.delete(fn);
+  }
+
+  /** Consumers run as soon as a change is taken, not after this turn, while `small()` says the
+   * work they will do is small (the live stream's audience, in practice). */
+  runAtOnceWhile(small: () => boolean): void {
+    this.atOnce = small;
   }
 
   attachReader(wake: () => void): void {
@@ -67,7 +78,8 @@ export class ChangeDispatcher implements ChangeSink {
     }
     if (this.queue.length > 0 && !this.draining) {
       this.draining = true;
-      setImmediate(() => this.drain());
+      if (this.atOnce()) this.drain();
+      else setImmediate(() => this.drain());
     }
   }
 

@@ -9,6 +9,8 @@ import { pruneLog } from "./live.log";
 export const LIVE_RETAIN_EVENTS = 10_000;
 export const LIVE_RETAIN_MS = 24 * 3600 * 1000;
 const PRUNE_EVERY_MS = 60_000;
+/** Up to this many streams a change's frames go out before its request answers (changes.ts). */
+const AT_ONCE_AUDIENCE = 32;
 
 export interface Live {
   hub: LiveHub;
@@ -27,6 +29,7 @@ export default fp(
     const hub = new LiveHub(app.ctx, app.board.cache, {}, log);
     app.metrics.countLiveClients = () => hub.clientCount;
     const unsubscribe = app.changes.subscribe((record) => hub.deliver(record));
+    app.changes.runAtOnceWhile(() => hub.clientCount <= AT_ONCE_AUDIENCE);
 
     const prune = () => pruneLog(app.ctx, LIVE_RETAIN_EVENTS, LIVE_RETAIN_MS).catch((err: unknown) => log("live: pruning failed", err));
     let pruner: NodeJS.Timeout | undefined;

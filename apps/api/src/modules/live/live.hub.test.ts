@@ -1,0 +1,73 @@
+// The hub's fan-out in slices: a large audience gets an event over several turns of the event
+// loop, each event whole before the next, and every client gets every event once, in order.
+// Sockets here are stand-ins that record what they were sent: the slicing is the hub's own
+// bookkeeping, and live.test.ts covers real websockets end to end.
+import { setImmediate as nextTurn } from "node:timers/promises";
+import type { WebSocket } from "ws";
+import { describe, expect, it } from "vitest";
+import type { DbContext } from "../../lib/db-context";
+import type { BoardCache } from "../board/board.cache";
+import { FANOUT_SLICE, LiveClient, LiveHub, type Watcher } from "./live.hub";
+import type { LogRecord } from "./live.log";
+
+function recordingSocket(): { socket: WebSocket; seqs: number[] } {
+  const seqs: number[] = [];
+  const socket = {
+    bufferedAmount: 0,
+    send: (data: Buffer) => seqs.push((JSON.parse(data.toString()) as { seq: number }).seq),
+    close: () => {},
+    on: () => socket,
+  } as unknown as WebSocket;
+  return { socket, seqs };
+}
+
+const admin = { user: { id: "u-admin", role: "admin", disabled: false, memberships: [] }, scopes: null } as unknown as Watcher;
+
+function hubWith(n: number) {
+  const hub = new LiveHub({} as DbContext, {} as BoardCache);
+  const sockets = Array.from({ length: n }, () => {
+    const { socket, seqs } = recordingSocket();
+    const client = new LiveClient(socket, admin);
+    client.queue = null;
+    (hub as unknown as { add(c: LiveClient): void }).add(client);
+    return seqs;
+  });
+  return { hub, sockets };
+}
+
+const event = (seq: number): LogRecord => ({
+  seq,
+  event: { type: "group.created", group: { id: `g${seq}`, name: `group ${seq}` } },
+  audience: { to: "admins" },
+});
+
+describe("the live hub's fan-out", () => {
+  it("sends a small audience its events at once", () => {
+    const { hub, sockets } = hubWith(3);
+    hub.deliver(event(1));
+    hub.deliver(event(2));
+    for (const seqs of sockets) expect(seqs).toEqual([1, 2]);
+  });
+
+  it("sends a large audience one slice per turn, each event whole before the next", async () => {
+    const n = FANOUT_SLICE * 2 + 10;
+    const { hub, sockets } = hubWith(n);
+    hub.deliver(event(1));
+    hub.deliver(event(2));
+    // This turn: the first slice of the first event, nothing of the second.
+    expect(sockets.filter((s) => s.length > 0)).toHaveLength(FANOUT_SLICE);
+    expect(sockets.flat().every((seq) => seq === 1)).toBe(true);
+    let turns = 0;
+    while (sockets.some((s) => s.length < 2)) {
+      await nextTurn();
+      turns += 1;
+      expect(turns).toBeLessThan(20);
+    }
+    expect(turns).toBe(Math.ceil((2 * n) / FANOUT_SLICE) - 1);
+    for (const seqs of sockets) expect(seqs).toEqual([1, 2]);
+    // An event already sent, or an older one, is not sent again.
+    hub.deliver(event(2));
+    await nextTurn();
+    for (const seqs of sockets) expect(seqs).toEqual([1, 2]);
+  });
+});

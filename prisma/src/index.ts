@@ -34,6 +34,7 @@ export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
 export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
+export { pgTimestamp } from "./sql";
 export type { LazyWalCheckpointer } from "./wal-checkpointer";
 export { newId } from "./ids";
 export { BackupError, backupSqlite, inspectSqliteBackup, pgDumpAdvice, restoreSqlite } from "./backup";

@@ -167,9 +167,14 @@ export function sqliteSql(factory: SerialSqliteFactory, committed?: () => void):
 /** `timestamp(3)` without time zone holds UTC here (Prisma writes it so): read it as UTC, not local time. */
 const TIMESTAMP_OID = 1114;
 
+/** A time as PostgreSQL's `timestamp(3)` without time zone takes it: the UTC wall clock, since
+ * such a column ignores any offset it is given. */
+export function pgTimestamp(d: Date): string {
+  return d.toISOString().replace("Z", "");
+}
+
 function pgParams(params: SqlValue[]): unknown[] {
-  // A UTC wall-clock string: a timestamp without time zone ignores any offset it is given.
-  return params.map((v) => (v instanceof Date ? v.toISOString().replace("Z", "") : v));
+  return params.map((v) => (v instanceof Date ? pgTimestamp(v) : v));
 }
 
 /** `?` placeholders → `$1, $2, …` (statements here never hold a literal `?`). */

@@ -12,8 +12,8 @@
 // the audience. But while few are listening (`runAtOnceWhile`), they run at once, before the
 // answer, as a bare broadcast server does: a handful of frames cost the request a fraction of a
 // millisecond, and the others see the change that much sooner (bench:live, 2 clients, two A/B
-// pairs: the event arrived in 4.4 and 5.9 ms instead of 5.9 and 8.2). What must not lag even a turn (a cache that would still grant
-// a removed right) uses `onLocalCommit`.
+// pairs: the event arrived in 4.4 and 5.9 ms instead of 5.9 and 8.2). What must not lag even a
+// turn (a cache that would still grant a removed right) uses `onLocalCommit`.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { TDomainEvent } from "@postern/contracts";

@@ -2,7 +2,7 @@
 // event exists exactly when the change it describes was committed.
 import { createHash } from "node:crypto";
 import { auditTimeBound, isoWeekRange, type TAuditAction, type TAuditExportQuery, type TAuditListQuery } from "@postern/contracts";
-import { newId, type AuditEvent, type Prisma, type SqlRunner, type SqlValue, type Tx } from "@postern/db";
+import { newId, pgTimestamp, type AuditEvent, type Prisma, type SqlRunner, type SqlValue, type Tx } from "@postern/db";
 import { badField } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 
@@ -131,7 +131,7 @@ export function auditInsert(ctx: DbContext, head: ChainHead, inputs: AuditInput[
 export function chainAppendRows(ctx: DbContext, inputs: AuditInput[]): unknown[][] {
   return auditRows(ctx, inputs).map((r) => [
     r.id,
-    r.at.toISOString().replace("Z", ""),
+    pgTimestamp(r.at),
     r.actorId,
     r.actorUsername,
     r.action,

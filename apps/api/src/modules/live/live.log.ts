@@ -8,7 +8,7 @@
 // seqs are committed in increasing order: whoever can see row n can see every row below n. A
 // rolled-back transaction may leave a hole in the numbers, never a late-arriving smaller one.
 import type { TDomainEvent } from "@postern/contracts";
-import type { LiveEvent, SqlRunner } from "@postern/db";
+import { pgTimestamp, type LiveEvent, type SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditInsert, chainAppendRows, lockChainHead, type AuditInput } from "../audit/audit.service";
 import type { Audience } from "./live.audience";
@@ -75,7 +75,7 @@ export async function appendLog(
   if (ctx.provider === "postgres") {
     const carried = `[${payloads.join(",")}]`;
     const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
-    const stamp = at.toISOString().replace("Z", "");
+    const stamp = pgTimestamp(at);
     const live = entries.map(({ event }, i) => [event.type, payloads[i]!, stamp]);
     const seqs = await sql.final<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?) AS s`, [
       JSON.stringify(chainAppendRows(ctx, audit)),

@@ -292,6 +292,15 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
       expect: 409,
       refusal: true,
     },
+    {
+      name: "404 POST start (unknown service)",
+      path: "/api/services/no-such-service/sessions",
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: 600 }),
+      expect: 404,
+      refusal: true,
+    },
   ];
   const rows: Row[] = [];
   for (const c of cases.filter((c) => !opts.rows || c.name.includes(opts.rows))) {
@@ -438,11 +447,13 @@ async function main() {
     }
   }
   if (refusals.length) {
+    // "404 GET", "409 POST": the status and the method.
+    const refusalLabel = (r: Row) => r.name.split(" ").slice(0, 2).join(" ");
     // What Postern adds to plain Fastify answering the same method (a POST's body is Node's cost).
     const own = (r: Row) => r.cpu! - r.baselineCpu!;
     process.stdout.write(
-      `\nRefusals, CPU × a cached read's (GET /api/services, cookie) in the same rounds: ${refusals.map((r) => `${r.name.split(" ")[0]} ${f(r.vsRead!, 2)} ×`).join(", ")}.` +
-        `\nCPU above plain Fastify's for the same method: ${readRows.length ? `reads ${range(readRows.map(own), 3)} ms, ` : ""}${refusals.map((r) => `${r.name.split(" ")[0]} ${f(own(r), 3)}`).join(", ")} ms.`,
+      `\nRefusals, CPU × a cached read's (GET /api/services, cookie) in the same rounds: ${refusals.map((r) => `${refusalLabel(r)} ${f(r.vsRead!, 2)} ×`).join(", ")}.` +
+        `\nCPU above plain Fastify's for the same method: ${readRows.length ? `reads ${range(readRows.map(own), 3)} ms, ` : ""}${refusals.map((r) => `${refusalLabel(r)} ${f(own(r), 3)}`).join(", ")} ms.`,
     );
   }
   const db = rows.find((r) => r.dbCpu !== undefined);

@@ -1,14 +1,17 @@
-// A start that the board in memory already shows clashing with the caller's own open session is
-// refused before any transaction opens. It is the common refusal (a double click, a script that
+// Starts refused before any transaction opens. One that the board in memory already shows
+// clashing with the caller's own open session is refused from memory; one on a service the board
+// does not show, after one plain read (below). It is the common refusal (a double click, a script that
 // retries), and a transaction takes the writer's turn and three statements for nothing. The board
 // is this instance's view of committed state: brought up to date at every local commit before the
 // change answers, and by every other instance's change as it arrives from the live log. Anything
 // it does not refuse is checked again, with the rows locked, in the transaction.
 import type { TStartSessionBody } from "@postern/contracts";
-import type { AppError } from "../../errors";
+import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardView } from "../board/board.cache";
+import { canSeeService, type Viewer } from "../services/services.visibility";
 import { ownConflict, type Occupant } from "./sessions.schedule";
+import { committedServiceGroups } from "./sessions.sql";
 import { requestedWindow, type SessionLimits } from "./sessions.service";
 
 const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
@@ -49,4 +52,17 @@ export function ownClashOnBoard(
     });
   }
   return mine.length === 0 ? null : ownConflict(ctx, mine, span);
+}
+
+/**
+ * The 404 for a start on a service the caller's board does not show, when committed state bears it
+ * out; else null. The board may only be behind (a service made or shared a moment ago on another
+ * instance), so it does not refuse by itself: one plain read does, with the transaction's answer,
+ * and without a write transaction (a turn of SQLite's one writer, a pooled PostgreSQL
+ * transaction) for a service that is gone or hidden: a stale script, someone trying ids. A service
+ * the read shows the caller goes on to the transaction, which checks again with its row locked.
+ */
+export async function unseenServiceRefusal(ctx: DbContext, viewer: Viewer, serviceId: string): Promise<AppError | null> {
+  const groupIds = await committedServiceGroups(ctx, serviceId);
+  return groupIds && canSeeService(viewer, groupIds) ? null : notFound("service");
 }

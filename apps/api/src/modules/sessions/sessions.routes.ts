@@ -8,7 +8,7 @@ import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
-import { ownClashOnBoard } from "./sessions.preflight";
+import { ownClashOnBoard, unseenServiceRefusal } from "./sessions.preflight";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
 export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessionBody);
@@ -39,6 +39,10 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     async (request, reply) => {
       const caller = sessionCaller(request);
       const board = app.board.peekFor(request);
+      if (board && !board.byId.has(request.params.id)) {
+        const unseen = await unseenServiceRefusal(app.ctx, caller.viewer, request.params.id);
+        if (unseen) return refuse(reply, unseen);
+      }
       const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);
       if (clash) return refuse(reply, clash);
       const session = await startSession(app.ctx, caller, request.params.id, request.body, limits);

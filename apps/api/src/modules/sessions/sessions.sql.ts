@@ -103,6 +103,16 @@ export async function lockServiceRules(
   return { ...service, groupIds: rows.flatMap((r) => (r.groupId ? [r.groupId] : [])) };
 }
 
+/** A service's groups, read from committed state outside any transaction; undefined when there is
+ * no such service. */
+export async function committedServiceGroups(ctx: DbContext, id: string): Promise<string[] | undefined> {
+  const rows = await ctx.sql.read((sql) =>
+    sql.all<{ groupId: string | null }>(`SELECT g."groupId" FROM "Service" s LEFT JOIN "ServiceGroup" g ON g."serviceId" = s."id" WHERE s."id" = ?`, [id]),
+  );
+  if (rows.length === 0) return undefined;
+  return rows.flatMap((r) => (r.groupId ? [r.groupId] : []));
+}
+
 /** Locks the rows of `table` the statement reads, on PostgreSQL (the outer join's other side may not be locked). */
 function forUpdate(ctx: DbContext, table: string): string {
   return ctx.provider === "postgres" ? ` FOR UPDATE OF ${table}` : "";

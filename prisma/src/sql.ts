@@ -44,7 +44,9 @@ export interface SqlDatabase {
   transaction<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   /** Statements inside a Prisma interactive transaction, in that very transaction. */
   within(tx: Tx): SqlRunner;
-  /** Plain reads of committed data, outside any transaction (SQLite: in the connection's turn). */
+  /** Plain reads of committed data, outside any transaction (SQLite: in the connection's turn).
+   * `fn` reads through the runner it is given and nothing else: on SQLite a Prisma query inside it
+   * would wait for the very turn it holds. */
   read<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -152,7 +154,9 @@ export function sqliteSql(factory: SerialSqliteFactory, committed?: () => void):
     read: async (fn) => {
       const release = await factory.lock.acquire();
       try {
-        return await factory.inScope(() => fn(runner));
+        // Not in the turn's scope (factory.inScope): nothing here goes through Prisma, and
+        // entering the scope turns AsyncLocalStorage on and off again, about 5 µs a read.
+        return await fn(runner);
       } finally {
         release();
       }

@@ -49,6 +49,9 @@ export interface SqlDatabase {
    * would wait for the very turn it holds. */
   read<T>(fn: (sql: SqlRunner) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** PostgreSQL: whether the server process with this pid (a NOTIFY's sender) is one of this
+   * pool's connections, so that a change it notified is this process's own. */
+  isOwnConnection?(backendPid: number): boolean;
 }
 
 // ---- SQLite ----
@@ -389,6 +392,18 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
   const pool = new pgModule.Pool({ connectionString: url, max: poolSize, types, pipeline: true });
   // An idle client losing its connection (database restart) must not take the process down.
   pool.on("error", () => {});
+  // The server process behind each pooled connection (node-postgres keeps it from the startup's
+  // BackendKeyData), to tell this process's own NOTIFYs from another's.
+  const backends = new Set<number>();
+  const backendOf = (client: pg.PoolClient) => (client as unknown as { processID?: number | null }).processID;
+  pool.on("connect", (client) => {
+    const pid = backendOf(client);
+    if (pid) backends.add(pid);
+  });
+  pool.on("remove", (client) => {
+    const pid = backendOf(client);
+    if (pid) backends.delete(pid);
+  });
   const poolRunner = new PgRunner(pool);
   const txRunners = new WeakMap<Tx, PrismaTxRunner>();
   return {
@@ -399,6 +414,7 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
       return runner;
     },
     read: (fn) => fn(poolRunner),
+    isOwnConnection: (pid) => backends.has(pid),
     transaction: async (fn) => {
       const client = await pool.connect();
       let broken = false;

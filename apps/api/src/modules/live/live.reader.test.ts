@@ -97,3 +97,66 @@ describe("the log reader on postgres", () => {
     await waitFor(() => reads > again, "a read for a notification without records");
   });
 });
+
+describe("this process's own notifications on postgres", () => {
+  let t: TestApp;
+  let reader: LogReader;
+  let reads = 0;
+
+  beforeAll(async () => {
+    t = await buildTestApp("postgres");
+    const ctx = t.app.ctx;
+    const counted: DbContext = {
+      ...ctx,
+      sql: {
+        ...ctx.sql,
+        read: (fn) => {
+          reads += 1;
+          return ctx.sql.read(fn);
+        },
+      },
+    };
+    const cursor = await lastLogSeq(ctx);
+    reader = new LogReader(counted, {
+      cursor: () => cursor,
+      deliver: () => {},
+      log: () => {},
+      pollMs: 60_000,
+      listenUrl: t.url,
+      isOwnConnection: (pid) => ctx.sql.isOwnConnection?.(pid) ?? false,
+    });
+    await reader.start();
+    await reader.settled();
+  }, 120_000);
+  afterAll(async () => {
+    await reader?.stop();
+    await t?.close();
+  });
+
+  const backendPid = async (via: "pool" | "prisma") => {
+    if (via === "prisma") return Number((await t.app.ctx.db.$queryRawUnsafe<{ pid: number }[]>("SELECT pg_backend_pid() AS pid"))[0]!.pid);
+    const rows = await t.app.ctx.sql.transaction((sql) => sql.final<{ pid: number }>("SELECT pg_backend_pid() AS pid"));
+    return Number(rows[0]!.pid);
+  };
+
+  it("knows the server processes behind its hot-path pool, and only those", async () => {
+    expect(t.app.ctx.sql.isOwnConnection?.(await backendPid("pool"))).toBe(true);
+    expect(t.app.ctx.sql.isOwnConnection?.(await backendPid("prisma"))).toBe(false);
+  });
+
+  // A notification without records makes the reader read the log, unless its sender is this
+  // process's own pool: that change's commit delivers it.
+  it("drops a notification its own pool sent, and reads for one sent by another connection", async () => {
+    const notify = `SELECT pg_notify('${LIVE_CHANNEL}', '${(await lastLogSeq(t.app.ctx)) + 1}')::text AS sent`;
+    const wakes = vi.spyOn(reader, "wake");
+    const before = reads;
+    await t.app.ctx.sql.transaction((sql) => sql.final(notify));
+    // Then the same from Prisma's connection: one LISTEN connection hears them in commit order,
+    // so once this one has woken the reader, the first has been dealt with.
+    await t.app.ctx.db.$queryRawUnsafe(notify);
+    for (let i = 0; i < 200 && wakes.mock.calls.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await reader.settled();
+    expect(wakes).toHaveBeenCalledTimes(1);
+    expect(reads - before).toBe(1);
+  });
+});

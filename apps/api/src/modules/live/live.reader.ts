@@ -18,6 +18,8 @@ export interface LogReaderOptions {
   pollMs: number;
   /** PostgreSQL: the URL for the LISTEN connection. */
   listenUrl?: string;
+  /** PostgreSQL: whether a notifying server process is one of this process's own connections. */
+  isOwnConnection?(backendPid: number): boolean;
 }
 
 export class LogReader {
@@ -65,12 +67,18 @@ export class LogReader {
   }
 
   /**
-   * A change committed somewhere. This process's own changes reach the dispatcher in-process and
-   * have already moved the cursor: nothing to do. Another's that follows the cursor and carries
-   * its records goes straight through; after a gap (or a change too large to carry, or a payload
-   * this process cannot read) the log is read.
+   * A change committed somewhere. This process's own changes reach the dispatcher in-process, from
+   * their commit: nothing to do. Those its hot-path pool sent are known by the sender's pid, since
+   * the notification often arrives before the commit's answer, and taking the change from here
+   * then would run a fan-out slice ahead of that request's reply; should the answer be lost, the
+   * next gap or the poll reads the change from the log. Its other changes (through Prisma's own
+   * connections) are skipped by the cursor, or taken from here when the notification wins.
+   * Another process's change that follows the cursor and carries its records goes straight
+   * through; after a gap (or a change too large to carry, or a payload this process cannot read)
+   * the log is read.
    */
-  private notified(payload: string): void {
+  private notified(payload: string, sender?: number): void {
+    if (sender !== undefined && this.options.isOwnConnection?.(sender)) return;
     try {
       const cursor = this.options.cursor();
       // This process's own changes (every instance hears its own) are dropped before parsing.
@@ -95,7 +103,7 @@ export class LogReader {
     // Loaded here, on PostgreSQL only: an SQLite install never needs the driver.
     const { default: pgModule } = await import("pg");
     const client = new pgModule.Client({ connectionString: url });
-    client.on("notification", (msg) => this.notified(msg.payload ?? ""));
+    client.on("notification", (msg) => this.notified(msg.payload ?? "", msg.processId));
     client.on("error", (err) => {
       this.options.log("live: LISTEN connection lost; reconnecting", err);
       void this.reconnect(client, url);

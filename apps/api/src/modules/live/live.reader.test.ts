@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import type { DbContext } from "../../lib/db-context";
 import { LIVE_CHANNEL, lastLogSeq, notifiedRecords, type LogRecord } from "./live.log";
-import { LogReader } from "./live.reader";
+import { LogReader, type LogReaderOptions } from "./live.reader";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -20,6 +20,29 @@ describe("notifiedRecords", () => {
   });
 });
 
+/** The same database, with every read of the log counted. */
+function countingReads(ctx: DbContext, count: () => void): DbContext {
+  return {
+    ...ctx,
+    sql: {
+      ...ctx.sql,
+      read: (fn) => {
+        count();
+        return ctx.sql.read(fn);
+      },
+    },
+  };
+}
+
+/** A reader of the test app's database, started: it hears the notifications, and polls too
+ * seldom to matter, so every read it makes is one a notification asked for. */
+async function listeningReader(t: TestApp, ctx: DbContext, options: Pick<LogReaderOptions, "cursor" | "deliver" | "isOwnConnection">): Promise<LogReader> {
+  const reader = new LogReader(ctx, { log: () => {}, pollMs: 60_000, listenUrl: t.url, ...options });
+  await reader.start();
+  await reader.settled();
+  return reader;
+}
+
 describe("the log reader on postgres", () => {
   let t: TestApp;
   let reader: LogReader;
@@ -30,19 +53,9 @@ describe("the log reader on postgres", () => {
   beforeAll(async () => {
     t = await buildTestApp("postgres");
     const ctx = t.app.ctx;
-    // The same database, with every read of the log counted.
-    const counted: DbContext = {
-      ...ctx,
-      sql: {
-        ...ctx.sql,
-        read: (fn) => {
-          reads += 1;
-          return ctx.sql.read(fn);
-        },
-      },
-    };
+    const counted = countingReads(ctx, () => (reads += 1));
     cursor = await lastLogSeq(ctx);
-    reader = new LogReader(counted, {
+    reader = await listeningReader(t, counted, {
       cursor: () => cursor,
       deliver: (records) => {
         for (const r of records) {
@@ -51,12 +64,7 @@ describe("the log reader on postgres", () => {
           cursor = r.seq;
         }
       },
-      log: () => {},
-      pollMs: 60_000,
-      listenUrl: t.url,
     });
-    await reader.start();
-    await reader.settled();
   }, 120_000);
   afterAll(async () => {
     await reader?.stop();
@@ -106,27 +114,13 @@ describe("this process's own notifications on postgres", () => {
   beforeAll(async () => {
     t = await buildTestApp("postgres");
     const ctx = t.app.ctx;
-    const counted: DbContext = {
-      ...ctx,
-      sql: {
-        ...ctx.sql,
-        read: (fn) => {
-          reads += 1;
-          return ctx.sql.read(fn);
-        },
-      },
-    };
+    const counted = countingReads(ctx, () => (reads += 1));
     const cursor = await lastLogSeq(ctx);
-    reader = new LogReader(counted, {
+    reader = await listeningReader(t, counted, {
       cursor: () => cursor,
       deliver: () => {},
-      log: () => {},
-      pollMs: 60_000,
-      listenUrl: t.url,
       isOwnConnection: (pid) => ctx.sql.isOwnConnection?.(pid) ?? false,
     });
-    await reader.start();
-    await reader.settled();
   }, 120_000);
   afterAll(async () => {
     await reader?.stop();

@@ -127,7 +127,6 @@ export default fp(
       log: (msg, err) => app.dbHealth.report(msg, err),
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
-      isOwnConnection: (pid) => app.ctx.sql.isOwnConnection?.(pid) ?? false,
     });
     dispatcher.attachReader(() => reader.wake());
     app.decorate("changes", dispatcher);

@@ -36,7 +36,7 @@ function countingReads(ctx: DbContext, count: () => void): DbContext {
 
 /** A reader of the test app's database, started: it hears the notifications, and polls too
  * seldom to matter, so every read it makes is one a notification asked for. */
-async function listeningReader(t: TestApp, ctx: DbContext, options: Pick<LogReaderOptions, "cursor" | "deliver" | "isOwnConnection">): Promise<LogReader> {
+async function listeningReader(t: TestApp, ctx: DbContext, options: Pick<LogReaderOptions, "cursor" | "deliver">): Promise<LogReader> {
   const reader = new LogReader(ctx, { log: () => {}, pollMs: 60_000, listenUrl: t.url, ...options });
   await reader.start();
   await reader.settled();
@@ -119,7 +119,6 @@ describe("this process's own notifications on postgres", () => {
     reader = await listeningReader(t, counted, {
       cursor: () => cursor,
       deliver: () => {},
-      isOwnConnection: (pid) => ctx.sql.isOwnConnection?.(pid) ?? false,
     });
   }, 120_000);
   afterAll(async () => {

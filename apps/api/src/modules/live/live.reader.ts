@@ -18,8 +18,6 @@ export interface LogReaderOptions {
   pollMs: number;
   /** PostgreSQL: the URL for the LISTEN connection. */
   listenUrl?: string;
-  /** PostgreSQL: whether a notifying server process is one of this process's own connections. */
-  isOwnConnection?(backendPid: number): boolean;
 }
 
 export class LogReader {
@@ -78,7 +76,7 @@ export class LogReader {
    * the log is read.
    */
   private notified(payload: string, sender?: number): void {
-    if (sender !== undefined && this.options.isOwnConnection?.(sender)) return;
+    if (sender !== undefined && this.ctx.sql.isOwnConnection?.(sender)) return;
     try {
       const cursor = this.options.cursor();
       // This process's own changes (every instance hears its own) are dropped before parsing.

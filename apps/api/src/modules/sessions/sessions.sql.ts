@@ -100,7 +100,7 @@ export async function lockServiceRules(
   const first = rows[0];
   if (!first) return undefined;
   const { groupId: _, ...service } = first;
-  return { ...service, groupIds: rows.flatMap((r) => (r.groupId ? [r.groupId] : [])) };
+  return { ...service, groupIds: groupIdsOf(rows) };
 }
 
 /** A service's groups, read from committed state outside any transaction; undefined when there is
@@ -109,7 +109,11 @@ export async function committedServiceGroups(ctx: DbContext, id: string): Promis
   const rows = await ctx.sql.read((sql) =>
     sql.all<{ groupId: string | null }>(`SELECT g."groupId" FROM "Service" s LEFT JOIN "ServiceGroup" g ON g."serviceId" = s."id" WHERE s."id" = ?`, [id]),
   );
-  if (rows.length === 0) return undefined;
+  return rows.length === 0 ? undefined : groupIdsOf(rows);
+}
+
+/** The groups in a service's rows joined to ServiceGroup: a service in no group has one row, with null. */
+function groupIdsOf(rows: { groupId: string | null }[]): string[] {
   return rows.flatMap((r) => (r.groupId ? [r.groupId] : []));
 }
 

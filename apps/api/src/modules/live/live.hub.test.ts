@@ -14,7 +14,8 @@ function recordingSocket(): { socket: WebSocket; seqs: number[] } {
   const seqs: number[] = [];
   const socket = {
     bufferedAmount: 0,
-    send: (data: Buffer) => seqs.push((JSON.parse(data.toString()) as { seq: number }).seq),
+    // A heartbeat has no seq: it is recorded as 0.
+    send: (data: Buffer) => seqs.push((JSON.parse(data.toString()) as { seq?: number }).seq ?? 0),
     close: () => {},
     on: () => socket,
   } as unknown as WebSocket;
@@ -69,5 +70,20 @@ describe("the live hub's fan-out", () => {
     hub.deliver(event(2));
     await nextTurn();
     for (const seqs of sockets) expect(seqs).toEqual([1, 2]);
+  });
+
+  it("sends heartbeats to a large audience one slice per turn too", async () => {
+    const n = FANOUT_SLICE * 2 + 10;
+    const { hub, sockets } = hubWith(n);
+    (hub as unknown as { ping(): void }).ping();
+    expect(sockets.filter((s) => s.length > 0)).toHaveLength(FANOUT_SLICE);
+    let turns = 0;
+    while (sockets.some((s) => s.length === 0)) {
+      await nextTurn();
+      turns += 1;
+      expect(turns).toBeLessThan(10);
+    }
+    expect(turns).toBe(Math.ceil(n / FANOUT_SLICE) - 1);
+    for (const seqs of sockets) expect(seqs).toEqual([0]);
   });
 });

@@ -161,6 +161,8 @@ interface Row {
   apiRss: number;
   baselineRss: number;
   connectSeconds: number;
+  /** The same clients connecting to the bare ws server. */
+  baselineConnectSeconds: number;
   /** How long the start / end request itself took to answer (median). */
   requestMs: number;
 }
@@ -198,7 +200,9 @@ async function benchSize(n: number, rounds: number, apiServer: Api, serviceId: s
   const baseline = await startBaseline();
   let baselinePeak = 0;
   const baselineSampler = setInterval(() => (baselinePeak = Math.max(baselinePeak, rssMb(baseline.pid))), 50);
+  const bConnectStart = performance.now();
   const bClients = await connectClients(`${baseline.url.replace("http", "ws")}/ws`, n, {}, false);
+  const baselineConnectSeconds = (performance.now() - bConnectStart) / 1000;
   const bLatencies: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
@@ -218,6 +222,7 @@ async function benchSize(n: number, rounds: number, apiServer: Api, serviceId: s
     apiRss: peak,
     baselineRss: baselinePeak,
     connectSeconds,
+    baselineConnectSeconds,
     requestMs: statsOf(requestTimes).p50,
   };
 }
@@ -261,7 +266,7 @@ async function main() {
   );
   for (const r of rows) {
     process.stdout.write(`| ${r.n} | Postern | ${f(r.api.p50)} | ${f(r.api.p99)} | ${f(r.api.max)} | ${f(r.apiRss)} | ${r.connectSeconds.toFixed(1)} | ${f(r.requestMs)} |\n`);
-    process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | | |\n`);
+    process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | ${r.baselineConnectSeconds.toFixed(1)} | |\n`);
   }
   const first = rows[0];
   process.stdout.write(

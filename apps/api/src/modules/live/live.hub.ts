@@ -80,11 +80,14 @@ export class LiveClient {
    * moment to read a large board, and must not be dropped (and loop) for that. */
   allowance = 0;
   cls: VisibilityClass;
+  /** Whose streams this one counts among (the per-principal cap); fixed for its life. */
+  readonly principalKey: string | undefined;
   constructor(
     readonly socket: WebSocket,
     public watcher: Watcher,
   ) {
     this.cls = watcherClass(watcher);
+    this.principalKey = principalKeyOf(watcher);
   }
   get userId(): string | undefined {
     return this.watcher.user?.id;
@@ -113,6 +116,8 @@ export class LiveHub {
   settings: LiveSettings;
   private readonly classes = new Map<string, { cls: VisibilityClass; clients: Set<LiveClient> }>();
   private readonly byUser = new Map<string, Set<LiveClient>>();
+  /** Streams by principal (principalKeyOf), so the cap is checked without walking every stream. */
+  private readonly byPrincipal = new Map<string, Set<LiveClient>>();
   private heartbeat: NodeJS.Timeout | undefined;
   /** Events handed to `deliver` and not yet sent to every client, oldest first. */
   private readonly outbox: LogRecord[] = [];
@@ -158,6 +163,7 @@ export class LiveHub {
     }
     this.classes.clear();
     this.byUser.clear();
+    this.byPrincipal.clear();
   }
 
   /** Adds a connected socket: a replay from `since` when the log still has it, else a snapshot. */
@@ -283,10 +289,10 @@ export class LiveHub {
 
   /** Open streams of one principal: an API token's own, else its user's (every login and personal token). */
   connectionsOf(watcher: Watcher): number {
+    // An index, not a walk of every stream: 10,000 opening at once (a restart, every tab
+    // reconnecting) made that quadratic.
     const key = principalKeyOf(watcher);
-    let n = 0;
-    if (key) for (const client of this.allClients()) if (!client.closed && principalKeyOf(client.watcher) === key) n += 1;
-    return n;
+    return key ? (this.byPrincipal.get(key)?.size ?? 0) : 0;
   }
 
   private *allClients(): Iterable<LiveClient> {
@@ -371,6 +377,12 @@ export class LiveHub {
       if (!set) this.byUser.set(userId, (set = new Set()));
       set.add(client);
     }
+    const key = client.principalKey;
+    if (key) {
+      let set = this.byPrincipal.get(key);
+      if (!set) this.byPrincipal.set(key, (set = new Set()));
+      set.add(client);
+    }
   }
 
   private remove(client: LiveClient): void {
@@ -382,6 +394,10 @@ export class LiveHub {
     const set = userId ? this.byUser.get(userId) : undefined;
     set?.delete(client);
     if (userId && set?.size === 0) this.byUser.delete(userId);
+    const key = client.principalKey;
+    const own = key ? this.byPrincipal.get(key) : undefined;
+    own?.delete(client);
+    if (key && own?.size === 0) this.byPrincipal.delete(key);
   }
 
   /** Replays events after `since` from the log; false when it no longer has all of them. */

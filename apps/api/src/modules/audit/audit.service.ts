@@ -176,6 +176,11 @@ export interface ChainBreak {
   reason: string;
 }
 
+/** The chain's events in order, a batch at a time, in plain SQL (the same shapes Prisma returns):
+ * through Prisma, verifying took a third longer (bench:api's check after the change mix). */
+const VERIFY_BATCH = 1000;
+const verifyBatch = `SELECT ${AUDIT_COLUMNS.map((c) => `"${c}"`).join(", ")} FROM "AuditEvent" WHERE "seq" > ? ORDER BY "seq" LIMIT ${VERIFY_BATCH}`;
+
 /** Walks the chain in order and reports the first event whose hash or link does not match. */
 export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: number; firstBreak?: ChainBreak }> {
   let prevHash = GENESIS_HASH;
@@ -183,7 +188,7 @@ export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: numbe
   let checked = 0;
   let cursor = 0;
   for (;;) {
-    const batch = await ctx.db.auditEvent.findMany({ where: { seq: { gt: cursor } }, orderBy: { seq: "asc" }, take: 1000 });
+    const batch = await ctx.sql.read((sql) => sql.all<AuditEvent>(verifyBatch, [cursor]));
     if (batch.length === 0) return { checked };
     for (const e of batch) {
       const fail = (reason: string) => ({ checked, firstBreak: { seq: e.seq, id: e.id, reason } });

@@ -45,6 +45,41 @@ describe("the change dispatcher", () => {
     expect(seen).toEqual([5, 6, 7]);
   });
 
+  it("holds a change that came ahead of a gap until the change before it arrives, without reading the log", async () => {
+    const { d, seen, wakes } = dispatcher();
+    d.gapWaitMs = 20;
+    d.lastSeq = 4;
+    // Another instance committed 5 first; this one's commit (6) was answered before 5's
+    // notification arrived.
+    d.committed([record(6)]);
+    d.offer([record(7)]);
+    await d.settled();
+    expect(seen).toEqual([]);
+    d.offer([record(5)]);
+    await d.settled();
+    expect(seen).toEqual([5, 6, 7]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(wakes()).toBe(0);
+  });
+
+  it("reads the log once a gap has stayed open for its wait, and takes each change once", async () => {
+    const { d, seen, wakes } = dispatcher();
+    d.gapWaitMs = 20;
+    d.lastSeq = 4;
+    d.committed([record(6)]);
+    d.offer([record(7)]);
+    expect(wakes()).toBe(0);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(wakes()).toBe(1);
+    // The log: 5 was rolled back after taking its seq; 6 and 7 are read again.
+    d.deliver([record(6), record(7)]);
+    d.offer([record(8)]);
+    await d.settled();
+    expect(seen).toEqual([6, 7, 8]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(wakes()).toBe(1);
+  });
+
   it("runs consumers before the commit's caller goes on while the audience is small, after the turn otherwise", async () => {
     const { d, seen } = dispatcher();
     let audience = 2;

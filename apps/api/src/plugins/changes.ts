@@ -4,8 +4,10 @@
 // after the commit) or another one did (the log reader, live/live.reader.ts).
 //
 // Order: records carry the log's global seq. A local commit whose first seq follows the last one
-// taken goes out without a round trip; after a gap (another process committed between) the
-// reader fetches the missing rows and everything goes out in order from there.
+// taken goes out without a round trip. After a gap (another process committed between), records
+// that arrived early are held: on PostgreSQL the missing change's notification is usually a
+// fraction of a millisecond behind, and brings it; only a gap still open after `gapWaitMs` makes
+// the reader fetch the missing rows. Everything goes out in order from there.
 //
 // Off the request path: consumers (the live fan-out to thousands of sockets, above all) run in a
 // `setImmediate` after the commit, so the request that made the change answers first, whatever
@@ -32,6 +34,12 @@ export class ChangeDispatcher implements ChangeSink {
   private atOnce: () => boolean = () => false;
   private readonly queue: LogRecord[] = [];
   private draining = false;
+  /** Records that arrived ahead of a gap, by seq: taken once the gap closes. */
+  private readonly held = new Map<number, LogRecord>();
+  private gapTimer: NodeJS.Timeout | undefined;
+  /** How long a gap may stay open before the log is read; 0 reads at once (SQLite, where no
+   * notification will close it). */
+  gapWaitMs = 0;
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
@@ -65,22 +73,59 @@ export class ChangeDispatcher implements ChangeSink {
     for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event, r.seq));
     // The change's own notification may have brought it first (PostgreSQL): then it is taken
     // already, and there is no gap to read.
-    if ((records[0]?.seq ?? Infinity) <= this.lastSeq + 1) this.deliver(records);
-    else this.wakeReader();
+    this.offer(records);
   }
 
-  /** Records read from the log; those already taken are skipped. */
+  /**
+   * A change that may be ahead of the last one taken: a local commit, or another process's
+   * notification. It goes out at once when it follows; otherwise it waits for the gap to close.
+   */
+  offer(records: LogRecord[]): void {
+    const first = records[0]?.seq;
+    if (first === undefined || first <= this.lastSeq + 1) return this.deliver(records);
+    for (const record of records) this.held.set(record.seq, record);
+    if (this.gapWaitMs <= 0) return this.wakeReader();
+    this.gapTimer ??= setTimeout(() => {
+      this.gapTimer = undefined;
+      if (this.held.size > 0) this.wakeReader();
+    }, this.gapWaitMs);
+    this.gapTimer.unref();
+  }
+
+  /** Records that follow the last one taken (read from the log: a gap there is a rolled-back
+   * change's, and stays); those already taken are skipped. */
   deliver(records: LogRecord[]): void {
     for (const record of records) {
       if (record.seq <= this.lastSeq) continue;
       this.lastSeq = record.seq;
       this.queue.push(record);
     }
+    if (this.held.size > 0) this.release();
     if (this.queue.length > 0 && !this.draining) {
       this.draining = true;
       if (this.atOnce()) this.drain();
       else setImmediate(() => this.drain());
     }
+  }
+
+  /** Takes the held records that now follow, and forgets those taken another way. */
+  private release(): void {
+    for (let next = this.held.get(this.lastSeq + 1); next; next = this.held.get(this.lastSeq + 1)) {
+      this.held.delete(next.seq);
+      this.lastSeq = next.seq;
+      this.queue.push(next);
+    }
+    for (const seq of this.held.keys()) if (seq <= this.lastSeq) this.held.delete(seq);
+    if (this.held.size === 0 && this.gapTimer) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    }
+  }
+
+  /** Stops waiting for gaps to close (shutdown). */
+  stop(): void {
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
   }
 
   /** Resolves once everything taken so far has reached the consumers (tests, shutdown). */
@@ -117,6 +162,14 @@ declare module "fastify" {
  * read is one indexed statement of a few tens of microseconds. */
 const SQLITE_POLL_MS = 100;
 const POSTGRES_POLL_MS = 5000;
+/**
+ * PostgreSQL: how long a gap may wait for the notification that closes it. With two instances
+ * making changes, about a third of the commits arrived ahead of the other instance's notification
+ * (bench:api, change mix), which came well within a millisecond; reading the log for each was a
+ * statement and a round trip more. A gap that lasts is a change rolled back after taking its seq,
+ * or a notification lost with the connection: this is what it costs those.
+ */
+const POSTGRES_GAP_WAIT_MS = 20;
 
 export default fp(
   async (app: FastifyInstance) => {
@@ -124,11 +177,13 @@ export default fp(
     const reader = new LogReader(app.ctx, {
       cursor: () => dispatcher.lastSeq,
       deliver: (records) => dispatcher.deliver(records),
+      offer: (records) => dispatcher.offer(records),
       log: (msg, err) => app.dbHealth.report(msg, err),
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
     });
     dispatcher.attachReader(() => reader.wake());
+    if (app.ctx.provider === "postgres") dispatcher.gapWaitMs = POSTGRES_GAP_WAIT_MS;
     app.decorate("changes", dispatcher);
     app.addHook("onReady", async () => {
       // Changes made before this start are history: consumers read their state from the tables.
@@ -137,7 +192,10 @@ export default fp(
     });
     // preClose, before the database closes (onClose hooks run last-registered first). Changes of
     // requests still finishing are in the log whatever happens, and go out directly from here.
-    app.addHook("preClose", async () => reader.stop());
+    app.addHook("preClose", async () => {
+      dispatcher.stop();
+      await reader.stop();
+    });
   },
   { name: "changes", dependencies: ["database"] },
 );

@@ -12,7 +12,11 @@ const BATCH = 1000;
 export interface LogReaderOptions {
   /** Where reading starts: the last seq the consumer has. */
   cursor(): number;
+  /** Records read from the log: they follow the cursor. */
   deliver(records: LogRecord[]): void;
+  /** Records a notification carried: they may be ahead of the cursor (the consumer holds them
+   * until the gap closes, or asks for a read). */
+  offer(records: LogRecord[]): void;
   log(msg: string, err?: unknown): void;
   /** Poll interval; on PostgreSQL only a safety net behind LISTEN. */
   pollMs: number;
@@ -71,9 +75,9 @@ export class LogReader {
    * then would run a fan-out slice ahead of that request's reply; should the answer be lost, the
    * next gap or the poll reads the change from the log. Its other changes (through Prisma's own
    * connections) are skipped by the cursor, or taken from here when the notification wins.
-   * Another process's change that follows the cursor and carries its records goes straight
-   * through; after a gap (or a change too large to carry, or a payload this process cannot read)
-   * the log is read.
+   * Another process's change that carries its records goes to the consumer, which holds it while
+   * a gap before it is open (the dispatcher, plugins/changes.ts). A change too large to carry, or
+   * a payload this process cannot read, makes the reader read the log.
    */
   private notified(payload: string, sender?: number): void {
     if (sender !== undefined && this.ctx.sql.isOwnConnection?.(sender)) return;
@@ -82,7 +86,7 @@ export class LogReader {
       // This process's own changes (every instance hears its own) are dropped before parsing.
       if (notifiedSeqs(payload).every((seq) => Number.isSafeInteger(seq) && seq <= cursor)) return;
       const { records } = notifiedRecords(payload);
-      if (records && records[0]?.seq === cursor + 1) return this.options.deliver(records);
+      if (records) return this.options.offer(records);
     } catch {
       // Read the log instead.
     }

@@ -18,7 +18,6 @@
 // Each client is a file descriptor here and in the server: raise the limit first if needed
 // (`ulimit -n 65536`); the script checks and says so.
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -32,14 +31,12 @@ interface Options {
   rounds: number;
   /** Start/end pairs the API answers before any measurement. */
   warm: number;
-  /** What sends the measured requests. */
-  client: "http" | "fetch";
 }
 
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 6), warm: option("warm", 1000), client: argv.includes("--client=fetch") ? "fetch" : "http" };
+  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 6), warm: option("warm", 1000) };
 }
 
 function openFileLimit(): number {
@@ -142,38 +139,6 @@ async function api(base: Api, method: string, url: string, body?: unknown): Prom
   return call(base.url, { cookie: base.cookie }, method, url, body);
 }
 
-/**
- * The measured requests (a start or an end, the bare server's broadcast) go through `node:http` on
- * one kept-alive connection: the figure is the server's, and `fetch` (undici) took about 0.8 ms
- * more of this process's time per request on these machines (2026-11-29). `--client=fetch`
- * measures as the runs before that date did.
- */
-const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-function send(client: Options["client"], url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
-  if (client === "fetch") return fetch(url, { method, headers, body }).then(async (res) => ({ status: res.status, text: await res.text() }));
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: keepAlive, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** A start or an end, as measured. */
-async function measured(client: Options["client"], base: Api, method: string, path: string, body?: unknown): Promise<{ id: string }> {
-  const headers: Record<string, string> = { cookie: base.cookie, "x-postern-csrf": "1" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await send(client, `${base.url}${path}`, method, headers, body === undefined ? undefined : JSON.stringify(body));
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
-  return (res.text ? JSON.parse(res.text) : {}) as { id: string };
-}
-
 // ---- the baseline ----
 
 async function startBaseline(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
@@ -216,8 +181,8 @@ interface Row {
 async function warmUp(opts: Options, apiServer: Api, serviceId: string): Promise<void> {
   const watchers = await connectClients(`${apiServer.url.replace("http", "ws")}/api/live`, 2, { cookie: apiServer.cookie }, true);
   for (let i = 0; i < opts.warm; i++) {
-    const { id } = await measured(opts.client, apiServer, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 });
-    await measured(opts.client, apiServer, "DELETE", `/api/sessions/${id}`);
+    const { id } = await api(apiServer, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 });
+    await api(apiServer, "DELETE", `/api/sessions/${id}`);
   }
   await watchers.close();
 }
@@ -237,8 +202,8 @@ async function benchSize(opts: Options, n: number, rounds: number, apiServer: Ap
     const marker = starting ? '"session.started"' : '"session.ended"';
     const t0 = performance.now();
     const waiting = clients.waitAll(marker, t0);
-    if (starting) sessionId = (await measured(opts.client, apiServer, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 })).id;
-    else await measured(opts.client, apiServer, "DELETE", `/api/sessions/${sessionId}`);
+    if (starting) sessionId = (await api(apiServer, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 })).id;
+    else await api(apiServer, "DELETE", `/api/sessions/${sessionId}`);
     requestTimes.push(performance.now() - t0);
     latencies.push(...(await waiting));
     if (starting && !payload) {
@@ -255,7 +220,7 @@ async function benchSize(opts: Options, n: number, rounds: number, apiServer: Ap
   const baseline = await startBaseline();
   // As many requests as the API answered in its warm-up, before its clients connect.
   const broadcast = async () => {
-    const res = await send(opts.client, `${baseline.url}/broadcast`, "POST", {}, payload);
+    const res = await fetch(`${baseline.url}/broadcast`, { method: "POST", body: payload });
     if (res.status !== 204) throw new Error(`baseline broadcast: ${res.status}`);
   };
   for (let i = 0; i < 2 * opts.warm; i++) await broadcast();
@@ -300,7 +265,7 @@ async function main() {
   }
   process.stdout.write(
     `Live fan-out benchmark: ${opts.db}, sizes ${opts.sizes.join(", ")}, ${opts.rounds} events each (40 up to 100 clients), ` +
-      `after ${opts.warm} start/end pairs (--warm), requests by ${opts.client === "http" ? "node:http" : "fetch"}, ${os.cpus().length} CPUs\n`,
+      `after ${opts.warm} start/end pairs (--warm), ${os.cpus().length} CPUs\n`,
   );
   // All clients share one login, and a login may hold POSTERN_MAX_LIVE_CONNECTIONS streams (20 by
   // default, against one user exhausting the server): raise it for the benchmark's crowd.

@@ -8,6 +8,7 @@
 //   pnpm bench:live 1000 5000 10000      # several sizes in one run
 //   pnpm bench:live 10000 --db=postgres  # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
 //   pnpm bench:live 2 --warm=0           # without the warm-up (see below)
+//   pnpm bench:live 10000 --rounds=6     # events per size (20; at least 40 up to 100 clients)
 //
 // Before measuring, each server answers as many requests as it will be measured on many times over
 // (--warm start/end pairs; the bare server as many broadcasts), so the figures are those of a
@@ -37,7 +38,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 6), warm: option("warm", 1000) };
+  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 20), warm: option("warm", 1000) };
 }
 
 function openFileLimit(): number {

@@ -258,8 +258,8 @@ async function benchSize(opts: Options, sender: Sender, n: number, rounds: numbe
     requestTimes.push(res.answered - res.sent);
     latencies.push(...(await waiting).map((t) => t - res.sent));
     if (starting && !payload) {
-      const res = await fetch(`${apiServer.url}/api/sessions?active=true`, { headers: { cookie: apiServer.cookie } });
-      const [session] = (await res.json()) as unknown[];
+      const list = await fetch(`${apiServer.url}/api/sessions?active=true`, { headers: { cookie: apiServer.cookie } });
+      const [session] = (await list.json()) as unknown[];
       payload = JSON.stringify({ type: "event", seq: 1, event: { type: "session.started", session } });
     }
     await sleep(200);

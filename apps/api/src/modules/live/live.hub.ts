@@ -503,7 +503,6 @@ export class LiveHub {
   }
 }
 
-/** Keeps `IN (…)` lists well under SQLite's and PostgreSQL's parameter limits. */
 /** Adds `value` to the set `map` keeps under `key` (none when there is no key). */
 function indexAdd<T>(map: Map<string, Set<T>>, key: string | undefined, value: T): void {
   if (!key) return;
@@ -520,6 +519,7 @@ function indexDelete<T>(map: Map<string, Set<T>>, key: string | undefined, value
   if (set.size === 0) map.delete(key!);
 }
 
+/** Keeps `IN (…)` lists well under SQLite's and PostgreSQL's parameter limits. */
 function chunks<T>(items: T[], size = 500): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

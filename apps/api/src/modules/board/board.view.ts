@@ -17,6 +17,7 @@ export class BoardView {
   private sessionsText?: string;
   private sessionsBytes?: Buffer;
   private serviceBytes?: Map<string, Buffer>;
+  private sessionsById?: Map<string, TSession>;
 
   /** @param sessions open sessions on `services`, newest request first. */
   constructor(
@@ -45,6 +46,12 @@ export class BoardView {
     let body = this.serviceBytes.get(id);
     if (!body) this.serviceBytes.set(id, (body = Buffer.from(JSON.stringify(service))));
     return body;
+  }
+
+  /** One open session on this board, by id. */
+  session(id: string): TSession | undefined {
+    this.sessionsById ??= new Map(this.sessions.map((s) => [s.id, s]));
+    return this.sessionsById.get(id);
   }
 
   get sessionsJson(): string {

@@ -35,7 +35,7 @@ export default async function compatRoutes(app: FastifyInstance) {
     "/conn/req/:serviceId",
     { schema: { params: z.object({ serviceId: ZId }), body: ZOptionalStartBody, response: { 201: ZSession } } },
     async (request, reply) => {
-      const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits);
+      const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits, app.board.peekFor(request));
       return reply.code(201).send(presentSession(session));
     },
   );
@@ -43,7 +43,7 @@ export default async function compatRoutes(app: FastifyInstance) {
   r.post(
     "/session/remove/:sessionId",
     { schema: { params: z.object({ sessionId: ZId }), response: { 200: ZSession } } },
-    async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId)),
+    async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId, app.board.peekFor(request))),
   );
 
   r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>

@@ -45,7 +45,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       }
       const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);
       if (clash) return refuse(reply, clash);
-      const session = await startSession(app.ctx, caller, request.params.id, request.body, limits);
+      const session = await startSession(app.ctx, caller, request.params.id, request.body, limits, board);
       return reply.code(201).send(presentSession(session));
     },
   );
@@ -54,11 +54,13 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     "/api/sessions/:id/extend",
     { schema: { params: ZIdParams, body: ZExtendSessionBody, response: { 200: ZSession } } },
     async (request) =>
-      presentSession(await extendSession(app.ctx, sessionCaller(request), request.params.id, request.body.durationSeconds, limits)),
+      presentSession(
+        await extendSession(app.ctx, sessionCaller(request), request.params.id, request.body.durationSeconds, limits, app.board.peekFor(request)),
+      ),
   );
 
   r.delete("/api/sessions/:id", { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) =>
-    presentSession(await endSession(app.ctx, sessionCaller(request), request.params.id)),
+    presentSession(await endSession(app.ctx, sessionCaller(request), request.params.id, app.board.peekFor(request))),
   );
 
   for (const [verb, approve] of [["approve", true], ["deny", false]] as const) {

@@ -13,6 +13,8 @@ import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
+import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
+import type { BoardView } from "../board/board.cache";
 
 export interface SessionCaller {
   viewer: Viewer;
@@ -70,18 +72,40 @@ export function requestedWindow(
   return { now, durationSeconds, startsAt, span: [startsAt ?? now, after(startsAt ?? now, durationSeconds)] };
 }
 
+/**
+ * Starts (or books, or asks for) a session. On PostgreSQL, with the caller's board at hand, in one
+ * round trip when the board shows the service (sessions.guarded.ts).
+ */
 export async function startSession(
   ctx: DbContext,
   caller: SessionCaller,
   serviceId: string,
   body: TStartSessionBody,
   limits: SessionLimits,
+  board?: BoardView,
+): Promise<SessionRow> {
+  const userId = caller.viewer.user.id;
+  const locked: LoadFacts<StartFacts> = async (sql) => {
+    // Both in one round trip; the second runs once the first holds the service's lock.
+    const [service, mine] = await Promise.all([lockServiceRules(ctx, sql, serviceId), ownOpenSessions(sql, userId, serviceId)]);
+    return service && { service, mine };
+  };
+  return fromBoardOr(startShown(ctx, board, userId, serviceId), locked, (load) => start(ctx, caller, serviceId, body, limits, load));
+}
+
+async function start(
+  ctx: DbContext,
+  caller: SessionCaller,
+  serviceId: string,
+  body: TStartSessionBody,
+  limits: SessionLimits,
+  load: LoadFacts<StartFacts>,
 ): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
     const user = caller.viewer.user;
-    // Both in one round trip; the second runs once the first holds the service's lock.
-    const [service, mine] = await Promise.all([lockServiceRules(ctx, sql, serviceId), ownOpenSessions(sql, user.id, serviceId)]);
-    if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
+    const facts = await load(sql);
+    if (!facts || !canSeeService(caller.viewer, facts.service.groupIds)) throw notFound("service");
+    const { service, mine } = facts;
     const { now, durationSeconds, startsAt, span } = requestedWindow(ctx, service, body, limits);
     const clash = ownConflict(ctx, mine, span);
     if (clash) throw clash;
@@ -135,27 +159,49 @@ async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise
   if (row) await lockRow(ctx, tx, "Service", row.serviceId);
 }
 
-/** A session the caller may see and may change (their own, or any as an admin), with its service. */
-async function loadOwnOrAdmin(ctx: DbContext, sql: SqlRunner, viewer: Viewer, sessionId: string) {
-  // The service's lock first, then the session's: the order every writer takes them in. One
-  // round trip: PostgreSQL runs the second once the first has its lock.
-  const [service, session] = await Promise.all([lockServiceRules(ctx, sql, sessionId, "session"), lockSession(ctx, sql, sessionId)]);
-  if (!service || !session || !canSeeService(viewer, service.groupIds)) throw notFound("session");
-  if (session.userId !== viewer.user.id && !viewer.admin) {
-    throw forbidden("only the session's holder or an admin may change it");
-  }
-  return { session, service };
+/** A session and its service, read under their locks. */
+function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFacts> {
+  return async (sql) => {
+    // The service's lock first, then the session's: the order every writer takes them in. One
+    // round trip: PostgreSQL runs the second once the first has its lock.
+    const [service, session] = await Promise.all([lockServiceRules(ctx, sql, sessionId, "session"), lockSession(ctx, sql, sessionId)]);
+    return service && session && { service, session };
+  };
 }
 
+/** A session the caller may see and may change (their own, or any as an admin), with its service. */
+async function loadOwnOrAdmin(sql: SqlRunner, viewer: Viewer, load: LoadFacts<SessionFacts>): Promise<SessionFacts> {
+  const facts = await load(sql);
+  if (!facts || !canSeeService(viewer, facts.service.groupIds)) throw notFound("session");
+  if (facts.session.userId !== viewer.user.id && !viewer.admin) {
+    throw forbidden("only the session's holder or an admin may change it");
+  }
+  return facts;
+}
+
+/** Extends an active session; on PostgreSQL in one round trip when the board shows it (sessions.guarded.ts). */
 export async function extendSession(
   ctx: DbContext,
   caller: SessionCaller,
   sessionId: string,
   durationSeconds: number,
   limits: SessionLimits,
+  board?: BoardView,
+): Promise<SessionRow> {
+  const shown = sessionShown(ctx, board, sessionId, { exclusive: false });
+  return fromBoardOr(shown, lockedSession(ctx, sessionId), (load) => extend(ctx, caller, sessionId, durationSeconds, limits, load));
+}
+
+async function extend(
+  ctx: DbContext,
+  caller: SessionCaller,
+  sessionId: string,
+  durationSeconds: number,
+  limits: SessionLimits,
+  load: LoadFacts<SessionFacts>,
 ): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
-    const { session, service } = await loadOwnOrAdmin(ctx, sql, caller.viewer, sessionId);
+    const { session, service } = await loadOwnOrAdmin(sql, caller.viewer, load);
     const now = ctx.now();
     if (session.status !== "active" || !session.expiresAt || session.expiresAt <= now) {
       throw new AppError("conflict", `only an active session can be extended; this one is ${session.status}`);
@@ -185,15 +231,23 @@ export async function extendSession(
   });
 }
 
-/** Ends a session early; by an admin on someone else's session this is a force-end. */
-export async function endSession(ctx: DbContext, caller: SessionCaller, sessionId: string): Promise<SessionRow> {
+/**
+ * Ends a session early; by an admin on someone else's session this is a force-end. On PostgreSQL
+ * in one round trip when the board shows it (sessions.guarded.ts).
+ */
+export async function endSession(ctx: DbContext, caller: SessionCaller, sessionId: string, board?: BoardView): Promise<SessionRow> {
+  const shown = sessionShown(ctx, board, sessionId, { exclusive: true });
+  return fromBoardOr(shown, lockedSession(ctx, sessionId), (load) => end(ctx, caller, load));
+}
+
+async function end(ctx: DbContext, caller: SessionCaller, load: LoadFacts<SessionFacts>): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
-    const { session, service } = await loadOwnOrAdmin(ctx, sql, caller.viewer, sessionId);
+    const { session, service } = await loadOwnOrAdmin(sql, caller.viewer, load);
     if (!isOpenStatus(session.status)) throw new AppError("conflict", `the session is already ${session.status}`);
     const user = caller.viewer.user;
     const forced = session.userId !== user.id;
     const updated: SessionRow = { ...session, status: "ended", endedAt: ctx.now(), endedById: user.id, endedBy: { id: user.id, username: user.username } };
-    updateSession(sql, sessionId, { status: "ended", endedAt: updated.endedAt, endedById: user.id });
+    updateSession(sql, session.id, { status: "ended", endedAt: updated.endedAt, endedById: user.id });
     record(
       { type: forced ? "session.force_ended" : "session.ended", session: presentSession(updated) },
       { details: { previousStatus: session.status }, audience: { groupIds: service.groupIds } },

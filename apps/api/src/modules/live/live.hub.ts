@@ -194,13 +194,18 @@ export class LiveHub {
    * that time, the change's own among them when its notification (PostgreSQL) arrived before its
    * COMMIT did. Events go out one after another, each whole before the next: whom an event goes
    * to is decided when its turn comes, after what the one before meant to the clients
-   * (`afterEvent`), exactly as when each was sent at once. A small audience still gets it at once.
+   * (`afterEvent`), exactly as when each was sent at once.
+   *
+   * The first slice goes out on the next turn too, not now: a local change is delivered at its
+   * commit, before its request is answered, and the answer (written in this turn) goes first.
+   * Sent at once, the first slice of 256 frames, and the list of the event's targets among every
+   * client, sat on the request's path.
    */
   deliver(record: LogRecord): void {
     if (record.seq <= this.lastSeq) return;
     this.lastSeq = record.seq;
     this.outbox.push(record);
-    if (!this.pumping) this.pump();
+    if (!this.pumping) this.later();
   }
 
   private pump(): void {

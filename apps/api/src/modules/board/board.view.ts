@@ -18,6 +18,7 @@ export class BoardView {
   private sessionsBytes?: Buffer;
   private serviceBytes?: Map<string, Buffer>;
   private sessionsById?: Map<string, TSession>;
+  private sessionsByHolder?: Map<string, TSession[]>;
 
   /** @param sessions open sessions on `services`, newest request first. */
   constructor(
@@ -52,6 +53,20 @@ export class BoardView {
   session(id: string): TSession | undefined {
     this.sessionsById ??= new Map(this.sessions.map((s) => [s.id, s]));
     return this.sessionsById.get(id);
+  }
+
+  /** The open sessions `userId` holds on `serviceId`, newest request first. */
+  sessionsOf(serviceId: string, userId: string): readonly TSession[] {
+    if (!this.sessionsByHolder) {
+      this.sessionsByHolder = new Map();
+      for (const s of this.sessions) {
+        const key = `${s.serviceId} ${s.userId}`;
+        const list = this.sessionsByHolder.get(key);
+        if (list) list.push(s);
+        else this.sessionsByHolder.set(key, [s]);
+      }
+    }
+    return this.sessionsByHolder.get(`${serviceId} ${userId}`) ?? [];
   }
 
   get sessionsJson(): string {

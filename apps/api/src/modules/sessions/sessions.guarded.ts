@@ -13,7 +13,7 @@ import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardView } from "../board/board.cache";
-import type { SessionRow } from "./sessions.presenter";
+import { sessionRowOf, type SessionRow } from "./sessions.presenter";
 import type { Occupant } from "./sessions.schedule";
 import type { ServiceRules } from "./sessions.sql";
 
@@ -99,12 +99,10 @@ export function startShown(ctx: DbContext, board: BoardView | undefined, userId:
   if (!usesBoard(ctx, board)) return undefined;
   const service = board.byId.get(serviceId);
   if (!service || service.exclusive) return undefined;
-  if (board.sessions.some((s) => s.serviceId === serviceId && s.userId === userId)) return undefined;
+  if (board.sessionsOf(serviceId, userId).length > 0) return undefined;
   const facts = { service: serviceFacts(service), mine: [] };
   return { facts, guard: (sql) => sendGuard(sql, facts.service, userId, null) };
 }
-
-const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
 
 /**
  * An open session the board shows, with its service. An extend on an exclusive service reads the
@@ -120,27 +118,7 @@ export function sessionShown(
   const shown = board.session(sessionId);
   const service = shown && board.byId.get(shown.serviceId);
   if (!shown || !service || (service.exclusive && !options.exclusive) || shown.endedBy) return undefined;
-  const session: SessionRow = {
-    id: shown.id,
-    serviceId: shown.serviceId,
-    userId: shown.userId,
-    status: shown.status,
-    reason: shown.reason ?? null,
-    sourceIp: shown.sourceIp ?? null,
-    durationSeconds: shown.durationSeconds,
-    requestedAt: new Date(shown.requestedAt),
-    startsAt: dateOf(shown.startsAt),
-    startedAt: dateOf(shown.startedAt),
-    expiresAt: dateOf(shown.expiresAt),
-    endedAt: dateOf(shown.endedAt),
-    endedById: null,
-    // Not on the board, and not read by an extend or an end, nor presented.
-    decidedById: null,
-    decidedAt: null,
-    offerExpiresAt: dateOf(shown.offerExpiresAt),
-    user: { id: shown.user.id, username: shown.user.username, displayName: shown.user.displayName ?? null },
-    endedBy: null,
-  };
+  const session = sessionRowOf(shown);
   const facts = { service: serviceFacts(service), session };
   return { facts, guard: (sql) => sendGuard(sql, facts.service, null, shown) };
 }

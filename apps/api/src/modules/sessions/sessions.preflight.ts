@@ -10,11 +10,10 @@ import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardView } from "../board/board.cache";
 import { canSeeService, type Viewer } from "../services/services.visibility";
+import { sessionRowOf } from "./sessions.presenter";
 import { ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups } from "./sessions.sql";
 import { requestedWindow, type SessionLimits } from "./sessions.service";
-
-const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
 
 /** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
 export function ownClashOnBoard(
@@ -36,20 +35,11 @@ export function ownClashOnBoard(
   }
   const mine: Occupant[] = [];
   const now = ctx.now().toISOString();
-  for (const s of view.sessions) {
-    if (s.serviceId !== serviceId || s.userId !== userId) continue;
+  for (const s of view.sessionsOf(serviceId, userId)) {
     // Past its end, an active session or an offer is the session clock's to close any moment now:
     // the transaction, which waits its turn behind the clock's, is the one to judge it.
     if ((s.status === "active" && s.expiresAt !== undefined && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== undefined && s.offerExpiresAt <= now)) return null;
-    mine.push({
-      id: s.id,
-      status: s.status,
-      durationSeconds: s.durationSeconds,
-      startsAt: dateOf(s.startsAt),
-      expiresAt: dateOf(s.expiresAt),
-      offerExpiresAt: dateOf(s.offerExpiresAt),
-      user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
-    });
+    mine.push(sessionRowOf(s));
   }
   return mine.length === 0 ? null : ownConflict(ctx, mine, span);
 }

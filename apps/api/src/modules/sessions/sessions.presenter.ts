@@ -40,3 +40,33 @@ export function presentSession(s: SessionRow): TSession {
     endedBy: s.endedBy ?? undefined,
   };
 }
+
+const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
+
+/**
+ * A presented session (as the board holds it) back in the row's shape. Who decided a request, and
+ * when, are not presented: they come back null, and nothing that judges or presents a session
+ * from the board reads them.
+ */
+export function sessionRowOf(s: TSession): SessionRow {
+  return {
+    id: s.id,
+    serviceId: s.serviceId,
+    userId: s.userId,
+    status: s.status,
+    reason: s.reason ?? null,
+    sourceIp: s.sourceIp ?? null,
+    durationSeconds: s.durationSeconds,
+    requestedAt: new Date(s.requestedAt),
+    startsAt: dateOf(s.startsAt),
+    startedAt: dateOf(s.startedAt),
+    expiresAt: dateOf(s.expiresAt),
+    endedAt: dateOf(s.endedAt),
+    endedById: s.endedBy?.id ?? null,
+    decidedById: null,
+    decidedAt: null,
+    offerExpiresAt: dateOf(s.offerExpiresAt),
+    user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
+    endedBy: s.endedBy ?? null,
+  };
+}

@@ -14,6 +14,7 @@ import { PrincipalCache, type CachedLogin } from "../modules/auth/principal-cach
 import { VerifiedJwts } from "../modules/auth/verified-jwts";
 import type { UserWithGroups } from "../modules/users/users.presenter";
 import { isApiPath } from "../lib/api-paths";
+import { refuse } from "../lib/refuse";
 import type { Actor } from "../modules/audit/audit.service";
 
 export const SESSION_COOKIE = "postern_session";
@@ -266,14 +267,19 @@ export default fp(
     };
 
     // Callback style, with no promise when the caller is found in memory: this runs on every request.
-    app.addHook("onRequest", (request, _reply, done) => {
+    // A refusal is answered from here (no `done`), not passed on to Fastify's error path.
+    const refuseOr = (reply: FastifyReply, err: unknown, done: (err?: Error) => void): void => {
+      if (err instanceof AppError) refuse(reply, err);
+      else done(err as Error);
+    };
+    app.addHook("onRequest", (request, reply, done) => {
       let pending: void | Promise<void>;
       try {
         pending = authenticate(request);
       } catch (err) {
-        return done(err as Error);
+        return refuseOr(reply, err, done);
       }
-      if (pending) pending.then(() => done(), done);
+      if (pending) pending.then(() => done(), (err: unknown) => refuseOr(reply, err, done));
       else done();
     });
 
@@ -290,11 +296,11 @@ export default fp(
         if (needed !== "any" && !tokenAllows(principal.scopes, needed)) throw forbidden(`this API token lacks the scope ${needed}`);
       }
     };
-    app.addHook("preValidation", (request, _reply, done) => {
+    app.addHook("preValidation", (request, reply, done) => {
       try {
         authorise(request);
       } catch (err) {
-        return done(err as Error);
+        return refuseOr(reply, err, done);
       }
       done();
     });

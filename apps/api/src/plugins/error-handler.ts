@@ -8,6 +8,7 @@ import { errorStatus, type TErrorBody, type TErrorCode, type TFieldIssue } from 
 import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 import { databaseFault } from "../lib/database-fault";
+import { refuse } from "../lib/refuse";
 import { databaseInputIssue } from "./database-input-errors";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
@@ -123,6 +124,11 @@ export default fp(
     });
 
     app.setErrorHandler((err, request, reply) => {
+      // A refusal we chose: the same answer as `refuse` gives (its envelope comes from memory).
+      if (err instanceof AppError) {
+        refuse(reply, err);
+        return;
+      }
       const { status, body, headers, unexpected } = toBody(err, request);
       // A database fault is logged once per outage by the health tracker, not once per request.
       const fault = status === 503 ? databaseFault(err) : undefined;

@@ -1,7 +1,7 @@
 // Each request's child logger is made only when the request writes a line at an enabled level,
 // and then carries the request id and the route's own level as a pino child would.
 import { PassThrough } from "node:stream";
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import pino from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { lazyChildLoggerFactory } from "./lazy-request-logger";
@@ -12,7 +12,11 @@ async function appWith(level: string) {
   out.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
   const logger = pino({ level }, out);
   const child = vi.spyOn(logger, "child");
-  const app = Fastify({ loggerInstance: logger, childLoggerFactory: lazyChildLoggerFactory, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: logger,
+    childLoggerFactory: lazyChildLoggerFactory,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   app.get("/quiet", async () => ({ ok: true }));
   app.get("/chatty", async (request) => {
     request.log.debug("below the level");

@@ -1,4 +1,6 @@
-import Fastify from "fastify";
+import { PassThrough } from "node:stream";
+import Fastify, { LogController } from "fastify";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, badField, notFound } from "../errors";
 import errorHandler from "../plugins/error-handler";
@@ -35,6 +37,23 @@ describe("refuse", () => {
     const err = cases[name as keyof typeof cases]();
     expect(sent!.statusCode).toBe(err.statusCode);
     expect(sent!.json()).toEqual({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+  });
+
+  it("logs a refusal at debug and a 5xx it chose at warn, as the error handler does", async () => {
+    const out = new PassThrough();
+    const lines: { level: number; msg: string; code?: string }[] = [];
+    out.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as never)));
+    const logged = Fastify({ loggerInstance: pino({ level: "debug" }, out), logController: new LogController({ disableRequestLogging: true }) });
+    await logged.register(errorHandler);
+    logged.get("/missing", async (_request, reply) => refuse(reply, notFound("service")));
+    logged.get("/busy", async (_request, reply) => refuse(reply, busy()));
+    await logged.inject({ url: "/missing" });
+    await logged.inject({ url: "/busy" });
+    await logged.close();
+    expect(lines.map((l) => [l.level, l.code, l.msg])).toEqual([
+      [20, "not_found", "service not found"],
+      [40, "service_unavailable", "try again shortly"],
+    ]);
   });
 
   it("serialises a refusal without details once, and one with details every time", () => {

@@ -32,10 +32,12 @@ export function envelopeOf(err: AppError): string {
   return json;
 }
 
-/** Logs a refusal as the error handler does: its wording is for debugging, the request's own line
- * already has the status and the code. */
+/** Logs a refusal as the error handler logs other errors. A refusal's wording is for debugging:
+ * the request's own line already has the status and the code. A 5xx we chose (the relay is off,
+ * the tunnel did not open) is a dependency that is down, worth a warning. */
 export function logRefusal(request: FastifyRequest, err: AppError): void {
-  request.log.debug({ code: err.code, status: err.statusCode }, err.message);
+  if (err.statusCode >= 500) request.log.warn({ code: err.code, status: err.statusCode }, err.message);
+  else request.log.debug({ code: err.code, status: err.statusCode }, err.message);
 }
 
 /** Answers a refusal now: from a route (return what this returns) or from a callback-style hook

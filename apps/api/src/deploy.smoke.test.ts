@@ -26,6 +26,8 @@ interface Proc {
   child: ChildProcess;
   output(): string;
   exited: Promise<number | null>;
+  /** Every line it wrote has been read (read `output()` after this, not after `exited`). */
+  closed: Promise<void>;
 }
 
 function start(command: string[], options: { cwd: string; env: Record<string, string>; group?: boolean }): Proc {
@@ -40,7 +42,9 @@ function start(command: string[], options: { cwd: string; env: Record<string, st
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  // A process may exit before its last lines are read from the pipes: 'close' comes after them.
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  return { child, output: () => output, exited, closed };
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms: number, proc?: Proc): Promise<void> {
@@ -145,6 +149,7 @@ describe("the image's start command, outside a container", () => {
     // One replica stops (docker compose stop): it drains and exits 0; the stack still passes.
     apis[1]!.child.kill("SIGTERM");
     expect(await apis[1]!.exited).toBe(0);
+    await apis[1]!.closed;
     expect(apis[1]!.output()).toMatch(/"msg":"shut down cleanly"/);
     if (nginxBin) {
       const again = smoke("smoke.mjs", credentials);

@@ -80,6 +80,8 @@ describe("postern serve: graceful shutdown", () => {
     child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; at: number }>((resolve) => child!.on("exit", (code) => resolve({ code, at: Date.now() })));
+    // A process may exit before its last lines are read from the pipes: 'close' comes after them.
+    const closed = new Promise<void>((resolve) => child!.once("close", () => resolve()));
 
     // Up: migrations applied, first admin created, listening.
     // Generous: a loaded CI machine can take long to start tsx and apply migrations.
@@ -130,6 +132,7 @@ describe("postern serve: graceful shutdown", () => {
     }
     const results = await Promise.all(outcomes);
     const { code, at } = await exited;
+    await closed;
     agent.destroy();
 
     expect(signalledAt).toBeGreaterThan(0);

@@ -22,7 +22,8 @@ function serve(dataDir: string, as?: { uid: number; gid: number }): Promise<{ co
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stderr }));
+    // 'close', not 'exit': a process may exit before its last lines are read from the pipe.
+    child.on("close", (code) => resolve({ code, stderr }));
   });
 }
 

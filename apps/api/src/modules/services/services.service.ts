@@ -3,7 +3,7 @@
 import type { TCreateServiceBody, TUpdateServiceBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, notFound } from "../../errors";
-import type { DbContext } from "../../lib/db-context";
+import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { assertGroupsExist } from "../users/users.service";
@@ -143,6 +143,10 @@ export async function updateService(
 /** Deletes a service; every open session on it is revoked (and audited) first, whatever its status. */
 export async function deleteService(ctx: DbContext, origin: Origin, id: string): Promise<void> {
   await runChange(ctx, origin, async (tx, record) => {
+    // The service's row first, then its sessions': the order every change to a session takes
+    // (start, extend, end, the waitlist's offers). Revoking first and deleting after was the
+    // reverse, and PostgreSQL failed one side of that race as a deadlock.
+    await lockRow(ctx, tx, "Service", id);
     const service = await tx.service.findUnique({ where: { id }, include: { groups: true } });
     if (!service) throw notFound("service");
     await revokeLostAccess(ctx, tx, record, { serviceIds: [id], all: true }, "service_deleted", origin.actor);

@@ -30,15 +30,11 @@ function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
   return constraint?.index ? [constraint.index] : [];
 }
 
+/** The answer to an error that is not an `AppError` (those are answered by `refuse`). */
 function toBody(
   err: unknown,
   request: FastifyRequest,
 ): { status: number; body: TErrorBody; headers?: Record<string, string>; unexpected: boolean } {
-  if (err instanceof AppError) {
-    const body: TErrorBody = { error: { code: err.code, message: err.message } };
-    if (err.details !== undefined) body.error.details = err.details;
-    return { status: err.statusCode, body, headers: err.headers, unexpected: false };
-  }
   const fe = err as FastifyError;
   const known = fe.code ? fastifyCodes[fe.code] : undefined;
   if (known) {

@@ -2,6 +2,11 @@
 // Fastify as Postern (resolved from the API's dependencies), same machine, same run.
 import { createRequire } from "node:module";
 import path from "node:path";
+import { keepTickShape } from "../../apps/api/bin/keep-tick-shape.mjs";
+
+// The baseline at its best: the same guard as Postern's entry point, so that a garbage collection
+// in this long-lived process does not slow every nextTick (see apps/api/bin/keep-tick-shape.mjs).
+await keepTickShape();
 
 const require = createRequire(path.resolve(import.meta.dirname, "../../apps/api/package.json"));
 const Fastify = require("fastify");

@@ -9,6 +9,10 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { keepTickShape } from "./keep-tick-shape.mjs";
+
+// First, before a garbage collection can free them: see keep-tick-shape.mjs.
+await keepTickShape();
 
 // Prisma's query compiler is WebAssembly. V8 compiles it twice by default, a quick baseline and
 // an optimised tier; the optimised copy costs about 22 MB of resident memory for code that only

@@ -2,6 +2,10 @@
 // connected client, with nothing else in the way (no auth, no database, no filtering).
 import http from "node:http";
 import { WebSocketServer } from "ws";
+import { keepTickShape } from "../../apps/api/bin/keep-tick-shape.mjs";
+
+// At its best: the same guard as Postern's entry point (see apps/api/bin/keep-tick-shape.mjs).
+await keepTickShape();
 
 const server = http.createServer((req, res) => {
   if (req.method !== "POST" || req.url !== "/broadcast") {

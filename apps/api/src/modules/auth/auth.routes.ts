@@ -88,9 +88,10 @@ export default async function authRoutes(app: FastifyInstance) {
     return { ok: true as const, ended };
   });
 
-  r.get("/api/me", { schema: { response: { 200: ZMe } } }, async (request, reply) => {
+  // Not async: answered from memory, with no promise for Fastify to wait on.
+  r.get("/api/me", { schema: { response: { 200: ZMe } } }, (request, reply) => {
     const principal = requireUser(request);
-    return sendJson(reply, meJsonOf(principal.user, isAdmin(principal)));
+    sendJson(reply, meJsonOf(principal.user, isAdmin(principal)));
   });
 
   /** A local user changes their password; their other logins end (this one stays). */

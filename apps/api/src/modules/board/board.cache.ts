@@ -40,6 +40,11 @@ class Entry {
   pending: SessionUpdate[] = [];
 }
 
+/** Only a board that shows gateway statuses grows old by itself. */
+function fresh(entry: Entry): boolean {
+  return Date.now() - entry.at < MAX_AGE_MS || (entry.ready !== undefined && !entry.ready.hasGateways);
+}
+
 export class BoardCache {
   private readonly views = new Map<string, Entry>();
   /** Counts the changes that drop every board: a read under way during one is read again. */
@@ -59,8 +64,7 @@ export class BoardCache {
 
   view(cls: VisibilityClass): Promise<BoardView> {
     const hit = this.views.get(cls.key);
-    // Only a board that shows gateway statuses grows old by itself.
-    if (hit && (Date.now() - hit.at < MAX_AGE_MS || (hit.ready && !hit.ready.hasGateways))) return hit.view;
+    if (hit && fresh(hit)) return hit.view;
     const entry = new Entry();
     entry.view = this.build(cls, entry);
     this.views.set(cls.key, entry);
@@ -68,6 +72,13 @@ export class BoardCache {
       if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
     });
     return entry.view;
+  }
+
+  /** What `view` would give at once, without a promise: the class's board when it is in memory
+   * and fresh. Most reads find it so. */
+  current(cls: VisibilityClass): BoardView | undefined {
+    const hit = this.views.get(cls.key);
+    return hit?.ready && fresh(hit) ? hit.ready : undefined;
   }
 
   /**

@@ -11,6 +11,9 @@ export interface Board {
   cache: BoardCache;
   /** The board the request's caller sees. */
   viewFor(request: FastifyRequest): Promise<BoardView>;
+  /** Calls `use` with the board the request's caller sees: at once when it is in memory and fresh
+   * (most reads: no promise at all), else once it is read. */
+  withViewFor(request: FastifyRequest, use: (view: BoardView) => void): void | Promise<void>;
   classFor(request: FastifyRequest): VisibilityClass;
   /** The board the request's caller sees if it is in memory now, without waiting for it (a miss starts its read). */
   peekFor(request: FastifyRequest): BoardView | undefined;
@@ -45,6 +48,11 @@ export default fp(
       cache,
       classFor,
       viewFor: (request: FastifyRequest) => cache.view(classFor(request)),
+      withViewFor: (request: FastifyRequest, use: (view: BoardView) => void) => {
+        const cls = classFor(request);
+        const view = cache.current(cls);
+        return view ? use(view) : cache.view(cls).then(use);
+      },
       peekFor: (request: FastifyRequest) => {
         const cls = classFor(request);
         const view = cache.peek(cls);

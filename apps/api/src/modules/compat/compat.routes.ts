@@ -46,8 +46,8 @@ export default async function compatRoutes(app: FastifyInstance) {
     async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId, app.board.peekFor(request))),
   );
 
-  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
-    sendJson(reply, (await app.board.viewFor(request)).servicesBody),
+  r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
+    app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
   );
 
   r.get(

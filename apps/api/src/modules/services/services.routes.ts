@@ -36,17 +36,20 @@ export default async function servicesRoutes(app: FastifyInstance) {
   const adminView = () => ({ detail: true, now: app.ctx.now() });
 
   // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
-  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, async (request, reply) =>
-    sendJson(reply, (await app.board.viewFor(request)).servicesBody),
+  // Not async: a board in memory is sent at once, with no promise for Fastify to wait on.
+  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
+    app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
   );
 
-  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, async (request, reply) => {
-    // viewFor, not peekFor: a board that shows gateway statuses is read again once it is old.
-    const body = (await app.board.viewFor(request)).serviceBody(request.params.id);
-    // A hidden service is indistinguishable from none.
-    if (!body) return refuse(reply, notFound("service"));
-    return sendJson(reply, body);
-  });
+  // withViewFor, not peekFor: a board that shows gateway statuses is read again once it is old.
+  r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, (request, reply) =>
+    app.board.withViewFor(request, (view) => {
+      const body = view.serviceBody(request.params.id);
+      // A hidden service is indistinguishable from none.
+      if (!body) refuse(reply, notFound("service"));
+      else sendJson(reply, body);
+    }),
+  );
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {
     const service = await createService(app.ctx, originOf(request), request.body);

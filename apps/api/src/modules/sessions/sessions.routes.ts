@@ -20,16 +20,18 @@ export default async function sessionsRoutes(app: FastifyInstance) {
   r.get(
     "/api/sessions",
     { schema: { querystring: ZListSessionsQuery, response: { 200: z.array(ZSession) } } },
-    async (request, reply) => {
+    (request, reply) => {
       const { active, limit, ...filters } = request.query;
-      // The board's open sessions, as every member of the caller's class sees them; other
-      // questions (ended sessions, one service, one user) go to the database.
+      // The board's open sessions, as every member of the caller's class sees them (at once when
+      // the board is in memory: no promise); other questions (ended sessions, one service, one
+      // user) go to the database.
       if (active === "true" && Object.keys(filters).length === 0) {
-        const board = await app.board.viewFor(request);
         const max = limit ?? DEFAULT_LIMIT;
-        return sendJson(reply, board.sessions.length <= max ? board.sessionsBody : JSON.stringify(board.sessions.slice(0, max)));
+        return app.board.withViewFor(request, (board) => {
+          sendJson(reply, board.sessions.length <= max ? board.sessionsBody : JSON.stringify(board.sessions.slice(0, max)));
+        });
       }
-      return (await findSessions(app.ctx, viewerOf(request), request.query)).map(presentSession);
+      return findSessions(app.ctx, viewerOf(request), request.query).then((rows) => rows.map(presentSession));
     },
   );
 

@@ -12,6 +12,7 @@ import type { Actor } from "../modules/audit/audit.service";
 import { audienceOf, serviceGroups, servicesOf, type AudienceHint } from "../modules/live/live.audience";
 import { appendLog, type LogRecord } from "../modules/live/live.log";
 import { inTransaction, type DbContext } from "./db-context";
+import { retryOnConflict } from "./transaction-conflict";
 
 /** Who asked for a change and from where; null actor for Postern itself (the clock, the relay). */
 export interface Origin {
@@ -66,19 +67,36 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
 }
 
 /**
- * Runs `fn` in one Prisma transaction; whatever it `record`s is written with the change. A change
- * that records nothing (a refused request that throws) writes nothing at all.
+ * One change: `fn` in the transaction `open` gives it, its records appended at the end and told
+ * to `ctx.changes` after the commit. Should PostgreSQL fail the transaction to break a deadlock
+ * (transaction-conflict.ts), `fn` runs again in a new one: it must do nothing outside it.
  */
-export async function runChange<T>(ctx: DbContext, origin: Origin, fn: (tx: Tx, record: RecordEvent) => Promise<T>): Promise<T> {
+async function change<H, T>(
+  ctx: DbContext,
+  origin: Origin,
+  open: (run: (handle: H, sql: SqlRunner) => Promise<T>) => Promise<T>,
+  fn: (handle: H, record: RecordEvent) => Promise<T>,
+): Promise<T> {
   let records: LogRecord[] = [];
-  const result = await inTransaction(ctx, async (tx) => {
-    const pending: Pending[] = [];
-    const out = await fn(tx, (event, options = {}) => pending.push({ event, options }));
-    records = await flush(ctx, ctx.sql.within(tx), origin, pending);
-    return out;
+  const result = await retryOnConflict(() => {
+    records = [];
+    return open(async (handle, sql) => {
+      const pending: Pending[] = [];
+      const out = await fn(handle, (event, options = {}) => pending.push({ event, options }));
+      records = await flush(ctx, sql, origin, pending);
+      return out;
+    });
   });
   if (records.length > 0) ctx.changes.committed(records);
   return result;
+}
+
+/**
+ * Runs `fn` in one Prisma transaction; whatever it `record`s is written with the change. A change
+ * that records nothing (a refused request that throws) writes nothing at all.
+ */
+export function runChange<T>(ctx: DbContext, origin: Origin, fn: (tx: Tx, record: RecordEvent) => Promise<T>): Promise<T> {
+  return change<Tx, T>(ctx, origin, (run) => inTransaction(ctx, (tx) => run(tx, ctx.sql.within(tx))), fn);
 }
 
 /**
@@ -86,14 +104,6 @@ export async function runChange<T>(ctx: DbContext, origin: Origin, fn: (tx: Tx, 
  * (`@postern/db`'s sql.ts): a few statements of tens of microseconds instead of Prisma's
  * millisecond each.
  */
-export async function runSqlChange<T>(ctx: DbContext, origin: Origin, fn: (sql: SqlRunner, record: RecordEvent) => Promise<T>): Promise<T> {
-  let records: LogRecord[] = [];
-  const result = await ctx.sql.transaction(async (sql) => {
-    const pending: Pending[] = [];
-    const out = await fn(sql, (event, options = {}) => pending.push({ event, options }));
-    records = await flush(ctx, sql, origin, pending);
-    return out;
-  });
-  if (records.length > 0) ctx.changes.committed(records);
-  return result;
+export function runSqlChange<T>(ctx: DbContext, origin: Origin, fn: (sql: SqlRunner, record: RecordEvent) => Promise<T>): Promise<T> {
+  return change<SqlRunner, T>(ctx, origin, (run) => ctx.sql.transaction((sql) => run(sql, sql)), fn);
 }

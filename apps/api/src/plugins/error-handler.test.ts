@@ -8,6 +8,7 @@ import { ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createService, createUser, type TestApp, type TestUser } from "../../test/app";
 import { rowCounts } from "../../test/counts";
 import { providers } from "../../test/databases";
+import { CONFLICT_ATTEMPTS } from "../lib/transaction-conflict";
 import { BODY_LIMIT } from "../server";
 
 // A few seconds each on a quiet machine; the margin is for a loaded CI box.
@@ -132,6 +133,25 @@ describe.each(providers)("error handler on %s", (provider) => {
     expect(page.statusCode).toBe(200);
     expect(page.headers["content-type"]).toMatch(/^text\/html/);
     expect(page.body).toContain("<title>Postern</title>");
+  });
+
+  it.runIf(provider === "postgres")("answers 503 when every run of a change met a deadlock, and saves none of it", async () => {
+    const group = await t.app.ctx.db.group.create({ data: { name: "ops" } });
+    // PostgreSQL's own deadlock error, raised by the database at every run of the rename. A
+    // sequence counts the runs: it moves on even when the transaction that moved it rolls back.
+    await t.app.ctx.db.$executeRawUnsafe(`CREATE SEQUENCE "conflict_runs"`);
+    await t.app.ctx.db.$executeRawUnsafe(
+      `CREATE FUNCTION "always_deadlock"() RETURNS trigger AS $$ BEGIN PERFORM nextval('conflict_runs'); RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$ LANGUAGE plpgsql`,
+    );
+    await t.app.ctx.db.$executeRawUnsafe(`CREATE TRIGGER "always_deadlock" BEFORE UPDATE ON "Group" FOR EACH ROW EXECUTE FUNCTION "always_deadlock"()`);
+    const res = await t.app.inject({ method: "PATCH", url: `/api/groups/${group.id}`, headers: admin.headers, payload: { name: "ops2" } });
+    const error = expectError(res, 503, "service_unavailable");
+    expect(error.message).toMatch(/try again/);
+    expect(res.headers["retry-after"]).toBe("1");
+    const counted = await t.app.ctx.db.$queryRawUnsafe<{ runs: bigint }[]>(`SELECT last_value AS runs FROM "conflict_runs"`);
+    expect(Number(counted[0]?.runs)).toBe(CONFLICT_ATTEMPTS);
+    expect((await t.app.ctx.db.group.findUniqueOrThrow({ where: { id: group.id } })).name).toBe("ops");
+    expect(await t.app.ctx.db.auditEvent.count({ where: { action: "group.renamed" } })).toBe(0);
   });
 
   it("hides the text of an unexpected failure behind a 500 and logs nothing to the client", async () => {

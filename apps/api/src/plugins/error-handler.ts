@@ -9,6 +9,7 @@ import { Prisma } from "@postern/db";
 import { AppError } from "../errors";
 import { databaseFault } from "../lib/database-fault";
 import { refuse } from "../lib/refuse";
+import { isTransactionConflict } from "../lib/transaction-conflict";
 import { databaseInputIssue } from "./database-input-errors";
 
 const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
@@ -74,6 +75,12 @@ function toBody(
   if (fault === "unavailable") {
     const message = "the database is unavailable; try again shortly";
     return { status: 503, body: { error: { code: "service_unavailable", message } }, headers: { "retry-after": "2" }, unexpected: false };
+  }
+  if (isTransactionConflict(err)) {
+    // Every run of the change met another change head on (retryOnConflict gave up): nothing of it
+    // was written, and a moment later it will most likely go through.
+    const message = "the change collided with others being made at the same moment and was not saved; try again";
+    return { status: 503, body: { error: { code: "service_unavailable", message } }, headers: { "retry-after": "1" }, unexpected: false };
   }
   if (fe.statusCode === 429) {
     return { status: 429, body: { error: { code: "rate_limited", message: fe.message } }, unexpected: false };

@@ -34,8 +34,11 @@ export async function revokeLostAccess(
   if (scope.userIds?.length) or.push({ userId: { in: scope.userIds } });
   if (scope.serviceIds?.length) or.push({ serviceId: { in: scope.serviceIds } });
   if (or.length === 0) return [];
+  // In id order, as every revocation ends them: two that meet (a group deleted while one of its
+  // members is disabled) wait for each other instead of deadlocking.
   const open = await tx.accessSession.findMany({
     where: { status: { in: [...OPEN_STATUSES] }, OR: or },
+    orderBy: { id: "asc" },
     select: {
       id: true,
       status: true,

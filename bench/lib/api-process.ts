@@ -125,8 +125,11 @@ async function startInstance(databaseUrl: string, dir: string, env: Record<strin
   const port = await freePort();
   // BENCH_PROFILE=<dir>: each server writes a CPU profile there when it stops (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
+  // BENCH_NODE_FLAGS="--log-deopt …": node and V8 flags for the servers only, while investigating
+  // (NODE_OPTIONS would reach the load generator too, and takes few of V8's flags).
+  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   const child = spawnNode(
-    [...profile, ...(await serverArgs())],
+    [...profile, ...flags, ...(await serverArgs())],
     {
       HOST: "127.0.0.1",
       PORT: String(port),

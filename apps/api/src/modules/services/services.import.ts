@@ -54,10 +54,13 @@ export async function importServicesCsv(
   text: string,
   options: ImportOptions = {},
 ): Promise<TImportResult> {
-  const { rows, skipped } = parseConnectionsCsv(text);
+  const parsed = parseConnectionsCsv(text);
   const max = options.maxDurationSeconds ?? 8 * 3600;
   return runChange(ctx, origin, async (tx, record) => {
     await assertGroupsExist(tx, options.groupIds ?? [], "querystring.groupId");
+    const { rows } = parsed;
+    // A copy: the change may run again after a deadlock, and must not list a line twice.
+    const skipped = [...parsed.skipped];
     const created: TImportResult["created"] = [];
     const seen = new Set<string>();
     for (const row of rows) {

@@ -229,6 +229,28 @@ describe.each(providers)("services on %s", (provider) => {
     expect(await t.app.ctx.db.auditEvent.count({ where: { action: "service.created" } })).toBe(3);
   });
 
+  it.runIf(provider === "postgres")("runs an import again after a deadlock, reporting each skipped line once", async () => {
+    const existing = await createService(t.app);
+    // PostgreSQL's deadlock error on the import's first insert only: the change runs again whole.
+    await t.app.ctx.db.$executeRawUnsafe(`CREATE SEQUENCE "service_inserts"`);
+    await t.app.ctx.db.$executeRawUnsafe(
+      `CREATE FUNCTION "deadlock_once"() RETURNS trigger AS $$ BEGIN IF nextval('service_inserts') = 1 THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+    );
+    await t.app.ctx.db.$executeRawUnsafe(`CREATE TRIGGER "deadlock_once" BEFORE INSERT ON "Service" FOR EACH ROW EXECUTE FUNCTION "deadlock_once"()`);
+    // The lines skipped inside the change come before the insert that fails the first run.
+    const csv = [existing.slug, "!!!", ";no main", "vpn main 1"].join("\n");
+    const res = await t.app.inject({ method: "POST", url: "/api/services/import", headers: { ...admin.headers, "content-type": "text/csv" }, payload: csv });
+    expect(res.statusCode, res.body).toBe(200);
+    const result = ZImportResult.parse(res.json());
+    expect(result.created.map((s) => s.slug)).toEqual(["vpn-main-1"]);
+    expect(result.skipped).toEqual([
+      { line: 1, reason: `a service with slug "${existing.slug}" already exists` },
+      { line: 2, reason: "the name has no letters or digits to make a slug from" },
+      { line: 3, reason: "the main connection name is empty" },
+    ]);
+    expect(await t.app.ctx.db.auditEvent.count({ where: { action: "service.created" } })).toBe(1);
+  });
+
   it("rejects an import with an unknown group or a bad option, naming it, and creates nothing", async () => {
     const before = await rowCounts(t.app);
     const cases: [string, string][] = [

@@ -27,7 +27,9 @@ interface Loose {
   meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown; originalCode?: unknown } } };
 }
 
-function codesOf(err: unknown, depth = 0): { codes: string[]; messages: string[] } {
+/** Every code and message an error carries, whichever layer it came through (its own, the
+ * driver adapter's in Prisma's `meta`, and those of its causes). */
+export function codesOf(err: unknown, depth = 0): { codes: string[]; messages: string[] } {
   const out = { codes: [] as string[], messages: [] as string[] };
   if (!err || typeof err !== "object" || depth > 4) return out;
   const e = err as Loose;

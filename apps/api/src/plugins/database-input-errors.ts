@@ -4,7 +4,6 @@
 // is a 400 naming the field where the database says which, never a 500.
 import { Prisma } from "@postern/db";
 import type { TFieldIssue } from "@postern/contracts";
-import { adapterCause } from "../lib/transaction-conflict";
 
 /** Prisma's codes for a value that does not fit its column. */
 const prismaValueCodes: Record<string, string> = {
@@ -25,6 +24,22 @@ function sqlStateProblem(code: string): string | null {
   if (code === "54000") return "too large for the database";
   if (code.startsWith("22")) return "not a value the database accepts";
   return null;
+}
+
+interface AdapterCause {
+  kind?: string;
+  code?: string;
+  originalCode?: string;
+  column?: string;
+}
+
+/** The driver adapter's error, thrown bare by model queries and wrapped in `meta` by raw ones. */
+function adapterCause(err: unknown): AdapterCause | undefined {
+  if (err instanceof Error && err.name === "DriverAdapterError") return (err as Error & { cause?: AdapterCause }).cause;
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    return (err.meta?.driverAdapterError as { cause?: AdapterCause } | undefined)?.cause;
+  }
+  return undefined;
 }
 
 function issue(column: unknown, problem: string): TFieldIssue {

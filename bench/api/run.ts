@@ -260,6 +260,13 @@ async function pairedRow(api: ApiCluster, hello: { url: string; pid: number }, o
   };
 }
 
+/** The login cookie with another signature, as if signed with an earlier secret. */
+function staleCookieOf(cookie: string): string {
+  const dot = cookie.lastIndexOf(".");
+  const signature = cookie.slice(dot + 1);
+  return `${cookie.slice(0, dot + 1)}${[...signature].map((c) => (c === "A" ? "B" : "A")).join("")}`;
+}
+
 async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url: string; pid: number }): Promise<Row[]> {
   const cookie = { cookie: board.member.cookie };
   const bearer = { authorization: `Bearer ${board.member.token}` };
@@ -272,6 +279,9 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
     { name: "GET /api/me (cookie)", path: "/api/me", headers: cookie, expect: 200 },
     { name: "GET /api/me (token)", path: "/api/me", headers: bearer, expect: 200 },
     { name: "401 GET /api/services (no login)", path: "/api/services", headers: {}, expect: 401, refusal: true },
+    // What a browser sends after the install's secret changed (or its login expired), on every
+    // request until someone logs in again: a well-formed login cookie that fails to verify.
+    { name: "401 GET /api/services (stale login cookie)", path: "/api/services", headers: { cookie: staleCookieOf(board.member.cookie) }, expect: 401, refusal: true },
     { name: "403 GET /api/users (member)", path: "/api/users", headers: cookie, expect: 403, refusal: true },
     { name: "404 GET /api/services/:unknown", path: "/api/services/no-such-service", headers: cookie, expect: 404, refusal: true },
     {
@@ -463,8 +473,11 @@ async function main() {
     }
   }
   if (refusals.length) {
-    // "404 GET", "409 POST": the status and the method.
-    const refusalLabel = (r: Row) => r.name.split(" ").slice(0, 2).join(" ");
+    // "404 GET", "409 POST": the status and the method, and the row's parenthesis where two
+    // refusals share those ("401 GET (stale login cookie)").
+    const shortLabel = (r: Row) => r.name.split(" ").slice(0, 2).join(" ");
+    const refusalLabel = (r: Row) =>
+      refusals.filter((o) => shortLabel(o) === shortLabel(r)).length > 1 ? `${shortLabel(r)} ${/\(.*\)$/.exec(r.name)?.[0] ?? ""}`.trim() : shortLabel(r);
     // What Postern adds to plain Fastify answering the same method (a POST's body is Node's cost).
     const own = (r: Row) => r.cpu! - r.baselineCpu!;
     process.stdout.write(

@@ -104,6 +104,27 @@ describe.each(providers)("local login on %s", (provider) => {
     }
   });
 
+  it("refuses a login cookie that fails to verify every time, and still admits its owner's real one", async () => {
+    const alice = await createUser(t.app, { username: "alice-stale" });
+    const real = alice.headers.cookie ?? "";
+    const signed = real.slice(real.indexOf("=") + 1);
+    // Signed with another secret (an earlier install's), and one of ours that has expired.
+    const foreign = `${signed.slice(0, signed.lastIndexOf(".") + 1)}${"A".repeat(43)}`;
+    const { sid } = t.app.jwt.decode<{ sid: string }>(signed) ?? { sid: "" };
+    const expired = t.app.jwt.sign({ typ: "login", sid }, { expiresIn: 60, clockTimestamp: Date.now() - 3_600_000 });
+    for (const stale of [foreign, expired]) {
+      // Twice: the second answer comes from the refusal remembered, and must be the same.
+      for (let i = 0; i < 2; i++) {
+        const res = await t.app.inject({ method: "GET", url: "/api/me", headers: { cookie: `${SESSION_COOKIE}=${stale}` } });
+        expect(res.statusCode).toBe(401);
+        expect(ZErrorBody.parse(res.json()).error.code).toBe("unauthorized");
+      }
+    }
+    const me = await t.app.inject({ method: "GET", url: "/api/me", headers: { cookie: real } });
+    expect(me.statusCode).toBe(200);
+    expect(ZMe.parse(me.json()).user.username).toBe("alice-stale");
+  });
+
   it("cookie-authenticated changes need the CSRF header", async () => {
     const admin = await createUser(t.app, { role: "admin" });
     const before = await rowCounts(t.app);

@@ -138,7 +138,7 @@ async function baseline(hello: { url: string; pid: number }, opts: Options, post
 }
 
 interface Board {
-  member: { cookie: string; token: string; heldServiceId: string };
+  member: { cookie: string; token: string; heldServiceId: string; loggedOutCookie: string };
   /** `spare`: a second service for the mix run alongside the reads (the first may still be held
    * by a loop the previous run's clock stopped between its start and its end). */
   writers: { cookie: string; serviceId: string; spare: string; instance: number }[];
@@ -169,6 +169,9 @@ async function seed(api: ApiCluster): Promise<Board> {
     return login(url, username, password);
   };
   const readerCookie = await makeUser("reader", [groups[0]!.id, groups[1]!.id]);
+  // A second login of the reader's, logged out: what a tab left open elsewhere still sends.
+  const loggedOutCookie = await login(url, "reader", "pw-reader-long-enough");
+  await call(url, { cookie: loggedOutCookie }, "POST", "/api/auth/logout");
   const token = (await call<{ token: string }>(url, { cookie: readerCookie }, "POST", "/api/tokens", { name: "bench", scopes: ["sessions:read", "sessions:write"] })).token;
   const start = (cookie: string, serviceId: string) => call(url, { cookie }, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 12 * 3600 });
   // The reader holds two (one of them makes the 409 row); the writers six each: 50 in all.
@@ -181,7 +184,7 @@ async function seed(api: ApiCluster): Promise<Board> {
     for (let k = 0; k < 6; k++) await start(cookie, serviceIds[(w * 2 + k) % 20]!);
     writers.push({ cookie, serviceId: serviceIds[(w * 2 + 10) % 20]!, spare: serviceIds[(w * 2 + 11) % 20]!, instance: w % api.instances.length });
   }
-  return { member: { cookie: readerCookie, token, heldServiceId }, writers, serviceIds };
+  return { member: { cookie: readerCookie, token, heldServiceId, loggedOutCookie }, writers, serviceIds };
 }
 
 const median = (values: number[]) => {
@@ -282,6 +285,9 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
     // What a browser sends after the install's secret changed (or its login expired), on every
     // request until someone logs in again: a well-formed login cookie that fails to verify.
     { name: "401 GET /api/services (stale login cookie)", path: "/api/services", headers: { cookie: staleCookieOf(board.member.cookie) }, expect: 401, refusal: true },
+    { name: "401 GET /api/services (logged-out cookie)", path: "/api/services", headers: { cookie: board.member.loggedOutCookie }, expect: 401, refusal: true },
+    // A monitor still using a token whose owner was deleted: shaped like one, known to no one.
+    { name: "401 GET /api/services (unknown token)", path: "/api/services", headers: { authorization: `Bearer pst_0123456789ab_${"x".repeat(43)}` }, expect: 401, refusal: true },
     { name: "403 GET /api/users (member)", path: "/api/users", headers: cookie, expect: 403, refusal: true },
     { name: "404 GET /api/services/:unknown", path: "/api/services/no-such-service", headers: cookie, expect: 404, refusal: true },
     {

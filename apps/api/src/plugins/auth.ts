@@ -171,14 +171,10 @@ export default fp(
 
     /** A login session (cookie or Basic-issued bearer), from the cache or the database. */
     const loginOf = async (request: FastifyRequest, sid: string): Promise<CachedLogin | null> => {
-      let disabled = false;
-      const found = await cache.login(sid, async () => {
-        const row = await findLogin(app.ctx, sid);
-        disabled = row === "disabled";
-        return row === "disabled" ? null : row;
-      });
-      if (disabled) request.authProblem = "this account is disabled; ask an admin";
-      return unexpired(found);
+      const found = await cache.login(sid, () => findLogin(app.ctx, sid));
+      if (found !== "disabled") return unexpired(found);
+      request.authProblem = "this account is disabled; ask an admin";
+      return null;
     };
 
     /** The same from memory alone: undefined when it has to be loaded. */

@@ -3,6 +3,14 @@
 // user's rights, groups or credentials drops that user's entries — on this process at commit,
 // before the request that made the change answers, and on every other instance as the event
 // arrives from the live log. Entries also expire after a short time, as a safety net.
+//
+// It remembers, as briefly, the credentials that stand for no one: a login session that was
+// logged out, revoked or has expired, and a token prefix no token has. A browser tab left open
+// after "log out everywhere", or a monitor still using a deleted token, sends one on every request
+// until someone notices, and each cost a database query: 50 to 65 times a cached read. Such a
+// refusal lasts (no event makes a revoked login valid again); the one that can end, an unknown
+// prefix that a new token takes, is dropped by that token's event. A disabled account's login is
+// not remembered this way, so that each refusal still says why.
 import type { TDomainEvent } from "@postern/contracts";
 import type { UserWithGroups } from "../users/users.presenter";
 import type { StoredToken } from "../tokens/tokens.service";
@@ -21,9 +29,17 @@ interface Entry<T> {
 const TTL_MS = 30_000;
 const MAX_ENTRIES = 20_000;
 
+/** What the login loader may find besides a login: an account that exists but is disabled. */
+export type LoginLookup = CachedLogin | "disabled" | null;
+
 export class PrincipalCache {
   private readonly logins = new Map<string, Entry<CachedLogin>>();
   private readonly tokens = new Map<string, Entry<StoredToken>>();
+  /** Login session ids and token prefixes found to stand for no one, and until when that is
+   * believed. Apart from the entries above, so a flood of made-up credentials cannot push the
+   * real ones out. */
+  private readonly refusedLogins = new Map<string, number>();
+  private readonly refusedTokens = new Map<string, number>();
   /** Loads in flight, so a burst of requests with one cookie makes one query. */
   private readonly loading = new Map<string, Promise<unknown>>();
   /** Bumped by every invalidation: a load that started before one must not be stored after it. */
@@ -31,40 +47,58 @@ export class PrincipalCache {
 
   constructor(private readonly ttlMs = TTL_MS) {}
 
-  /** A fresh entry, without loading: undefined when there is none. */
-  cachedLogin(sid: string): CachedLogin | undefined {
-    return this.fresh(this.logins, sid);
+  /** Without loading: the login, null when it is known to stand for no one, undefined when it
+   * has to be loaded. */
+  cachedLogin(sid: string): CachedLogin | null | undefined {
+    return this.fresh(this.logins, this.refusedLogins, sid);
   }
 
-  cachedToken(prefix: string): StoredToken | undefined {
-    return this.fresh(this.tokens, prefix);
+  cachedToken(prefix: string): StoredToken | null | undefined {
+    return this.fresh(this.tokens, this.refusedTokens, prefix);
   }
 
-  private fresh<T>(map: Map<string, Entry<T>>, key: string): T | undefined {
+  private fresh<T>(map: Map<string, Entry<T>>, refused: Map<string, number>, key: string): T | null | undefined {
     const hit = map.get(key);
-    return hit && hit.until > Date.now() ? hit.value : undefined;
+    if (hit && hit.until > Date.now()) return hit.value;
+    const until = refused.get(key);
+    return until !== undefined && until > Date.now() ? null : undefined;
   }
 
-  async login(sid: string, load: () => Promise<CachedLogin | null>): Promise<CachedLogin | null> {
-    return this.get(this.logins, `l:${sid}`, sid, load, (v) => v.user.id);
+  async login(sid: string, load: () => Promise<LoginLookup>): Promise<LoginLookup> {
+    return this.get(this.logins, this.refusedLogins, `l:${sid}`, sid, load, (v) => v.user.id);
   }
 
   async token(prefix: string, load: () => Promise<StoredToken | null>): Promise<StoredToken | null> {
-    return this.get(this.tokens, `t:${prefix}`, prefix, load, (v) => v.userId);
+    return this.get(this.tokens, this.refusedTokens, `t:${prefix}`, prefix, load, (v) => v.userId);
   }
 
-  private async get<T>(map: Map<string, Entry<T>>, loadKey: string, key: string, load: () => Promise<T | null>, userOf: (v: T) => string | null) {
-    const hit = this.fresh(map, key);
-    if (hit !== undefined) return hit;
-    const running = this.loading.get(loadKey) as Promise<T | null> | undefined;
+  /** From memory, or loaded: an object is remembered as found, null as standing for no one,
+   * anything else (a disabled account) not at all. */
+  private async get<T extends object, V extends T | null | string>(
+    map: Map<string, Entry<T>>,
+    refused: Map<string, number>,
+    loadKey: string,
+    key: string,
+    load: () => Promise<V>,
+    userOf: (v: T) => string | null,
+  ): Promise<V> {
+    const hit = this.fresh(map, refused, key);
+    if (hit !== undefined) return hit as V;
+    const running = this.loading.get(loadKey) as Promise<V> | undefined;
     if (running) return running;
     const generation = this.generation;
     const promise = load().finally(() => this.loading.delete(loadKey));
     this.loading.set(loadKey, promise);
     const value = await promise;
-    if (value !== null && generation === this.generation) {
-      if (map.size >= MAX_ENTRIES) map.clear();
-      map.set(key, { value, userId: userOf(value), until: Date.now() + this.ttlMs });
+    if (generation === this.generation) {
+      const until = Date.now() + this.ttlMs;
+      if (value === null) {
+        if (refused.size >= MAX_ENTRIES) refused.clear();
+        refused.set(key, until);
+      } else if (typeof value === "object") {
+        if (map.size >= MAX_ENTRIES) map.clear();
+        map.set(key, { value: value as T, userId: userOf(value as T), until });
+      }
     }
     return value;
   }
@@ -92,6 +126,11 @@ export class PrincipalCache {
       case "group.deleted":
         // Group names and memberships of many users: start over.
         return this.clear();
+      case "token.created":
+        // Its prefix may have been refused a moment ago (a script that tried it early, or a guess).
+        this.refusedTokens.clear();
+        this.generation += 1;
+        return;
       case "token.revoked":
         for (const [key, entry] of this.tokens) if (entry.value.id === event.token.id) this.tokens.delete(key);
         this.generation += 1;
@@ -112,5 +151,7 @@ export class PrincipalCache {
     this.generation += 1;
     this.logins.clear();
     this.tokens.clear();
+    this.refusedLogins.clear();
+    this.refusedTokens.clear();
   }
 }

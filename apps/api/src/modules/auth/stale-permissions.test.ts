@@ -2,8 +2,9 @@
 // answer with a permission that was just taken away: the very next request after the change is
 // decided on the new rights, for cookies and API tokens alike.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ZMe, ZService } from "@postern/contracts";
-import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
+import { ZErrorBody, ZMe, ZService } from "@postern/contracts";
+import { queriesSent } from "@postern/db";
+import { authHeaders, buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
 import { providers } from "../../../test/databases";
 
 describe.each(providers)("no stale permission from the caches (%s)", (provider) => {
@@ -69,7 +70,34 @@ describe.each(providers)("no stale permission from the caches (%s)", (provider) 
     }
     const disabled = await t.app.inject({ method: "PATCH", url: `/api/users/${dave.id}`, headers: admin.headers, payload: { disabled: true } });
     expect(disabled.statusCode).toBe(200);
-    expect((await t.app.inject({ method: "GET", url: "/api/me", headers: dave.headers })).statusCode).toBe(401);
-    expect((await t.app.inject({ method: "GET", url: "/api/services", headers: daveToken })).statusCode).toBe(401);
+    for (let i = 0; i < 2; i++) {
+      const me = await t.app.inject({ method: "GET", url: "/api/me", headers: dave.headers });
+      expect(me.statusCode).toBe(401);
+      expect(ZErrorBody.parse(me.json()).error.message).toContain("disabled");
+      expect((await t.app.inject({ method: "GET", url: "/api/services", headers: daveToken })).statusCode).toBe(401);
+    }
+  });
+
+  it("refuses a logged-out cookie and an unknown token from memory after the first time", async () => {
+    const erin = await createUser(t.app);
+    const loggedOut = { cookie: erin.headers.cookie ?? "", "x-postern-csrf": "1" };
+    expect((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: loggedOut })).statusCode).toBe(200);
+    const unknownToken = { authorization: `Bearer pst_0123456789ab_${"x".repeat(43)}` };
+    for (const headers of [{ cookie: loggedOut.cookie }, unknownToken]) {
+      // The first refusal asks the database; the ones after it come from memory, and say the same.
+      const first = await t.app.inject({ method: "GET", url: "/api/me", headers });
+      expect(first.statusCode).toBe(401);
+      const before = queriesSent();
+      for (let i = 0; i < 5; i++) {
+        const again = await t.app.inject({ method: "GET", url: "/api/me", headers });
+        expect(again.statusCode).toBe(401);
+        expect(again.json()).toEqual(first.json());
+      }
+      expect(queriesSent() - before).toBe(0);
+    }
+    // Erin's next login is a new session, unaffected.
+    const login = await t.app.inject({ method: "POST", url: "/api/auth/login", payload: { username: erin.username, password: erin.password } });
+    expect(login.statusCode).toBe(200);
+    expect((await t.app.inject({ method: "GET", url: "/api/me", headers: authHeaders(login) })).statusCode).toBe(200);
   });
 });

@@ -11,6 +11,7 @@ import { TOKEN_PREFIX } from "../modules/tokens/tokens.secret";
 import { TokenUsage } from "../modules/tokens/token-usage";
 import { ACCESS_TOKEN_SECONDS, findLogin, LOGIN_SESSION_SECONDS } from "../modules/auth/auth.service";
 import { PrincipalCache, type CachedLogin } from "../modules/auth/principal-cache";
+import { UnknownTokenGuard } from "../modules/auth/unknown-token-guard";
 import { VerifiedJwts } from "../modules/auth/verified-jwts";
 import type { UserWithGroups } from "../modules/users/users.presenter";
 import { isApiPath } from "../lib/api-paths";
@@ -163,6 +164,7 @@ export default fp(
     // processes' changes arrive from the live log.
     const forgetLocal = app.changes.onLocalCommit((event) => cache.notice(event));
     const forgetRemote = app.changes.subscribe(({ event }) => cache.notice(event));
+    const unknownTokens = new UnknownTokenGuard();
     const usage = new TokenUsage(app.ctx, (err) => app.dbHealth.report("could not record when API tokens were last used", err));
     app.addHook("preClose", async () => {
       forgetLocal();
@@ -230,11 +232,14 @@ export default fp(
       if (bearer?.startsWith(TOKEN_PREFIX)) {
         const prefix = prefixOf(bearer);
         if (!prefix) return useToken(request, bearer, null);
-        return then(
-          cache.cachedToken(prefix),
-          () => cache.token(prefix, () => findTokenByPrefix(app.ctx, prefix)),
-          (stored) => useToken(request, bearer, stored),
-        );
+        const cached = cache.cachedToken(prefix);
+        if (cached !== undefined) return useToken(request, bearer, cached);
+        const flooding = unknownTokens.refusal(request.ip);
+        if (flooding) return flooding;
+        return cache.token(prefix, () => findTokenByPrefix(app.ctx, prefix)).then((stored) => {
+          if (stored === null) unknownTokens.noteUnknown(request.ip);
+          return useToken(request, bearer, stored);
+        });
       }
       if (bearer) {
         const claims = jwts.claims(bearer);

@@ -89,14 +89,22 @@ declare module "@fastify/jwt" {
   }
 }
 
-const NEEDS_ADMIN = "this needs an admin";
-
 /** What authentication and authorisation answer: nothing to say, or the refusal to send. */
 type Refusal = AppError | undefined;
 
+/** The refusal for a caller who has not authenticated, or (`admin`) is not an admin. The auth
+ * hook returns it; routes throw it through `requirePrincipal` / `requireAdmin`. */
+function callerRefusal(request: FastifyRequest, admin: boolean): Refusal {
+  const principal = request.principal;
+  if (!principal) return unauthorized(request.authProblem ?? undefined);
+  if (admin && !isAdmin(principal)) return forbidden("this needs an admin");
+  return undefined;
+}
+
 export function requirePrincipal(request: FastifyRequest): Principal {
-  if (!request.principal) throw unauthorized(request.authProblem ?? undefined);
-  return request.principal;
+  const refusal = callerRefusal(request, false);
+  if (refusal) throw refusal;
+  return request.principal as Principal;
 }
 
 /** A caller that is a user (a login or a personal token), not a service token. */
@@ -112,9 +120,9 @@ export function isAdmin(principal: Principal): boolean {
 }
 
 export function requireAdmin(request: FastifyRequest): Principal {
-  const principal = requirePrincipal(request);
-  if (!isAdmin(principal)) throw forbidden(NEEDS_ADMIN);
-  return principal;
+  const refusal = callerRefusal(request, true);
+  if (refusal) throw refusal;
+  return request.principal as Principal;
 }
 
 export function actorOf(principal: Principal): Actor {
@@ -293,9 +301,9 @@ export default fp(
       if (!url) return undefined;
       const access = request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
       if (access === "public") return undefined;
-      const principal = request.principal;
-      if (!principal) return unauthorized(request.authProblem ?? undefined);
-      if (access === "admin" && !isAdmin(principal)) return forbidden(NEEDS_ADMIN);
+      const refusal = callerRefusal(request, access === "admin");
+      if (refusal) return refusal;
+      const principal = request.principal as Principal;
       if (principal.scopes) {
         const config = request.routeOptions.config;
         const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");

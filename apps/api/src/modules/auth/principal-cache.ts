@@ -7,7 +7,7 @@
 // It remembers, as briefly, the credentials that stand for no one: a login session that was
 // logged out, revoked or has expired, and a token prefix no token has. A browser tab left open
 // after "log out everywhere", or a monitor still using a deleted token, sends one on every request
-// until someone notices, and each cost a database query: 50 to 65 times a cached read. Such a
+// until someone notices, and each cost a database query: 32 to 44 times a cached read. Such a
 // refusal lasts (no event makes a revoked login valid again); the one that can end, an unknown
 // prefix that a new token takes, is dropped by that token's event. A disabled account's login is
 // not remembered this way, so that each refusal still says why.

@@ -1,13 +1,14 @@
 // The WAL checkpointer thread on a real SQLite file: it starts only under write load, copies the
-// WAL into the database without the writer's help, leaves the WAL bounded, loses nothing, and a
-// failing worker is reported, not fatal.
+// WAL into the database without the writer's help (a batch of commits at a time, so that lone
+// commits do not each restart the WAL), leaves the WAL bounded, loses nothing, and a failing
+// worker is reported, not fatal.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "./index";
-import { COMMITS_BEFORE_WORKER, LazyWalCheckpointer } from "./wal-checkpointer";
+import { BATCH_COMMITS, COMMITS_BEFORE_WORKER, LazyWalCheckpointer } from "./wal-checkpointer";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -62,6 +63,57 @@ describe("WAL checkpointer thread", () => {
     } finally {
       await checkpointer.stop();
       if (db.open) db.close();
+    }
+  });
+
+  it("copies lone commits only once a batch of them has come, so the writer's next commit does not restart the WAL", async () => {
+    const file = path.join(dir, "t.db");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("wal_autocheckpoint = 0");
+    db.exec('CREATE TABLE "t" ("v" TEXT NOT NULL)');
+    // The table in the file itself, so that a copy of the file alone can be counted.
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    const batch = 8;
+    const checkpointer = new LazyWalCheckpointer(file, 10, batch);
+    const errors: Error[] = [];
+    checkpointer.onError = (err) => errors.push(err);
+    const insert = db.prepare('INSERT INTO "t" ("v") VALUES (?)');
+    const commit = (v: string) => {
+      insert.run(v);
+      checkpointer.committed();
+    };
+    /** Rows in the database file by itself, as a copy without its WAL reads them. */
+    const rowsInFile = () => {
+      const copy = path.join(dir, `copy-${Math.random()}.db`);
+      fs.copyFileSync(file, copy);
+      const reader = new Database(copy, { readonly: true });
+      try {
+        return (reader.prepare('SELECT count(*) AS n FROM "t"').get() as { n: number }).n;
+      } finally {
+        reader.close();
+      }
+    };
+    try {
+      for (let i = 0; i < COMMITS_BEFORE_WORKER; i++) commit(`busy ${i}`);
+      await until(() => rowsInFile() === COMMITS_BEFORE_WORKER, "the worker copying the first commits");
+      // Changes at a team's pace: each one comes after the worker has looked several times.
+      for (let i = 0; i < batch - 1; i++) {
+        commit(`lone ${i}`);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      expect(rowsInFile()).toBe(COMMITS_BEFORE_WORKER);
+      const [pending] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number; checkpointed: number }[];
+      // Left in the WAL (which the writer then appended to, rather than starting it over).
+      expect(pending!.log).toBeGreaterThanOrEqual(batch - 1);
+      commit("the batch's last");
+      for (let i = 0; i < batch; i++) commit(`more ${i}`);
+      await until(() => rowsInFile() === COMMITS_BEFORE_WORKER + 2 * batch, "the worker copying a full batch");
+      expect(errors).toEqual([]);
+      expect(BATCH_COMMITS).toBeGreaterThan(1);
+    } finally {
+      await checkpointer.stop();
+      db.close();
     }
   });
 

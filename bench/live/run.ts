@@ -222,8 +222,25 @@ interface Row {
   connectSeconds: number;
   /** The same clients connecting to the bare ws server. */
   baselineConnectSeconds: number;
-  /** How long the start / end request itself took to answer (median). */
+  /** How long the start / end request itself took to answer (median), as the sender saw it. */
   requestMs: number;
+  /** The same requests as the server timed them (its `postern_http_request_duration_seconds`,
+   * from the request's arrival to its answer written): the median. */
+  serverMs: number;
+}
+
+/** The measured routes' time in the server so far (seconds) and how many it answered. */
+async function serverTimes(apiServer: Api): Promise<{ seconds: number; count: number }> {
+  const lines = (await (await fetch(`${apiServer.url}/metrics`)).text()).split("\n");
+  let seconds = 0;
+  let count = 0;
+  for (const route of ['method="POST",route="/api/services/:id/sessions"', 'method="DELETE",route="/api/sessions/:id"']) {
+    const prefix = (part: string) => `postern_http_request_duration_seconds_${part}{${route}} `;
+    const of = (part: string) => Number(lines.find((l) => l.startsWith(prefix(part)))?.slice(prefix(part).length) ?? 0);
+    seconds += of("sum");
+    count += of("count");
+  }
+  return { seconds, count };
 }
 
 /** `pairs` starts and ends, one after the other, with two clients watching: every part of the
@@ -247,6 +264,8 @@ async function benchSize(opts: Options, sender: Sender, n: number, rounds: numbe
   let payload = "";
   let sessionId = "";
   const requestTimes: number[] = [];
+  const serverRequestTimes: number[] = [];
+  let server = await serverTimes(apiServer);
   for (let r = 0; r < rounds; r++) {
     const starting = r % 2 === 0;
     const marker = starting ? '"session.started"' : '"session.ended"';
@@ -257,6 +276,10 @@ async function benchSize(opts: Options, sender: Sender, n: number, rounds: numbe
     if (starting) sessionId = res.id;
     requestTimes.push(res.answered - res.sent);
     latencies.push(...(await waiting).map((t) => t - res.sent));
+    // Read once every client has the event, so that rendering the figures does not join the fan-out.
+    const now = await serverTimes(apiServer);
+    if (now.count === server.count + 1) serverRequestTimes.push((now.seconds - server.seconds) * 1000);
+    server = now;
     if (starting && !payload) {
       const list = await fetch(`${apiServer.url}/api/sessions?active=true`, { headers: { cookie: apiServer.cookie } });
       const [session] = (await list.json()) as unknown[];
@@ -300,6 +323,7 @@ async function benchSize(opts: Options, sender: Sender, n: number, rounds: numbe
     connectSeconds,
     baselineConnectSeconds,
     requestMs: statsOf(requestTimes).p50,
+    serverMs: statsOf(serverRequestTimes).p50,
   };
 }
 
@@ -347,25 +371,26 @@ async function main() {
   }
   const f = (x: number) => x.toFixed(1).padStart(8);
   process.stdout.write(
-    "\n| clients | server | p50 ms | p99 ms | max ms | peak RSS MB | connect s | request ms |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    "\n| clients | server | p50 ms | p99 ms | max ms | peak RSS MB | connect s | request ms | in the server, ms |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
   );
   for (const r of rows) {
-    process.stdout.write(`| ${r.n} | Postern | ${f(r.api.p50)} | ${f(r.api.p99)} | ${f(r.api.max)} | ${f(r.apiRss)} | ${r.connectSeconds.toFixed(1)} | ${f(r.requestMs)} |\n`);
-    process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | ${r.baselineConnectSeconds.toFixed(1)} | |\n`);
+    process.stdout.write(`| ${r.n} | Postern | ${f(r.api.p50)} | ${f(r.api.p99)} | ${f(r.api.max)} | ${f(r.apiRss)} | ${r.connectSeconds.toFixed(1)} | ${f(r.requestMs)} | ${f(r.serverMs)} |\n`);
+    process.stdout.write(`| ${r.n} | bare ws | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${f(r.baseline.max)} | ${f(r.baselineRss)} | ${r.baselineConnectSeconds.toFixed(1)} | | |\n`);
   }
   const first = rows[0];
   process.stdout.write(
-    `\n| clients | p99 ratio Postern / bare ws | p50 ratio | RSS ratio | request ms ÷ request ms at ${first?.n ?? 0} clients |\n| ---: | ---: | ---: | ---: | ---: |\n`,
+    `\n| clients | p99 ratio Postern / bare ws | p50 ratio | RSS ratio | request ms ÷ request ms at ${first?.n ?? 0} clients | in the server, ÷ at ${first?.n ?? 0} clients |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n`,
   );
   const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "–");
   for (const r of rows) {
     process.stdout.write(
-      `| ${r.n} | ${ratio(r.api.p99, r.baseline.p99)} | ${ratio(r.api.p50, r.baseline.p50)} | ${ratio(r.apiRss, r.baselineRss)} | ${ratio(r.requestMs, first?.requestMs ?? 0)} |\n`,
+      `| ${r.n} | ${ratio(r.api.p99, r.baseline.p99)} | ${ratio(r.api.p50, r.baseline.p50)} | ${ratio(r.apiRss, r.baselineRss)} | ${ratio(r.requestMs, first?.requestMs ?? 0)} | ${ratio(r.serverMs, first?.serverMs ?? 0)} |\n`,
     );
   }
   process.stdout.write(
     "\nLatency: from sending the API request (start or end a session) until each client has the event\n" +
-      "(it includes the request itself: `request ms` is how long the API took to answer it);\n" +
+      "(it includes the request itself: `request ms` is how long the API took to answer it, as the client saw it;\n" +
+      "`in the server` is the server's own time for those requests (median), from their arrival to their answer written);\n" +
       "the baseline from sending the broadcast request. Clients run in this process, the servers in their own;\n" +
       "the requests leave from a thread of their own, so the clients' work does not delay them.\n",
   );

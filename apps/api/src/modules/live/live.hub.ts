@@ -18,6 +18,7 @@ import { classOf, memberView, variantFor, type VisibilityClass } from "./live.au
 import { firstLogSeq, readLog, lastLogSeq, type LogRecord } from "./live.log";
 import type { BoardCache } from "../board/board.cache";
 import { snapshotMessage } from "./live.snapshot";
+import { sendFrame, textFrame, type TextFrame } from "./live.frame";
 
 export interface LiveSettings {
   /** Heartbeat interval. */
@@ -32,7 +33,7 @@ export const defaultLiveSettings: LiveSettings = { pingMs: 20_000, maxBufferedBy
 
 /** The close code sent with a `resync`. */
 export const RESYNC_CLOSE_CODE = 4000;
-const PING = Buffer.from('{"type":"ping"}');
+const PING = textFrame(Buffer.from('{"type":"ping"}'));
 /** Events waiting for one client's snapshot before it is dropped instead. */
 const MAX_QUEUE = 10_000;
 /** Frames sent in one turn of the event loop before the fan-out yields to other I/O. */
@@ -40,7 +41,7 @@ export const FANOUT_SLICE = 256;
 
 interface Queued {
   seq: number;
-  data: Buffer;
+  data: TextFrame;
 }
 
 /** What let a client in: checked again at every heartbeat and after every logout, so an ended
@@ -96,11 +97,11 @@ export class LiveClient {
 
 /** One event serialised once per audience variant. */
 class Frames {
-  private main?: Buffer;
-  private member?: Buffer;
-  private others?: Buffer;
+  private main?: TextFrame;
+  private member?: TextFrame;
+  private others?: TextFrame;
   constructor(private readonly record: LogRecord) {}
-  for(cls: VisibilityClass): Buffer | null {
+  for(cls: VisibilityClass): TextFrame | null {
     const { record } = this;
     const variant = variantFor(record.audience, cls);
     if (variant === "others") return (this.others ??= frame(record.seq, JSON.stringify(record.audience.others)));
@@ -122,7 +123,7 @@ export class LiveHub {
   /** Events handed to `deliver` and not yet sent to every client, oldest first. */
   private readonly outbox: LogRecord[] = [];
   /** The event being sent: whom it goes to, and how far it got. */
-  private sending: { record: LogRecord; targets: [LiveClient, Buffer][]; next: number } | null = null;
+  private sending: { record: LogRecord; targets: [LiveClient, TextFrame][]; next: number } | null = null;
   private pumping = false;
 
   constructor(
@@ -255,11 +256,11 @@ export class LiveHub {
     }
   }
 
-  private nextToSend(): { record: LogRecord; targets: [LiveClient, Buffer][]; next: number } | null {
+  private nextToSend(): { record: LogRecord; targets: [LiveClient, TextFrame][]; next: number } | null {
     const record = this.outbox.shift();
     if (!record) return null;
     const frames = new Frames(record);
-    const targets: [LiveClient, Buffer][] = [];
+    const targets: [LiveClient, TextFrame][] = [];
     for (const { cls, clients } of this.classes.values()) {
       if (clients.size === 0) continue;
       const data = frames.for(cls);
@@ -269,7 +270,7 @@ export class LiveHub {
     return { record, targets, next: 0 };
   }
 
-  private push(client: LiveClient, seq: number, data: Buffer): void {
+  private push(client: LiveClient, seq: number, data: TextFrame): void {
     if (client.closed || seq <= client.cursor) return;
     if (client.queue) {
       if (client.queue.length >= MAX_QUEUE) return this.drop(client, "too many events while preparing your board");
@@ -280,11 +281,19 @@ export class LiveHub {
     this.send(client, data);
   }
 
-  private send(client: LiveClient, data: Buffer | string): void {
+  /** Sends an event's frame, or a message of this client's own (its snapshot). */
+  private send(client: LiveClient, data: TextFrame | Buffer | string): void {
     if (client.closed) return;
-    client.socket.send(data, { binary: false });
+    let length: number;
+    if (typeof data === "string" || Buffer.isBuffer(data)) {
+      client.socket.send(data, { binary: false });
+      length = data.length;
+    } else {
+      sendFrame(client.socket, data);
+      length = data.payload.length;
+    }
     if (client.queue) {
-      client.allowance += data.length;
+      client.allowance += length;
       return;
     }
     if (client.socket.bufferedAmount > this.settings.maxBufferedBytes + client.allowance) {
@@ -531,6 +540,6 @@ function chunks<T>(items: T[], size = 500): T[][] {
   return out;
 }
 
-function frame(seq: number, eventJson: string): Buffer {
-  return Buffer.from(`{"type":"event","seq":${seq},"event":${eventJson}}`);
+function frame(seq: number, eventJson: string): TextFrame {
+  return textFrame(Buffer.from(`{"type":"event","seq":${seq},"event":${eventJson}}`));
 }

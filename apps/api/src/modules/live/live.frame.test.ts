@@ -3,7 +3,7 @@
 // extension changes the framing.
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { sendFrame, textFrame } from "./live.frame";
 
@@ -50,11 +50,15 @@ describe("prepared text frames", () => {
     expect(received).toEqual([messages[0], "between", messages[1], messages[2], "last"].map((text) => ({ text, binary: false })));
   });
 
-  it("one frame serves many sockets", async () => {
+  it("one frame serves many sockets, without ws framing it again", async () => {
     const a = await pair();
     const b = await pair();
+    // Through the socket under the WebSocket: should a ws upgrade rename that field, the frames
+    // would still arrive (through send), and only this would say so.
+    const sends = [vi.spyOn(a.socket, "send"), vi.spyOn(b.socket, "send")];
     const frame = textFrame(Buffer.from('{"type":"ping"}'));
     for (const s of [a.socket, b.socket, a.socket]) sendFrame(s, frame);
+    for (const send of sends) expect(send).not.toHaveBeenCalled();
     await until(() => a.received.length === 2 && b.received.length === 1);
     expect([...a.received, ...b.received].map((r) => r.text)).toEqual(Array(3).fill('{"type":"ping"}'));
   });

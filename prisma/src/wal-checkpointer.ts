@@ -45,7 +45,8 @@ try {
     const now = Atomics.load(commits, 0);
     if (now === seen) return;
     try {
-      if (now - copied >= workerData.batch) {
+      // In 32-bit arithmetic, as the shared counter wraps (after 2^31 commits).
+      if (((now - copied) | 0) >= workerData.batch) {
         db.pragma("wal_checkpoint(PASSIVE)");
         copied = now;
       } else {

@@ -282,10 +282,10 @@ export class LiveHub {
   }
 
   /** Sends an event's frame, or a message of this client's own (its snapshot). */
-  private send(client: LiveClient, data: TextFrame | Buffer | string): void {
+  private send(client: LiveClient, data: TextFrame | string): void {
     if (client.closed) return;
     let length: number;
-    if (typeof data === "string" || Buffer.isBuffer(data)) {
+    if (typeof data === "string") {
       client.socket.send(data, { binary: false });
       length = data.length;
     } else {

@@ -94,9 +94,8 @@ export const COMMITS_BEFORE_WORKER = 256;
  */
 export class LazyWalCheckpointer {
   onError: ((err: Error) => void) | undefined;
-  private commits = 0;
-  /** The count of commits, shared with the worker. */
-  private readonly shared = new Int32Array(new SharedArrayBuffer(4));
+  /** The count of commits (element 0), shared with the worker. */
+  private readonly commits = new Int32Array(new SharedArrayBuffer(4));
   private running: WalCheckpointer | undefined;
   private closed = false;
 
@@ -108,10 +107,10 @@ export class LazyWalCheckpointer {
 
   /** Called after each commit. */
   committed(): void {
-    Atomics.store(this.shared, 0, ++this.commits);
-    if (this.running || this.closed || this.commits < COMMITS_BEFORE_WORKER) return;
+    const commits = Atomics.add(this.commits, 0, 1) + 1;
+    if (this.running || this.closed || commits < COMMITS_BEFORE_WORKER) return;
     try {
-      this.running = startWalCheckpointer(this.file, { intervalMs: this.intervalMs, batch: this.batch, commits: this.shared, onError: (err) => this.onError?.(err) });
+      this.running = startWalCheckpointer(this.file, { intervalMs: this.intervalMs, batch: this.batch, commits: this.commits, onError: (err) => this.onError?.(err) });
     } catch (err) {
       this.closed = true;
       this.onError?.(err as Error);

@@ -25,6 +25,8 @@ const IRRELEVANT = /^(user\.(login|login_failed|login_throttled|logout|logout_al
 const MAX_TRACKED = 10_000;
 /** How far behind the newest seq an event would have to arrive for a forgotten one to matter. */
 const TRACK_WINDOW = 5_000;
+/** How many service ids one class remembers as not on its board before it starts over. */
+const MAX_UNSEEN = 1_000;
 
 interface SessionUpdate {
   session: TSession;
@@ -56,6 +58,13 @@ export class BoardCache {
    */
   private readonly latest = new Map<string, number>();
   private newest = 0;
+  /**
+   * Per class: service ids that a read of committed state found gone or hidden from it, since the
+   * last change that could show them (every such change drops the boards, and these with them).
+   * A script retrying a start on a deleted service, or someone trying ids, costs one read per id,
+   * not one per request.
+   */
+  private readonly unseen = new Map<string, Set<string>>();
 
   constructor(private readonly ctx: DbContext) {}
 
@@ -96,6 +105,7 @@ export class BoardCache {
     if (!("session" in event)) {
       this.drops += 1;
       this.views.clear();
+      this.unseen.clear();
       return;
     }
     const { session } = event;
@@ -113,6 +123,27 @@ export class BoardCache {
         entry.view = Promise.resolve(next);
       }
     }
+  }
+
+  /** Whether a read of committed state found `serviceId` gone or hidden from `cls`, and no change since could have shown it. */
+  isUnseen(cls: VisibilityClass, serviceId: string): boolean {
+    return this.unseen.get(cls.key)?.has(serviceId) ?? false;
+  }
+
+  /**
+   * Taken just before such a read; called with the id once the read found it gone or hidden. A
+   * change that could show it, noticed while the read was under way, may have come after what the
+   * read saw: then nothing is remembered.
+   */
+  unseenRecorder(cls: VisibilityClass): (serviceId: string) => void {
+    const drops = this.drops;
+    return (serviceId) => {
+      if (drops !== this.drops) return;
+      let ids = this.unseen.get(cls.key);
+      if (!ids) this.unseen.set(cls.key, (ids = new Set()));
+      else if (ids.size >= MAX_UNSEEN) ids.clear();
+      ids.add(serviceId);
+    };
   }
 
   private track(sessionId: string, seq: number): void {

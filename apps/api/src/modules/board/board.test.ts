@@ -165,6 +165,27 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     expect(after.byId.get(service.id)?.activeSessions).toBe(0);
   });
 
+  it("remembers a service a read found unseen only until a change could show it, and not from a read that overlapped one", () => {
+    const cache = new BoardCache(t.app.ctx);
+    const team = classOf({ admin: false, groupIds: ["team"] });
+    const others = classOf({ admin: false, groupIds: ["others"] });
+    cache.unseenRecorder(team)("gone");
+    expect(cache.isUnseen(team, "gone")).toBe(true);
+    expect(cache.isUnseen(others, "gone")).toBe(false);
+    // A session event shows no service that was not there.
+    const session = { id: "s1", serviceId: "elsewhere" } as TSession;
+    cache.notice({ type: "session.started", session }, 1);
+    expect(cache.isUnseen(team, "gone")).toBe(true);
+    // A read under way while a service changes may have seen the state before it.
+    const overlapping = cache.unseenRecorder(team);
+    cache.notice({ type: "service.deleted", id: "another" }, 2);
+    expect(cache.isUnseen(team, "gone")).toBe(false);
+    overlapping("hidden");
+    expect(cache.isUnseen(team, "hidden")).toBe(false);
+    cache.unseenRecorder(team)("hidden");
+    expect(cache.isUnseen(team, "hidden")).toBe(true);
+  });
+
   it("applies a session event noticed while the board is being read to what the read returns", async () => {
     const { service, cls, started } = await oneStarted();
     const cache = new BoardCache(t.app.ctx);

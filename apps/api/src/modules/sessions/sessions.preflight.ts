@@ -1,6 +1,6 @@
 // Starts refused before any transaction opens. One that the board in memory already shows
 // clashing with the caller's own open session is refused from memory; one on a service the board
-// does not show, after one plain read (below). It is the common refusal (a double click, a script that
+// does not show, after one plain read whose answer is remembered (below). It is the common refusal (a double click, a script that
 // retries), and a transaction takes the writer's turn and three statements for nothing. The board
 // is this instance's view of committed state: brought up to date at every local commit before the
 // change answers, and by every other instance's change as it arrives from the live log. Anything
@@ -8,7 +8,8 @@
 import type { TStartSessionBody } from "@postern/contracts";
 import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import type { BoardView } from "../board/board.cache";
+import type { BoardCache, BoardView } from "../board/board.cache";
+import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { sessionRowOf } from "./sessions.presenter";
 import { ownConflict, type Occupant } from "./sessions.schedule";
@@ -49,10 +50,16 @@ export function ownClashOnBoard(
  * out; else null. The board may only be behind (a service made or shared a moment ago on another
  * instance), so it does not refuse by itself: one plain read does, with the transaction's answer,
  * and without a write transaction (a turn of SQLite's one writer, a pooled PostgreSQL
- * transaction) for a service that is gone or hidden: a stale script, someone trying ids. A service
- * the read shows the caller goes on to the transaction, which checks again with its row locked.
+ * transaction) for a service that is gone or hidden: a stale script, someone trying ids. The cache
+ * remembers that answer for the class until a change that could show the service (board.cache.ts),
+ * so a script retrying costs no read either. A service the read shows the caller goes on to the
+ * transaction, which checks again with its row locked.
  */
-export async function unseenServiceRefusal(ctx: DbContext, viewer: Viewer, serviceId: string): Promise<AppError | null> {
+export async function unseenServiceRefusal(ctx: DbContext, cache: BoardCache, cls: VisibilityClass, viewer: Viewer, serviceId: string): Promise<AppError | null> {
+  if (cache.isUnseen(cls, serviceId)) return notFound("service");
+  const remember = cache.unseenRecorder(cls);
   const groupIds = await committedServiceGroups(ctx, serviceId);
-  return groupIds && canSeeService(viewer, groupIds) ? null : notFound("service");
+  if (groupIds && canSeeService(viewer, groupIds)) return null;
+  remember(serviceId);
+  return notFound("service");
 }

@@ -42,7 +42,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       const caller = sessionCaller(request);
       const board = app.board.peekFor(request);
       if (board && !board.byId.has(request.params.id)) {
-        const unseen = await unseenServiceRefusal(app.ctx, caller.viewer, request.params.id);
+        const unseen = await unseenServiceRefusal(app.ctx, app.board.cache, app.board.classFor(request), caller.viewer, request.params.id);
         if (unseen) return refuse(reply, unseen);
       }
       const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);

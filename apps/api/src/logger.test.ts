@@ -10,6 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config";
 import { createLogger, loggableUrl, logFormatOf, recordErrorCodes, RequestLogController, type LogFormat } from "./logger";
 import { lazyChildLoggerFactory } from "./lib/lazy-request-logger";
+import { refuse } from "./lib/refuse";
+import { notFound } from "./errors";
 import { createTestDatabase } from "../test/databases";
 import { startServe, type ServeProcess } from "../test/serve";
 
@@ -34,10 +36,12 @@ async function appLogging(format: LogFormat) {
   recordErrorCodes(app);
   app.get("/api/things", async () => ({ ok: true }));
   app.get("/api/refused", async (_request, reply) => reply.code(409).send({ error: { code: "conflict", message: "held by alice" } }));
+  // A refusal kept in memory goes out as bytes.
+  app.get("/api/missing", async (_request, reply) => refuse(reply, notFound("service")));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/favicon.svg", async (_request, reply) => reply.type("image/svg+xml").send("<svg/>"));
   await app.ready();
-  for (const url of ["/api/things", "/api/refused", "/healthz", "/favicon.svg"]) await app.inject({ url });
+  for (const url of ["/api/things", "/api/refused", "/api/missing", "/healthz", "/favicon.svg"]) await app.inject({ url });
   await app.close();
   return text.split("\n").filter((l) => l.trim() !== "");
 }
@@ -49,6 +53,7 @@ describe("request lines", () => {
     expect(requests.map((l) => [(l.req as { url: string }).url, (l.res as { statusCode: number }).statusCode, l.error])).toEqual([
       ["/api/things", 200, undefined],
       ["/api/refused", 409, "conflict"],
+      ["/api/missing", 404, "not_found"],
     ]);
     expect(requests.every((l) => typeof l.responseTime === "number" && typeof l.reqId === "string")).toBe(true);
   });
@@ -56,9 +61,10 @@ describe("request lines", () => {
   it("pretty: `METHOD path status [code] time` on one line", async () => {
     const lines = await appLogging("pretty");
     const requests = lines.filter((l) => / (GET|POST) \//.test(l));
-    expect(requests).toHaveLength(2);
+    expect(requests).toHaveLength(3);
     expect(requests[0]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: GET \/api\/things 200 \d+\.\d ms$/);
     expect(requests[1]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: GET \/api\/refused 409 conflict \d+\.\d ms$/);
+    expect(requests[2]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: GET \/api\/missing 404 not_found \d+\.\d ms$/);
     expect(lines.some((l) => l.startsWith("{"))).toBe(false);
   });
 });

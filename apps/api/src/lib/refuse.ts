@@ -46,5 +46,6 @@ export function refuse(reply: { send(payload: never): unknown }, err: AppError):
   const r = reply as unknown as FastifyReply;
   logRefusal(r.request, err);
   if (err.headers) void r.headers(err.headers);
-  return r.code(err.statusCode).type("application/json").send(envelopeOf(err));
+  // With its charset: Fastify would otherwise append it to the header on every answer.
+  return r.code(err.statusCode).type("application/json; charset=utf-8").send(envelopeOf(err));
 }

@@ -5,16 +5,28 @@
 // is this instance's view of committed state: brought up to date at every local commit before the
 // change answers, and by every other instance's change as it arrives from the live log. Anything
 // it does not refuse is checked again, with the rows locked, in the transaction.
-import type { TStartSessionBody } from "@postern/contracts";
+import type { TSession, TStartSessionBody } from "@postern/contracts";
 import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardCache, BoardView } from "../board/board.cache";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
-import { sessionRowOf } from "./sessions.presenter";
 import { ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups } from "./sessions.sql";
 import { requestedWindow, type SessionLimits } from "./sessions.service";
+
+/** What judging a clash reads of a session on the board: three of its instants as Dates, not all of them. */
+function occupantOf(s: TSession): Occupant {
+  return {
+    id: s.id,
+    status: s.status,
+    durationSeconds: s.durationSeconds,
+    startsAt: s.startsAt === undefined ? null : new Date(s.startsAt),
+    expiresAt: s.expiresAt === undefined ? null : new Date(s.expiresAt),
+    offerExpiresAt: s.offerExpiresAt === undefined ? null : new Date(s.offerExpiresAt),
+    user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
+  };
+}
 
 /** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
 export function ownClashOnBoard(
@@ -40,7 +52,7 @@ export function ownClashOnBoard(
     // Past its end, an active session or an offer is the session clock's to close any moment now:
     // the transaction, which waits its turn behind the clock's, is the one to judge it.
     if ((s.status === "active" && s.expiresAt !== undefined && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== undefined && s.offerExpiresAt <= now)) return null;
-    mine.push(sessionRowOf(s));
+    mine.push(occupantOf(s));
   }
   return mine.length === 0 ? null : ownConflict(ctx, mine, span);
 }

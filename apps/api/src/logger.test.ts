@@ -36,7 +36,7 @@ async function appLogging(format: LogFormat) {
   recordErrorCodes(app);
   app.get("/api/things", async () => ({ ok: true }));
   app.get("/api/refused", async (_request, reply) => reply.code(409).send({ error: { code: "conflict", message: "held by alice" } }));
-  // A refusal kept in memory goes out as bytes.
+  // A refusal sent by refuse(), with its envelope kept in memory.
   app.get("/api/missing", async (_request, reply) => refuse(reply, notFound("service")));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/favicon.svg", async (_request, reply) => reply.type("image/svg+xml").send("<svg/>"));

@@ -1,32 +1,21 @@
 // Starts refused before any transaction opens. One that the board in memory already shows
 // clashing with the caller's own open session is refused from memory; one on a service the board
-// does not show, after one plain read whose answer is remembered (below). It is the common refusal (a double click, a script that
-// retries), and a transaction takes the writer's turn and three statements for nothing. The board
-// is this instance's view of committed state: brought up to date at every local commit before the
-// change answers, and by every other instance's change as it arrives from the live log. Anything
-// it does not refuse is checked again, with the rows locked, in the transaction.
-import type { TSession, TStartSessionBody } from "@postern/contracts";
+// does not show, after one plain read whose answer is remembered (below). It is the common
+// refusal (a double click, a script that retries), and a transaction takes the writer's turn and
+// three statements for nothing. The board is this instance's view of committed state: brought up
+// to date at every local commit before the change answers, and by every other instance's change
+// as it arrives from the live log. Anything it does not refuse is checked again, with the rows
+// locked, in the transaction.
+import type { TStartSessionBody } from "@postern/contracts";
 import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardCache, BoardView } from "../board/board.cache";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
+import { occupantOf } from "./sessions.presenter";
 import { ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups } from "./sessions.sql";
 import { requestedWindow, type SessionLimits } from "./sessions.service";
-
-/** What judging a clash reads of a session on the board: three of its instants as Dates, not all of them. */
-function occupantOf(s: TSession): Occupant {
-  return {
-    id: s.id,
-    status: s.status,
-    durationSeconds: s.durationSeconds,
-    startsAt: s.startsAt === undefined ? null : new Date(s.startsAt),
-    expiresAt: s.expiresAt === undefined ? null : new Date(s.expiresAt),
-    offerExpiresAt: s.offerExpiresAt === undefined ? null : new Date(s.offerExpiresAt),
-    user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
-  };
-}
 
 /** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
 export function ownClashOnBoard(

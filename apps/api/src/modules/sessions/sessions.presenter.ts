@@ -1,5 +1,6 @@
 import { ZSessionStatus, type TSession, type TUserRef } from "@postern/contracts";
 import type { AccessSession } from "@postern/db";
+import type { Occupant } from "./sessions.schedule";
 
 /** The columns of a user that others may see (the holder of a session or a service). */
 export const userRefSelect = { id: true, username: true, displayName: true } as const;
@@ -42,6 +43,20 @@ export function presentSession(s: SessionRow): TSession {
 }
 
 const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
+
+/** What judging a clash reads of a session on the board (sessions.preflight.ts): three of its
+ * instants as Dates, not the whole row. */
+export function occupantOf(s: TSession): Occupant {
+  return {
+    id: s.id,
+    status: s.status,
+    durationSeconds: s.durationSeconds,
+    startsAt: dateOf(s.startsAt),
+    expiresAt: dateOf(s.expiresAt),
+    offerExpiresAt: dateOf(s.offerExpiresAt),
+    user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
+  };
+}
 
 /**
  * A presented session (as the board holds it) back in the row's shape. Who decided a request, and

@@ -36,12 +36,13 @@ export function ownClashOnBoard(
     return null;
   }
   const mine: Occupant[] = [];
-  const now = ctx.now().toISOString();
+  const now = ctx.now().getTime();
   for (const s of view.sessionsOf(serviceId, userId)) {
+    const o = occupantOf(s);
     // Past its end, an active session or an offer is the session clock's to close any moment now:
     // the transaction, which waits its turn behind the clock's, is the one to judge it.
-    if ((s.status === "active" && s.expiresAt !== undefined && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== undefined && s.offerExpiresAt <= now)) return null;
-    mine.push(occupantOf(s));
+    if ((o.status === "active" && o.expiresAt && o.expiresAt.getTime() <= now) || (o.status === "offered" && o.offerExpiresAt && o.offerExpiresAt.getTime() <= now)) return null;
+    mine.push(o);
   }
   return mine.length === 0 ? null : ownConflict(ctx, mine, span);
 }
@@ -56,11 +57,13 @@ export function ownClashOnBoard(
  * so a script retrying costs no read either. A service the read shows the caller goes on to the
  * transaction, which checks again with its row locked.
  */
-export async function unseenServiceRefusal(ctx: DbContext, cache: BoardCache, cls: VisibilityClass, viewer: Viewer, serviceId: string): Promise<AppError | null> {
+export function unseenServiceRefusal(ctx: DbContext, cache: BoardCache, cls: VisibilityClass, viewer: Viewer, serviceId: string): AppError | Promise<AppError | null> {
+  // Remembered: answered at once, with no promise.
   if (cache.isUnseen(cls, serviceId)) return notFound("service");
   const remember = cache.unseenRecorder(cls);
-  const groupIds = await committedServiceGroups(ctx, serviceId);
-  if (groupIds && canSeeService(viewer, groupIds)) return null;
-  remember(serviceId);
-  return notFound("service");
+  return committedServiceGroups(ctx, serviceId).then((groupIds) => {
+    if (groupIds && canSeeService(viewer, groupIds)) return null;
+    remember(serviceId);
+    return notFound("service");
+  });
 }

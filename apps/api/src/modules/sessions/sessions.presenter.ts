@@ -44,18 +44,28 @@ export function presentSession(s: SessionRow): TSession {
 
 const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
 
+/** Each board session's occupant, made once: a presented session is a snapshot that nothing
+ * changes (an event brings a new object), and parsing its instants again for every refused start
+ * (a script retrying) cost more than judging the clash. */
+const occupants = new WeakMap<TSession, Occupant>();
+
 /** What judging a clash reads of a session on the board (sessions.preflight.ts): three of its
- * instants as Dates, not the whole row. */
+ * instants as Dates, not the whole row. The same object for the same session: do not change it. */
 export function occupantOf(s: TSession): Occupant {
-  return {
-    id: s.id,
-    status: s.status,
-    durationSeconds: s.durationSeconds,
-    startsAt: dateOf(s.startsAt),
-    expiresAt: dateOf(s.expiresAt),
-    offerExpiresAt: dateOf(s.offerExpiresAt),
-    user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
-  };
+  let occupant = occupants.get(s);
+  if (!occupant) {
+    occupant = {
+      id: s.id,
+      status: s.status,
+      durationSeconds: s.durationSeconds,
+      startsAt: dateOf(s.startsAt),
+      expiresAt: dateOf(s.expiresAt),
+      offerExpiresAt: dateOf(s.offerExpiresAt),
+      user: { id: s.user.id, username: s.user.username, displayName: s.user.displayName ?? null },
+    };
+    occupants.set(s, occupant);
+  }
+  return occupant;
 }
 
 /**

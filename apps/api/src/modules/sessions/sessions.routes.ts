@@ -1,14 +1,15 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { sendJson } from "../../lib/send-json";
 import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
+import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody, type TStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf, startSession } from "./sessions.service";
 import waitlistRoutes from "./waitlist.routes";
 import { ownClashOnBoard, unseenServiceRefusal } from "./sessions.preflight";
+import type { BoardView } from "../board/board.cache";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
 export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessionBody);
@@ -35,20 +36,37 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     },
   );
 
+  /** A start the board did not refuse: the transaction (which checks everything again). */
+  const started = async (caller: ReturnType<typeof sessionCaller>, serviceId: string, body: TStartSessionBody, board: BoardView | undefined, reply: FastifyReply): Promise<void> => {
+    const session = await startSession(app.ctx, caller, serviceId, body, limits, board);
+    void reply.code(201).send(presentSession(session));
+  };
   r.post(
     "/api/services/:id/sessions",
     { schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
-    async (request, reply) => {
+    // Not async: a start the board refuses (a double click, a script retrying, a service it
+    // remembers is gone) is answered at once, without a promise for Fastify to wait on.
+    (request, reply) => {
       const caller = sessionCaller(request);
       const board = app.board.peekFor(request);
-      if (board && !board.byId.has(request.params.id)) {
-        const unseen = await unseenServiceRefusal(app.ctx, app.board.cache, app.board.classFor(request), caller.viewer, request.params.id);
-        if (unseen) return refuse(reply, unseen);
+      const serviceId = request.params.id;
+      if (board && !board.byId.has(serviceId)) {
+        const unseen = unseenServiceRefusal(app.ctx, app.board.cache, app.board.classFor(request), caller.viewer, serviceId);
+        if (!(unseen instanceof Promise)) {
+          refuse(reply, unseen);
+          return;
+        }
+        return unseen.then((refusal) => {
+          if (refusal) refuse(reply, refusal);
+          else return started(caller, serviceId, request.body, board, reply);
+        });
       }
-      const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, request.params.id, request.body, limits);
-      if (clash) return refuse(reply, clash);
-      const session = await startSession(app.ctx, caller, request.params.id, request.body, limits, board);
-      return reply.code(201).send(presentSession(session));
+      const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, serviceId, request.body, limits);
+      if (clash) {
+        refuse(reply, clash);
+        return;
+      }
+      return started(caller, serviceId, request.body, board, reply);
     },
   );
 

@@ -90,11 +90,30 @@ describe.each(providers)("access sessions on %s", (provider) => {
   it("leaves a session past its end, which the clock is about to close, to the transaction", async () => {
     const { alice, start } = await aliceHolding();
     expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
-    // Past its expiry, not yet closed: the board in memory still shows it active.
-    clock.advance(600_001);
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    // Refused from the board while it runs (what the board made of the session is kept)…
+    expect((await start()).statusCode).toBe(409);
+    expect(transactions).toHaveBeenCalledTimes(0);
+    // …and past its expiry, not yet closed (the board in memory still shows it active), judged now.
+    clock.advance(600_001);
     await start();
     expect(transactions).toHaveBeenCalledTimes(1);
+  });
+
+  it("judges a clash by the session as the board shows it now, not as it was when first refused", async () => {
+    const { alice, start } = await aliceHolding();
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    expect((await start()).statusCode).toBe(409);
+    const mine = ZSession.parse((await t.app.inject({ url: "/api/sessions?active=true&mine=true", headers: alice.headers })).json()[0]);
+    const extended = await t.app.inject({ method: "POST", url: `/api/sessions/${mine.id}/extend`, headers: alice.headers, payload: { durationSeconds: 600 } });
+    expect(extended.statusCode, extended.body).toBe(200);
+    // Past the first end, before the extended one: still refused from the board, with no transaction.
+    clock.advance(600_001);
+    const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    const again = await start();
+    expect(again.statusCode).toBe(409);
+    expect(ZErrorBody.parse(again.json()).error.details).toEqual({ sessionId: mine.id });
+    expect(transactions).toHaveBeenCalledTimes(0);
   });
 
   it("starts a session and answers 409 naming the holder on an exclusive service", async () => {

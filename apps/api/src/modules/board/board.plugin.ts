@@ -17,6 +17,8 @@ export interface Board {
   classFor(request: FastifyRequest): VisibilityClass;
   /** The board the request's caller sees if it is in memory now, without waiting for it (a miss starts its read). */
   peekFor(request: FastifyRequest): BoardView | undefined;
+  /** The same for a class already worked out (`classFor`). */
+  peek(cls: VisibilityClass): BoardView | undefined;
 }
 
 declare module "fastify" {
@@ -44,6 +46,12 @@ export default fp(
       if (!cls) memberClasses.set(viewer.user, (cls = classOf({ admin: false, groupIds: viewerGroupIds(viewer) })));
       return cls;
     };
+    const peek = (cls: VisibilityClass) => {
+      const view = cache.peek(cls);
+      // Read it for the next request: session events keep it true from then on.
+      if (!view) cache.view(cls).catch(() => {});
+      return view;
+    };
     app.decorate("board", {
       cache,
       classFor,
@@ -53,13 +61,8 @@ export default fp(
         const view = cache.current(cls);
         return view ? use(view) : cache.view(cls).then(use);
       },
-      peekFor: (request: FastifyRequest) => {
-        const cls = classFor(request);
-        const view = cache.peek(cls);
-        // Read it for the next request: session events keep it true from then on.
-        if (!view) cache.view(cls).catch(() => {});
-        return view;
-      },
+      peekFor: (request: FastifyRequest) => peek(classFor(request)),
+      peek,
     });
   },
   { name: "board", dependencies: ["database", "changes", "auth"] },

@@ -48,10 +48,11 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     // remembers is gone) is answered at once, without a promise for Fastify to wait on.
     (request, reply) => {
       const caller = sessionCaller(request);
-      const board = app.board.peekFor(request);
+      const cls = app.board.classFor(request);
+      const board = app.board.peek(cls);
       const serviceId = request.params.id;
       if (board && !board.byId.has(serviceId)) {
-        const unseen = unseenServiceRefusal(app.ctx, app.board.cache, app.board.classFor(request), caller.viewer, serviceId);
+        const unseen = unseenServiceRefusal(app.ctx, app.board.cache, cls, caller.viewer, serviceId);
         if (!(unseen instanceof Promise)) {
           refuse(reply, unseen);
           return;

@@ -29,7 +29,7 @@ describe.each(providers)("access sessions on %s", (provider) => {
     // Counted by transactions opened, not by statements: the live log's poller reads on its own.
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
     // Without the board in memory, the transaction refuses.
-    vi.spyOn(t.app.board, "peekFor").mockReturnValueOnce(undefined);
+    vi.spyOn(t.app.board, "peek").mockReturnValueOnce(undefined);
     const cold = await start();
     expect(cold.statusCode).toBe(409);
     expect(transactions).toHaveBeenCalledTimes(1);
@@ -60,7 +60,7 @@ describe.each(providers)("access sessions on %s", (provider) => {
     // The reads of a service's groups, told from the live log's poller by their SQL.
     const reads = vi.spyOn(t.app.ctx.sql, "read");
     const serviceReads = () => reads.mock.calls.filter(([fn]) => String(fn).includes('"ServiceGroup"')).length;
-    vi.spyOn(t.app.board, "peekFor").mockReturnValueOnce(undefined).mockReturnValueOnce(undefined);
+    vi.spyOn(t.app.board, "peek").mockReturnValueOnce(undefined).mockReturnValueOnce(undefined);
     const cold = [await startOn("no-such-service"), await startOn(hidden.id)];
     expect(transactions).toHaveBeenCalledTimes(2);
     expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);

@@ -60,6 +60,25 @@ describe.each(providers)("admin rights of a credential on %s", (provider) => {
     expect(forced.statusCode).toBe(200);
   });
 
+  it("refuses a caller before reading the body: a refusal does not depend on what was sent", async () => {
+    // Malformed JSON: were the body parsed first, each of these would be a 400 about it.
+    const broken = { "content-type": "application/json" };
+    const read = await token(member, ["sessions:read"]);
+    const cases = [
+      { who: "no one", url: `/api/services/${ownGroupService.id}/sessions`, headers: broken, status: 401 },
+      { who: "a sessions:read token", url: `/api/services/${ownGroupService.id}/sessions`, headers: { ...broken, ...bearer(read.token) }, status: 403 },
+      { who: "a member", url: "/api/services", headers: { ...broken, ...member.headers }, status: 403 },
+    ];
+    for (const c of cases) {
+      const res = await t.app.inject({ method: "POST", url: c.url, headers: c.headers, payload: '{"durationSeconds": ' });
+      expect(res.statusCode, `${c.who}: ${res.body}`).toBe(c.status);
+    }
+    // The body is read once the caller may call the route.
+    const res = await t.app.inject({ method: "POST", url: `/api/services/${ownGroupService.id}/sessions`, headers: { ...broken, ...member.headers }, payload: '{"durationSeconds": ' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: "bad_request", details: [{ field: "body" }] } });
+  });
+
   it("an admin's sessions:read token lists only the sessions of the admin's own groups", async () => {
     const read = await token(admin, ["sessions:read"]);
     const mine = await start(ownGroupService.id);

@@ -29,8 +29,8 @@ function rateKeyOf(request: FastifyRequest): string {
 const sendConfig = {
   access: "user" as const,
   scope: "relay:send" as const,
-  // Counted after authorisation (the auth plugin's preValidation hook runs first), so a
-  // rejected token does not use up anyone's allowance.
+  // Counted after authorisation (the auth plugin's onRequest hook, which runs before any
+  // route's own hooks), so a rejected token does not use up anyone's allowance.
   rateLimit: { max: RELAY_RATE_LIMIT, timeWindow: "1 minute", hook: "preValidation" as const, keyGenerator: rateKeyOf },
 };
 

@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, preParsingHookHandler } from "fastify";
 import { sendJson } from "../../lib/send-json";
 import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody, type TStartSessionBody } from "@postern/contracts";
+import { ZExtendSessionBody, ZId, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody, type TStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf, startSession } from "./sessions.service";
@@ -41,27 +41,31 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     const session = await startSession(app.ctx, caller, serviceId, body, limits, board);
     void reply.code(201).send(presentSession(session));
   };
+  /**
+   * The service in the path comes before the body: a start on a service the caller's board does
+   * not show is answered before the body is read, parsed or validated (a stale script, someone
+   * trying ids), whatever the body says. From memory when the answer is remembered; else after one
+   * plain read (sessions.preflight.ts). An id that is not one at all is left to validation's 400.
+   */
+  const unseenFirst: preParsingHookHandler = (request, reply, _payload, done) => {
+    const cls = app.board.classFor(request);
+    const board = app.board.peek(cls);
+    const serviceId = (request.params as { id: string }).id;
+    if (!board || board.byId.has(serviceId)) return done();
+    if (!app.board.cache.isUnseen(cls, serviceId) && !ZId.safeParse(serviceId).success) return done();
+    const unseen = unseenServiceRefusal(app.ctx, app.board.cache, cls, viewerOf(request), serviceId);
+    if (!(unseen instanceof Promise)) return void refuse(reply, unseen);
+    unseen.then((refusal) => (refusal ? void refuse(reply, refusal) : done()), (err: unknown) => done(err as Error));
+  };
   r.post(
     "/api/services/:id/sessions",
-    { schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
-    // Not async: a start the board refuses (a double click, a script retrying, a service it
-    // remembers is gone) is answered at once, without a promise for Fastify to wait on.
+    { preParsing: unseenFirst, schema: { params: ZIdParams, body: ZOptionalStartBody, response: { 201: ZSession } } },
+    // Not async: a start the board refuses (a double click, a script retrying) is answered at
+    // once, without a promise for Fastify to wait on.
     (request, reply) => {
       const caller = sessionCaller(request);
-      const cls = app.board.classFor(request);
-      const board = app.board.peek(cls);
+      const board = app.board.peek(app.board.classFor(request));
       const serviceId = request.params.id;
-      if (board && !board.byId.has(serviceId)) {
-        const unseen = unseenServiceRefusal(app.ctx, app.board.cache, cls, caller.viewer, serviceId);
-        if (!(unseen instanceof Promise)) {
-          refuse(reply, unseen);
-          return;
-        }
-        return unseen.then((refusal) => {
-          if (refusal) refuse(reply, refusal);
-          else return started(caller, serviceId, request.body, board, reply);
-        });
-      }
       const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, serviceId, request.body, limits);
       if (clash) {
         refuse(reply, clash);

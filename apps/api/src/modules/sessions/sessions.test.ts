@@ -29,8 +29,9 @@ describe.each(providers)("access sessions on %s", (provider) => {
     // Counted by transactions opened, not by statements: the live log's poller reads on its own.
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
     // Without the board in memory, the transaction refuses.
-    vi.spyOn(t.app.board, "peek").mockReturnValueOnce(undefined);
+    const peek = vi.spyOn(t.app.board, "peek").mockReturnValue(undefined);
     const cold = await start();
+    peek.mockRestore();
     expect(cold.statusCode).toBe(409);
     expect(transactions).toHaveBeenCalledTimes(1);
     // Warm board: the same answer, and no transaction.
@@ -60,8 +61,9 @@ describe.each(providers)("access sessions on %s", (provider) => {
     // The reads of a service's groups, told from the live log's poller by their SQL.
     const reads = vi.spyOn(t.app.ctx.sql, "read");
     const serviceReads = () => reads.mock.calls.filter(([fn]) => String(fn).includes('"ServiceGroup"')).length;
-    vi.spyOn(t.app.board, "peek").mockReturnValueOnce(undefined).mockReturnValueOnce(undefined);
+    const peek = vi.spyOn(t.app.board, "peek").mockReturnValue(undefined);
     const cold = [await startOn("no-such-service"), await startOn(hidden.id)];
+    peek.mockRestore();
     expect(transactions).toHaveBeenCalledTimes(2);
     expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
     for (const expectedReads of [2, 2]) {
@@ -85,6 +87,26 @@ describe.each(providers)("access sessions on %s", (provider) => {
     transactions.mockClear();
     expect((await startOn(fresh.id)).statusCode).toBe(201);
     expect(transactions).toHaveBeenCalledTimes(1);
+  });
+
+  it("answers a start on a service the caller cannot see before reading its body", async () => {
+    const { alice, service } = await aliceHolding();
+    const hidden = await createService(t.app, { groupIds: [(await createGroup(t.app)).id] });
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    const startWith = (id: string, payload: string) =>
+      t.app.inject({ method: "POST", url: `/api/services/${id}/sessions`, headers: { ...alice.headers, "content-type": "application/json" }, payload });
+    // Malformed JSON, then a bad duration: the service in the path is answered first, the first
+    // time (after a read) and when remembered alike.
+    for (const payload of ['{"durationSeconds": ', '{"durationSeconds": "soon"}']) {
+      for (const id of ["no-such-service", hidden.id]) {
+        const res = await startWith(id, payload);
+        expect(res.statusCode, `${id} ${payload}: ${res.body}`).toBe(404);
+        expect(res.json()).toEqual({ error: { code: "not_found", message: "service not found" } });
+      }
+    }
+    // A path that names no service at all is validation's to answer; a service she sees, its body's.
+    expect((await startWith("x".repeat(65), '{"durationSeconds": 600}')).json()).toMatchObject({ error: { code: "validation_failed", details: [{ field: "params.id" }] } });
+    expect((await startWith(service.id, '{"durationSeconds": "soon"}')).json()).toMatchObject({ error: { code: "validation_failed", details: [{ field: "body.durationSeconds" }] } });
   });
 
   it("leaves a session past its end, which the clock is about to close, to the transaction", async () => {

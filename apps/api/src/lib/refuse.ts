@@ -16,11 +16,19 @@ const envelopes = new Map<string, string>();
 /** Messages may name what was asked for; the bound keeps odd ones from piling up. */
 const MAX_ENVELOPES = 512;
 
-/** `{ error: { code, message, details? } }` as JSON; those without details come from memory. */
+/** Envelopes with details, per refusal: kept where the same refusal is given again (the board's
+ * clash with one's own session, a repeated validation failure). */
+const detailed = new WeakMap<AppError, string>();
+
+/** `{ error: { code, message, details? } }` as JSON, from memory where it was made before. */
 export function envelopeOf(err: AppError): string {
   if (err.details !== undefined) {
-    const body: TErrorBody = { error: { code: err.code, message: err.message, details: err.details as never } };
-    return JSON.stringify(body);
+    let json = detailed.get(err);
+    if (json === undefined) {
+      const body: TErrorBody = { error: { code: err.code, message: err.message, details: err.details as never } };
+      detailed.set(err, (json = JSON.stringify(body)));
+    }
+    return json;
   }
   const key = `${err.code}\n${err.message}`;
   let json = envelopes.get(key);

@@ -24,10 +24,24 @@ function issueFields(context: string, path: readonly PropertyKey[], message: str
   return [{ field, message }];
 }
 
+/** Recent 400s by message: the same bad input again (a script retrying, a form resent) gets the
+ * same refusal, whose envelope is then serialised once (lib/refuse.ts). Bounded: messages may
+ * name fields a client made up. */
+const recent = new Map<string, AppError>();
+const MAX_RECENT = 256;
+
+const sameIssues = (a: TFieldIssue[], b: TFieldIssue[]) => a.length === b.length && a.every((d, i) => d.field === b[i]!.field && d.message === b[i]!.message);
+
 /** The 400 for these fields: every field in `details`, and all of them in the message. */
 function validationFailed(details: TFieldIssue[]): AppError {
   const message = details.map((d) => `${d.field}: ${d.message}`).join("; ");
-  return new AppError("validation_failed", message, details);
+  const known = recent.get(message);
+  // Two lists of issues can spell one message (a made-up field named "a: b; c"): compared too.
+  if (known && sameIssues(known.details as TFieldIssue[], details)) return known;
+  if (recent.size >= MAX_RECENT) recent.clear();
+  const refusal = new AppError("validation_failed", message, details);
+  recent.set(message, refusal);
+  return refusal;
 }
 
 export const validatorCompiler: FastifySchemaCompiler<$ZodType> = ({ schema, httpPart }) => {

@@ -154,14 +154,23 @@ export interface Party {
 export const CALLER: Party = { alreadyHas: "you already have", their: "your" };
 export const requester = (username: string): Party => ({ alreadyHas: `${username} already has`, their: `${username}'s` });
 
+/** The caller's clash with each occupant, made once: the board keeps an occupant per snapshot of a
+ * session (sessions.presenter.ts), so a start refused again and again (a script retrying) gets
+ * the same refusal, and its envelope is serialised once (lib/refuse.ts). */
+const callerClashes = new WeakMap<Occupant, AppError>();
+
 /** A 409 when the party's own open sessions on the service already claim part of [from, to). */
 export function ownConflict(ctx: DbContext, mine: Occupant[], span: [Date, Date], who: Party = CALLER): AppError | null {
   const now = ctx.now();
   const clash = mine.find((s) => overlaps(span, spanOf(s, now)));
   if (!clash) return null;
-  return new AppError("conflict", `${who.alreadyHas} an open (${clash.status}) session on this service`, {
+  const kept = who === CALLER ? callerClashes.get(clash) : undefined;
+  if (kept) return kept;
+  const refusal = new AppError("conflict", `${who.alreadyHas} an open (${clash.status}) session on this service`, {
     sessionId: clash.id,
   });
+  if (who === CALLER) callerClashes.set(clash, refusal);
+  return refusal;
 }
 
 export interface BookingLimits {

@@ -292,7 +292,8 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
     { name: "404 GET /api/services/:unknown", path: "/api/services/no-such-service", headers: cookie, expect: 404, refusal: true },
     {
       name: "400 POST start (bad duration)",
-      path: `/api/services/${board.serviceIds[2]}/sessions`,
+      // A service the member sees (group "ops"): one hidden from them is a 404 before its body is read.
+      path: `/api/services/${board.serviceIds[3]}/sessions`,
       method: "POST",
       headers: csrf,
       body: JSON.stringify({ durationSeconds: "soon" }),

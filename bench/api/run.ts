@@ -491,6 +491,13 @@ async function main() {
       `\nRefusals, CPU × a cached read's (GET /api/services, cookie) in the same rounds: ${refusals.map((r) => `${refusalLabel(r)} ${f(r.vsRead!, 2)} ×`).join(", ")}.` +
         `\nCPU above plain Fastify's for the same method: ${readRows.length ? `reads ${range(readRows.map(own), 3)} ms, ` : ""}${refusals.map((r) => `${refusalLabel(r)} ${f(own(r), 3)}`).join(", ")} ms.`,
     );
+    // The floor under a refusal that needs the body (400, 409): before any code of Postern's runs,
+    // a small JSON body costs Node and Fastify this much over a GET.
+    if (refusals.some((r) => r.name.includes("POST")) && hello.cpu && helloPost.cpu) {
+      process.stdout.write(
+        `\nA JSON body's own cost, plain Fastify: POST ${f(helloPost.cpu, 3)} ms against GET ${f(hello.cpu, 3)} ms (${f(helloPost.cpu / hello.cpu, 2)} ×).`,
+      );
+    }
   }
   const db = rows.find((r) => r.dbCpu !== undefined);
   if (db?.dbCpu !== undefined) process.stdout.write(`\nPostgreSQL's own CPU in the change mix: ${f(db.dbCpu, 3)} ms per change (all its processes).`);

@@ -9,13 +9,13 @@ import { notFound } from "../../errors";
 import { sessionCaller } from "../../lib/caller";
 import { requirePrincipal } from "../../plugins/auth";
 import { presentSession } from "../sessions/sessions.presenter";
-import { endSession, sessionLimitsOf, startSession } from "../sessions/sessions.service";
+import { endSession } from "../sessions/sessions.service";
+import { startRoute } from "../sessions/sessions.start-route";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
 import { presentUser } from "../users/users.presenter";
 
 export default async function compatRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const limits = sessionLimitsOf(app.config);
 
   r.get(
     "/api/test",
@@ -31,13 +31,12 @@ export default async function compatRoutes(app: FastifyInstance) {
     },
   );
 
+  // The v1 start's checks before its transaction, answers and audit: one route, two paths.
+  const start = startRoute(app, "serviceId");
   r.post(
     "/conn/req/:serviceId",
-    { schema: { params: z.object({ serviceId: ZId }), body: ZOptionalStartBody, response: { 201: ZSession } } },
-    async (request, reply) => {
-      const session = await startSession(app.ctx, sessionCaller(request), request.params.serviceId, request.body, limits, app.board.peekFor(request));
-      return reply.code(201).send(presentSession(session));
-    },
+    { preParsing: start.preParsing, schema: { params: z.object({ serviceId: ZId }), body: ZOptionalStartBody, response: { 201: ZSession } } },
+    start.handler,
   );
 
   r.post(

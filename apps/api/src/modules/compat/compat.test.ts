@@ -83,6 +83,30 @@ describe.each(providers)("compatibility routes on %s", (provider) => {
     expect(events.map((e) => e.sessionId)).toEqual([session.id, bareSession.id]);
   });
 
+  // A script retrying a start it cannot have costs no write transaction on either path.
+  it("POST /conn/req/:serviceId refuses an unseen service and one's own clash before any transaction, like the v1 route", async () => {
+    const service = await createService(t.app, { groupIds: [groupId] });
+    const hidden = await createService(t.app, { groupIds: [(await createGroup(t.app)).id] });
+    const older = (id: string, payload: string) =>
+      t.app.inject({ method: "POST", url: `/conn/req/${id}`, headers: { ...alice.headers, "content-type": "application/json" }, payload });
+    const newer = (id: string, payload: string) =>
+      t.app.inject({ method: "POST", url: `/api/services/${id}/sessions`, headers: { ...alice.headers, "content-type": "application/json" }, payload });
+    expect((await older(service.id, '{"durationSeconds": 600}')).statusCode).toBe(201);
+    expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
+    const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    // The service in the path before the body, whatever the body says; then her own session.
+    for (const [id, payload, status] of [
+      ["no-such-service", '{"durationSeconds": "soon"}', 404],
+      [hidden.id, '{"durationSeconds": ', 404],
+      [service.id, '{"durationSeconds": 600}', 409],
+    ] as const) {
+      const [a, b] = [await older(id, payload), await newer(id, payload)];
+      expect(a.statusCode, `${id} ${payload}: ${a.body}`).toBe(status);
+      expect(a.json()).toEqual(b.json());
+    }
+    expect(transactions).toHaveBeenCalledTimes(0);
+  });
+
   it("POST /session/remove/:sessionId ends one's own session, refuses another's, and 404s an unknown one", async () => {
     const service = await createService(t.app, { groupIds: [groupId] });
     const started = await t.app.inject({ method: "POST", url: `/conn/req/${service.id}`, headers: alice.headers, payload: { durationSeconds: 600 } });

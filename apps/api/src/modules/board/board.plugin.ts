@@ -9,8 +9,6 @@ import { BoardCache, type BoardView } from "./board.cache";
 
 export interface Board {
   cache: BoardCache;
-  /** The board the request's caller sees. */
-  viewFor(request: FastifyRequest): Promise<BoardView>;
   /** Calls `use` with the board the request's caller sees: at once when it is in memory and fresh
    * (most reads: no promise at all), else once it is read. */
   withViewFor(request: FastifyRequest, use: (view: BoardView) => void): void | Promise<void>;
@@ -55,7 +53,6 @@ export default fp(
     app.decorate("board", {
       cache,
       classFor,
-      viewFor: (request: FastifyRequest) => cache.view(classFor(request)),
       withViewFor: (request: FastifyRequest, use: (view: BoardView) => void) => {
         const cls = classFor(request);
         const view = cache.current(cls);

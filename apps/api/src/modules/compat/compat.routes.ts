@@ -5,10 +5,10 @@ import { sendJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
-import { notFound } from "../../errors";
 import { sessionCaller } from "../../lib/caller";
 import { requirePrincipal } from "../../plugins/auth";
 import { presentSession } from "../sessions/sessions.presenter";
+import { sendServiceFromBoard } from "../services/services.routes";
 import { endSession } from "../sessions/sessions.service";
 import { startRoute } from "../sessions/sessions.start-route";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
@@ -49,13 +49,7 @@ export default async function compatRoutes(app: FastifyInstance) {
     app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
   );
 
-  r.get(
-    "/service/:serviceId",
-    { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } },
-    async (request) => {
-      const service = (await app.board.viewFor(request)).byId.get(request.params.serviceId);
-      if (!service) throw notFound("service");
-      return service;
-    },
+  r.get("/service/:serviceId", { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } }, (request, reply) =>
+    sendServiceFromBoard(app, request, reply, request.params.serviceId),
   );
 }

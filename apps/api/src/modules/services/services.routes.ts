@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { sendJson } from "../../lib/send-json";
 import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -27,6 +27,20 @@ const ZImportQuery = z.strictObject({
   groupId: z.union([ZId, z.array(ZId)]).optional(),
 });
 
+/**
+ * One service as the caller's board shows it, serialised once for everyone who sees the same; a
+ * hidden service is indistinguishable from none. Also the older tools' `GET /service/:serviceId`
+ * (compat.routes.ts). withViewFor, not peekFor: a board that shows gateway statuses is read again
+ * once it is old.
+ */
+export function sendServiceFromBoard(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, id: string): void | Promise<void> {
+  return app.board.withViewFor(request, (view) => {
+    const body = view.serviceBody(id);
+    if (!body) refuse(reply, notFound("service"));
+    else sendJson(reply, body);
+  });
+}
+
 export default async function servicesRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   app.addContentTypeParser("text/csv", { parseAs: "string", bodyLimit: 1024 * 1024 }, (_req, body, done) =>
@@ -41,14 +55,8 @@ export default async function servicesRoutes(app: FastifyInstance) {
     app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
   );
 
-  // withViewFor, not peekFor: a board that shows gateway statuses is read again once it is old.
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => {
-      const body = view.serviceBody(request.params.id);
-      // A hidden service is indistinguishable from none.
-      if (!body) refuse(reply, notFound("service"));
-      else sendJson(reply, body);
-    }),
+    sendServiceFromBoard(app, request, reply, request.params.id),
   );
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {

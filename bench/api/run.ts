@@ -88,7 +88,7 @@ interface Row {
 async function load(
   url: string,
   opts: Options,
-  request: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string },
+  request: { method?: "GET" | "POST" | "DELETE"; headers?: Record<string, string>; body?: string },
   expect: number,
 ): Promise<Omit<Row, "name" | "queries">> {
   const result = await autocannon({
@@ -138,7 +138,9 @@ async function baseline(hello: { url: string; pid: number }, opts: Options, post
 }
 
 interface Board {
-  member: { cookie: string; token: string; heldServiceId: string; loggedOutCookie: string };
+  member: { cookie: string; token: string; heldServiceId: string; loggedOutCookie: string; heldSessionId: string; endedSessionId: string };
+  /** A writer's open session on a service the member sees: theirs to end, not the member's. */
+  othersSessionId: string;
   /** `spare`: a second service for the mix run alongside the reads (the first may still be held
    * by a loop the previous run's clock stopped between its start and its end). */
   writers: { cookie: string; serviceId: string; spare: string; instance: number }[];
@@ -174,17 +176,25 @@ async function seed(api: ApiCluster): Promise<Board> {
   await call(url, { cookie: loggedOutCookie }, "POST", "/api/auth/logout");
   const token = (await call<{ token: string }>(url, { cookie: readerCookie }, "POST", "/api/tokens", { name: "bench", scopes: ["sessions:read", "sessions:write"] })).token;
   const start = (cookie: string, serviceId: string) => call(url, { cookie }, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 12 * 3600 });
-  // The reader holds two (one of them makes the 409 row); the writers six each: 50 in all.
+  // The reader holds two (one makes the 409 start row, the other the 400 extend row) and has
+  // ended a third (the 409 end row); the writers hold six each: 50 open in all.
   const heldServiceId = serviceIds[0]!;
   await start(readerCookie, serviceIds[0]!);
-  await start(readerCookie, serviceIds[1]!);
+  const heldSessionId = (await start(readerCookie, serviceIds[1]!)).id;
+  const endedSessionId = (await start(readerCookie, serviceIds[4]!)).id;
+  await call(url, { cookie: readerCookie }, "DELETE", `/api/sessions/${endedSessionId}`);
   const writers: Board["writers"] = [];
+  let othersSessionId = "";
   for (let w = 0; w < 8; w++) {
     const cookie = await makeUser(`writer${w}`, groups.map((g) => g.id));
-    for (let k = 0; k < 6; k++) await start(cookie, serviceIds[(w * 2 + k) % 20]!);
+    for (let k = 0; k < 6; k++) {
+      const session = await start(cookie, serviceIds[(w * 2 + k) % 20]!);
+      // Writer 0's on service 0, of the group "ops", which the reader is in.
+      if (w === 0 && k === 0) othersSessionId = session.id;
+    }
     writers.push({ cookie, serviceId: serviceIds[(w * 2 + 10) % 20]!, spare: serviceIds[(w * 2 + 11) % 20]!, instance: w % api.instances.length });
   }
-  return { member: { cookie: readerCookie, token, heldServiceId, loggedOutCookie }, writers, serviceIds };
+  return { member: { cookie: readerCookie, token, heldServiceId, loggedOutCookie, heldSessionId, endedSessionId }, othersSessionId, writers, serviceIds };
 }
 
 const median = (values: number[]) => {
@@ -197,7 +207,7 @@ interface ReadCase {
   name: string;
   path: string;
   headers: Record<string, string>;
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "DELETE";
   body?: string;
   expect: number;
   /** A refusal: each round also measures a cached read, to compare its CPU with. */
@@ -318,6 +328,19 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
       expect: 404,
       refusal: true,
     },
+    {
+      // 12 h held, 24 h more asked of a service whose maximum is 24 h ahead.
+      name: "400 POST extend (past the maximum)",
+      path: `/api/sessions/${board.member.heldSessionId}/extend`,
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: 24 * 3600 }),
+      expect: 400,
+      refusal: true,
+    },
+    // A double click on "End", a script ending what it already ended.
+    { name: "409 DELETE end (already ended)", path: `/api/sessions/${board.member.endedSessionId}`, method: "DELETE", headers: { ...cookie, "x-postern-csrf": "1" }, expect: 409, refusal: true },
+    { name: "403 DELETE end (someone else's)", path: `/api/sessions/${board.othersSessionId}`, method: "DELETE", headers: { ...cookie, "x-postern-csrf": "1" }, expect: 403, refusal: true },
   ];
   const rows: Row[] = [];
   for (const c of cases.filter((c) => !opts.rows || c.name.includes(opts.rows))) {

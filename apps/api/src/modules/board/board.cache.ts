@@ -5,7 +5,7 @@
 // once) and as other processes' changes arrive from the live log. A session event moves each
 // board in memory to its next version (board.view.ts); any other change that may alter a board
 // drops them all, to be read again.
-import { OPEN_STATUSES, type TDomainEvent, type TSession } from "@postern/contracts";
+import { isOpenStatus, OPEN_STATUSES, type TDomainEvent, type TSession } from "@postern/contracts";
 import type { Prisma } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { VisibilityClass } from "../live/live.audience";
@@ -27,6 +27,17 @@ const MAX_TRACKED = 10_000;
 const TRACK_WINDOW = 5_000;
 /** How many service ids one class remembers as not on its board before it starts over. */
 const MAX_UNSEEN = 1_000;
+/** How many closed (or unknown) sessions are remembered before the oldest are forgotten. */
+const MAX_CLOSED = 10_000;
+/** How many seqs of changes that dropped the boards are remembered, to drop once per change. */
+const MAX_DROPPED = 1_000;
+
+/** A session that is no longer open, as far as refusing a change to it needs: it stays so for good. */
+export interface ClosedSession {
+  status: string;
+  userId: string;
+  serviceId: string;
+}
 
 interface SessionUpdate {
   session: TSession;
@@ -65,11 +76,27 @@ export class BoardCache {
    * not one per request.
    */
   private readonly unseen = new Map<string, Set<string>>();
+  /**
+   * Sessions that closed (ended, expired, denied) while this process watched, or that a read of
+   * committed state found closed; `null` for an id with no session at all. A closed session never
+   * opens again and keeps its holder and service, so an end or extend of one (a double click on
+   * "End", a script ending what it already ended) is refused from here. Forgotten at every drop:
+   * deleting a user or a service deletes their sessions.
+   */
+  private readonly closed = new Map<string, ClosedSession | null>();
+  /**
+   * The seqs of the latest changes that dropped the boards. This process hears of its own changes
+   * twice (at commit, and from the dispatcher; on PostgreSQL the second may come first): the
+   * second would drop the boards read in between, and what they remembered, for nothing.
+   */
+  private readonly dropped = new Set<number>();
 
   constructor(private readonly ctx: DbContext) {}
 
   /** How many times a board was read from the database (tests). */
   reads = 0;
+  /** How many times a session was read to refuse a change to it (tests). */
+  sessionReads = 0;
 
   view(cls: VisibilityClass): Promise<BoardView> {
     const hit = this.views.get(cls.key);
@@ -103,15 +130,21 @@ export class BoardCache {
   notice(event: TDomainEvent, seq: number): void {
     if (IRRELEVANT.test(event.type)) return;
     if (!("session" in event)) {
+      if (this.dropped.has(seq)) return;
+      if (this.dropped.size >= MAX_DROPPED) this.dropped.delete(this.dropped.values().next().value!);
+      this.dropped.add(seq);
       this.drops += 1;
       this.views.clear();
       this.unseen.clear();
+      this.closed.clear();
       return;
     }
     const { session } = event;
     // Already applied (this process's own change, again from the dispatcher), or older than that.
     if ((this.latest.get(session.id) ?? 0) >= seq) return;
     this.track(session.id, seq);
+    if (isOpenStatus(session.status)) this.closed.delete(session.id);
+    else this.rememberClosed(session.id, { status: session.status, userId: session.userId, serviceId: session.serviceId });
     for (const entry of this.views.values()) {
       if (!entry.ready) {
         entry.pending.push({ session, seq });
@@ -144,6 +177,30 @@ export class BoardCache {
       else if (ids.size >= MAX_UNSEEN) ids.clear();
       ids.add(serviceId);
     };
+  }
+
+  /** The session as remembered closed; `null`: known not to exist; undefined: not remembered. */
+  closedSession(id: string): ClosedSession | null | undefined {
+    return this.closed.get(id);
+  }
+
+  /**
+   * Taken just before a read of committed state; called with what it found of a session that is
+   * closed or does not exist. A drop noticed while the read was under way (a user or service
+   * deleted) may have come after what the read saw: then nothing is remembered.
+   */
+  closedRecorder(): (id: string, session: ClosedSession | null) => void {
+    this.sessionReads += 1;
+    const drops = this.drops;
+    return (id, session) => {
+      if (drops === this.drops) this.rememberClosed(id, session);
+    };
+  }
+
+  private rememberClosed(id: string, session: ClosedSession | null): void {
+    this.closed.delete(id);
+    if (this.closed.size >= MAX_CLOSED) this.closed.delete(this.closed.keys().next().value!);
+    this.closed.set(id, session);
   }
 
   private track(sessionId: string, seq: number): void {

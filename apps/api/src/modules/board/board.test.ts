@@ -186,6 +186,31 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     expect(cache.isUnseen(team, "hidden")).toBe(true);
   });
 
+  it("remembers closed sessions until a change could delete them, and drops the boards once per change", async () => {
+    const { cls, started } = await oneStarted();
+    const cache = new BoardCache(t.app.ctx);
+    await cache.view(cls);
+    cache.notice({ type: "session.ended", session: { ...started, status: "ended" } }, 10);
+    expect(cache.closedSession(started.id)).toEqual({ status: "ended", userId: started.userId, serviceId: started.serviceId });
+    // This process hears of its own change twice: the second must not drop the board read since.
+    cache.notice({ type: "service.deleted", id: "elsewhere" }, 11);
+    expect(cache.closedSession(started.id)).toBeUndefined();
+    const reads = cache.reads;
+    await cache.view(cls);
+    cache.notice({ type: "service.deleted", id: "elsewhere" }, 11);
+    expect(cache.peek(cls)).toBeDefined();
+    expect(cache.reads).toBe(reads + 1);
+    // A read that overlapped a drop remembers nothing; an open event forgets a session remembered missing.
+    const overlapping = cache.closedRecorder();
+    cache.notice({ type: "user.deleted", userId: "someone", username: "someone" }, 12);
+    overlapping(started.id, { status: "ended", userId: started.userId, serviceId: started.serviceId });
+    expect(cache.closedSession(started.id)).toBeUndefined();
+    cache.closedRecorder()(started.id, null);
+    expect(cache.closedSession(started.id)).toBeNull();
+    cache.notice({ type: "session.started", session: started }, 13);
+    expect(cache.closedSession(started.id)).toBeUndefined();
+  });
+
   it("applies a session event noticed while the board is being read to what the read returns", async () => {
     const { service, cls, started } = await oneStarted();
     const cache = new BoardCache(t.app.ctx);

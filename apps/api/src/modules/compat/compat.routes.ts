@@ -5,11 +5,9 @@ import { sendJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
-import { sessionCaller } from "../../lib/caller";
 import { requirePrincipal } from "../../plugins/auth";
-import { presentSession } from "../sessions/sessions.presenter";
 import { sendServiceFromBoard } from "../services/services.routes";
-import { endSession } from "../sessions/sessions.service";
+import { endRoute } from "../sessions/sessions.change-routes";
 import { startRoute } from "../sessions/sessions.start-route";
 import { ZOptionalStartBody } from "../sessions/sessions.routes";
 import { presentUser } from "../users/users.presenter";
@@ -42,7 +40,7 @@ export default async function compatRoutes(app: FastifyInstance) {
   r.post(
     "/session/remove/:sessionId",
     { schema: { params: z.object({ sessionId: ZId }), response: { 200: ZSession } } },
-    async (request) => presentSession(await endSession(app.ctx, sessionCaller(request), request.params.sessionId, app.board.peekFor(request))),
+    endRoute(app, "sessionId"),
   );
 
   r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>

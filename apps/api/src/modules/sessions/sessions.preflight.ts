@@ -1,21 +1,22 @@
-// Starts refused before any transaction opens. One that the board in memory already shows
-// clashing with the caller's own open session is refused from memory; one on a service the board
-// does not show, after one plain read whose answer is remembered (below). It is the common
-// refusal (a double click, a script that retries), and a transaction takes the writer's turn and
-// three statements for nothing. The board is this instance's view of committed state: brought up
-// to date at every local commit before the change answers, and by every other instance's change
-// as it arrives from the live log. Anything it does not refuse is checked again, with the rows
-// locked, in the transaction.
-import type { TStartSessionBody } from "@postern/contracts";
+// Changes refused before any transaction opens: the common refusals (a double click, a script
+// that retries), for which a transaction would take the writer's turn and three statements for
+// nothing. A start that the board in memory already shows clashing with the caller's own open
+// session is refused from memory; one on a service the board does not show, after one plain read
+// whose answer is remembered. An end or extend of a session the caller may not change, or of one
+// that is closed, likewise (at the end of this file). The board is this instance's view of
+// committed state: brought up to date at every local commit before the change answers, and by
+// every other instance's change as it arrives from the live log. Anything it does not refuse is
+// checked again, with the rows locked, in the transaction.
+import { isOpenStatus, type TStartSessionBody } from "@postern/contracts";
 import { notFound, type AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import type { BoardCache, BoardView } from "../board/board.cache";
+import type { BoardCache, BoardView, ClosedSession } from "../board/board.cache";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
 import { ownConflict, type Occupant } from "./sessions.schedule";
-import { committedServiceGroups } from "./sessions.sql";
-import { requestedWindow, type SessionLimits } from "./sessions.service";
+import { committedServiceGroups, committedSession } from "./sessions.sql";
+import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, requestedWindow, type SessionLimits } from "./sessions.service";
 
 /** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
 export function ownClashOnBoard(
@@ -66,4 +67,74 @@ export function unseenServiceRefusal(ctx: DbContext, cache: BoardCache, cls: Vis
     remember(serviceId);
     return notFound("service");
   });
+}
+
+/** A change to one session that the route may refuse before its transaction. */
+export type SessionChange = "end" | "extend";
+
+/**
+ * The 404, 403 or 409 the transaction would answer an end or an extend of `sessionId` with,
+ * whatever the body says, when the board, the memory of closed sessions (board.cache.ts) or one
+ * plain read settles it; else null, and the transaction judges. An open session on the board is
+ * refused only when the caller may not change it (its holder never changes). A closed one is
+ * refused outright: it never opens again. One the board does not show may be closed, unknown,
+ * hidden from the caller, or started a moment ago on another instance: one read of committed
+ * state tells which, without a write transaction (on SQLite, a turn of its one writer), and a
+ * closed or unknown one is remembered, so a script retrying costs no read either.
+ */
+export function sessionChangeRefusal(
+  ctx: DbContext,
+  cache: BoardCache,
+  view: BoardView,
+  viewer: Viewer,
+  sessionId: string,
+  change: SessionChange,
+): AppError | null | Promise<AppError | null> {
+  const open = view.session(sessionId);
+  if (open) return notHolderRefusal(viewer, open.userId);
+  const closed = cache.closedSession(sessionId);
+  if (closed === null) return notFound("session");
+  // The board holds every service the caller's class sees.
+  if (closed) return closedRefusal(viewer, view.byId.has(closed.serviceId), closed, change);
+  const remember = cache.closedRecorder();
+  return committedSession(ctx, sessionId).then((found) => {
+    if (!found) {
+      remember(sessionId, null);
+      return notFound("session");
+    }
+    const { groupIds, ...session } = found;
+    const visible = canSeeService(viewer, groupIds);
+    if (isOpenStatus(session.status)) return visible ? notHolderRefusal(viewer, session.userId) : notFound("session");
+    remember(sessionId, session);
+    return closedRefusal(viewer, visible, session, change);
+  });
+}
+
+/** The transaction's answer to a change of a closed session, in its order of checks. */
+function closedRefusal(viewer: Viewer, visible: boolean, session: ClosedSession, change: SessionChange): AppError {
+  if (!visible) return notFound("session");
+  return notHolderRefusal(viewer, session.userId) ?? (change === "end" ? endStatusRefusal(session.status)! : notActiveRefusal(session.status));
+}
+
+/**
+ * The 400 for extending, by `durationSeconds`, an active session the board shows the caller may
+ * change (too short, or past the service's maximum ahead): the transaction's own rule, on the
+ * board's copy of the session. Null otherwise; a session that is not active, or is past its end
+ * and about to be closed by the clock, is the transaction's to judge.
+ */
+export function extendRefusalOnBoard(
+  ctx: DbContext,
+  view: BoardView,
+  viewer: Viewer,
+  sessionId: string,
+  durationSeconds: number,
+  limits: SessionLimits,
+): AppError | null {
+  const open = view.session(sessionId);
+  const service = open && view.byId.get(open.serviceId);
+  if (!open || !service || open.status !== "active") return null;
+  const session = occupantOf(open);
+  const now = ctx.now();
+  if (!session.expiresAt || session.expiresAt <= now) return null;
+  return notHolderRefusal(viewer, open.userId) ?? extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
 }

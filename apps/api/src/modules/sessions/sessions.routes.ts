@@ -5,7 +5,8 @@ import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { decideSession, DEFAULT_LIMIT, endSession, extendSession, findSessions, sessionLimitsOf } from "./sessions.service";
+import { decideSession, DEFAULT_LIMIT, findSessions, sessionLimitsOf } from "./sessions.service";
+import { endRoute, extendRoute } from "./sessions.change-routes";
 import { startRoute } from "./sessions.start-route";
 import waitlistRoutes from "./waitlist.routes";
 
@@ -41,18 +42,14 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     start.handler,
   );
 
+  const extend = extendRoute(app, "id");
   r.post(
     "/api/sessions/:id/extend",
-    { schema: { params: ZIdParams, body: ZExtendSessionBody, response: { 200: ZSession } } },
-    async (request) =>
-      presentSession(
-        await extendSession(app.ctx, sessionCaller(request), request.params.id, request.body.durationSeconds, limits, app.board.peekFor(request)),
-      ),
+    { preParsing: extend.preParsing, schema: { params: ZIdParams, body: ZExtendSessionBody, response: { 200: ZSession } } },
+    extend.handler,
   );
 
-  r.delete("/api/sessions/:id", { schema: { params: ZIdParams, response: { 200: ZSession } } }, async (request) =>
-    presentSession(await endSession(app.ctx, sessionCaller(request), request.params.id, app.board.peekFor(request))),
-  );
+  r.delete("/api/sessions/:id", { schema: { params: ZIdParams, response: { 200: ZSession } } }, endRoute(app, "id"));
 
   for (const [verb, approve] of [["approve", true], ["deny", false]] as const) {
     r.post(

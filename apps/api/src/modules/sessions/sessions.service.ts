@@ -169,13 +169,54 @@ function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFact
   };
 }
 
+// The refusals of an extend or an end, in the order the transaction checks them. The route asks
+// them too, of the board or one plain read, before any transaction (sessions.preflight.ts): one
+// rule each, so the two cannot answer differently.
+
+/** 403 unless the caller holds the session or is an admin (after the 404 for a session they cannot see). */
+export function notHolderRefusal(viewer: Viewer, holderId: string): AppError | null {
+  return holderId !== viewer.user.id && !viewer.admin ? forbidden("only the session's holder or an admin may change it") : null;
+}
+
+/** 409 for an end of a session that is no longer open. */
+export function endStatusRefusal(status: string): AppError | null {
+  return isOpenStatus(status) ? null : new AppError("conflict", `the session is already ${status}`);
+}
+
+/** 409 for an extend of a session that is not active. */
+export const notActiveRefusal = (status: string) => new AppError("conflict", `only an active session can be extended; this one is ${status}`);
+
+/** The 409 or 400 for extending a session by `durationSeconds` at `now`, or null. */
+export function extendRefusal(
+  now: Date,
+  session: { status: string; expiresAt: Date | null },
+  maxDurationSeconds: number,
+  durationSeconds: number,
+  limits: SessionLimits,
+): AppError | null {
+  if (session.status !== "active" || !session.expiresAt || session.expiresAt <= now) return notActiveRefusal(session.status);
+  if (durationSeconds < limits.minSessionSeconds) {
+    return badField("body.durationSeconds", `must be at least ${limits.minSessionSeconds} seconds`);
+  }
+  // The maximum bounds how far ahead a session may run: at no moment does anyone hold a
+  // service for more than the maximum from now.
+  const ahead = Math.ceil((session.expiresAt.getTime() + durationSeconds * 1000 - now.getTime()) / 1000);
+  if (ahead > maxDurationSeconds) {
+    const allowed = Math.max(0, maxDurationSeconds - Math.ceil((session.expiresAt.getTime() - now.getTime()) / 1000));
+    return badField(
+      "body.durationSeconds",
+      `would run the session ${ahead} seconds from now, past the service's maximum of ${maxDurationSeconds}; at most ${allowed} more seconds are allowed now`,
+    );
+  }
+  return null;
+}
+
 /** A session the caller may see and may change (their own, or any as an admin), with its service. */
 async function loadOwnOrAdmin(sql: SqlRunner, viewer: Viewer, load: LoadFacts<SessionFacts>): Promise<SessionFacts> {
   const facts = await load(sql);
   if (!facts || !canSeeService(viewer, facts.service.groupIds)) throw notFound("session");
-  if (facts.session.userId !== viewer.user.id && !viewer.admin) {
-    throw forbidden("only the session's holder or an admin may change it");
-  }
+  const refusal = notHolderRefusal(viewer, facts.session.userId);
+  if (refusal) throw refusal;
   return facts;
 }
 
@@ -203,23 +244,9 @@ async function extend(
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
     const { session, service } = await loadOwnOrAdmin(sql, caller.viewer, load);
     const now = ctx.now();
-    if (session.status !== "active" || !session.expiresAt || session.expiresAt <= now) {
-      throw new AppError("conflict", `only an active session can be extended; this one is ${session.status}`);
-    }
-    if (durationSeconds < limits.minSessionSeconds) {
-      throw badField("body.durationSeconds", `must be at least ${limits.minSessionSeconds} seconds`);
-    }
-    const expiresAt = new Date(session.expiresAt.getTime() + durationSeconds * 1000);
-    // The maximum bounds how far ahead a session may run: at no moment does anyone hold a
-    // service for more than the maximum from now.
-    const ahead = Math.ceil((expiresAt.getTime() - now.getTime()) / 1000);
-    if (ahead > service.maxDurationSeconds) {
-      const allowed = Math.max(0, service.maxDurationSeconds - Math.ceil((session.expiresAt.getTime() - now.getTime()) / 1000));
-      throw badField(
-        "body.durationSeconds",
-        `would run the session ${ahead} seconds from now, past the service's maximum of ${service.maxDurationSeconds}; at most ${allowed} more seconds are allowed now`,
-      );
-    }
+    const refusal = extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
+    if (refusal) throw refusal;
+    const expiresAt = new Date(session.expiresAt!.getTime() + durationSeconds * 1000);
     if (service.exclusive) {
       const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId });
       if (conflict) throw conflict;
@@ -243,7 +270,8 @@ export async function endSession(ctx: DbContext, caller: SessionCaller, sessionI
 async function end(ctx: DbContext, caller: SessionCaller, load: LoadFacts<SessionFacts>): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
     const { session, service } = await loadOwnOrAdmin(sql, caller.viewer, load);
-    if (!isOpenStatus(session.status)) throw new AppError("conflict", `the session is already ${session.status}`);
+    const refusal = endStatusRefusal(session.status);
+    if (refusal) throw refusal;
     const user = caller.viewer.user;
     const forced = session.userId !== user.id;
     const updated: SessionRow = { ...session, status: "ended", endedAt: ctx.now(), endedById: user.id, endedBy: { id: user.id, username: user.username } };

@@ -112,6 +112,22 @@ export async function committedServiceGroups(ctx: DbContext, id: string): Promis
   return rows.length === 0 ? undefined : groupIdsOf(rows);
 }
 
+/** A session's status, holder and service with the service's groups, read from committed state
+ * outside any transaction; undefined when there is no such session. */
+export async function committedSession(
+  ctx: DbContext,
+  id: string,
+): Promise<{ status: string; userId: string; serviceId: string; groupIds: string[] } | undefined> {
+  const rows = await ctx.sql.read((sql) =>
+    sql.all<{ status: string; userId: string; serviceId: string; groupId: string | null }>(
+      `SELECT a."status", a."userId", a."serviceId", g."groupId" FROM "AccessSession" a LEFT JOIN "ServiceGroup" g ON g."serviceId" = a."serviceId" WHERE a."id" = ?`,
+      [id],
+    ),
+  );
+  const first = rows[0];
+  return first && { status: first.status, userId: first.userId, serviceId: first.serviceId, groupIds: groupIdsOf(rows) };
+}
+
 /** The groups in a service's rows joined to ServiceGroup: a service in no group has one row, with null. */
 function groupIdsOf(rows: { groupId: string | null }[]): string[] {
   return rows.flatMap((r) => (r.groupId ? [r.groupId] : []));

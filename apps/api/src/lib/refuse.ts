@@ -16,27 +16,28 @@ const envelopes = new Map<string, string>();
 /** Messages may name what was asked for; the bound keeps odd ones from piling up. */
 const MAX_ENVELOPES = 512;
 
-/** Envelopes with details, per refusal: kept where the same refusal is given again (the board's
- * clash with one's own session, a repeated validation failure). */
-const detailed = new WeakMap<AppError, string>();
+/** Envelopes per refusal: where the same refusal is given again (a constant such as "only the
+ * session's holder or an admin may change it", the board's clash with one's own session, a
+ * repeated validation failure), found without building or hashing its text. */
+const made = new WeakMap<AppError, string>();
 
 /** `{ error: { code, message, details? } }` as JSON, from memory where it was made before. */
 export function envelopeOf(err: AppError): string {
+  let json = made.get(err);
+  if (json !== undefined) return json;
   if (err.details !== undefined) {
-    let json = detailed.get(err);
+    const body: TErrorBody = { error: { code: err.code, message: err.message, details: err.details as never } };
+    json = JSON.stringify(body);
+  } else {
+    const key = `${err.code}\n${err.message}`;
+    json = envelopes.get(key);
     if (json === undefined) {
-      const body: TErrorBody = { error: { code: err.code, message: err.message, details: err.details as never } };
-      detailed.set(err, (json = JSON.stringify(body)));
+      if (envelopes.size >= MAX_ENVELOPES) envelopes.clear();
+      json = JSON.stringify({ error: { code: err.code, message: err.message } } satisfies TErrorBody);
+      envelopes.set(key, json);
     }
-    return json;
   }
-  const key = `${err.code}\n${err.message}`;
-  let json = envelopes.get(key);
-  if (json === undefined) {
-    if (envelopes.size >= MAX_ENVELOPES) envelopes.clear();
-    json = JSON.stringify({ error: { code: err.code, message: err.message } } satisfies TErrorBody);
-    envelopes.set(key, json);
-  }
+  made.set(err, json);
   return json;
 }
 

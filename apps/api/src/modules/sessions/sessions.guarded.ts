@@ -6,8 +6,9 @@
 // BEGIN, the guard, the write, the append and the COMMIT. The guard (`postern_board_guard`,
 // migration 20261130020000_board_guard) takes the same locks in the same order and raises unless
 // the database holds exactly what the board showed; then nothing is written and the change is
-// taken again the usual way. A change the board's facts would refuse is taken again too: a
-// refusal is answered from the database, never from a board that may be behind.
+// taken again the usual way. A change the board's facts would refuse is taken again too: the
+// refusals the board settles for certain were answered before any transaction (the routes'
+// preflight, sessions.preflight.ts); one found here is checked against the locked rows.
 import { OPEN_STATUSES, type TService, type TSession } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";

@@ -69,6 +69,8 @@ export function unseenServiceRefusal(ctx: DbContext, cache: BoardCache, cls: Vis
   });
 }
 
+const SESSION_NOT_FOUND = notFound("session");
+
 /** A change to one session that the route may refuse before its transaction. */
 export type SessionChange = "end" | "extend";
 
@@ -93,18 +95,18 @@ export function sessionChangeRefusal(
   const open = view.session(sessionId);
   if (open) return notHolderRefusal(viewer, open.userId);
   const closed = cache.closedSession(sessionId);
-  if (closed === null) return notFound("session");
+  if (closed === null) return SESSION_NOT_FOUND;
   // The board holds every service the caller's class sees.
   if (closed) return closedRefusal(viewer, view.byId.has(closed.serviceId), closed, change);
   const remember = cache.closedRecorder();
   return committedSession(ctx, sessionId).then((found) => {
     if (!found) {
       remember(sessionId, null);
-      return notFound("session");
+      return SESSION_NOT_FOUND;
     }
     const { groupIds, ...session } = found;
     const visible = canSeeService(viewer, groupIds);
-    if (isOpenStatus(session.status)) return visible ? notHolderRefusal(viewer, session.userId) : notFound("session");
+    if (isOpenStatus(session.status)) return visible ? notHolderRefusal(viewer, session.userId) : SESSION_NOT_FOUND;
     remember(sessionId, session);
     return closedRefusal(viewer, visible, session, change);
   });
@@ -112,7 +114,7 @@ export function sessionChangeRefusal(
 
 /** The transaction's answer to a change of a closed session, in its order of checks. */
 function closedRefusal(viewer: Viewer, visible: boolean, session: ClosedSession, change: SessionChange): AppError {
-  if (!visible) return notFound("session");
+  if (!visible) return SESSION_NOT_FOUND;
   return notHolderRefusal(viewer, session.userId) ?? (change === "end" ? endStatusRefusal(session.status)! : notActiveRefusal(session.status));
 }
 

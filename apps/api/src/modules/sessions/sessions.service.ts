@@ -173,18 +173,31 @@ function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFact
 // them too, of the board or one plain read, before any transaction (sessions.preflight.ts): one
 // rule each, so the two cannot answer differently.
 
+// Made once each (an AppError is never changed once made): a script that retries gets the same
+// refusal, whose envelope lib/refuse.ts then keeps.
+const NOT_HOLDER = forbidden("only the session's holder or an admin may change it");
+const byStatus = (make: (status: string) => AppError) => {
+  const made = new Map<string, AppError>();
+  return (status: string) => {
+    let err = made.get(status);
+    if (!err) made.set(status, (err = make(status)));
+    return err;
+  };
+};
+const alreadyClosed = byStatus((status) => new AppError("conflict", `the session is already ${status}`));
+
 /** 403 unless the caller holds the session or is an admin (after the 404 for a session they cannot see). */
 export function notHolderRefusal(viewer: Viewer, holderId: string): AppError | null {
-  return holderId !== viewer.user.id && !viewer.admin ? forbidden("only the session's holder or an admin may change it") : null;
+  return holderId !== viewer.user.id && !viewer.admin ? NOT_HOLDER : null;
 }
 
 /** 409 for an end of a session that is no longer open. */
 export function endStatusRefusal(status: string): AppError | null {
-  return isOpenStatus(status) ? null : new AppError("conflict", `the session is already ${status}`);
+  return isOpenStatus(status) ? null : alreadyClosed(status);
 }
 
 /** 409 for an extend of a session that is not active. */
-export const notActiveRefusal = (status: string) => new AppError("conflict", `only an active session can be extended; this one is ${status}`);
+export const notActiveRefusal = byStatus((status) => new AppError("conflict", `only an active session can be extended; this one is ${status}`));
 
 /** The 409 or 400 for extending a session by `durationSeconds` at `now`, or null. */
 export function extendRefusal(

@@ -58,3 +58,12 @@ export function refuse(reply: { send(payload: never): unknown }, err: AppError):
   // With its charset: Fastify would otherwise append it to the header on every answer.
   return r.code(err.statusCode).type("application/json; charset=utf-8").send(envelopeOf(err));
 }
+
+/** For a callback-style hook: answers the refusal, now or once its promise settles, or goes on
+ * (`done`) when there is none. No promise when the answer is known at once. */
+export function refuseOrContinue(reply: FastifyReply, refusal: AppError | null | Promise<AppError | null>, done: (err?: Error) => void): void {
+  if (refusal instanceof Promise) {
+    refusal.then((r) => (r ? void refuse(reply, r) : done()), (err: unknown) => done(err as Error));
+  } else if (refusal) refuse(reply, refusal);
+  else done();
+}

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingHookHandler } from "fastify";
 import { ZId, type TExtendSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
-import { refuse } from "../../lib/refuse";
+import { refuse, refuseOrContinue } from "../../lib/refuse";
 import type { AppError } from "../../errors";
 import type { BoardView } from "../board/board.cache";
 import { presentSession, type SessionRow } from "./sessions.presenter";
@@ -60,13 +60,7 @@ export function extendRoute(app: FastifyInstance, param: string) {
   const beforeBody: preParsingHookHandler = (request, reply, _payload, done) => {
     // The path is not validated yet: an id that is not one at all is left to validation's 400.
     if (!ZId.safeParse(idOf(request)).success) return done();
-    const refusal = preflight(request, app.board.peekFor(request), viewerOf(request), "extend");
-    if (refusal instanceof Promise) {
-      refusal.then((r) => (r ? void refuse(reply, r) : done()), (err: unknown) => done(err as Error));
-      return;
-    }
-    if (refusal) return void refuse(reply, refusal);
-    done();
+    refuseOrContinue(reply, preflight(request, app.board.peekFor(request), viewerOf(request), "extend"), done);
   };
 
   const handler: Handler<TExtendSessionBody> = (request, reply) => {

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingHookHandler } from "fastify";
 import { ZId, type TStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
-import { refuse } from "../../lib/refuse";
+import { refuse, refuseOrContinue } from "../../lib/refuse";
 import type { BoardView } from "../board/board.cache";
 import { presentSession } from "./sessions.presenter";
 import { ownClashOnBoard, unseenServiceRefusal } from "./sessions.preflight";
@@ -43,9 +43,7 @@ export function startRoute(app: FastifyInstance, param: string) {
     const serviceId = serviceIdOf(request);
     if (!board || board.byId.has(serviceId)) return done();
     if (!app.board.cache.isUnseen(cls, serviceId) && !ZId.safeParse(serviceId).success) return done();
-    const unseen = unseenServiceRefusal(app.ctx, app.board.cache, cls, viewerOf(request), serviceId);
-    if (!(unseen instanceof Promise)) return void refuse(reply, unseen);
-    unseen.then((refusal) => (refusal ? void refuse(reply, refusal) : done()), (err: unknown) => done(err as Error));
+    refuseOrContinue(reply, unseenServiceRefusal(app.ctx, app.board.cache, cls, viewerOf(request), serviceId), done);
   };
 
   // Not async: a start the board refuses (a double click, a script retrying) is answered at once,

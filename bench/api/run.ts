@@ -149,6 +149,10 @@ interface Board {
   serviceIds: string[];
 }
 
+/** The one exclusive service of the 20 (group "ops", which the reader is in), held by writer 1
+ * and by no loop of the change mix: a start on it is the 409 that names its holder. */
+const EXCLUSIVE = 6;
+
 /** 3 groups, 20 services, a reader in two groups, 8 writers in all; 50 active sessions. */
 async function seed(api: ApiCluster): Promise<Board> {
   const url = api.instances[0]!.url;
@@ -161,6 +165,7 @@ async function seed(api: ApiCluster): Promise<Board> {
       name: `Service ${i}`,
       slug: `service-${i}`,
       kind: i % 2 ? "vpn" : "web",
+      exclusive: i === EXCLUSIVE,
       maxDurationSeconds: 24 * 3600,
       defaultDurationSeconds: 3600,
       groupIds: [groups[i % 3]!.id],
@@ -190,7 +195,10 @@ async function seed(api: ApiCluster): Promise<Board> {
   for (let w = 0; w < 8; w++) {
     const cookie = await makeUser(`writer${w}`, groups.map((g) => g.id));
     for (let k = 0; k < 6; k++) {
-      const session = await start(cookie, serviceIds[(w * 2 + k) % 20]!);
+      // The exclusive service is writer 1's; the others who would hold it take the service just
+      // past their own run instead.
+      const at = (w * 2 + k) % 20 === EXCLUSIVE && w !== 1 ? (w * 2 + 6) % 20 : (w * 2 + k) % 20;
+      const session = await start(cookie, serviceIds[at]!);
       // Writer 0's on service 0, of the group "ops", which the reader is in.
       if (w === 0 && k === 0) othersSessionId = session.id;
     }
@@ -320,6 +328,26 @@ async function reads(api: ApiCluster, board: Board, opts: Options, hello: { url:
       headers: csrf,
       body: JSON.stringify({ durationSeconds: 600 }),
       expect: 409,
+      refusal: true,
+    },
+    {
+      // Someone else holds it: the refusal people meet most on a board of exclusive services.
+      name: "409 POST start (held by someone else)",
+      path: `/api/services/${board.serviceIds[EXCLUSIVE]}/sessions`,
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: 600 }),
+      expect: 409,
+      refusal: true,
+    },
+    {
+      // 48 h asked of a service whose maximum is 24 h: well-formed, and not allowed.
+      name: "400 POST start (past the service's maximum)",
+      path: `/api/services/${board.serviceIds[3]}/sessions`,
+      method: "POST",
+      headers: csrf,
+      body: JSON.stringify({ durationSeconds: 48 * 3600 }),
+      expect: 400,
       refusal: true,
     },
     {

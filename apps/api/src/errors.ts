@@ -27,8 +27,21 @@ export const notFound = (what: string) => new AppError("not_found", `${what} not
 export const forbidden = (message = "you are not allowed to do this") => new AppError("forbidden", message);
 export const unauthorized = (message = "log in first") => new AppError("unauthorized", message);
 
+/** 400s by field and message: the same bad input, sent again and again (a script asking for
+ * longer than the service allows), gets the same refusal, whose envelope is then made once
+ * (lib/refuse.ts). Bounded, as messages may carry numbers. */
+const badFields = new Map<string, AppError>();
+const MAX_BAD_FIELDS = 256;
+
 /** A 400 naming one field, shaped like a validation error. */
 export function badField(field: string, message: string): AppError {
-  const details: TFieldIssue[] = [{ field, message }];
-  return new AppError("validation_failed", `${field}: ${message}`, details);
+  const key = `${field}\n${message}`;
+  let err = badFields.get(key);
+  if (!err) {
+    const details: TFieldIssue[] = [{ field, message }];
+    err = new AppError("validation_failed", `${field}: ${message}`, details);
+    if (badFields.size >= MAX_BAD_FIELDS) badFields.clear();
+    badFields.set(key, err);
+  }
+  return err;
 }

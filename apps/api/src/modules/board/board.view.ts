@@ -19,6 +19,7 @@ export class BoardView {
   private serviceBytes?: Map<string, Buffer>;
   private sessionsById?: Map<string, TSession>;
   private sessionsByHolder?: Map<string, TSession[]>;
+  private sessionsByService?: Map<string, TSession[]>;
 
   /** @param sessions open sessions on `services`, newest request first. */
   constructor(
@@ -67,6 +68,19 @@ export class BoardView {
       }
     }
     return this.sessionsByHolder.get(`${serviceId} ${userId}`) ?? [];
+  }
+
+  /** Every open session on `serviceId`, newest request first. */
+  sessionsOn(serviceId: string): readonly TSession[] {
+    if (!this.sessionsByService) {
+      this.sessionsByService = new Map();
+      for (const s of this.sessions) {
+        const list = this.sessionsByService.get(s.serviceId);
+        if (list) list.push(s);
+        else this.sessionsByService.set(s.serviceId, [s]);
+      }
+    }
+    return this.sessionsByService.get(serviceId) ?? [];
   }
 
   get sessionsJson(): string {

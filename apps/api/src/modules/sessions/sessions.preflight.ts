@@ -1,25 +1,35 @@
 // Changes refused before any transaction opens: the common refusals (a double click, a script
-// that retries), for which a transaction would take the writer's turn and three statements for
-// nothing. A start that the board in memory already shows clashing with the caller's own open
-// session is refused from memory; one on a service the board does not show, after one plain read
-// whose answer is remembered. An end or extend of a session the caller may not change, or of one
+// that retries, a service someone else holds, a window longer than the service allows), for which
+// a transaction would take the writer's turn and several statements for nothing. A start that the
+// board in memory shows refused (the window asked for, the caller's own clash or booking limit, the
+// exclusive service's holder, booking or line) is refused from memory; one on a service the board
+// does not show, after one plain read whose answer is remembered. An end or extend of a session the caller may not change, or of one
 // that is closed, likewise (at the end of this file). The board is this instance's view of
 // committed state: brought up to date at every local commit before the change answers, and by
 // every other instance's change as it arrives from the live log. Anything it does not refuse is
 // checked again, with the rows locked, in the transaction.
-import { isOpenStatus, type TStartSessionBody } from "@postern/contracts";
-import { notFound, type AppError } from "../../errors";
+import { isOpenStatus, type TSession, type TStartSessionBody } from "@postern/contracts";
+import { AppError, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardCache, BoardView, ClosedSession } from "../board/board.cache";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
-import { ownConflict, type Occupant } from "./sessions.schedule";
+import { bookingLimitProblem, conflictAmong, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups, committedSession } from "./sessions.sql";
-import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, requestedWindow, type SessionLimits } from "./sessions.service";
+import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, windowOrRefusal, type SessionLimits } from "./sessions.service";
 
-/** The 409 the transaction would answer for the caller's own clash, when the board shows it and every earlier check passes; else null. */
-export function ownClashOnBoard(
+/**
+ * The refusal the transaction would answer a start with, when the board shows the service to the
+ * caller: its checks in its order, on the board's copy of the service and of the open sessions
+ * on it. The window asked for (a 400: too short, past the service's maximum, a booking in the past
+ * or too far ahead), the caller's own clash or booking limit (409, or 400), then on an exclusive
+ * service whoever holds it, is offered it, has booked the window or waits in line for it (409,
+ * naming them). Null when none applies, or when a session it would judge is past its end and the
+ * session clock's to close any moment now: the transaction, which waits its turn behind the
+ * clock's, judges those.
+ */
+export function startRefusalOnBoard(
   ctx: DbContext,
   view: BoardView,
   userId: string,
@@ -29,23 +39,33 @@ export function ownClashOnBoard(
 ): AppError | null {
   const service = view.byId.get(serviceId);
   if (!service) return null;
-  let span: [Date, Date];
-  try {
-    span = requestedWindow(ctx, service, body, limits).span;
-  } catch {
-    // The transaction answers bad input, in its own order of checks.
-    return null;
-  }
-  const mine: Occupant[] = [];
-  const now = ctx.now().getTime();
-  for (const s of view.sessionsOf(serviceId, userId)) {
+  const window = windowOrRefusal(ctx, service, body, limits);
+  if (window instanceof AppError) return window;
+  const { now, startsAt, span } = window;
+  const mine = occupantsOf(view.sessionsOf(serviceId, userId), now);
+  if (!mine) return null;
+  const refusal = ownConflict(ctx, mine, span) ?? bookingLimitProblem(ctx, mine, service, span, limits);
+  if (refusal || !service.exclusive || (service.requiresApproval && !startsAt)) return refusal;
+  const lineBlocks = span[0] <= now;
+  const statuses = exclusiveStatuses(lineBlocks);
+  // In the transaction's order: oldest request first, then by id.
+  const on = view.sessionsOn(serviceId).filter((s) => statuses.includes(s.status));
+  const found = occupantsOf(on.sort(olderRequestFirst), now);
+  return found && conflictAmong(found, span, now, lineBlocks);
+}
+
+const olderRequestFirst = (a: TSession, b: TSession) =>
+  a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
+/** The board's sessions as the transaction's occupants; null if one is past its end (the clock's to close). */
+function occupantsOf(sessions: readonly TSession[], now: Date): Occupant[] | null {
+  const found: Occupant[] = [];
+  for (const s of sessions) {
     const o = occupantOf(s);
-    // Past its end, an active session or an offer is the session clock's to close any moment now:
-    // the transaction, which waits its turn behind the clock's, is the one to judge it.
-    if ((o.status === "active" && o.expiresAt && o.expiresAt.getTime() <= now) || (o.status === "offered" && o.offerExpiresAt && o.offerExpiresAt.getTime() <= now)) return null;
-    mine.push(o);
+    if ((o.status === "active" && o.expiresAt && o.expiresAt <= now) || (o.status === "offered" && o.offerExpiresAt && o.offerExpiresAt <= now)) return null;
+    found.push(o);
   }
-  return mine.length === 0 ? null : ownConflict(ctx, mine, span);
+  return found;
 }
 
 /**

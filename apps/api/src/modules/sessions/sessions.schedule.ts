@@ -103,29 +103,25 @@ export async function exclusiveConflict(
   const now = ctx.now();
   // The line matters only for taking the service now; one read brings both when it does.
   const lineBlocks = check.queueBlocks === true && span[0] <= now;
-  const statuses = lineBlocks ? ["active", "offered", "scheduled", "waiting"] : ["active", "offered", "scheduled"];
-  const found = await occupants(sql, { serviceId, statuses, exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
+  const found = await occupants(sql, { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
+  return conflictAmong(found, span, now, lineBlocks);
+}
+
+/** The statuses that stand in the way of a span on an exclusive service: the line's too when it blocks. */
+export function exclusiveStatuses(lineBlocks: boolean): readonly string[] {
+  return lineBlocks ? ["active", "offered", "scheduled", "waiting"] : ["active", "offered", "scheduled"];
+}
+
+/**
+ * `exclusiveConflict`'s judgement of the occupants it found (oldest request first, ties by id), so
+ * that the route can give it from the board in memory (sessions.preflight.ts) and the transaction
+ * from rows read under lock, by one rule.
+ */
+export function conflictAmong(found: readonly Occupant[], span: [Date, Date], now: Date, lineBlocks: boolean): AppError | null {
   const others = found.filter((o) => o.status !== "waiting");
-  const rank = { active: 0, offered: 1, scheduled: 2 } as Record<string, number>;
-  others.sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || spanOf(a, now)[0].getTime() - spanOf(b, now)[0].getTime());
+  others.sort((a, b) => (RANK[a.status] ?? 9) - (RANK[b.status] ?? 9) || spanOf(a, now)[0].getTime() - spanOf(b, now)[0].getTime());
   for (const o of others) {
-    if (!overlaps(span, spanOf(o, now))) continue;
-    if (o.status === "active") {
-      const until = o.expiresAt ? ` until ${o.expiresAt.toISOString()}` : "";
-      return conflictWith(o, `this service is held by ${o.user.username}${until}`, o.expiresAt);
-    }
-    if (o.status === "offered") {
-      return conflictWith(
-        o,
-        `this service is offered to ${o.user.username} from its waitlist until ${o.offerExpiresAt?.toISOString()}`,
-        o.offerExpiresAt,
-      );
-    }
-    return conflictWith(
-      o,
-      `this service is booked by ${o.user.username} from ${o.startsAt?.toISOString()} until ${o.expiresAt?.toISOString()}`,
-      o.expiresAt,
-    );
+    if (overlaps(span, spanOf(o, now))) return occupiedBy(o);
   }
   if (lineBlocks) {
     const waiting = found.filter((o) => o.status === "waiting");
@@ -136,6 +132,28 @@ export async function exclusiveConflict(
     }
   }
   return null;
+}
+
+const RANK: Record<string, number> = { active: 0, offered: 1, scheduled: 2 };
+
+/** The 409 naming an occupant, made once per occupant: its words are all the occupant's own, and
+ * the board keeps one occupant per snapshot of a session (sessions.presenter.ts), so everyone
+ * refused by the same holder gets the same refusal, serialised once (lib/refuse.ts). */
+const occupiedRefusals = new WeakMap<Occupant, AppError>();
+
+function occupiedBy(o: Occupant): AppError {
+  let refusal = occupiedRefusals.get(o);
+  if (refusal) return refusal;
+  if (o.status === "active") {
+    const until = o.expiresAt ? ` until ${o.expiresAt.toISOString()}` : "";
+    refusal = conflictWith(o, `this service is held by ${o.user.username}${until}`, o.expiresAt);
+  } else if (o.status === "offered") {
+    refusal = conflictWith(o, `this service is offered to ${o.user.username} from its waitlist until ${o.offerExpiresAt?.toISOString()}`, o.offerExpiresAt);
+  } else {
+    refusal = conflictWith(o, `this service is booked by ${o.user.username} from ${o.startsAt?.toISOString()} until ${o.expiresAt?.toISOString()}`, o.expiresAt);
+  }
+  occupiedRefusals.set(o, refusal);
+  return refusal;
 }
 
 /** A user's own open sessions on a service: what `ownConflict` and `bookingLimitProblem` judge. */

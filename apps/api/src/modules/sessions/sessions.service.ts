@@ -47,28 +47,53 @@ export async function findSessions(ctx: DbContext, viewer: Viewer, query: TListS
 }
 
 export function checkDuration(seconds: number, service: { maxDurationSeconds: number }, limits: SessionLimits, field: string) {
-  if (seconds < limits.minSessionSeconds) {
-    throw badField(field, `must be at least ${limits.minSessionSeconds} seconds`);
-  }
-  if (seconds > service.maxDurationSeconds) {
-    throw badField(field, `must not exceed the service's maximum of ${service.maxDurationSeconds} seconds`);
-  }
+  const refusal = durationRefusal(seconds, service, limits, field);
+  if (refusal) throw refusal;
+}
+
+/** The 400 for a length the install or the service does not allow; null when it is allowed. */
+function durationRefusal(seconds: number, service: { maxDurationSeconds: number }, limits: SessionLimits, field: string): AppError | null {
+  if (seconds < limits.minSessionSeconds) return badField(field, `must be at least ${limits.minSessionSeconds} seconds`);
+  if (seconds > service.maxDurationSeconds) return badField(field, `must not exceed the service's maximum of ${service.maxDurationSeconds} seconds`);
+  return null;
 }
 
 export const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
 
-/** The window a start asks for on `service`, with its length and booked start; throws the 400 for bad input. */
+/** The window a start asks for: its length, its booked start and the span it claims. */
+export interface RequestedWindow {
+  now: Date;
+  durationSeconds: number;
+  startsAt: Date | null;
+  span: [Date, Date];
+}
+
+/** The window a start asks for on `service`; throws the 400 for bad input. */
 export function requestedWindow(
   ctx: DbContext,
   service: { defaultDurationSeconds: number; maxDurationSeconds: number },
   body: TStartSessionBody,
   limits: SessionLimits,
-): { now: Date; durationSeconds: number; startsAt: Date | null; span: [Date, Date] } {
+): RequestedWindow {
+  const window = windowOrRefusal(ctx, service, body, limits);
+  if (window instanceof AppError) throw window;
+  return window;
+}
+
+/** The window a start asks for on `service`, or the 400 for bad input (returned: the board's
+ * refusal of it, sessions.preflight.ts, is on a hot path, and a throw is not free). */
+export function windowOrRefusal(
+  ctx: DbContext,
+  service: { defaultDurationSeconds: number; maxDurationSeconds: number },
+  body: TStartSessionBody,
+  limits: SessionLimits,
+): RequestedWindow | AppError {
   const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
-  checkDuration(durationSeconds, service, limits, "body.durationSeconds");
+  const refusal = durationRefusal(durationSeconds, service, limits, "body.durationSeconds");
+  if (refusal) return refusal;
   const now = ctx.now();
   const startsAt = body.startsAt ? new Date(body.startsAt) : null;
-  if (startsAt && startsAt <= now) throw badField("body.startsAt", "must be in the future");
+  if (startsAt && startsAt <= now) return badField("body.startsAt", "must be in the future");
   return { now, durationSeconds, startsAt, span: [startsAt ?? now, after(startsAt ?? now, durationSeconds)] };
 }
 

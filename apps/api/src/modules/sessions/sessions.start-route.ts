@@ -8,7 +8,7 @@ import { sessionCaller, viewerOf } from "../../lib/caller";
 import { refuse, refuseOrContinue } from "../../lib/refuse";
 import type { BoardView } from "../board/board.cache";
 import { presentSession } from "./sessions.presenter";
-import { ownClashOnBoard, unseenServiceRefusal } from "./sessions.preflight";
+import { startRefusalOnBoard, unseenServiceRefusal } from "./sessions.preflight";
 import { sessionLimitsOf, startSession } from "./sessions.service";
 
 /** The route validates the body with `ZOptionalStartBody` before the handler runs. */
@@ -46,15 +46,16 @@ export function startRoute(app: FastifyInstance, param: string) {
     refuseOrContinue(reply, unseenServiceRefusal(app.ctx, app.board.cache, cls, viewerOf(request), serviceId), done);
   };
 
-  // Not async: a start the board refuses (a double click, a script retrying) is answered at once,
-  // without a promise for Fastify to wait on.
+  // Not async: a start the board refuses (a double click, a script retrying, a service someone
+  // else holds, a window past its maximum) is answered at once, without a promise for Fastify to
+  // wait on.
   const handler = (request: StartRequest, reply: FastifyReply): Promise<void> | undefined => {
     const caller = sessionCaller(request);
     const board = app.board.peek(app.board.classFor(request));
     const serviceId = serviceIdOf(request);
-    const clash = board && ownClashOnBoard(app.ctx, board, caller.viewer.user.id, serviceId, request.body, limits);
-    if (clash) {
-      refuse(reply, clash);
+    const refusal = board && startRefusalOnBoard(app.ctx, board, caller.viewer.user.id, serviceId, request.body, limits);
+    if (refusal) {
+      refuse(reply, refusal);
       return undefined;
     }
     return started(caller, serviceId, request.body, board, reply);

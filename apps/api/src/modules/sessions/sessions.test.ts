@@ -40,7 +40,7 @@ describe.each(providers)("access sessions on %s", (provider) => {
     expect(transactions).toHaveBeenCalledTimes(1);
     expect(warm.statusCode).toBe(409);
     expect(warm.json()).toEqual(cold.json());
-    // Anything the board does not refuse still reaches the transaction: bad input keeps its own answer.
+    // A window the service does not allow is the board's to refuse too (sessions.start-preflight.test.ts).
     const tooLong = await t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: alice.headers, payload: { durationSeconds: 999_999 } });
     expect(tooLong.statusCode).toBe(400);
     // Once it ends, the board no longer stands in the way.

@@ -2,17 +2,17 @@
 // runs in one change (run-change.ts) that records its event; exclusive services are locked per
 // service so two starts cannot both win. Lock order everywhere: the Service row, then the
 // AccessSession row.
-import { isOpenStatus, OPEN_STATUSES, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
-import { newId, type Prisma, type SqlRunner, type Tx } from "@postern/db";
+import { isOpenStatus, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
+import { newId, type SqlRunner, type Tx } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
 import { actorUserId } from "../audit/audit.service";
-import { canSeeService, holderMaySee, holderStateSelect, visibleServicesWhere, type Viewer } from "../services/services.visibility";
+import { canSeeService, holderMaySee, holderStateSelect, viewerGroupIds, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
-import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
+import { insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
 import type { BoardView } from "../board/board.cache";
 
@@ -31,19 +31,17 @@ export function sessionLimitsOf(config: SessionLimits): SessionLimits {
 /** How many sessions a list answers with when the caller does not say. */
 export const DEFAULT_LIMIT = 200;
 
-export async function findSessions(ctx: DbContext, viewer: Viewer, query: TListSessionsQuery): Promise<SessionRow[]> {
-  const where: Prisma.AccessSessionWhereInput = { service: visibleServicesWhere(viewer) };
-  if (query.active === "true") where.status = { in: [...OPEN_STATUSES] };
-  if (query.active === "false") where.status = { notIn: [...OPEN_STATUSES] };
-  if (query.serviceId) where.serviceId = query.serviceId;
-  if (query.mine === "true") where.userId = viewer.user.id;
-  else if (query.userId) where.userId = query.userId;
-  return ctx.db.accessSession.findMany({
-    where,
-    include: sessionInclude,
-    orderBy: { requestedAt: "desc" },
-    take: query.limit ?? DEFAULT_LIMIT,
-  });
+export function findSessions(ctx: DbContext, viewer: Viewer, query: TListSessionsQuery): Promise<SessionRow[]> {
+  return listSessions(
+    ctx,
+    {
+      groupIds: viewer.admin ? null : viewerGroupIds(viewer),
+      open: query.active === undefined ? undefined : query.active === "true",
+      serviceId: query.serviceId,
+      userId: query.mine === "true" ? viewer.user.id : query.userId,
+    },
+    query.limit ?? DEFAULT_LIMIT,
+  );
 }
 
 export function checkDuration(seconds: number, service: { maxDurationSeconds: number }, limits: SessionLimits, field: string) {

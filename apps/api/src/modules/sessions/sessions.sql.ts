@@ -1,6 +1,7 @@
 // The rows the session hot paths (start, extend, end, the conflict checks) read and write, in
 // plain SQL (see @postern/db sql.ts): the same shapes Prisma returns, so the presenters and the
 // rest of the module do not know the difference.
+import { OPEN_STATUSES } from "@postern/contracts";
 import type { AccessSession, Service, SqlRunner, SqlValue } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { SessionRow } from "./sessions.presenter";
@@ -46,6 +47,44 @@ export async function lockSession(ctx: DbContext, sql: SqlRunner, id: string): P
     [id],
   );
   return row && sessionRowOf(row);
+}
+
+/** Which sessions a list asks for; `groupIds` null for every service (an admin), else the
+ * services in one of those groups. */
+export interface SessionListFilter {
+  groupIds: readonly string[] | null;
+  /** Open sessions only (true), or closed ones only (false). */
+  open?: boolean;
+  serviceId?: string;
+  userId?: string;
+}
+
+/** The newest `limit` sessions the filter lets through, newest request first, with what their
+ * presenter needs: one plain read of committed state. */
+export async function listSessions(ctx: DbContext, where: SessionListFilter, limit: number): Promise<SessionRow[]> {
+  const clauses: string[] = [];
+  const params: SqlValue[] = [];
+  const among = (values: readonly string[]) => {
+    params.push(...values);
+    return values.map(() => "?").join(", ");
+  };
+  if (where.groupIds) {
+    if (where.groupIds.length === 0) return [];
+    clauses.push(`EXISTS (SELECT 1 FROM "ServiceGroup" g WHERE g."serviceId" = s."serviceId" AND g."groupId" IN (${among(where.groupIds)}))`);
+  }
+  if (where.open !== undefined) clauses.push(`s."status" ${where.open ? "IN" : "NOT IN"} (${among(OPEN_STATUSES)})`);
+  if (where.serviceId) clauses.push(`s."serviceId" = ${among([where.serviceId])}`);
+  if (where.userId) clauses.push(`s."userId" = ${among([where.userId])}`);
+  params.push(limit);
+  const rows = await ctx.sql.read((sql) =>
+    sql.all<SessionJoinRow>(
+      `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById"${
+        clauses.length ? ` WHERE ${clauses.join(" AND ")}` : ""
+      } ORDER BY s."requestedAt" DESC, s."id" DESC LIMIT ?`,
+      params,
+    ),
+  );
+  return rows.map(sessionRowOf);
 }
 
 /** Inserts a new session with the given id; sent without waiting (`SqlRunner.send`): a failure

@@ -5,6 +5,11 @@
 // next read of every class back to the database.
 import { isOpenStatus, type TService, type TSession } from "@postern/contracts";
 
+/** Oldest request first, then by id: the order the database gives a line or a service's
+ * occupants in (`ORDER BY "requestedAt", "id"`). */
+export const olderRequestFirst = (a: TSession, b: TSession) =>
+  a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
 /** Newest request first: the order of `GET /api/sessions?active=true`. */
 const newerRequest = (a: TSession, b: TSession) => (a.requestedAt > b.requestedAt ? -1 : a.requestedAt < b.requestedAt ? 1 : 0);
 

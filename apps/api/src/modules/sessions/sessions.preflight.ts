@@ -12,6 +12,7 @@ import { isOpenStatus, type TSession, type TStartSessionBody } from "@postern/co
 import { AppError, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import type { BoardCache, BoardView, ClosedSession } from "../board/board.cache";
+import { olderRequestFirst } from "../board/board.view";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
@@ -53,9 +54,6 @@ export function startRefusalOnBoard(
   const found = occupantsOf(on.sort(olderRequestFirst), now);
   return found && conflictAmong(found, span, now, lineBlocks);
 }
-
-const olderRequestFirst = (a: TSession, b: TSession) =>
-  a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 /** The board's sessions as the transaction's occupants; null if one is past its end (the clock's to close). */
 function occupantsOf(sessions: readonly TSession[], now: Date): Occupant[] | null {

@@ -3,9 +3,12 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZAcceptOfferBody, ZIdParams, ZJoinWaitlistBody, ZSession } from "@postern/contracts";
-import { sessionCaller, viewerOf } from "../../lib/caller";
+import { sessionCaller } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { acceptOffer, findWaitlist, joinWaitlist, leaveWaitlist } from "./waitlist.service";
+import { notFound } from "../../errors";
+import { refuse } from "../../lib/refuse";
+import { sendJson } from "../../lib/send-json";
+import { acceptOffer, joinWaitlist, leaveWaitlist, lineOnBoard } from "./waitlist.service";
 import { sessionLimitsOf } from "./sessions.service";
 
 // Bodies are optional: a bare POST (no content, so Fastify's body is null) takes the defaults.
@@ -13,10 +16,13 @@ export default async function waitlistRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const limits = sessionLimitsOf(app.config);
 
-  r.get(
-    "/api/services/:id/waitlist",
-    { schema: { params: ZIdParams, response: { 200: z.array(ZSession) } } },
-    async (request) => (await findWaitlist(app.ctx, viewerOf(request), request.params.id)).map(presentSession),
+  // From the caller's board, which holds every open session on the services they see, the line's
+  // included: no database round trip, as for the service itself (GET /api/services/:id).
+  r.get("/api/services/:id/waitlist", { schema: { params: ZIdParams, response: { 200: z.array(ZSession) } } }, (request, reply) =>
+    app.board.withViewFor(request, (view) => {
+      if (!view.byId.has(request.params.id)) refuse(reply, notFound("service"));
+      else sendJson(reply, JSON.stringify(lineOnBoard(view, request.params.id)));
+    }),
   );
 
   r.post(

@@ -2,11 +2,13 @@
 // ordered by when it joined; the first in line becomes `offered` when the service frees up and
 // `active` when accepted. Offering and lapsing run in the scheduler, from the database state, so
 // they happen however the holder went (ended, expired, force-ended, disabled) and after restarts.
-import type { TAcceptOfferBody, TJoinWaitlistBody } from "@postern/contracts";
+import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
 import { AppError, forbidden, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
-import { canSeeService, holderMaySee, holderStateSelect, type Viewer } from "../services/services.visibility";
+import type { BoardView } from "../board/board.cache";
+import { olderRequestFirst } from "../board/board.view";
+import { canSeeService, holderMaySee, holderStateSelect } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
@@ -80,15 +82,11 @@ export async function leaveWaitlist(ctx: DbContext, caller: SessionCaller, servi
 }
 
 /** The line for a service: the entry holding an offer first, then the waiting ones in order. */
-export async function findWaitlist(ctx: DbContext, viewer: Viewer, serviceId: string): Promise<SessionRow[]> {
-  const service = await ctx.db.service.findUnique({ where: { id: serviceId }, include: { groups: true } });
-  if (!service || !canSeeService(viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
-  const rows = await ctx.db.accessSession.findMany({
-    where: { serviceId, status: { in: [...IN_LINE] } },
-    include: sessionInclude,
-    orderBy: [{ requestedAt: "asc" }, { id: "asc" }],
-  });
-  return [...rows.filter((r) => r.status === "offered"), ...rows.filter((r) => r.status === "waiting")];
+/** The line for an exclusive service as the board shows it: the person offered it first, then
+ * those waiting, each in the order they joined. */
+export function lineOnBoard(view: BoardView, serviceId: string): TSession[] {
+  const inLine = (status: string) => view.sessionsOn(serviceId).filter((s) => s.status === status).sort(olderRequestFirst);
+  return [...inLine("offered"), ...inLine("waiting")];
 }
 
 /** The person offered a service takes it; the clock starts now. */

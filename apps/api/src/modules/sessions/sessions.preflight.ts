@@ -47,10 +47,15 @@ export function startRefusalOnBoard(
   if (!mine) return null;
   const refusal = ownConflict(ctx, mine, span) ?? bookingLimitProblem(ctx, mine, service, span, limits);
   if (refusal || !service.exclusive || (service.requiresApproval && !startsAt)) return refusal;
-  const lineBlocks = span[0] <= now;
+  return exclusiveRefusalOnBoard(view, serviceId, span, now, span[0] <= now);
+}
+
+/** `exclusiveConflict`'s answer from the board's copy of the service's occupants (but `exceptId`);
+ * null when there is none, or when one is past its end (the clock's to close). */
+function exclusiveRefusalOnBoard(view: BoardView, serviceId: string, span: [Date, Date], now: Date, lineBlocks: boolean, exceptId?: string): AppError | null {
   const statuses = exclusiveStatuses(lineBlocks);
   // In the transaction's order: oldest request first, then by id.
-  const on = view.sessionsOn(serviceId).filter((s) => statuses.includes(s.status));
+  const on = view.sessionsOn(serviceId).filter((s) => s.id !== exceptId && statuses.includes(s.status));
   const found = occupantsOf(on.sort(olderRequestFirst), now);
   return found && conflictAmong(found, span, now, lineBlocks);
 }
@@ -138,9 +143,11 @@ function closedRefusal(viewer: Viewer, visible: boolean, session: ClosedSession,
 
 /**
  * The 400 for extending, by `durationSeconds`, an active session the board shows the caller may
- * change (too short, or past the service's maximum ahead): the transaction's own rule, on the
- * board's copy of the session. Null otherwise; a session that is not active, or is past its end
- * and about to be closed by the clock, is the transaction's to judge.
+ * change (too short, or past the service's maximum ahead), or on an exclusive service the 409
+ * for running into someone's booking or offer: the transaction's own rules, on the board's copy
+ * of the session and of the service's occupants. Null otherwise; a session that is not active,
+ * or is past its end and about to be closed by the clock (or has such an occupant in its way), is
+ * the transaction's to judge.
  */
 export function extendRefusalOnBoard(
   ctx: DbContext,
@@ -156,5 +163,8 @@ export function extendRefusalOnBoard(
   const session = occupantOf(open);
   const now = ctx.now();
   if (!session.expiresAt || session.expiresAt <= now) return null;
-  return notHolderRefusal(viewer, open.userId) ?? extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
+  const refusal = notHolderRefusal(viewer, open.userId) ?? extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
+  if (refusal || !service.exclusive) return refusal;
+  const span: [Date, Date] = [now, new Date(session.expiresAt.getTime() + durationSeconds * 1000)];
+  return exclusiveRefusalOnBoard(view, open.serviceId, span, now, false, sessionId);
 }

@@ -39,15 +39,16 @@ describe.each(providers)("start refusals before the transaction on %s", (provide
   /** The start's answer with the board cold (the transaction's) and warm (the board's), which must
    * be the same refusal; the warm one opens no transaction. `ofNow`: the answer names an instant
    * reckoned from the clock, which moves between the two. */
-  async function refusedAlike(who: TestUser, serviceId: string, payload: object, ofNow = false) {
+  async function refusedAlike(who: TestUser, serviceId: string, payload: object, ofNow = false, send = () => start(who, serviceId, payload)) {
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
-    const peek = vi.spyOn(t.app.board, "peek").mockReturnValue(undefined);
-    const cold = await start(who, serviceId, payload);
-    peek.mockRestore();
+    // Without a board in memory, the transaction answers.
+    const peeks = [vi.spyOn(t.app.board, "peek").mockReturnValue(undefined), vi.spyOn(t.app.board, "peekFor").mockReturnValue(undefined)];
+    const cold = await send();
+    for (const peek of peeks) peek.mockRestore();
     expect(transactions).toHaveBeenCalled();
     expect((await t.app.inject({ url: "/api/services", headers: who.headers })).statusCode).toBe(200);
     transactions.mockClear();
-    const warm = await start(who, serviceId, payload);
+    const warm = await send();
     expect(transactions, `${JSON.stringify(payload)}: ${warm.body}`).not.toHaveBeenCalled();
     transactions.mockRestore();
     expect(warm.statusCode).toBe(cold.statusCode);
@@ -110,6 +111,23 @@ describe.each(providers)("start refusals before the transaction on %s", (provide
     const dave = await createUser(t.app, { groupIds: [groupId] });
     expect((await t.app.inject({ url: "/api/services", headers: dave.headers })).statusCode).toBe(200);
     await started(dave, service.id, { durationSeconds: 300 });
+  });
+
+  it("refuses an extension into someone's booking, naming them", async () => {
+    const service = await createService(t.app, { exclusive: true, groupIds: [groupId] });
+    const held = await started(bob, service.id, { durationSeconds: 600 });
+    const booked = await started(carol, service.id, { startsAt: inMinutes(20), durationSeconds: 600 });
+    const extend = (durationSeconds: number) =>
+      t.app.inject({ method: "POST", url: `/api/sessions/${held.id}/extend`, headers: bob.headers, payload: { durationSeconds } });
+    expect(await refusedAlike(bob, service.id, {}, false, () => extend(1200))).toMatchObject({
+      status: 409,
+      message: expect.stringMatching(new RegExp(`^this service is booked by ${carol.username} from `)),
+      details: { sessionId: booked.id },
+    });
+    // Up to the booking is fine: the transaction extends it.
+    const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    expect((await extend(300)).statusCode).toBe(200);
+    expect(transactions).toHaveBeenCalledTimes(1);
   });
 
   it("names the person the service is offered to from its line", async () => {

@@ -3,11 +3,12 @@
 // a transaction would take the writer's turn and several statements for nothing. A start that the
 // board in memory shows refused (the window asked for, the caller's own clash or booking limit, the
 // exclusive service's holder, booking or line) is refused from memory; one on a service the board
-// does not show, after one plain read whose answer is remembered. An end or extend of a session the caller may not change, or of one
-// that is closed, likewise (at the end of this file). The board is this instance's view of
-// committed state: brought up to date at every local commit before the change answers, and by
-// every other instance's change as it arrives from the live log. Anything it does not refuse is
-// checked again, with the rows locked, in the transaction.
+// does not show, after one plain read whose answer is remembered. An end or extend of a session
+// the caller may not change, or of one that is closed, likewise (at the end of this file), and an
+// extension into someone's booking. The board is this instance's view of committed state:
+// brought up to date at every local commit before the change answers, and by every other
+// instance's change as it arrives from the live log. Anything it does not refuse is checked
+// again, with the rows locked, in the transaction.
 import { isOpenStatus, type TSession, type TStartSessionBody } from "@postern/contracts";
 import { AppError, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";

@@ -10,6 +10,18 @@ import { isOpenStatus, type TService, type TSession } from "@postern/contracts";
 export const olderRequestFirst = (a: TSession, b: TSession) =>
   a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
+/** The sessions by `key`, each list in the order given. */
+function groupBy(sessions: readonly TSession[], key: (s: TSession) => string): Map<string, TSession[]> {
+  const groups = new Map<string, TSession[]>();
+  for (const s of sessions) {
+    const k = key(s);
+    const list = groups.get(k);
+    if (list) list.push(s);
+    else groups.set(k, [s]);
+  }
+  return groups;
+}
+
 /** Newest request first: the order of `GET /api/sessions?active=true`. */
 const newerRequest = (a: TSession, b: TSession) => (a.requestedAt > b.requestedAt ? -1 : a.requestedAt < b.requestedAt ? 1 : 0);
 
@@ -63,28 +75,13 @@ export class BoardView {
 
   /** The open sessions `userId` holds on `serviceId`, newest request first. */
   sessionsOf(serviceId: string, userId: string): readonly TSession[] {
-    if (!this.sessionsByHolder) {
-      this.sessionsByHolder = new Map();
-      for (const s of this.sessions) {
-        const key = `${s.serviceId} ${s.userId}`;
-        const list = this.sessionsByHolder.get(key);
-        if (list) list.push(s);
-        else this.sessionsByHolder.set(key, [s]);
-      }
-    }
+    this.sessionsByHolder ??= groupBy(this.sessions, (s) => `${s.serviceId} ${s.userId}`);
     return this.sessionsByHolder.get(`${serviceId} ${userId}`) ?? [];
   }
 
   /** Every open session on `serviceId`, newest request first. */
   sessionsOn(serviceId: string): readonly TSession[] {
-    if (!this.sessionsByService) {
-      this.sessionsByService = new Map();
-      for (const s of this.sessions) {
-        const list = this.sessionsByService.get(s.serviceId);
-        if (list) list.push(s);
-        else this.sessionsByService.set(s.serviceId, [s]);
-      }
-    }
+    this.sessionsByService ??= groupBy(this.sessions, (s) => s.serviceId);
     return this.sessionsByService.get(serviceId) ?? [];
   }
 

@@ -14,6 +14,7 @@ import {
   ZUpdateServiceBody,
 } from "@postern/contracts";
 import { notFound } from "../../errors";
+import type { BoardView } from "../board/board.cache";
 import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, updateService } from "./services.service";
@@ -34,10 +35,23 @@ const ZImportQuery = z.strictObject({
  * once it is old.
  */
 export function sendServiceFromBoard(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, id: string): void | Promise<void> {
+  return sendOfServiceOnBoard(app, request, reply, id, (view) => view.serviceBody(id)!);
+}
+
+const SERVICE_NOT_FOUND = notFound("service");
+
+/** What `bodyOf` makes of the caller's board (JSON) when it shows service `id`; else the 404 a
+ * missing or hidden service gets alike. The service's own read, and its waitlist's. */
+export function sendOfServiceOnBoard(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  bodyOf: (view: BoardView) => string | Buffer,
+): void | Promise<void> {
   return app.board.withViewFor(request, (view) => {
-    const body = view.serviceBody(id);
-    if (!body) refuse(reply, notFound("service"));
-    else sendJson(reply, body);
+    if (!view.byId.has(id)) refuse(reply, SERVICE_NOT_FOUND);
+    else sendJson(reply, bodyOf(view));
   });
 }
 

@@ -5,9 +5,7 @@ import { z } from "zod";
 import { ZAcceptOfferBody, ZIdParams, ZJoinWaitlistBody, ZSession } from "@postern/contracts";
 import { sessionCaller } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
-import { notFound } from "../../errors";
-import { refuse } from "../../lib/refuse";
-import { sendJson } from "../../lib/send-json";
+import { sendOfServiceOnBoard } from "../services/services.routes";
 import { acceptOffer, joinWaitlist, leaveWaitlist, lineOnBoard } from "./waitlist.service";
 import { sessionLimitsOf } from "./sessions.service";
 
@@ -19,10 +17,7 @@ export default async function waitlistRoutes(app: FastifyInstance) {
   // From the caller's board, which holds every open session on the services they see, the line's
   // included: no database round trip, as for the service itself (GET /api/services/:id).
   r.get("/api/services/:id/waitlist", { schema: { params: ZIdParams, response: { 200: z.array(ZSession) } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => {
-      if (!view.byId.has(request.params.id)) refuse(reply, notFound("service"));
-      else sendJson(reply, JSON.stringify(lineOnBoard(view, request.params.id)));
-    }),
+    sendOfServiceOnBoard(app, request, reply, request.params.id, (view) => JSON.stringify(lineOnBoard(view, request.params.id))),
   );
 
   r.post(

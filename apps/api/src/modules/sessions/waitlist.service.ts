@@ -81,7 +81,6 @@ export async function leaveWaitlist(ctx: DbContext, caller: SessionCaller, servi
   });
 }
 
-/** The line for a service: the entry holding an offer first, then the waiting ones in order. */
 /** The line for an exclusive service as the board shows it: the person offered it first, then
  * those waiting, each in the order they joined. */
 export function lineOnBoard(view: BoardView, serviceId: string): TSession[] {

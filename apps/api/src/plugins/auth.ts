@@ -170,14 +170,10 @@ export default fp(
     const jwts = new VerifiedJwts((token) => app.jwt.verify<CookieClaims | AccessClaims>(token));
     // At commit on this process (before the change's own request answers), and as other
     // processes' changes arrive from the live log.
-    const forgetLocal = app.changes.onLocalCommit((event) => cache.notice(event));
-    const forgetRemote = app.changes.subscribe(({ event }) => cache.notice(event));
+    const forget = app.changes.subscribeAtCommit(({ event }) => cache.notice(event));
     const unknownTokens = new UnknownTokenGuard();
     const usage = new TokenUsage(app.ctx, (err) => app.dbHealth.report("could not record when API tokens were last used", err));
-    app.addHook("preClose", async () => {
-      forgetLocal();
-      forgetRemote();
-    });
+    app.addHook("preClose", async () => forget());
     app.decorate("tokenUsage", usage);
     // preClose, while the database is still open (onClose hooks run last-registered first).
     app.addHook("preClose", async () => usage.flush());

@@ -102,4 +102,59 @@ describe("the change dispatcher", () => {
     d.committed([record(1)]);
     expect(seen).toEqual([1, 2]);
   });
+
+  describe("a consumer that hears this process's changes at commit", () => {
+    function atCommit() {
+      const { d, seen } = dispatcher();
+      const heard: number[] = [];
+      d.subscribeAtCommit((r) => heard.push(r.seq));
+      return { d, seen, heard };
+    }
+
+    it("hears a local change before the commit's caller goes on, and not again from the drain", async () => {
+      const { d, seen, heard } = atCommit();
+      d.lastSeq = 4;
+      d.committed([record(5), record(6)]);
+      expect(heard).toEqual([5, 6]);
+      expect(seen).toEqual([]);
+      await d.settled();
+      expect(seen).toEqual([5, 6]);
+      expect(heard).toEqual([5, 6]);
+    });
+
+    it("hears a change once when its notification brought it first, drained or not", async () => {
+      const { d, heard } = atCommit();
+      d.lastSeq = 4;
+      d.deliver([record(5)]);
+      await d.settled();
+      d.committed([record(5)]);
+      d.deliver([record(6)]);
+      d.committed([record(6)]);
+      await d.settled();
+      expect(heard).toEqual([5, 6]);
+    });
+
+    it("hears others' changes in order, and its own ahead of a gap only once", async () => {
+      const { d, seen, heard } = atCommit();
+      d.gapWaitMs = 20;
+      d.lastSeq = 4;
+      d.committed([record(6)]);
+      d.offer([record(5)]);
+      await d.settled();
+      expect(heard).toEqual([6, 5]);
+      expect(seen).toEqual([5, 6]);
+    });
+
+    it("hears with the consumers when the audience is small, before them and once", () => {
+      const { d, heard } = atCommit();
+      const order: string[] = [];
+      d.subscribeAtCommit((r) => order.push(`cache ${r.seq}`));
+      d.subscribe((r) => order.push(`effect ${r.seq}`));
+      d.runAtOnceWhile(() => true);
+      d.committed([record(1)]);
+      d.offer([record(2)]);
+      expect(heard).toEqual([1, 2]);
+      expect(order).toEqual(["cache 1", "effect 1", "cache 2", "effect 2"]);
+    });
+  });
 });

@@ -15,21 +15,28 @@
 // answer, as a bare broadcast server does: a handful of frames cost the request a fraction of a
 // millisecond, and the others see the change that much sooner (bench:live, 2 clients, two A/B
 // pairs: the event arrived in 4.4 and 5.9 ms instead of 5.9 and 8.2). What must not lag even a
-// turn (a cache that would still grant a removed right) uses `onLocalCommit`.
+// turn (a cache that would still grant a removed right) uses `subscribeAtCommit`.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import type { TDomainEvent } from "@postern/contracts";
 import type { ChangeSink } from "../lib/run-change";
 import { LogReader } from "../modules/live/live.reader";
 import { lastLogSeq, type LogRecord } from "../modules/live/live.log";
 
 export type ChangeConsumer = (record: LogRecord) => void;
 
+/** Every seq heard at commit is drained within a turn or a gap's wait; this bounds the set should
+ * one never be (a change held at shutdown). Forgetting one costs a cache a second notice. */
+const MAX_HEARD_AT_COMMIT = 4096;
+
 export class ChangeDispatcher implements ChangeSink {
   /** The highest seq taken for delivery (the consumers have it, or will in this turn). */
   lastSeq = 0;
   private readonly consumers = new Set<ChangeConsumer>();
-  private readonly local = new Set<(event: TDomainEvent, seq: number) => void>();
+  private readonly atCommit = new Set<ChangeConsumer>();
+  /** Seqs `atCommit` heard at their commit and the drain has yet to reach: it skips them there. */
+  private readonly heardAtCommit = new Set<number>();
+  /** The highest seq the consumers have had. */
+  private lastDrained = 0;
   private wakeReader: () => void = () => {};
   private atOnce: () => boolean = () => false;
   private readonly queue: LogRecord[] = [];
@@ -50,13 +57,13 @@ export class ChangeDispatcher implements ChangeSink {
   }
 
   /**
-   * `fn` hears of this process's own changes synchronously at commit, before the request that
-   * made them answers (and, like every consumer, again through `subscribe` if it listens there).
-   * For what must not lag even a moment: a cache that would otherwise still grant a removed right.
+   * As `subscribe`, but `consumer` hears of this process's own changes synchronously at commit,
+   * before the request that made them answers: still once each, and others' changes in order. For
+   * what must not lag even a moment: a cache that would otherwise still grant a removed right.
    */
-  onLocalCommit(fn: (event: TDomainEvent, seq: number) => void): () => void {
-    this.local.add(fn);
-    return () => void this.local.delete(fn);
+  subscribeAtCommit(consumer: ChangeConsumer): () => void {
+    this.atCommit.add(consumer);
+    return () => void this.atCommit.delete(consumer);
   }
 
   /** Consumers run as soon as a change is taken, not after this turn, while `small()` says the
@@ -70,9 +77,16 @@ export class ChangeDispatcher implements ChangeSink {
   }
 
   committed(records: LogRecord[]): void {
-    for (const r of records) for (const fn of this.local) this.guard(() => fn(r.event, r.seq));
-    // The change's own notification may have brought it first (PostgreSQL): then it is taken
-    // already, and there is no gap to read.
+    if (this.atCommit.size > 0) {
+      for (const record of records) {
+        // Its own notification may have brought it and the consumers had it (PostgreSQL).
+        if (record.seq <= this.lastDrained) continue;
+        if (this.heardAtCommit.size >= MAX_HEARD_AT_COMMIT) this.heardAtCommit.clear();
+        this.heardAtCommit.add(record.seq);
+        for (const consumer of this.atCommit) this.guard(() => consumer(record));
+      }
+    }
+    // Taken already if that notification came first: then there is no gap to read.
     this.offer(records);
   }
 
@@ -137,7 +151,10 @@ export class ChangeDispatcher implements ChangeSink {
     // Records taken while draining join this same pass, in order.
     for (let i = 0; i < this.queue.length; i++) {
       const record = this.queue[i]!;
+      // Caches before the effects that read them.
+      if (!this.heardAtCommit.delete(record.seq)) for (const consumer of this.atCommit) this.guard(() => consumer(record));
       for (const consumer of this.consumers) this.guard(() => consumer(record));
+      this.lastDrained = record.seq;
     }
     this.queue.length = 0;
     this.draining = false;

@@ -29,8 +29,6 @@ const TRACK_WINDOW = 5_000;
 const MAX_UNSEEN = 1_000;
 /** How many closed (or unknown) sessions are remembered before the oldest are forgotten. */
 const MAX_CLOSED = 10_000;
-/** How many seqs of changes that dropped the boards are remembered, to drop once per change. */
-const MAX_DROPPED = 1_000;
 
 /** A session that is no longer open, as far as refusing a change to it needs: it stays so for good. */
 export interface ClosedSession {
@@ -84,12 +82,6 @@ export class BoardCache {
    * deleting a user or a service deletes their sessions.
    */
   private readonly closed = new Map<string, ClosedSession | null>();
-  /**
-   * The seqs of the latest changes that dropped the boards. This process hears of its own changes
-   * twice (at commit, and from the dispatcher; on PostgreSQL the second may come first): the
-   * second would drop the boards read in between, and what they remembered, for nothing.
-   */
-  private readonly dropped = new Set<number>();
 
   constructor(private readonly ctx: DbContext) {}
 
@@ -130,9 +122,6 @@ export class BoardCache {
   notice(event: TDomainEvent, seq: number): void {
     if (IRRELEVANT.test(event.type)) return;
     if (!("session" in event)) {
-      if (this.dropped.has(seq)) return;
-      if (this.dropped.size >= MAX_DROPPED) this.dropped.delete(this.dropped.values().next().value!);
-      this.dropped.add(seq);
       this.drops += 1;
       this.views.clear();
       this.unseen.clear();
@@ -140,7 +129,8 @@ export class BoardCache {
       return;
     }
     const { session } = event;
-    // Already applied (this process's own change, again from the dispatcher), or older than that.
+    // Older than a version applied already (this process's own change, heard at its commit, ahead
+    // of another instance's earlier one read from the log).
     if ((this.latest.get(session.id) ?? 0) >= seq) return;
     this.track(session.id, seq);
     if (isOpenStatus(session.status)) this.closed.delete(session.id);

@@ -28,12 +28,8 @@ declare module "fastify" {
 export default fp(
   async (app: FastifyInstance) => {
     const cache = new BoardCache(app.ctx);
-    const stopLocal = app.changes.onLocalCommit((event, seq) => cache.notice(event, seq));
-    const stopRemote = app.changes.subscribe(({ event, seq }) => cache.notice(event, seq));
-    app.addHook("preClose", async () => {
-      stopLocal();
-      stopRemote();
-    });
+    const stop = app.changes.subscribeAtCommit(({ event, seq }) => cache.notice(event, seq));
+    app.addHook("preClose", async () => stop());
     // A member's class is worked out once per cached user: the principal cache hands out the same
     // user object until a change to that user replaces it.
     const memberClasses = new WeakMap<object, VisibilityClass>();

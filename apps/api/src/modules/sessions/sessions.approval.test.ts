@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
@@ -139,5 +139,48 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
 
     // The admin can still deny it.
     expect(ZSession.parse((await decide(asked.id, "deny", admin.headers)).json()).status).toBe("denied");
+  });
+
+  it("answers a decision already made from the board, as the transaction would, and extends nothing that is not active", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const first = ZSession.parse((await request(service.id, alice.headers)).json());
+    const refusal = (res: { statusCode: number; json: () => unknown }) => ({ status: res.statusCode, ...ZErrorBody.parse(res.json()).error });
+    const extend = (id: string, payload: string) =>
+      t.app.inject({ method: "POST", url: `/api/sessions/${id}/extend`, headers: { ...alice.headers, "content-type": "application/json" }, payload });
+
+    // Cold (no board in memory): the transaction's answers, to compare with.
+    const cold = [vi.spyOn(t.app.board, "peek").mockReturnValue(undefined), vi.spyOn(t.app.board, "peekFor").mockReturnValue(undefined)];
+    const coldExtend = refusal(await extend(first.id, '{"durationSeconds": 60}'));
+    expect(coldExtend).toEqual({ status: 409, code: "conflict", message: "only an active session can be extended; this one is pending" });
+    expect((await decide(first.id, "approve", admin.headers)).statusCode).toBe(200);
+    const coldTwice = refusal(await decide(first.id, "approve", admin.headers));
+    expect(coldTwice).toEqual({ status: 409, code: "conflict", message: "the session is active, not pending" });
+    expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${first.id}`, headers: alice.headers })).statusCode).toBe(200);
+    const coldClosed = refusal(await decide(first.id, "deny", admin.headers));
+    expect(coldClosed).toEqual({ status: 409, code: "conflict", message: "the session is ended, not pending" });
+
+    for (const mock of cold) mock.mockRestore();
+
+    const second = ZSession.parse((await request(service.id, alice.headers)).json());
+    for (const who of [alice, admin]) await t.app.inject({ url: "/api/services", headers: who.headers });
+    const transactions = vi.spyOn(t.app.ctx.db, "$transaction");
+    const sqlTransactions = vi.spyOn(t.app.ctx.sql, "transaction");
+    // Before the body: what the body says does not matter to a session that is not active.
+    expect(refusal(await extend(second.id, '{"durationSeconds": "soon"}'))).toEqual(coldExtend);
+    expect((await decide(second.id, "approve", admin.headers)).statusCode).toBe(200);
+    transactions.mockClear();
+    expect(refusal(await decide(second.id, "approve", admin.headers))).toEqual(coldTwice);
+    expect(refusal(await decide(second.id, "deny", admin.headers))).toEqual({ ...coldTwice });
+    expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${second.id}`, headers: alice.headers })).statusCode).toBe(200);
+    sqlTransactions.mockClear();
+    // Remembered closed at its commit.
+    expect(refusal(await decide(second.id, "deny", admin.headers))).toEqual(coldClosed);
+    expect(transactions).not.toHaveBeenCalled();
+    expect(sqlTransactions).not.toHaveBeenCalled();
+    // An unknown id goes to the transaction once; its 404 is the same.
+    expect(refusal(await decide("no-such-session", "approve", admin.headers))).toEqual({ status: 404, code: "not_found", message: "session not found" });
   });
 });

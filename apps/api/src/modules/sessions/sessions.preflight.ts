@@ -19,7 +19,7 @@ import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
 import { bookingLimitProblem, conflictAmong, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups, committedSession } from "./sessions.sql";
-import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, windowOrRefusal, type SessionLimits } from "./sessions.service";
+import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, notPendingRefusal, windowOrRefusal, type SessionLimits } from "./sessions.service";
 
 /**
  * The refusal the transaction would answer a start with, when the board shows the service to the
@@ -102,7 +102,8 @@ export type SessionChange = "end" | "extend";
  * The 404, 403 or 409 the transaction would answer an end or an extend of `sessionId` with,
  * whatever the body says, when the board, the memory of closed sessions (board.cache.ts) or one
  * plain read settles it; else null, and the transaction judges. An open session on the board is
- * refused only when the caller may not change it (its holder never changes). A closed one is
+ * refused only when the caller may not change it (its holder never changes), or it is an
+ * extension of one not active (waiting for approval, booked, in line, offered). A closed one is
  * refused outright: it never opens again. One the board does not show may be closed, unknown,
  * hidden from the caller, or started a moment ago on another instance: one read of committed
  * state tells which, without a write transaction (on SQLite, a turn of its one writer), and a
@@ -117,7 +118,7 @@ export function sessionChangeRefusal(
   change: SessionChange,
 ): AppError | null | Promise<AppError | null> {
   const open = view.session(sessionId);
-  if (open) return notHolderRefusal(viewer, open.userId);
+  if (open) return openRefusal(viewer, open, change);
   const closed = cache.closedSession(sessionId);
   if (closed === null) return SESSION_NOT_FOUND;
   // The board holds every service the caller's class sees.
@@ -130,10 +131,32 @@ export function sessionChangeRefusal(
     }
     const { groupIds, ...session } = found;
     const visible = canSeeService(viewer, groupIds);
-    if (isOpenStatus(session.status)) return visible ? notHolderRefusal(viewer, session.userId) : SESSION_NOT_FOUND;
+    if (isOpenStatus(session.status)) return visible ? openRefusal(viewer, session, change) : SESSION_NOT_FOUND;
     remember(sessionId, session);
     return closedRefusal(viewer, visible, session, change);
   });
+}
+
+/**
+ * The transaction's answer to a change of an open session as far as neither the body nor the
+ * clock settles it: someone else's, or an extension of one not active (an active one past its
+ * end is the clock's to close, and the transaction's to refuse).
+ */
+function openRefusal(viewer: Viewer, session: { userId: string; status: string }, change: SessionChange): AppError | null {
+  return notHolderRefusal(viewer, session.userId) ?? (change === "extend" && session.status !== "active" ? notActiveRefusal(session.status) : null);
+}
+
+/**
+ * The 404 or 409 the transaction would answer an approval or a denial of `sessionId` with, when
+ * the board or the memory of closed sessions settles it (a second click on "Approve", a decision
+ * someone else made first); else null. An admin's board shows every open session.
+ */
+export function decisionRefusalOnBoard(cache: BoardCache, view: BoardView, sessionId: string): AppError | null {
+  const open = view.session(sessionId);
+  if (open) return open.status === "pending" ? null : notPendingRefusal(open.status);
+  const closed = cache.closedSession(sessionId);
+  if (closed === null) return SESSION_NOT_FOUND;
+  return closed ? notPendingRefusal(closed.status) : null;
 }
 
 /** The transaction's answer to a change of a closed session, in its order of checks. */

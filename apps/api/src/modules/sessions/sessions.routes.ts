@@ -7,6 +7,8 @@ import { sessionCaller, viewerOf } from "../../lib/caller";
 import { presentSession } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, findSessions, sessionLimitsOf } from "./sessions.service";
 import { endRoute, extendRoute } from "./sessions.change-routes";
+import { decisionRefusalOnBoard } from "./sessions.preflight";
+import { refuse } from "../../lib/refuse";
 import { startRoute } from "./sessions.start-route";
 import waitlistRoutes from "./waitlist.routes";
 
@@ -55,7 +57,13 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     r.post(
       `/api/sessions/:id/${verb}`,
       { config: { access: "admin" }, schema: { params: ZIdParams, response: { 200: ZSession } } },
-      async (request) => presentSession(await decideSession(app.ctx, sessionCaller(request), request.params.id, approve, limits)),
+      async (request, reply) => {
+        // A decision already made (a second click, another admin first) is answered from memory.
+        const view = app.board.peekFor(request);
+        const refusal = view && decisionRefusalOnBoard(app.board.cache, view, request.params.id);
+        if (refusal) return refuse(reply, refusal);
+        return presentSession(await decideSession(app.ctx, sessionCaller(request), request.params.id, approve, limits));
+      },
     );
   }
 

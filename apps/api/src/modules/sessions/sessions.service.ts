@@ -222,6 +222,9 @@ export function endStatusRefusal(status: string): AppError | null {
 /** 409 for an extend of a session that is not active. */
 export const notActiveRefusal = byStatus((status) => new AppError("conflict", `only an active session can be extended; this one is ${status}`));
 
+/** 409 for an approval or a denial of a session that is not waiting for one. */
+export const notPendingRefusal = byStatus((status) => new AppError("conflict", `the session is ${status}, not pending`));
+
 /** The 409 or 400 for extending a session by `durationSeconds` at `now`, or null. */
 export function extendRefusal(
   now: Date,
@@ -351,7 +354,7 @@ export async function decideSession(
       include: { service: { include: { groups: true } }, user: { select: { ...holderStateSelect, username: true } } },
     });
     if (!session) throw notFound("session");
-    if (session.status !== "pending") throw new AppError("conflict", `the session is ${session.status}, not pending`);
+    if (session.status !== "pending") throw notPendingRefusal(session.status);
     if (approve && !holderMaySee(session.user, session.service.groups.map((g) => g.groupId))) {
       await revokeLostAccess(ctx, tx, record, { serviceIds: [session.serviceId], userIds: [session.userId] }, "no_longer_visible", caller.origin.actor);
       return { lost: true as const, row: await tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude }) };

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { ZCreateUserBody, ZPassword } from "@postern/contracts";
 import { generatePassword } from "../modules/auth/auth.service";
-import { createUser, findUserByUsername, findUsers, updateUser } from "../modules/users/users.service";
+import { createUser, findUserByUsername, updateUser } from "../modules/users/users.service";
+import { listUsers } from "../modules/users/users.sql";
 import { CliError, parseWith, withDatabase } from "./context";
 
 async function firstLineOfStdin(): Promise<string> {
@@ -71,7 +72,7 @@ export function registerUserCommands(program: Command): void {
     .description("list users")
     .action(async () => {
       await withDatabase(async ({ ctx }) => {
-        const rows = (await findUsers(ctx)).map((u) => ({
+        const rows = (await listUsers(ctx)).map((u) => ({
           username: u.username,
           role: u.role,
           status: u.disabled ? "disabled" : "active",

@@ -6,10 +6,6 @@ import { runChange, type Origin } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { groupInclude, type GroupWithMembers } from "./users.presenter";
 
-export function findGroups(ctx: DbContext): Promise<GroupWithMembers[]> {
-  return ctx.db.group.findMany({ include: groupInclude, orderBy: { name: "asc" } });
-}
-
 export function findGroupByName(ctx: DbContext, name: string) {
   return ctx.db.group.findUnique({ where: { name }, select: { id: true, name: true } });
 }

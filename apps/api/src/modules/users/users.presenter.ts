@@ -5,7 +5,12 @@ import type { Group, GroupMember, User } from "@postern/db";
 export const userInclude = { memberships: { include: { group: true }, orderBy: { group: { name: "asc" } } } } as const;
 export type UserWithGroups = User & { memberships: (GroupMember & { group: Group })[] };
 
-export function presentUser(u: UserWithGroups): TUser {
+/** What `presentUser` reads of a user: a Prisma row with `userInclude`, or a row of users.sql.ts. */
+export type ListedUser = Pick<User, "id" | "username" | "email" | "displayName" | "role" | "disabled"> & {
+  memberships: { group: Pick<Group, "id" | "name"> }[];
+};
+
+export function presentUser(u: ListedUser): TUser {
   return {
     id: u.id,
     username: u.username,
@@ -22,6 +27,9 @@ export const groupInclude = {
 } as const;
 export type GroupWithMembers = Group & { members: (GroupMember & { user: UserWithGroups })[] };
 
-export function presentGroup(g: GroupWithMembers): TGroup {
+/** What `presentGroup` reads of a group. */
+export type ListedGroup = Pick<Group, "id" | "name"> & { members: { user: ListedUser }[] };
+
+export function presentGroup(g: ListedGroup): TGroup {
   return { id: g.id, name: g.name, members: g.members.map((m) => presentUser(m.user)) };
 }

@@ -13,16 +13,17 @@ import {
   ZUser,
 } from "@postern/contracts";
 import { originOf } from "../../lib/caller";
-import { createGroup, deleteGroup, findGroups, renameGroup, setGroupMember } from "./groups.service";
+import { createGroup, deleteGroup, renameGroup, setGroupMember } from "./groups.service";
 import { presentGroup, presentUser } from "./users.presenter";
-import { createUser, deleteUser, findUsers, updateUser } from "./users.service";
+import { createUser, deleteUser, updateUser } from "./users.service";
+import { listGroups, listUsers } from "./users.sql";
 
 export default async function usersRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const admin = { access: "admin" } as const;
 
   r.get("/api/users", { config: admin, schema: { response: { 200: z.array(ZUser) } } }, async () =>
-    (await findUsers(app.ctx)).map(presentUser),
+    (await listUsers(app.ctx)).map(presentUser),
   );
 
   r.post("/api/users", { config: admin, schema: { body: ZCreateUserBody, response: { 201: ZUser } } }, async (request, reply) =>
@@ -41,7 +42,7 @@ export default async function usersRoutes(app: FastifyInstance) {
   });
 
   r.get("/api/groups", { config: admin, schema: { response: { 200: z.array(ZGroup) } } }, async () =>
-    (await findGroups(app.ctx)).map(presentGroup),
+    (await listGroups(app.ctx)).map(presentGroup),
   );
 
   r.post("/api/groups", { config: admin, schema: { body: ZCreateGroupBody, response: { 201: ZGroup } } }, async (request, reply) =>

@@ -12,10 +12,6 @@ import { presentToken } from "../tokens/tokens.presenter";
 import { grantableScopes } from "../tokens/tokens.service";
 import { presentUser, userInclude, type UserWithGroups } from "./users.presenter";
 
-export function findUsers(ctx: DbContext): Promise<UserWithGroups[]> {
-  return ctx.db.user.findMany({ include: userInclude, orderBy: { username: "asc" } });
-}
-
 export function findUserByUsername(ctx: DbContext, username: string): Promise<UserWithGroups | null> {
   return ctx.db.user.findUnique({ where: { username }, include: userInclude });
 }

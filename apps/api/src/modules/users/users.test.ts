@@ -5,6 +5,7 @@ import { ZErrorBody, ZGroup, ZSession, ZUser } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { rowCounts } from "../../../test/counts";
 import { providers } from "../../../test/databases";
+import { groupInclude, presentGroup, presentUser, userInclude } from "./users.presenter";
 
 // A few seconds each on a quiet machine; the margin is for a loaded CI box.
 vi.setConfig({ testTimeout: 120_000 });
@@ -62,6 +63,27 @@ describe.each(providers)("users and groups on %s", (provider) => {
 
     const actions = (await t.app.ctx.db.auditEvent.findMany({ where: { actorId: admin.id }, orderBy: { seq: "asc" } })).map((e) => e.action);
     expect(actions).toEqual(["group.created", "user.created", "group.member_added", "group.member_removed"]);
+  });
+
+  it("lists users and groups as Prisma's nested includes did: every field, by name", async () => {
+    const [support, ops, empty] = [await createGroup(t.app, "support"), await createGroup(t.app, "ops"), await createGroup(t.app, "empty")];
+    await createUser(t.app, { username: "zed", groupIds: [support.id, ops.id] });
+    await createUser(t.app, { username: "amy", groupIds: [ops.id] });
+    const off = await createUser(t.app, { username: "mo", role: "admin" });
+    await t.app.inject({ method: "PATCH", url: `/api/users/${off.id}`, headers: admin.headers, payload: { disabled: true, email: "mo@example.com", displayName: "Mo" } });
+
+    const users = await t.app.inject({ method: "GET", url: "/api/users", headers: admin.headers });
+    const viaPrisma = (await t.app.ctx.db.user.findMany({ include: userInclude, orderBy: { username: "asc" } })).map(presentUser);
+    expect(z.array(ZUser).parse(users.json())).toEqual(viaPrisma);
+    expect(viaPrisma.map((u) => u.username)).toEqual(["amy", "mo", "root-admin", "zed"]);
+    expect(viaPrisma.find((u) => u.username === "zed")?.groups.map((g) => g.name)).toEqual(["ops", "support"]);
+    expect(viaPrisma.find((u) => u.username === "mo")).toMatchObject({ disabled: true, email: "mo@example.com", displayName: "Mo", role: "admin", groups: [] });
+
+    const groups = await t.app.inject({ method: "GET", url: "/api/groups", headers: admin.headers });
+    const groupsViaPrisma = (await t.app.ctx.db.group.findMany({ include: groupInclude, orderBy: { name: "asc" } })).map(presentGroup);
+    expect(z.array(ZGroup).parse(groups.json())).toEqual(groupsViaPrisma);
+    expect(groupsViaPrisma.find((g) => g.id === ops.id)?.members?.map((m) => m.username)).toEqual(["amy", "zed"]);
+    expect(groupsViaPrisma.find((g) => g.id === empty.id)?.members).toEqual([]);
   });
 
   it("disabling a user ends their sessions and logins; enabling lets them log in again", async () => {

@@ -5,7 +5,10 @@ export function scopesOf(stored: string): TScope[] {
   return stored.split(" ").filter((s): s is TScope => ZScope.safeParse(s).success);
 }
 
-export function presentToken(t: ApiToken): TToken {
+/** What a token's listing shows: everything but the secret's hash. */
+export type ListedToken = Omit<ApiToken, "secretHash">;
+
+export function presentToken(t: ListedToken): TToken {
   return {
     id: t.id,
     name: t.name,

@@ -8,7 +8,7 @@ import type { DbContext } from "../../lib/db-context";
 import { runChange, type Origin } from "../../lib/run-change";
 import { userInclude, type UserWithGroups } from "../users/users.presenter";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
-import { presentToken, scopesOf } from "./tokens.presenter";
+import { presentToken, scopesOf, type ListedToken } from "./tokens.presenter";
 
 /** The scopes a user of this role holds and so may put on a token: a token never exceeds its owner. */
 export function grantableScopes(role: string): TScope[] {
@@ -25,8 +25,15 @@ export function assertGrantable(role: string, scopes: TScope[]): void {
 }
 
 /** Personal tokens of one user, or every token (admins), newest first. */
-export function findApiTokens(ctx: DbContext, userId: string | null): Promise<ApiToken[]> {
-  return ctx.db.apiToken.findMany({ where: userId ? { userId } : {}, orderBy: { createdAt: "desc" } });
+export function findApiTokens(ctx: DbContext, userId: string | null): Promise<ListedToken[]> {
+  // One plain statement (Prisma's own cost was about a millisecond), without the secrets' hashes.
+  const where = userId ? ` WHERE "userId" = ?` : "";
+  return ctx.sql.read((sql) =>
+    sql.all<ListedToken>(
+      `SELECT "id", "name", "prefix", "scopes", "userId", "createdAt", "expiresAt", "revokedAt", "lastUsedAt", "lastUsedIp" FROM "ApiToken"${where} ORDER BY "createdAt" DESC, "id" DESC`,
+      userId ? [userId] : [],
+    ),
+  );
 }
 
 export interface CreateTokenInput {

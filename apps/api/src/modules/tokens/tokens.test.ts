@@ -11,6 +11,7 @@ import { BODY_LIMIT } from "../../server";
 import { tokenAllows } from "../../plugins/auth";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { createTestDatabase, providers } from "../../../test/databases";
+import { presentToken } from "./tokens.presenter";
 
 const ALL_SCOPES: TScope[] = ["sessions:read", "sessions:write", "relay:send", "agent", "tunnel:manage", "admin"];
 
@@ -59,6 +60,13 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(JSON.stringify(mine.json())).not.toContain(secretPart);
     const all = ZToken.array().parse((await t.app.inject({ url: "/api/tokens", headers: admin.headers })).json());
     expect(all).toHaveLength(2);
+    // Every field as Prisma reads it, newest first: a last use, a revocation, an expiry.
+    const revokedAt = clock.now();
+    await t.app.ctx.db.apiToken.update({ where: { id: created.id }, data: { lastUsedAt: new Date(revokedAt.getTime() - 1234), lastUsedIp: "10.0.0.7", revokedAt } });
+    const listed = ZToken.array().parse((await t.app.inject({ url: "/api/tokens", headers: admin.headers })).json());
+    const viaPrisma = (await t.app.ctx.db.apiToken.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }] })).map(presentToken);
+    expect(listed).toEqual(viaPrisma);
+    expect(listed.find((x) => x.id === created.id)).toMatchObject({ lastUsedIp: "10.0.0.7", revokedAt: revokedAt.toISOString(), expiresAt: created.expiresAt });
 
     const audit = await t.app.ctx.db.auditEvent.findMany({ where: { action: "token.created" } });
     expect(audit).toHaveLength(2);

@@ -79,7 +79,9 @@ export class ChangeDispatcher implements ChangeSink {
   committed(records: LogRecord[]): void {
     if (this.atCommit.size > 0) {
       for (const record of records) {
-        // Its own notification may have brought it and the consumers had it (PostgreSQL).
+        // Its own notification brought it and the consumers had it (PostgreSQL). Seqs commit in
+        // increasing order (live.log.ts), so one at or below the last drained was drained itself,
+        // never skipped as a hole.
         if (record.seq <= this.lastDrained) continue;
         if (this.heardAtCommit.size >= MAX_HEARD_AT_COMMIT) this.heardAtCommit.clear();
         this.heardAtCommit.add(record.seq);

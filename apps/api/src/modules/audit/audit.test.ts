@@ -3,15 +3,15 @@ import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { parse } from "csv-parse/sync";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AUDIT_CSV_COLUMNS, ZAuditPage, ZAuditVerifyResult, ZErrorBody, ZSession } from "@postern/contracts";
-import { openDatabase } from "@postern/db";
+import { AUDIT_CSV_COLUMNS, ZAuditPage, ZAuditVerifyResult, ZErrorBody, ZSession, type TAuditListQuery } from "@postern/contracts";
+import { openDatabase, type AuditEvent, type Prisma } from "@postern/db";
 import serviceApp from "../../app";
 import { BODY_LIMIT } from "../../server";
 import { inTransaction } from "../../lib/db-context";
 import { runChange } from "../../lib/run-change";
 import { buildTestApp, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
-import { hashAuditEvent, verifyAuditChain, writeAudit, type AuditInput } from "./audit.service";
+import { auditEventsBetween, findAuditEvents, hashAuditEvent, verifyAuditChain, writeAudit, type AuditInput } from "./audit.service";
 
 /** A second API instance on the same database, as behind a load balancer. */
 async function startInstance(t: TestApp, now?: () => Date): Promise<FastifyInstance> {
@@ -94,6 +94,48 @@ describe.each(providers)("audit trail on %s", (provider) => {
     const event = all.items.find((e) => e.action === "session.started")!;
     expect(event).toMatchObject({ actor: { id: "u-alice", username: "alice" }, serviceId: svc.id, sourceIp: "203.0.113.7" });
     expect(event.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("reads pages and export batches in plain SQL as Prisma's findMany did: every field, in order", async () => {
+    const svc = await createService(t.app);
+    const alice = { id: "u-alice", username: "alice" };
+    await write(t, { action: "session.started", actor: alice, serviceId: svc.id, sessionId: "s-1", sourceIp: "2001:db8::7", details: { reason: "tab\t\"quote\" ✓" } });
+    clock.advance(1);
+    await write(t, { action: "waitlist.joined", actor: { id: "token:t1", username: "token:monitor", kind: "token" }, target: "service:x" });
+    clock.set(new Date("2026-11-24T23:59:59.999Z"));
+    await write(t, { action: "session.ended", actor: alice, serviceId: svc.id });
+    clock.advance(1);
+    await write(t, { action: "group.created" });
+    // The test clock runs on with real time: bounds are taken from the stored times.
+    const stored = await t.app.ctx.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    const at = stored.map((e) => e.at);
+
+    const viaPrisma = (where: Prisma.AuditEventWhereInput, take = 500) =>
+      t.app.ctx.db.auditEvent.findMany({ where, orderBy: { seq: "desc" }, take });
+    const cases: [TAuditListQuery, Prisma.AuditEventWhereInput][] = [
+      [{}, {}],
+      [{ actor: "alice" }, { OR: [{ actorId: "alice" }, { actorUsername: "alice" }] }],
+      [{ actor: "token:t1" }, { OR: [{ actorId: "token:t1" }, { actorUsername: "token:t1" }] }],
+      [{ action: "waitlist." }, { action: { startsWith: "waitlist." } }],
+      [{ action: "session.", serviceId: svc.id }, { action: { startsWith: "session." }, serviceId: svc.id }],
+      [{ action: "nothing." }, { id: "none" }],
+      [{ from: at[1]!.toISOString(), to: at[3]!.toISOString() }, { at: { gte: at[1], lt: at[3] } }],
+    ];
+    for (const [query, where] of cases) {
+      const { rows } = await findAuditEvents(t.app.ctx, { limit: 500, ...query });
+      expect(rows, JSON.stringify(query)).toEqual(await viaPrisma(where));
+    }
+    const first = await findAuditEvents(t.app.ctx, { limit: 2 });
+    expect(first.rows).toEqual(await viaPrisma({}, 2));
+    const second = await findAuditEvents(t.app.ctx, { limit: 2, cursor: first.nextCursor });
+    expect(second.rows).toEqual(await viaPrisma({ seq: { lt: first.rows[1]!.seq } }, 2));
+
+    const range = { from: at[1]!, to: new Date(at[3]!.getTime() + 1) };
+    const batches: AuditEvent[][] = [];
+    for await (const batch of auditEventsBetween(t.app.ctx, range, 2)) batches.push(batch);
+    const inRange = await t.app.ctx.db.auditEvent.findMany({ where: { at: { gte: range.from, lt: range.to } }, orderBy: { seq: "asc" } });
+    expect(inRange.map((e) => e.action)).toEqual(["waitlist.joined", "session.ended", "group.created"]);
+    expect(batches).toEqual([inRange.slice(0, 2), inRange.slice(2)]);
   });
 
   it("names the bad query field and keeps the list from members", async () => {

@@ -5,7 +5,7 @@ import fp from "fastify-plugin";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ZErrorBody, ZMessagePage, ZMessageQueued, ZRelayStatus } from "@postern/contracts";
-import { openDatabase } from "@postern/db";
+import { openDatabase, type Prisma } from "@postern/db";
 import serviceApp from "../../app";
 import { BODY_LIMIT } from "../../server";
 import { ConfigError, loadConfig } from "../../config";
@@ -13,6 +13,7 @@ import { watchEvents } from "../../../test/events";
 import { verifyAuditChain } from "../audit/audit.service";
 import { relaySettingsOf } from "./relay.settings";
 import { retryDelayMs } from "./relay.worker";
+import { findMessages, relayStatus } from "./relay.service";
 import { createApiToken } from "../tokens/tokens.service";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
@@ -371,6 +372,48 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const bad = await t.app.inject({ method: "GET", url: "/api/messages?cursor=nonsense", headers: admin.headers });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toContain("querystring.cursor");
+  });
+
+  it("reads pages and the summary in plain SQL as Prisma did: every field, ties in time by id", async () => {
+    // No relay configured: no worker claims the rows while they are read.
+    const app = (t = await buildTestApp(provider, { now: clock.now })).app;
+    const db = app.ctx.db;
+    const at = new Date("2026-11-20T08:00:00.123Z");
+    const later = new Date("2026-11-20T09:30:00.000Z");
+    const rows = [
+      { status: "queued", createdAt: at, nextAttemptAt: later, lastError: "421 try later", attempts: 2, lockedUntil: later },
+      { status: "queued", createdAt: at, nextAttemptAt: at, subject: "disk ✓ \"full\"", severity: "critical", tokenId: "t-1" },
+      { status: "sent", createdAt: at, nextAttemptAt: at, sentAt: later, attempts: 1 },
+      { status: "sent", createdAt: later, nextAttemptAt: later, sentAt: new Date(later.getTime() + 1), attempts: 1 },
+      { status: "failed", createdAt: later, nextAttemptAt: later, lastError: "550 no such user", attempts: 5 },
+    ];
+    for (const [i, row] of rows.entries()) await db.message.create({ data: { message: `m${i}`, ...row } });
+
+    const viaPrisma = (where: Prisma.MessageWhereInput, take = 100) =>
+      db.message.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take });
+    expect((await findMessages(app.ctx, {})).rows).toEqual(await viaPrisma({}));
+    expect((await findMessages(app.ctx, { status: "queued" })).rows).toEqual(await viaPrisma({ status: "queued" }));
+    const first = await findMessages(app.ctx, { limit: 2 });
+    expect(first.rows).toEqual(await viaPrisma({}, 2));
+    const last = first.rows[1]!;
+    const second = await findMessages(app.ctx, { limit: 2, cursor: first.nextCursor });
+    expect(second.rows).toEqual(
+      await viaPrisma({ OR: [{ createdAt: { lt: last.createdAt } }, { createdAt: last.createdAt, id: { lt: last.id } }] }, 2),
+    );
+
+    const settings = relaySettingsOf({ smtpUrl: "smtp://127.0.0.1:25", mailFrom: "postern@example.test", relayTo: "a@example.test, b@example.test" });
+    expect(await relayStatus(app.ctx, settings)).toEqual({
+      enabled: true,
+      reason: undefined,
+      recipients: 2,
+      queued: 2,
+      failed: 1,
+      sent: 2,
+      lastSentAt: new Date(later.getTime() + 1).toISOString(),
+      lastError: "421 try later",
+    });
+    await db.message.deleteMany({});
+    expect(await relayStatus(app.ctx, settings)).toMatchObject({ queued: 0, failed: 0, sent: 0, lastSentAt: undefined, lastError: undefined });
   });
 
   it.runIf(provider === "postgres")("delivers each message once with two API instances working the queue", async () => {

@@ -37,20 +37,21 @@ export function agentStatusOf(a: AgentStatusRow, now: Date): TAgentStatus {
 
 export type AgentRow = Agent & { services: Pick<Service, "id" | "name" | "slug">[] };
 
-export type RuleSessionRow = AccessSession & { service: Service };
+/** An active session with its service's gateway binding, as `findDesiredRules` reads it. */
+export type RuleRow = Pick<AccessSession, "id" | "serviceId" | "sourceIp" | "expiresAt"> &
+  Pick<Service, "gatewayProtocol" | "gatewayPublicPort" | "gatewayLanHost" | "gatewayLanPort">;
 
 /** The rule for one active session on a bound service, or null when the binding is incomplete. */
-export function presentRule(s: RuleSessionRow): TGatewayRule | null {
-  const svc = s.service;
-  if (!s.sourceIp || !s.expiresAt || !svc.gatewayPublicPort || !svc.gatewayLanHost || !svc.gatewayLanPort) return null;
+export function presentRule(s: RuleRow): TGatewayRule | null {
+  if (!s.sourceIp || !s.expiresAt || !s.gatewayPublicPort || !s.gatewayLanHost || !s.gatewayLanPort) return null;
   return {
     sessionId: s.id,
-    serviceId: svc.id,
-    protocol: svc.gatewayProtocol === "udp" ? "udp" : "tcp",
+    serviceId: s.serviceId,
+    protocol: s.gatewayProtocol === "udp" ? "udp" : "tcp",
     sourceIp: s.sourceIp,
-    publicPort: svc.gatewayPublicPort,
-    lanHost: svc.gatewayLanHost,
-    lanPort: svc.gatewayLanPort,
+    publicPort: s.gatewayPublicPort,
+    lanHost: s.gatewayLanHost,
+    lanPort: s.gatewayLanPort,
     expiresAt: s.expiresAt.toISOString(),
   };
 }

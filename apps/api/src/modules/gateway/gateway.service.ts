@@ -7,30 +7,29 @@ import { AppError } from "../../errors";
 import type { Actor } from "../audit/audit.service";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
-import { holderMaySee, holderStateSelect } from "../services/services.visibility";
-import { agentStatusOf, agentStatusSelect, presentRule, type AgentRow } from "./gateway.presenter";
+import { agentStatusOf, agentStatusSelect, presentRule, type AgentRow, type RuleRow } from "./gateway.presenter";
+
+/** One active session's door on a service bound to the agent, whose holder may still see it
+ * (`holderMaySee`, in SQL: not disabled, and an admin or in one of the service's groups). */
+const desiredRules = `SELECT s."id", s."sourceIp", s."expiresAt", v."id" AS "serviceId", v."gatewayProtocol", v."gatewayPublicPort", v."gatewayLanHost", v."gatewayLanPort"
+FROM "AccessSession" s
+JOIN "Service" v ON v."id" = s."serviceId"
+JOIN "User" u ON u."id" = s."userId"
+WHERE v."gatewayAgentId" = ? AND s."status" = 'active' AND s."expiresAt" > ? AND s."sourceIp" IS NOT NULL
+  AND u."disabled" = ? AND (u."role" = 'admin' OR EXISTS (
+    SELECT 1 FROM "GroupMember" m JOIN "ServiceGroup" g ON g."groupId" = m."groupId" WHERE m."userId" = u."id" AND g."serviceId" = v."id"))
+ORDER BY s."expiresAt", s."id"`;
 
 /**
  * The rules agent `agentId` should hold now: one per active, unexpired session with a source
  * address on a service bound to it, whose holder may still see the service. (Revocation ends
  * such sessions when the right goes; checking again here means nothing booked earlier can open a
- * door for someone who lost the right by any path.)
+ * door for someone who lost the right by any path.) One plain statement: this runs after every
+ * change to a bound service, and Prisma's nested includes made it six.
  */
 export async function findDesiredRules(ctx: DbContext, agentId: string): Promise<TGatewayRule[]> {
-  const sessions = await ctx.db.accessSession.findMany({
-    where: {
-      status: "active",
-      expiresAt: { gt: ctx.now() },
-      sourceIp: { not: null },
-      service: { gatewayAgentId: agentId },
-    },
-    include: { service: { include: { groups: { select: { groupId: true } } } }, user: { select: holderStateSelect } },
-    orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
-  });
-  return sessions
-    .filter((s) => holderMaySee(s.user, s.service.groups.map((g) => g.groupId)))
-    .map(presentRule)
-    .filter((r): r is TGatewayRule => r !== null);
+  const rows = await ctx.sql.read((sql) => sql.all<RuleRow>(desiredRules, [agentId, ctx.now(), false]));
+  return rows.map(presentRule).filter((r): r is TGatewayRule => r !== null);
 }
 
 type AgentEventType = "agent.connected" | "agent.disconnected" | "agent.rules_applied";
@@ -46,10 +45,19 @@ function agentEvent<T extends AgentEventType>(type: T, base: Awaited<ReturnType<
   return { type, ...base, ...extra } as TDomainEvent;
 }
 
+/** Every agent by name, each with the services bound to it by name: two plain statements. */
 export function findAgents(ctx: DbContext): Promise<AgentRow[]> {
-  return ctx.db.agent.findMany({
-    include: { services: { select: { id: true, name: true, slug: true }, orderBy: { name: "asc" } } },
-    orderBy: { name: "asc" },
+  return ctx.sql.read(async (sql) => {
+    const agents = await sql.all<Agent>(
+      `SELECT "id", "name", "tokenId", "online", "lastSeenAt", "rulesApplied", "rulesDesired", "lastError", "createdAt" FROM "Agent" ORDER BY "name"`,
+    );
+    const services = await sql.all<{ agentId: string; id: string; name: string; slug: string }>(
+      `SELECT "gatewayAgentId" AS "agentId", "id", "name", "slug" FROM "Service" WHERE "gatewayAgentId" IS NOT NULL ORDER BY "name"`,
+    );
+    const listed = new Map<string, AgentRow>(agents.map((a) => [a.id, { ...a, services: [] }]));
+    // A service bound after the first statement (PostgreSQL reads each afresh) may name an agent not listed.
+    for (const { agentId, ...service } of services) listed.get(agentId)?.services.push(service);
+    return [...listed.values()];
   });
 }
 

@@ -4,6 +4,7 @@ import { ZAgent, ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { POLL_MS } from "./gateway.hub";
+import { findAgents, findDesiredRules } from "./gateway.service";
 import { watchEvents } from "../../../test/events";
 import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
 
@@ -159,6 +160,75 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     expect((await other.a.next("rules", (m) => m.rules.length === 1)).rules[0]?.sourceIp).toBe("198.51.100.2");
     // The expiry scheduler flips the session; the agent gets the empty set.
     await a.next("rules", (m) => m.rules.length === 0, 5000);
+  });
+
+  it("reads an agent's desired rules in plain SQL: only holders who may still see the service", async () => {
+    const db = t.app.ctx.db;
+    const agent = await db.agent.create({ data: { name: unique("sql") } });
+    const other = await db.agent.create({ data: { name: unique("sql-other") } });
+    const group = await db.group.create({ data: { name: unique("g") } });
+    const otherGroup = await db.group.create({ data: { name: unique("g") } });
+    const bound = (agentId: string, port: number, groupIds: string[], lanPort: number | null = 22) =>
+      db.service.create({
+        data: {
+          name: unique("svc"),
+          slug: unique("slug"),
+          maxDurationSeconds: 3600,
+          gatewayAgentId: agentId,
+          gatewayPublicPort: port,
+          gatewayLanHost: "10.9.0.3",
+          gatewayLanPort: lanPort,
+          gatewayProtocol: "udp",
+          groups: { create: groupIds.map((groupId) => ({ groupId })) },
+        },
+      });
+    const svc = await bound(agent.id, 19001, [group.id]);
+    const adminsOnly = await bound(agent.id, 19002, []);
+    const incomplete = await bound(agent.id, 19003, [group.id], null);
+    const elsewhere = await bound(other.id, 19004, [group.id]);
+    const inGroup = await createUser(t.app, { groupIds: [group.id] });
+    const outside = await createUser(t.app, { groupIds: [otherGroup.id] });
+    const disabled = await createUser(t.app, { role: "admin" });
+    await db.user.update({ where: { id: disabled.id }, data: { disabled: true } });
+    const now = Date.now();
+    const at = (seconds: number) => new Date(now + seconds * 1000);
+    const session = (serviceId: string, userId: string, extra: { status?: string; sourceIp?: string | null; expiresAt?: Date } = {}) =>
+      db.accessSession.create({
+        data: { serviceId, userId, status: "active", durationSeconds: 600, sourceIp: "198.51.100.9", startedAt: at(0), expiresAt: at(600), ...extra },
+      });
+    const rule = (s: { id: string; serviceId: string; sourceIp: string | null; expiresAt: Date | null }, publicPort: number) => ({
+      sessionId: s.id,
+      serviceId: s.serviceId,
+      protocol: "udp",
+      sourceIp: s.sourceIp,
+      publicPort,
+      lanHost: "10.9.0.3",
+      lanPort: 22,
+      expiresAt: s.expiresAt?.toISOString(),
+    });
+    const member = await session(svc.id, inGroup.id, { expiresAt: at(300) });
+    const byAdmin = await session(svc.id, admin.id, { sourceIp: "2001:db8::9" });
+    const adminOnly = await session(adminsOnly.id, admin.id, { expiresAt: at(301) });
+    await session(adminsOnly.id, inGroup.id); // a member, and the service has no groups
+    await session(svc.id, outside.id); // not in the service's group
+    await session(svc.id, disabled.id); // an admin, disabled
+    await session(svc.id, inGroup.id, { sourceIp: null });
+    await session(svc.id, inGroup.id, { expiresAt: at(-1) });
+    await session(svc.id, inGroup.id, { status: "scheduled" });
+    await session(incomplete.id, admin.id);
+    const theirs = await session(elsewhere.id, inGroup.id);
+
+    expect(await findDesiredRules(t.app.ctx, agent.id)).toEqual([rule(member, 19001), rule(adminOnly, 19002), rule(byAdmin, 19001)]);
+    expect(await findDesiredRules(t.app.ctx, other.id)).toEqual([rule(theirs, 19004)]);
+
+    const listed = (await findAgents(t.app.ctx)).filter((a) => a.id === agent.id || a.id === other.id);
+    const viaPrisma = await db.agent.findMany({
+      where: { id: { in: [agent.id, other.id] } },
+      include: { services: { select: { id: true, name: true, slug: true }, orderBy: { name: "asc" } } },
+      orderBy: { name: "asc" },
+    });
+    expect(listed).toEqual(viaPrisma);
+    expect(listed.find((a) => a.id === agent.id)?.services).toHaveLength(3);
   });
 
   it("a session started on another API instance reaches the agent through the poll", async () => {

@@ -8,9 +8,10 @@
 import type { TDomainEvent } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
-import { nextScheduledStart, startDueScheduled } from "./sessions.schedule";
-import { expireDueSessions, nextExpiry } from "./sessions.service";
-import { lapseDueOffers, nextOfferExpiry, offerFreedServices } from "./waitlist.service";
+import { nextDue, sessionsInLine } from "./session-clock.sql";
+import { startDueScheduled } from "./sessions.schedule";
+import { expireDueSessions } from "./sessions.service";
+import { lapseDueOffers, offerFreedServices } from "./waitlist.service";
 
 /** Upper bound on one sleep, so another instance's new sessions are picked up regardless. */
 const MAX_SLEEP_MS = 15_000;
@@ -83,7 +84,7 @@ export class SessionClock {
   }
 
   private async readLines(): Promise<void> {
-    const rows = await this.ctx.db.accessSession.findMany({ where: { status: { in: [...IN_LINE] } }, select: { id: true, serviceId: true } });
+    const rows = await sessionsInLine(this.ctx);
     this.lines.clear();
     for (const r of rows) {
       const line = this.lines.get(r.serviceId);
@@ -102,10 +103,9 @@ export class SessionClock {
       // The line is served last, once expiries and lapsed offers have freed what they free.
       await offerFreedServices(this.ctx, this.offerSeconds);
       await this.readLines();
-      const dues = await Promise.all([nextExpiry(this.ctx), nextScheduledStart(this.ctx), nextOfferExpiry(this.ctx)]);
-      const next = Math.min(...dues.map((d) => d?.getTime() ?? Infinity));
-      if (!Number.isFinite(next)) return MAX_SLEEP_MS;
-      return Math.min(MAX_SLEEP_MS, Math.max(0, next - this.ctx.now().getTime()));
+      const next = await nextDue(this.ctx);
+      if (!next) return MAX_SLEEP_MS;
+      return Math.min(MAX_SLEEP_MS, Math.max(0, next.getTime() - this.ctx.now().getTime()));
     } catch (err) {
       this.onError(err);
       return 1000;

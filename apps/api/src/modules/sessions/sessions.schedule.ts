@@ -9,6 +9,7 @@ import { runChange, SYSTEM } from "../../lib/run-change";
 import { holderMaySee, holderStateSelect } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude } from "./sessions.presenter";
+import { dueSessionIds } from "./session-clock.sql";
 
 const FOREVER = new Date(8.64e15);
 
@@ -286,14 +287,8 @@ export async function decidedWindowProblem(
  */
 export async function startDueScheduled(ctx: DbContext): Promise<number> {
   const now = ctx.now();
-  const due = await ctx.db.accessSession.findMany({
-    where: { status: "scheduled", startsAt: { lte: now } },
-    select: { id: true },
-    orderBy: { startsAt: "asc" },
-    take: 500,
-  });
   let moved = 0;
-  for (const { id } of due) {
+  for (const id of await dueSessionIds(ctx, "scheduled", now)) {
     const done = await runChange(ctx, SYSTEM, async (tx, record) => {
       const session = await tx.accessSession.findUnique({
         where: { id },
@@ -321,12 +316,3 @@ export async function startDueScheduled(ctx: DbContext): Promise<number> {
   return moved;
 }
 
-/** When the next booked session starts, if any. */
-export async function nextScheduledStart(ctx: DbContext): Promise<Date | null> {
-  const next = await ctx.db.accessSession.findFirst({
-    where: { status: "scheduled", startsAt: { not: null } },
-    orderBy: { startsAt: "asc" },
-    select: { startsAt: true },
-  });
-  return next?.startsAt ?? null;
-}

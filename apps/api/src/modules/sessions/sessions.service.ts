@@ -13,6 +13,7 @@ import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
 import { insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
+import { dueSessionIds } from "./session-clock.sql";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
 import type { BoardView } from "../board/board.cache";
 
@@ -388,41 +389,22 @@ export async function decideSession(
 
 /**
  * Marks every active session whose expiry has passed as expired. Safe to run from several API
- * instances at once: each session flips under a conditional update, so only one records it.
+ * instances at once: each session is checked again with its row locked (PostgreSQL; SQLite's
+ * transactions run one at a time), so only one instance records it.
  */
 export async function expireDueSessions(ctx: DbContext): Promise<number> {
   const now = ctx.now();
-  const due = await ctx.db.accessSession.findMany({
-    where: { status: "active", expiresAt: { lte: now } },
-    select: { id: true },
-    orderBy: { expiresAt: "asc" },
-    take: 500,
-  });
   let expired = 0;
-  for (const { id } of due) {
-    const done = await runChange(ctx, SYSTEM, async (tx, record) => {
-      const session = await tx.accessSession.findUnique({ where: { id } });
-      if (!session?.expiresAt) return false;
-      const flipped = await tx.accessSession.updateMany({
-        where: { id, status: "active", expiresAt: { lte: now } },
-        data: { status: "expired", endedAt: session.expiresAt },
-      });
-      if (flipped.count === 0) return false;
-      const row = await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude });
-      record({ type: "session.expired", session: presentSession(row) });
+  for (const id of await dueSessionIds(ctx, "active", now)) {
+    const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      const session = await lockSession(ctx, sql, id);
+      if (session?.status !== "active" || !session.expiresAt || session.expiresAt > now) return false;
+      const endedAt = session.expiresAt;
+      updateSession(sql, id, { status: "expired", endedAt });
+      record({ type: "session.expired", session: presentSession({ ...session, status: "expired", endedAt }) });
       return true;
     });
     if (done) expired += 1;
   }
   return expired;
-}
-
-/** When the next active session expires, if any. */
-export async function nextExpiry(ctx: DbContext): Promise<Date | null> {
-  const next = await ctx.db.accessSession.findFirst({
-    where: { status: "active", expiresAt: { not: null } },
-    orderBy: { expiresAt: "asc" },
-    select: { expiresAt: true },
-  });
-  return next?.expiresAt ?? null;
 }

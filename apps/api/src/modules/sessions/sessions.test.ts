@@ -1,7 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import Fastify from "fastify";
+import fp from "fastify-plugin";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { openDatabase } from "@postern/db";
+import serviceApp from "../../app";
 import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
+import { verifyAuditChain } from "../audit/audit.service";
+import { expireDueSessions } from "./sessions.service";
 
 describe.each(providers)("access sessions on %s", (provider) => {
   let t: TestApp;
@@ -185,5 +191,32 @@ describe.each(providers)("access sessions on %s", (provider) => {
     await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id } })).status, { timeout: 2000 }).toBe("expired");
     const events = await t.app.ctx.db.auditEvent.findMany({ where: { sessionId: id }, orderBy: { seq: "asc" } });
     expect(events.map((e) => e.action)).toEqual(["session.started", "session.expired"]);
+  });
+
+  it("expires each due session once when instances race, ended at its expiry", async () => {
+    const admin = await createUser(t.app, { role: "admin" });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const service = await createService(t.app);
+      const res = await t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: admin.headers, payload: { durationSeconds: 60 + 10 * i } });
+      ids.push(ZSession.parse(res.json()).id);
+    }
+    // Another instance on the same database, as behind a load balancer.
+    const opened = await openDatabase(t.url, { poolSize: 4 });
+    const other = Fastify({ logger: false });
+    await other.register(fp(serviceApp), { config: t.config, database: opened, secret: t.config.secret ?? "", now: clock.now });
+    other.addHook("onClose", async () => opened.close());
+    onTestFinished(() => other.close());
+    await other.ready();
+    clock.advance(85_000);
+    const expired = await Promise.all([expireDueSessions(other.ctx), expireDueSessions(t.app.ctx), expireDueSessions(other.ctx)]);
+    // Each instance's own clock may have taken some first; none is expired twice.
+    expect(expired.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3);
+    const rows = await t.app.ctx.db.accessSession.findMany({ where: { id: { in: ids } }, orderBy: { durationSeconds: "asc" } });
+    expect(rows.map((r) => r.status)).toEqual(["expired", "expired", "expired", "active", "active", "active"]);
+    for (const row of rows.slice(0, 3)) expect(row.endedAt).toEqual(row.expiresAt);
+    const events = await t.app.ctx.db.auditEvent.findMany({ where: { action: "session.expired" } });
+    expect(events.map((e) => e.sessionId).sort()).toEqual(ids.slice(0, 3).sort());
+    expect((await verifyAuditChain(t.app.ctx)).firstBreak).toBeUndefined();
   });
 });

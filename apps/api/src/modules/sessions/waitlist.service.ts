@@ -5,7 +5,7 @@
 import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
 import { AppError, forbidden, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
-import { runChange, SYSTEM } from "../../lib/run-change";
+import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
 import type { BoardView } from "../board/board.cache";
 import { olderRequestFirst } from "../board/board.view";
 import { canSeeService, holderMaySee, holderStateSelect } from "../services/services.visibility";
@@ -13,6 +13,8 @@ import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, type SessionCaller, type SessionLimits } from "./sessions.service";
+import { lockSession, updateSession } from "./sessions.sql";
+import { dueSessionIds, servicesFreeForLine } from "./session-clock.sql";
 
 const IN_LINE = ["waiting", "offered"] as const;
 
@@ -131,24 +133,14 @@ export async function acceptOffer(
 /** Offers that were not accepted in time end as `expired`; conditional, so one instance wins. */
 export async function lapseDueOffers(ctx: DbContext): Promise<number> {
   const now = ctx.now();
-  const due = await ctx.db.accessSession.findMany({
-    where: { status: "offered", offerExpiresAt: { lte: now } },
-    select: { id: true },
-    orderBy: { offerExpiresAt: "asc" },
-    take: 500,
-  });
   let lapsed = 0;
-  for (const { id } of due) {
-    const done = await runChange(ctx, SYSTEM, async (tx, record) => {
-      const session = await tx.accessSession.findUnique({ where: { id } });
-      if (!session?.offerExpiresAt) return false;
-      const flipped = await tx.accessSession.updateMany({
-        where: { id, status: "offered", offerExpiresAt: { lte: now } },
-        data: { status: "expired", endedAt: session.offerExpiresAt },
-      });
-      if (flipped.count === 0) return false;
-      const row = await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude });
-      record({ type: "session.offer_expired", session: presentSession(row) });
+  for (const id of await dueSessionIds(ctx, "offered", now)) {
+    const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      const session = await lockSession(ctx, sql, id);
+      if (session?.status !== "offered" || !session.offerExpiresAt || session.offerExpiresAt > now) return false;
+      const endedAt = session.offerExpiresAt;
+      updateSession(sql, id, { status: "expired", endedAt });
+      record({ type: "session.offer_expired", session: presentSession({ ...session, status: "expired", endedAt }) });
       return true;
     });
     if (done) lapsed += 1;
@@ -164,13 +156,8 @@ export async function lapseDueOffers(ctx: DbContext): Promise<number> {
  * the next one asked.
  */
 export async function offerFreedServices(ctx: DbContext, offerSeconds: number): Promise<number> {
-  const queued = await ctx.db.accessSession.findMany({
-    where: { status: "waiting" },
-    distinct: ["serviceId"],
-    select: { serviceId: true },
-  });
   let offers = 0;
-  for (const { serviceId } of queued) {
+  for (const serviceId of await servicesFreeForLine(ctx)) {
     const made = await runChange(ctx, SYSTEM, async (tx, record) => {
       await lockRow(ctx, tx, "Service", serviceId);
       const busy = await tx.accessSession.findFirst({
@@ -207,12 +194,3 @@ export async function offerFreedServices(ctx: DbContext, offerSeconds: number): 
   return offers;
 }
 
-/** When the next open offer lapses, if any. */
-export async function nextOfferExpiry(ctx: DbContext): Promise<Date | null> {
-  const next = await ctx.db.accessSession.findFirst({
-    where: { status: "offered", offerExpiresAt: { not: null } },
-    orderBy: { offerExpiresAt: "asc" },
-    select: { offerExpiresAt: true },
-  });
-  return next?.offerExpiresAt ?? null;
-}

@@ -388,23 +388,30 @@ export async function decideSession(
 }
 
 /**
- * Marks every active session whose expiry has passed as expired. Safe to run from several API
- * instances at once: each session is checked again with its row locked (PostgreSQL; SQLite's
- * transactions run one at a time), so only one instance records it.
+ * Ends, as `expired` at the instant it fell due, every session in `status` whose expiry (an active
+ * session's) or offer (an offered one's) has passed. Safe to run from several API instances at
+ * once: each session is checked again with its row locked (PostgreSQL; SQLite's transactions run
+ * one at a time), so only one instance records it.
  */
-export async function expireDueSessions(ctx: DbContext): Promise<number> {
+export async function closeDueSessions(ctx: DbContext, status: "active" | "offered"): Promise<number> {
   const now = ctx.now();
-  let expired = 0;
-  for (const id of await dueSessionIds(ctx, "active", now)) {
+  let closed = 0;
+  for (const id of await dueSessionIds(ctx, status, now)) {
     const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
       const session = await lockSession(ctx, sql, id);
-      if (session?.status !== "active" || !session.expiresAt || session.expiresAt > now) return false;
-      const endedAt = session.expiresAt;
+      const endedAt = status === "active" ? session?.expiresAt : session?.offerExpiresAt;
+      if (session?.status !== status || !endedAt || endedAt > now) return false;
       updateSession(sql, id, { status: "expired", endedAt });
-      record({ type: "session.expired", session: presentSession({ ...session, status: "expired", endedAt }) });
+      const closedRow = presentSession({ ...session, status: "expired", endedAt });
+      record(status === "active" ? { type: "session.expired", session: closedRow } : { type: "session.offer_expired", session: closedRow });
       return true;
     });
-    if (done) expired += 1;
+    if (done) closed += 1;
   }
-  return expired;
+  return closed;
+}
+
+/** Every active session whose expiry has passed, expired. */
+export function expireDueSessions(ctx: DbContext): Promise<number> {
+  return closeDueSessions(ctx, "active");
 }

@@ -5,16 +5,15 @@
 import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
 import { AppError, forbidden, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
-import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
+import { runChange, SYSTEM } from "../../lib/run-change";
 import type { BoardView } from "../board/board.cache";
 import { olderRequestFirst } from "../board/board.view";
 import { canSeeService, holderMaySee, holderStateSelect } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
-import { after, checkDuration, type SessionCaller, type SessionLimits } from "./sessions.service";
-import { lockSession, updateSession } from "./sessions.sql";
-import { dueSessionIds, servicesFreeForLine } from "./session-clock.sql";
+import { after, checkDuration, closeDueSessions, type SessionCaller, type SessionLimits } from "./sessions.service";
+import { servicesFreeForLine } from "./session-clock.sql";
 
 const IN_LINE = ["waiting", "offered"] as const;
 
@@ -131,21 +130,8 @@ export async function acceptOffer(
 }
 
 /** Offers that were not accepted in time end as `expired`; conditional, so one instance wins. */
-export async function lapseDueOffers(ctx: DbContext): Promise<number> {
-  const now = ctx.now();
-  let lapsed = 0;
-  for (const id of await dueSessionIds(ctx, "offered", now)) {
-    const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
-      const session = await lockSession(ctx, sql, id);
-      if (session?.status !== "offered" || !session.offerExpiresAt || session.offerExpiresAt > now) return false;
-      const endedAt = session.offerExpiresAt;
-      updateSession(sql, id, { status: "expired", endedAt });
-      record({ type: "session.offer_expired", session: presentSession({ ...session, status: "expired", endedAt }) });
-      return true;
-    });
-    if (done) lapsed += 1;
-  }
-  return lapsed;
+export function lapseDueOffers(ctx: DbContext): Promise<number> {
+  return closeDueSessions(ctx, "offered");
 }
 
 /**

@@ -7,6 +7,7 @@ import { AppError } from "../../errors";
 import type { Actor } from "../audit/audit.service";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
+import { holderMaySeeSql } from "../services/services.visibility";
 import { agentStatusOf, agentStatusSelect, presentRule, type AgentRow, type RuleRow } from "./gateway.presenter";
 
 /** One active session's door on a service bound to the agent, whose holder may still see it
@@ -16,8 +17,7 @@ FROM "AccessSession" s
 JOIN "Service" v ON v."id" = s."serviceId"
 JOIN "User" u ON u."id" = s."userId"
 WHERE v."gatewayAgentId" = ? AND s."status" = 'active' AND s."expiresAt" > ? AND s."sourceIp" IS NOT NULL
-  AND u."disabled" = ? AND (u."role" = 'admin' OR EXISTS (
-    SELECT 1 FROM "GroupMember" m JOIN "ServiceGroup" g ON g."groupId" = m."groupId" WHERE m."userId" = u."id" AND g."serviceId" = v."id"))
+  AND ${holderMaySeeSql("u", `v."id"`)}
 ORDER BY s."expiresAt", s."id"`;
 
 /**
@@ -28,7 +28,7 @@ ORDER BY s."expiresAt", s."id"`;
  * change to a bound service, and Prisma's nested includes made it six.
  */
 export async function findDesiredRules(ctx: DbContext, agentId: string): Promise<TGatewayRule[]> {
-  const rows = await ctx.sql.read((sql) => sql.all<RuleRow>(desiredRules, [agentId, ctx.now(), false]));
+  const rows = await ctx.sql.read((sql) => sql.all<RuleRow>(desiredRules, [agentId, ctx.now()]));
   return rows.map(presentRule).filter((r): r is TGatewayRule => r !== null);
 }
 

@@ -39,5 +39,12 @@ export function holderMaySee(user: HolderState, serviceGroupIds: string[]): bool
   return user.memberships.some((m) => serviceGroupIds.includes(m.groupId));
 }
 
+/** `holderMaySee` as an SQL condition on user row `user` and service id `service` (a column or
+ * `?`): not disabled, and an admin or in one of the service's groups. */
+export function holderMaySeeSql(user: string, service: string): string {
+  return `NOT ${user}."disabled" AND (${user}."role" = 'admin' OR EXISTS (
+    SELECT 1 FROM "GroupMember" m JOIN "ServiceGroup" g ON g."groupId" = m."groupId" WHERE m."userId" = ${user}."id" AND g."serviceId" = ${service}))`;
+}
+
 /** The Prisma selection `holderMaySee` needs. */
 export const holderStateSelect = { role: true, disabled: true, memberships: { select: { groupId: true } } } as const;

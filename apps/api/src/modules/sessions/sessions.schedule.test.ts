@@ -152,6 +152,38 @@ describe.each(providers)("scheduled sessions on %s", { timeout: 90_000 }, (provi
     expect(await actions(requested.id)).toEqual(["session.requested", "session.approved", "session.started"]);
   });
 
+  it("records a window that closed while the API was down as expired, never started", async () => {
+    const { service, users } = await setup();
+    const startsAt = at(60_000);
+    const booked = ZSession.parse((await book(service.id, users[0]!.headers, startsAt, 300)).json());
+    await t.app.close();
+    clock.advance(60_000 + 300_000 + 1000);
+    await t.restart();
+    changes = watchEvents(t.app);
+    await expect.poll(async () => (await row(booked.id)).status, { timeout: 10_000, interval: 50 }).toBe("expired");
+    const closed = await row(booked.id);
+    expect(closed.startedAt).toBeNull();
+    expect(closed.endedAt).toEqual(closed.expiresAt);
+    expect(await actions(booked.id)).toEqual(["session.scheduled", "session.expired"]);
+    const expired = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: booked.id, action: "session.expired" } });
+    expect(JSON.parse(expired.details ?? "{}")).toMatchObject({ missed: true });
+  });
+
+  it("revokes a window whose holder lost the service behind revocation's back, instead of starting it", async () => {
+    const { service, users } = await setup();
+    const startsAt = at(3000);
+    const booked = ZSession.parse((await book(service.id, users[0]!.headers, startsAt)).json());
+    // As a database restore or a bug elsewhere might: the membership goes without its revocation.
+    await t.app.ctx.db.groupMember.deleteMany({ where: { userId: users[0]!.id } });
+    clock.advance(3500);
+    t.app.sessionClock.poke();
+    await t.app.sessionClock.settled();
+    const revoked = await row(booked.id);
+    expect(revoked.status).not.toBe("active");
+    expect(revoked.startedAt).toBeNull();
+    expect(await actions(booked.id)).toEqual(["session.scheduled", "session.revoked"]);
+  });
+
   it("starts a booked session once when two instances share the database", async () => {
     const { service, users } = await setup();
     const startsAt = at(3000);

@@ -5,11 +5,11 @@ import { OPEN_STATUSES, type TConflictDetails } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
 import { AppError, badField } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, SYSTEM } from "../../lib/run-change";
-import { holderMaySee, holderStateSelect } from "../services/services.visibility";
+import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
 import { revokeLostAccess } from "./revocation";
-import { presentSession, sessionInclude } from "./sessions.presenter";
+import { presentSession } from "./sessions.presenter";
 import { dueSessionIds } from "./session-clock.sql";
+import { holderMaySeeNow, lockSession, updateSession } from "./sessions.sql";
 
 const FOREVER = new Date(8.64e15);
 
@@ -280,39 +280,42 @@ export async function decidedWindowProblem(
 }
 
 /**
- * Starts every booked session whose window has opened. Each flips under a conditional update
- * (`status = 'scheduled'`), so with several API instances exactly one starts it and records it.
- * A window that closed entirely while the API was down is recorded as expired, not started; a
- * holder who may no longer see the service is revoked instead of let in.
+ * Starts every booked session whose window has opened, each in a plain-SQL change with the
+ * session's row locked (PostgreSQL; SQLite's transactions run one at a time), so with several API
+ * instances exactly one starts it and records it. A window that closed entirely while the API was
+ * down is recorded as expired, not started. A holder who may no longer see the service is revoked
+ * instead of let in (`revokeAtStart`).
  */
 export async function startDueScheduled(ctx: DbContext): Promise<number> {
   const now = ctx.now();
   let moved = 0;
   for (const id of await dueSessionIds(ctx, "scheduled", now)) {
-    const done = await runChange(ctx, SYSTEM, async (tx, record) => {
-      const session = await tx.accessSession.findUnique({
-        where: { id },
-        include: { user: { select: holderStateSelect }, service: { select: { groups: { select: { groupId: true } } } } },
-      });
-      if (!session?.startsAt || session.status !== "scheduled") return false;
-      if (!holderMaySee(session.user, session.service.groups.map((g) => g.groupId))) {
-        const revoked = await revokeLostAccess(ctx, tx, record, { userIds: [session.userId], serviceIds: [session.serviceId] }, "no_longer_visible", null);
-        return revoked.length > 0;
-      }
+    const outcome = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      const session = await lockSession(ctx, sql, id);
+      if (session?.status !== "scheduled" || !session.startsAt || session.startsAt > now) return "none";
+      if (!(await holderMaySeeNow(sql, session.userId, session.serviceId))) return "revoke";
       const missed = session.expiresAt !== null && session.expiresAt <= now;
-      const flipped = await tx.accessSession.updateMany({
-        where: { id, status: "scheduled", startsAt: { lte: now } },
-        data: missed ? { status: "expired", endedAt: session.expiresAt } : { status: "active", startedAt: now },
-      });
-      if (flipped.count === 0) return false;
-      const row = presentSession(await tx.accessSession.findUniqueOrThrow({ where: { id }, include: sessionInclude }));
-      const details = missed ? undefined : { lateMs: now.getTime() - session.startsAt.getTime() };
+      const change = missed ? { status: "expired", endedAt: session.expiresAt } : { status: "active", startedAt: now };
+      updateSession(sql, id, change);
+      const row = presentSession({ ...session, ...change });
       if (missed) record({ type: "session.expired", session: row, missed: true });
-      else record({ type: "session.started", session: row, via: "schedule" }, { details });
-      return true;
+      else record({ type: "session.started", session: row, via: "schedule" }, { details: { lateMs: now.getTime() - session.startsAt.getTime() } });
+      return "moved";
     });
-    if (done) moved += 1;
+    if (outcome === "moved" || (outcome === "revoke" && (await revokeAtStart(ctx, id)))) moved += 1;
   }
   return moved;
+}
+
+/** A booked window whose holder lost sight of the service before it opened (revocation missed it:
+ * a restore, a change made behind its back): the session is revoked, with everything else the
+ * holder held there, through revocation's own transaction. */
+async function revokeAtStart(ctx: DbContext, id: string): Promise<boolean> {
+  return runChange(ctx, SYSTEM, async (tx, record) => {
+    const session = await tx.accessSession.findUnique({ where: { id }, select: { status: true, userId: true, serviceId: true } });
+    if (session?.status !== "scheduled") return false;
+    const revoked = await revokeLostAccess(ctx, tx, record, { userIds: [session.userId], serviceIds: [session.serviceId] }, "no_longer_visible", null);
+    return revoked.length > 0;
+  });
 }
 

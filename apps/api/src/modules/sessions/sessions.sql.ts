@@ -5,6 +5,7 @@ import { OPEN_STATUSES } from "@postern/contracts";
 import type { AccessSession, Service, SqlRunner, SqlValue } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { SessionRow } from "./sessions.presenter";
+import { holderMaySeeSql } from "../services/services.visibility";
 
 const SESSION_COLUMNS = [
   "id",
@@ -107,13 +108,20 @@ export function insertSession(
 export function updateSession(
   sql: SqlRunner,
   id: string,
-  data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "endedAt" | "endedById">>,
+  data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById">>,
 ): void {
   const columns = Object.keys(data) as (keyof typeof data)[];
   sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [
     ...columns.map((c) => (data[c] ?? null) as SqlValue),
     id,
   ]);
+}
+
+/** Whether the holder of a session may still see its service (`holderMaySee`), read with the
+ * change's other statements. */
+export async function holderMaySeeNow(sql: SqlRunner, userId: string, serviceId: string): Promise<boolean> {
+  const row = await sql.get(`SELECT 1 AS "ok" FROM "User" u WHERE u."id" = ? AND ${holderMaySeeSql("u", "?")}`, [userId, serviceId]);
+  return row !== undefined;
 }
 
 export type ServiceRules = Pick<Service, "id" | "slug" | "exclusive" | "requiresApproval" | "defaultDurationSeconds" | "maxDurationSeconds">;

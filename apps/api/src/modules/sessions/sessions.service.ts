@@ -3,16 +3,16 @@
 // service so two starts cannot both win. Lock order everywhere: the Service row, then the
 // AccessSession row.
 import { isOpenStatus, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
-import { newId, type SqlRunner, type Tx } from "@postern/db";
+import { newId, type SqlRunner } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
-import { lockRow, type DbContext } from "../../lib/db-context";
+import type { DbContext } from "../../lib/db-context";
 import { runChange, runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
 import { actorUserId } from "../audit/audit.service";
-import { canSeeService, holderMaySee, holderStateSelect, viewerGroupIds, type Viewer } from "../services/services.visibility";
+import { canSeeService, viewerGroupIds, type Viewer } from "../services/services.visibility";
 import { revokeLostAccess } from "./revocation";
 import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
-import { insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
+import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
 import type { BoardView } from "../board/board.cache";
@@ -177,11 +177,6 @@ async function start(
   });
 }
 
-/** Takes the lock on a session's service first, so every writer locks in the same order. */
-async function lockServiceOf(ctx: DbContext, tx: Tx, sessionId: string): Promise<void> {
-  const row = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { serviceId: true } });
-  if (row) await lockRow(ctx, tx, "Service", row.serviceId);
-}
 
 /** A session and its service, read under their locks. */
 function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFacts> {
@@ -347,44 +342,62 @@ export async function decideSession(
   limits: SessionLimits,
 ): Promise<SessionRow> {
   if (!caller.viewer.admin) throw forbidden("only admins approve or deny requests");
-  const outcome = await runChange(ctx, caller.origin, async (tx, record) => {
-    await lockServiceOf(ctx, tx, sessionId);
-    await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await tx.accessSession.findUnique({
-      where: { id: sessionId },
-      include: { service: { include: { groups: true } }, user: { select: { ...holderStateSelect, username: true } } },
-    });
-    if (!session) throw notFound("session");
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await decide(ctx, caller, sessionId, approve, limits);
+    if (outcome !== "lost") return outcome;
+    const revoked = await revokeRequester(ctx, caller.origin, sessionId);
+    if (revoked) throw new RequesterLostAccess(revoked);
+    // The requester's right came back, or someone decided first, between the two transactions:
+    // decide again, which answers either way. Twice at most: the right does not flicker.
+    if (attempt === 2) throw new AppError("conflict", "the requester's access changed while deciding; try again");
+  }
+}
+
+/** The decision in one plain-SQL change, or "lost" when the requester may no longer see the service. */
+async function decide(ctx: DbContext, caller: SessionCaller, sessionId: string, approve: boolean, limits: SessionLimits): Promise<SessionRow | "lost"> {
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const facts = await lockedSession(ctx, sessionId)(sql);
+    if (!facts) throw notFound("session");
+    const { session, service } = facts;
     if (session.status !== "pending") throw notPendingRefusal(session.status);
-    if (approve && !holderMaySee(session.user, session.service.groups.map((g) => g.groupId))) {
-      await revokeLostAccess(ctx, tx, record, { serviceIds: [session.serviceId], userIds: [session.userId] }, "no_longer_visible", caller.origin.actor);
-      return { lost: true as const, row: await tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude }) };
-    }
+    if (approve && !(await holderMaySeeNow(sql, session.userId, session.serviceId))) return "lost";
     const now = ctx.now();
     const later = session.startsAt !== null && session.startsAt > now;
     const from = later && session.startsAt ? session.startsAt : now;
     const span: [Date, Date] = [from, after(from, session.durationSeconds)];
     if (approve) {
-      const problem = await decidedWindowProblem(ctx, ctx.sql.within(tx), session, session.service, span, limits, requester(session.user.username));
+      const problem = await decidedWindowProblem(ctx, sql, session, service, span, limits, requester(session.user.username));
       if (problem) throw problem;
     }
-    if (approve && session.service.exclusive) {
-      const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
+    if (approve && service.exclusive) {
+      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
       if (conflict) throw conflict;
     }
-    const decidedById = actorUserId(caller.origin.actor);
-    const updated = await tx.accessSession.update({
-      where: { id: sessionId },
-      data: approve
-        ? { status: later ? "scheduled" : "active", startedAt: later ? null : now, expiresAt: span[1], decidedById, decidedAt: now }
-        : { status: "denied", endedAt: now, decidedById, decidedAt: now },
-      include: sessionInclude,
-    });
-    record({ type: approve ? "session.approved" : "session.denied", session: presentSession(updated) });
-    return { lost: false as const, row: updated };
+    const decided = { decidedById: actorUserId(caller.origin.actor), decidedAt: now };
+    const change = approve
+      ? { status: later ? "scheduled" : "active", startedAt: later ? null : now, expiresAt: span[1], ...decided }
+      : { status: "denied", endedAt: now, ...decided };
+    updateSession(sql, sessionId, change);
+    const updated: SessionRow = { ...session, ...change };
+    record(
+      { type: approve ? "session.approved" : "session.denied", session: presentSession(updated) },
+      { audience: { groupIds: service.groupIds } },
+    );
+    return updated;
   });
-  if (outcome.lost) throw new RequesterLostAccess(outcome.row);
-  return outcome.row;
+}
+
+/** A request whose requester lost sight of the service before the approval (revocation missed
+ * it): revoked, with whatever else they held there, through revocation's own transaction. The
+ * revoked request, or null if it was not (still pending and visible again, or decided). */
+async function revokeRequester(ctx: DbContext, origin: Origin, sessionId: string): Promise<SessionRow | null> {
+  return runChange(ctx, origin, async (tx, record) => {
+    const session = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { status: true, userId: true, serviceId: true } });
+    if (session?.status !== "pending") return null;
+    const revoked = await revokeLostAccess(ctx, tx, record, { serviceIds: [session.serviceId], userIds: [session.userId] }, "no_longer_visible", origin.actor);
+    if (!revoked.includes(sessionId)) return null;
+    return tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude });
+  });
 }
 
 /**

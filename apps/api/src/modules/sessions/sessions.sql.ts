@@ -108,7 +108,7 @@ export function insertSession(
 export function updateSession(
   sql: SqlRunner,
   id: string,
-  data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById">>,
+  data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById" | "decidedById" | "decidedAt">>,
 ): void {
   const columns = Object.keys(data) as (keyof typeof data)[];
   sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [

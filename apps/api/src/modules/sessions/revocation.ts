@@ -6,10 +6,10 @@
 import { OPEN_STATUSES, type TRevocationCause } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import type { RecordEvent } from "../../lib/run-change";
+import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { actorUserId, type Actor } from "../audit/audit.service";
 import { holderMaySee, holderStateSelect } from "../services/services.visibility";
-import { presentSession, sessionInclude } from "./sessions.presenter";
+import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
 
 export interface RevocationScope {
   userIds?: string[];
@@ -64,4 +64,21 @@ export async function revokeLostAccess(
     ended.push(s.id);
   }
   return ended;
+}
+
+/**
+ * One session, still in `status`, whose holder the clock or an approval found may no longer see
+ * its service although no revocation ended it (a restore, a change made around it): revoked, with
+ * whatever else the holder held there, in a transaction of its own. The revoked session, or null
+ * when it was not (no longer in `status`, or the holder may see the service again).
+ */
+export async function revokeIfLost(ctx: DbContext, origin: Origin, sessionId: string, status: string): Promise<SessionRow | null> {
+  return runChange(ctx, origin, async (tx, record) => {
+    const session = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { status: true, userId: true, serviceId: true } });
+    if (session?.status !== status) return null;
+    const scope = { userIds: [session.userId], serviceIds: [session.serviceId] };
+    const revoked = await revokeLostAccess(ctx, tx, record, scope, "no_longer_visible", origin.actor);
+    if (!revoked.includes(sessionId)) return null;
+    return tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude });
+  });
 }

@@ -5,8 +5,8 @@ import { OPEN_STATUSES, type TConflictDetails } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
 import { AppError, badField } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
-import { revokeLostAccess } from "./revocation";
+import { runSqlChange, SYSTEM } from "../../lib/run-change";
+import { revokeIfLost } from "./revocation";
 import { presentSession } from "./sessions.presenter";
 import { dueSessionIds } from "./session-clock.sql";
 import { holderMaySeeNow, lockSession, updateSession } from "./sessions.sql";
@@ -284,7 +284,7 @@ export async function decidedWindowProblem(
  * session's row locked (PostgreSQL; SQLite's transactions run one at a time), so with several API
  * instances exactly one starts it and records it. A window that closed entirely while the API was
  * down is recorded as expired, not started. A holder who may no longer see the service is revoked
- * instead of let in (`revokeAtStart`).
+ * instead of let in (`revokeIfLost`).
  */
 export async function startDueScheduled(ctx: DbContext): Promise<number> {
   const now = ctx.now();
@@ -302,20 +302,7 @@ export async function startDueScheduled(ctx: DbContext): Promise<number> {
       else record({ type: "session.started", session: row, via: "schedule" }, { details: { lateMs: now.getTime() - session.startsAt.getTime() } });
       return "moved";
     });
-    if (outcome === "moved" || (outcome === "revoke" && (await revokeAtStart(ctx, id)))) moved += 1;
+    if (outcome === "moved" || (outcome === "revoke" && (await revokeIfLost(ctx, SYSTEM, id, "scheduled")))) moved += 1;
   }
   return moved;
 }
-
-/** A booked window whose holder lost sight of the service before it opened (revocation missed it:
- * a restore, a change made behind its back): the session is revoked, with everything else the
- * holder held there, through revocation's own transaction. */
-async function revokeAtStart(ctx: DbContext, id: string): Promise<boolean> {
-  return runChange(ctx, SYSTEM, async (tx, record) => {
-    const session = await tx.accessSession.findUnique({ where: { id }, select: { status: true, userId: true, serviceId: true } });
-    if (session?.status !== "scheduled") return false;
-    const revoked = await revokeLostAccess(ctx, tx, record, { userIds: [session.userId], serviceIds: [session.serviceId] }, "no_longer_visible", null);
-    return revoked.length > 0;
-  });
-}
-

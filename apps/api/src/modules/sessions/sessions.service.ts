@@ -6,11 +6,11 @@ import { isOpenStatus, type TListSessionsQuery, type TStartSessionBody } from "@
 import { newId, type SqlRunner } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
+import { runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
 import { actorUserId } from "../audit/audit.service";
 import { canSeeService, viewerGroupIds, type Viewer } from "../services/services.visibility";
-import { revokeLostAccess } from "./revocation";
-import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
+import { revokeIfLost } from "./revocation";
+import { presentSession, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
@@ -176,7 +176,6 @@ async function start(
     return session;
   });
 }
-
 
 /** A session and its service, read under their locks. */
 function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFacts> {
@@ -345,7 +344,7 @@ export async function decideSession(
   for (let attempt = 1; ; attempt++) {
     const outcome = await decide(ctx, caller, sessionId, approve, limits);
     if (outcome !== "lost") return outcome;
-    const revoked = await revokeRequester(ctx, caller.origin, sessionId);
+    const revoked = await revokeIfLost(ctx, caller.origin, sessionId, "pending");
     if (revoked) throw new RequesterLostAccess(revoked);
     // The requester's right came back, or someone decided first, between the two transactions:
     // decide again, which answers either way. Twice at most: the right does not flicker.
@@ -384,19 +383,6 @@ async function decide(ctx: DbContext, caller: SessionCaller, sessionId: string, 
       { audience: { groupIds: service.groupIds } },
     );
     return updated;
-  });
-}
-
-/** A request whose requester lost sight of the service before the approval (revocation missed
- * it): revoked, with whatever else they held there, through revocation's own transaction. The
- * revoked request, or null if it was not (still pending and visible again, or decided). */
-async function revokeRequester(ctx: DbContext, origin: Origin, sessionId: string): Promise<SessionRow | null> {
-  return runChange(ctx, origin, async (tx, record) => {
-    const session = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { status: true, userId: true, serviceId: true } });
-    if (session?.status !== "pending") return null;
-    const revoked = await revokeLostAccess(ctx, tx, record, { serviceIds: [session.serviceId], userIds: [session.userId] }, "no_longer_visible", origin.actor);
-    if (!revoked.includes(sessionId)) return null;
-    return tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude });
   });
 }
 

@@ -179,4 +179,3 @@ export async function offerFreedServices(ctx: DbContext, offerSeconds: number): 
   }
   return offers;
 }
-

@@ -178,7 +178,7 @@ async function start(
 }
 
 /** A session and its service, read under their locks. */
-function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFacts> {
+export function lockedSession(ctx: DbContext, sessionId: string): LoadFacts<SessionFacts> {
   return async (sql) => {
     // The service's lock first, then the session's: the order every writer takes them in. One
     // round trip: PostgreSQL runs the second once the first has its lock.

@@ -42,10 +42,16 @@ function sessionRowOf(r: SessionJoinRow): SessionRow {
 
 /** A session with what its presenter needs (holder, who ended it); on PostgreSQL with the
  * session's row locked, in the same statement. */
-export async function lockSession(ctx: DbContext, sql: SqlRunner, id: string): Promise<SessionRow | undefined> {
+export function lockSession(ctx: DbContext, sql: SqlRunner, id: string): Promise<SessionRow | undefined> {
+  return lockSessionWhere(ctx, sql, `s."id" = ?`, [id]);
+}
+
+/** The one session `where` (on `s`, the session) picks, locked and presented as `lockSession`'s.
+ * On PostgreSQL a row changed while the lock was awaited is judged by `where` again. */
+export async function lockSessionWhere(ctx: DbContext, sql: SqlRunner, where: string, params: SqlValue[]): Promise<SessionRow | undefined> {
   const row = await sql.get<SessionJoinRow>(
-    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById" WHERE s."id" = ?${forUpdate(ctx, "s")}`,
-    [id],
+    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById" WHERE ${where}${forUpdate(ctx, "s")}`,
+    params,
   );
   return row && sessionRowOf(row);
 }
@@ -108,7 +114,9 @@ export function insertSession(
 export function updateSession(
   sql: SqlRunner,
   id: string,
-  data: Partial<Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById" | "decidedById" | "decidedAt">>,
+  data: Partial<
+    Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById" | "decidedById" | "decidedAt" | "offerExpiresAt">
+  >,
 ): void {
   const columns = Object.keys(data) as (keyof typeof data)[];
   sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [

@@ -3,19 +3,20 @@
 // `active` when accepted. Offering and lapsing run in the scheduler, from the database state, so
 // they happen however the holder went (ended, expired, force-ended, disabled) and after restarts.
 import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
+import { newId } from "@postern/db";
 import { AppError, forbidden, notFound } from "../../errors";
-import { lockRow, type DbContext } from "../../lib/db-context";
-import { runChange, SYSTEM } from "../../lib/run-change";
+import type { DbContext } from "../../lib/db-context";
+import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import type { BoardView } from "../board/board.cache";
 import { olderRequestFirst } from "../board/board.view";
-import { canSeeService, holderMaySee, holderStateSelect } from "../services/services.visibility";
-import { revokeLostAccess } from "./revocation";
-import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
+import { canSeeService } from "../services/services.visibility";
+import { revokeIfLost } from "./revocation";
+import { presentSession, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
-import { after, checkDuration, closeDueSessions, type SessionCaller, type SessionLimits } from "./sessions.service";
+import { after, checkDuration, closeDueSessions, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
+import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { servicesFreeForLine } from "./session-clock.sql";
-
-const IN_LINE = ["waiting", "offered"] as const;
+import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine } from "./waitlist.sql";
 
 export async function joinWaitlist(
   ctx: DbContext,
@@ -24,10 +25,9 @@ export async function joinWaitlist(
   body: TJoinWaitlistBody,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    await lockRow(ctx, tx, "Service", serviceId);
-    const service = await tx.service.findUnique({ where: { id: serviceId }, include: { groups: true } });
-    if (!service || !canSeeService(caller.viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const service = await lockServiceRules(ctx, sql, serviceId);
+    if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
     if (!service.exclusive) {
       throw new AppError("conflict", "only exclusive services keep a waitlist; start a session instead");
     }
@@ -39,46 +39,56 @@ export async function joinWaitlist(
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const now = ctx.now();
-    const mine = ownConflict(ctx, await ownOpenSessions(ctx.sql.within(tx), caller.viewer.user.id, serviceId), [now, after(now, durationSeconds)]);
+    const user = caller.viewer.user;
+    const mine = ownConflict(ctx, await ownOpenSessions(sql, user.id, serviceId), [now, after(now, durationSeconds)]);
     if (mine) throw mine;
-    const ahead = await tx.accessSession.count({ where: { serviceId, status: { in: [...IN_LINE] } } });
-    const session = await tx.accessSession.create({
-      data: {
-        serviceId,
-        userId: caller.viewer.user.id,
-        status: "waiting",
-        reason: body.reason || null,
-        sourceIp: body.sourceIp ?? caller.origin.sourceIp ?? null,
-        durationSeconds,
-        requestedAt: now,
-      },
-      include: sessionInclude,
-    });
-    record({ type: "session.waitlisted", session: presentSession(session), position: ahead + 1 });
+    const ahead = await lineLength(sql, serviceId);
+    const data = {
+      serviceId,
+      userId: user.id,
+      status: "waiting",
+      reason: body.reason || null,
+      sourceIp: body.sourceIp ?? caller.origin.sourceIp ?? null,
+      durationSeconds,
+      requestedAt: now,
+      startsAt: null,
+      startedAt: null,
+      expiresAt: null,
+    };
+    const id = newId();
+    insertSession(sql, data, id);
+    const session: SessionRow = {
+      ...data,
+      id,
+      endedAt: null,
+      endedById: null,
+      decidedById: null,
+      decidedAt: null,
+      offerExpiresAt: null,
+      user: { id: user.id, username: user.username, displayName: user.displayName },
+      endedBy: null,
+    };
+    record({ type: "session.waitlisted", session: presentSession(session), position: ahead + 1 }, { audience: { groupIds: service.groupIds } });
     return session;
   });
 }
 
 /** Leaves the line (or turns down an offer, which then passes to the next in line). */
 export async function leaveWaitlist(ctx: DbContext, caller: SessionCaller, serviceId: string): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    await lockRow(ctx, tx, "Service", serviceId);
-    const service = await tx.service.findUnique({ where: { id: serviceId }, include: { groups: true } });
-    if (!service || !canSeeService(caller.viewer, service.groups.map((g) => g.groupId))) throw notFound("service");
-    const entry = await tx.accessSession.findFirst({
-      where: { serviceId, userId: caller.viewer.user.id, status: { in: [...IN_LINE] } },
-    });
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const service = await lockServiceRules(ctx, sql, serviceId);
+    if (!service || !canSeeService(caller.viewer, service.groupIds)) throw notFound("service");
+    const user = caller.viewer.user;
+    const entry = await lockPlaceInLine(ctx, sql, serviceId, user.id);
     if (!entry) throw notFound("waitlist entry");
-    await lockRow(ctx, tx, "AccessSession", entry.id);
-    const now = ctx.now();
-    const left = await tx.accessSession.updateMany({
-      where: { id: entry.id, status: { in: [...IN_LINE] } },
-      data: { status: "ended", endedAt: now, endedById: caller.viewer.user.id },
-    });
-    if (left.count === 0) throw new AppError("conflict", "the waitlist entry changed meanwhile; try again");
-    const row = await tx.accessSession.findUniqueOrThrow({ where: { id: entry.id }, include: sessionInclude });
-    record({ type: "session.left_waitlist", session: presentSession(row) }, { details: { previousStatus: entry.status } });
-    return row;
+    const change = { status: "ended", endedAt: ctx.now(), endedById: user.id };
+    updateSession(sql, entry.id, change);
+    const left: SessionRow = { ...entry, ...change, endedBy: { id: user.id, username: user.username } };
+    record(
+      { type: "session.left_waitlist", session: presentSession(left) },
+      { details: { previousStatus: entry.status }, audience: { groupIds: service.groupIds } },
+    );
+    return left;
   });
 }
 
@@ -97,15 +107,10 @@ export async function acceptOffer(
   body: TAcceptOfferBody,
   limits: SessionLimits,
 ): Promise<SessionRow> {
-  return runChange(ctx, caller.origin, async (tx, record) => {
-    const found = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { serviceId: true } });
-    if (found) await lockRow(ctx, tx, "Service", found.serviceId);
-    await lockRow(ctx, tx, "AccessSession", sessionId);
-    const session = await tx.accessSession.findUnique({
-      where: { id: sessionId },
-      include: { ...sessionInclude, service: { include: { groups: true } } },
-    });
-    if (!session || !canSeeService(caller.viewer, session.service.groups.map((g) => g.groupId))) throw notFound("session");
+  return runSqlChange(ctx, caller.origin, async (sql, record) => {
+    const facts = await lockedSession(ctx, sessionId)(sql);
+    if (!facts || !canSeeService(caller.viewer, facts.service.groupIds)) throw notFound("session");
+    const { session, service } = facts;
     if (session.userId !== caller.viewer.user.id) throw forbidden("only the person offered the service may accept it");
     if (session.status !== "offered") throw new AppError("conflict", `the session is ${session.status}, not offered`);
     const now = ctx.now();
@@ -113,19 +118,17 @@ export async function acceptOffer(
       throw new AppError("conflict", `the offer lapsed at ${session.offerExpiresAt?.toISOString()} and passes to the next in line`);
     }
     const durationSeconds = body.durationSeconds ?? session.durationSeconds;
-    checkDuration(durationSeconds, session.service, limits, "body.durationSeconds");
+    checkDuration(durationSeconds, service, limits, "body.durationSeconds");
     const expiresAt = after(now, durationSeconds);
-    const problem = await decidedWindowProblem(ctx, ctx.sql.within(tx), session, session.service, [now, expiresAt], limits, CALLER);
+    const problem = await decidedWindowProblem(ctx, sql, session, service, [now, expiresAt], limits, CALLER);
     if (problem) throw problem;
-    const conflict = await exclusiveConflict(ctx, ctx.sql.within(tx), session.serviceId, [now, expiresAt], { exceptId: sessionId });
+    const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId });
     if (conflict) throw conflict;
-    const updated = await tx.accessSession.update({
-      where: { id: sessionId },
-      data: { status: "active", startedAt: now, expiresAt, durationSeconds },
-      include: sessionInclude,
-    });
-    record({ type: "session.started", session: presentSession(updated), via: "waitlist" });
-    return updated;
+    const change = { status: "active", startedAt: now, expiresAt, durationSeconds };
+    updateSession(sql, sessionId, change);
+    const started: SessionRow = { ...session, ...change };
+    record({ type: "session.started", session: presentSession(started), via: "waitlist" }, { audience: { groupIds: service.groupIds } });
+    return started;
   });
 }
 
@@ -137,45 +140,43 @@ export function lapseDueOffers(ctx: DbContext): Promise<number> {
 /**
  * For every service with people waiting and nobody holding it (no active session, no open
  * offer), offers it to the first in line for `offerSeconds`. Runs under the service's row lock,
- * and each offer is a conditional update, so several API instances make one offer, not two. A
- * head of the line who may no longer see the service (disabled, left the group) is revoked and
- * the next one asked.
+ * with the entry's row locked too, so several API instances make one offer, not two. A head of the
+ * line who may no longer see the service (disabled, left the group) although no revocation took
+ * them out is revoked, through revocation's own transaction, and the next one asked.
  */
 export async function offerFreedServices(ctx: DbContext, offerSeconds: number): Promise<number> {
   let offers = 0;
   for (const serviceId of await servicesFreeForLine(ctx)) {
-    const made = await runChange(ctx, SYSTEM, async (tx, record) => {
-      await lockRow(ctx, tx, "Service", serviceId);
-      const busy = await tx.accessSession.findFirst({
-        where: { serviceId, status: { in: ["active", "offered"] } },
-        select: { id: true },
-      });
-      if (busy) return 0;
-      const groupIds = (await tx.serviceGroup.findMany({ where: { serviceId }, select: { groupId: true } })).map((g) => g.groupId);
-      const now = ctx.now();
-      for (;;) {
-        const head = await tx.accessSession.findFirst({
-          where: { serviceId, status: "waiting" },
-          include: { user: { select: holderStateSelect } },
-          orderBy: [{ requestedAt: "asc" }, { id: "asc" }],
-        });
-        if (!head) return 0;
-        if (!holderMaySee(head.user, groupIds)) {
-          await revokeLostAccess(ctx, tx, record, { userIds: [head.userId], serviceIds: [serviceId] }, "no_longer_visible", null);
-          continue;
-        }
-        const offerExpiresAt = after(now, offerSeconds);
-        const flipped = await tx.accessSession.updateMany({
-          where: { id: head.id, status: "waiting" },
-          data: { status: "offered", offerExpiresAt },
-        });
-        if (flipped.count === 0) continue;
-        const row = await tx.accessSession.findUniqueOrThrow({ where: { id: head.id }, include: sessionInclude });
-        record({ type: "session.offered", session: presentSession(row) });
-        return 1;
+    // Each lost head revoked leaves the line shorter, so this ends; should a head's right come
+    // back between the two transactions, twice, the next tick asks again.
+    for (let comebacks = 0; comebacks < 2; ) {
+      const outcome = await offerService(ctx, serviceId, offerSeconds);
+      if (typeof outcome === "boolean") {
+        if (outcome) offers += 1;
+        break;
       }
-    });
-    offers += made;
+      if (!(await revokeIfLost(ctx, SYSTEM, outcome.lost, "waiting"))) comebacks += 1;
+    }
   }
   return offers;
+}
+
+/** The offer of one service to the first in line in one plain-SQL change: whether it was made, or
+ * the place in line of a head who may no longer see the service. */
+async function offerService(ctx: DbContext, serviceId: string, offerSeconds: number): Promise<boolean | { lost: string }> {
+  return runSqlChange(ctx, SYSTEM, async (sql, record) => {
+    const service = await lockServiceRules(ctx, sql, serviceId);
+    if (!service || (await heldOrOffered(sql, serviceId))) return false;
+    const head = await headOfLine(sql, serviceId);
+    if (!head) return false;
+    if (!head.maySee) return { lost: head.id };
+    // The line is the service's, and its lock is held; a revocation elsewhere may still have
+    // ended the entry, so it is judged again under its own lock.
+    const entry = await lockSession(ctx, sql, head.id);
+    if (entry?.status !== "waiting") return false;
+    const offerExpiresAt = after(ctx.now(), offerSeconds);
+    updateSession(sql, entry.id, { status: "offered", offerExpiresAt });
+    record({ type: "session.offered", session: presentSession({ ...entry, status: "offered", offerExpiresAt }) }, { audience: { groupIds: service.groupIds } });
+    return true;
+  });
 }

@@ -153,6 +153,27 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     await expect.poll(() => statusOf(carolEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
   });
 
+  it("revokes a head of the line who lost the service behind revocation's back, and offers it to the next", async () => {
+    const { app, group, service, alice, bob, carol } = await start(120);
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    const bobEntry = ZSession.parse((await join(service.id, bob)).json());
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+    // As a database restore or a bug elsewhere might: the membership gone, the place in line kept.
+    await app.ctx.db.groupMember.delete({ where: { groupId_userId: { groupId: group.id, userId: bob.id } } });
+    const ended = clock.now();
+    expect((await call("DELETE", `/api/sessions/${held.id}`, alice)).statusCode).toBe(200);
+
+    await expect.poll(() => statusOf(carolEntry.id), { timeout: 5000, interval: 50 }).toBe("offered");
+    expect(await statusOf(bobEntry.id)).toBe("ended");
+    expect(await actions(bobEntry.id)).toEqual(["session.waitlisted", "session.revoked"]);
+    const revoked = await app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: bobEntry.id, action: "session.revoked" } });
+    expect(JSON.parse(revoked.details ?? "{}")).toMatchObject({ cause: "no_longer_visible", previousStatus: "waiting" });
+    const carolRow = await app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: carolEntry.id } });
+    // Offered for the configured 120 s from when it was made.
+    expect(carolRow.offerExpiresAt!.getTime()).toBeGreaterThanOrEqual(ended.getTime() + 120_000);
+    expect(carolRow.offerExpiresAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime() + 120_000);
+  });
+
   it("lets people leave the line, and refuses lines where none belong", async () => {
     const { app, group, service, alice, bob, carol, dave } = await start(120);
     const held = ZSession.parse((await startNow(service.id, alice)).json());

@@ -1,0 +1,40 @@
+// The rows a waitlist change reads, in plain SQL (see @postern/db sql.ts), inside the change's
+// transaction: a place in line is an AccessSession `waiting` or `offered` (waitlist.service.ts).
+import type { SqlRunner } from "@postern/db";
+import type { DbContext } from "../../lib/db-context";
+import { holderMaySeeSql } from "../services/services.visibility";
+import type { SessionRow } from "./sessions.presenter";
+import { lockSessionWhere } from "./sessions.sql";
+
+const IN_LINE = `('waiting', 'offered')`;
+
+/** How many are in line for the service, offered or waiting. */
+export async function lineLength(sql: SqlRunner, serviceId: string): Promise<number> {
+  const row = await sql.get<{ n: number }>(`SELECT CAST(COUNT(*) AS INTEGER) AS "n" FROM "AccessSession" WHERE "serviceId" = ? AND "status" IN ${IN_LINE}`, [
+    serviceId,
+  ]);
+  return Number(row?.n ?? 0);
+}
+
+/** The caller's place in the service's line, locked. */
+export function lockPlaceInLine(ctx: DbContext, sql: SqlRunner, serviceId: string, userId: string): Promise<SessionRow | undefined> {
+  return lockSessionWhere(ctx, sql, `s."serviceId" = ? AND s."userId" = ? AND s."status" IN ${IN_LINE}`, [serviceId, userId]);
+}
+
+/** Whether someone holds the service or has been offered it. */
+export async function heldOrOffered(sql: SqlRunner, serviceId: string): Promise<boolean> {
+  const row = await sql.get(`SELECT 1 AS "busy" FROM "AccessSession" WHERE "serviceId" = ? AND "status" IN ('active', 'offered') LIMIT 1`, [serviceId]);
+  return row !== undefined;
+}
+
+/** The first who waits for the service (the oldest request, then the lowest id), and whether they
+ * may still see it (`holderMaySee`). */
+export async function headOfLine(sql: SqlRunner, serviceId: string): Promise<{ id: string; maySee: boolean } | undefined> {
+  const row = await sql.get<{ id: string; maySee: number }>(
+    `SELECT s."id", CASE WHEN ${holderMaySeeSql("u", `s."serviceId"`)} THEN 1 ELSE 0 END AS "maySee"
+     FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
+     WHERE s."serviceId" = ? AND s."status" = 'waiting' ORDER BY s."requestedAt" ASC, s."id" ASC LIMIT 1`,
+    [serviceId],
+  );
+  return row && { id: row.id, maySee: Number(row.maySee) === 1 };
+}

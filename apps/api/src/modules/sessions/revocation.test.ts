@@ -94,12 +94,30 @@ describe.each(providers)("revocation on %s", (provider) => {
           (ms) => ms.some((m) => m.type === "event" && m.event.type === "session.revoked" && m.event.session.id === session.id),
           "session.revoked on the live board",
         );
+        const revoked = live.events().flatMap((m) => (m.event.type === "session.revoked" && m.event.session.id === session.id ? [m.event.session] : []));
+        expect(revoked[0]).toMatchObject({ status: "ended", endedBy: { id: admin.id, username: admin.username } });
         // The holder can no longer see or touch it.
         const ended = await t.app.inject({ method: "DELETE", url: `/api/sessions/${session.id}`, headers: holder.headers });
         expect([401, 404]).toContain(ended.statusCode);
       });
     }
   }
+
+  it("keeps the sessions of holders who still see the service another way", async () => {
+    const [first, second] = [await createGroup(t.app), await createGroup(t.app)];
+    const service = await createService(t.app, { groupIds: [first.id, second.id] });
+    const both = await createUser(t.app, { groupIds: [first.id, second.id] });
+    const onlyFirst = await createUser(t.app, { groupIds: [first.id] });
+    const anAdmin = await createUser(t.app, { role: "admin" });
+    const start = async (who: TestUser) =>
+      ZSession.parse((await call("POST", `/api/services/${service.id}/sessions`, who, { durationSeconds: 600 })).json()).id;
+    const [kept, revoked, admins] = [await start(both), await start(onlyFirst), await start(anAdmin)];
+    await call("DELETE", `/api/groups/${first.id}/members/${both.id}`, admin);
+    await call("DELETE", `/api/groups/${first.id}`, admin);
+    const statusOf = async (id: string) => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id } })).status;
+    expect([await statusOf(kept), await statusOf(revoked), await statusOf(admins)]).toEqual(["active", "ended", "active"]);
+    expect(await t.app.ctx.db.auditEvent.count({ where: { sessionId: { in: [kept, admins] }, action: "session.revoked" } })).toBe(0);
+  });
 
   it("a window booked before the member was removed never starts", async () => {
     const { group, service, holder, session } = await openSession("member removed", "scheduled");

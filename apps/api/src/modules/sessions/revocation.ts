@@ -3,13 +3,14 @@
 // of theirs on it ends in the same transaction as the change that took the right away, with the
 // event `session.revoked` (audited, live). Its gateway door closes when the dispatcher hands the
 // change to the gateway hub, which recomputes the desired rules without it.
-import { OPEN_STATUSES, type TRevocationCause } from "@postern/contracts";
-import type { Prisma, Tx } from "@postern/db";
+import { isOpenStatus, OPEN_STATUSES, type TRevocationCause } from "@postern/contracts";
+import type { SqlRunner, SqlValue, Tx } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
+import { runSqlChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { actorUserId, type Actor } from "../audit/audit.service";
-import { holderMaySee, holderStateSelect } from "../services/services.visibility";
-import { presentSession, sessionInclude, type SessionRow } from "./sessions.presenter";
+import { holderMaySeeSql } from "../services/services.visibility";
+import { presentSession, type SessionRow } from "./sessions.presenter";
+import { lockSession, updateSession } from "./sessions.sql";
 
 export interface RevocationScope {
   userIds?: string[];
@@ -30,38 +31,51 @@ export async function revokeLostAccess(
   cause: TRevocationCause,
   actor: Actor | null,
 ): Promise<string[]> {
-  const or: Prisma.AccessSessionWhereInput[] = [];
-  if (scope.userIds?.length) or.push({ userId: { in: scope.userIds } });
-  if (scope.serviceIds?.length) or.push({ serviceId: { in: scope.serviceIds } });
-  if (or.length === 0) return [];
+  const revoked = await revokeLost(ctx, ctx.sql.within(tx), record, scope, cause, actor);
+  return revoked.map((s) => s.id);
+}
+
+/** `revokeLostAccess` in a plain-SQL change: the sessions it ended. */
+async function revokeLost(
+  ctx: DbContext,
+  sql: SqlRunner,
+  record: RecordEvent,
+  scope: RevocationScope,
+  cause: TRevocationCause,
+  actor: Actor | null,
+): Promise<SessionRow[]> {
+  const either: string[] = [];
+  const params: SqlValue[] = [...OPEN_STATUSES];
+  const among = (column: string, ids: string[] | undefined) => {
+    if (!ids?.length) return;
+    either.push(`s."${column}" IN (${ids.map(() => "?").join(", ")})`);
+    params.push(...ids);
+  };
+  among("userId", scope.userIds);
+  among("serviceId", scope.serviceIds);
+  if (either.length === 0) return [];
   // In id order, as every revocation ends them: two that meet (a group deleted while one of its
   // members is disabled) wait for each other instead of deadlocking.
-  const open = await tx.accessSession.findMany({
-    where: { status: { in: [...OPEN_STATUSES] }, OR: or },
-    orderBy: { id: "asc" },
-    select: {
-      id: true,
-      status: true,
-      user: { select: holderStateSelect },
-      service: { select: { groups: { select: { groupId: true } } } },
-    },
-  });
-  const lost = open.filter((s) => scope.all || !holderMaySee(s.user, s.service.groups.map((g) => g.groupId)));
+  const open = await sql.all<{ id: string; maySee: number }>(
+    `SELECT s."id", CASE WHEN ${holderMaySeeSql("u", `s."serviceId"`)} THEN 1 ELSE 0 END AS "maySee"
+     FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
+     WHERE s."status" IN (${OPEN_STATUSES.map(() => "?").join(", ")}) AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
+    params,
+  );
   const now = ctx.now();
-  const ended: string[] = [];
-  for (const s of lost) {
-    // Conditional, so a session another writer ended meanwhile is not ended twice.
-    const flipped = await tx.accessSession.updateMany({
-      where: { id: s.id, status: { in: [...OPEN_STATUSES] } },
-      data: { status: "ended", endedAt: now, endedById: actorUserId(actor) },
-    });
-    if (flipped.count === 0) continue;
-    const row = await tx.accessSession.findUniqueOrThrow({ where: { id: s.id }, include: sessionInclude });
-    record(
-      { type: "session.revoked", session: presentSession(row), reason: "access_revoked", cause },
-      { details: { previousStatus: s.status } },
-    );
-    ended.push(s.id);
+  const endedById = actorUserId(actor);
+  const endedBy = endedById && actor ? { id: endedById, username: actor.username } : null;
+  const ended: SessionRow[] = [];
+  for (const { id, maySee } of open) {
+    if (!scope.all && Number(maySee) === 1) continue;
+    // Under its lock, so a session another writer ended meanwhile is not ended twice.
+    const session = await lockSession(ctx, sql, id);
+    if (!session || !isOpenStatus(session.status)) continue;
+    const change = { status: "ended", endedAt: now, endedById };
+    updateSession(sql, id, change);
+    const revoked: SessionRow = { ...session, ...change, endedBy };
+    record({ type: "session.revoked", session: presentSession(revoked), reason: "access_revoked", cause }, { details: { previousStatus: session.status } });
+    ended.push(revoked);
   }
   return ended;
 }
@@ -69,16 +83,19 @@ export async function revokeLostAccess(
 /**
  * One session, still in `status`, whose holder the clock or an approval found may no longer see
  * its service although no revocation ended it (a restore, a change made around it): revoked, with
- * whatever else the holder held there, in a transaction of its own. The revoked session, or null
- * when it was not (no longer in `status`, or the holder may see the service again).
+ * whatever else the holder held there, in a change of its own. The revoked session, or null when
+ * it was not (no longer in `status`, or the holder may see the service again).
  */
 export async function revokeIfLost(ctx: DbContext, origin: Origin, sessionId: string, status: string): Promise<SessionRow | null> {
-  return runChange(ctx, origin, async (tx, record) => {
-    const session = await tx.accessSession.findUnique({ where: { id: sessionId }, select: { status: true, userId: true, serviceId: true } });
+  return runSqlChange(ctx, origin, async (sql, record) => {
+    // Not locked here: revocation takes its sessions' locks in id order.
+    const session = await sql.get<{ status: string; userId: string; serviceId: string }>(
+      `SELECT "status", "userId", "serviceId" FROM "AccessSession" WHERE "id" = ?`,
+      [sessionId],
+    );
     if (session?.status !== status) return null;
     const scope = { userIds: [session.userId], serviceIds: [session.serviceId] };
-    const revoked = await revokeLostAccess(ctx, tx, record, scope, "no_longer_visible", origin.actor);
-    if (!revoked.includes(sessionId)) return null;
-    return tx.accessSession.findUniqueOrThrow({ where: { id: sessionId }, include: sessionInclude });
+    const revoked = await revokeLost(ctx, sql, record, scope, "no_longer_visible", origin.actor);
+    return revoked.find((s) => s.id === sessionId) ?? null;
   });
 }

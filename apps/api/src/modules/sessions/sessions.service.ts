@@ -3,7 +3,7 @@
 // service so two starts cannot both win. Lock order everywhere: the Service row, then the
 // AccessSession row.
 import { isOpenStatus, type TListSessionsQuery, type TStartSessionBody } from "@postern/contracts";
-import { newId, type SqlRunner } from "@postern/db";
+import type { SqlRunner } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
@@ -155,19 +155,7 @@ async function start(
       startedAt: status === "active" ? now : null,
       expiresAt: status === "pending" ? null : span[1],
     };
-    const id = newId();
-    insertSession(sql, data, id);
-    const session: SessionRow = {
-      ...data,
-      id,
-      endedAt: null,
-      endedById: null,
-      decidedById: null,
-      decidedAt: null,
-      offerExpiresAt: null,
-      user: { id: user.id, username: user.username, displayName: user.displayName },
-      endedBy: null,
-    };
+    const session = insertSession(sql, data, user);
     const presented = presentSession(session);
     const audience = { groupIds: service.groupIds };
     if (status === "pending") record({ type: "session.requested", session: presented }, { audience });

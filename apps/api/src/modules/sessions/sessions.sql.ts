@@ -2,7 +2,7 @@
 // plain SQL (see @postern/db sql.ts): the same shapes Prisma returns, so the presenters and the
 // rest of the module do not know the difference.
 import { OPEN_STATUSES } from "@postern/contracts";
-import type { AccessSession, Service, SqlRunner, SqlValue } from "@postern/db";
+import { newId, type AccessSession, type Service, type SqlRunner, type SqlValue } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { SessionRow } from "./sessions.presenter";
 import { holderMaySeeSql } from "../services/services.visibility";
@@ -94,19 +94,22 @@ export async function listSessions(ctx: DbContext, where: SessionListFilter, lim
   return rows.map(sessionRowOf);
 }
 
-/** Inserts a new session with the given id; sent without waiting (`SqlRunner.send`): a failure
- * surfaces at the change's next statement. */
+/** Inserts a new session held by `holder` under a fresh id, and answers it as `lockSession` would
+ * read it back. Sent without waiting (`SqlRunner.send`): a failure surfaces at the change's next
+ * statement. */
 export function insertSession(
   sql: SqlRunner,
   data: Omit<AccessSession, "id" | "endedAt" | "endedById" | "decidedById" | "decidedAt" | "offerExpiresAt">,
-  id: string,
-): void {
-  const row: Partial<AccessSession> = { ...data, id };
-  const columns = Object.keys(row) as (keyof AccessSession)[];
+  holder: SessionRow["user"],
+): SessionRow {
+  const inserted = { ...data, id: newId() };
+  const columns = Object.keys(inserted) as (keyof typeof inserted)[];
   sql.send(
     `INSERT INTO "AccessSession" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-    columns.map((c) => (row[c] ?? null) as SqlValue),
+    columns.map((c) => (inserted[c] ?? null) as SqlValue),
   );
+  const user = { id: holder.id, username: holder.username, displayName: holder.displayName };
+  return { ...inserted, endedAt: null, endedById: null, decidedById: null, decidedAt: null, offerExpiresAt: null, user, endedBy: null };
 }
 
 /** Sets the given columns of a session the caller holds locked; sent without waiting

@@ -3,7 +3,6 @@
 // `active` when accepted. Offering and lapsing run in the scheduler, from the database state, so
 // they happen however the holder went (ended, expired, force-ended, disabled) and after restarts.
 import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
-import { newId } from "@postern/db";
 import { AppError, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, SYSTEM } from "../../lib/run-change";
@@ -55,19 +54,7 @@ export async function joinWaitlist(
       startedAt: null,
       expiresAt: null,
     };
-    const id = newId();
-    insertSession(sql, data, id);
-    const session: SessionRow = {
-      ...data,
-      id,
-      endedAt: null,
-      endedById: null,
-      decidedById: null,
-      decidedAt: null,
-      offerExpiresAt: null,
-      user: { id: user.id, username: user.username, displayName: user.displayName },
-      endedBy: null,
-    };
+    const session = insertSession(sql, data, user);
     record({ type: "session.waitlisted", session: presentSession(session), position: ahead + 1 }, { audience: { groupIds: service.groupIds } });
     return session;
   });

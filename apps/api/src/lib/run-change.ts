@@ -26,6 +26,9 @@ export interface RecordOptions {
   /** Overrides the change's origin for this event (a login names the user who logged in). */
   actor?: Actor | null;
   sourceIp?: string;
+  /** The system's event inside someone's change (the clock's expiry, met first by a start): no
+   * actor and no source address, whoever made the change. */
+  system?: boolean;
   /** Audit-only facts the event does not carry (a previous status, a cause). */
   details?: Record<string, unknown>;
   audience?: AudienceHint;
@@ -58,8 +61,8 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
       ...fields,
       details,
       action: event.type,
-      actor: options.actor !== undefined ? options.actor : origin.actor,
-      sourceIp: options.sourceIp ?? origin.sourceIp,
+      actor: options.system ? SYSTEM.actor : options.actor !== undefined ? options.actor : origin.actor,
+      sourceIp: options.system ? SYSTEM.sourceIp : (options.sourceIp ?? origin.sourceIp),
     };
   });
   // From here to the commit the chain lock is held: every other change waits for it.

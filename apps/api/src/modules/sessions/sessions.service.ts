@@ -6,12 +6,12 @@ import { isOpenStatus, type TListSessionsQuery, type TStartSessionBody } from "@
 import type { SqlRunner } from "@postern/db";
 import { AppError, badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runSqlChange, SYSTEM, type Origin } from "../../lib/run-change";
+import { runSqlChange, SYSTEM, type Origin, type RecordEvent } from "../../lib/run-change";
 import { actorUserId } from "../audit/audit.service";
 import { canSeeService, viewerGroupIds, type Viewer } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits } from "./sessions.schedule";
+import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits, type Occupant } from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
@@ -129,8 +129,9 @@ async function start(
     const user = caller.viewer.user;
     const facts = await load(sql);
     if (!facts || !canSeeService(caller.viewer, facts.service.groupIds)) throw notFound("service");
-    const { service, mine } = facts;
+    const { service } = facts;
     const { now, durationSeconds, startsAt, span } = requestedWindow(ctx, service, body, limits);
+    const mine = await withoutDue(ctx, sql, record, facts.mine, now);
     const clash = ownConflict(ctx, mine, span);
     if (clash) throw clash;
     const limited = bookingLimitProblem(ctx, mine, service, span, limits);
@@ -384,18 +385,39 @@ export async function closeDueSessions(ctx: DbContext, status: "active" | "offer
   const now = ctx.now();
   let closed = 0;
   for (const id of await dueSessionIds(ctx, status, now)) {
-    const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
-      const session = await lockSession(ctx, sql, id);
-      const endedAt = status === "active" ? session?.expiresAt : session?.offerExpiresAt;
-      if (session?.status !== status || !endedAt || endedAt > now) return false;
-      updateSession(sql, id, { status: "expired", endedAt });
-      const closedRow = presentSession({ ...session, status: "expired", endedAt });
-      record(status === "active" ? { type: "session.expired", session: closedRow } : { type: "session.offer_expired", session: closedRow });
-      return true;
-    });
-    if (done) closed += 1;
+    if (await runSqlChange(ctx, SYSTEM, (sql, record) => closeIfDue(ctx, sql, record, id, status, now))) closed += 1;
   }
   return closed;
+}
+
+/** Expires session `id`, in the change `sql` and `record` belong to, if it is still `status` and
+ * its expiry (or offer) has passed at `now`: ended at that instant. Whether it did. */
+async function closeIfDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, id: string, status: "active" | "offered", now: Date): Promise<boolean> {
+  const session = await lockSession(ctx, sql, id);
+  const endedAt = status === "active" ? session?.expiresAt : session?.offerExpiresAt;
+  if (session?.status !== status || !endedAt || endedAt > now) return false;
+  updateSession(sql, id, { status: "expired", endedAt });
+  const closedRow = presentSession({ ...session, status: "expired", endedAt });
+  const event = status === "active" ? { type: "session.expired" as const, session: closedRow } : { type: "session.offer_expired" as const, session: closedRow };
+  record(event, { system: true });
+  return true;
+}
+
+/**
+ * The caller's own open sessions but those past their end, which are closed first in the change
+ * (`sql`, `record`), as the clock would close them any moment now: a start sent the instant a
+ * session ran out (a script that saw its door close, a second click) is judged on what is still
+ * open, not refused over a session only the clock's timing keeps open.
+ */
+async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, mine: Occupant[], now: Date): Promise<Occupant[]> {
+  const due = (s: Occupant) =>
+    (s.status === "active" && s.expiresAt !== null && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== null && s.offerExpiresAt <= now);
+  if (!mine.some(due)) return mine;
+  const open: Occupant[] = [];
+  for (const s of mine) {
+    if (!due(s) || !(await closeIfDue(ctx, sql, record, s.id, s.status === "active" ? "active" : "offered", now))) open.push(s);
+  }
+  return open;
 }
 
 /** Every active session whose expiry has passed, expired. */

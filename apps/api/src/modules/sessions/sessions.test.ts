@@ -115,17 +115,29 @@ describe.each(providers)("access sessions on %s", (provider) => {
     expect((await startWith(service.id, '{"durationSeconds": "soon"}')).json()).toMatchObject({ error: { code: "validation_failed", details: [{ field: "body.durationSeconds" }] } });
   });
 
-  it("leaves a session past its end, which the clock is about to close, to the transaction", async () => {
+  it("leaves a session past its end to the transaction, which closes it as the clock would and starts the new one", async () => {
     const { alice, start } = await aliceHolding();
     expect((await t.app.inject({ url: "/api/services", headers: alice.headers })).statusCode).toBe(200);
     const transactions = vi.spyOn(t.app.ctx.sql, "transaction");
     // Refused from the board while it runs (what the board made of the session is kept)…
     expect((await start()).statusCode).toBe(409);
     expect(transactions).toHaveBeenCalledTimes(0);
-    // …and past its expiry, not yet closed (the board in memory still shows it active), judged now.
+    // …and past its expiry, not yet closed (the board in memory still shows it active), judged now:
+    // the transaction closes it as the clock would, at its expiry, and starts the new one.
+    const [held] = await t.app.ctx.db.accessSession.findMany({ where: { userId: alice.id } });
     clock.advance(600_001);
-    await start();
+    const again = await start();
+    expect(again.statusCode).toBe(201);
     expect(transactions).toHaveBeenCalledTimes(1);
+    const old = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: held!.id } });
+    expect(old).toMatchObject({ status: "expired", endedAt: held!.expiresAt });
+    const trail = await t.app.ctx.db.auditEvent.findMany({ where: { actorId: null, action: "session.expired" }, orderBy: { seq: "asc" } });
+    const started = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: ZSession.parse(again.json()).id, action: "session.started" } });
+    expect(trail.map((e) => e.sessionId)).toEqual([held!.id]);
+    expect(trail[0]!.seq).toBeLessThan(started.seq);
+    // The clock, when it comes, finds nothing left to close.
+    expect(await expireDueSessions(t.app.ctx)).toBe(0);
+    expect((await verifyAuditChain(t.app.ctx)).firstBreak).toBeUndefined();
   });
 
   it("judges a clash by the session as the board shows it now, not as it was when first refused", async () => {

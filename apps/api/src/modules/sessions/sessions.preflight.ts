@@ -28,8 +28,8 @@ import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, no
  * or too far ahead), the caller's own clash or booking limit (409, or 400), then on an exclusive
  * service whoever holds it, is offered it, has booked the window or waits in line for it (409,
  * naming them). Null when none applies, or when a session it would judge is past its end and the
- * session clock's to close any moment now: the transaction, which waits its turn behind the
- * clock's, judges those.
+ * session clock's to close any moment now: the transaction closes those as the clock would and
+ * judges what is left.
  */
 export function startRefusalOnBoard(
   ctx: DbContext,

@@ -88,6 +88,9 @@ export interface ExclusiveCheck {
   exceptId?: string;
   /** Whether people already waiting in line stop someone from taking the service now. */
   queueBlocks?: boolean;
+  /** Closes, in the change, the occupants past their end (the clock's to close any moment now)
+   * and answers the rest; without it such an occupant stands in the way until the clock comes. */
+  closeDue?: (found: Occupant[]) => Promise<Occupant[]>;
 }
 
 /**
@@ -105,7 +108,7 @@ export async function exclusiveConflict(
   // The line matters only for taking the service now; one read brings both when it does.
   const lineBlocks = check.queueBlocks === true && span[0] <= now;
   const found = await occupants(sql, { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
-  return conflictAmong(found, span, now, lineBlocks);
+  return conflictAmong(check.closeDue ? await check.closeDue(found) : found, span, now, lineBlocks);
 }
 
 /** The statuses that stand in the way of a span on an exclusive service: the line's too when it blocks. */

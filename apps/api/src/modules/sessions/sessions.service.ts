@@ -140,7 +140,8 @@ async function start(
     // A request for approval now is checked at approval, when the holder may be gone; a booked
     // window is checked now as well, because the booking is what people plan around.
     if (service.exclusive && (!pending || startsAt)) {
-      const conflict = await exclusiveConflict(ctx, sql, serviceId, span, { queueBlocks: true });
+      const closeDue = (found: Occupant[]) => withoutDue(ctx, sql, record, found, now);
+      const conflict = await exclusiveConflict(ctx, sql, serviceId, span, { queueBlocks: true, closeDue });
       if (conflict) throw conflict;
     }
     const status = pending ? "pending" : startsAt ? "scheduled" : "active";
@@ -404,10 +405,11 @@ async function closeIfDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, i
 }
 
 /**
- * The caller's own open sessions but those past their end, which are closed first in the change
- * (`sql`, `record`), as the clock would close them any moment now: a start sent the instant a
- * session ran out (a script that saw its door close, a second click) is judged on what is still
- * open, not refused over a session only the clock's timing keeps open.
+ * The open sessions given (the caller's own, or the occupants of an exclusive service) but those
+ * past their end, which are closed first in the change (`sql`, `record`), as the clock would close
+ * them any moment now: a start sent the instant a session ran out (a script that saw its door
+ * close, a second click, the next person) is judged on what is still open, not refused over a
+ * session only the clock's timing keeps open.
  */
 async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, mine: Occupant[], now: Date): Promise<Occupant[]> {
   const due = (s: Occupant) =>
@@ -415,7 +417,10 @@ async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, m
   if (!mine.some(due)) return mine;
   const open: Occupant[] = [];
   for (const s of mine) {
-    if (!due(s) || !(await closeIfDue(ctx, sql, record, s.id, s.status === "active" ? "active" : "offered", now))) open.push(s);
+    // Not closed here only if the clock closed it first: the service's lock, which the caller
+    // holds, keeps every other change away from its sessions.
+    if (due(s)) await closeIfDue(ctx, sql, record, s.id, s.status === "active" ? "active" : "offered", now);
+    else open.push(s);
   }
   return open;
 }

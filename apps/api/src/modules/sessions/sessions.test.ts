@@ -156,6 +156,24 @@ describe.each(providers)("access sessions on %s", (provider) => {
     expect(transactions).toHaveBeenCalledTimes(0);
   });
 
+  it("lets the next person take an exclusive service the moment its holder's time runs out", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { exclusive: true, groupIds: [group.id] });
+    const [alice, bob] = [await createUser(t.app, { groupIds: [group.id] }), await createUser(t.app, { groupIds: [group.id] })];
+    const start = (who: { headers: Record<string, string> }) =>
+      t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: who.headers, payload: { durationSeconds: 600 } });
+    const held = ZSession.parse((await start(alice)).json());
+    expect((await start(bob)).statusCode).toBe(409);
+    // Past alice's end, before the clock has closed her session (its timer runs on real time).
+    clock.advance(600_001);
+    const taken = await start(bob);
+    expect(taken.statusCode).toBe(201);
+    expect(await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: held.id } })).toMatchObject({ status: "expired", endedAt: new Date(held.expiresAt!) });
+    const expired = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: held.id, action: "session.expired" } });
+    expect(expired).toMatchObject({ actorId: null, sourceIp: null });
+    expect(await expireDueSessions(t.app.ctx)).toBe(0);
+  });
+
   it("starts a session and answers 409 naming the holder on an exclusive service", async () => {
     const group = await createGroup(t.app);
     const service = await createService(t.app, { exclusive: true, groupIds: [group.id] });

@@ -46,5 +46,13 @@ export function holderMaySeeSql(user: string, service: string): string {
     SELECT 1 FROM "GroupMember" m JOIN "ServiceGroup" g ON g."groupId" = m."groupId" WHERE m."userId" = ${user}."id" AND g."serviceId" = ${service}))`;
 }
 
+/** `holderMaySeeSql` as a column's value, 1 or 0 alike on both databases (`mayHolderSee` reads it). */
+export function holderMaySeeColumn(user: string, service: string): string {
+  return `CASE WHEN ${holderMaySeeSql(user, service)} THEN 1 ELSE 0 END`;
+}
+
+/** A `holderMaySeeColumn` value as read back (a number, or on PostgreSQL possibly its text). */
+export const mayHolderSee = (column: unknown): boolean => Number(column) === 1;
+
 /** The Prisma selection `holderMaySee` needs. */
 export const holderStateSelect = { role: true, disabled: true, memberships: { select: { groupId: true } } } as const;

@@ -8,7 +8,7 @@ import type { SqlRunner, SqlValue, Tx } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { actorUserId, type Actor } from "../audit/audit.service";
-import { holderMaySeeSql } from "../services/services.visibility";
+import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
 import { presentSession, type SessionRow } from "./sessions.presenter";
 import { lockSession, updateSession } from "./sessions.sql";
 
@@ -57,7 +57,7 @@ async function revokeLost(
   // In id order, as every revocation ends them: two that meet (a group deleted while one of its
   // members is disabled) wait for each other instead of deadlocking.
   const open = await sql.all<{ id: string; maySee: number }>(
-    `SELECT s."id", CASE WHEN ${holderMaySeeSql("u", `s."serviceId"`)} THEN 1 ELSE 0 END AS "maySee"
+    `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
      WHERE s."status" IN (${OPEN_STATUSES.map(() => "?").join(", ")}) AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
     params,
@@ -67,7 +67,7 @@ async function revokeLost(
   const endedBy = endedById && actor ? { id: endedById, username: actor.username } : null;
   const ended: SessionRow[] = [];
   for (const { id, maySee } of open) {
-    if (!scope.all && Number(maySee) === 1) continue;
+    if (!scope.all && mayHolderSee(maySee)) continue;
     // Under its lock, so a session another writer ended meanwhile is not ended twice.
     const session = await lockSession(ctx, sql, id);
     if (!session || !isOpenStatus(session.status)) continue;

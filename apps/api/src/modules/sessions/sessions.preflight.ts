@@ -17,7 +17,7 @@ import { olderRequestFirst } from "../board/board.view";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
-import { bookingLimitProblem, conflictAmong, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
+import { bookingLimitProblem, conflictAmong, endPassed, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups, committedSession } from "./sessions.sql";
 import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, notPendingRefusal, windowOrRefusal, type SessionLimits } from "./sessions.service";
 
@@ -66,7 +66,7 @@ function occupantsOf(sessions: readonly TSession[], now: Date): Occupant[] | nul
   const found: Occupant[] = [];
   for (const s of sessions) {
     const o = occupantOf(s);
-    if ((o.status === "active" && o.expiresAt && o.expiresAt <= now) || (o.status === "offered" && o.offerExpiresAt && o.offerExpiresAt <= now)) return null;
+    if (endPassed(o, now)) return null;
     found.push(o);
   }
   return found;

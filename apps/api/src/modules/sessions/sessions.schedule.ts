@@ -52,6 +52,13 @@ async function occupants(
   return rows.map(({ userId, username, displayName, ...o }) => ({ ...o, user: { id: userId, username, displayName } }));
 }
 
+/** The instant an open session's time ran out, if it has by `now` (an active session's expiry, an
+ * offered one's offer); null otherwise. The session clock closes it at that instant. */
+export function endPassed(s: Pick<Occupant, "status" | "expiresAt" | "offerExpiresAt">, now: Date): Date | null {
+  const end = s.status === "active" ? s.expiresAt : s.status === "offered" ? s.offerExpiresAt : null;
+  return end && end <= now ? end : null;
+}
+
 /**
  * The half-open span [from, to) an open session claims. An active session always claims the
  * present, even past its expiry until the scheduler has flipped it, so there is never a moment

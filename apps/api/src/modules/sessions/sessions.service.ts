@@ -11,7 +11,7 @@ import { actorUserId } from "../audit/audit.service";
 import { canSeeService, viewerGroupIds, type Viewer } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, type BookingLimits, type Occupant } from "./sessions.schedule";
+import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, endPassed, type BookingLimits, type Occupant } from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
@@ -395,8 +395,8 @@ export async function closeDueSessions(ctx: DbContext, status: "active" | "offer
  * its expiry (or offer) has passed at `now`: ended at that instant. Whether it did. */
 async function closeIfDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, id: string, status: "active" | "offered", now: Date): Promise<boolean> {
   const session = await lockSession(ctx, sql, id);
-  const endedAt = status === "active" ? session?.expiresAt : session?.offerExpiresAt;
-  if (session?.status !== status || !endedAt || endedAt > now) return false;
+  const endedAt = session?.status === status && endPassed(session, now);
+  if (!session || !endedAt) return false;
   updateSession(sql, id, { status: "expired", endedAt });
   const closedRow = presentSession({ ...session, status: "expired", endedAt });
   const event = status === "active" ? { type: "session.expired" as const, session: closedRow } : { type: "session.offer_expired" as const, session: closedRow };
@@ -412,8 +412,7 @@ async function closeIfDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, i
  * session only the clock's timing keeps open.
  */
 async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, mine: Occupant[], now: Date): Promise<Occupant[]> {
-  const due = (s: Occupant) =>
-    (s.status === "active" && s.expiresAt !== null && s.expiresAt <= now) || (s.status === "offered" && s.offerExpiresAt !== null && s.offerExpiresAt <= now);
+  const due = (s: Occupant) => endPassed(s, now) !== null;
   if (!mine.some(due)) return mine;
   const open: Occupant[] = [];
   for (const s of mine) {

@@ -2,7 +2,7 @@
 // transaction: a place in line is an AccessSession `waiting` or `offered` (waitlist.service.ts).
 import type { SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import { holderMaySeeSql } from "../services/services.visibility";
+import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
 import type { SessionRow } from "./sessions.presenter";
 import { lockSessionWhere } from "./sessions.sql";
 
@@ -31,10 +31,10 @@ export async function heldOrOffered(sql: SqlRunner, serviceId: string): Promise<
  * may still see it (`holderMaySee`). */
 export async function headOfLine(sql: SqlRunner, serviceId: string): Promise<{ id: string; maySee: boolean } | undefined> {
   const row = await sql.get<{ id: string; maySee: number }>(
-    `SELECT s."id", CASE WHEN ${holderMaySeeSql("u", `s."serviceId"`)} THEN 1 ELSE 0 END AS "maySee"
+    `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
      WHERE s."serviceId" = ? AND s."status" = 'waiting' ORDER BY s."requestedAt" ASC, s."id" ASC LIMIT 1`,
     [serviceId],
   );
-  return row && { id: row.id, maySee: Number(row.maySee) === 1 };
+  return row && { id: row.id, maySee: mayHolderSee(row.maySee) };
 }

@@ -3,6 +3,7 @@ import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { watchEvents, type EventLog } from "../../../test/events";
+import { expireDueSessions } from "./sessions.service";
 
 describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provider) => {
   let t: TestApp;
@@ -107,6 +108,34 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     // Once the holder is done the waiting request can be approved.
     expect((await t.app.inject({ method: "DELETE", url: `/api/sessions/${first.id}`, headers: alice.headers })).statusCode).toBe(200);
     expect(ZSession.parse((await decide(second.id, "approve", admin.headers)).json()).status).toBe("active");
+  });
+
+  it("approves the next request the moment the holder's time runs out, before the clock has closed it", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, exclusive: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const bob = await createUser(t.app, { groupIds: [group.id] });
+    const first = ZSession.parse((await request(service.id, alice.headers, { durationSeconds: 600 })).json());
+    const held = ZSession.parse((await decide(first.id, "approve", admin.headers)).json());
+    const second = ZSession.parse((await request(service.id, bob.headers)).json());
+    expect((await decide(second.id, "approve", admin.headers)).statusCode).toBe(409);
+
+    // Past alice's end; the clock's timer runs on real time and has not come yet.
+    clock.advance(600_001);
+    const approved = await decide(second.id, "approve", admin.headers);
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(ZSession.parse(approved.json()).status).toBe("active");
+    const closed = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: first.id } });
+    expect(closed).toMatchObject({ status: "expired", endedAt: new Date(held.expiresAt!) });
+    // Closed as the clock would have: the system's expiry, recorded before the approval.
+    const expired = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: first.id, action: "session.expired" } });
+    expect(expired).toMatchObject({ actorId: null, sourceIp: null });
+    const approval = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: second.id, action: "session.approved" } });
+    expect(approval.seq).toBe(expired.seq + 1);
+    expect(await expireDueSessions(t.app.ctx)).toBe(0);
+    await t.app.changes.settled();
+    expect(sessionVerbs(first.id)).toEqual(["requested", "approved", "expired"]);
   });
 
   it("refuses to approve a request whose window, moved to the approval, now clashes with the requester's own booking", async () => {

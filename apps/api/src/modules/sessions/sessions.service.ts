@@ -140,8 +140,7 @@ async function start(
     // A request for approval now is checked at approval, when the holder may be gone; a booked
     // window is checked now as well, because the booking is what people plan around.
     if (service.exclusive && (!pending || startsAt)) {
-      const closeDue = (found: Occupant[]) => withoutDue(ctx, sql, record, found, now);
-      const conflict = await exclusiveConflict(ctx, sql, serviceId, span, { queueBlocks: true, closeDue });
+      const conflict = await exclusiveConflict(ctx, sql, serviceId, span, { queueBlocks: true, closeDue: closingDue(ctx, sql, record, now) });
       if (conflict) throw conflict;
     }
     const status = pending ? "pending" : startsAt ? "scheduled" : "active";
@@ -272,7 +271,8 @@ async function extend(
     if (refusal) throw refusal;
     const expiresAt = new Date(session.expiresAt!.getTime() + durationSeconds * 1000);
     if (service.exclusive) {
-      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId });
+      const closeDue = closingDue(ctx, sql, record, now);
+      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId, closeDue });
       if (conflict) throw conflict;
     }
     const updated: SessionRow = { ...session, expiresAt, durationSeconds: session.durationSeconds + durationSeconds };
@@ -359,7 +359,8 @@ async function decide(ctx: DbContext, caller: SessionCaller, sessionId: string, 
       if (problem) throw problem;
     }
     if (approve && service.exclusive) {
-      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, span, { exceptId: sessionId, queueBlocks: true });
+      const closeDue = closingDue(ctx, sql, record, now);
+      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, span, { exceptId: sessionId, queueBlocks: true, closeDue });
       if (conflict) throw conflict;
     }
     const decided = { decidedById: actorUserId(caller.origin.actor), decidedAt: now };
@@ -422,6 +423,13 @@ async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, m
     else open.push(s);
   }
   return open;
+}
+
+/** `ExclusiveCheck.closeDue` for a change that takes or keeps an exclusive service at `now`: the
+ * occupants past their end are closed in it (`withoutDue`), so an approval, an extension or an
+ * accepted offer is not refused over a holder whose time ran out a moment before the clock came. */
+export function closingDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, now: Date): (found: Occupant[]) => Promise<Occupant[]> {
+  return (found) => withoutDue(ctx, sql, record, found, now);
 }
 
 /** Every active session whose expiry has passed, expired. */

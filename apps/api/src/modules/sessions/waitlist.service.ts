@@ -12,7 +12,7 @@ import { canSeeService } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
-import { after, checkDuration, closeDueSessions, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
+import { after, checkDuration, closeDueSessions, closingDue, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { servicesFreeForLine } from "./session-clock.sql";
 import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine } from "./waitlist.sql";
@@ -109,7 +109,8 @@ export async function acceptOffer(
     const expiresAt = after(now, durationSeconds);
     const problem = await decidedWindowProblem(ctx, sql, session, service, [now, expiresAt], limits, CALLER);
     if (problem) throw problem;
-    const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId });
+    const closeDue = closingDue(ctx, sql, record, now);
+    const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId, closeDue });
     if (conflict) throw conflict;
     const change = { status: "active", startedAt: now, expiresAt, durationSeconds };
     updateSession(sql, sessionId, change);

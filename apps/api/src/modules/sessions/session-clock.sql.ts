@@ -2,6 +2,7 @@
 // sessions are due now, when the next one falls due, and who waits in line. Through Prisma a tick
 // with nothing due was seven queries of about a millisecond of CPU each.
 import type { DbContext } from "../../lib/db-context";
+import { IN_LINE } from "./waitlist.sql";
 
 /** The instant at which a session in each status is due: a booked window opens, an active
  * session expires, an offer to the first in line lapses. */
@@ -40,7 +41,7 @@ export function nextDue(ctx: DbContext): Promise<Date | null> {
 
 /** Every session in an exclusive service's line (waiting, or offered the service). */
 export function sessionsInLine(ctx: DbContext): Promise<{ id: string; serviceId: string }[]> {
-  return ctx.sql.read((sql) => sql.all(`SELECT "id", "serviceId" FROM "AccessSession" WHERE "status" IN ('waiting', 'offered')`));
+  return ctx.sql.read((sql) => sql.all(`SELECT "id", "serviceId" FROM "AccessSession" WHERE "status" IN ${IN_LINE}`));
 }
 
 /** Services with someone waiting and nobody holding them or offered them: the ones whose line may

@@ -12,6 +12,7 @@ import { nextDue, sessionsInLine } from "./session-clock.sql";
 import { startDueScheduled } from "./sessions.schedule";
 import { expireDueSessions } from "./sessions.service";
 import { lapseDueOffers, offerFreedServices } from "./waitlist.service";
+import { LINE_STATUSES } from "./waitlist.sql";
 
 /** Upper bound on one sleep, so another instance's new sessions are picked up regardless. */
 const MAX_SLEEP_MS = 15_000;
@@ -28,7 +29,7 @@ const FREEING = new Set<TDomainEvent["type"]>([
   "session.waitlisted",
 ]);
 
-const IN_LINE = new Set(["waiting", "offered"]);
+const IN_LINE = new Set<string>(LINE_STATUSES);
 
 export class SessionClock {
   private readonly poller: SerialPoller;

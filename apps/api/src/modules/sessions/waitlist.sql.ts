@@ -6,7 +6,10 @@ import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibilit
 import type { SessionRow } from "./sessions.presenter";
 import { lockSessionWhere } from "./sessions.sql";
 
-const IN_LINE = `('waiting', 'offered')`;
+/** The statuses of a place in line: waiting, or offered the service. */
+export const LINE_STATUSES = ["waiting", "offered"] as const;
+/** `LINE_STATUSES` as an SQL list. */
+export const IN_LINE = `(${LINE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 
 /** How many are in line for the service, offered or waiting. */
 export async function lineLength(sql: SqlRunner, serviceId: string): Promise<number> {

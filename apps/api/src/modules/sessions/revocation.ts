@@ -36,7 +36,7 @@ export async function revokeLostAccess(
 }
 
 /** `revokeLostAccess` in a plain-SQL change: the sessions it ended. */
-async function revokeLost(
+export async function revokeLost(
   ctx: DbContext,
   sql: SqlRunner,
   record: RecordEvent,

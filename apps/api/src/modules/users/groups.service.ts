@@ -2,9 +2,10 @@
 // removing a member, or deleting a group, ends the sessions it granted (revocation.ts).
 import { AppError, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, type Origin } from "../../lib/run-change";
-import { revokeLostAccess } from "../sessions/revocation";
-import { groupInclude, type GroupWithMembers } from "./users.presenter";
+import { runChange, runSqlChange, type Origin } from "../../lib/run-change";
+import { revokeLost, revokeLostAccess } from "../sessions/revocation";
+import { groupInclude, type GroupWithMembers, type ListedGroup } from "./users.presenter";
+import { readGroupMembers } from "./users.sql";
 
 export function findGroupByName(ctx: DbContext, name: string) {
   return ctx.db.group.findUnique({ where: { name }, select: { id: true, name: true } });
@@ -55,29 +56,39 @@ export async function deleteGroup(ctx: DbContext, origin: Origin, id: string): P
   });
 }
 
+/**
+ * Adds or removes a member, in plain SQL: the group and the user read under a key-share lock (a
+ * deletion of either waits for this change, or has happened and the answer is 404), the
+ * membership written, and on a removal the sessions it granted ended (revocation.ts). Adding an
+ * existing member or removing a missing one changes and records nothing. The group as it now is.
+ */
 export async function setGroupMember(
   ctx: DbContext,
   origin: Origin,
   groupId: string,
   userId: string,
   member: boolean,
-): Promise<GroupWithMembers> {
-  return runChange(ctx, origin, async (tx, record) => {
-    const group = await tx.group.findUnique({ where: { id: groupId }, select: { id: true, name: true } });
+): Promise<ListedGroup> {
+  return runSqlChange(ctx, origin, async (sql, record) => {
+    const keyShare = ctx.provider === "postgres" ? " FOR KEY SHARE" : "";
+    const group = await sql.get<{ id: string; name: string }>(`SELECT "id", "name" FROM "Group" WHERE "id" = ?${keyShare}`, [groupId]);
     if (!group) throw notFound("group");
-    const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true, username: true } });
+    const user = await sql.get<{ id: string; username: string }>(`SELECT "id", "username" FROM "User" WHERE "id" = ?${keyShare}`, [userId]);
     if (!user) throw notFound("user");
-    const key = { groupId_userId: { groupId, userId } };
-    const existing = await tx.groupMember.findUnique({ where: key });
-    if (member && !existing) {
-      await tx.groupMember.create({ data: { groupId, userId } });
-      record({ type: "group.member_added", group, user });
+    if (member) {
+      const added = await sql.run(`INSERT INTO "GroupMember" ("groupId", "userId", "createdAt") VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [
+        groupId,
+        userId,
+        ctx.now(),
+      ]);
+      if (added > 0) record({ type: "group.member_added", group, user });
+    } else {
+      const removed = await sql.run(`DELETE FROM "GroupMember" WHERE "groupId" = ? AND "userId" = ?`, [groupId, userId]);
+      if (removed > 0) {
+        record({ type: "group.member_removed", group, user });
+        await revokeLost(ctx, sql, record, { userIds: [userId] }, "member_removed", origin.actor);
+      }
     }
-    if (!member && existing) {
-      await tx.groupMember.delete({ where: key });
-      record({ type: "group.member_removed", group, user });
-      await revokeLostAccess(ctx, tx, record, { userIds: [userId] }, "member_removed", origin.actor);
-    }
-    return tx.group.findUniqueOrThrow({ where: { id: groupId }, include: groupInclude });
+    return readGroupMembers(sql, group);
   });
 }

@@ -8,18 +8,38 @@ import type { ListedGroup, ListedUser } from "./users.presenter";
 
 type UserColumns = Omit<ListedUser, "memberships">;
 
-/** Every user by username, each with their groups by name. */
-async function readUsers(sql: SqlRunner): Promise<ListedUser[]> {
-  const users = await sql.all<UserColumns>(
-    `SELECT u."id", u."username", u."email", u."displayName", u."role", u."disabled" FROM "User" u ORDER BY u."username"`,
-  );
-  const memberships = await sql.all<{ userId: string; id: string; name: string }>(
-    `SELECT m."userId", g."id", g."name" FROM "GroupMember" m JOIN "Group" g ON g."id" = m."groupId" ORDER BY g."name"`,
-  );
+const USER_COLUMNS = `u."id", u."username", u."email", u."displayName", u."role", u."disabled"`;
+
+/** `users` (by username) with their groups (by name) from `memberships`. */
+function withMemberships(users: UserColumns[], memberships: { userId: string; id: string; name: string }[]): ListedUser[] {
   const listed = new Map<string, ListedUser>(users.map((u) => [u.id, { ...u, memberships: [] }]));
   // A membership of a user made after the first statement (PostgreSQL reads each afresh) is left out.
   for (const { userId, id, name } of memberships) listed.get(userId)?.memberships.push({ group: { id, name } });
   return [...listed.values()];
+}
+
+/** Every user by username, each with their groups by name. */
+async function readUsers(sql: SqlRunner): Promise<ListedUser[]> {
+  const users = await sql.all<UserColumns>(`SELECT ${USER_COLUMNS} FROM "User" u ORDER BY u."username"`);
+  const memberships = await sql.all<{ userId: string; id: string; name: string }>(
+    `SELECT m."userId", g."id", g."name" FROM "GroupMember" m JOIN "Group" g ON g."id" = m."groupId" ORDER BY g."name"`,
+  );
+  return withMemberships(users, memberships);
+}
+
+/** `group` with its members by username, each with their groups by name, as `GET /api/groups`
+ * shows it: two statements, in the change or read `sql` belongs to. */
+export async function readGroupMembers(sql: SqlRunner, group: { id: string; name: string }): Promise<ListedGroup> {
+  const users = await sql.all<UserColumns>(
+    `SELECT ${USER_COLUMNS} FROM "GroupMember" m JOIN "User" u ON u."id" = m."userId" WHERE m."groupId" = ? ORDER BY u."username"`,
+    [group.id],
+  );
+  const memberships = await sql.all<{ userId: string; id: string; name: string }>(
+    `SELECT m."userId", g."id", g."name" FROM "GroupMember" m JOIN "Group" g ON g."id" = m."groupId"
+     WHERE m."userId" IN (SELECT "userId" FROM "GroupMember" WHERE "groupId" = ?) ORDER BY g."name"`,
+    [group.id],
+  );
+  return { id: group.id, name: group.name, members: withMemberships(users, memberships).map((user) => ({ user })) };
 }
 
 /** Every user, as `GET /api/users` and `postern user list` show them. */

@@ -86,6 +86,33 @@ describe.each(providers)("users and groups on %s", (provider) => {
     expect(groupsViaPrisma.find((g) => g.id === empty.id)?.members).toEqual([]);
   });
 
+  it("answers a membership change with the group as Prisma's nested includes did, and records a repeat not at all", async () => {
+    const [ops, support] = [await createGroup(t.app, "ops"), await createGroup(t.app, "support")];
+    const zed = await createUser(t.app, { username: "zed", groupIds: [support.id] });
+    const amy = await createUser(t.app, { username: "amy", groupIds: [ops.id, support.id] });
+    await t.app.inject({ method: "PATCH", url: `/api/users/${zed.id}`, headers: admin.headers, payload: { email: "zed@example.com", displayName: "Zed" } });
+    const member = (method: "POST" | "DELETE", userId: string) =>
+      t.app.inject({ method, url: `/api/groups/${ops.id}/members/${userId}`, headers: admin.headers });
+    const viaPrisma = async () => presentGroup(await t.app.ctx.db.group.findUniqueOrThrow({ where: { id: ops.id }, include: groupInclude }));
+    const membershipEvents = () => t.app.ctx.db.auditEvent.count({ where: { action: { startsWith: "group.member_" } } });
+
+    const added = await member("POST", zed.id);
+    expect(added.statusCode).toBe(200);
+    expect(ZGroup.parse(added.json())).toEqual(await viaPrisma());
+    expect(ZGroup.parse(added.json()).members?.map((m) => [m.username, m.groups.map((g) => g.name)])).toEqual([
+      ["amy", ["ops", "support"]],
+      ["zed", ["ops", "support"]],
+    ]);
+    const events = await membershipEvents();
+    // Adding a member again, or removing one who is not, changes and records nothing.
+    expect(ZGroup.parse((await member("POST", zed.id)).json())).toEqual(await viaPrisma());
+    const removed = await member("DELETE", amy.id);
+    expect(ZGroup.parse(removed.json())).toEqual(await viaPrisma());
+    expect(ZGroup.parse((await member("DELETE", amy.id)).json())).toEqual(await viaPrisma());
+    expect(await membershipEvents()).toBe(events + 1);
+    expect(await t.app.ctx.db.groupMember.count({ where: { groupId: ops.id } })).toBe(1);
+  });
+
   it("disabling a user ends their sessions and logins; enabling lets them log in again", async () => {
     const service = await createService(t.app, { exclusive: true });
     const holder = await createUser(t.app, { role: "admin" });

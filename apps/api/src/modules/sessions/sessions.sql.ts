@@ -56,6 +56,19 @@ export async function lockSessionWhere(ctx: DbContext, sql: SqlRunner, where: st
   return row && sessionRowOf(row);
 }
 
+/** The sessions `ids` names, as `lockSession` reads one, locked in one statement in id order
+ * (PostgreSQL locks the rows as the sort hands them out), so two changes that lock several meet
+ * in the same order and wait for each other instead of deadlocking. */
+export async function lockSessions(ctx: DbContext, sql: SqlRunner, ids: readonly string[]): Promise<SessionRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await sql.all<SessionJoinRow>(
+    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById"
+     WHERE s."id" IN (${ids.map(() => "?").join(", ")}) ORDER BY s."id" ASC${forUpdate(ctx, "s")}`,
+    [...ids],
+  );
+  return rows.map(sessionRowOf);
+}
+
 /** Which sessions a list asks for; `groupIds` null for every service (an admin), else the
  * services in one of those groups. */
 export interface SessionListFilter {
@@ -125,6 +138,16 @@ export function updateSession(
   sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [
     ...columns.map((c) => (data[c] ?? null) as SqlValue),
     id,
+  ]);
+}
+
+/** `updateSession` of several sessions with the same change, in one statement. */
+export function updateSessions(sql: SqlRunner, ids: readonly string[], data: Parameters<typeof updateSession>[2]): void {
+  if (ids.length === 0) return;
+  const columns = Object.keys(data) as (keyof typeof data)[];
+  sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" IN (${ids.map(() => "?").join(", ")})`, [
+    ...columns.map((c) => (data[c] ?? null) as SqlValue),
+    ...ids,
   ]);
 }
 

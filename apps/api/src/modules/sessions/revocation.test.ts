@@ -2,7 +2,7 @@
 // session ends at once (status ended, endedBy the admin), the audit trail says `session.revoked`
 // with the cause, and a live admin board hears of it. A booking made before never starts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZSession, type TRevocationCause, type TSession } from "@postern/contracts";
+import { ZSession, type TLiveServerMessage, type TRevocationCause, type TSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { openLive, type LiveTestClient } from "../live/live.test-client";
@@ -117,6 +117,29 @@ describe.each(providers)("revocation on %s", (provider) => {
     const statusOf = async (id: string) => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id } })).status;
     expect([await statusOf(kept), await statusOf(revoked), await statusOf(admins)]).toEqual(["active", "ended", "active"]);
     expect(await t.app.ctx.db.auditEvent.count({ where: { sessionId: { in: [kept, admins] }, action: "session.revoked" } })).toBe(0);
+  });
+
+  it("ends every lost session of a group at once, each once, while a disabling of one member meets it", async () => {
+    const group = await createGroup(t.app);
+    const services = [await createService(t.app, { groupIds: [group.id] }), await createService(t.app, { groupIds: [group.id] })];
+    const members = [await createUser(t.app, { groupIds: [group.id] }), await createUser(t.app, { groupIds: [group.id] }), await createUser(t.app, { groupIds: [group.id] })];
+    const ids: string[] = [];
+    for (const who of members) {
+      for (const service of services) {
+        ids.push(ZSession.parse((await call("POST", `/api/services/${service.id}/sessions`, who, { durationSeconds: 600 })).json()).id);
+      }
+    }
+    // Both revocations want the first member's sessions; they take the locks in the same order.
+    await Promise.all([
+      call("DELETE", `/api/groups/${group.id}`, admin),
+      call("PATCH", `/api/users/${members[0]!.id}`, admin, { disabled: true }),
+    ]);
+    const rows = await t.app.ctx.db.accessSession.findMany({ where: { id: { in: ids } } });
+    expect(rows.map((r) => r.status)).toEqual(ids.map(() => "ended"));
+    const revoked = await t.app.ctx.db.auditEvent.findMany({ where: { sessionId: { in: ids }, action: "session.revoked" } });
+    expect(revoked.map((e) => e.sessionId).sort()).toEqual([...ids].sort());
+    const heard = (id: string) => (ms: TLiveServerMessage[]) => ms.some((m) => m.type === "event" && m.event.type === "session.revoked" && m.event.session.id === id);
+    await live.waitFor((ms) => ids.every((id) => heard(id)(ms)), "every revocation, live");
   });
 
   it("a window booked before the member was removed never starts", async () => {

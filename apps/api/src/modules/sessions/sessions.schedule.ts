@@ -96,8 +96,9 @@ export interface ExclusiveCheck {
   /** Whether people already waiting in line stop someone from taking the service now. */
   queueBlocks?: boolean;
   /** Closes, in the change, the occupants past their end (the clock's to close any moment now)
-   * and answers the rest; without it such an occupant stands in the way until the clock comes. */
-  closeDue?: (found: Occupant[]) => Promise<Occupant[]>;
+   * and answers the rest, so that no one stands in the way only until the clock comes
+   * (`closingDue` in sessions.service.ts). */
+  closeDue: (found: Occupant[]) => Promise<Occupant[]>;
 }
 
 /**
@@ -109,13 +110,13 @@ export async function exclusiveConflict(
   sql: SqlRunner,
   serviceId: string,
   span: [Date, Date],
-  check: ExclusiveCheck = {},
+  check: ExclusiveCheck,
 ): Promise<AppError | null> {
   const now = ctx.now();
   // The line matters only for taking the service now; one read brings both when it does.
   const lineBlocks = check.queueBlocks === true && span[0] <= now;
   const found = await occupants(sql, { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
-  return conflictAmong(check.closeDue ? await check.closeDue(found) : found, span, now, lineBlocks);
+  return conflictAmong(await check.closeDue(found), span, now, lineBlocks);
 }
 
 /** The statuses that stand in the way of a span on an exclusive service: the line's too when it blocks. */

@@ -29,6 +29,9 @@ const SESSION_COLUMNS = [
 const sessionSelect = `${SESSION_COLUMNS.map((c) => `s."${c}"`).join(", ")},
   u."username" AS "u_username", u."displayName" AS "u_displayName", e."username" AS "e_username"`;
 
+/** The tables `sessionSelect` reads: the session `s`, its holder `u`, who ended it `e`. */
+const SESSION_FROM = `FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById"`;
+
 type SessionJoinRow = AccessSession & { u_username: string; u_displayName: string | null; e_username: string | null };
 
 function sessionRowOf(r: SessionJoinRow): SessionRow {
@@ -50,7 +53,7 @@ export function lockSession(ctx: DbContext, sql: SqlRunner, id: string): Promise
  * On PostgreSQL a row changed while the lock was awaited is judged by `where` again. */
 export async function lockSessionWhere(ctx: DbContext, sql: SqlRunner, where: string, params: SqlValue[]): Promise<SessionRow | undefined> {
   const row = await sql.get<SessionJoinRow>(
-    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById" WHERE ${where}${forUpdate(ctx, "s")}`,
+    `SELECT ${sessionSelect} ${SESSION_FROM} WHERE ${where}${forUpdate(ctx, "s")}`,
     params,
   );
   return row && sessionRowOf(row);
@@ -62,7 +65,7 @@ export async function lockSessionWhere(ctx: DbContext, sql: SqlRunner, where: st
 export async function lockSessions(ctx: DbContext, sql: SqlRunner, ids: readonly string[]): Promise<SessionRow[]> {
   if (ids.length === 0) return [];
   const rows = await sql.all<SessionJoinRow>(
-    `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById"
+    `SELECT ${sessionSelect} ${SESSION_FROM}
      WHERE s."id" IN (${ids.map(() => "?").join(", ")}) ORDER BY s."id" ASC${forUpdate(ctx, "s")}`,
     [...ids],
   );
@@ -98,7 +101,7 @@ export async function listSessions(ctx: DbContext, where: SessionListFilter, lim
   params.push(limit);
   const rows = await ctx.sql.read((sql) =>
     sql.all<SessionJoinRow>(
-      `SELECT ${sessionSelect} FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId" LEFT JOIN "User" e ON e."id" = s."endedById"${
+      `SELECT ${sessionSelect} ${SESSION_FROM}${
         clauses.length ? ` WHERE ${clauses.join(" AND ")}` : ""
       } ORDER BY s."requestedAt" DESC, s."id" DESC LIMIT ?`,
       params,
@@ -125,30 +128,28 @@ export function insertSession(
   return { ...inserted, endedAt: null, endedById: null, decidedById: null, decidedAt: null, offerExpiresAt: null, user, endedBy: null };
 }
 
-/** Sets the given columns of a session the caller holds locked; sent without waiting
+type SessionChange = Partial<
+  Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById" | "decidedById" | "decidedAt" | "offerExpiresAt">
+>;
+
+/** Sets the `data` columns of the sessions `where` (with `whereParams`) picks; sent without waiting
  * (`SqlRunner.send`): a failure surfaces at the change's next statement. */
-export function updateSession(
-  sql: SqlRunner,
-  id: string,
-  data: Partial<
-    Pick<AccessSession, "status" | "expiresAt" | "durationSeconds" | "startedAt" | "endedAt" | "endedById" | "decidedById" | "decidedAt" | "offerExpiresAt">
-  >,
-): void {
-  const columns = Object.keys(data) as (keyof typeof data)[];
-  sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" = ?`, [
+function sendSessionChange(sql: SqlRunner, data: SessionChange, where: string, whereParams: readonly SqlValue[]): void {
+  const columns = Object.keys(data) as (keyof SessionChange)[];
+  sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE ${where}`, [
     ...columns.map((c) => (data[c] ?? null) as SqlValue),
-    id,
+    ...whereParams,
   ]);
 }
 
+/** Sets the given columns of a session the caller holds locked, without waiting. */
+export function updateSession(sql: SqlRunner, id: string, data: SessionChange): void {
+  sendSessionChange(sql, data, `"id" = ?`, [id]);
+}
+
 /** `updateSession` of several sessions with the same change, in one statement. */
-export function updateSessions(sql: SqlRunner, ids: readonly string[], data: Parameters<typeof updateSession>[2]): void {
-  if (ids.length === 0) return;
-  const columns = Object.keys(data) as (keyof typeof data)[];
-  sql.send(`UPDATE "AccessSession" SET ${columns.map((c) => `"${c}" = ?`).join(", ")} WHERE "id" IN (${ids.map(() => "?").join(", ")})`, [
-    ...columns.map((c) => (data[c] ?? null) as SqlValue),
-    ...ids,
-  ]);
+export function updateSessions(sql: SqlRunner, ids: readonly string[], data: SessionChange): void {
+  if (ids.length > 0) sendSessionChange(sql, data, `"id" IN (${ids.map(() => "?").join(", ")})`, ids);
 }
 
 /** Whether the holder of a session may still see its service (`holderMaySee`), read with the

@@ -101,7 +101,7 @@ function webInputs() {
   return [
     ...listFiles(path.join(webDir, "src")),
     ...listFiles(path.join(webDir, "public")),
-    ...["index.html", "vite.config.ts", "package.json", "tsconfig.json"].map((f) => path.join(webDir, f)),
+    ...["index.html", "vite.config.ts", "precompress.ts", "package.json", "tsconfig.json"].map((f) => path.join(webDir, f)),
     ...listFiles(path.join(root, "packages", "contracts", "src")),
     ...common,
   ];

@@ -1,10 +1,11 @@
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
+import { precompress } from "./precompress";
 
 const api = process.env.POSTERN_API_URL ?? "http://localhost:8080";
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()],
   server: {
     proxy: {
       // The live stream is a websocket; it must be listed before the plain /api prefix.
@@ -26,6 +27,13 @@ export default defineConfig({
       onwarn(warning, warn) {
         if (warning.code === "INVALID_ANNOTATION") return;
         warn(warning);
+      },
+      output: {
+        // The libraries in a chunk of their own: they change far less often than Postern's pages, so
+        // a browser keeps them (served as immutable, plugins/web.ts) across most upgrades.
+        manualChunks(id) {
+          if (id.includes("/node_modules/")) return "vendor";
+        },
       },
     },
   },

@@ -53,3 +53,37 @@ test("the board shows skeletons, not 'Loading…', while its data is on the way"
   await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
   await expect(skeleton).toHaveCount(0);
 });
+
+test("the app's files arrive compressed, and the next visit asks only for the page", async ({ page, factory, signIn, server }) => {
+  const { member, service } = await factory.team();
+  const assets: { url: string; encoding?: string; cacheControl?: string }[] = [];
+  page.on("response", (res) => {
+    if (new URL(res.url()).pathname.startsWith("/assets/"))
+      assets.push({ url: res.url(), encoding: res.headers()["content-encoding"], cacheControl: res.headers()["cache-control"] });
+  });
+  await signIn(page, member);
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  // Chromium accepts Brotli: every script and style sheet came as the build's .br copy.
+  expect(assets.filter((a) => /\.(?:js|css)$/.test(a.url)).length).toBeGreaterThanOrEqual(3);
+  for (const a of assets) {
+    expect(a.encoding, a.url).toBe("br");
+    expect(a.cacheControl, a.url).toBe("public, max-age=31536000, immutable");
+  }
+
+  // The same browser opens the board again: the assets come from its cache without a question to
+  // the server; only the page (no-cache) and the data go over the network.
+  const again = await page.context().newPage();
+  const cdp = await page.context().newCDPSession(again);
+  await cdp.send("Network.enable");
+  const fromCache = new Set<string>();
+  const overNetwork: string[] = [];
+  cdp.on("Network.requestServedFromCache", (e) => fromCache.add(e.requestId));
+  cdp.on("Network.responseReceived", (e) => {
+    if (!e.response.fromDiskCache && !fromCache.has(e.requestId)) overNetwork.push(new URL(e.response.url).pathname);
+  });
+  await again.goto(`${server.url}/`);
+  await expect(again.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  expect(overNetwork).toContain("/");
+  expect(overNetwork.filter((p) => p.startsWith("/assets/"))).toEqual([]);
+  await again.close();
+});

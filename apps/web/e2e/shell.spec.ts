@@ -87,3 +87,23 @@ test("the app's files arrive compressed, and the next visit asks only for the pa
   expect(overNetwork.filter((p) => p.startsWith("/assets/"))).toEqual([]);
   await again.close();
 });
+
+test("the board's data is asked for together with the caller, not a round trip after", async ({ page, factory, signIn }) => {
+  const { member, service } = await factory.team();
+  // /api/me is held until the board's own requests have left: without them it would wait for good.
+  const asked: string[] = [];
+  let bothAsked: () => void = () => undefined;
+  const boardAsked = new Promise<void>((r) => (bothAsked = r));
+  page.on("request", (req) => {
+    const { pathname, search } = new URL(req.url());
+    if (pathname === "/api/services" || (pathname === "/api/sessions" && search === "?active=true")) asked.push(pathname);
+    if (asked.length >= 2) bothAsked();
+  });
+  await page.route("**/api/me", async (route) => {
+    await boardAsked;
+    await route.continue();
+  });
+  await signIn(page, member);
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  expect(asked.sort()).toEqual(["/api/services", "/api/sessions"]);
+});

@@ -5,6 +5,7 @@ import { BrowserRouter } from "react-router-dom";
 import { isApiError } from "./api/client";
 import { queryKeys } from "./api/keys";
 import { mentionsDisabled, noteLoginEnded } from "./api/login-ended";
+import { prefetchBoard } from "./api/prefetch";
 import { App } from "./App";
 import { ToastProvider } from "./components/Toast";
 import { applyTheme } from "./lib/theme";
@@ -31,6 +32,8 @@ const queryClient: QueryClient = new QueryClient({
     },
   },
 });
+
+prefetchBoard(queryClient, window.location.pathname);
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");

@@ -4,14 +4,19 @@ import { z } from "zod";
 import { ZImportResult, ZService, type TCreateServiceBody, type TServiceKind, type TUpdateServiceBody } from "@postern/contracts";
 import { api } from "./client";
 import { queryKeys } from "./keys";
-import { useBoardPollInterval } from "./poll";
+import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
+
+/** The board's services: the hook's query, also asked for at start-up (api/prefetch.ts). */
+export const servicesQuery = {
+  queryKey: queryKeys.services,
+  queryFn: () => api.get("/api/services", z.array(ZService)),
+  // Fresh for a moment: the board that mounts just after the start-up's request has answered
+  // takes its answer instead of asking again. Changes reach it by the live stream regardless.
+  staleTime: BOARD_FRESH_MS,
+};
 
 export function useServices() {
-  return useQuery({
-    queryKey: queryKeys.services,
-    queryFn: () => api.get("/api/services", z.array(ZService)),
-    refetchInterval: useBoardPollInterval(),
-  });
+  return useQuery({ ...servicesQuery, refetchInterval: useBoardPollInterval() });
 }
 
 function useInvalidateServices() {

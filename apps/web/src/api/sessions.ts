@@ -4,15 +4,20 @@ import { z } from "zod";
 import { ZSession, type TStartSessionBody } from "@postern/contracts";
 import { api } from "./client";
 import { queryKeys } from "./keys";
-import { useBoardPollInterval } from "./poll";
+import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 
-/** Pending, scheduled and active sessions on the services the caller can see. */
+/** Pending, scheduled and active sessions on the services the caller can see; also asked for at
+ * start-up (api/prefetch.ts). */
+export const activeSessionsQuery = {
+  queryKey: queryKeys.activeSessions,
+  queryFn: () => api.get("/api/sessions?active=true", z.array(ZSession)),
+  // Fresh for a moment: the board that mounts just after the start-up's request has answered
+  // takes its answer instead of asking again. Changes reach it by the live stream regardless.
+  staleTime: BOARD_FRESH_MS,
+};
+
 export function useActiveSessions() {
-  return useQuery({
-    queryKey: queryKeys.activeSessions,
-    queryFn: () => api.get("/api/sessions?active=true", z.array(ZSession)),
-    refetchInterval: useBoardPollInterval(),
-  });
+  return useQuery({ ...activeSessionsQuery, refetchInterval: useBoardPollInterval() });
 }
 
 export function useMySessions() {

@@ -1,4 +1,5 @@
 // The audit trail for admins: a filtered, paginated list, the CSV export and the chain check.
+import compress from "@fastify/compress";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ZAuditExportQuery, ZAuditListQuery, ZAuditPage, ZAuditVerifyResult } from "@postern/contracts";
@@ -12,6 +13,11 @@ function csvFileName(label: string): string {
 }
 
 export default async function auditRoutes(app: FastifyInstance) {
+  // An export of a busy year is megabytes of CSV, and a page of the list tens of kilobytes, fetched
+  // by admins over any link, the tunnel included: compressed for clients that accept it. These
+  // routes only (this plugin's scope): the board's reads are small answers from memory, where
+  // compressing would cost more CPU than it saves time.
+  await app.register(compress, { threshold: 1024, encodings: ["br", "gzip"], globalDecompression: false });
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get(

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { parse } from "csv-parse/sync";
+import zlib from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AUDIT_CSV_COLUMNS, ZAuditPage, ZAuditVerifyResult, ZErrorBody, ZSession, type TAuditListQuery } from "@postern/contracts";
 import { openDatabase, type AuditEvent, type Prisma } from "@postern/db";
@@ -210,6 +211,31 @@ describe.each(providers)("audit trail on %s", (provider) => {
 
     const empty = parse((await get("/api/audit/export.csv?week=2020-W53")).body) as string[][];
     expect(empty).toEqual([[...AUDIT_CSV_COLUMNS]]);
+  });
+
+  it("compresses the export and the list for clients that accept it, and only those", async () => {
+    for (let i = 0; i < 40; i++) await write(t, { action: "user.updated", target: `user-${i}`, details: { note: "a reason long enough to repeat" } });
+    const plain = await get("/api/audit/export.csv?week=2026-W47");
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    const rows = parse(plain.body) as string[][];
+    expect(rows.length).toBeGreaterThan(40);
+
+    const br = await get("/api/audit/export.csv?week=2026-W47", { ...admin.headers, "accept-encoding": "gzip, deflate, br" });
+    expect(br.statusCode).toBe(200);
+    expect(br.headers["content-encoding"]).toBe("br");
+    expect(br.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(br.headers.vary).toMatch(/accept-encoding/i);
+    expect(br.rawPayload.length).toBeLessThan(plain.rawPayload.length / 3);
+    expect(zlib.brotliDecompressSync(br.rawPayload).toString()).toBe(plain.body);
+
+    const list = await get("/api/audit?limit=100", { ...admin.headers, "accept-encoding": "gzip" });
+    expect(list.headers["content-encoding"]).toBe("gzip");
+    expect(JSON.parse(zlib.gunzipSync(list.rawPayload).toString())).toEqual((await get("/api/audit?limit=100")).json());
+
+    // The board's reads are not compressed, whatever the client accepts.
+    const board = await get("/api/services", { ...admin.headers, "accept-encoding": "gzip, br" });
+    expect(board.statusCode).toBe(200);
+    expect(board.headers["content-encoding"]).toBeUndefined();
   });
 
   it("answers 400 naming the field for a bad week or date", async () => {

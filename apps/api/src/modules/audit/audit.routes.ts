@@ -1,8 +1,8 @@
 // The audit trail for admins: a filtered, paginated list, the CSV export and the chain check.
-import compress from "@fastify/compress";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { ZAuditExportQuery, ZAuditListQuery, ZAuditPage, ZAuditVerifyResult } from "@postern/contracts";
+import { compressAnswers } from "../../lib/compress-answers";
 import { auditCsv, startCsv } from "./audit.csv";
 import { presentAuditEvent } from "./audit.presenter";
 import { auditRangeOf, findAuditEvents, verifyAuditChain } from "./audit.service";
@@ -14,10 +14,8 @@ function csvFileName(label: string): string {
 
 export default async function auditRoutes(app: FastifyInstance) {
   // An export of a busy year is megabytes of CSV, and a page of the list tens of kilobytes, fetched
-  // by admins over any link, the tunnel included: compressed for clients that accept it. These
-  // routes only (this plugin's scope): the board's reads are small answers from memory, where
-  // compressing would cost more CPU than it saves time.
-  await app.register(compress, { threshold: 1024, encodings: ["br", "gzip"], globalDecompression: false });
+  // by admins over any link, the tunnel included: compressed for clients that accept it.
+  compressAnswers(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { durationChoices, extendChoices, extendLimitSeconds, formatCountdown, formatDuration } from "./format";
-import { formatRelative } from "./time";
+import { formatExact, formatRelative } from "./time";
 
 describe("formatCountdown", () => {
   it("shows minutes and seconds under an hour, hours beyond", () => {
@@ -64,5 +64,19 @@ describe("formatRelative", () => {
     expect(formatRelative(new Date(now - 10_000).toISOString(), now)).toBe("just now");
     expect(formatRelative(new Date(now + 5 * 60_000).toISOString(), now)).toBe("in 5 minutes");
     expect(formatRelative(new Date(now - 3 * 3600_000).toISOString(), now)).toBe("3 hours ago");
+  });
+});
+
+describe("formatExact", () => {
+  it("reads as toLocaleString does, from formatters made once", () => {
+    for (const iso of ["2026-11-25T10:04:05Z", "2027-01-01T00:00:00.000Z", "2026-03-29T01:30:00+01:00"]) {
+      const d = new Date(iso);
+      expect(formatExact(iso)).toBe(d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
+      expect(formatExact(iso, { seconds: true })).toBe(d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }));
+    }
+    const far = Date.parse("2026-12-25T10:00:00Z");
+    expect(formatRelative(new Date(far).toISOString(), far - 30 * 86_400_000)).toBe(new Date(far).toLocaleDateString(undefined, { dateStyle: "medium" }));
+    expect(formatExact(undefined)).toBe("—");
+    expect(formatExact("not a date")).toBe("not a date");
   });
 });

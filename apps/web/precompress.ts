@@ -22,8 +22,8 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
-/** Writes `file.br` and `file.gz` where each is at least MIN_SAVING smaller; returns the sizes. */
-export async function precompressFile(file: string): Promise<{ raw: number; br?: number; gz?: number }> {
+/** Writes `file.br` and `file.gz` where each is at least MIN_SAVING smaller than the file. */
+async function precompressFile(file: string): Promise<void> {
   const raw = await fs.readFile(file);
   const [br, gz] = await Promise.all([
     // Built once, served many times: the slowest, smallest settings are the right ones here.
@@ -36,16 +36,11 @@ export async function precompressFile(file: string): Promise<{ raw: number; br?:
     }),
     gzip(raw, { level: zlib.constants.Z_BEST_COMPRESSION }),
   ]);
-  const sizes: { raw: number; br?: number; gz?: number } = { raw: raw.length };
   for (const [ext, copy] of [["br", br], ["gz", gz]] as const) {
     // A copy from an earlier build of a file that no longer compresses well must not be served.
     if (copy.length > raw.length * (1 - MIN_SAVING)) await fs.rm(`${file}.${ext}`, { force: true });
-    else {
-      await fs.writeFile(`${file}.${ext}`, copy);
-      sizes[ext] = copy.length;
-    }
+    else await fs.writeFile(`${file}.${ext}`, copy);
   }
-  return sizes;
 }
 
 export function precompress(): Plugin {

@@ -10,8 +10,6 @@ import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 export const servicesQuery = {
   queryKey: queryKeys.services,
   queryFn: () => api.get("/api/services", z.array(ZService)),
-  // Fresh for a moment: the board that mounts just after the start-up's request has answered
-  // takes its answer instead of asking again. Changes reach it by the live stream regardless.
   staleTime: BOARD_FRESH_MS,
 };
 

@@ -11,8 +11,6 @@ import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 export const activeSessionsQuery = {
   queryKey: queryKeys.activeSessions,
   queryFn: () => api.get("/api/sessions?active=true", z.array(ZSession)),
-  // Fresh for a moment: the board that mounts just after the start-up's request has answered
-  // takes its answer instead of asking again. Changes reach it by the live stream regardless.
   staleTime: BOARD_FRESH_MS,
 };
 

@@ -2,7 +2,8 @@
 // every kind of session change (start, extend, end, waitlist and offer, approval, expiry) each
 // class's cached board must answer exactly what a fresh read of the database would, and it must
 // still be in memory, not dropped.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import zlib from "node:zlib";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ZSession, type TService, type TSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
@@ -113,6 +114,60 @@ describe.each(providers)("the board follows session events (%s)", { timeout: 60_
     await expect.poll(async () => (await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: a.id } })).status).toBe("expired");
     await same("expiry");
     expect(t.app.board.cache.reads, "boards read again from the database").toBe(reads);
+  });
+
+  it("sends the board compressed to browsers that accept it, each version once, never an older one", async () => {
+    const team = await createGroup(t.app);
+    const services = [];
+    for (let i = 0; i < 6; i++) services.push(await createService(t.app, { groupIds: [team.id] }));
+    const alice = await createUser(t.app, { groupIds: [team.id] });
+    const browser = { ...alice, headers: { ...alice.headers, "accept-encoding": "gzip, deflate, br, zstd" } };
+    const decoded = (res: { headers: Record<string, unknown>; rawPayload: Buffer }) =>
+      res.headers["content-encoding"] === "br" ? zlib.brotliDecompressSync(res.rawPayload) : zlib.gunzipSync(res.rawPayload);
+
+    /** Each board read as a browser gets it matches what a script that asks for no encoding gets. */
+    const same = async (step: string) => {
+      for (const url of ["/api/services", "/api/sessions?active=true"]) {
+        const plain = await call("GET", url, alice);
+        expect(plain.headers["content-encoding"], `${step}: ${url}`).toBeUndefined();
+        expect(plain.headers.vary, `${step}: ${url}`).toMatch(/accept-encoding/i);
+        const br = await call("GET", url, browser);
+        const gzip = await t.app.inject({ url, headers: { ...alice.headers, "accept-encoding": "gzip" } });
+        for (const [res, encoding] of [[br, "br"], [gzip, "gzip"]] as const) {
+          if (plain.rawPayload.length < 1024) {
+            expect(res.headers["content-encoding"], `${step}: ${url} is small`).toBeUndefined();
+            expect(res.body).toBe(plain.body);
+            continue;
+          }
+          expect(res.headers["content-encoding"], `${step}: ${url}`).toBe(encoding);
+          expect(res.headers.vary).toMatch(/accept-encoding/i);
+          expect(Number(res.headers["content-length"])).toBe(res.rawPayload.length);
+          expect(res.rawPayload.length, `${step}: ${url} ${encoding}`).toBeLessThan(plain.rawPayload.length / 3);
+          expect(decoded(res).toString(), `${step}: ${url} ${encoding}`).toBe(plain.body);
+        }
+      }
+    };
+    await same("no sessions");
+    // Compressed once per version: the same board again is sent from memory.
+    const compress = vi.spyOn(zlib, "brotliCompressSync");
+    try {
+      for (let i = 0; i < 3; i++) expect((await call("GET", "/api/services", browser)).headers["content-encoding"]).toBe("br");
+      expect(compress).not.toHaveBeenCalled();
+    } finally {
+      compress.mockRestore();
+    }
+    const started: TSession[] = [];
+    for (const service of services) {
+      started.push(await ok("POST", `/api/services/${service.id}/sessions`, alice, { durationSeconds: 600 }));
+      await same(`${started.length} started`);
+    }
+    await ok("POST", `/api/sessions/${started[0]!.id}/extend`, alice, { durationSeconds: 300 });
+    await same("extended");
+    await ok("DELETE", `/api/sessions/${started[1]!.id}`, alice);
+    await same("ended");
+    // One service alone is small: sent as it is.
+    const one = await call("GET", `/api/services/${services[0]!.id}`, browser);
+    expect(one.headers["content-encoding"]).toBeUndefined();
   });
 
   it("stays true while many people start and end at once, across reads and drops", async () => {

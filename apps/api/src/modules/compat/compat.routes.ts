@@ -1,7 +1,7 @@
 // Routes with the paths and verbs of the older tools this board replaces, so existing scripts
 // keep working. They share the service functions (and audit events) of the v1 routes.
 import type { FastifyInstance } from "fastify";
-import { sendJson } from "../../lib/send-json";
+import { sendKeptJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZService, ZSession, ZId, ZUser } from "@postern/contracts";
@@ -44,7 +44,7 @@ export default async function compatRoutes(app: FastifyInstance) {
   );
 
   r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
+    app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody)),
   );
 
   r.get("/service/:serviceId", { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } }, (request, reply) =>

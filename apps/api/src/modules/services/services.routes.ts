@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { sendJson } from "../../lib/send-json";
+import { sendJson, sendKeptJson } from "../../lib/send-json";
 import { refuse } from "../../lib/refuse";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -66,7 +66,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
   // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
   // Not async: a board in memory is sent at once, with no promise for Fastify to wait on.
   r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => void sendJson(reply, view.servicesBody)),
+    app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody)),
   );
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, (request, reply) =>

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { sendJson } from "../../lib/send-json";
+import { sendJson, sendKeptJson } from "../../lib/send-json";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
@@ -30,7 +30,8 @@ export default async function sessionsRoutes(app: FastifyInstance) {
       if (active === "true" && Object.keys(filters).length === 0) {
         const max = limit ?? DEFAULT_LIMIT;
         return app.board.withViewFor(request, (board) => {
-          sendJson(reply, board.sessions.length <= max ? board.sessionsBody : JSON.stringify(board.sessions.slice(0, max)));
+          if (board.sessions.length <= max) sendKeptJson(reply, board.sessionsBody);
+          else sendJson(reply, JSON.stringify(board.sessions.slice(0, max)));
         });
       }
       return findSessions(app.ctx, viewerOf(request), request.query).then((rows) => rows.map(presentSession));

@@ -46,3 +46,27 @@ test("a clear banner says when live updates are off, and it goes when they are b
   await expect(page.locator('[data-live-state="connected"]')).toBeVisible({ timeout: 40_000 });
   await expect(banner).toHaveCount(0);
 });
+
+test("opens the stream from where the board's reads stood, without the board again", async ({ page, factory, signIn, clientOf }) => {
+  const { members, service } = await factory.team({}, 2);
+  const frames: string[] = [];
+  const urls: string[] = [];
+  page.on("websocket", (ws) => {
+    if (!ws.url().includes("/api/live")) return;
+    urls.push(ws.url());
+    ws.on("framereceived", ({ payload }) => frames.push(String(payload)));
+  });
+  await signIn(page, members[0]!);
+  const card = page.getByTestId(`service-card-${service.slug}`);
+  await expect(card).toBeVisible();
+  await page.locator('[data-live-state="connected"]').waitFor();
+
+  // The reads gave the board; the stream resumed after them and said only that it is current.
+  expect(urls).toHaveLength(1);
+  expect(urls[0]).toMatch(/\/api\/live\?since=\d+$/);
+  expect(frames.map((f) => (JSON.parse(f) as { type: string }).type)).not.toContain("snapshot");
+
+  // And it carries what happens next.
+  await factory.startSession(await clientOf(members[1]!), service, 600);
+  await expect(card.getByTestId("holder").filter({ hasText: members[1]!.username })).toBeVisible({ timeout: 4000 });
+});

@@ -26,6 +26,14 @@ export const ZLiveSnapshotData = z.object({
 });
 export type TLiveSnapshotData = z.infer<typeof ZLiveSnapshotData>;
 
+/**
+ * Sent with the board's reads (`GET /api/services`, `GET /api/sessions`): the live stream's seq when
+ * the read began. What the read answers reflects at least every event up to it, so a client that has
+ * just read the board opens `/api/live?since=<this>` and gets the events after it, not the whole
+ * board again as a snapshot.
+ */
+export const LIVE_SEQ_HEADER = "x-postern-live-seq";
+
 export const ZLiveServerMessage = z.discriminatedUnion("type", [
   /** Replaces the client's whole state; later events have a larger `seq`. May come again mid-stream
    * (e.g. after the user's groups changed). */

@@ -3,6 +3,7 @@
 // whose message can be shown to the user as it is.
 import type { z } from "zod";
 import { ZConflictDetails, ZErrorBody, ZFieldIssue, type TErrorCode, type TFieldIssue } from "@postern/contracts";
+import { noteLiveSeq } from "./live-seq";
 
 export class ApiError extends Error {
   constructor(
@@ -105,7 +106,12 @@ export function query(params: Record<string, string | undefined>): string {
 }
 
 export const api = {
-  get: async <S extends z.ZodType>(path: string, schema: S) => parsed(await request("GET", path), schema),
+  get: async <S extends z.ZodType>(path: string, schema: S) => {
+    const res = await request("GET", path);
+    const data = await parsed(res, schema);
+    noteLiveSeq(path, res);
+    return data;
+  },
   post: async <S extends z.ZodType>(path: string, schema: S, body?: unknown) =>
     parsed(await request("POST", path, body), schema),
   /** A plain-text body (CSV imports). */

@@ -1,10 +1,12 @@
 // Runs the board's websocket (GET /api/live on the page's own origin) for as long as the
 // component that calls it is mounted: applies the snapshot and the events to the query cache,
-// resumes with ?since=<last seq> after a drop, and backs off exponentially between attempts.
+// resumes with ?since=<last seq> after a drop (and after the board's first reads, from where they
+// stood), and backs off exponentially between attempts.
 import { useEffect, useRef } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { ZLiveServerMessage, type TLiveEvent } from "@postern/contracts";
+import { ZLiveServerMessage, type TLiveEvent, type TMe } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
+import { boardCursor } from "../api/live-seq";
 import { mentionsDisabled, noteLoginEnded } from "../api/login-ended";
 import { applyEvent, applySnapshot } from "./apply-live";
 import { setLiveStatus, useLiveStatus, type LiveStatus } from "./live-status";
@@ -47,6 +49,8 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
     let retry: ReturnType<typeof setTimeout> | undefined;
     let silence: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
+    /** Until the board's first reads have said where to resume from. */
+    let waiting = true;
 
     const heard = () => {
       clearTimeout(silence);
@@ -137,7 +141,7 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
     }
 
     const online = () => {
-      if (socket || stopped) return;
+      if (socket || stopped || waiting) return;
       failures = 0;
       connect();
     };
@@ -145,7 +149,16 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
     window.addEventListener("online", online);
     window.addEventListener("offline", offline);
     setLiveStatus("connecting");
-    connect();
+    // The board's first reads (prefetched with /api/me) say where the stream stood when they began:
+    // resuming from there replays what they missed instead of sending the same board again.
+    void boardCursor(qc).then((since) => {
+      waiting = false;
+      if (since > 0) {
+        lastSeq = since;
+        me = qc.getQueryData<TMe | null>(queryKeys.me)?.user.id;
+      }
+      connect();
+    });
 
     return () => {
       stopped = true;

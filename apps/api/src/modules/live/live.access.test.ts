@@ -1,108 +1,70 @@
-import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ZCreatedToken, type TLiveEvent, type TLiveServerMessage } from "@postern/contracts";
-import { buildTestApp, createGroup, createService, createUser, type TestApp, type TestUser } from "../../../test/app";
+import { describe, expect, it } from "vitest";
+import { ZCreatedToken } from "@postern/contracts";
+import { createGroup, createService, createUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
-import { openLive, refusedStatus, type LiveTestClient } from "./live.test-client";
-
-const snapshots = (c: LiveTestClient) => c.messages.filter((m) => m.type === "snapshot");
-const hasEvent = (type: TLiveEvent["type"], n = 1) => (ms: TLiveServerMessage[]) =>
-  ms.filter((m) => m.type === "event" && m.event.type === type).length >= n;
+import { hasEvent, refusedStatus, snapshots } from "./live.test-client";
+import { liveTestBed } from "./live.test-bed";
 
 describe.each(providers)("live board stream access on %s", (provider) => {
-  let t: TestApp;
-  let base: string;
-  let admin: TestUser;
-  const clients: LiveTestClient[] = [];
-  const open = async (user: TestUser, since?: number) => {
-    const c = await openLive(base, user.headers, since);
-    clients.push(c);
-    return c;
-  };
-
-  beforeEach(async () => {
-    t = await buildTestApp(provider);
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    admin = await createUser(t.app, { role: "admin" });
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.ws.terminate();
-    await t.close();
-  });
-
-  const start = async (user: TestUser, serviceId: string) => {
-    const res = await t.app.inject({
-      method: "POST",
-      url: `/api/services/${serviceId}/sessions`,
-      headers: user.headers,
-      payload: { durationSeconds: 600 },
-    });
-    expect(res.statusCode).toBe(201);
-    return res.json<{ id: string }>();
-  };
-  const end = async (user: TestUser, sessionId: string) => {
-    const res = await t.app.inject({ method: "DELETE", url: `/api/sessions/${sessionId}`, headers: user.headers });
-    expect(res.statusCode).toBe(200);
-  };
+  const bed = liveTestBed(provider);
+  const { open, start, end } = bed;
 
   it("refuses anonymous callers and bad input before the upgrade, and accepts a sessions:read token", async () => {
-    expect(await refusedStatus(base, {})).toBe(401);
-    expect(await refusedStatus(base, admin.headers, "abc")).toBe(400);
-    expect(await refusedStatus(base, { ...admin.headers, origin: "https://evil.example" })).toBe(403);
+    expect(await refusedStatus(bed.base, {})).toBe(401);
+    expect(await refusedStatus(bed.base, bed.admin.headers, "abc")).toBe(400);
+    expect(await refusedStatus(bed.base, { ...bed.admin.headers, origin: "https://evil.example" })).toBe(403);
 
-    const created = await t.app.inject({
+    const created = await bed.t.app.inject({
       method: "POST",
       url: "/api/tokens",
-      headers: admin.headers,
+      headers: bed.admin.headers,
       payload: { name: "board", scopes: ["sessions:read"] },
     });
     expect(created.statusCode).toBe(201);
     const { token } = ZCreatedToken.parse(created.json());
-    const c = await openLive(base, { authorization: `Bearer ${token}` });
-    clients.push(c);
+    const c = await bed.openWith({ authorization: `Bearer ${token}` });
     await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "a snapshot");
     const snap = snapshots(c)[0];
-    expect(snap?.type === "snapshot" && snap.data.me?.username).toBe(admin.username);
+    expect(snap?.type === "snapshot" && snap.data.me?.username).toBe(bed.admin.username);
 
     const relayOnly = ZCreatedToken.parse(
-      (await t.app.inject({ method: "POST", url: "/api/tokens", headers: admin.headers, payload: { name: "relay", scopes: ["relay:send"] } })).json(),
+      (await bed.t.app.inject({ method: "POST", url: "/api/tokens", headers: bed.admin.headers, payload: { name: "relay", scopes: ["relay:send"] } })).json(),
     );
-    expect(await refusedStatus(base, { authorization: `Bearer ${relayOnly.token}` })).toBe(403);
+    expect(await refusedStatus(bed.base, { authorization: `Bearer ${relayOnly.token}` })).toBe(403);
   });
 
   it("shows a member only their groups' services, and applies membership changes and disabling live", async () => {
-    const groupA = await createGroup(t.app);
-    const groupB = await createGroup(t.app);
-    const serviceA = await createService(t.app, { groupIds: [groupA.id] });
-    const serviceB = await createService(t.app, { groupIds: [groupB.id] });
-    const member = await createUser(t.app, { groupIds: [groupA.id] });
+    const groupA = await createGroup(bed.t.app);
+    const groupB = await createGroup(bed.t.app);
+    const serviceA = await createService(bed.t.app, { groupIds: [groupA.id] });
+    const serviceB = await createService(bed.t.app, { groupIds: [groupB.id] });
+    const member = await createUser(bed.t.app, { groupIds: [groupA.id] });
     const m = await open(member);
-    const a = await open(admin);
+    const a = await open(bed.admin);
 
-    await start(admin, serviceB.id);
-    const onA = await start(admin, serviceA.id);
+    await start(bed.admin, serviceB.id);
+    const onA = await start(bed.admin, serviceA.id);
     await a.waitFor(hasEvent("session.started", 2), "both starts");
     await m.waitFor(hasEvent("session.started"), "the start on A");
     const firstSnap = m.messages[0];
     expect(firstSnap?.type === "snapshot" && firstSnap.data.services.map((s) => s.id)).toEqual([serviceA.id]);
 
     // Revoke A, grant B: the member's board is replaced live.
-    const removed = await t.app.inject({ method: "DELETE", url: `/api/groups/${groupA.id}/members/${member.id}`, headers: admin.headers });
+    const removed = await bed.t.app.inject({ method: "DELETE", url: `/api/groups/${groupA.id}/members/${member.id}`, headers: bed.admin.headers });
     expect(removed.statusCode).toBe(200);
     await m.waitFor((ms) => ms.filter((x) => x.type === "snapshot").length === 2, "a second snapshot");
     const second = snapshots(m)[1];
     expect(second?.type === "snapshot" && second.data.services).toEqual([]);
-    await end(admin, onA.id);
-    const added = await t.app.inject({ method: "POST", url: `/api/groups/${groupB.id}/members/${member.id}`, headers: admin.headers });
+    await end(bed.admin, onA.id);
+    const added = await bed.t.app.inject({ method: "POST", url: `/api/groups/${groupB.id}/members/${member.id}`, headers: bed.admin.headers });
     expect(added.statusCode).toBe(200);
     await m.waitFor((ms) => ms.filter((x) => x.type === "snapshot").length === 3, "a third snapshot");
     const third = snapshots(m)[2];
     expect(third?.type === "snapshot" && third.data.services.map((s) => s.id)).toEqual([serviceB.id]);
     expect(third?.type === "snapshot" && third.data.sessions.map((s) => s.serviceId)).toEqual([serviceB.id]);
 
-    await a.waitFor(hasEvent("group.member_removed"), "the admin's group events");
-    await a.waitFor(hasEvent("group.member_added"), "the admin's group events");
+    await a.waitFor(hasEvent("group.member_removed"), "the bed.admin's group events");
+    await a.waitFor(hasEvent("group.member_added"), "the bed.admin's group events");
     await a.waitFor(hasEvent("session.ended"), "the end on A");
     // Every event the member got is about a service they could see at the time.
     const seen = m.events().map((x) => x.event);
@@ -110,31 +72,30 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(seen.every((e) => e.type !== "session.started" || e.session.serviceId === serviceA.id)).toBe(true);
     expect(m.events().some((x) => x.event.type.startsWith("group."))).toBe(false);
 
-    const disabled = await t.app.inject({ method: "PATCH", url: `/api/users/${member.id}`, headers: admin.headers, payload: { disabled: true } });
+    const disabled = await bed.t.app.inject({ method: "PATCH", url: `/api/users/${member.id}`, headers: bed.admin.headers, payload: { disabled: true } });
     expect(disabled.statusCode).toBe(200);
     const { code } = await m.closed;
     expect(code).toBe(4000);
     expect(m.messages.at(-1)).toEqual({ type: "resync", reason: "your account is disabled" });
-    expect(await refusedStatus(base, member.headers)).toBe(401);
+    expect(await refusedStatus(bed.base, member.headers)).toBe(401);
   });
 
   it("ends the stream of a login that logged out and of a token that was revoked, at once", async () => {
-    t.app.live.configure({ pingMs: 200 });
-    const member = await createUser(t.app);
+    bed.t.app.live.configure({ pingMs: 200 });
+    const member = await createUser(bed.t.app);
     const created = ZCreatedToken.parse(
-      (await t.app.inject({ method: "POST", url: "/api/tokens", headers: admin.headers, payload: { name: "wall", scopes: ["sessions:read"] } })).json(),
+      (await bed.t.app.inject({ method: "POST", url: "/api/tokens", headers: bed.admin.headers, payload: { name: "wall", scopes: ["sessions:read"] } })).json(),
     );
     const viaLogin = await open(member);
-    const viaToken = await openLive(base, { authorization: `Bearer ${created.token}` });
-    clients.push(viaToken);
-    const bystander = await open(admin);
+    const viaToken = await bed.openWith({ authorization: `Bearer ${created.token}` });
+    const bystander = await open(bed.admin);
     for (const c of [viaLogin, viaToken, bystander]) await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "a snapshot");
 
-    expect((await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: member.headers })).statusCode).toBe(200);
+    expect((await bed.t.app.inject({ method: "POST", url: "/api/auth/logout", headers: member.headers })).statusCode).toBe(200);
     expect((await viaLogin.closed).code).toBe(4000);
     expect(viaLogin.messages.at(-1)).toEqual({ type: "resync", reason: "your login has ended" });
 
-    expect((await t.app.inject({ method: "DELETE", url: `/api/tokens/${created.id}`, headers: admin.headers })).statusCode).toBe(200);
+    expect((await bed.t.app.inject({ method: "DELETE", url: `/api/tokens/${created.id}`, headers: bed.admin.headers })).statusCode).toBe(200);
     expect((await viaToken.closed).code).toBe(4000);
     // The revocation event and the periodic credential sweep race to close it; either says why.
     expect(viaToken.messages.at(-1)).toEqual({ type: "resync", reason: expect.stringMatching(/^this token was revoked/) });
@@ -145,16 +106,16 @@ describe.each(providers)("live board stream access on %s", (provider) => {
   });
 
   it("tells a client that does not read to resync and drops it instead of buffering without bound", async () => {
-    const reader = await open(admin);
-    const slow = await open(admin);
+    const reader = await open(bed.admin);
+    const slow = await open(bed.admin);
     await slow.waitFor((ms) => ms.length > 0, "the snapshot");
     await reader.waitFor((ms) => ms.length > 0, "the snapshot");
-    t.app.live.configure({ maxBufferedBytes: 64 * 1024 });
+    bed.t.app.live.configure({ maxBufferedBytes: 64 * 1024 });
     slow.ws.pause();
     // Synthetic large events through the real hub: producing 30 MB through the API would take
     // minutes, and what is tested here is the hub's bound, not the producer.
     const big = "x".repeat(256 * 1024);
-    const hub = t.app.live.hub;
+    const hub = bed.t.app.live.hub;
     for (let i = 0; i < 120 && hub.clientCount === 2; i++) {
       const message = { id: `m${i}`, message: big, severity: "info", status: "sent", attempts: 1, createdAt: new Date().toISOString() } as const;
       hub.deliver({ seq: hub.lastSeq + 1, event: { type: "message.sent", message }, audience: { to: "admins" } });

@@ -394,10 +394,21 @@ export class LiveHub {
     indexDelete(this.byPrincipal, client.principalKey, client);
   }
 
-  /** Replays events after `since` from the log; false when it no longer has all of them. */
+  /**
+   * Replays events after `since` from the log, then a ping that says the client is up to date;
+   * false (a snapshot instead) when the log no longer has all of them, or when one of them changed
+   * what this client may see: the board it holds was read with the rights it had then.
+   */
   private async replay(client: LiveClient, since: number): Promise<boolean> {
+    // Resumed from a board read a moment ago, with nothing since (the usual page load): no read.
+    if (since > 0 && since === this.lastSeq) {
+      client.cursor = since;
+      this.send(client, PING);
+      return true;
+    }
     const rows = await readLog(this.ctx, since, this.settings.maxReplay + 1);
     if (rows.length > this.settings.maxReplay) return false;
+    if (rows.some((row) => changesSight(row.event, client.userId))) return false;
     if (rows.length === 0) {
       // Nothing newer: fine if the client is not ahead of the log (another database, a reset).
       if (since > (await lastLogSeq(this.ctx))) return false;
@@ -413,6 +424,7 @@ export class LiveHub {
       const data = new Frames(row).for(client.cls);
       if (data) this.send(client, data);
     }
+    this.send(client, PING);
     return true;
   }
 
@@ -514,6 +526,24 @@ export class LiveHub {
       client.refreshAgain = false;
       void this.refreshUser(user.id);
     }
+  }
+}
+
+/** Whether `event` changes what the user behind a client may see (the cases `afterEvent` answers
+ * with a fresh snapshot; any group's deletion, since the client's earlier groups are not known). */
+function changesSight(event: TDomainEvent, userId: string | undefined): boolean {
+  switch (event.type) {
+    case "user.updated":
+    case "user.enabled":
+    case "group.member_added":
+    case "group.member_removed":
+      return event.user.id === userId;
+    case "user.login":
+      return event.groups !== undefined && event.user.id === userId;
+    case "group.deleted":
+      return userId !== undefined;
+    default:
+      return false;
   }
 }
 

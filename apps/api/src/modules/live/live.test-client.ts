@@ -1,6 +1,6 @@
 // A real websocket client of GET /api/live for the tests: records every message in order.
 import WebSocket from "ws";
-import { ZLiveServerMessage, type TLiveServerMessage } from "@postern/contracts";
+import { ZLiveServerMessage, type TLiveEvent, type TLiveServerMessage } from "@postern/contracts";
 
 export interface LiveTestClient {
   ws: WebSocket;
@@ -12,6 +12,13 @@ export interface LiveTestClient {
   closed: Promise<{ code: number }>;
   close(): Promise<void>;
 }
+
+/** The snapshots a client got, in order. */
+export const snapshots = (c: LiveTestClient) => c.messages.filter((m) => m.type === "snapshot");
+
+/** For `waitFor`: at least `n` events of this type have arrived. */
+export const hasEvent = (type: TLiveEvent["type"], n = 1) => (ms: TLiveServerMessage[]) =>
+  ms.filter((m) => m.type === "event" && m.event.type === type).length >= n;
 
 export function liveUrl(baseUrl: string, since?: number): string {
   return `${baseUrl.replace(/^http/, "ws")}/api/live${since === undefined ? "" : `?since=${since}`}`;

@@ -19,6 +19,7 @@ import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, updateService } from "./services.service";
 import { importServicesCsv } from "./services.import";
+import { markLiveSeq } from "../live/live.seq";
 
 const ZImportQuery = z.strictObject({
   kind: ZServiceKind.optional(),
@@ -65,9 +66,10 @@ export default async function servicesRoutes(app: FastifyInstance) {
 
   // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
   // Not async: a board in memory is sent at once, with no promise for Fastify to wait on.
-  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody)),
-  );
+  r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) => {
+    markLiveSeq(app, reply);
+    return app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody));
+  });
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, (request, reply) =>
     sendServiceFromBoard(app, request, reply, request.params.id),

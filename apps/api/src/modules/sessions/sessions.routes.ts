@@ -11,6 +11,7 @@ import { decisionRefusalOnBoard } from "./sessions.preflight";
 import { refuse } from "../../lib/refuse";
 import { startRoute } from "./sessions.start-route";
 import waitlistRoutes from "./waitlist.routes";
+import { markLiveSeq } from "../live/live.seq";
 
 /** A start may come without a body (scripts, curl -X POST; Fastify then gives `null`): the service's defaults apply. */
 export const ZOptionalStartBody = z.preprocess((body) => body ?? {}, ZStartSessionBody);
@@ -23,6 +24,7 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     "/api/sessions",
     { schema: { querystring: ZListSessionsQuery, response: { 200: z.array(ZSession) } } },
     (request, reply) => {
+      markLiveSeq(app, reply);
       const { active, limit, ...filters } = request.query;
       // The board's open sessions, as every member of the caller's class sees them (at once when
       // the board is in memory: no promise); other questions (ended sessions, one service, one

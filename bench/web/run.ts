@@ -13,8 +13,10 @@
 //
 //   pnpm bench:web                 # 5 visits of each kind per link
 //   pnpm bench:web --visits=9
+//   BENCH_PROFILE=/tmp/prof pnpm bench:web --visits=1   # the page's JavaScript, a CPU profile per visit
 //
 // Needs Chromium (`apt-get install chromium`; POSTERN_CHROMIUM for another binary).
+import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from "playwright-core";
@@ -98,6 +100,23 @@ function meter(cdp: CDPSession): () => Omit<Visit, "ms" | "live"> {
   return () => ({ requests: network.size, wire, decoded });
 }
 
+/** BENCH_PROFILE=<dir>: the page's JavaScript during each visit, as a V8 CPU profile there (read
+ * with bench/lib/profile-summary.mjs; the source maps are beside the scripts in apps/web/dist). */
+async function profiled<T>(cdp: CDPSession, name: string, run: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return run();
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+  await cdp.send("Profiler.start");
+  const result = await run();
+  const { profile } = await cdp.send("Profiler.stop");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name.replace(/[^\w.-]+/g, "-")}.cpuprofile`), JSON.stringify(profile));
+  return result;
+}
+
+let visits = 0;
+
 /** Opens the board in `page` over `link`; resolves once every service card is there. */
 async function visit(page: Page, url: string, link: Link, baseline: boolean): Promise<Visit> {
   const cdp = await page.context().newCDPSession(page);
@@ -117,10 +136,13 @@ async function visit(page: Page, url: string, link: Link, baseline: boolean): Pr
   cdp.on("Network.webSocketFrameReceived", (e) => {
     live += Buffer.byteLength(e.response.payloadData);
   });
-  const started = performance.now();
-  await page.goto(url, { waitUntil: "commit" });
-  await page.locator('[data-testid^="service-card-"]').nth(SERVICES - 1).waitFor({ timeout: 60_000 });
-  const ms = performance.now() - started;
+  visits += 1;
+  const ms = await profiled(cdp, `web-${visits}-${link.name}${baseline ? "-baseline" : ""}`, async () => {
+    const started = performance.now();
+    await page.goto(url, { waitUntil: "commit" });
+    await page.locator('[data-testid^="service-card-"]').nth(SERVICES - 1).waitFor({ timeout: 60_000 });
+    return performance.now() - started;
+  });
   // Late events of what was already on the page (the live stream's opening) are not the visit's.
   const result = { ms, ...counted() };
   // The live stream's opening, counted apart: sent once the page is up, it is not in the time.

@@ -1,11 +1,29 @@
-import { defineConfig } from "vite";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { defineConfig, type Alias } from "vite";
 import react from "@vitejs/plugin-react";
 import { precompress } from "./precompress";
 
 const api = process.env.POSTERN_API_URL ?? "http://localhost:8080";
 
-export default defineConfig({
+/**
+ * react-router 7 resolves to its development build under every condition (remix-run/react-router
+ * #12532, #14102): its dev warnings and checks would run in every browser. Its production build
+ * ships beside it; builds take that one, the dev server keeps the warnings.
+ */
+function reactRouterProduction(): Alias[] {
+  const fromDom = createRequire(createRequire(import.meta.url).resolve("react-router-dom"));
+  const dev = path.dirname(fromDom.resolve("react-router"));
+  const prod = path.join(path.dirname(dev), "production");
+  return [
+    { find: /^react-router$/, replacement: path.join(prod, "index.mjs") },
+    { find: /^react-router\/dom$/, replacement: path.join(prod, "dom-export.mjs") },
+  ];
+}
+
+export default defineConfig(({ command }) => ({
   plugins: [react(), precompress()],
+  resolve: { alias: command === "build" ? reactRouterProduction() : [] },
   server: {
     proxy: {
       // The live stream is a websocket; it must be listed before the plain /api prefix.
@@ -37,4 +55,4 @@ export default defineConfig({
       },
     },
   },
-});
+}));

@@ -63,8 +63,8 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(third?.type === "snapshot" && third.data.services.map((s) => s.id)).toEqual([serviceB.id]);
     expect(third?.type === "snapshot" && third.data.sessions.map((s) => s.serviceId)).toEqual([serviceB.id]);
 
-    await a.waitFor(hasEvent("group.member_removed"), "the bed.admin's group events");
-    await a.waitFor(hasEvent("group.member_added"), "the bed.admin's group events");
+    await a.waitFor(hasEvent("group.member_removed"), "the admin's group events");
+    await a.waitFor(hasEvent("group.member_added"), "the admin's group events");
     await a.waitFor(hasEvent("session.ended"), "the end on A");
     // Every event the member got is about a service they could see at the time.
     const seen = m.events().map((x) => x.event);

@@ -58,7 +58,7 @@ describe.each(providers)("live board stream on %s", (provider) => {
     expect(snapshots(second)).toEqual([]);
     const seqs = second.events().map((m) => m.seq);
     expect(seqs[0]).toBe(since + 1);
-    // One bed.admin sees every event: the seqs are consecutive, with nothing twice.
+    // One admin sees every event: the seqs are consecutive, with nothing twice.
     expect(seqs).toEqual(seqs.map((_, i) => since + 1 + i));
     expect(second.events().map((m) => m.event.type)).toEqual([
       "session.ended",
@@ -93,7 +93,7 @@ describe.each(providers)("live board stream on %s", (provider) => {
     const s = await start(bed.admin, service.id);
     await end(bed.admin, s.id);
     await start(bed.admin, service.id);
-    // The log also holds the bed.admin's login from before: everything but the newest goes.
+    // The log also holds the admin's login from before: everything but the newest goes.
     const last = await lastLogSeq(bed.t.app.ctx);
     expect(last).toBeGreaterThanOrEqual(3);
     expect(await pruneLog(bed.t.app.ctx, 1, 24 * 3600 * 1000)).toBe(last - 1);

@@ -408,7 +408,7 @@ export class LiveHub {
     }
     const rows = await readLog(this.ctx, since, this.settings.maxReplay + 1);
     if (rows.length > this.settings.maxReplay) return false;
-    if (rows.some((row) => changesSight(row.event, client.userId))) return false;
+    if (rows.some((row) => mayChangeSightOf(row.event, client.userId))) return false;
     if (rows.length === 0) {
       // Nothing newer: fine if the client is not ahead of the log (another database, a reset).
       if (since > (await lastLogSeq(this.ctx))) return false;
@@ -445,6 +445,17 @@ export class LiveHub {
 
   /** What an event means to the connected clients themselves (on whichever instance made it). */
   private afterEvent(event: TDomainEvent): void {
+    const sight = sightChangedBy(event);
+    if (sight && "userId" in sight) return this.refreshIfConnected(sight.userId);
+    if (sight) {
+      const affected = new Set<string>();
+      for (const { cls, clients } of this.classes.values()) {
+        if (!cls.groupIds.has(sight.groupId)) continue;
+        for (const client of clients) if (client.userId) affected.add(client.userId);
+      }
+      for (const userId of affected) void this.refreshUser(userId);
+      return;
+    }
     switch (event.type) {
       case "user.disabled":
       case "user.deleted":
@@ -452,24 +463,6 @@ export class LiveHub {
           this.drop(client, event.type === "user.deleted" ? "your account was deleted" : "your account is disabled");
         }
         return;
-      case "user.updated":
-      case "user.enabled":
-        return this.refreshIfConnected(event.user.id);
-      case "user.login":
-        if (event.groups) this.refreshIfConnected(event.user.id);
-        return;
-      case "group.member_added":
-      case "group.member_removed":
-        return this.refreshIfConnected(event.user.id);
-      case "group.deleted": {
-        const affected = new Set<string>();
-        for (const { cls, clients } of this.classes.values()) {
-          if (!cls.groupIds.has(event.group.id)) continue;
-          for (const client of clients) if (client.userId) affected.add(client.userId);
-        }
-        for (const userId of affected) void this.refreshUser(userId);
-        return;
-      }
       case "token.revoked":
         for (const client of [...this.allClients()]) {
           const cred = client.watcher.credential;
@@ -529,22 +522,32 @@ export class LiveHub {
   }
 }
 
-/** Whether `event` changes what the user behind a client may see (the cases `afterEvent` answers
- * with a fresh snapshot; any group's deletion, since the client's earlier groups are not known). */
-function changesSight(event: TDomainEvent, userId: string | undefined): boolean {
+/**
+ * Whose view of the board an event changes, so that their clients take a fresh snapshot: one
+ * user's (their account or their groups), or that of everyone in a deleted group.
+ */
+function sightChangedBy(event: TDomainEvent): { userId: string } | { groupId: string } | undefined {
   switch (event.type) {
     case "user.updated":
     case "user.enabled":
     case "group.member_added":
     case "group.member_removed":
-      return event.user.id === userId;
+      return { userId: event.user.id };
     case "user.login":
-      return event.groups !== undefined && event.user.id === userId;
+      return event.groups ? { userId: event.user.id } : undefined;
     case "group.deleted":
-      return userId !== undefined;
+      return { groupId: event.group.id };
     default:
-      return false;
+      return undefined;
   }
+}
+
+/** For a replay: whether `event` may have changed what this user sees (a deleted group counts for
+ * every user, since the groups a client had when it read the board are not known). */
+function mayChangeSightOf(event: TDomainEvent, userId: string | undefined): boolean {
+  const sight = sightChangedBy(event);
+  if (!sight || userId === undefined) return false;
+  return "userId" in sight ? sight.userId === userId : true;
 }
 
 /** Adds `value` to the set `map` keeps under `key` (none when there is no key). */

@@ -5,21 +5,23 @@ import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import { LIVE_SEQ_HEADER } from "@postern/contracts";
 import { queryKeys } from "./keys";
 
-const seqs = new Map<string, number>();
-
-/** Remembers the seq a successful read of `path` answered with; none, if it gave none. */
-export function noteLiveSeq(path: string, res: Response): void {
-  const seq = Number(res.headers.get(LIVE_SEQ_HEADER) ?? Number.NaN);
-  if (Number.isSafeInteger(seq) && seq > 0) seqs.set(path, seq);
-  else seqs.delete(path);
-}
-
 /** The board's queries and what each reads; the first two must be in the cache to skip a snapshot. */
 const BOARD: { key: QueryKey; path: string; needed: boolean }[] = [
   { key: queryKeys.services, path: "/api/services", needed: true },
   { key: queryKeys.activeSessions, path: "/api/sessions?active=true", needed: true },
   { key: queryKeys.mySessions, path: "/api/sessions?mine=true", needed: false },
 ];
+
+const seqs = new Map<string, number>();
+
+/** Remembers the seq a successful read of one of the board's paths answered with; none, if it gave
+ * none. Other reads are not the board's and are not kept. */
+export function noteLiveSeq(path: string, res: Response): void {
+  if (!BOARD.some((b) => b.path === path)) return;
+  const seq = Number(res.headers.get(LIVE_SEQ_HEADER) ?? Number.NaN);
+  if (Number.isSafeInteger(seq) && seq > 0) seqs.set(path, seq);
+  else seqs.delete(path);
+}
 
 /** How long the stream waits for the board's first reads before taking a snapshot instead. */
 const MAX_WAIT_MS = 3_000;

@@ -33,6 +33,10 @@ export interface SqlRunner {
   /** The last statement of a `transaction()`: on PostgreSQL its COMMIT goes out in the same round
    * trip, and nothing may be sent after it. Elsewhere the same as `all`. */
   final<T extends object = SqlRow>(sql: string, params?: SqlValue[]): Promise<T[]>;
+  /** PostgreSQL, in `transaction()` only: `final`, with `after` sent right behind the COMMIT in the
+   * same write, outside the transaction. Resolves once `after` has been answered too, and throws
+   * its error. Absent where the COMMIT is not this runner's to send. */
+  readonly finalThen?: <T extends object = SqlRow>(sql: string, params: SqlValue[], after: string) => Promise<T[]>;
 }
 
 export interface SqlDatabase {
@@ -233,12 +237,18 @@ class PgRunner implements SqlRunner {
   private committed = false;
   /** The socket's writes are held back until the end of this tick (`gather`). */
   private corked = false;
+  /** A statement sent after the COMMIT failed: the connection's session may hold what that
+   * statement was to consume, so it is not handed out again. */
+  discard = false;
+  readonly finalThen?: SqlRunner["finalThen"];
 
   constructor(
     private readonly client: pg.ClientBase | pg.Pool,
     /** A transaction's client (else the pool, for reads outside any transaction). */
     private readonly transactional = false,
-  ) {}
+  ) {
+    if (transactional) this.finalThen = (sql, params, after) => this.finalAndAfter(sql, params, after);
+  }
 
   private issue(sql: string, params: SqlValue[]): Promise<pg.QueryResult> {
     countQuery();
@@ -337,6 +347,21 @@ class PgRunner implements SqlRunner {
     return rows;
   }
 
+  private async finalAndAfter<T extends object>(sql: string, params: SqlValue[], after: string): Promise<T[]> {
+    const last = this.issue(sql, params);
+    const commit = this.issueCommit();
+    const follower = this.issue(after, []);
+    // Either fails after the statement did: its error is the one to report (see `final`).
+    commit.catch(() => {});
+    follower.catch(() => {
+      this.discard = true;
+    });
+    const rows = (await this.settle(last)).rows as T[];
+    await commit;
+    await follower;
+    return rows;
+  }
+
   /** Ends the transaction, unless `final` already did; throws the first failure of a write sent. */
   async commit(): Promise<void> {
     if (this.committed) return;
@@ -417,9 +442,9 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
     isOwnConnection: (pid) => backends.has(pid),
     transaction: async (fn) => {
       const client = await pool.connect();
+      const runner = new PgRunner(client, true);
       let broken = false;
       try {
-        const runner = new PgRunner(client, true);
         // Sent, not waited for: it goes out with the transaction's first statement.
         runner.send("BEGIN");
         try {
@@ -431,7 +456,7 @@ export async function postgresSql(url: string, poolSize: number): Promise<SqlDat
           throw err;
         }
       } finally {
-        client.release(broken);
+        client.release(broken || runner.discard);
       }
     },
     close: () => pool.end(),

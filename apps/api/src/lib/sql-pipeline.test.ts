@@ -65,4 +65,28 @@ describe.each(providers)("the SQL runner on %s", (provider) => {
     await expect(failed).rejects.toThrow(/unique|duplicate/i);
     expect(await groups("tail-")).toBe(0);
   });
+
+  // The chain's flush goes right behind the COMMIT (live.log.ts): the change is committed by then,
+  // but the caller hears of its failure, and the connection, whose session may still hold what the
+  // statement was to consume, is not handed out again.
+  it.runIf(provider === "postgres")("reports a failed statement after the COMMIT, and does not reuse its connection", async () => {
+    const backend = async (sql: { all<T extends object>(q: string): Promise<T[]> }) => (await sql.all<{ pid: number }>("SELECT pg_backend_pid() AS \"pid\""))[0]!.pid;
+    let used = 0;
+    const failed = t.app.ctx.sql.transaction(async (sql) => {
+      used = await backend(sql);
+      sql.send(insert, ["after-1", "after-a", new Date()]);
+      return sql.finalThen!(insertReturning, ["after-2", "after-b", new Date()], "SELECT 1 / 0");
+    });
+    await expect(failed).rejects.toThrow(/division by zero/);
+    expect(await groups("after-")).toBe(2);
+    const pids = await Promise.all(Array.from({ length: 8 }, () => t.app.ctx.sql.transaction(async (sql) => backend(sql))));
+    expect(pids).not.toContain(used);
+  });
+
+  it.runIf(provider === "sqlite")("offers no statement after the COMMIT on SQLite", async () => {
+    await t.app.ctx.sql.transaction(async (sql) => {
+      expect(sql.finalThen).toBeUndefined();
+      return sql.final(insertReturning, ["lite-1", "lite-a", new Date()]);
+    });
+  });
 });

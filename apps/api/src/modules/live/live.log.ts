@@ -61,9 +61,15 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
  * of the caller's transaction, taking the chain lock. On PostgreSQL that is one call of
  * `postern_chain_append` (migration 20261129150000_chain_append): the lock, the chain's head, the
  * hashes, both inserts and the NOTIFY in the database, sent with the COMMIT in one round trip, so
- * the lock is held only while the database runs it. The NOTIFY is delivered once the rows are
- * committed. SQLite (one writer, in this process): the head is read and the events hashed here.
+ * the lock is held only while the database runs it. In a plain-SQL transaction the COMMIT does not
+ * wait for the disk, so the lock is not held across the flush either: `postern_chain_flush`, sent
+ * behind it, waits for the flush and then NOTIFYs, and this resolves only after it, so nothing is
+ * answered or announced that could still be lost. SQLite (one writer, in this process): the head
+ * is read and the events hashed here.
  */
+/** Sent right behind a change's COMMIT on PostgreSQL: see `appendLog`. */
+const CHAIN_FLUSH = "CALL postern_chain_flush()";
+
 export async function appendLog(
   ctx: DbContext,
   sql: SqlRunner,
@@ -77,11 +83,12 @@ export async function appendLog(
     const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
     const stamp = pgTimestamp(at);
     const live = entries.map(({ event }, i) => [event.type, payloads[i]!, stamp]);
-    const seqs = await sql.final<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?) AS s`, [
-      JSON.stringify(chainAppendRows(ctx, audit)),
-      JSON.stringify(live),
-      tail,
-    ]);
+    const params = [JSON.stringify(chainAppendRows(ctx, audit)), JSON.stringify(live), tail];
+    // Where this runner sends the COMMIT, the chain lock goes with the commit record and the
+    // flush (and NOTIFY) follows in the same write (migration 20261202100000_chain_flush).
+    const seqs = sql.finalThen
+      ? await sql.finalThen<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?, true) AS s`, params, CHAIN_FLUSH)
+      : await sql.final<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?) AS s`, params);
     return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
   }
   const head = await lockChainHead(ctx, sql);

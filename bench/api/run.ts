@@ -24,7 +24,7 @@ import autocannon from "autocannon";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, cpuMs, dbOf, postgresCpuMs, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
+import { call, cpuMs, dbOf, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -85,6 +85,8 @@ interface Row {
   post?: boolean;
   /** PostgreSQL's CPU per request, ms (the change mix on PostgreSQL only). */
   dbCpu?: number;
+  /** PostgreSQL's WAL flushes per request (the change mix on PostgreSQL only). */
+  walSyncs?: number;
 }
 
 async function load(
@@ -390,6 +392,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
   const before = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuBefore = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const dbCpuBefore = postgresCpuMs();
+  const walBefore = opts.db === "postgres" ? await postgresWalSyncs() : 0;
   const runs = await Promise.all(
     board.writers.map((w) => {
       const headers = { cookie: w.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
@@ -421,6 +424,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
   const after = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuAfter = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const dbCpu = (postgresCpuMs() - dbCpuBefore) / (runs.reduce((n, r) => n + r.requests.total, 0) || 1);
+  const walSyncs = opts.db === "postgres" ? (await postgresWalSyncs()) - walBefore : NaN;
   const total = runs.reduce((n, r) => n + r.requests.total, 0);
   const ok = runs.reduce((n, r) => n + r["2xx"], 0);
   if (ok < total) {
@@ -439,6 +443,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
     queries: queries / total,
     cpu: (cpuAfter - cpuBefore) / total,
     dbCpu: opts.db === "postgres" ? dbCpu : undefined,
+    walSyncs: opts.db === "postgres" ? walSyncs / (total || 1) : undefined,
     ok: total ? ok / total : 0,
   };
 }
@@ -465,7 +470,7 @@ async function readsDuringChanges(api: ApiCluster, board: Board, opts: Options, 
   // The server's CPU and statements are those of both loads at once: not shown per request.
   return [
     { name: "GET /api/services (cookie) during the change mix", ...read, queries: NaN, baseline: neighbour.rps },
-    { ...mix, name: `${mix.name}, during those reads`, cpu: undefined, dbCpu: undefined, queries: NaN },
+    { ...mix, name: `${mix.name}, during those reads`, cpu: undefined, dbCpu: undefined, walSyncs: undefined, queries: NaN },
   ];
 }
 
@@ -561,6 +566,7 @@ async function main() {
   }
   const db = rows.find((r) => r.dbCpu !== undefined);
   if (db?.dbCpu !== undefined) process.stdout.write(`\nPostgreSQL's own CPU in the change mix: ${f(db.dbCpu, 3)} ms per change (all its processes).`);
+  if (db?.walSyncs !== undefined) process.stdout.write(`\nPostgreSQL's WAL flushes in the change mix: ${f(db.walSyncs, 2)} per change (pg_stat_wal, the whole server).`);
   process.stdout.write(`\nServer RSS after the run: ${rss.toFixed(0)} MB. ${chain}.\n`);
 }
 

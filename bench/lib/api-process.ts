@@ -57,6 +57,20 @@ export function postgresCpuMs(): number {
   return total;
 }
 
+/** PostgreSQL's WAL flushes so far, server-wide (`pg_stat_wal`; each backend adds its count at
+ * least once a second while busy, so a window's count lags by about that at both ends). */
+export async function postgresWalSyncs(): Promise<number> {
+  const pg = apiRequire("pg") as PgModule;
+  const c = new pg.Client({ connectionString: process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" });
+  await c.connect();
+  try {
+    const result = (await c.query("SELECT wal_sync::float8 AS n FROM pg_stat_wal")) as { rows: { n: number }[] };
+    return Number(result.rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
 export function rssMb(pid: number): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");

@@ -247,7 +247,7 @@ class PgRunner implements SqlRunner {
     /** A transaction's client (else the pool, for reads outside any transaction). */
     private readonly transactional = false,
   ) {
-    if (transactional) this.finalThen = (sql, params, after) => this.finalAndAfter(sql, params, after);
+    if (transactional) this.finalThen = (sql, params, after) => this.finish(sql, params, after);
   }
 
   private issue(sql: string, params: SqlValue[]): Promise<pg.QueryResult> {
@@ -337,23 +337,18 @@ class PgRunner implements SqlRunner {
 
   async final<T extends object = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
     if (!this.transactional) return this.all<T>(sql, params);
+    return this.finish<T>(sql, params);
+  }
+
+  /** The last statement, the COMMIT and, behind it, `after` when given: one write. */
+  private async finish<T extends object>(sql: string, params: SqlValue[], after?: string): Promise<T[]> {
     const last = this.issue(sql, params);
     const commit = this.issueCommit();
+    const follower = after === undefined ? undefined : this.issue(after, []);
     // Should the statement fail, the transaction is aborted and PostgreSQL answers this COMMIT
     // with a ROLLBACK; the statement's own error is the one to report.
     commit.catch(() => {});
-    const rows = (await this.settle(last)).rows as T[];
-    await commit;
-    return rows;
-  }
-
-  private async finalAndAfter<T extends object>(sql: string, params: SqlValue[], after: string): Promise<T[]> {
-    const last = this.issue(sql, params);
-    const commit = this.issueCommit();
-    const follower = this.issue(after, []);
-    // Either fails after the statement did: its error is the one to report (see `final`).
-    commit.catch(() => {});
-    follower.catch(() => {
+    follower?.catch(() => {
       this.discard = true;
     });
     const rows = (await this.settle(last)).rows as T[];

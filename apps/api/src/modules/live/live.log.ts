@@ -56,6 +56,9 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
   return recordFrom(row.seq, JSON.parse(row.payload) as StoredPayload);
 }
 
+/** Sent right behind a change's COMMIT on PostgreSQL: see `appendLog`. */
+const CHAIN_FLUSH = "CALL postern_chain_flush()";
+
 /**
  * Appends a change's audit events to the chain and its events to the log, as the last statement
  * of the caller's transaction, taking the chain lock. On PostgreSQL that is one call of
@@ -67,9 +70,6 @@ export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
  * answered or announced that could still be lost. SQLite (one writer, in this process): the head
  * is read and the events hashed here.
  */
-/** Sent right behind a change's COMMIT on PostgreSQL: see `appendLog`. */
-const CHAIN_FLUSH = "CALL postern_chain_flush()";
-
 export async function appendLog(
   ctx: DbContext,
   sql: SqlRunner,

@@ -424,8 +424,8 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
   const after = await Promise.all(api.instances.map((i) => queriesSent(i.url)));
   const cpuAfter = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const dbCpu = (postgresCpuMs() - dbCpuBefore) / (runs.reduce((n, r) => n + r.requests.total, 0) || 1);
-  const walSyncs = opts.db === "postgres" ? (await postgresWalSyncs()) - walBefore : NaN;
   const total = runs.reduce((n, r) => n + r.requests.total, 0);
+  const walSyncs = opts.db === "postgres" ? ((await postgresWalSyncs()) - walBefore) / (total || 1) : undefined;
   const ok = runs.reduce((n, r) => n + r["2xx"], 0);
   if (ok < total) {
     const codes: Record<string, number> = {};
@@ -443,7 +443,7 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
     queries: queries / total,
     cpu: (cpuAfter - cpuBefore) / total,
     dbCpu: opts.db === "postgres" ? dbCpu : undefined,
-    walSyncs: opts.db === "postgres" ? walSyncs / (total || 1) : undefined,
+    walSyncs,
     ok: total ? ok / total : 0,
   };
 }

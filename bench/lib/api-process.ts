@@ -57,18 +57,26 @@ export function postgresCpuMs(): number {
   return total;
 }
 
-/** PostgreSQL's WAL flushes so far, server-wide (`pg_stat_wal`; each backend adds its count at
- * least once a second while busy, so a window's count lags by about that at both ends). */
-export async function postgresWalSyncs(): Promise<number> {
+/** The PostgreSQL server the benchmarks make their databases on (`BENCH_PG_URL`). */
+const pgAdminUrl = () => process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/** One statement on its own connection to that server, as its admin. */
+async function pgAdminQuery(sql: string): Promise<unknown> {
   const pg = apiRequire("pg") as PgModule;
-  const c = new pg.Client({ connectionString: process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" });
+  const c = new pg.Client({ connectionString: pgAdminUrl() });
   await c.connect();
   try {
-    const result = (await c.query("SELECT wal_sync::float8 AS n FROM pg_stat_wal")) as { rows: { n: number }[] };
-    return Number(result.rows[0]?.n);
+    return await c.query(sql);
   } finally {
     await c.end();
   }
+}
+
+/** PostgreSQL's WAL flushes so far, server-wide (`pg_stat_wal`; each backend adds its count at
+ * least once a second while busy, so a window's count lags by about that at both ends). */
+export async function postgresWalSyncs(): Promise<number> {
+  const result = (await pgAdminQuery("SELECT wal_sync::float8 AS n FROM pg_stat_wal")) as { rows: { n: number }[] };
+  return Number(result.rows[0]?.n);
 }
 
 export function rssMb(pid: number): number {
@@ -188,23 +196,12 @@ export async function startApi(db: BenchDb, n = 1, env: Record<string, string> =
   let databaseUrl = `file:${path.join(dir, "postern.db")}`;
   let dropDb = async () => {};
   if (db === "postgres") {
-    const pg = apiRequire("pg") as PgModule;
-    const admin = process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
     const name = `postern_bench_${process.pid}_${Date.now()}`;
-    const run = async (sql: string) => {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    };
-    await run(`CREATE DATABASE ${name}`);
-    const url = new URL(admin);
+    await pgAdminQuery(`CREATE DATABASE ${name}`);
+    const url = new URL(pgAdminUrl());
     url.pathname = `/${name}`;
     databaseUrl = url.toString();
-    dropDb = () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    dropDb = () => pgAdminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined);
   }
   const instances: ApiProcess[] = [];
   const stop = async () => {

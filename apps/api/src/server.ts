@@ -127,10 +127,13 @@ export async function buildServer(
 export async function startServer(config: Config): Promise<FastifyInstance> {
   checkWritableDirs(config);
   const logger = await createLogger(config);
-  const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
-    logger.info({ migrations: pending }, `applying ${pending.length} database migration(s) to ${redactUrl(config.databaseUrl)}`),
-  );
-  const app = await buildServer(config, { database, logger });
+  const open = async () => {
+    const database = await openMigratedDatabase(config.databaseUrl, (pending) =>
+      logger.info({ migrations: pending }, `applying ${pending.length} database migration(s) to ${redactUrl(config.databaseUrl)}`),
+    );
+    return buildServer(config, { database, logger });
+  };
+  let app = await open();
   const admin = await bootstrapAdmin(app.ctx);
   await app.listen({ port: config.port, host: config.host });
   const url = publicUrlOf(config);
@@ -145,10 +148,12 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   }
   app.log.info({ url, tunnel: config.tunnel }, "Postern is serving");
 
-  let closing = false;
+  let state: "serving" | "restarting" | "stopping" = "serving";
+  let stopAfterRestart: string | undefined;
   const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
+    if (state === "restarting") stopAfterRestart = signal;
+    if (state !== "serving") return;
+    state = "stopping";
     app.log.info({ signal }, "shutting down: finishing requests in flight, closing websockets");
     const force = setTimeout(() => {
       app.log.error(`shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
@@ -166,6 +171,32 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
       },
     );
   };
+  // The database no longer holds changes this process has taken (changes.ts): its board, caches,
+  // schedules and doors hold them still, and new changes would reuse their seqs unseen. All of
+  // that is rebuilt from the database at start, so the server starts again, in this process:
+  // requests in flight finish, websockets close with 1012 and their clients reconnect.
+  const restartOnRewind = (current: FastifyInstance) => {
+    current.changes.onRewound = (reason) => {
+      if (state !== "serving" || current !== app) return;
+      state = "restarting";
+      app.log.warn(`restarting in place to reload from the database: ${reason}`);
+      void (async () => {
+        try {
+          await app.close();
+          app = await open();
+          restartOnRewind(app);
+          await app.listen({ port: config.port, host: config.host });
+        } catch (err) {
+          logger.error({ err }, "could not restart; exiting");
+          process.exit(1);
+        }
+        state = "serving";
+        app.log.info({ url }, "Postern is serving again");
+        if (stopAfterRestart) shutdown(stopAfterRestart);
+      })();
+    };
+  };
+  restartOnRewind(app);
   process.once("SIGINT", () => shutdown("SIGINT"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   return app;

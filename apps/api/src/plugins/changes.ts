@@ -20,7 +20,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { ChangeSink } from "../lib/run-change";
 import { LogReader } from "../modules/live/live.reader";
-import { lastLogSeq, type LogRecord } from "../modules/live/live.log";
+import { lastLogRecord, type LogRecord } from "../modules/live/live.log";
 
 export type ChangeConsumer = (record: LogRecord) => void;
 
@@ -31,6 +31,12 @@ const MAX_HEARD_AT_COMMIT = 4096;
 export class ChangeDispatcher implements ChangeSink {
   /** The highest seq taken for delivery (the consumers have it, or will in this turn). */
   lastSeq = 0;
+  /** The record at `lastSeq`, when this process has seen it: what the log must still hold there
+   * (the log reader checks, live.reader.ts). */
+  lastRecord: LogRecord | undefined;
+  /** Told when the log no longer holds what this process has taken: the database was restored or
+   * failed over to a copy without its latest changes. The server restarts in place (server.ts). */
+  onRewound: (reason: string) => void = () => {};
   private readonly consumers = new Set<ChangeConsumer>();
   private readonly atCommit = new Set<ChangeConsumer>();
   /** Seqs `atCommit` heard at their commit and the drain has yet to reach: it skips them there. */
@@ -114,6 +120,7 @@ export class ChangeDispatcher implements ChangeSink {
     for (const record of records) {
       if (record.seq <= this.lastSeq) continue;
       this.lastSeq = record.seq;
+      this.lastRecord = record;
       this.queue.push(record);
     }
     if (this.held.size > 0) this.release();
@@ -129,6 +136,7 @@ export class ChangeDispatcher implements ChangeSink {
     for (let next = this.held.get(this.lastSeq + 1); next; next = this.held.get(this.lastSeq + 1)) {
       this.held.delete(next.seq);
       this.lastSeq = next.seq;
+      this.lastRecord = next;
       this.queue.push(next);
     }
     for (const seq of this.held.keys()) if (seq <= this.lastSeq) this.held.delete(seq);
@@ -195,9 +203,15 @@ export default fp(
     const dispatcher = app.ctx.changes as ChangeDispatcher;
     const reader = new LogReader(app.ctx, {
       cursor: () => dispatcher.lastSeq,
+      last: () => dispatcher.lastRecord,
       deliver: (records) => dispatcher.deliver(records),
       offer: (records) => dispatcher.offer(records),
       log: (msg, err) => app.dbHealth.report(msg, err),
+      rewound: (found) => {
+        const reason = `the database no longer holds this process's latest changes (${found}): it was restored, or failed over to a copy that had not received them`;
+        app.log.error(reason);
+        dispatcher.onRewound(reason);
+      },
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
     });
@@ -206,7 +220,9 @@ export default fp(
     app.decorate("changes", dispatcher);
     app.addHook("onReady", async () => {
       // Changes made before this start are history: consumers read their state from the tables.
-      dispatcher.lastSeq = await lastLogSeq(app.ctx);
+      const last = await lastLogRecord(app.ctx);
+      dispatcher.lastSeq = last?.seq ?? 0;
+      dispatcher.lastRecord = last;
       await reader.start();
     });
     // preClose, before the database closes (onClose hooks run last-registered first). Changes of

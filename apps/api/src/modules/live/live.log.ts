@@ -119,6 +119,20 @@ export async function lastLogSeq(ctx: DbContext): Promise<number> {
   return row ? Number(row.seq) : 0;
 }
 
+/** The newest event of the log, if any. */
+export async function lastLogRecord(ctx: DbContext): Promise<LogRecord | undefined> {
+  const row = await ctx.sql.read((sql) => sql.get<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" ORDER BY "seq" DESC LIMIT 1`));
+  return row ? recordOf({ seq: Number(row.seq), payload: row.payload }) : undefined;
+}
+
+/** The first event at or after `seq`, if any. */
+export async function logRecordFrom(ctx: DbContext, seq: number): Promise<LogRecord | undefined> {
+  const row = await ctx.sql.read((sql) =>
+    sql.get<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" >= ? ORDER BY "seq" ASC LIMIT 1`, [seq]),
+  );
+  return row ? recordOf({ seq: Number(row.seq), payload: row.payload }) : undefined;
+}
+
 /** The oldest seq the log still holds (0 when empty). */
 export async function firstLogSeq(ctx: DbContext): Promise<number> {
   const row = await ctx.sql.read((sql) => sql.get<{ seq: number }>(`SELECT "seq" FROM "LiveEvent" ORDER BY "seq" ASC LIMIT 1`));

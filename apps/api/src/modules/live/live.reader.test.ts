@@ -37,8 +37,12 @@ function countingReads(ctx: DbContext, count: () => void): DbContext {
 
 /** A reader of the test app's database, started: it hears the notifications, and polls too
  * seldom to matter, so every read it makes is one a notification asked for. */
-async function listeningReader(t: TestApp, ctx: DbContext, options: Pick<LogReaderOptions, "cursor" | "deliver" | "offer">): Promise<LogReader> {
-  const reader = new LogReader(ctx, { log: () => {}, pollMs: 60_000, listenUrl: t.url, ...options });
+async function listeningReader(
+  t: TestApp,
+  ctx: DbContext,
+  options: Pick<LogReaderOptions, "cursor" | "deliver" | "offer"> & Partial<LogReaderOptions>,
+): Promise<LogReader> {
+  const reader = new LogReader(ctx, { log: () => {}, pollMs: 60_000, listenUrl: t.url, last: () => undefined, rewound: () => {}, ...options });
   await reader.start();
   await reader.settled();
   return reader;
@@ -64,6 +68,7 @@ describe("the log reader on postgres", () => {
     dispatcher.lastSeq = await lastLogSeq(ctx);
     reader = await listeningReader(t, counted, {
       cursor: () => dispatcher.lastSeq,
+      last: () => dispatcher.lastRecord,
       deliver: (records) => dispatcher.deliver(records),
       offer: (records) => dispatcher.offer(records),
     });

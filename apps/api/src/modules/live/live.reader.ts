@@ -5,13 +5,21 @@
 import type pg from "pg";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
-import { LIVE_CHANNEL, notifiedRecords, notifiedSeqs, readLog, type LogRecord } from "./live.log";
+import { LIVE_CHANNEL, logRecordFrom, notifiedRecords, notifiedSeqs, readLog, type LogRecord } from "./live.log";
 
 const BATCH = 1000;
+/** How often the log is checked to still hold the last change taken, besides at every (re)connect
+ * of the LISTEN connection. */
+const CHECK_MS = 5000;
 
 export interface LogReaderOptions {
   /** Where reading starts: the last seq the consumer has. */
   cursor(): number;
+  /** The record at the cursor, when the consumer has seen it. */
+  last(): LogRecord | undefined;
+  /** The log no longer holds what the consumer has (`found` says what it holds instead): the
+   * database went back in time. Nothing more is read or delivered after this. */
+  rewound(found: string): void;
   /** Records read from the log: they follow the cursor. */
   deliver(records: LogRecord[]): void;
   /** Records a notification carried: they may be ahead of the cursor (the consumer holds them
@@ -22,6 +30,8 @@ export interface LogReaderOptions {
   pollMs: number;
   /** PostgreSQL: the URL for the LISTEN connection. */
   listenUrl?: string;
+  /** How often the log is checked to still hold the record at the cursor; default 5 s. */
+  checkMs?: number;
 }
 
 export class LogReader {
@@ -29,6 +39,9 @@ export class LogReader {
   private client: pg.Client | null = null;
   private stopped = false;
   private retryMs = 500;
+  /** When the log was last found to hold the last record taken; 0: check at the next read. */
+  private checkedAt = 0;
+  private rewound = false;
 
   constructor(
     private readonly ctx: DbContext,
@@ -80,6 +93,7 @@ export class LogReader {
    * a payload this process cannot read, makes the reader read the log.
    */
   private notified(payload: string, sender?: number): void {
+    if (this.rewound) return;
     if (sender !== undefined && this.ctx.sql.isOwnConnection?.(sender)) return;
     try {
       const cursor = this.options.cursor();
@@ -94,11 +108,38 @@ export class LogReader {
   }
 
   private async readAll(): Promise<void> {
+    if (this.rewound) return;
+    if (Date.now() - this.checkedAt >= (this.options.checkMs ?? CHECK_MS)) {
+      const found = await this.rewoundTo();
+      if (found !== undefined) {
+        this.rewound = true;
+        return this.options.rewound(found);
+      }
+      this.checkedAt = Date.now();
+    }
     for (;;) {
       const rows = await readLog(this.ctx, this.options.cursor(), BATCH);
       if (rows.length > 0) this.options.deliver(rows);
       if (rows.length < BATCH) return;
     }
+  }
+
+  /**
+   * What the log holds at the last seq taken, when that is not the record taken: the database was
+   * restored, or failed over to a replica the latest commits had not reached (on PostgreSQL a
+   * change is readable an instant before its flush, live.log.ts). New changes there reuse the seqs
+   * this process has already taken, and reading after the cursor would skip them for good. A row
+   * missing at the cursor while later ones exist is taken for pruning, not proof.
+   */
+  private async rewoundTo(): Promise<string | undefined> {
+    const last = this.options.last();
+    if (!last || last.seq !== this.options.cursor()) return undefined;
+    const found = await logRecordFrom(this.ctx, last.seq);
+    if (!found) return `the live log ends before seq ${last.seq}, the last change this process took`;
+    if (found.seq === last.seq && JSON.stringify(found.event) !== JSON.stringify(last.event)) {
+      return `the live log's seq ${last.seq} is a ${found.event.type}, where this process took a ${last.event.type}${found.event.type === last.event.type ? " with other details" : ""}`;
+    }
+    return undefined;
   }
 
   private async connect(url: string): Promise<void> {
@@ -114,6 +155,8 @@ export class LogReader {
     await client.query(`LISTEN ${LIVE_CHANNEL}`);
     this.client = client;
     this.retryMs = 500;
+    // A lost connection is how a database's restart or failover shows here: check what it holds.
+    this.checkedAt = 0;
     this.wake();
   }
 

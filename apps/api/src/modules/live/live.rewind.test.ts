@@ -1,0 +1,186 @@
+// A database that went back in time under a running server: restored from a backup, or failed
+// over to a replica the latest commits had not reached (on PostgreSQL a change is readable an
+// instant before its flush). The log then holds another change, or none, at the seqs this process
+// has taken, and new changes reuse them: read after the cursor, they would be skipped for good,
+// and the board, the caches and the doors would keep changes the database no longer has. The log
+// reader notices; `postern serve` restarts in place and reloads everything from the database.
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildTestApp, createUser, type TestApp } from "../../../test/app";
+import { createTestDatabase, pgAdmin, providers } from "../../../test/databases";
+import { startServe, type ServeProcess } from "../../../test/serve";
+import { lastLogRecord, type LogRecord } from "./live.log";
+import { LogReader } from "./live.reader";
+
+vi.setConfig({ testTimeout: 60_000 });
+
+const until = async (what: () => boolean, label: string, ms = 10_000) => {
+  for (const end = Date.now() + ms; !what() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  expect(what(), label).toBe(true);
+};
+
+/** Ends the LISTEN connections on `database`, as a restart or failover of the server would. */
+async function dropListeners(database: string): Promise<number> {
+  return pgAdmin(async (client) => {
+    const rows = await client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`,
+      [database],
+    );
+    return rows.rowCount ?? 0;
+  });
+}
+
+const databaseOf = (url: string) => new URL(url).pathname.slice(1);
+
+describe.each(providers)("the log reader on %s, when the log no longer holds what it took", (provider) => {
+  let t: TestApp;
+  let reader: LogReader | undefined;
+  let taken: LogRecord;
+  const rewound: string[] = [];
+  let delivered = 0;
+
+  const newGroup = async (name: string) => {
+    const admin = await createUser(t.app, { role: "admin" });
+    const res = await t.app.inject({ method: "POST", url: "/api/groups", headers: admin.headers, payload: { name } });
+    expect(res.statusCode).toBe(201);
+  };
+
+  /** A reader whose consumer has taken `taken` and nothing after it. */
+  const startReader = async (checkMs: number) => {
+    reader = new LogReader(t.app.ctx, {
+      cursor: () => taken.seq,
+      last: () => taken,
+      deliver: (records) => (delivered += records.length),
+      offer: (records) => (delivered += records.length),
+      rewound: (found) => rewound.push(found),
+      log: () => {},
+      pollMs: 20,
+      checkMs,
+      listenUrl: provider === "postgres" ? t.url : undefined,
+    });
+    await reader.start();
+    await reader.settled();
+  };
+
+  beforeEach(async () => {
+    t = await buildTestApp(provider);
+    await newGroup("before-the-restore");
+    taken = (await lastLogRecord(t.app.ctx))!;
+    expect(taken.event.type).toBe("group.created");
+    rewound.length = 0;
+    delivered = 0;
+  }, 120_000);
+  afterEach(async () => {
+    await reader?.stop();
+    reader = undefined;
+    await t?.close();
+  });
+
+  it("stays quiet while the log holds the change taken, and once it is pruned behind later ones", async () => {
+    await startReader(20);
+    await newGroup("later");
+    await until(() => delivered > 0, "the later change delivered");
+    await t.app.ctx.db.liveEvent.deleteMany({ where: { seq: { lte: taken.seq } } });
+    await new Promise((r) => setTimeout(r, 150));
+    await reader!.settled();
+    expect(rewound).toEqual([]);
+  });
+
+  it("reports another change at the seq taken, once, and reads nothing after it", async () => {
+    await startReader(20);
+    await t.app.ctx.db.liveEvent.update({
+      where: { seq: taken.seq },
+      data: { payload: (await t.app.ctx.db.liveEvent.findUniqueOrThrow({ where: { seq: taken.seq } })).payload.replace("before-the-restore", "another-history") },
+    });
+    await until(() => rewound.length > 0, "reported");
+    await newGroup("after-the-restore");
+    await new Promise((r) => setTimeout(r, 150));
+    expect(delivered).toBe(0);
+    expect(rewound).toEqual([`the live log's seq ${taken.seq} is a group.created, where this process took a group.created with other details`]);
+  });
+
+  it("reports a log that ends before the seq taken", async () => {
+    await startReader(20);
+    await t.app.ctx.db.liveEvent.delete({ where: { seq: taken.seq } });
+    await until(() => rewound.length > 0, "reported");
+    expect(rewound).toEqual([`the live log ends before seq ${taken.seq}, the last change this process took`]);
+  });
+
+  it.runIf(provider === "postgres")("checks as soon as its LISTEN connection is back, whatever the interval", async () => {
+    await startReader(3_600_000);
+    await t.app.ctx.db.liveEvent.delete({ where: { seq: taken.seq } });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(rewound).toEqual([]);
+    expect(await dropListeners(databaseOf(t.url))).toBeGreaterThan(0);
+    await until(() => rewound.length > 0, "reported after the reconnect");
+  });
+});
+
+describe("postern serve on postgres, after its database went back in time", () => {
+  let server: ServeProcess | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    await drop?.();
+  });
+
+  it("restarts in place, and serves what the database holds", async () => {
+    const database = await createTestDatabase("postgres");
+    drop = database.drop;
+    server = await startServe({
+      cwd: process.cwd(),
+      env: { DATABASE_URL: database.url, POSTERN_SECRET: "rewind-secret-rewind-secret-0123456789", POSTERN_DATA_DIR: "/tmp" },
+    });
+    const password = /password\s+(\S+)/.exec(server.stdout())?.[1];
+    const login = await fetch(`${server.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password }),
+    });
+    expect(login.status).toBe(200);
+    const headers = { cookie: (login.headers.get("set-cookie") ?? "").split(";")[0]!, "x-postern-csrf": "1", "content-type": "application/json" };
+    const slugs = async () => {
+      const res = await fetch(`${server!.url}/api/services`, { headers });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { slug: string }[]).map((s) => s.slug);
+    };
+
+    // What the backup holds, then a change it does not.
+    const kept = await fetch(`${server.url}/api/services`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ name: "Kept", slug: "kept", kind: "web", url: "https://kept.example", maxDurationSeconds: 600 }),
+    });
+    expect(kept.status).toBe(201);
+    const { Client } = (await import("pg")).default;
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const before = await db.query<{ live: number; audit: number }>(
+        `SELECT (SELECT max("seq") FROM "LiveEvent") AS live, (SELECT max("seq") FROM "AuditEvent") AS audit`,
+      );
+      const lost = await fetch(`${server.url}/api/services`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: "Lost", slug: "lost", kind: "web", url: "https://lost.example", maxDurationSeconds: 600 }),
+      });
+      expect(lost.status).toBe(201);
+      expect(await slugs()).toEqual(expect.arrayContaining(["kept", "lost"]));
+
+      // The database goes back to the backup: the second service, its audit events and its live
+      // events were never written there.
+      const { live, audit } = before.rows[0]!;
+      await db.query(`DELETE FROM "Service" WHERE "slug" = 'lost'`);
+      await db.query(`DELETE FROM "AuditEvent" WHERE "seq" > $1`, [audit]);
+      await db.query(`DELETE FROM "LiveEvent" WHERE "seq" > $1`, [live]);
+      await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [databaseOf(database.url)]);
+    } finally {
+      await db.end();
+    }
+
+    await server.waitForOutput("restarting in place", 15_000);
+    await server.waitForOutput(/"msg":"Postern is serving again"/, 30_000);
+    expect(server.child.exitCode).toBeNull();
+    expect(await slugs()).toEqual(["kept"]);
+    expect(server.stdout() + server.stderr()).toContain("the live log ends before seq");
+  });
+});

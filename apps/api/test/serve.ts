@@ -116,3 +116,17 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
     },
   };
 }
+
+/** Logs in as the admin a first start printed; the headers a browser's requests would carry
+ * (the login cookie, the CSRF header, a JSON body). */
+export async function loginAsFirstAdmin(server: ServeProcess): Promise<{ cookie: string; "x-postern-csrf": string; "content-type": string }> {
+  await server.waitForOutput(/password {2}\S+/);
+  const password = /password {2}(\S+)/.exec(server.stdout())![1]!;
+  const login = await fetch(`${server.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "admin", password }),
+  });
+  if (login.status !== 200) throw new Error(`the first admin's login was answered ${login.status}: ${await login.text()}`);
+  return { cookie: (login.headers.get("set-cookie") ?? "").split(";")[0]!, "x-postern-csrf": "1", "content-type": "application/json" };
+}

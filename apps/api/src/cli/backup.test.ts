@@ -10,7 +10,7 @@ import { exportLines, modelNames, openDatabase } from "@postern/db";
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../test/app";
 import { createTestDatabase, pgAdmin, pgUrl } from "../../test/databases";
 import { postern, type CliResult } from "../../test/cli";
-import { startServe, type ServeProcess } from "../../test/serve";
+import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../test/serve";
 
 const dirs: string[] = [];
 const drops: (() => Promise<void>)[] = [];
@@ -62,15 +62,7 @@ describe("postern backup and restore (SQLite)", () => {
     drops.push(database.drop);
     const env = { DATABASE_URL: database.url, POSTERN_DATA_DIR: cwd };
     server = await startServe({ cwd, env });
-    await server.waitForOutput(/password {2}\S+/);
-    const password = /password {2}(\S+)/.exec(server.stdout())![1]!;
-    const login = await fetch(`${server.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "admin", password }),
-    });
-    expect(login.status).toBe(200);
-    const headers = { cookie: (login.headers.get("set-cookie") ?? "").split(";")[0]!, "x-postern-csrf": "1", "content-type": "application/json" };
+    const headers = await loginAsFirstAdmin(server);
     const created = await fetch(`${server.url}/api/services`, {
       method: "POST",
       headers,

@@ -4,10 +4,13 @@
 // has taken, and new changes reuse them: read after the cursor, they would be skipped for good,
 // and the board, the caches and the doors would keep changes the database no longer has. The log
 // reader notices; `postern serve` restarts in place and reloads everything from the database.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { buildTestApp, createUser, type TestApp } from "../../../test/app";
+import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
 import { createTestDatabase, pgAdmin, providers } from "../../../test/databases";
-import { startServe, type ServeProcess } from "../../../test/serve";
+import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../../test/serve";
 import { lastLogRecord, type LogRecord } from "./live.log";
 import { LogReader } from "./live.reader";
 
@@ -115,29 +118,62 @@ describe.each(providers)("the log reader on %s, when the log no longer holds wha
   });
 });
 
+// The check compares what the process took (a local commit's own event objects, or records parsed
+// from a notification) with what the log holds: a difference that is not a rewind would restart
+// a healthy server.
+describe.each(providers)("on %s, what a change's commit hands the consumers", (provider) => {
+  let t: TestApp | undefined;
+  afterAll(async () => t?.close());
+
+  it("reads back the same from the log, for every kind of change a board sees", async () => {
+    t = await buildTestApp(provider);
+    const { app } = t;
+    const group = await createGroup(app, "ops");
+    const admin = await createUser(app, { role: "admin" });
+    const member = await createUser(app, { groupIds: [group.id] });
+    const service = await createService(app, { groupIds: [group.id] });
+    const checked: string[] = [];
+    const same = async () => {
+      await app.changes.settled();
+      const taken = app.changes.lastRecord!;
+      const logged = await lastLogRecord(app.ctx);
+      expect(logged?.seq).toBe(taken.seq);
+      expect(JSON.stringify(logged?.event)).toBe(JSON.stringify(taken.event));
+      checked.push(taken.event.type);
+    };
+    const call = async (method: "POST" | "PATCH" | "DELETE", url: string, headers: Record<string, string>, payload?: object) => {
+      const res = await app.inject({ method, url, headers, payload });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      await same();
+      return res.json() as { id: string };
+    };
+    const started = await call("POST", `/api/services/${service.id}/sessions`, member.headers, { durationSeconds: 600, reason: "déploiement — ünïcode" });
+    await call("POST", `/api/sessions/${started.id}/extend`, member.headers, { durationSeconds: 300 });
+    await call("DELETE", `/api/sessions/${started.id}`, member.headers);
+    await call("PATCH", `/api/services/${service.id}`, admin.headers, { description: "the VPN" });
+    await call("POST", "/api/groups", admin.headers, { name: "support" });
+    expect(checked).toEqual(expect.arrayContaining(["session.started", "session.extended", "session.ended", "service.updated", "group.created"]));
+  });
+});
+
 describe("postern serve on postgres, after its database went back in time", () => {
   let server: ServeProcess | undefined;
   let drop: (() => Promise<void>) | undefined;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-rewind-"));
   afterAll(async () => {
     await server?.stop();
     await drop?.();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("restarts in place, and serves what the database holds", async () => {
     const database = await createTestDatabase("postgres");
     drop = database.drop;
     server = await startServe({
-      cwd: process.cwd(),
-      env: { DATABASE_URL: database.url, POSTERN_SECRET: "rewind-secret-rewind-secret-0123456789", POSTERN_DATA_DIR: "/tmp" },
+      cwd: dataDir,
+      env: { DATABASE_URL: database.url, POSTERN_SECRET: "rewind-secret-rewind-secret-0123456789", POSTERN_DATA_DIR: dataDir },
     });
-    const password = /password\s+(\S+)/.exec(server.stdout())?.[1];
-    const login = await fetch(`${server.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "admin", password }),
-    });
-    expect(login.status).toBe(200);
-    const headers = { cookie: (login.headers.get("set-cookie") ?? "").split(";")[0]!, "x-postern-csrf": "1", "content-type": "application/json" };
+    const headers = await loginAsFirstAdmin(server);
     const slugs = async () => {
       const res = await fetch(`${server!.url}/api/services`, { headers });
       expect(res.status).toBe(200);

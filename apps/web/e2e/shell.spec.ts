@@ -107,3 +107,33 @@ test("the board's data is asked for together with the caller, not a round trip a
   await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
   expect(asked.sort()).toEqual(["/api/services", "/api/sessions"]);
 });
+
+test("the admin pages are fetched only by an admin heading for them", async ({ page, factory, signIn }) => {
+  const { member, service } = await factory.team();
+  const scripts: string[] = [];
+  page.on("request", (req) => {
+    const { pathname } = new URL(req.url());
+    if (pathname.startsWith("/assets/") && pathname.endsWith(".js")) scripts.push(pathname);
+  });
+  const adminChunk = () => scripts.filter((p) => /\/admin-[^/]*\.js$/.test(p));
+  await signIn(page, member);
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My sessions" }).click();
+  await expect(page).toHaveTitle("My sessions · Postern");
+  expect(scripts.length).toBeGreaterThan(0);
+  expect(adminChunk()).toEqual([]);
+
+  // An admin: not with the board either, but as soon as the pointer is on an admin link.
+  await page.context().clearCookies();
+  await signIn(page, "admin");
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  expect(adminChunk()).toEqual([]);
+  const adminLink = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" });
+  await adminLink.hover();
+  await expect.poll(() => adminChunk().length).toBe(1);
+  await adminLink.click();
+  await expect(page).toHaveTitle("Users · Admin · Postern");
+  await page.getByRole("navigation", { name: "Admin sections" }).getByRole("link", { name: "Audit" }).click();
+  await expect(page).toHaveTitle(/Audit/);
+  expect(adminChunk()).toHaveLength(1);
+});

@@ -5,16 +5,18 @@ import { LoginPage } from "./pages/LoginPage";
 import { BoardPage } from "./pages/BoardPage";
 import { MySessionsPage } from "./pages/MySessionsPage";
 import { AccountPage } from "./pages/AccountPage";
-import { AuditPage } from "./pages/AuditPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { AdminLayout } from "./pages/admin/AdminLayout";
-import { UsersPage } from "./pages/admin/UsersPage";
-import { GroupsPage } from "./pages/admin/GroupsPage";
-import { ServicesPage } from "./pages/admin/ServicesPage";
+import { lazyAdminPage } from "./pages/admin/lazy";
 import { TokensPage } from "./pages/TokensPage";
-import { MessagesPage } from "./pages/admin/MessagesPage";
-import { GatewaysPage } from "./pages/admin/GatewaysPage";
-import { TunnelPage } from "./pages/admin/TunnelPage";
+
+const UsersPage = lazyAdminPage("UsersPage");
+const GroupsPage = lazyAdminPage("GroupsPage");
+const ServicesPage = lazyAdminPage("ServicesPage");
+const MessagesPage = lazyAdminPage("MessagesPage");
+const GatewaysPage = lazyAdminPage("GatewaysPage");
+const TunnelPage = lazyAdminPage("TunnelPage");
+const AuditPage = lazyAdminPage("AuditPage");
 
 // Page paths stay clear of the API's compatibility prefixes (/conn/, /session/, /service/),
 // which the server answers itself instead of serving the SPA.

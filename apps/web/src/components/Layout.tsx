@@ -5,7 +5,11 @@ import { NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { useLogout, useMe } from "../api/auth";
 import { displayName } from "../lib/format";
 import { ConnectionState, LiveBanner, useLiveUpdates, useOfferAttention, usePersonalNotices } from "../live";
+import { preloadAdminPages } from "../pages/admin/lazy";
 import { ThemeSwitch } from "./ThemeSwitch";
+
+/** On an admin link: fetch the admin pages as soon as the user heads for them. */
+const preload = { onPointerEnter: () => void preloadAdminPages().catch(() => {}), onFocus: () => void preloadAdminPages().catch(() => {}) };
 
 export function Layout() {
   const me = useMe().data;
@@ -34,10 +38,18 @@ export function Layout() {
           </NavLink>
           <NavLink to="/sessions">My sessions</NavLink>
           {!isAdmin && <NavLink to="/tokens">API tokens</NavLink>}
-          {isAdmin && <NavLink to="/admin/audit">Audit</NavLink>}
+          {isAdmin && (
+            <NavLink to="/admin/audit" {...preload}>
+              Audit
+            </NavLink>
+          )}
           {isAdmin && (
             // The audit page sits among the admin tabs but has its own top-level link.
-            <NavLink to="/admin" className={() => (pathname.startsWith("/admin") && !pathname.startsWith("/admin/audit") ? "active" : "")}>
+            <NavLink
+              to="/admin"
+              {...preload}
+              className={() => (pathname.startsWith("/admin") && !pathname.startsWith("/admin/audit") ? "active" : "")}
+            >
               Admin
             </NavLink>
           )}

@@ -1,5 +1,7 @@
 // The admin area: one heading and one row of tabs over every admin page, the audit trail included.
+import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router-dom";
+import { Loading } from "../../components/Loading";
 
 const TABS = [
   ["users", "Users"],
@@ -23,7 +25,10 @@ export function AdminLayout() {
           </NavLink>
         ))}
       </nav>
-      <Outlet />
+      {/* The pages arrive in a chunk of their own (lazy.ts); the tabs stay while it loads. */}
+      <Suspense fallback={<Loading what="Opening the admin pages" />}>
+        <Outlet />
+      </Suspense>
     </div>
   );
 }

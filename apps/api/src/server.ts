@@ -174,9 +174,10 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   // The database no longer holds changes this process has taken (changes.ts): its board, caches,
   // schedules and doors hold them still, and new changes would reuse their seqs unseen. All of
   // that is rebuilt from the database at start, so the server starts again, in this process:
-  // requests in flight finish, websockets close with 1012 and their clients reconnect.
+  // requests in flight finish, and the browsers, told by the live stream to start over
+  // (live.plugin.ts), reconnect and take the board afresh.
   const restartOnRewind = (current: FastifyInstance) => {
-    current.changes.onRewound = (reason) => {
+    current.changes.onRewound((reason) => {
       if (state !== "serving" || current !== app) return;
       state = "restarting";
       app.log.warn(`restarting in place to reload from the database: ${reason}`);
@@ -194,7 +195,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
         app.log.info({ url }, "Postern is serving again");
         if (stopAfterRestart) shutdown(stopAfterRestart);
       })();
-    };
+    });
   };
   restartOnRewind(app);
   process.once("SIGINT", () => shutdown("SIGINT"));

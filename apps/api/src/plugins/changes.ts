@@ -34,9 +34,7 @@ export class ChangeDispatcher implements ChangeSink {
   /** The record at `lastSeq`, when this process has seen it: what the log must still hold there
    * (the log reader checks, live.reader.ts). */
   lastRecord: LogRecord | undefined;
-  /** Told when the log no longer holds what this process has taken: the database was restored or
-   * failed over to a copy without its latest changes. The server restarts in place (server.ts). */
-  onRewound: (reason: string) => void = () => {};
+  private readonly rewoundListeners: ((reason: string) => void)[] = [];
   private readonly consumers = new Set<ChangeConsumer>();
   private readonly atCommit = new Set<ChangeConsumer>();
   /** Seqs `atCommit` heard at their commit and the drain has yet to reach: it skips them there. */
@@ -76,6 +74,18 @@ export class ChangeDispatcher implements ChangeSink {
    * work they will do is small (the live stream's audience, in practice). */
   runAtOnceWhile(small: () => boolean): void {
     this.atOnce = small;
+  }
+
+  /** `listener` is told, in the order of these calls, when the log no longer holds what this
+   * process has taken: the database was restored or failed over to a copy without its latest
+   * changes. The live stream tells its clients to start over; the server restarts in place
+   * (server.ts). */
+  onRewound(listener: (reason: string) => void): void {
+    this.rewoundListeners.push(listener);
+  }
+
+  rewound(reason: string): void {
+    for (const listener of this.rewoundListeners) this.guard(() => listener(reason));
   }
 
   attachReader(wake: () => void): void {
@@ -210,7 +220,7 @@ export default fp(
       rewound: (found) => {
         const reason = `the database no longer holds this process's latest changes (${found}): it was restored, or failed over to a copy that had not received them`;
         app.log.error(reason);
-        dispatcher.onRewound(reason);
+        dispatcher.rewound(reason);
       },
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,

@@ -374,6 +374,11 @@ export class LiveHub {
     setTimeout(() => socket.terminate(), 2000).unref();
   }
 
+  /** `drop` for every client. */
+  dropAll(reason: string): void {
+    for (const { clients } of [...this.classes.values()]) for (const client of [...clients]) this.drop(client, reason);
+  }
+
   private add(client: LiveClient): void {
     let entry = this.classes.get(client.cls.key);
     if (!entry) {

@@ -30,6 +30,9 @@ export default fp(
     app.metrics.countLiveClients = () => hub.clientCount;
     const unsubscribe = app.changes.subscribe((record) => hub.deliver(record));
     app.changes.runAtOnceWhile(() => hub.clientCount <= AT_ONCE_AUDIENCE);
+    // The database went back in time: what a browser holds may be a change it no longer has, and
+    // resuming after it would skip the change that now has its seq. A snapshot, not a resume.
+    app.changes.onRewound(() => hub.dropAll("the server reloaded the board from the database"));
 
     const prune = () => pruneLog(app.ctx, LIVE_RETAIN_EVENTS, LIVE_RETAIN_MS).catch((err: unknown) => log("live: pruning failed", err));
     let pruner: NodeJS.Timeout | undefined;

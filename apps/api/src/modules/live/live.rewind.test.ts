@@ -11,6 +11,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
 import { createTestDatabase, pgAdmin, providers } from "../../../test/databases";
 import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../../test/serve";
+import WebSocket from "ws";
+import { RESYNC_CLOSE_CODE } from "./live.hub";
 import { lastLogRecord, type LogRecord } from "./live.log";
 import { LogReader } from "./live.reader";
 
@@ -166,7 +168,7 @@ describe("postern serve on postgres, after its database went back in time", () =
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("restarts in place, and serves what the database holds", async () => {
+  it("restarts in place, tells the browsers to start over, and serves what the database holds", async () => {
     const database = await createTestDatabase("postgres");
     drop = database.drop;
     server = await startServe({
@@ -174,6 +176,12 @@ describe("postern serve on postgres, after its database went back in time", () =
       env: { DATABASE_URL: database.url, POSTERN_SECRET: "rewind-secret-rewind-secret-0123456789", POSTERN_DATA_DIR: dataDir },
     });
     const headers = await loginAsFirstAdmin(server);
+    // A browser on the board: it is told to start over, not to resume after a change that is gone.
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/live`, { headers: { cookie: headers.cookie } });
+    const heard: { type: string; reason?: string }[] = [];
+    ws.on("message", (data: Buffer) => heard.push(JSON.parse(data.toString()) as { type: string }));
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    await until(() => heard.some((m) => m.type === "snapshot"), "the live stream's snapshot");
     const slugs = async () => {
       const res = await fetch(`${server!.url}/api/services`, { headers });
       expect(res.status).toBe(200);
@@ -218,5 +226,7 @@ describe("postern serve on postgres, after its database went back in time", () =
     expect(server.child.exitCode).toBeNull();
     expect(await slugs()).toEqual(["kept"]);
     expect(server.stdout() + server.stderr()).toContain("the live log ends before seq");
+    expect(await closed).toBe(RESYNC_CLOSE_CODE);
+    expect(heard.at(-1)).toEqual({ type: "resync", reason: "the server reloaded the board from the database" });
   });
 });

@@ -374,9 +374,9 @@ export class LiveHub {
     setTimeout(() => socket.terminate(), 2000).unref();
   }
 
-  /** `drop` for every client. */
+  /** `drop` for every client, those still waiting for their snapshot or replay included. */
   dropAll(reason: string): void {
-    for (const { clients } of [...this.classes.values()]) for (const client of [...clients]) this.drop(client, reason);
+    for (const client of [...this.allClients()]) this.drop(client, reason);
   }
 
   private add(client: LiveClient): void {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
 import { createTestDatabase, pgAdmin, providers } from "../../../test/databases";
+import { postern } from "../../../test/cli";
 import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../../test/serve";
 import WebSocket from "ws";
 import { RESYNC_CLOSE_CODE } from "./live.hub";
@@ -158,43 +159,66 @@ describe.each(providers)("on %s, what a change's commit hands the consumers", (p
   });
 });
 
-describe("postern serve on postgres, after its database went back in time", () => {
+/** The services a running server's board lists, and a way to add one, as its first admin. */
+async function boardOf(server: ServeProcess) {
+  const headers = await loginAsFirstAdmin(server);
+  return {
+    headers,
+    slugs: async () => {
+      const res = await fetch(`${server.url}/api/services`, { headers });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { slug: string }[]).map((s) => s.slug);
+    },
+    create: async (slug: string) => {
+      const res = await fetch(`${server.url}/api/services`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: slug, slug, kind: "web", url: `https://${slug}.example`, maxDurationSeconds: 600 }),
+      });
+      expect(res.status).toBe(201);
+    },
+  };
+}
+
+/** Waits for the restart in place, then checks the board holds what the database does. */
+async function expectRestartedOnto(server: ServeProcess, slugs: () => Promise<string[]>, expected: string[]) {
+  await server.waitForOutput("restarting in place", 15_000);
+  await server.waitForOutput(/"msg":"Postern is serving again"/, 30_000);
+  expect(server.child.exitCode).toBeNull();
+  expect(await slugs()).toEqual(expected);
+  expect(server.stdout() + server.stderr()).toContain("the live log ends before seq");
+}
+
+describe("postern serve, after its database went back in time", () => {
   let server: ServeProcess | undefined;
-  let drop: (() => Promise<void>) | undefined;
+  const drops: (() => Promise<void>)[] = [];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-rewind-"));
-  afterAll(async () => {
+  afterEach(async () => {
     await server?.stop();
-    await drop?.();
+    server = undefined;
+  });
+  afterAll(async () => {
+    for (const drop of drops) await drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("restarts in place, tells the browsers to start over, and serves what the database holds", async () => {
+  it("on postgres: restarts in place, tells the browsers to start over, and serves what the database holds", async () => {
     const database = await createTestDatabase("postgres");
-    drop = database.drop;
+    drops.push(database.drop);
     server = await startServe({
       cwd: dataDir,
       env: { DATABASE_URL: database.url, POSTERN_SECRET: "rewind-secret-rewind-secret-0123456789", POSTERN_DATA_DIR: dataDir },
     });
-    const headers = await loginAsFirstAdmin(server);
+    const board = await boardOf(server);
     // A browser on the board: it is told to start over, not to resume after a change that is gone.
-    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/live`, { headers: { cookie: headers.cookie } });
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/live`, { headers: { cookie: board.headers.cookie } });
     const heard: { type: string; reason?: string }[] = [];
     ws.on("message", (data: Buffer) => heard.push(JSON.parse(data.toString()) as { type: string }));
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
     await until(() => heard.some((m) => m.type === "snapshot"), "the live stream's snapshot");
-    const slugs = async () => {
-      const res = await fetch(`${server!.url}/api/services`, { headers });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { slug: string }[]).map((s) => s.slug);
-    };
 
     // What the backup holds, then a change it does not.
-    const kept = await fetch(`${server.url}/api/services`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ name: "Kept", slug: "kept", kind: "web", url: "https://kept.example", maxDurationSeconds: 600 }),
-    });
-    expect(kept.status).toBe(201);
+    await board.create("kept");
     const { Client } = (await import("pg")).default;
     const db = new Client({ connectionString: database.url });
     await db.connect();
@@ -202,16 +226,11 @@ describe("postern serve on postgres, after its database went back in time", () =
       const before = await db.query<{ live: number; audit: number }>(
         `SELECT (SELECT max("seq") FROM "LiveEvent") AS live, (SELECT max("seq") FROM "AuditEvent") AS audit`,
       );
-      const lost = await fetch(`${server.url}/api/services`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ name: "Lost", slug: "lost", kind: "web", url: "https://lost.example", maxDurationSeconds: 600 }),
-      });
-      expect(lost.status).toBe(201);
-      expect(await slugs()).toEqual(expect.arrayContaining(["kept", "lost"]));
+      await board.create("lost");
+      expect(await board.slugs()).toEqual(expect.arrayContaining(["kept", "lost"]));
 
-      // The database goes back to the backup: the second service, its audit events and its live
-      // events were never written there.
+      // The database goes back to the backup (as a failover to a replica it had not reached would):
+      // the second service, its audit events and its live events were never written there.
       const { live, audit } = before.rows[0]!;
       await db.query(`DELETE FROM "Service" WHERE "slug" = 'lost'`);
       await db.query(`DELETE FROM "AuditEvent" WHERE "seq" > $1`, [audit]);
@@ -221,12 +240,27 @@ describe("postern serve on postgres, after its database went back in time", () =
       await db.end();
     }
 
-    await server.waitForOutput("restarting in place", 15_000);
-    await server.waitForOutput(/"msg":"Postern is serving again"/, 30_000);
-    expect(server.child.exitCode).toBeNull();
-    expect(await slugs()).toEqual(["kept"]);
-    expect(server.stdout() + server.stderr()).toContain("the live log ends before seq");
+    await expectRestartedOnto(server, board.slugs, ["kept"]);
     expect(await closed).toBe(RESYNC_CLOSE_CODE);
     expect(heard.at(-1)).toEqual({ type: "resync", reason: "the server reloaded the board from the database" });
+  });
+
+  // The README says to stop Postern first, and a change made in the seconds before the server
+  // notices is lost to the restore; but one that was not stopped must not go on serving a board
+  // the database no longer has.
+  it("on sqlite: a restore under the running server is noticed by its poll, and reloaded", async () => {
+    const database = await createTestDatabase("sqlite");
+    drops.push(database.drop);
+    const env = { DATABASE_URL: database.url, POSTERN_DATA_DIR: dataDir };
+    server = await startServe({ cwd: dataDir, env });
+    const board = await boardOf(server);
+    await board.create("kept");
+    const backupFile = path.join(dataDir, "backup.db");
+    expect((await postern(["backup", backupFile], env, dataDir)).code).toBe(0);
+    await board.create("lost");
+    expect(await board.slugs()).toEqual(expect.arrayContaining(["kept", "lost"]));
+    const restored = await postern(["restore", backupFile, "--force"], env, dataDir);
+    expect(restored.code, restored.stderr).toBe(0);
+    await expectRestartedOnto(server, board.slugs, ["kept"]);
   });
 });

@@ -137,3 +137,18 @@ test("the admin pages are fetched only by an admin heading for them", async ({ p
   await expect(page).toHaveTitle(/Audit/);
   expect(adminChunk()).toHaveLength(1);
 });
+
+test("admin pages that cannot be fetched leave the shell and offer a reload", async ({ page, signIn }) => {
+  // As after an upgrade while the tab stayed open: the old chunk is gone.
+  await page.route(/\/assets\/admin-[^/]*\.js$/, (route) => route.fulfill({ status: 404, body: "" }));
+  await signIn(page, "admin");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+  const alert = page.getByRole("alert");
+  await expect(alert).toContainText("The admin pages could not be loaded");
+  await expect(page.getByRole("navigation", { name: "Admin sections" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
+
+  await page.unroute(/\/assets\/admin-[^/]*\.js$/);
+  await alert.getByRole("button", { name: "Reload" }).click();
+  await expect(page).toHaveTitle("Users · Admin · Postern");
+});

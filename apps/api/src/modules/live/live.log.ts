@@ -105,13 +105,17 @@ export async function appendLog(
   return out;
 }
 
+/** A log row as plain SQL reads it. */
+type LogRow = { seq: number; payload: string };
+const recordOfRow = (row: LogRow): LogRecord => recordOf({ seq: Number(row.seq), payload: row.payload });
+
 /** Events after `since`, oldest first, at most `limit`. Plain SQL: the log is read often (every
  * other process's change, and a poll on SQLite). */
 export async function readLog(ctx: DbContext, since: number, limit: number): Promise<LogRecord[]> {
   const rows = await ctx.sql.read((sql) =>
-    sql.all<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" > ? ORDER BY "seq" ASC LIMIT ${Math.floor(limit)}`, [since]),
+    sql.all<LogRow>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" > ? ORDER BY "seq" ASC LIMIT ${Math.floor(limit)}`, [since]),
   );
-  return rows.map((r) => recordOf({ seq: Number(r.seq), payload: r.payload }));
+  return rows.map(recordOfRow);
 }
 
 export async function lastLogSeq(ctx: DbContext): Promise<number> {
@@ -121,16 +125,14 @@ export async function lastLogSeq(ctx: DbContext): Promise<number> {
 
 /** The newest event of the log, if any. */
 export async function lastLogRecord(ctx: DbContext): Promise<LogRecord | undefined> {
-  const row = await ctx.sql.read((sql) => sql.get<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" ORDER BY "seq" DESC LIMIT 1`));
-  return row ? recordOf({ seq: Number(row.seq), payload: row.payload }) : undefined;
+  const row = await ctx.sql.read((sql) => sql.get<LogRow>(`SELECT "seq", "payload" FROM "LiveEvent" ORDER BY "seq" DESC LIMIT 1`));
+  return row && recordOfRow(row);
 }
 
 /** The first event at or after `seq`, if any. */
 export async function logRecordFrom(ctx: DbContext, seq: number): Promise<LogRecord | undefined> {
-  const row = await ctx.sql.read((sql) =>
-    sql.get<{ seq: number; payload: string }>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" >= ? ORDER BY "seq" ASC LIMIT 1`, [seq]),
-  );
-  return row ? recordOf({ seq: Number(row.seq), payload: row.payload }) : undefined;
+  const row = await ctx.sql.read((sql) => sql.get<LogRow>(`SELECT "seq", "payload" FROM "LiveEvent" WHERE "seq" >= ? ORDER BY "seq" ASC LIMIT 1`, [seq]));
+  return row && recordOfRow(row);
 }
 
 /** The oldest seq the log still holds (0 when empty). */

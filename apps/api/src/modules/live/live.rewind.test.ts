@@ -24,18 +24,16 @@ const until = async (what: () => boolean, label: string, ms = 10_000) => {
   expect(what(), label).toBe(true);
 };
 
-/** Ends the LISTEN connections on `database`, as a restart or failover of the server would. */
-async function dropListeners(database: string): Promise<number> {
+/** Ends the LISTEN connections on the database at `url`, as a restart or failover of the server would. */
+async function dropListeners(url: string): Promise<number> {
   return pgAdmin(async (client) => {
     const rows = await client.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`,
-      [database],
+      [new URL(url).pathname.slice(1)],
     );
     return rows.rowCount ?? 0;
   });
 }
-
-const databaseOf = (url: string) => new URL(url).pathname.slice(1);
 
 describe.each(providers)("the log reader on %s, when the log no longer holds what it took", (provider) => {
   let t: TestApp;
@@ -116,7 +114,7 @@ describe.each(providers)("the log reader on %s, when the log no longer holds wha
     await t.app.ctx.db.liveEvent.delete({ where: { seq: taken.seq } });
     await new Promise((r) => setTimeout(r, 150));
     expect(rewound).toEqual([]);
-    expect(await dropListeners(databaseOf(t.url))).toBeGreaterThan(0);
+    expect(await dropListeners(t.url)).toBeGreaterThan(0);
     await until(() => rewound.length > 0, "reported after the reconnect");
   });
 });
@@ -235,10 +233,10 @@ describe("postern serve, after its database went back in time", () => {
       await db.query(`DELETE FROM "Service" WHERE "slug" = 'lost'`);
       await db.query(`DELETE FROM "AuditEvent" WHERE "seq" > $1`, [audit]);
       await db.query(`DELETE FROM "LiveEvent" WHERE "seq" > $1`, [live]);
-      await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [databaseOf(database.url)]);
     } finally {
       await db.end();
     }
+    expect(await dropListeners(database.url)).toBeGreaterThan(0);
 
     await expectRestartedOnto(server, board.slugs, ["kept"]);
     expect(await closed).toBe(RESYNC_CLOSE_CODE);

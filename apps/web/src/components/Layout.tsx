@@ -8,8 +8,10 @@ import { ConnectionState, LiveBanner, useLiveUpdates, useOfferAttention, usePers
 import { preloadAdminPages } from "../pages/admin/lazy";
 import { ThemeSwitch } from "./ThemeSwitch";
 
-/** On an admin link: fetch the admin pages as soon as the user heads for them. */
-const preload = { onPointerEnter: () => void preloadAdminPages().catch(() => {}), onFocus: () => void preloadAdminPages().catch(() => {}) };
+/** On an admin link: fetch the admin pages as soon as the user heads for them. A failure here is
+ * met again, and shown, when the page itself asks for them. */
+const fetchAdminPages = () => void preloadAdminPages().catch(() => {});
+const preload = { onPointerEnter: fetchAdminPages, onFocus: fetchAdminPages };
 
 export function Layout() {
   const me = useMe().data;

@@ -11,16 +11,14 @@ import { openLive } from "../src/modules/live/live.test-client";
 import { pgAdmin, pgUrl, providers } from "../test/databases";
 import {
   createServices,
-  firstAdmin,
   lastSeqOf,
-  login,
   missingFromDatabase,
   missingFromReplay,
   verifyAudit,
   Writers,
   type Auth,
 } from "../test/fault-load";
-import { startServe, type ServeProcess } from "../test/serve";
+import { loginAsFirstAdmin, startServe, type ServeProcess } from "../test/serve";
 
 const WRITERS = 6;
 /** Enough acknowledged changes that the fault lands among them, few enough to stay quick. */
@@ -46,8 +44,7 @@ describe.each(providers)("faults under write load on %s", (provider) => {
     env = { DATABASE_URL: databaseUrl, POSTERN_DATA_DIR: dir, POSTERN_LOG_LEVEL: "info" };
     if (provider === "postgres") await pgAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
     server = await startServe({ env, cwd: dir });
-    const admin = firstAdmin(server.stdout());
-    auth = await login(server.url, admin.username, admin.password);
+    auth = await loginAsFirstAdmin(server);
   });
   afterAll(async () => {
     if (server && server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");

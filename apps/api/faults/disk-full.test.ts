@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZErrorBody } from "@postern/contracts";
-import { createServices, firstAdmin, login, Writers, type Auth } from "../test/fault-load";
-import { startServe, type ServeProcess } from "../test/serve";
+import { createServices, Writers, type Auth } from "../test/fault-load";
+import { loginAsFirstAdmin, startServe, type ServeProcess } from "../test/serve";
 
 /** Mounts a 20 MB tmpfs; the reason when this machine does not allow it. */
 function mountSmallVolume(dir: string): string | undefined {
@@ -54,8 +54,7 @@ describe("a full disk under SQLite", () => {
   it("answers 503 storage_full while full, keeps reading, and writes again within 2 s of space returning", async (ctx) => {
     if (mountProblem) ctx.skip();
     server = await startServe({ env: { DATABASE_URL: `file:${path.join(vol, "postern.db")}`, POSTERN_DATA_DIR: vol }, cwd: root });
-    const admin = firstAdmin(server.stdout());
-    const auth: Auth = await login(server.url, admin.username, admin.password);
+    const auth: Auth = await loginAsFirstAdmin(server);
     const services = await createServices(server.url, auth, 4);
     const headers = { cookie: auth.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
     const tokenRes = await fetch(`${server.url}/api/tokens`, {

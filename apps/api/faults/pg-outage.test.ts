@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZErrorBody } from "@postern/contracts";
 import { openDatabase } from "@postern/db";
 import { pgAdmin, pgUrl } from "../test/databases";
-import { createServices, firstAdmin, login, type Auth } from "../test/fault-load";
-import { startServe, type ServeProcess } from "../test/serve";
+import { createServices, type Auth } from "../test/fault-load";
+import { loginAsFirstAdmin, startServe, type ServeProcess } from "../test/serve";
 
 const OUTAGE_MS = 4_000;
 
@@ -61,8 +61,7 @@ describe("a PostgreSQL outage", () => {
       env: { DATABASE_URL: databaseUrl, POSTERN_DATA_DIR: dir, POSTERN_LOG_LEVEL: "info", POSTERN_MIN_SESSION_SECONDS: "1" },
       cwd: dir,
     });
-    const admin = firstAdmin(server.stdout());
-    const auth: Auth = await login(server.url, admin.username, admin.password);
+    const auth: Auth = await loginAsFirstAdmin(server);
     const headers = { cookie: auth.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
     const [serviceId] = await createServices(server.url, auth, 1);
     const started = await fetch(`${server.url}/api/services/${serviceId}/sessions`, {

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { imageRuntime, interpolate, readCompose } from "../test/deploy";
 import { pgAdmin, pgUrl } from "../test/databases";
 import { nginxBin, renderNginxConf } from "../test/nginx";
-import { freePort, repoRoot } from "../test/serve";
+import { firstAdminOf, freePort, repoRoot } from "../test/serve";
 
 const chromium = [process.env.POSTERN_CHROMIUM, "/usr/bin/chromium", "/usr/bin/google-chrome"].find((p) => p && fs.existsSync(p));
 const children: ChildProcess[] = [];
@@ -177,8 +177,8 @@ describe("pnpm start", () => {
     });
     const base = `http://127.0.0.1:${port}`;
     await until("pnpm start", ready(base), 300_000, server);
-    await until("the first-start banner", () => /password {2}\S+/.test(server.output()), 10_000, server);
-    const password = /password {2}(\S+)/.exec(server.output())![1]!;
+    await until("the first-start banner", () => firstAdminOf(server.output()) !== undefined, 10_000, server);
+    const { password } = firstAdminOf(server.output())!;
 
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);

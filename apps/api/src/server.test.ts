@@ -4,28 +4,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import net from "node:net";
 import WebSocket from "ws";
+import { freePort, loginWithBanner, posternCommand } from "../test/serve";
 
-const require = createRequire(import.meta.url);
-const cliEntry = path.resolve(import.meta.dirname, "cli/index.ts");
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** `node --import tsx …` rather than the tsx CLI, so the signal reaches the server itself. */
+/** Spawned here rather than by test/serve's startServe: the test times the exit from the signal
+ * and reads the output to its last line. */
 function startServe(env: Record<string, string>, cwd: string): ChildProcess {
-  return spawn(process.execPath, ["--import", pathToFileURL(require.resolve("tsx")).href, cliEntry, "serve"], {
+  const [file, ...args] = posternCommand("source", ["serve"]);
+  return spawn(file!, args, {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -90,17 +79,9 @@ describe("postern serve: graceful shutdown", () => {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${stdout}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const password = /password\s+(\S+)/.exec(stdout)?.[1];
-    expect(password).toBeTruthy();
 
     // A websocket on the live board, when that route accepts us.
-    const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "admin", password }),
-    });
-    expect(login.status).toBe(200);
-    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const { cookie } = await loginWithBanner(`http://127.0.0.1:${port}`, stdout);
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`, { headers: { cookie } });
     const wsOpen = await new Promise<boolean>((resolve) => {
       ws.once("open", () => resolve(true));

@@ -20,25 +20,6 @@ async function call(url: string, auth: Auth, method: string, path: string, body?
   return fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
-/** Logs in; the `postern_session=…` cookie. */
-export async function login(url: string, username: string, password: string): Promise<Auth> {
-  const res = await fetch(`${url}/api/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  return { cookie: (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "" };
-}
-
-/** The first admin's credentials from a first start's output. */
-export function firstAdmin(stdout: string): { username: string; password: string } {
-  const username = /username\s+(\S+)/.exec(stdout)?.[1];
-  const password = /password\s+(\S+)/.exec(stdout)?.[1];
-  if (!username || !password) throw new Error(`no first-admin login in the output:\n${stdout}`);
-  return { username, password };
-}
-
 export async function createServices(url: string, auth: Auth, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {

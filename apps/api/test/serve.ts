@@ -117,16 +117,32 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
   };
 }
 
-/** Logs in as the admin a first start printed; the headers a browser's requests would carry
- * (the login cookie, the CSRF header, a JSON body). */
-export async function loginAsFirstAdmin(server: ServeProcess): Promise<{ cookie: string; "x-postern-csrf": string; "content-type": string }> {
-  await server.waitForOutput(/password {2}\S+/);
-  const password = /password {2}(\S+)/.exec(server.stdout())![1]!;
-  const login = await fetch(`${server.url}/api/auth/login`, {
+/** The first admin's login, as a first start prints it (`    username  …`, `    password  …`);
+ * undefined before the banner is out. */
+export function firstAdminOf(output: string): { username: string; password: string } | undefined {
+  const username = /username {2}(\S+)/.exec(output)?.[1];
+  const password = /password {2}(\S+)/.exec(output)?.[1];
+  return username && password ? { username, password } : undefined;
+}
+
+/** The headers a browser's requests would carry (the login cookie, the CSRF header, a JSON body). */
+export type BrowserHeaders = { cookie: string; "x-postern-csrf": string; "content-type": string };
+
+/** Logs in as the admin a first start printed, on the server at `url`. */
+export async function loginWithBanner(url: string, output: string): Promise<BrowserHeaders> {
+  const admin = firstAdminOf(output);
+  if (!admin) throw new Error(`no first-admin login in the output:\n${output}`);
+  const login = await fetch(`${url}/api/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: "admin", password }),
+    body: JSON.stringify(admin),
   });
   if (login.status !== 200) throw new Error(`the first admin's login was answered ${login.status}: ${await login.text()}`);
   return { cookie: (login.headers.get("set-cookie") ?? "").split(";")[0]!, "x-postern-csrf": "1", "content-type": "application/json" };
+}
+
+/** Logs in as the admin the server's first start printed, once the banner is out. */
+export async function loginAsFirstAdmin(server: ServeProcess): Promise<BrowserHeaders> {
+  await server.waitForOutput(/password {2}\S+/);
+  return loginWithBanner(server.url, server.stdout());
 }

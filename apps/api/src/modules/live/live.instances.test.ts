@@ -1,8 +1,11 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZService, ZSession, type TLiveServerMessage } from "@postern/contracts";
 import { createTestDatabase } from "../../../test/databases";
 import { openLive, type LiveTestClient } from "./live.test-client";
-import { startServerProcess, type ServerProcess } from "./live.test-server";
+import { loginWithBanner, startServe, type ServeProcess } from "../../../test/serve";
 
 const hasSession = (id: string, type: string) => (ms: TLiveServerMessage[]) =>
   ms.some((m) => m.type === "event" && m.event.type === type && "session" in m.event && m.event.session.id === id);
@@ -11,35 +14,36 @@ const hasSession = (id: string, type: string) => (ms: TLiveServerMessage[]) =>
 // PostgreSQL database, a client on each.
 describe("live board across two API processes on postgres", () => {
   let db: { url: string; drop: () => Promise<void> };
-  let a: ServerProcess;
-  let b: ServerProcess;
+  let a: ServeProcess;
+  let b: ServeProcess;
+  const dirs: string[] = [];
+  /** One `postern serve` with a data directory of its own, as each instance behind a load
+   * balancer has. */
+  const instance = (env: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-serve-"));
+    dirs.push(dir);
+    return startServe({ env: { ...env, POSTERN_DATA_DIR: dir }, cwd: dir });
+  };
   const clients: LiveTestClient[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase("postgres");
     const env = { DATABASE_URL: db.url, POSTERN_SECRET: "live-instances-secret-0123456789-abcdefghij" };
-    a = await startServerProcess(env);
-    b = await startServerProcess(env);
+    a = await instance(env);
+    b = await instance(env);
   }, 120_000);
   afterAll(async () => {
     for (const c of clients) c.ws.terminate();
     await a?.stop();
     await b?.stop();
     await db?.drop();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("delivers a change made through one instance to the clients of both, in the same order", async () => {
-    const password = /password\s+(\S+)/.exec(a.output())?.[1];
-    const username = /username\s+(\S+)/.exec(a.output())?.[1];
-    expect(password && username).toBeTruthy();
-    const login = await fetch(`${a.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    expect(login.status).toBe(200);
-    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    const headers = { cookie, "x-postern-csrf": "1", "content-type": "application/json" };
+    // A started first: it migrated the database and printed the first admin's login.
+    const headers = await loginWithBanner(a.url, a.stdout());
+    const { cookie } = headers;
 
     const onA = await openLive(a.url, { cookie });
     const onB = await openLive(b.url, { cookie });

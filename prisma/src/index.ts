@@ -8,7 +8,7 @@ import { PrismaClient as SqliteClient, Prisma } from "../generated/sqlite/client
 import { configPath, prismaBin, type Provider } from "../scripts/providers";
 import { registerSerialClient, SerialSqliteFactory } from "./sqlite-serial";
 import { countingFactory } from "./query-count";
-import { postgresSql, sqliteSql, type SqlDatabase } from "./sql";
+import { KEEP_CONNECTIONS, postgresSql, sqliteSql, type SqlDatabase } from "./sql";
 import { LazyWalCheckpointer } from "./wal-checkpointer";
 
 export type Db = SqliteClient;
@@ -34,7 +34,7 @@ export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
 export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
-export { pgTimestamp } from "./sql";
+export { KEEP_CONNECTIONS, pgTimestamp } from "./sql";
 export type { LazyWalCheckpointer } from "./wal-checkpointer";
 export { newId } from "./ids";
 export { BackupError, backupSqlite, inspectSqliteBackup, pgDumpAdvice, restoreSqlite } from "./backup";
@@ -132,7 +132,7 @@ export async function openDatabase(url: string, options: { poolSize?: number } =
     import("@prisma/adapter-pg"),
     import("../generated/postgres/client"),
   ]);
-  const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 });
+  const adapter = new PrismaPg({ connectionString: url, max: options.poolSize ?? 10, ...KEEP_CONNECTIONS });
   const db = new PostgresClient({ adapter: countingFactory(adapter) }) as unknown as Db;
   const sql = await postgresSql(url, Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)));
   return {

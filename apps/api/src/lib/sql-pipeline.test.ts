@@ -83,6 +83,21 @@ describe.each(providers)("the SQL runner on %s", (provider) => {
     expect(pids).not.toContain(used);
   });
 
+  it.runIf(provider === "postgres")("keeps its connections through a quiet spell longer than node-postgres's idle timeout", async () => {
+    const pidsNow = async () => {
+      // Both pools' connections at once: Prisma's (admin writes, logins) and the plain-SQL one.
+      const viaPrisma = Array.from({ length: 3 }, () => t.app.ctx.db.$queryRawUnsafe<{ pid: number }[]>(`SELECT pg_backend_pid() AS "pid", pg_sleep(0.05)::text AS "slept"`));
+      const viaSql = Array.from({ length: 2 }, () => t.app.ctx.sql.transaction((sql) => sql.all<{ pid: number }>(`SELECT pg_backend_pid() AS "pid", pg_sleep(0.05)::text AS "slept"`)));
+      return new Set((await Promise.all([...viaPrisma, ...viaSql])).map((rows) => rows[0]!.pid));
+    };
+    const before = await pidsNow();
+    expect(before.size).toBe(5);
+    // node-postgres's default closes a connection idle for 10 s.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const after = await pidsNow();
+    expect([...after].sort()).toEqual([...before].sort());
+  });
+
   it.runIf(provider === "sqlite")("offers no statement after the COMMIT on SQLite", async () => {
     await t.app.ctx.sql.transaction(async (sql) => {
       expect(sql.finalThen).toBeUndefined();

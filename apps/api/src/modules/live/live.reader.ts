@@ -4,6 +4,7 @@
 // while that connection was down. SQLite has no notifications: the log is polled.
 import type pg from "pg";
 import type { DbContext } from "../../lib/db-context";
+import { KEEP_CONNECTIONS } from "@postern/db";
 import { SerialPoller } from "@postern/runtime";
 import { LIVE_CHANNEL, logRecordFrom, notifiedRecords, notifiedSeqs, readLog, type LogRecord } from "./live.log";
 
@@ -145,7 +146,8 @@ export class LogReader {
   private async connect(url: string): Promise<void> {
     // Loaded here, on PostgreSQL only: an SQLite install never needs the driver.
     const { default: pgModule } = await import("pg");
-    const client = new pgModule.Client({ connectionString: url });
+    const { keepAlive, keepAliveInitialDelayMillis } = KEEP_CONNECTIONS;
+    const client = new pgModule.Client({ connectionString: url, keepAlive, keepAliveInitialDelayMillis });
     client.on("notification", (msg) => this.notified(msg.payload ?? "", msg.processId));
     client.on("error", (err) => {
       this.options.log("live: LISTEN connection lost; reconnecting", err);

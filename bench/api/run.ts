@@ -21,10 +21,9 @@
 // --rounds short bursts of plain Fastify and of the row, and reports the median of the paired
 // ratios. Each pair ran within three seconds of each other on the same machine.
 import autocannon from "autocannon";
-import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, cpuMs, dbOf, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, spawnNode, startApi, type ApiCluster } from "../lib/api-process";
+import { call, cpuMs, dbOf, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, startApi, startHello, type ApiCluster } from "../lib/api-process";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -106,19 +105,6 @@ async function load(
   const counts = result.statusCodeStats as unknown as Record<string, { count: number } | undefined>;
   const good = counts[String(expect)]?.count ?? 0;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result.requests.total ? good / result.requests.total : 0 };
-}
-
-/** A plain Fastify hello-world in its own process, kept running so each row can be paired with it. */
-async function startHello(): Promise<{ url: string; pid: number; stop: () => void }> {
-  const child = spawnNode([path.join(import.meta.dirname, "hello-server.mjs")], {}, import.meta.dirname);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on("data", (d: Buffer) => {
-      const m = /listening (\d+)/.exec(d.toString());
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`baseline exited ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
 /** A POST with a small JSON body, for the refused POSTs' neighbour. */

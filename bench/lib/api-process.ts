@@ -260,6 +260,20 @@ export async function queriesSent(url: string): Promise<number> {
   return Number(/^postern_db_queries_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
+/** Plain Fastify's hello-world (bench/api/hello-server.mjs) in its own process: the baseline. */
+export async function startHello(): Promise<{ url: string; pid: number; stop: () => void }> {
+  const dir = path.join(root, "bench/api");
+  const child = spawnNode([path.join(dir, "hello-server.mjs")], {}, dir);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`baseline exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
 export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 }

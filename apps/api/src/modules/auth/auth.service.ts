@@ -12,6 +12,7 @@ import { presentUser, userInclude, type UserWithGroups } from "../users/users.pr
 import { endLogins, revokeTokensOf } from "../users/users.service";
 import { assertNotThrottled, noteFailure, noteSuccess } from "./login-throttle";
 import { hashPassword, verifyPassword } from "./password";
+import { loadLogin } from "./principal-loads";
 
 export const LOGIN_SESSION_SECONDS = 7 * 24 * 3600;
 /** How long a bearer token traded for Basic credentials lives. */
@@ -158,10 +159,7 @@ export async function changeOwnPassword(
  * when its user is disabled (so the answer can say so); null otherwise.
  */
 export async function findLogin(ctx: DbContext, loginSessionId: string): Promise<{ user: UserWithGroups; expiresAt: Date } | "disabled" | null> {
-  const session = await ctx.db.loginSession.findUnique({
-    where: { id: loginSessionId },
-    include: { user: { include: userInclude } },
-  });
+  const session = await loadLogin(ctx, loginSessionId);
   if (!session) return null;
   if (session.user.disabled) return "disabled";
   if (session.revokedAt || session.expiresAt <= ctx.now()) return null;

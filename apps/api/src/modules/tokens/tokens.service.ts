@@ -6,7 +6,8 @@ import type { ApiToken } from "@postern/db";
 import { badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, type Origin } from "../../lib/run-change";
-import { userInclude, type UserWithGroups } from "../users/users.presenter";
+import type { UserWithGroups } from "../users/users.presenter";
+import { loadToken } from "../auth/principal-loads";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
 import { presentToken, scopesOf, type ListedToken } from "./tokens.presenter";
 
@@ -91,7 +92,7 @@ export interface TokenPrincipal {
 export type StoredToken = ApiToken & { user: UserWithGroups | null };
 
 export async function findTokenByPrefix(ctx: DbContext, prefix: string): Promise<StoredToken | null> {
-  return ctx.db.apiToken.findUnique({ where: { prefix }, include: { user: { include: userInclude } } });
+  return loadToken(ctx, prefix);
 }
 
 /** What a stored token's checks need, worked out once while the principal cache holds it, not at

@@ -21,9 +21,10 @@
 // --rounds short bursts of plain Fastify and of the row, and reports the median of the paired
 // ratios. Each pair ran within three seconds of each other on the same machine.
 import autocannon from "autocannon";
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, cpuMs, dbOf, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, startApi, startHello, type ApiCluster } from "../lib/api-process";
+import { call, cpuMs, dbOf, percentile, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, startApi, startHello, type ApiCluster } from "../lib/api-process";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -86,6 +87,24 @@ interface Row {
   dbCpu?: number;
   /** PostgreSQL's WAL flushes per request (the change mix on PostgreSQL only). */
   walSyncs?: number;
+  /** The change mix: the highest of its clients' own p99 (p99 is over every change). */
+  worstClientP99?: number;
+}
+
+/** One answer of the change mix: when it came (ms, this process's clock; traced as ms since the epoch), how long it took, which
+ * client and which step (0 start, 1 extend, 2 end). */
+interface Answer {
+  at: number;
+  ms: number;
+  client: number;
+  step: number;
+  status: number;
+}
+
+/** `BENCH_MIX_TRACE=<file>`: every answer of the change mix as CSV, to see when its slow ones came. */
+function traceAnswers(file: string, answers: Answer[]): void {
+  const lines = answers.map((a) => `${(performance.timeOrigin + a.at).toFixed(3)},${a.ms.toFixed(3)},${a.client},${["start", "extend", "end"][a.step]},${a.status}`);
+  writeFileSync(file, `at_epoch_ms,ms,client,step,status\n${lines.join("\n")}\n`);
 }
 
 async function load(
@@ -379,13 +398,19 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
   const cpuBefore = api.instances.reduce((sum, i) => sum + cpuMs(i.pid), 0);
   const dbCpuBefore = postgresCpuMs();
   const walBefore = opts.db === "postgres" ? await postgresWalSyncs() : 0;
+  // Every answer's time, for percentiles over all changes (autocannon's are per client).
+  const answers: Answer[] = [];
   const runs = await Promise.all(
-    board.writers.map((w) => {
+    board.writers.map((w, client) => {
       const headers = { cookie: w.cookie, "x-postern-csrf": "1", "content-type": "application/json" };
       return autocannon({
         url: api.instances[w.instance]!.url,
         connections: 1,
         duration: opts.seconds,
+        setupClient: (c) => {
+          let step = 0;
+          c.on("response", (status, _bytes, ms) => answers.push({ at: performance.now(), ms, client, step: step++ % 3, status }));
+        },
         requests: [
           {
             method: "POST",
@@ -418,14 +443,15 @@ async function changes(api: ApiCluster, board: Board, opts: Options, spare = fal
     for (const r of runs) for (const [code, stat] of Object.entries(r.statusCodeStats ?? {})) codes[code] = (codes[code] ?? 0) + (stat.count ?? 0);
     process.stderr.write(`  answers other than 2xx in the change mix: ${JSON.stringify(codes)}\n`);
   }
-  // Latency percentiles across clients: each client's are weighted by its number of requests.
-  const weighted = (p: "p50" | "p99") => runs.reduce((sum, r) => sum + r.latency[p] * r.requests.total, 0) / total;
   const queries = after.reduce((sum, q, i) => sum + q - (before[i] ?? 0), 0);
+  if (process.env.BENCH_MIX_TRACE) traceAnswers(`${process.env.BENCH_MIX_TRACE}${spare ? ".during-reads" : ""}`, answers);
+  const ms = answers.map((a) => a.ms).sort((a, b) => a - b);
   return {
     name: `changes: start/extend/end, 8 clients${api.instances.length > 1 ? `, ${api.instances.length} instances` : ""}`,
     rps: total / opts.seconds,
-    p50: weighted("p50"),
-    p99: Math.max(...runs.map((r) => r.latency.p99)),
+    p50: percentile(ms, 50),
+    p99: percentile(ms, 99),
+    worstClientP99: Math.max(...runs.map((r) => r.latency.p99)),
     queries: queries / total,
     cpu: (cpuAfter - cpuBefore) / total,
     dbCpu: opts.db === "postgres" ? dbCpu : undefined,
@@ -549,6 +575,9 @@ async function main() {
         `\nA JSON body's own cost, plain Fastify (${where}): POST ${f(postFloor, 3)} ms against GET ${f(getFloor, 3)} ms (${f(postFloor / getFloor, 2)} ×).`,
       );
     }
+  }
+  for (const r of rows.filter((r) => r.worstClientP99 !== undefined)) {
+    process.stdout.write(`\n${r.name}: p50 ${f(r.p50)} / p99 ${f(r.p99)} ms over every change; the slowest client's own p99 ${f(r.worstClientP99!)} ms.`);
   }
   const db = rows.find((r) => r.dbCpu !== undefined);
   if (db?.dbCpu !== undefined) process.stdout.write(`\nPostgreSQL's own CPU in the change mix: ${f(db.dbCpu, 3)} ms per change (all its processes).`);

@@ -164,8 +164,11 @@ async function startInstance(databaseUrl: string, dir: string, env: Record<strin
     dir,
   );
   let output = "";
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  // BENCH_SERVER_LOG=<dir>: each server's output (with BENCH_NODE_FLAGS="--trace-deopt", say) in
+  // <dir>/<pid>.log, whole; the benchmark keeps it only to show when a server fails to start.
+  const log = process.env.BENCH_SERVER_LOG ? fs.createWriteStream(path.join(path.resolve(process.env.BENCH_SERVER_LOG), `${child.pid}.log`)) : undefined;
+  child.stdout?.on("data", (d: Buffer) => (log?.write(d), (output += d.toString())));
+  child.stderr?.on("data", (d: Buffer) => (log?.write(d), (output += d.toString())));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`the API exited:\n${output}`);

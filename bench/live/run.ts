@@ -9,6 +9,7 @@
 //   pnpm bench:live 10000 --db=postgres  # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
 //   pnpm bench:live 2 --warm=0           # without the warm-up (see below)
 //   pnpm bench:live 10000 --rounds=6     # events per size (20; at least 40 up to 100 clients)
+//   pnpm bench:live 2 --history=100000   # on a table that already holds 100,000 ended sessions
 //
 // Before measuring, each server answers as many requests as it will be measured on many times over
 // (--warm start/end pairs; the bare server as many broadcasts), so the figures are those of a
@@ -26,6 +27,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { call, dbOf, root, rssMb, spawnNode, startApi, statsOf, type ApiCluster, type BenchDb, type Stats } from "../lib/api-process";
+import { seedHistory } from "../lib/history";
 
 interface Options {
   sizes: number[];
@@ -33,12 +35,14 @@ interface Options {
   rounds: number;
   /** Start/end pairs the API answers before any measurement. */
   warm: number;
+  /** Ended sessions seeded into the database first (bench/lib/history.ts). */
+  history: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 20), warm: option("warm", 1000) };
+  return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 20), warm: option("warm", 1000), history: option("history", 0) };
 }
 
 function openFileLimit(): number {
@@ -351,7 +355,7 @@ async function main() {
   }
   process.stdout.write(
     `Live fan-out benchmark: ${opts.db}, sizes ${opts.sizes.join(", ")}, ${opts.rounds} events each (40 up to 100 clients), ` +
-      `after ${opts.warm} start/end pairs (--warm), ${os.cpus().length} CPUs\n`,
+      `after ${opts.warm} start/end pairs (--warm), ${opts.history} ended sessions seeded (--history), ${os.cpus().length} CPUs\n`,
   );
   // All clients share one login, and a login may hold POSTERN_MAX_LIVE_CONNECTIONS streams (20 by
   // default, against one user exhausting the server): raise it for the benchmark's crowd.
@@ -367,6 +371,10 @@ async function main() {
       kind: "vpn",
       maxDurationSeconds: 3600,
     });
+    if (opts.history > 0) {
+      process.stdout.write(`  history: ${opts.history} ended sessions…\n`);
+      process.stdout.write(`  seeded in ${(await seedHistory(opts.db, cluster, service.id, opts.history)).toFixed(1)} s\n`);
+    }
     if (opts.warm > 0) {
       process.stdout.write(`  warm-up: ${opts.warm} start/end pairs…\n`);
       await warmUp(opts, sender, apiServer, service.id);

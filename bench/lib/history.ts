@@ -1,0 +1,62 @@
+// Ended sessions seeded straight into a benchmark's database: the history a board in use for
+// months keeps. The benchmarks otherwise start on an empty table, where a statement that reads
+// every session ever held costs next to nothing; with a history it costs what it would in use.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { call, root, type ApiCluster, type BenchDb } from "./api-process";
+
+const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+
+interface Database {
+  run(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function open(db: BenchDb, url: string): Promise<Database> {
+  if (db === "postgres") {
+    const pg = apiRequire("pg") as { Client: new (o: { connectionString: string }) => { connect(): Promise<void>; query(s: string): Promise<unknown>; end(): Promise<void> } };
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    return { run: async (sql) => void (await client.query(sql)), close: () => client.end() };
+  }
+  // The server has the file open too: WAL lets both in, and it is idle while this writes.
+  type Sqlite = { exec(sql: string): void; close(): void; pragma(p: string): unknown };
+  const Better = apiRequire("better-sqlite3") as new (file: string) => Sqlite;
+  const file = new Better(url.replace(/^file:/, ""));
+  file.pragma("busy_timeout = 10000");
+  return { run: async (sql) => file.exec(sql), close: async () => file.close() };
+}
+
+const quoted = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * Adds `count` ended sessions on `serviceId`, held in turn by `users` new users (made through the
+ * API) and the first admin, each a copy of one real start and end (so its dates are stored as the
+ * server stores them) under a new id, then refreshes the planner's statistics, as autovacuum or
+ * `PRAGMA optimize` would have by then. Returns the time it took, in seconds.
+ */
+export async function seedHistory(db: BenchDb, cluster: ApiCluster, serviceId: string, count: number, users = 20): Promise<number> {
+  const started = performance.now();
+  const url = cluster.instances[0]!.url;
+  const admin = { cookie: cluster.cookie };
+  const holders = [(await call<{ user: { id: string } }>(url, admin, "GET", "/api/me")).user.id];
+  for (let i = 1; i < users; i++) {
+    holders.push((await call(url, admin, "POST", "/api/users", { username: `history${i}`, password: `pw-history-${i}-long-enough` })).id);
+  }
+  const template = await call(url, admin, "POST", `/api/services/${serviceId}/sessions`, { durationSeconds: 600 });
+  await call(url, admin, "DELETE", `/api/sessions/${template.id}`);
+  const database = await open(db, cluster.databaseUrl);
+  try {
+    // A recursive count and a VALUES list: the same statement on both databases.
+    await database.run(`
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${Math.floor(count)}),
+        holders(k, id) AS (VALUES ${holders.map((id, k) => `(${k}, ${quoted(id)})`).join(", ")})
+      INSERT INTO "AccessSession" ("id", "serviceId", "userId", "status", "durationSeconds", "requestedAt", "startedAt", "expiresAt", "endedAt", "endedById")
+      SELECT 'history-' || n.i, t."serviceId", h.id, t."status", t."durationSeconds", t."requestedAt", t."startedAt", t."expiresAt", t."endedAt", h.id
+        FROM n JOIN holders h ON h.k = n.i % ${holders.length} JOIN "AccessSession" t ON t."id" = ${quoted(template.id)}`);
+    await database.run(`ANALYZE "AccessSession"`);
+  } finally {
+    await database.close();
+  }
+  return (performance.now() - started) / 1000;
+}

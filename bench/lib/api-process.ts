@@ -10,7 +10,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const root = path.resolve(import.meta.dirname, "../..");
-const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+/** Loads a dependency of the API (`pg`, `better-sqlite3`), which the repository root does not have. */
+export const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
 
 /** The little of `pg` used here (it is a dependency of the API, not of the repository root). */
 interface PgClient {
@@ -18,7 +19,7 @@ interface PgClient {
   query(sql: string): Promise<unknown>;
   end(): Promise<void>;
 }
-type PgModule = { Client: new (options: { connectionString: string }) => PgClient };
+export type PgModule = { Client: new (options: { connectionString: string }) => PgClient };
 
 export type BenchDb = "sqlite" | "postgres";
 

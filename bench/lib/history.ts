@@ -1,11 +1,7 @@
 // Ended sessions seeded straight into a benchmark's database: the history a board in use for
 // months keeps. The benchmarks otherwise start on an empty table, where a statement that reads
 // every session ever held costs next to nothing; with a history it costs what it would in use.
-import { createRequire } from "node:module";
-import path from "node:path";
-import { call, root, type ApiCluster, type BenchDb } from "./api-process";
-
-const apiRequire = createRequire(path.join(root, "apps/api/package.json"));
+import { apiRequire, call, type ApiCluster, type BenchDb, type PgModule } from "./api-process";
 
 interface Database {
   run(sql: string): Promise<void>;
@@ -14,7 +10,7 @@ interface Database {
 
 async function open(db: BenchDb, url: string): Promise<Database> {
   if (db === "postgres") {
-    const pg = apiRequire("pg") as { Client: new (o: { connectionString: string }) => { connect(): Promise<void>; query(s: string): Promise<unknown>; end(): Promise<void> } };
+    const pg = apiRequire("pg") as PgModule;
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     return { run: async (sql) => void (await client.query(sql)), close: () => client.end() };

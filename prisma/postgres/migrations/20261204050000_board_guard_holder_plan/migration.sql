@@ -7,8 +7,8 @@
 -- the user, the service and the statuses unknown, the generic plan expected 150 matches and
 -- found a sequential scan of "AccessSession" the cheapest way to the first. The usual answer is
 -- no match at all, so from the sixth start on a pooled connection every start read the whole
--- table: 3.5–5.5 ms a start with 60,000 sessions (auto_explain), 72 µs a guard on average
--- (pg_stat_statements) after 20 s of bench:api's change mix, growing with every session kept.
+-- table: 3.5–5.5 ms a call with 60,000 sessions (auto_explain, and 2,000 calls in a loop),
+-- growing with every session kept.
 --
 -- A count has no such discount: its generic plan is costed for reading every match (the user's
 -- whole history, through two bitmap scans), so the plan cache keeps planning with the call's

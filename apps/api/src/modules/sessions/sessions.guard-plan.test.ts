@@ -51,10 +51,14 @@ describe("postern_board_guard on PostgreSQL", () => {
     }
   }
 
+  /** Starts no one holds, well past the five calls after which the plan cache weighs a generic plan. */
+  async function cachePlans(client: pg.Client): Promise<void> {
+    for (let i = 0; i < 12; i += 1) expect(await guardLetsStart(client, `s${1 + ((i + 1) % 20)}`, `u${1 + (i % 20)}`)).toBe(true);
+  }
+
   it("finds the caller's open sessions through the index, however many calls its connection has made", async () => {
     const client = await historyOfSessions();
-    // Well past the five calls after which the plan cache weighs a generic plan.
-    for (let i = 0; i < 12; i += 1) expect(await guardLetsStart(client, `s${1 + ((i + 1) % 20)}`, `u${1 + (i % 20)}`)).toBe(true);
+    await cachePlans(client);
 
     const plans: string[] = [];
     client.on("notice", (notice) => plans.push(notice.message ?? ""));
@@ -71,7 +75,7 @@ describe("postern_board_guard on PostgreSQL", () => {
 
   it("still refuses a start when the caller holds the service, after the plans are cached", async () => {
     const client = await historyOfSessions();
-    for (let i = 0; i < 12; i += 1) expect(await guardLetsStart(client, `s${1 + ((i + 1) % 20)}`, `u${1 + (i % 20)}`)).toBe(true);
+    await cachePlans(client);
     expect(await guardLetsStart(client, "s7", "u7")).toBe(false);
     // A pending request counts as open too; an ended one does not.
     await client.query(`UPDATE "AccessSession" SET "status" = 'pending' WHERE "id" = 'open7'`);

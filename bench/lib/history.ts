@@ -63,3 +63,36 @@ export async function seedHistory(db: BenchDb, cluster: ApiCluster, serviceId: s
   }
   return (performance.now() - started) / 1000;
 }
+
+/**
+ * Adds `count` audit events about `serviceId`, made in turn by the users the history's holders are
+ * (by id and username) and, one in a thousand, a monitor's API token relaying an alert: starts,
+ * extensions and ends a minute apart, older than every real event. They go below the chain, at
+ * negative `seq`, so the running servers' chain head (kept in memory) stays the newest event; the
+ * chain's own check starts above them. Returns the time it took, in seconds.
+ */
+export async function seedAuditTrail(db: BenchDb, cluster: ApiCluster, serviceId: string, count: number): Promise<number> {
+  const started = performance.now();
+  const url = cluster.instances[0]!.url;
+  const users = await call<{ id: string; username: string }[]>(url, { cookie: cluster.cookie }, "GET", "/api/users");
+  const at =
+    db === "postgres" ? `now()::timestamp(3) - n.i * INTERVAL '1 minute'` : `strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-' || n.i || ' minutes')`;
+  const database = await open(db, cluster.databaseUrl);
+  try {
+    await database.run(`
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${Math.floor(count)}),
+        actors(k, id, username) AS (VALUES ${users.map((u, k) => `(${k}, ${quoted(u.id)}, ${quoted(u.username)})`).join(", ")})
+      INSERT INTO "AuditEvent" ("id", "seq", "at", "actorId", "actorUsername", "action", "serviceId", "prevHash", "hash")
+      SELECT 'audit-history-' || n.i, -n.i, ${at},
+        CASE WHEN n.i % 1000 = 0 THEN NULL ELSE a.id END,
+        CASE WHEN n.i % 1000 = 0 THEN 'token:monitor' ELSE a.username END,
+        CASE WHEN n.i % 1000 = 0 THEN 'relay.sent' WHEN n.i % 3 = 0 THEN 'session.started' WHEN n.i % 3 = 1 THEN 'session.extended' ELSE 'session.ended' END,
+        CASE WHEN n.i % 1000 = 0 THEN NULL ELSE ${quoted(serviceId)} END,
+        'seeded', 'seeded'
+        FROM n JOIN actors a ON a.k = n.i % ${users.length}`);
+    if (db === "postgres") await database.run(`ANALYZE "AuditEvent"`);
+  } finally {
+    await database.close();
+  }
+  return (performance.now() - started) / 1000;
+}

@@ -33,7 +33,7 @@ export type { Provider };
 export { inTransactionScope } from "./sqlite-serial";
 export { pendingMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
-export type { SqlDatabase, SqlRow, SqlRunner, SqlValue } from "./sql";
+export type { SqlDatabase, SqlRow, SqlRunner, SqlValue, StatementOptions } from "./sql";
 export { KEEP_CONNECTIONS, pgTimestamp } from "./sql";
 export type { LazyWalCheckpointer } from "./wal-checkpointer";
 export { newId } from "./ids";

@@ -24,6 +24,23 @@ describe.each(providers)("the SQL runner on %s", (provider) => {
     return Number(row?.n);
   };
 
+  it("plans a statement with its values each call when asked, and keeps the others prepared", async () => {
+    const { perCall, prepared } = await t.app.ctx.sql.transaction(async (sql) => {
+      const kept = await sql.all<{ kept: string }>(`SELECT ? AS "kept"`, ["a"]);
+      const perCall = await sql.all<{ per_call: string }>(`SELECT ? AS "per_call"`, ["b"], { planPerCall: true });
+      expect(kept).toEqual([{ kept: "a" }]);
+      if (provider === "sqlite") return { perCall, prepared: [] };
+      // The connection's own prepared statements: the runner named the first, not the second.
+      const prepared = await sql.final<{ statement: string }>(`SELECT "statement" FROM pg_prepared_statements`);
+      return { perCall, prepared: prepared.map((p) => p.statement) };
+    });
+    expect(perCall).toEqual([{ per_call: "b" }]);
+    if (provider === "postgres") {
+      expect(prepared.some((text) => text.includes(`"kept"`))).toBe(true);
+      expect(prepared.some((text) => text.includes(`"per_call"`))).toBe(false);
+    }
+  });
+
   it("commits writes sent without waiting, with the last statement", async () => {
     const rows = await t.app.ctx.sql.transaction(async (sql) => {
       sql.send(insert, ["sent-1", "sent-a", new Date()]);

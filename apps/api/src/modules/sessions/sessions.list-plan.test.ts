@@ -9,12 +9,11 @@
 // Each filter's statement is taken from `listSessions` itself and planned by the database:
 // PostgreSQL both with the call's values and generically (its statements stay prepared), SQLite
 // without statistics, as it runs (Postern never runs ANALYZE there).
-import Database from "better-sqlite3";
-import pg from "pg";
+import type Database from "better-sqlite3";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Provider, SqlRunner, SqlValue } from "@postern/db";
-import type { DbContext } from "../../lib/db-context";
-import { createTestDatabase } from "../../../test/databases";
+import type { Provider } from "@postern/db";
+import { nodesOf, postgresForPlans, postgresPlan, rowsRead, sqliteForPlans, sqlitePlan, statementOf } from "../../../test/plans";
 import { listSessions, type SessionListFilter } from "./sessions.sql";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -43,72 +42,29 @@ function filters(): SessionListFilter[] {
   return out;
 }
 
-/** The statement and values `listSessions` sends for `filter`, without running it. */
-async function statementOf(provider: Provider, filter: SessionListFilter): Promise<{ sql: string; params: SqlValue[] }> {
-  let sent: { sql: string; params: SqlValue[] } | undefined;
-  const recorder = {
-    all: async (sql: string, params: SqlValue[] = []) => ((sent = { sql, params }), []),
-  } as unknown as SqlRunner;
-  const ctx = { provider, sql: { read: (fn: (sql: SqlRunner) => Promise<unknown>) => fn(recorder) } } as unknown as DbContext;
-  await listSessions(ctx, filter, 200);
-  if (!sent) throw new Error(`listSessions sent nothing for ${JSON.stringify(filter)}`);
-  return sent;
-}
+const listOf = (provider: Provider, filter: SessionListFilter) => statementOf(provider, (ctx) => listSessions(ctx, filter, 200));
 
 const described = (filter: SessionListFilter) => JSON.stringify(filter);
 
 const SESSIONS = 20_020;
 
-/** A node of PostgreSQL's EXPLAIN (ANALYZE, FORMAT JSON), the fields read here. */
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Actual Rows": number;
-  "Actual Loops": number;
-  "Rows Removed by Filter"?: number;
-  "Rows Removed by Index Recheck"?: number;
-  Plans?: PlanNode[];
-}
-
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-
-/** The rows the scans fetched from the table: those they kept and those their filters dropped. */
-const rowsRead = (scans: PlanNode[]) =>
-  scans.reduce(
-    (sum, s) => sum + (s["Actual Rows"] + (s["Rows Removed by Filter"] ?? 0) + (s["Rows Removed by Index Recheck"] ?? 0)) * s["Actual Loops"],
-    0,
-  );
-
 describe("session history plans on PostgreSQL", () => {
   let client: pg.Client;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const database = await createTestDatabase("postgres");
-    drop = database.drop;
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    ({ client, close } = await postgresForPlans());
     const numbers = `WITH n20(g) AS (SELECT generate_series(1, 20)), n1000(g) AS (SELECT generate_series(1, 1000))`;
     const requested = `TIMESTAMP '2026-01-01' + (u.g * 1000 + k.g) * INTERVAL '1 minute'`;
     for (const statement of HISTORY) await client.query(`${numbers} ${statement.replace("$REQUESTED", requested)}`);
     // What autovacuum has done by the time a table holds this many rows.
     await client.query(`ANALYZE`);
   });
-  afterAll(async () => {
-    await client?.end();
-    await drop?.();
-  });
+  afterAll(async () => close?.());
 
   it.each(["force_custom_plan", "force_generic_plan"])("reads a fraction of the history, through an index (%s)", async (mode) => {
     await client.query(`SET plan_cache_mode = ${mode}`);
-    for (const [i, filter] of filters().entries()) {
-      const { sql, params } = await statementOf("postgres", filter);
-      let n = 0;
-      await client.query(`PREPARE list_${i} AS ${sql.replace(/\?/g, () => `$${++n}`)}`);
-      const values = params.map((p) => (typeof p === "string" ? `'${p}'` : String(p))).join(", ");
-      const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list_${i}(${values})`);
-      await client.query(`DEALLOCATE list_${i}`);
-      const plan = rows[0]!["QUERY PLAN"][0].Plan;
+    for (const filter of filters()) {
+      const plan = await postgresPlan(client, await listOf("postgres", filter));
       const seen = `${described(filter)}\n${JSON.stringify(plan, null, 1)}`;
       const scans = nodesOf(plan).filter((node) => node["Relation Name"] === "AccessSession");
       expect(scans.length, seen).toBeGreaterThan(0);
@@ -123,26 +79,20 @@ describe("session history plans on PostgreSQL", () => {
 
 describe("session history plans on SQLite", () => {
   let db: Database.Database;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const database = await createTestDatabase("sqlite");
-    drop = database.drop;
-    db = new Database(database.url.replace(/^file:/, ""));
+    ({ db, close } = await sqliteForPlans());
     const numbers = `WITH RECURSIVE n1000(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n1000 WHERE g < 1000), n20(g) AS (SELECT g FROM n1000 WHERE g <= 20)`;
     // Stored as Prisma's SQLite adapter stores a time: ISO 8601 with an explicit offset.
     const requested = `strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '+' || (u.g * 1000 + k.g) || ' minutes')`;
     for (const statement of HISTORY) db.exec(`${numbers} ${statement.replace("$REQUESTED", requested)}`);
     expect(db.prepare(`SELECT count(*) AS n FROM "AccessSession"`).get()).toEqual({ n: SESSIONS });
   });
-  afterAll(async () => {
-    db?.close();
-    await drop?.();
-  });
+  afterAll(async () => close?.());
 
   it("reads in index order and stops at the limit, without statistics", async () => {
     for (const filter of filters()) {
-      const { sql, params } = await statementOf("sqlite", filter);
-      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join("\n");
+      const plan = sqlitePlan(db, await listOf("sqlite", filter));
       expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/^SCAN s$/m);
       if (filter.open === true) expect(plan, `${described(filter)}\n${plan}`).toMatch(/SEARCH s USING INDEX \w*status\w* \([^)]*status=\?/);
       else expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);

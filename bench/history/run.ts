@@ -1,26 +1,28 @@
 // Histories on a board that has been in use a while. Starts the real API on a fresh database,
-// seeds ended sessions and audit events (bench/lib/history.ts), then asks for the lists the board
-// itself does not answer (`GET /api/sessions` without active=true, or with a filter) and for pages
-// of the audit trail with its filters, one request at a time on one connection. Prints p50 / p99
+// seeds ended sessions, audit events and relayed messages (bench/lib/history.ts), then asks for the
+// lists the board itself does not answer (`GET /api/sessions` without active=true, or with a
+// filter), for pages of the audit trail with its filters and for the relay's messages, one request
+// at a time on one connection. Prints p50 / p99
 // per list, the items it answered with, the statements each request sent, and the ratio of its
 // p50 to the p50 of the board's own read (`GET /api/sessions?active=true`, from memory) measured
 // in the same run.
 //
-//   pnpm bench:history                          # SQLite, 100,000 ended sessions and 200,000 events
+//   pnpm bench:history                          # SQLite: 100,000 sessions, 200,000 events, 100,000 messages
 //   pnpm bench:history --db=postgres            # PostgreSQL at 127.0.0.1:5432 (BENCH_PG_URL to change)
-//   pnpm bench:history --history=300000 --events=1000000 --requests=100
+//   pnpm bench:history --history=300000 --events=1000000 --messages=0 --requests=100
 //
 // Each list is asked for `--warm` times before it is measured: PostgreSQL keeps the statements
 // prepared and may switch a statement to a plan made without its values after its fifth run, so
 // the figures are those of the plan a server settles on.
 import { call, dbOf, login, machine, percentile, queriesSent, startApi } from "../lib/api-process";
-import { seedAuditTrail, seedHistory } from "../lib/history";
+import { seedAuditTrail, seedHistory, seedMessages } from "../lib/history";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const db = dbOf(argv);
 const history = option("history", 100_000);
 const events = option("events", 200_000);
+const messages = option("messages", 100_000);
 const requests = option("requests", 200);
 const warm = option("warm", 20);
 
@@ -41,9 +43,12 @@ try {
   // A second service the member may not see: their lists leave its sessions out.
   await call(url, admin, "POST", "/api/services", { name: "Lab", slug: "lab", kind: "web", maxDurationSeconds: 7200 });
   process.stdout.write(
-    `Histories: ${machine()}, ${db}, ${history} ended sessions (--history), ${events} audit events (--events), ${requests} requests a list after ${warm}\n`,
+    `Histories: ${machine()}, ${db}, ${history} ended sessions (--history), ${events} audit events (--events), ${messages} relayed messages (--messages), ${requests} requests a list after ${warm}\n`,
   );
-  const seconds = (await seedHistory(db, cluster, service.id, history)) + (await seedAuditTrail(db, cluster, service.id, events));
+  const seconds =
+    (await seedHistory(db, cluster, service.id, history)) +
+    (await seedAuditTrail(db, cluster, service.id, events)) +
+    (await seedMessages(db, cluster, messages));
   process.stdout.write(`  seeded in ${seconds.toFixed(1)} s\n`);
   // One of the seeded holders, made a member of the service's group: a member with a history.
   const holders = await call<{ id: string; username: string }[]>(url, admin, "GET", "/api/users");
@@ -54,9 +59,9 @@ try {
 
   const measure = async (list: string, auth: { cookie: string }, path: string): Promise<Row> => {
     let items = 0;
-    // A list of sessions, or a page of the audit trail.
-    const count = (answer: unknown[] | { items: unknown[] }) => (Array.isArray(answer) ? answer.length : answer.items.length);
-    for (let i = 0; i < warm; i++) items = count(await call<unknown[] | { items: unknown[] }>(url, auth, "GET", path));
+    // A list of sessions, a page of the audit trail or of messages, or the relay's summary.
+    const count = (answer: unknown[] | { items?: unknown[] }) => (Array.isArray(answer) ? answer.length : (answer.items?.length ?? 1));
+    for (let i = 0; i < warm; i++) items = count(await call<unknown[] | { items?: unknown[] }>(url, auth, "GET", path));
     const before = await queriesSent(url);
     const ms: number[] = [];
     for (let i = 0; i < requests; i++) {
@@ -91,6 +96,10 @@ try {
     await measure("audit: a prefix (session.)", admin, "/api/audit?action=session."),
     await measure("audit: a rare action (relay.sent)", admin, "/api/audit?action=relay.sent"),
     await measure("audit: a person's one action", admin, `/api/audit?actor=${holder.id}&action=session.ended`),
+    await measure("relay: newest messages", admin, "/api/messages"),
+    await measure("relay: the page after", admin, `/api/messages?cursor=${(await call<{ nextCursor: string }>(url, admin, "GET", "/api/messages")).nextCursor}`),
+    await measure("relay: failed, 1 in 1,000", admin, "/api/messages?status=failed"),
+    await measure("relay: the relay page's summary", admin, "/api/messages/status"),
   ];
   const board = rows[0]!.p50;
   process.stdout.write(`\n| list | items | p50 ms | p99 ms | × the board's read | statements |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`);

@@ -96,3 +96,30 @@ export async function seedAuditTrail(db: BenchDb, cluster: ApiCluster, serviceId
   }
   return (performance.now() - started) / 1000;
 }
+
+/**
+ * Adds `count` relayed messages, a minute apart and older than any real one: all sent but one in
+ * a thousand, which failed, as a monitor relaying alerts for months leaves them. Returns the time
+ * it took, in seconds.
+ */
+export async function seedMessages(db: BenchDb, cluster: ApiCluster, count: number): Promise<number> {
+  const started = performance.now();
+  const ago = (seconds: number) =>
+    db === "postgres"
+      ? `now()::timestamp(3) - n.i * INTERVAL '1 minute' + INTERVAL '${seconds} second'`
+      : `strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-' || n.i || ' minutes', '+${seconds} seconds')`;
+  const database = await open(db, cluster.databaseUrl);
+  try {
+    await database.run(`
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${Math.floor(count)})
+      INSERT INTO "Message" ("id", "subject", "message", "severity", "status", "attempts", "createdAt", "nextAttemptAt", "sentAt")
+      SELECT 'message-history-' || n.i, 'disk almost full', 'disk /var at 91 % on host ' || (n.i % 40), 'warning',
+        CASE WHEN n.i % 1000 = 0 THEN 'failed' ELSE 'sent' END, 1, ${ago(0)}, ${ago(0)},
+        CASE WHEN n.i % 1000 = 0 THEN NULL ELSE ${ago(1)} END
+        FROM n`);
+    if (db === "postgres") await database.run(`ANALYZE "Message"`);
+  } finally {
+    await database.close();
+  }
+  return (performance.now() - started) / 1000;
+}

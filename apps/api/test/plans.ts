@@ -3,6 +3,7 @@
 // running it, then planned by a real database.
 import Database from "better-sqlite3";
 import pg from "pg";
+import { expect } from "vitest";
 import type { Provider, SqlRunner, SqlValue, StatementOptions } from "@postern/db";
 import type { DbContext } from "../src/lib/db-context";
 import { createTestDatabase } from "./databases";
@@ -31,16 +32,25 @@ export interface Statement {
   options?: StatementOptions;
 }
 
-/** The one read `read` sends through `ctx.sql.read`, recorded instead of run (it answers no rows). */
-export async function statementOf(provider: Provider, read: (ctx: DbContext) => Promise<unknown>): Promise<Statement> {
-  let sent: Statement | undefined;
+/** The statements `read` sends through `ctx.sql.read`, recorded instead of run (they answer no
+ * rows). */
+export async function statementsOf(provider: Provider, read: (ctx: DbContext) => Promise<unknown>): Promise<Statement[]> {
+  const sent: Statement[] = [];
+  const record = (sql: string, params: SqlValue[] = [], options?: StatementOptions) => void sent.push({ sql, params, options });
   const recorder = {
-    all: async (sql: string, params: SqlValue[] = [], options?: StatementOptions) => ((sent = { sql, params, options }), []),
+    all: async (sql: string, params?: SqlValue[], options?: StatementOptions) => (record(sql, params, options), []),
+    get: async (sql: string, params?: SqlValue[]) => (record(sql, params), undefined),
   } as unknown as SqlRunner;
   const ctx = { provider, sql: { read: (fn: (sql: SqlRunner) => Promise<unknown>) => fn(recorder) } } as unknown as DbContext;
   await read(ctx);
-  if (!sent) throw new Error("the read sent no statement");
   return sent;
+}
+
+/** The one statement `read` sends, as `statementsOf` records it. */
+export async function statementOf(provider: Provider, read: (ctx: DbContext) => Promise<unknown>): Promise<Statement> {
+  const sent = await statementsOf(provider, read);
+  if (sent.length !== 1) throw new Error(`the read sent ${sent.length} statements, not one`);
+  return sent[0]!;
 }
 
 /** A node of PostgreSQL's EXPLAIN (ANALYZE, FORMAT JSON), the fields read here. */
@@ -87,8 +97,8 @@ export async function postgresPlan(client: pg.Client, statement: Statement): Pro
   const mode = (await client.query<{ plan_cache_mode: string }>(`SHOW plan_cache_mode`)).rows[0]!.plan_cache_mode;
   if (statement.options?.planPerCall) await client.query(`SET plan_cache_mode = force_custom_plan`);
   try {
-    const values = statement.params.map(postgresLiteral).join(", ");
-    const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE planned(${values})`);
+    const values = statement.params.length ? `(${statement.params.map(postgresLiteral).join(", ")})` : "";
+    const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE planned${values}`);
     return rows[0]!["QUERY PLAN"][0].Plan;
   } finally {
     await client.query(`DEALLOCATE planned; SET plan_cache_mode = ${mode}`);
@@ -99,4 +109,16 @@ export async function postgresPlan(client: pg.Client, statement: Statement): Pro
 export function sqlitePlan(db: Database.Database, statement: Statement): string {
   const steps = db.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`).all(...statement.params.map(sqliteValue)) as { detail: string }[];
   return steps.map((step) => step.detail).join("\n");
+}
+
+/**
+ * The scans of `table` in `plan`, after checking that there is one, that none reads the whole
+ * table in storage order, and that together they fetched fewer than `most` rows.
+ */
+export function expectIndexedReads(plan: PlanNode, table: string, most: number, seen: string): PlanNode[] {
+  const scans = nodesOf(plan).filter((node) => node["Relation Name"] === table);
+  expect(scans.length, seen).toBeGreaterThan(0);
+  for (const scan of scans) expect(scan["Node Type"], seen).not.toBe("Seq Scan");
+  expect(rowsRead(scans), seen).toBeLessThan(most);
+  return scans;
 }

@@ -68,8 +68,10 @@ export async function findMessages(
   }
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
-    where.push(`("createdAt" < ? OR ("createdAt" = ? AND "id" < ?))`);
-    params.push(c.createdAt, c.createdAt, c.id);
+    // A row comparison, which both databases seek to on the (…, createdAt, id) indexes; spelled
+    // out with OR, the page after it was found by walking every newer message.
+    where.push(`("createdAt", "id") < (?, ?)`);
+    params.push(c.createdAt, c.id);
   }
   params.push(limit + 1);
   const text = `${MESSAGE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY "createdAt" DESC, "id" DESC LIMIT ?`;

@@ -41,7 +41,7 @@ export async function statementsOf(provider: Provider, read: (ctx: DbContext) =>
     all: async (sql: string, params?: SqlValue[], options?: StatementOptions) => (record(sql, params, options), []),
     get: async (sql: string, params?: SqlValue[]) => (record(sql, params), undefined),
   } as unknown as SqlRunner;
-  const ctx = { provider, sql: { read: (fn: (sql: SqlRunner) => Promise<unknown>) => fn(recorder) } } as unknown as DbContext;
+  const ctx = { provider, now: () => new Date(), sql: { read: (fn: (sql: SqlRunner) => Promise<unknown>) => fn(recorder) } } as unknown as DbContext;
   await read(ctx);
   return sent;
 }

@@ -3,14 +3,14 @@
 // of theirs on it ends in the same transaction as the change that took the right away, with the
 // event `session.revoked` (audited, live). Its gateway door closes when the dispatcher hands the
 // change to the gateway hub, which recomputes the desired rules without it.
-import { isOpenStatus, OPEN_STATUSES, type TRevocationCause } from "@postern/contracts";
+import { isOpenStatus, type TRevocationCause } from "@postern/contracts";
 import type { SqlRunner, SqlValue, Tx } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { actorUserId, type Actor } from "../audit/audit.service";
 import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { lockSessions, updateSessions } from "./sessions.sql";
+import { lockSessions, OPEN_STATUS_LIST, updateSessions } from "./sessions.sql";
 
 /** Sessions locked and ended per statement: well inside either database's limit on parameters. */
 const REVOKE_BATCH = 500;
@@ -48,7 +48,7 @@ export async function revokeLost(
   actor: Actor | null,
 ): Promise<SessionRow[]> {
   const either: string[] = [];
-  const params: SqlValue[] = [...OPEN_STATUSES];
+  const params: SqlValue[] = [];
   const among = (column: string, ids: string[] | undefined) => {
     if (!ids?.length) return;
     either.push(`s."${column}" IN (${ids.map(() => "?").join(", ")})`);
@@ -62,7 +62,7 @@ export async function revokeLost(
   const open = await sql.all<{ id: string; maySee: number }>(
     `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-     WHERE s."status" IN (${OPEN_STATUSES.map(() => "?").join(", ")}) AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
+     WHERE s."status" IN ${OPEN_STATUS_LIST} AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
     params,
   );
   const lost = open.filter(({ maySee }) => scope.all || !mayHolderSee(maySee)).map(({ id }) => id);

@@ -14,6 +14,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Provider } from "@postern/db";
 import { expectIndexedReads, nodesOf, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf } from "../../../test/plans";
+import { revokeLost, type RevocationScope } from "./revocation";
 import { listSessions, type SessionListFilter } from "./sessions.sql";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -46,6 +47,13 @@ const listOf = (provider: Provider, filter: SessionListFilter) => statementOf(pr
 
 const described = (filter: SessionListFilter) => JSON.stringify(filter);
 
+/** Who lost access, as a revocation is told: one member, several, a service, both. */
+const SCOPES: RevocationScope[] = [{ userIds: ["u3"] }, { userIds: ["u3", "u4", "u5"] }, { serviceIds: ["s4"] }, { userIds: ["u3"], serviceIds: ["s4"] }];
+
+/** The statement a revocation looks for the open sessions in its scope with. */
+const searchOf = (provider: Provider, scope: RevocationScope) =>
+  statementOf(provider, (ctx) => ctx.sql.read((sql) => revokeLost(ctx, sql, () => {}, scope, "member_removed", null)));
+
 const SESSIONS = 20_020;
 
 describe("session history plans on PostgreSQL", () => {
@@ -72,6 +80,15 @@ describe("session history plans on PostgreSQL", () => {
       if (filter.open === true) expect(nodesOf(plan).some((node) => /^AccessSession_\w*status/.test(node["Index Name"] ?? "")), seen).toBe(true);
     }
   });
+
+  it.each(["force_custom_plan", "force_generic_plan"])("finds the open sessions a revocation ends through an index (%s)", async (mode) => {
+    await client.query(`SET plan_cache_mode = ${mode}`);
+    for (const scope of SCOPES) {
+      const plan = await postgresPlan(client, await searchOf("postgres", scope));
+      // The open sessions are 20 of 20,020; the statuses were parameters until 2026-12-04.
+      expectIndexedReads(plan, "AccessSession", 1_000, `${JSON.stringify(scope)}\n${JSON.stringify(plan, null, 1)}`);
+    }
+  });
 });
 
 describe("session history plans on SQLite", () => {
@@ -93,6 +110,14 @@ describe("session history plans on SQLite", () => {
       expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/^SCAN s$/m);
       if (filter.open === true) expect(plan, `${described(filter)}\n${plan}`).toMatch(/SEARCH s USING INDEX \w*status\w* \([^)]*status=\?/);
       else expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);
+    }
+  });
+
+  it("finds the open sessions a revocation ends through an index on the holder or the service", async () => {
+    for (const scope of SCOPES) {
+      const plan = sqlitePlan(db, await searchOf("sqlite", scope));
+      expect(plan, `${JSON.stringify(scope)}\n${plan}`).toMatch(/SEARCH s USING INDEX AccessSession_(userId|serviceId)_/);
+      expect(plan, `${JSON.stringify(scope)}\n${plan}`).not.toMatch(/^SCAN s$/m);
     }
   });
 });

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Provider } from "@postern/db";
 import { expectIndexedReads, nodesOf, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf } from "../../../test/plans";
 import { revokeLost, type RevocationScope } from "./revocation";
+import { exclusiveConflict, ownOpenSessions } from "./sessions.schedule";
 import { listSessions, type SessionListFilter } from "./sessions.sql";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -50,6 +51,19 @@ const described = (filter: SessionListFilter) => JSON.stringify(filter);
 /** Who lost access, as a revocation is told: one member, several, a service, both. */
 const SCOPES: RevocationScope[] = [{ userIds: ["u3"] }, { userIds: ["u3", "u4", "u5"] }, { serviceIds: ["s4"] }, { userIds: ["u3"], serviceIds: ["s4"] }];
 
+/** The reads a start or a booking makes under the service's lock: who stands in the way on an
+ * exclusive service, with the line and without, and the caller's own open sessions there. */
+async function occupantReads(provider: Provider) {
+  const span: [Date, Date] = [new Date(Date.now() - 1000), new Date(Date.now() + 600_000)];
+  const exclusive = (queueBlocks: boolean) =>
+    statementOf(provider, (ctx) => ctx.sql.read((sql) => exclusiveConflict(ctx, sql, "s4", span, { queueBlocks, closeDue: async (found) => found })));
+  return [
+    { label: "exclusive, the line blocking", statement: await exclusive(true) },
+    { label: "exclusive", statement: await exclusive(false) },
+    { label: "own open sessions", statement: await statementOf(provider, (ctx) => ctx.sql.read((sql) => ownOpenSessions(sql, "u3", "s4"))) },
+  ];
+}
+
 /** The statement a revocation looks for the open sessions in its scope with. */
 const searchOf = (provider: Provider, scope: RevocationScope) =>
   statementOf(provider, (ctx) => ctx.sql.read((sql) => revokeLost(ctx, sql, () => {}, scope, "member_removed", null)));
@@ -78,6 +92,15 @@ describe("session history plans on PostgreSQL", () => {
       expectIndexedReads(plan, "AccessSession", SESSIONS / 4, seen);
       // Open sessions are few: found through an index on the status, then sorted.
       if (filter.open === true) expect(nodesOf(plan).some((node) => /^AccessSession_\w*status/.test(node["Index Name"] ?? "")), seen).toBe(true);
+    }
+  });
+
+  it.each(["force_custom_plan", "force_generic_plan"])("finds who stands in the way of a start through a status index (%s)", async (mode) => {
+    await client.query(`SET plan_cache_mode = ${mode}`);
+    for (const { label, statement } of await occupantReads("postgres")) {
+      const plan = await postgresPlan(client, statement);
+      const seen = `${label}\n${JSON.stringify(plan, null, 1)}`;
+      expectIndexedReads(plan, "AccessSession", 100, seen);
     }
   });
 
@@ -110,6 +133,13 @@ describe("session history plans on SQLite", () => {
       expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/^SCAN s$/m);
       if (filter.open === true) expect(plan, `${described(filter)}\n${plan}`).toMatch(/SEARCH s USING INDEX \w*status\w* \([^)]*status=\?/);
       else expect(plan, `${described(filter)}\n${plan}`).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);
+    }
+  });
+
+  it("finds who stands in the way of a start through a status index", async () => {
+    for (const { label, statement } of await occupantReads("sqlite")) {
+      const plan = sqlitePlan(db, statement);
+      expect(plan, `${label}\n${plan}`).toMatch(/SEARCH s USING INDEX AccessSession_(serviceId|userId)_status_idx \([^)]*status=\?/);
     }
   });
 

@@ -9,7 +9,7 @@ import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import { revokeIfLost } from "./revocation";
 import { presentSession } from "./sessions.presenter";
 import { dueSessionIds } from "./session-clock.sql";
-import { holderMaySeeNow, lockSession, updateSession } from "./sessions.sql";
+import { holderMaySeeNow, lockSession, sortedNotWalked, updateSession } from "./sessions.sql";
 
 const FOREVER = new Date(8.64e15);
 
@@ -26,13 +26,15 @@ export interface Occupant {
 /** An occupant as one flat SQL row: the user's columns beside the session's. */
 type OccupantRow = Omit<Occupant, "user"> & { userId: string; username: string; displayName: string | null };
 
-/** Open sessions on a service in the given statuses (but `exceptId`), with their holders. */
+/** Open sessions on a service in the given statuses (but `exceptId`), with their holders. The
+ * statuses, constants, are literals in the statement: PostgreSQL keeps it prepared, and a plan
+ * made without them read the service's whole history to find its few open sessions. */
 async function occupants(
   sql: SqlRunner,
   where: { serviceId: string; statuses: readonly string[]; exceptId?: string; userId?: string },
   order = "",
 ): Promise<Occupant[]> {
-  const params: (string | null)[] = [where.serviceId, ...where.statuses];
+  const params: (string | null)[] = [where.serviceId];
   let filter = "";
   if (where.exceptId) {
     filter += ` AND s."id" <> ?`;
@@ -46,7 +48,7 @@ async function occupants(
     `SELECT s."id", s."status", s."durationSeconds", s."startsAt", s."expiresAt", s."offerExpiresAt",
             u."id" AS "userId", u."username", u."displayName"
        FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-      WHERE s."serviceId" = ? AND s."status" IN (${where.statuses.map(() => "?").join(", ")})${filter}${order}`,
+      WHERE s."serviceId" = ? AND s."status" IN (${where.statuses.map((status) => `'${status}'`).join(", ")})${filter}${order}`,
     params,
   );
   return rows.map(({ userId, username, displayName, ...o }) => ({ ...o, user: { id: userId, username, displayName } }));
@@ -115,7 +117,12 @@ export async function exclusiveConflict(
   const now = ctx.now();
   // The line matters only for taking the service now; one read brings both when it does.
   const lineBlocks = check.queueBlocks === true && span[0] <= now;
-  const found = await occupants(sql, { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId }, ` ORDER BY s."requestedAt" ASC, s."id" ASC`);
+  const ordered = sortedNotWalked(ctx);
+  const found = await occupants(
+    sql,
+    { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId },
+    ` ORDER BY ${ordered}s."requestedAt" ASC, ${ordered}s."id" ASC`,
+  );
   return conflictAmong(await check.closeDue(found), span, now, lineBlocks);
 }
 

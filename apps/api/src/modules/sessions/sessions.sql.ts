@@ -91,6 +91,17 @@ export interface SessionListFilter {
  */
 export const OPEN_STATUS_LIST = `(${OPEN_STATUSES.map((status) => `'${status}'`).join(", ")})`;
 
+/**
+ * What goes before a column of an ORDER BY over open sessions: they are a handful among thousands,
+ * best found through a status index and sorted. SQLite, which plans without statistics here, would
+ * rather read them in order off a (…, requestedAt) index, through the whole history, testing each
+ * status; its unary + (a no-op on any value) keeps the order from being read off an index.
+ * PostgreSQL weighs the two by its statistics and needs no such hint.
+ */
+export function sortedNotWalked(ctx: Pick<DbContext, "provider">): string {
+  return ctx.provider === "sqlite" ? "+" : "";
+}
+
 /** The newest `limit` sessions the filter lets through, newest request first, with what their
  * presenter needs: one plain read of committed state. */
 export async function listSessions(ctx: DbContext, where: SessionListFilter, limit: number): Promise<SessionRow[]> {
@@ -108,11 +119,7 @@ export async function listSessions(ctx: DbContext, where: SessionListFilter, lim
   if (where.serviceId) clauses.push(`s."serviceId" = ${among([where.serviceId])}`);
   if (where.userId) clauses.push(`s."userId" = ${among([where.userId])}`);
   params.push(limit);
-  // Open sessions are a handful among thousands: find them through a status index and sort them.
-  // SQLite would rather walk a (…, requestedAt) index in order through the whole history, testing
-  // each status; SQLite's unary + (a no-op on any value) keeps the order from being read off an
-  // index. PostgreSQL weighs the two by its statistics and needs no such hint.
-  const ordered = where.open === true && ctx.provider === "sqlite" ? "+" : "";
+  const ordered = where.open === true ? sortedNotWalked(ctx) : "";
   const rows = await ctx.sql.read((sql) =>
     sql.all<SessionJoinRow>(
       `SELECT ${sessionSelect} ${SESSION_FROM}${

@@ -155,7 +155,7 @@ async function offerService(ctx: DbContext, serviceId: string, offerSeconds: num
   return runSqlChange(ctx, SYSTEM, async (sql, record) => {
     const service = await lockServiceRules(ctx, sql, serviceId);
     if (!service || (await heldOrOffered(sql, serviceId))) return false;
-    const head = await headOfLine(sql, serviceId);
+    const head = await headOfLine(ctx, sql, serviceId);
     if (!head) return false;
     if (!head.maySee) return { lost: head.id };
     // The line is the service's, and its lock is held; a revocation elsewhere may still have

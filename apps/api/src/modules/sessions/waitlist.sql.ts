@@ -4,7 +4,7 @@ import type { SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
 import type { SessionRow } from "./sessions.presenter";
-import { lockSessionWhere } from "./sessions.sql";
+import { lockSessionWhere, sortedNotWalked } from "./sessions.sql";
 
 /** The statuses of a place in line: waiting, or offered the service. */
 export const LINE_STATUSES = ["waiting", "offered"] as const;
@@ -32,11 +32,16 @@ export async function heldOrOffered(sql: SqlRunner, serviceId: string): Promise<
 
 /** The first who waits for the service (the oldest request, then the lowest id), and whether they
  * may still see it (`holderMaySee`). */
-export async function headOfLine(sql: SqlRunner, serviceId: string): Promise<{ id: string; maySee: boolean } | undefined> {
+export async function headOfLine(
+  ctx: Pick<DbContext, "provider">,
+  sql: SqlRunner,
+  serviceId: string,
+): Promise<{ id: string; maySee: boolean } | undefined> {
+  const ordered = sortedNotWalked(ctx);
   const row = await sql.get<{ id: string; maySee: number }>(
     `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-     WHERE s."serviceId" = ? AND s."status" = 'waiting' ORDER BY s."requestedAt" ASC, s."id" ASC LIMIT 1`,
+     WHERE s."serviceId" = ? AND s."status" = 'waiting' ORDER BY ${ordered}s."requestedAt" ASC, ${ordered}s."id" ASC LIMIT 1`,
     [serviceId],
   );
   return row && { id: row.id, maySee: mayHolderSee(row.maySee) };

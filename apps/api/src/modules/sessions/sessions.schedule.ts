@@ -9,7 +9,7 @@ import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import { revokeIfLost } from "./revocation";
 import { presentSession } from "./sessions.presenter";
 import { dueSessionIds } from "./session-clock.sql";
-import { holderMaySeeNow, lockSession, sortedNotWalked, updateSession } from "./sessions.sql";
+import { byRequest, holderMaySeeNow, lockSession, statusList, updateSession } from "./sessions.sql";
 
 const FOREVER = new Date(8.64e15);
 
@@ -27,8 +27,8 @@ export interface Occupant {
 type OccupantRow = Omit<Occupant, "user"> & { userId: string; username: string; displayName: string | null };
 
 /** Open sessions on a service in the given statuses (but `exceptId`), with their holders. The
- * statuses, constants, are literals in the statement: PostgreSQL keeps it prepared, and a plan
- * made without them read the service's whole history to find its few open sessions. */
+ * statuses are literals (`statusList`): with them as parameters, PostgreSQL's plan made without
+ * their values read the service's whole history to find its few open sessions. */
 async function occupants(
   sql: SqlRunner,
   where: { serviceId: string; statuses: readonly string[]; exceptId?: string; userId?: string },
@@ -48,7 +48,7 @@ async function occupants(
     `SELECT s."id", s."status", s."durationSeconds", s."startsAt", s."expiresAt", s."offerExpiresAt",
             u."id" AS "userId", u."username", u."displayName"
        FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-      WHERE s."serviceId" = ? AND s."status" IN (${where.statuses.map((status) => `'${status}'`).join(", ")})${filter}${order}`,
+      WHERE s."serviceId" = ? AND s."status" IN ${statusList(where.statuses)}${filter}${order}`,
     params,
   );
   return rows.map(({ userId, username, displayName, ...o }) => ({ ...o, user: { id: userId, username, displayName } }));
@@ -117,12 +117,7 @@ export async function exclusiveConflict(
   const now = ctx.now();
   // The line matters only for taking the service now; one read brings both when it does.
   const lineBlocks = check.queueBlocks === true && span[0] <= now;
-  const ordered = sortedNotWalked(ctx);
-  const found = await occupants(
-    sql,
-    { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId },
-    ` ORDER BY ${ordered}s."requestedAt" ASC, ${ordered}s."id" ASC`,
-  );
+  const found = await occupants(sql, { serviceId, statuses: exclusiveStatuses(lineBlocks), exceptId: check.exceptId }, byRequest(ctx, "ASC", true));
   return conflictAmong(await check.closeDue(found), span, now, lineBlocks);
 }
 

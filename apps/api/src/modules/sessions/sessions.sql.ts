@@ -83,23 +83,28 @@ export interface SessionListFilter {
 }
 
 /**
- * The open statuses as literals in the statement's text, not parameters. PostgreSQL keeps these
+ * Statuses as a list of literals for `IN`, not parameters. PostgreSQL keeps the plain-SQL runner's
  * statements prepared (prisma/src/sql.ts) and may plan them once without their values; it then
  * took "not one of five unknown statuses" to match almost no session, and joined every ended
  * session to its holder in a nested loop: 0.75 s with 100,000 sessions. Literals let every plan
- * weigh the statuses by the table's own counts.
+ * weigh the statuses by the table's own counts. They are constants of the contracts, not input.
  */
-export const OPEN_STATUS_LIST = `(${OPEN_STATUSES.map((status) => `'${status}'`).join(", ")})`;
+export function statusList(statuses: readonly string[]): string {
+  return `(${statuses.map((status) => `'${status}'`).join(", ")})`;
+}
+
+export const OPEN_STATUS_LIST = statusList(OPEN_STATUSES);
 
 /**
- * What goes before a column of an ORDER BY over open sessions: they are a handful among thousands,
- * best found through a status index and sorted. SQLite, which plans without statistics here, would
- * rather read them in order off a (…, requestedAt) index, through the whole history, testing each
- * status; its unary + (a no-op on any value) keeps the order from being read off an index.
- * PostgreSQL weighs the two by its statistics and needs no such hint.
+ * `ORDER BY` the request's time, then id (sessions as `s`). `few`: the statement finds a handful of
+ * open sessions among thousands, best found through a status index and sorted. SQLite, which plans
+ * without statistics here, would rather read them in order off a (…, requestedAt) index, through
+ * the whole history, testing each status; its unary + (a no-op on any value) keeps the order from
+ * being read off an index. PostgreSQL weighs the two by its statistics and needs no such hint.
  */
-export function sortedNotWalked(ctx: Pick<DbContext, "provider">): string {
-  return ctx.provider === "sqlite" ? "+" : "";
+export function byRequest(ctx: Pick<DbContext, "provider">, direction: "ASC" | "DESC", few: boolean): string {
+  const unindexed = few && ctx.provider === "sqlite" ? "+" : "";
+  return ` ORDER BY ${unindexed}s."requestedAt" ${direction}, ${unindexed}s."id" ${direction}`;
 }
 
 /** The newest `limit` sessions the filter lets through, newest request first, with what their
@@ -119,12 +124,11 @@ export async function listSessions(ctx: DbContext, where: SessionListFilter, lim
   if (where.serviceId) clauses.push(`s."serviceId" = ${among([where.serviceId])}`);
   if (where.userId) clauses.push(`s."userId" = ${among([where.userId])}`);
   params.push(limit);
-  const ordered = where.open === true ? sortedNotWalked(ctx) : "";
   const rows = await ctx.sql.read((sql) =>
     sql.all<SessionJoinRow>(
       `SELECT ${sessionSelect} ${SESSION_FROM}${
         clauses.length ? ` WHERE ${clauses.join(" AND ")}` : ""
-      } ORDER BY ${ordered}s."requestedAt" DESC, ${ordered}s."id" DESC LIMIT ?`,
+      }${byRequest(ctx, "DESC", where.open === true)} LIMIT ?`,
       params,
     ),
   );

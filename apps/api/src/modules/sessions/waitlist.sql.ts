@@ -4,12 +4,12 @@ import type { SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
 import type { SessionRow } from "./sessions.presenter";
-import { lockSessionWhere, sortedNotWalked } from "./sessions.sql";
+import { byRequest, lockSessionWhere, statusList } from "./sessions.sql";
 
 /** The statuses of a place in line: waiting, or offered the service. */
 export const LINE_STATUSES = ["waiting", "offered"] as const;
 /** `LINE_STATUSES` as an SQL list. */
-export const IN_LINE = `(${LINE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+export const IN_LINE = statusList(LINE_STATUSES);
 
 /** How many are in line for the service, offered or waiting. */
 export async function lineLength(sql: SqlRunner, serviceId: string): Promise<number> {
@@ -37,11 +37,10 @@ export async function headOfLine(
   sql: SqlRunner,
   serviceId: string,
 ): Promise<{ id: string; maySee: boolean } | undefined> {
-  const ordered = sortedNotWalked(ctx);
   const row = await sql.get<{ id: string; maySee: number }>(
     `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-     WHERE s."serviceId" = ? AND s."status" = 'waiting' ORDER BY ${ordered}s."requestedAt" ASC, ${ordered}s."id" ASC LIMIT 1`,
+     WHERE s."serviceId" = ? AND s."status" = 'waiting'${byRequest(ctx, "ASC", true)} LIMIT 1`,
     [serviceId],
   );
   return row && { id: row.id, maySee: mayHolderSee(row.maySee) };

@@ -14,7 +14,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TAuditListQuery } from "@postern/contracts";
 import type { Provider } from "@postern/db";
-import { expectIndexedReads, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf } from "../../../test/plans";
+import { expectIndexedReads, fillForPlans, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf } from "../../../test/plans";
 import { encodeAuditCursor, findAuditEvents } from "./audit.service";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -22,17 +22,16 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const EVENTS = 40_000;
 
 /** Events a minute apart: 20 people starting, extending and ending sessions on 20 services, and
- * every thousandth a monitor's token relaying an alert. `$N` is the numbers 1…EVENTS, `$AT` an
- * event's time, in each dialect. */
+ * every thousandth a monitor's token relaying an alert (`fillForPlans`). */
 const TRAIL = `
   INSERT INTO "AuditEvent" ("id", "seq", "at", "actorId", "actorUsername", "action", "serviceId", "prevHash", "hash")
-  SELECT 'e' || n, n, $AT,
+  SELECT 'e' || n, n, $AT(0),
     CASE WHEN n % 1000 = 0 THEN NULL ELSE 'u' || (1 + n % 20) END,
     CASE WHEN n % 1000 = 0 THEN 'token:monitor' ELSE 'user' || (1 + n % 20) END,
     CASE WHEN n % 1000 = 0 THEN 'relay.sent' WHEN n % 3 = 0 THEN 'session.started' WHEN n % 3 = 1 THEN 'session.extended' ELSE 'session.ended' END,
     CASE WHEN n % 1000 = 0 THEN NULL ELSE 's' || (1 + n % 20) END,
     'x', 'x'
-  FROM $N`;
+  FROM numbers`;
 
 /** The filters an admin combines on the audit page, each alone, together, and a page further on. */
 function queries(): TAuditListQuery[] {
@@ -60,10 +59,7 @@ describe("audit page plans on PostgreSQL", () => {
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ({ client, close } = await postgresForPlans());
-    const at = `TIMESTAMP '2026-01-01' + n * INTERVAL '1 minute'`;
-    await client.query(TRAIL.replace("$AT", at).replace("$N", "generate_series(1, " + EVENTS + ") n"));
-    // What autovacuum has done by the time a table holds this many rows.
-    await client.query(`ANALYZE "AuditEvent"`);
+    await fillForPlans({ client }, "AuditEvent", EVENTS, TRAIL);
   });
   afterAll(async () => close?.());
 
@@ -85,10 +81,7 @@ describe("audit page plans on SQLite", () => {
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ({ db, close } = await sqliteForPlans());
-    const numbers = `WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ${EVENTS})`;
-    // Stored as Prisma's SQLite adapter stores a time: ISO 8601 with an explicit offset.
-    const at = `strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '+' || n || ' minutes')`;
-    db.exec(`${numbers} ${TRAIL.replace("$AT", at).replace("$N", "numbers")}`);
+    await fillForPlans({ db }, "AuditEvent", EVENTS, TRAIL);
   });
   afterAll(async () => close?.());
 

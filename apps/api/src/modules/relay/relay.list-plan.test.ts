@@ -13,7 +13,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TListMessagesQuery } from "@postern/contracts";
 import type { Provider } from "@postern/db";
-import { expectIndexedReads, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf, statementsOf, type Statement } from "../../../test/plans";
+import { expectIndexedReads, fillForPlans, postgresForPlans, postgresPlan, sqliteForPlans, sqlitePlan, statementOf, statementsOf, type Statement } from "../../../test/plans";
 import { relaySettingsOf } from "./relay.settings";
 import { findMessages, relayStatus } from "./relay.service";
 
@@ -22,16 +22,14 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const MESSAGES = 20_000;
 
 /** Messages a minute apart, all sent but every thousandth, which failed, and the last five, still
- * queued. `$N` is the numbers 1…MESSAGES, `$AT(offset)` a message's time plus seconds. */
+ * queued (`fillForPlans`). */
 const RELAYED = `
   INSERT INTO "Message" ("id", "message", "status", "attempts", "createdAt", "nextAttemptAt", "sentAt")
-  SELECT 'm' || LPAD_N, 'alert ' || n,
+  SELECT 'm' || n, 'alert ' || n,
     CASE WHEN n > ${MESSAGES - 5} THEN 'queued' WHEN n % 1000 = 0 THEN 'failed' ELSE 'sent' END, 1,
     $AT(0), $AT(0), CASE WHEN n > ${MESSAGES - 5} OR n % 1000 = 0 THEN NULL ELSE $AT(1) END
-  FROM $N`;
+  FROM numbers`;
 
-/** The middle message's cursor, as a page hands it out (relay.service.ts). */
-const middle = (at: (n: number) => string) => Buffer.from(`${at(MESSAGES / 2)}|m${String(MESSAGES / 2).padStart(6, "0")}`).toString("base64url");
 
 function queries(cursor: string): TListMessagesQuery[] {
   const filters: TListMessagesQuery[] = [{}, { status: "sent" }, { status: "failed" }, { status: "queued" }];
@@ -48,27 +46,21 @@ async function statements(provider: Provider, cursor: string): Promise<{ label: 
   return out;
 }
 
-const minutes = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString();
+/** The middle message's cursor, as a page hands it out (relay.service.ts): its time, `$AT(0)`. */
+const MIDDLE = Buffer.from(`${new Date(Date.UTC(2026, 0, 1) + (MESSAGES / 2) * 60_000).toISOString()}|m${MESSAGES / 2}`).toString("base64url");
 
 describe("relay plans on PostgreSQL", () => {
   let client: pg.Client;
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ({ client, close } = await postgresForPlans());
-    const at = (offset: string) => `TIMESTAMP '2026-01-01' + n * INTERVAL '1 minute' + ${offset} * INTERVAL '1 second'`;
-    await client.query(
-      RELAYED.replace("LPAD_N", "LPAD(n::text, 6, '0')")
-        .replace(/\$AT\((\d)\)/g, (_, offset: string) => at(offset))
-        .replace("$N", `generate_series(1, ${MESSAGES}) n`),
-    );
-    // What autovacuum has done by the time a table holds this many rows.
-    await client.query(`ANALYZE "Message"`);
+    await fillForPlans({ client }, "Message", MESSAGES, RELAYED);
   });
   afterAll(async () => close?.());
 
   it.each(["force_custom_plan", "force_generic_plan"])("reads a page's worth of messages, through an index (%s)", async (mode) => {
     await client.query(`SET plan_cache_mode = ${mode}`);
-    for (const { label, statement } of await statements("postgres", middle(minutes))) {
+    for (const { label, statement } of await statements("postgres", MIDDLE)) {
       const plan = await postgresPlan(client, statement);
       const seen = `${label}\n${JSON.stringify(plan, null, 1)}`;
       expectIndexedReads(plan, "Message", MESSAGES / 4, seen);
@@ -81,19 +73,12 @@ describe("relay plans on SQLite", () => {
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ({ db, close } = await sqliteForPlans());
-    const numbers = `WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ${MESSAGES})`;
-    // Stored as Prisma's SQLite adapter stores a time: ISO 8601 with an explicit offset.
-    const at = (offset: string) => `strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '+' || n || ' minutes', '+${offset} seconds')`;
-    db.exec(
-      `${numbers} ${RELAYED.replace("LPAD_N", "substr('000000' || n, -6)")
-        .replace(/\$AT\((\d)\)/g, (_, offset: string) => at(offset))
-        .replace("$N", "numbers")}`,
-    );
+    await fillForPlans({ db }, "Message", MESSAGES, RELAYED);
   });
   afterAll(async () => close?.());
 
   it("reads in index order and stops at the page, without statistics", async () => {
-    for (const { label, statement } of await statements("sqlite", middle(minutes))) {
+    for (const { label, statement } of await statements("sqlite", MIDDLE)) {
       const plan = sqlitePlan(db, statement);
       const seen = `${label}\n${plan}`;
       expect(plan, seen).toMatch(/(SEARCH|SCAN) Message USING (COVERING )?INDEX/);

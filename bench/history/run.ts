@@ -14,11 +14,11 @@
 // Each list is asked for `--warm` times before it is measured: PostgreSQL keeps the statements
 // prepared and may switch a statement to a plan made without its values after its fifth run, so
 // the figures are those of the plan a server settles on.
-import { call, dbOf, login, machine, percentile, queriesSent, startApi } from "../lib/api-process";
+import { call, dbOf, login, machine, numberOption, percentile, queriesSent, startApi } from "../lib/api-process";
 import { seedAuditTrail, seedHistory, seedMessages } from "../lib/history";
 
 const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+const option = (name: string, fallback: number) => numberOption(argv, name, fallback);
 const db = dbOf(argv);
 const history = option("history", 100_000);
 const events = option("events", 200_000);

@@ -11,10 +11,10 @@
 // database connection). The ratio to the baseline is the part that is Postern's.
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, dbOf, machine, startApi, startHello, statsOf } from "../lib/api-process";
+import { call, dbOf, machine, numberOption, startApi, startHello, statsOf } from "../lib/api-process";
 
 const argv = process.argv.slice(2);
-const numberArg = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+const numberArg = (name: string, fallback: number) => numberOption(argv, name, fallback);
 const db = dbOf(argv);
 const quietMs = numberArg("quiet", 12) * 1000;
 const pairs = numberArg("pairs", 4);

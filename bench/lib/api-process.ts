@@ -27,6 +27,11 @@ export function dbOf(argv: string[]): BenchDb {
   return argv.includes("--db=postgres") ? "postgres" : "sqlite";
 }
 
+/** The number given as `--name=N` on the command line, or `fallback`. */
+export function numberOption(argv: string[], name: string, fallback: number): number {
+  return Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+}
+
 /**
  * CPU time a process has used so far (user + system), in milliseconds. Per request, this is the
  * figure a busy shared machine disturbs least: throughput falls when other work takes the cores,

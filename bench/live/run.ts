@@ -26,7 +26,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
-import { call, dbOf, root, rssMb, spawnNode, startApi, statsOf, type ApiCluster, type BenchDb, type Stats } from "../lib/api-process";
+import { call, dbOf, numberOption, root, rssMb, spawnNode, startApi, statsOf, type ApiCluster, type BenchDb, type Stats } from "../lib/api-process";
 import { seedHistory } from "../lib/history";
 
 interface Options {
@@ -41,7 +41,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const sizes = argv.filter((a) => /^\d+$/.test(a)).map(Number);
-  const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+  const option = (name: string, fallback: number) => numberOption(argv, name, fallback);
   return { sizes: sizes.length ? sizes : [0, 2, 100, 1000], db: dbOf(argv), rounds: option("rounds", 20), warm: option("warm", 1000), history: option("history", 0) };
 }
 

@@ -6,9 +6,16 @@ import type { Viewer } from "../modules/services/services.visibility";
 import type { SessionCaller } from "../modules/sessions/sessions.service";
 import type { Origin } from "./run-change";
 
-/** The audit identity and address of a request (401 when anonymous). */
+/** The audit identity and address of a request (401 when anonymous); the request learns the seq
+ * of what it changed, for its answer (live/live.seq.ts). */
 export function originOf(request: FastifyRequest): Origin {
-  return { actor: actorOf(requirePrincipal(request)), sourceIp: request.ip };
+  return {
+    actor: actorOf(requirePrincipal(request)),
+    sourceIp: request.ip,
+    reached: (seq) => {
+      if (seq > request.changeSeq) request.changeSeq = seq;
+    },
+  };
 }
 
 /** The user looking, with admin rights only when both their role and their credential carry them. */

@@ -18,6 +18,9 @@ import { retryOnConflict } from "./transaction-conflict";
 export interface Origin {
   actor: Actor | null;
   sourceIp?: string;
+  /** Told the seq of the change's last record once it has committed: the request that asked
+   * answers with it, so that its caller can ask any instance for a board at least that new. */
+  reached?: (seq: number) => void;
 }
 
 export const SYSTEM: Origin = { actor: null };
@@ -90,7 +93,10 @@ async function change<H, T>(
       return out;
     });
   });
-  if (records.length > 0) ctx.changes.committed(records);
+  if (records.length > 0) {
+    ctx.changes.committed(records);
+    origin.reached?.(records[records.length - 1]!.seq);
+  }
   return result;
 }
 

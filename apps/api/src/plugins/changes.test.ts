@@ -15,7 +15,7 @@ function dispatcher() {
     throw err;
   });
   let wakes = 0;
-  d.attachReader(() => (wakes += 1));
+  d.attachReader({ wake: () => void (wakes += 1), settled: async () => {} });
   const seen: number[] = [];
   d.subscribe((r) => seen.push(r.seq));
   return { d, seen, wakes: () => wakes };
@@ -155,6 +155,71 @@ describe("the change dispatcher", () => {
       d.offer([record(2)]);
       expect(heard).toEqual([1, 2]);
       expect(order).toEqual(["cache 1", "effect 1", "cache 2", "effect 2"]);
+    });
+  });
+  describe("catching up for a board read that names a change (reach)", () => {
+    /** A dispatcher whose log read, when asked for, finds `inLog` after the cursor. */
+    function withLog(inLog: LogRecord[], reads: { settle: boolean } = { settle: true }) {
+      const d = new ChangeDispatcher((err) => {
+        throw err;
+      });
+      const order: string[] = [];
+      d.subscribeAtCommit((r) => order.push(`cache ${r.seq}`));
+      let readsAsked = 0;
+      d.attachReader({
+        wake: () => {
+          readsAsked += 1;
+          if (reads.settle) d.deliver(inLog.filter((r) => r.seq > d.lastSeq));
+        },
+        settled: () => (reads.settle ? Promise.resolve() : new Promise(() => {})),
+      });
+      return { d, order, readsAsked: () => readsAsked };
+    }
+
+    it("answers at once, without reading, for a change already taken and drained", async () => {
+      const { d, readsAsked } = withLog([]);
+      d.lastSeq = 9;
+      expect(d.reached(9)).toBe(true);
+      await d.reach(9, 60_000);
+      expect(readsAsked()).toBe(0);
+    });
+
+    it("reads the log at once and answers once the board's cache has had the change", async () => {
+      const { d, order, readsAsked } = withLog([record(5), record(6)]);
+      d.lastSeq = 4;
+      expect(d.reached(6)).toBe(false);
+      await d.reach(6, 60_000);
+      expect(readsAsked()).toBe(1);
+      expect(order).toEqual(["cache 5", "cache 6"]);
+      expect(d.reached(6)).toBe(true);
+    });
+
+    it("answers when the log does not hold the change (a bogus seq, a restored database)", async () => {
+      const { d, order } = withLog([record(5)]);
+      d.lastSeq = 4;
+      await d.reach(1_000_000, 60_000);
+      await d.settled();
+      expect(order).toEqual(["cache 5"]);
+      expect(d.reached(1_000_000)).toBe(false);
+    });
+
+    it("answers after its longest wait when the log cannot be read", async () => {
+      const { d } = withLog([], { settle: false });
+      d.lastSeq = 4;
+      let answered = false;
+      const waiting = d.reach(5, 30).then(() => (answered = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answered).toBe(false);
+      await waiting;
+      expect(d.reached(5)).toBe(false);
+    });
+
+    it("answers every waiter at shutdown", async () => {
+      const { d } = withLog([], { settle: false });
+      d.lastSeq = 4;
+      const waiting = d.reach(5, 60_000);
+      d.stop();
+      await waiting;
     });
   });
 });

@@ -42,6 +42,9 @@ export class ChangeDispatcher implements ChangeSink {
   /** The highest seq the consumers have had. */
   private lastDrained = 0;
   private wakeReader: () => void = () => {};
+  private readNow: () => Promise<void> = async () => {};
+  /** Board reads waiting for a change they were told of (`reach`), by the seq each wants. */
+  private readonly waiters = new Set<{ seq: number; done: () => void }>();
   private atOnce: () => boolean = () => false;
   private readonly queue: LogRecord[] = [];
   private draining = false;
@@ -88,8 +91,47 @@ export class ChangeDispatcher implements ChangeSink {
     for (const listener of this.rewoundListeners) this.guard(() => listener(reason));
   }
 
-  attachReader(wake: () => void): void {
-    this.wakeReader = wake;
+  attachReader(reader: { wake(): void; settled(): Promise<void> }): void {
+    this.wakeReader = () => reader.wake();
+    this.readNow = () => {
+      reader.wake();
+      return reader.settled();
+    };
+  }
+
+  /** Whether the consumers (the board's cache first) have had every change up to `seq`. */
+  reached(seq: number): boolean {
+    return seq <= (this.draining ? this.lastDrained : this.lastSeq);
+  }
+
+  /**
+   * Resolves once the consumers have had every change up to `seq`: a client that made a change
+   * through another instance, or saw it on the live stream, asks this one for a board at least
+   * that new (live/live.seq.ts). The log is read at once rather than waiting for the change's
+   * notification. Resolves without it when the log turns out not to hold `seq` (a bogus seq, or a
+   * database restored to before it), and after `maxWaitMs` whatever happens.
+   */
+  reach(seq: number, maxWaitMs: number): Promise<void> {
+    if (this.reached(seq)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        done: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, maxWaitMs);
+      this.waiters.add(waiter);
+      // What the read took is drained in this turn or the next, which answers the waiter.
+      this.readNow().then(
+        () => {
+          if (this.lastSeq < seq) waiter.done();
+        },
+        () => waiter.done(),
+      );
+    });
   }
 
   committed(records: LogRecord[]): void {
@@ -160,6 +202,7 @@ export class ChangeDispatcher implements ChangeSink {
   stop(): void {
     clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
+    for (const waiter of this.waiters) waiter.done();
   }
 
   /** Resolves once everything taken so far has reached the consumers (tests, shutdown). */
@@ -178,6 +221,7 @@ export class ChangeDispatcher implements ChangeSink {
     }
     this.queue.length = 0;
     this.draining = false;
+    if (this.waiters.size > 0) for (const waiter of this.waiters) if (waiter.seq <= this.lastDrained) waiter.done();
   }
 
   private guard(fn: () => void): void {
@@ -225,7 +269,7 @@ export default fp(
       pollMs: app.ctx.provider === "postgres" ? POSTGRES_POLL_MS : SQLITE_POLL_MS,
       listenUrl: app.ctx.provider === "postgres" ? app.config.databaseUrl : undefined,
     });
-    dispatcher.attachReader(() => reader.wake());
+    dispatcher.attachReader(reader);
     if (app.ctx.provider === "postgres") dispatcher.gapWaitMs = POSTGRES_GAP_WAIT_MS;
     app.decorate("changes", dispatcher);
     app.addHook("onReady", async () => {

@@ -3,7 +3,7 @@
 // whose message can be shown to the user as it is.
 import type { z } from "zod";
 import { ZConflictDetails, ZErrorBody, ZFieldIssue, type TErrorCode, type TFieldIssue } from "@postern/contracts";
-import { noteLiveSeq } from "./live-seq";
+import { liveSeqHeaders, noteChangeSeq, noteLiveSeq } from "./live-seq";
 
 export class ApiError extends Error {
   constructor(
@@ -72,6 +72,7 @@ async function request(method: Method, path: string, body?: unknown, contentType
   const headers: Record<string, string> = { accept: "application/json" };
   // The API refuses cookie-authenticated changes without this header (a cross-site form cannot set it).
   if (method !== "GET") headers["x-postern-csrf"] = "1";
+  else Object.assign(headers, liveSeqHeaders(path));
   if (body !== undefined) headers["content-type"] = contentType;
   let res: Response;
   try {
@@ -85,6 +86,7 @@ async function request(method: Method, path: string, body?: unknown, contentType
     throw new ApiError(0, "network", "Cannot reach the server. Check your connection and try again.");
   }
   if (!res.ok) throw await errorFrom(res);
+  if (method !== "GET") noteChangeSeq(res);
   return res;
 }
 

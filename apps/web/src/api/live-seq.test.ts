@@ -1,8 +1,10 @@
 import { QueryClient } from "@tanstack/react-query";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
 import { LIVE_SEQ_HEADER } from "@postern/contracts";
 import { queryKeys } from "./keys";
-import { boardCursor, noteLiveSeq } from "./live-seq";
+import { readBoard } from "./board-read";
+import { boardCursor, forgetLiveSeqs, liveSeqHeaders, noteChangeSeq, noteLiveSeq, noteStreamSeq, readBehindStream } from "./live-seq";
 
 const answered = (seq?: number) => new Response("[]", { headers: seq === undefined ? {} : { [LIVE_SEQ_HEADER]: String(seq) } });
 
@@ -51,5 +53,51 @@ describe("boardCursor", () => {
     const late = read(qc, queryKeys.activeSessions, "/api/sessions?active=true", 42, 300);
     expect(await boardCursor(qc, 20)).toBe(0);
     await late;
+  });
+});
+
+describe("the newest change the page knows of", () => {
+  beforeEach(() => forgetLiveSeqs());
+  afterEach(() => {
+    forgetLiveSeqs();
+    vi.unstubAllGlobals();
+  });
+
+  it("goes with the board's reads, from a change's answer, the stream and the reads themselves", () => {
+    expect(liveSeqHeaders("/api/services")).toEqual({});
+    noteChangeSeq(answered(50));
+    expect(liveSeqHeaders("/api/services")).toEqual({ [LIVE_SEQ_HEADER]: "50" });
+    expect(liveSeqHeaders("/api/sessions?active=true")).toEqual({ [LIVE_SEQ_HEADER]: "50" });
+    // Not the board's: nothing to catch up with.
+    expect(liveSeqHeaders("/api/users")).toEqual({});
+    noteStreamSeq(52);
+    noteLiveSeq("/api/services", answered(51));
+    expect(liveSeqHeaders("/api/services")).toEqual({ [LIVE_SEQ_HEADER]: "52" });
+    noteChangeSeq(answered());
+    expect(liveSeqHeaders("/api/services")).toEqual({ [LIVE_SEQ_HEADER]: "52" });
+    // A snapshot is where the server stands, even behind (a database restored from a backup).
+    noteStreamSeq(7, true);
+    expect(liveSeqHeaders("/api/services")).toEqual({ [LIVE_SEQ_HEADER]: "7" });
+  });
+
+  it("keeps the cache when a read began before events the stream has applied since", async () => {
+    const qc = new QueryClient();
+    const path = "/api/sessions?active=true";
+    const key = queryKeys.activeSessions;
+    qc.setQueryData(key, ["as the stream left it"]);
+    noteStreamSeq(20);
+    const serve = (seq: number, body: unknown) =>
+      vi.stubGlobal("fetch", async () => new Response(JSON.stringify(body), { headers: { [LIVE_SEQ_HEADER]: String(seq) } }));
+
+    serve(19, ["from an instance behind"]);
+    expect(await readBoard(qc, key, path, z.array(z.string()))).toEqual(["as the stream left it"]);
+    expect(readBehindStream(path)).toBe(true);
+
+    serve(20, ["as new as the stream"]);
+    expect(await readBoard(qc, key, path, z.array(z.string()))).toEqual(["as new as the stream"]);
+
+    // Nothing cached to keep: the read is all there is.
+    serve(3, ["the first read"]);
+    expect(await readBoard(qc, queryKeys.services, "/api/services", z.array(z.string()))).toEqual(["the first read"]);
   });
 });

@@ -1,6 +1,13 @@
-// Where the live stream stood when each board read began (the API's LIVE_SEQ_HEADER), so that the
-// stream opened after the board's first reads resumes from there instead of sending the same board
-// again as a snapshot: a tenth of its bytes once the reads came compressed.
+// The live stream's seq (the API's LIVE_SEQ_HEADER), as the SPA uses it:
+// - where the stream stood when each board read began, so that the stream opened after the board's
+//   first reads resumes from there instead of sending the same board again as a snapshot: a tenth
+//   of its bytes once the reads came compressed;
+// - the newest change this page knows of (its own changes' answers, the stream's events), sent
+//   with each board read: behind a load balancer the read after a change may reach an instance
+//   that has yet to hear of it, which then catches up before answering;
+// - whether a board read is older than what the stream has already applied to the cache: such a
+//   read would take the board back in time (an instance that could not catch up), and the cache
+//   is kept instead.
 import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import { LIVE_SEQ_HEADER } from "@postern/contracts";
 import { queryKeys } from "./keys";
@@ -13,14 +20,57 @@ const BOARD: { key: QueryKey; path: string; needed: boolean }[] = [
 ];
 
 const seqs = new Map<string, number>();
+/** The newest change this page knows of. */
+let known = 0;
+/** The last event the live stream applied to the cache (or its snapshot's seq). */
+let applied = 0;
+
+const isBoardPath = (path: string) => BOARD.some((b) => b.path === path);
+
+function seqOf(res: Response): number | undefined {
+  const seq = Number(res.headers.get(LIVE_SEQ_HEADER) ?? Number.NaN);
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}
+
+/** The header a read of `path` carries: the board at least as new as the newest change known. */
+export function liveSeqHeaders(path: string): Record<string, string> {
+  return known > 0 && isBoardPath(path) ? { [LIVE_SEQ_HEADER]: String(known) } : {};
+}
+
+/** A change's answer names the seq of what it changed. */
+export function noteChangeSeq(res: Response): void {
+  const seq = seqOf(res);
+  if (seq !== undefined && seq > known) known = seq;
+}
+
+/** The live stream applied `seq` to the cache; a snapshot replaces what the cache held, and its
+ * seq is where the server stands, even below what was known (a database restored from a backup). */
+export function noteStreamSeq(seq: number, snapshot = false): void {
+  applied = seq;
+  if (snapshot || seq > known) known = seq;
+}
+
+/** Whether the last read of `path` began before events the stream has applied to the cache since. */
+export function readBehindStream(path: string): boolean {
+  const seq = seqs.get(path);
+  return seq !== undefined && seq < applied;
+}
+
+/** Forgets every seq (a test's fresh page; logging out). */
+export function forgetLiveSeqs(): void {
+  seqs.clear();
+  known = 0;
+  applied = 0;
+}
 
 /** Remembers the seq a successful read of one of the board's paths answered with; none, if it gave
  * none. Other reads are not the board's and are not kept. */
 export function noteLiveSeq(path: string, res: Response): void {
-  if (!BOARD.some((b) => b.path === path)) return;
-  const seq = Number(res.headers.get(LIVE_SEQ_HEADER) ?? Number.NaN);
-  if (Number.isSafeInteger(seq) && seq > 0) seqs.set(path, seq);
-  else seqs.delete(path);
+  if (!isBoardPath(path)) return;
+  const seq = seqOf(res);
+  if (seq === undefined) return void seqs.delete(path);
+  seqs.set(path, seq);
+  if (seq > known) known = seq;
 }
 
 /** How long the stream waits for the board's first reads before taking a snapshot instead. */

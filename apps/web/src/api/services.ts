@@ -1,15 +1,16 @@
 // Services: the board's list (polled until the live stream keeps it fresh) and admin changes.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient, type QueryFunctionContext } from "@tanstack/react-query";
 import { z } from "zod";
 import { ZImportResult, ZService, type TCreateServiceBody, type TServiceKind, type TUpdateServiceBody } from "@postern/contracts";
 import { api } from "./client";
+import { readBoard } from "./board-read";
 import { queryKeys } from "./keys";
 import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 
 /** The board's services: the hook's query, also asked for at start-up (api/prefetch.ts). */
 export const servicesQuery = {
   queryKey: queryKeys.services,
-  queryFn: () => api.get("/api/services", z.array(ZService)),
+  queryFn: ({ client }: QueryFunctionContext) => readBoard(client, queryKeys.services, "/api/services", z.array(ZService)),
   staleTime: BOARD_FRESH_MS,
 };
 

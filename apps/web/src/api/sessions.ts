@@ -1,8 +1,9 @@
 // Access sessions: the board's open sessions, the caller's history, and the one-click actions.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient, type QueryFunctionContext } from "@tanstack/react-query";
 import { z } from "zod";
 import { ZSession, type TStartSessionBody } from "@postern/contracts";
 import { api } from "./client";
+import { readBoard } from "./board-read";
 import { queryKeys } from "./keys";
 import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 
@@ -10,7 +11,8 @@ import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
  * start-up (api/prefetch.ts). */
 export const activeSessionsQuery = {
   queryKey: queryKeys.activeSessions,
-  queryFn: () => api.get("/api/sessions?active=true", z.array(ZSession)),
+  queryFn: ({ client }: QueryFunctionContext) =>
+    readBoard(client, queryKeys.activeSessions, "/api/sessions?active=true", z.array(ZSession)),
   staleTime: BOARD_FRESH_MS,
 };
 

@@ -6,7 +6,7 @@ import { useEffect, useRef } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { ZLiveServerMessage, type TLiveEvent, type TMe } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
-import { boardCursor } from "../api/live-seq";
+import { boardCursor, noteStreamSeq } from "../api/live-seq";
 import { mentionsDisabled, noteLoginEnded } from "../api/login-ended";
 import { applyEvent, applySnapshot } from "./apply-live";
 import { setLiveStatus, useLiveStatus, type LiveStatus } from "./live-status";
@@ -107,12 +107,14 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
           me = msg.data.me?.id;
           applySnapshot(qc, msg.data);
           lastSeq = msg.seq;
+          noteStreamSeq(msg.seq, true);
           failures = 0;
           setLiveStatus("connected");
         } else if (msg.type === "event") {
           if (msg.seq <= lastSeq) return;
           applyEvent(qc, msg.event, me);
           lastSeq = msg.seq;
+          noteStreamSeq(msg.seq);
           if (msg.event.type === "user.disabled" && msg.event.userId === me) noteLoginEnded("disabled");
           onEvent.current?.(msg.event, me);
           if (failures > 0) {

@@ -44,7 +44,7 @@ export default async function compatRoutes(app: FastifyInstance) {
   );
 
   r.get("/service/", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) =>
-    app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody)),
+    app.board.withViewFor(request, reply, (view) => void sendKeptJson(reply, view.servicesBody)),
   );
 
   r.get("/service/:serviceId", { schema: { params: z.object({ serviceId: ZId }), response: { 200: ZService } } }, (request, reply) =>

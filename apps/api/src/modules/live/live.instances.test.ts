@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ZService, ZSession, type TLiveServerMessage } from "@postern/contracts";
+import { LIVE_SEQ_HEADER, ZService, ZSession, type TLiveServerMessage } from "@postern/contracts";
 import { createTestDatabase } from "../../../test/databases";
 import { openLive, type LiveTestClient } from "./live.test-client";
 import { loginWithBanner, startServe, type ServeProcess } from "../../../test/serve";
@@ -63,6 +63,12 @@ describe("live board across two API processes on postgres", () => {
     const started = await fetch(`${a.url}/api/services/${service.id}/sessions`, { method: "POST", headers, body: JSON.stringify({ durationSeconds: 600 }) });
     expect(started.status).toBe(201);
     const session = ZSession.parse(await started.json());
+    // Read through B the moment A answered, naming the change: B reads the log for it rather
+    // than answer from a board that has yet to hear of it.
+    const seq = started.headers.get(LIVE_SEQ_HEADER);
+    expect(Number(seq)).toBeGreaterThan(0);
+    const onBoardOfB = await fetch(`${b.url}/api/sessions?active=true`, { headers: { cookie, [LIVE_SEQ_HEADER]: seq! } });
+    expect(ZSession.array().parse(await onBoardOfB.json()).map((s) => s.id)).toContain(session.id);
     await onB.waitFor(hasSession(session.id, "session.started"), "session.started on B");
     const ended = await fetch(`${b.url}/api/sessions/${session.id}`, { method: "DELETE", headers: { cookie, "x-postern-csrf": "1" } });
     expect(ended.status).toBe(200);

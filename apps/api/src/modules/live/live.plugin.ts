@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { LiveHub, type LiveSettings } from "./live.hub";
 import { pruneLog } from "./live.log";
+import { answerChangesWithSeq } from "./live.seq";
 
 /** Retention of the live log: resume works within it, a snapshot beyond. */
 export const LIVE_RETAIN_EVENTS = 10_000;
@@ -38,6 +39,7 @@ export default fp(
     let pruner: NodeJS.Timeout | undefined;
 
     app.decorate("live", { hub, configure: (settings: Partial<LiveSettings>) => hub.configure(settings) });
+    answerChangesWithSeq(app);
 
     app.addHook("onReady", async () => {
       // The dispatcher (registered first) has read where the log stands; the stream starts there.

@@ -72,7 +72,7 @@ describe("the log reader on postgres", () => {
       deliver: (records) => dispatcher.deliver(records),
       offer: (records) => dispatcher.offer(records),
     });
-    dispatcher.attachReader(() => reader.wake());
+    dispatcher.attachReader(reader);
   }, 120_000);
   afterAll(async () => {
     dispatcher.stop();

@@ -19,7 +19,6 @@ import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, updateService } from "./services.service";
 import { importServicesCsv } from "./services.import";
-import { markLiveSeq } from "../live/live.seq";
 
 const ZImportQuery = z.strictObject({
   kind: ZServiceKind.optional(),
@@ -50,7 +49,7 @@ export function sendOfServiceOnBoard(
   id: string,
   bodyOf: (view: BoardView) => string | Buffer,
 ): void | Promise<void> {
-  return app.board.withViewFor(request, (view) => {
+  return app.board.withViewFor(request, reply, (view) => {
     if (!view.byId.has(id)) refuse(reply, SERVICE_NOT_FOUND);
     else sendJson(reply, bodyOf(view));
   });
@@ -67,8 +66,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
   // Reads come from the caller's board, presented and serialised once for everyone who sees the same.
   // Not async: a board in memory is sent at once, with no promise for Fastify to wait on.
   r.get("/api/services", { schema: { response: { 200: z.array(ZService) } } }, (request, reply) => {
-    markLiveSeq(app, reply);
-    return app.board.withViewFor(request, (view) => void sendKeptJson(reply, view.servicesBody));
+    return app.board.withViewFor(request, reply, (view) => void sendKeptJson(reply, view.servicesBody));
   });
 
   r.get("/api/services/:id", { schema: { params: ZIdParams, response: { 200: ZService } } }, (request, reply) =>

@@ -24,18 +24,18 @@ export default async function sessionsRoutes(app: FastifyInstance) {
     "/api/sessions",
     { schema: { querystring: ZListSessionsQuery, response: { 200: z.array(ZSession) } } },
     (request, reply) => {
-      markLiveSeq(app, reply);
       const { active, limit, ...filters } = request.query;
       // The board's open sessions, as every member of the caller's class sees them (at once when
       // the board is in memory: no promise); other questions (ended sessions, one service, one
       // user) go to the database.
       if (active === "true" && Object.keys(filters).length === 0) {
         const max = limit ?? DEFAULT_LIMIT;
-        return app.board.withViewFor(request, (board) => {
+        return app.board.withViewFor(request, reply, (board) => {
           if (board.sessions.length <= max) sendKeptJson(reply, board.sessionsBody);
           else sendJson(reply, JSON.stringify(board.sessions.slice(0, max)));
         });
       }
+      markLiveSeq(app, reply);
       return findSessions(app.ctx, viewerOf(request), request.query).then((rows) => rows.map(presentSession));
     },
   );

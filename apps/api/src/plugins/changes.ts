@@ -41,8 +41,9 @@ export class ChangeDispatcher implements ChangeSink {
   private readonly heardAtCommit = new Set<number>();
   /** The highest seq the consumers have had. */
   private lastDrained = 0;
-  private wakeReader: () => void = () => {};
-  private readNow: () => Promise<void> = async () => {};
+  /** The log reader (live/live.reader.ts): `wake` asks for a read, `settled` says when the reads
+   * asked for are done. */
+  private reader: { wake(): void; settled(): Promise<void> } = { wake: () => {}, settled: async () => {} };
   /** Board reads waiting for a change they were told of (`reach`), by the seq each wants. */
   private readonly waiters = new Set<{ seq: number; done: () => void }>();
   private atOnce: () => boolean = () => false;
@@ -92,11 +93,7 @@ export class ChangeDispatcher implements ChangeSink {
   }
 
   attachReader(reader: { wake(): void; settled(): Promise<void> }): void {
-    this.wakeReader = () => reader.wake();
-    this.readNow = () => {
-      reader.wake();
-      return reader.settled();
-    };
+    this.reader = reader;
   }
 
   /** Whether the consumers (the board's cache first) have had every change up to `seq`. */
@@ -125,7 +122,8 @@ export class ChangeDispatcher implements ChangeSink {
       const timer = setTimeout(waiter.done, maxWaitMs);
       this.waiters.add(waiter);
       // What the read took is drained in this turn or the next, which answers the waiter.
-      this.readNow().then(
+      this.reader.wake();
+      this.reader.settled().then(
         () => {
           if (this.lastSeq < seq) waiter.done();
         },
@@ -158,10 +156,10 @@ export class ChangeDispatcher implements ChangeSink {
     const first = records[0]?.seq;
     if (first === undefined || first <= this.lastSeq + 1) return this.deliver(records);
     for (const record of records) this.held.set(record.seq, record);
-    if (this.gapWaitMs <= 0) return this.wakeReader();
+    if (this.gapWaitMs <= 0) return this.reader.wake();
     this.gapTimer ??= setTimeout(() => {
       this.gapTimer = undefined;
-      if (this.held.size > 0) this.wakeReader();
+      if (this.held.size > 0) this.reader.wake();
     }, this.gapWaitMs);
     this.gapTimer.unref();
   }

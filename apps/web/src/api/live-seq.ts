@@ -56,7 +56,7 @@ export function readBehindStream(path: string): boolean {
   return seq !== undefined && seq < applied;
 }
 
-/** Forgets every seq (a test's fresh page; logging out). */
+/** Forgets every seq, as a fresh page starts (tests). */
 export function forgetLiveSeqs(): void {
   seqs.clear();
   known = 0;

@@ -25,6 +25,7 @@ import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { call, cpuMs, dbOf, percentile, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, startApi, startHello, type ApiCluster } from "../lib/api-process";
+import { lowest, printVerdicts, type Verdict } from "../lib/targets";
 
 interface Options {
   db: ReturnType<typeof dbOf>;
@@ -495,7 +496,9 @@ async function main() {
   const helloPost = await baseline(helloServer, opts, true);
   const api = await startApi(opts.db, opts.instances);
   let rows: Row[] = [];
+  let mix: Row | undefined;
   let chain = "";
+  let intact: boolean | undefined;
   let rss = 0;
   try {
     const board = await seed(api);
@@ -507,13 +510,14 @@ async function main() {
       await changes(api, board, { ...opts, seconds: Math.max(3, Math.round(opts.seconds / 2)) });
       await endMixSessions(api, board);
       process.stdout.write("  change mix…\n");
-      rows.push(await changes(api, board, opts));
+      rows.push((mix = await changes(api, board, opts)));
       process.stdout.write("  reads during the change mix…\n");
       rows.push(...(await readsDuringChanges(api, board, opts, helloServer)));
     }
     const verifyStart = performance.now();
     const verify = await call<{ intact: boolean; checked: number }>(api.instances[0]!.url, { cookie: api.cookie }, "GET", "/api/audit/verify");
     const verifyMs = performance.now() - verifyStart;
+    intact = verify.intact;
     chain = `audit chain after the run: ${verify.checked} events, ${verify.intact ? "intact" : "BROKEN"} (GET /api/audit/verify: ${verifyMs.toFixed(0)} ms)`;
     await sleep(200);
     rss = Math.max(...api.instances.map((i) => rssMb(i.pid)));
@@ -583,6 +587,40 @@ async function main() {
   if (db?.dbCpu !== undefined) process.stdout.write(`\nPostgreSQL's own CPU in the change mix: ${f(db.dbCpu, 3)} ms per change (all its processes).`);
   if (db?.walSyncs !== undefined) process.stdout.write(`\nPostgreSQL's WAL flushes in the change mix: ${f(db.walSyncs, 2)} per change (pg_stat_wal, the whole server).`);
   process.stdout.write(`\nServer RSS after the run: ${rss.toFixed(0)} MB. ${chain}.\n`);
+  printVerdicts(verdicts(opts, readRows, refusals, mix, intact));
+}
+
+/** The issue's targets for reads, refusals and the change mix, judged on this run's rows. */
+function verdicts(opts: Options, readRows: Row[], refusals: Row[], mix: Row | undefined, intact: boolean | undefined): Verdict[] {
+  const out: Verdict[] = [];
+  const slowest = lowest(readRows, (r) => r.ratio!);
+  if (slowest) {
+    out.push({ target: "reads ≥ 40 % of plain Fastify's req/s", held: slowest.ratio! >= 0.4, measured: `lowest ${slowest.name} ${(slowest.ratio! * 100).toFixed(1)} %` });
+    const p99 = Math.max(...readRows.map((r) => r.p99));
+    out.push({ target: "reads p99 < 20 ms at 32 connections", held: p99 < 20, measured: `highest ${p99.toFixed(0)} ms` });
+  }
+  if (refusals.length) {
+    // Judged as printed: 1.004 × a read is "1.00 ×", which holds.
+    const over = refusals.filter((r) => Math.round(r.vsRead! * 100) > 100);
+    out.push({
+      target: "a refused request costs no more than a read (CPU)",
+      held: over.length === 0,
+      measured: over.length ? over.map((r) => `${r.name} ${r.vsRead!.toFixed(2)} ×`).join(", ") : `at most ${Math.max(...refusals.map((r) => r.vsRead!)).toFixed(2)} ×`,
+    });
+  }
+  if (mix) {
+    const floor = opts.db === "sqlite" ? 1000 : 600;
+    const where = opts.db === "sqlite" ? "on SQLite" : "on PostgreSQL across two instances";
+    // The PostgreSQL target is for two instances: a run on one cannot meet it.
+    const instances = opts.db === "postgres" && opts.instances !== 2 ? ` (this run: ${opts.instances} instance${opts.instances === 1 ? "" : "s"}; the target is for two)` : "";
+    out.push({
+      target: `changes ≥ ${floor.toLocaleString("en")}/s ${where}, p99 < 25 ms`,
+      held: mix.rps >= floor && mix.p99 < 25 && instances === "",
+      measured: `${Math.round(mix.rps).toLocaleString("en")}/s, p99 ${mix.p99.toFixed(1)} ms${instances}`,
+    });
+  }
+  if (intact !== undefined) out.push({ target: "every change audited and hash-chained", held: intact, measured: intact ? "the chain verified intact" : "the chain is BROKEN" });
+  return out;
 }
 
 main().catch((err: unknown) => {

@@ -28,6 +28,7 @@ import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { call, dbOf, numberOption, root, rssMb, spawnNode, startApi, statsOf, type ApiCluster, type BenchDb, type Stats } from "../lib/api-process";
 import { seedHistory } from "../lib/history";
+import { printVerdicts, type Verdict } from "../lib/targets";
 
 interface Options {
   sizes: number[];
@@ -416,6 +417,38 @@ async function main() {
       "the requests leave from a thread of their own, so the clients' work does not delay them.\n" +
       `The sender thread's priority: ${senderPriority} (the clients' thread keeps the default).\n`,
   );
+  printVerdicts(verdicts(rows));
+}
+
+/** The issue's live targets for the sizes this run measured (a size not run is not judged). */
+function verdicts(rows: Row[]): Verdict[] {
+  const out: Verdict[] = [];
+  const at = (n: number) => rows.find((r) => r.n === n);
+  for (const [n, ms] of [
+    [2, 5],
+    [100, 10],
+  ] as const) {
+    const r = at(n);
+    if (r) out.push({ target: `POST → last of ${n} observers, p50 ≤ ${ms} ms`, held: r.api.p50 <= ms, measured: `${r.api.p50.toFixed(1)} ms` });
+  }
+  const crowd = at(10000);
+  if (crowd) {
+    const p99 = crowd.api.p99 / crowd.baseline.p99;
+    out.push({ target: "10,000 clients: p99 within 1.5 × the bare ws broadcast's", held: p99 <= 1.5, measured: `${p99.toFixed(2)} ×` });
+    out.push({ target: "10,000 clients: the server's RSS < 400 MB", held: crowd.apiRss < 400, measured: `${crowd.apiRss.toFixed(0)} MB` });
+    const none = at(0);
+    if (none) {
+      // As the client saw it: what a user waits for (the server's own figure beside it).
+      const client = crowd.requestMs / none.requestMs;
+      const server = crowd.serverMs / none.serverMs;
+      out.push({
+        target: "the POST's own time at 10,000 clients ≤ 1.2 × at none",
+        held: client <= 1.2,
+        measured: `${client.toFixed(2)} × as the client saw it (${server.toFixed(2)} × in the server)`,
+      });
+    }
+  }
+  return out;
 }
 
 main().catch((err: unknown) => {

@@ -133,6 +133,15 @@ try {
   for (const r of rows) {
     console.log(`| ${r.label} | ${r.readyMs.toFixed(0)} | ${r.minMs.toFixed(0)}–${r.maxMs.toFixed(0)} | ${r.rss.toFixed(1)} |`);
   }
+  // Issue 11's targets for the compiled server, as bench/lib/targets.ts prints them for the others.
+  const compiled = rows[1];
+  const verdicts = [
+    { target: "postern serve ready (readyz 200) < 1 s after start", held: compiled.readyMs < 1000, measured: `${compiled.readyMs.toFixed(0)} ms (median)` },
+    { target: "idle RSS < 120 MB", held: compiled.rss < 120, measured: `${compiled.rss.toFixed(1)} MB` },
+  ];
+  const missed = verdicts.filter((v) => !v.held).length;
+  console.log(`\nAgainst the targets of issue 11, in this run (${missed === 0 ? "all held" : `${missed} of ${verdicts.length} missed`}):`);
+  for (const v of verdicts) console.log(`  ${v.held ? "✓" : "✗"} ${v.target}: ${v.measured}`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
   if (pgDatabase) await pgAdmin(`DROP DATABASE IF EXISTS "${pgDatabase}" WITH (FORCE)`);

@@ -10,11 +10,11 @@ export interface Verdict {
   measured: string;
 }
 
-export function printVerdicts(verdicts: Verdict[], write: (text: string) => void = (t) => process.stdout.write(t)): void {
+export function printVerdicts(verdicts: Verdict[]): void {
   if (verdicts.length === 0) return;
   const missed = verdicts.filter((v) => !v.held).length;
-  write(`\nAgainst the targets of issue 11, in this run (${missed === 0 ? "all held" : `${missed} of ${verdicts.length} missed`}):\n`);
-  for (const v of verdicts) write(`  ${v.held ? "✓" : "✗"} ${v.target}: ${v.measured}\n`);
+  process.stdout.write(`\nAgainst the targets of issue 11, in this run (${missed === 0 ? "all held" : `${missed} of ${verdicts.length} missed`}):\n`);
+  for (const v of verdicts) process.stdout.write(`  ${v.held ? "✓" : "✗"} ${v.target}: ${v.measured}\n`);
 }
 
 /** The row with the lowest `value` (the one a floor is judged by), or undefined for none. */

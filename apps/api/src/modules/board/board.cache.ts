@@ -3,9 +3,9 @@
 // served to every request and live snapshot of that class until a change makes it untrue. The
 // change pipeline keeps it true: at commit on this process (so a request sees its own change at
 // once) and as other processes' changes arrive from the live log. A session event moves each
-// board in memory to its next version (board.view.ts); any other change that may alter a board
-// drops them all, to be read again.
-import { isOpenStatus, OPEN_STATUSES, type TDomainEvent, type TSession } from "@postern/contracts";
+// board in memory to its next version (board.view.ts), and so does an agent event (its doors);
+// any other change that may alter a board drops them all, to be read again.
+import { isOpenStatus, OPEN_STATUSES, type TAgentStatus, type TDomainEvent, type TSession } from "@postern/contracts";
 import type { Prisma } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { VisibilityClass } from "../live/live.audience";
@@ -67,6 +67,8 @@ export class BoardCache {
    */
   private readonly latest = new Map<string, number>();
   private newest = 0;
+  /** The same for each gateway agent's status (agents are few: kept for the life of the process). */
+  private readonly agentLatest = new Map<string, number>();
   /**
    * Per class: service ids that a read of committed state found gone or hidden from it, since the
    * last change that could show them (every such change drops the boards, and these with them).
@@ -121,13 +123,8 @@ export class BoardCache {
   /** `seq`: the event's place in the live log, which orders the versions of a session. */
   notice(event: TDomainEvent, seq: number): void {
     if (IRRELEVANT.test(event.type)) return;
-    if (!("session" in event)) {
-      this.drops += 1;
-      this.views.clear();
-      this.unseen.clear();
-      this.closed.clear();
-      return;
-    }
+    if ("agent" in event) return this.noticeAgent(event.agent, seq);
+    if (!("session" in event)) return this.dropAll();
     const { session } = event;
     // Older than a version applied already (this process's own change, heard at its commit, ahead
     // of another instance's earlier one read from the log).
@@ -141,6 +138,31 @@ export class BoardCache {
         continue;
       }
       const next = entry.ready.withSession(session);
+      if (next !== entry.ready) {
+        entry.ready = next;
+        entry.view = Promise.resolve(next);
+      }
+    }
+  }
+
+  private dropAll(): void {
+    this.drops += 1;
+    this.views.clear();
+    this.unseen.clear();
+    this.closed.clear();
+  }
+
+  /**
+   * An agent connected, went away or reported the doors it applied: after every door opened or
+   * closed on a busy board. Each board in memory shows the new status; a board still being read
+   * may have read the agent before this change, so then every board is read again, as before.
+   */
+  private noticeAgent(agent: TAgentStatus, seq: number): void {
+    if ((this.agentLatest.get(agent.id) ?? 0) >= seq) return;
+    this.agentLatest.set(agent.id, seq);
+    for (const entry of this.views.values()) if (!entry.ready) return this.dropAll();
+    for (const entry of this.views.values()) {
+      const next = entry.ready!.withAgentStatus(agent);
       if (next !== entry.ready) {
         entry.ready = next;
         entry.view = Promise.resolve(next);
@@ -240,6 +262,7 @@ export class BoardCache {
     return new BoardView(
       rows.map((s) => presentService(s, view)),
       sessionRows.map(presentSession),
+      view.detail,
     );
   }
 }

@@ -2,8 +2,9 @@
 // REST reads and the live snapshot send them, serialised at most once per version. A session
 // event makes the next version from this one (`withSession`) instead of a read of the database:
 // on a board that many people use at once, every start, extend and end would otherwise send the
-// next read of every class back to the database.
-import { isOpenStatus, type TService, type TSession } from "@postern/contracts";
+// next read of every class back to the database. An agent event does the same for the doors of
+// its services (`withAgentStatus`): a gateway reports after every door it opens or closes.
+import { isOpenStatus, type TAgentStatus, type TService, type TSession } from "@postern/contracts";
 
 /** Oldest request first, then by id: the order the database gives a line or a service's
  * occupants in (`ORDER BY "requestedAt", "id"`). */
@@ -38,10 +39,14 @@ export class BoardView {
   private sessionsByHolder?: Map<string, TSession[]>;
   private sessionsByService?: Map<string, TSession[]>;
 
-  /** @param sessions open sessions on `services`, newest request first. */
+  /**
+   * @param sessions open sessions on `services`, newest request first.
+   * @param detail whether this class sees what only admins see (an agent's error).
+   */
   constructor(
     readonly services: TService[],
     readonly sessions: TSession[],
+    readonly detail = false,
   ) {
     this.byId = new Map(services.map((s) => [s.id, s]));
     this.hasGateways = services.some((s) => s.gateway !== undefined);
@@ -114,6 +119,25 @@ export class BoardView {
     return new BoardView(
       this.services.map((s) => (s.id === service.id ? next : s)),
       sessions,
+      this.detail,
+    );
+  }
+
+  /**
+   * The board after an agent event, which carries the agent's status as the change left it: each
+   * service bound to that agent shows it as a read would present it (services.presenter.ts).
+   * `this` when no service here is bound to it or none would show anything new.
+   */
+  withAgentStatus(agent: TAgentStatus): BoardView {
+    const shown = { online: agent.online, inSync: agent.inSync, error: this.detail ? agent.error : undefined };
+    const same = (s: TService) =>
+      s.gatewayStatus?.online === shown.online && s.gatewayStatus.inSync === shown.inSync && s.gatewayStatus.error === shown.error;
+    const bound = (s: TService) => s.gateway?.agentId === agent.id;
+    if (!this.services.some((s) => bound(s) && !same(s))) return this;
+    return new BoardView(
+      this.services.map((s) => (bound(s) ? { ...s, gatewayStatus: { ...shown } } : s)),
+      this.sessions,
+      this.detail,
     );
   }
 }

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } 
 import { ZAgent, ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
+import { ADMIN_CLASS } from "../live/live.audience";
 import { POLL_MS } from "./gateway.hub";
 import { findAgents, findDesiredRules } from "./gateway.service";
 import { watchEvents } from "../../../test/events";
@@ -134,11 +135,17 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
       const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
       return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
     }).toMatchObject({ rulesDesired: 0, rulesApplied: 0, inSync: false, lastError: "nft lacks privileges" });
+    // The board in memory is moved by the agent's event, not dropped to be read again: a gateway
+    // reports after every door it opens or closes, and each report used to send every class's
+    // next read back to the database.
+    const inMemory = () => t.app.board.cache.peek(ADMIN_CLASS)?.byId.get(service.id)?.gatewayStatus;
+    await expect.poll(inMemory).toEqual({ online: true, inSync: false, error: "nft lacks privileges" });
     expect(await gatewayStatus()).toEqual({ online: true, inSync: false, error: "nft lacks privileges" });
     expect(serviceUpdates()).toBeGreaterThan(updatesBefore);
 
     a.close();
     await expect.poll(async () => (await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(false);
+    await expect.poll(inMemory).toMatchObject({ online: false, inSync: false });
     expect(await gatewayStatus()).toMatchObject({ online: false, inSync: false });
     const actions = (await t.app.ctx.db.auditEvent.findMany({ where: { target: `agent:${agentId}` }, orderBy: { seq: "asc" } })).map((e) => e.action);
     expect(actions).toEqual(["agent.connected", "agent.rules_applied", "agent.rules_applied", "agent.disconnected"]);

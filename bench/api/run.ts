@@ -8,6 +8,7 @@
 //   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=changes   # CPU profile of the server(s)
 //   BENCH_PROFILE=/tmp/prof pnpm bench:api --only=reads --rows=POST   # only the rows named so
 //   node bench/lib/profile-summary.mjs /tmp/prof/<file>.cpuprofile     # where the time went
+//   pnpm bench:api --gateways          # every service behind a gateway agent (dry-run driver)
 //
 // Board: 20 services in 3 groups, 50 active sessions. Reads as a member (login cookie and API
 // token); changes: 8 clients, each its own user, start → extend → end in a loop; then both at once
@@ -25,6 +26,7 @@ import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { call, cpuMs, dbOf, percentile, postgresCpuMs, postgresWalSyncs, login, machine, queriesSent, rssMb, startApi, startHello, type ApiCluster } from "../lib/api-process";
+import { startDryRunAgent, type RunningAgent } from "../lib/gateway-agent";
 import { lowest, printVerdicts, type Verdict } from "../lib/targets";
 
 interface Options {
@@ -39,6 +41,8 @@ interface Options {
   rounds: number;
   /** API instances: 2 on PostgreSQL unless told (SQLite: always 1). */
   instances: number;
+  /** Every service behind a gateway agent (dry-run driver): each start and end opens or closes a door. */
+  gateways: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -51,6 +55,7 @@ function parseArgs(argv: string[]): Options {
     rows: arg("rows"),
     rounds: Math.max(1, Number(arg("rounds") ?? 5)),
     instances: dbOf(argv) === "postgres" ? Math.max(1, Number(arg("instances") ?? 2)) : 1,
+    gateways: argv.includes("--gateways"),
   };
 }
 
@@ -489,7 +494,8 @@ async function readsDuringChanges(api: ApiCluster, board: Board, opts: Options, 
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  process.stdout.write(`API benchmark: ${opts.db}, ${opts.seconds} s per row, ${opts.connections} connections; ${machine()}\n`);
+  const behind = opts.gateways ? "; every service behind a gateway agent (dry-run driver)" : "";
+  process.stdout.write(`API benchmark: ${opts.db}, ${opts.seconds} s per row, ${opts.connections} connections${behind}; ${machine()}\n`);
   process.stdout.write("  plain Fastify hello…\n");
   const helloServer = await startHello();
   const hello = await baseline(helloServer, opts);
@@ -500,8 +506,10 @@ async function main() {
   let chain = "";
   let intact: boolean | undefined;
   let rss = 0;
+  let agent: RunningAgent | undefined;
   try {
     const board = await seed(api);
+    if (opts.gateways) agent = await startDryRunAgent(api, board.serviceIds);
     if (opts.only !== "changes") rows = await reads(api, board, opts, helloServer);
     if (opts.only !== "reads") {
       // Unmeasured first, as each read row has its burst: V8 optimises the change's path (the
@@ -522,6 +530,7 @@ async function main() {
     await sleep(200);
     rss = Math.max(...api.instances.map((i) => rssMb(i.pid)));
   } finally {
+    agent?.stop();
     await api.stop();
     helloServer.stop();
   }

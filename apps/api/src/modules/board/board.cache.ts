@@ -51,6 +51,13 @@ class Entry {
   pending: SessionUpdate[] = [];
 }
 
+/** A board in memory becomes its next version, moved by an event rather than read again. */
+function moveTo(entry: Entry, next: BoardView): void {
+  if (next === entry.ready) return;
+  entry.ready = next;
+  entry.view = Promise.resolve(next);
+}
+
 /** Only a board that shows gateway statuses grows old by itself. */
 function fresh(entry: Entry): boolean {
   return Date.now() - entry.at < MAX_AGE_MS || (entry.ready !== undefined && !entry.ready.hasGateways);
@@ -137,11 +144,7 @@ export class BoardCache {
         entry.pending.push({ session, seq });
         continue;
       }
-      const next = entry.ready.withSession(session);
-      if (next !== entry.ready) {
-        entry.ready = next;
-        entry.view = Promise.resolve(next);
-      }
+      moveTo(entry, entry.ready.withSession(session));
     }
   }
 
@@ -161,13 +164,7 @@ export class BoardCache {
     if ((this.agentLatest.get(agent.id) ?? 0) >= seq) return;
     this.agentLatest.set(agent.id, seq);
     for (const entry of this.views.values()) if (!entry.ready) return this.dropAll();
-    for (const entry of this.views.values()) {
-      const next = entry.ready!.withAgentStatus(agent);
-      if (next !== entry.ready) {
-        entry.ready = next;
-        entry.view = Promise.resolve(next);
-      }
-    }
+    for (const entry of this.views.values()) moveTo(entry, entry.ready!.withAgentStatus(agent));
   }
 
   /** Whether a read of committed state found `serviceId` gone or hidden from `cls`, and no change since could have shown it. */

@@ -5,6 +5,7 @@
 // next read of every class back to the database. An agent event does the same for the doors of
 // its services (`withAgentStatus`): a gateway reports after every door it opens or closes.
 import { isOpenStatus, type TAgentStatus, type TService, type TSession } from "@postern/contracts";
+import { presentGatewayStatus } from "../services/services.presenter";
 
 /** Oldest request first, then by id: the order the database gives a line or a service's
  * occupants in (`ORDER BY "requestedAt", "id"`). */
@@ -125,11 +126,11 @@ export class BoardView {
 
   /**
    * The board after an agent event, which carries the agent's status as the change left it: each
-   * service bound to that agent shows it as a read would present it (services.presenter.ts).
+   * service bound to that agent shows it as a read presents it (`presentGatewayStatus`).
    * `this` when no service here is bound to it or none would show anything new.
    */
   withAgentStatus(agent: TAgentStatus): BoardView {
-    const shown = { online: agent.online, inSync: agent.inSync, error: this.detail ? agent.error : undefined };
+    const shown = presentGatewayStatus(agent, this.detail);
     const same = (s: TService) =>
       s.gatewayStatus?.online === shown.online && s.gatewayStatus.inSync === shown.inSync && s.gatewayStatus.error === shown.error;
     const bound = (s: TService) => s.gateway?.agentId === agent.id;

@@ -1,4 +1,4 @@
-import type { TService } from "@postern/contracts";
+import type { TAgentStatus, TService } from "@postern/contracts";
 import type { AccessSession, Service, ServiceGroup } from "@postern/db";
 import { agentStatusOf, agentStatusSelect, type AgentStatusRow } from "../gateway/gateway.presenter";
 import { presentUserRef, userRefSelect, type UserRefRow } from "../sessions/sessions.presenter";
@@ -20,6 +20,11 @@ export interface ServiceView {
   /** Admins see why a gateway's doors are not in sync; members only whether they are. */
   detail: boolean;
   now: Date;
+}
+
+/** What the board shows of a gateway agent's doors on each service bound to it. */
+export function presentGatewayStatus(agent: Pick<TAgentStatus, "online" | "inSync" | "error">, detail: boolean): NonNullable<TService["gatewayStatus"]> {
+  return { online: agent.online, inSync: agent.inSync, error: detail ? agent.error : undefined };
 }
 
 export function presentService(s: ServiceRow, view: ServiceView = { detail: true, now: new Date() }): TService {
@@ -49,7 +54,7 @@ export function presentService(s: ServiceRow, view: ServiceView = { detail: true
     maxDurationSeconds: s.maxDurationSeconds,
     groupIds: s.groups.map((g) => g.groupId),
     gateway,
-    gatewayStatus: status ? { online: status.online, inSync: status.inSync, error: view.detail ? status.error : undefined } : undefined,
+    gatewayStatus: status ? presentGatewayStatus(status, view.detail) : undefined,
     holder: holder ? presentUserRef(holder) : undefined,
     activeSessions: s.sessions.length,
   };

@@ -144,9 +144,14 @@ export interface ApiCluster {
  * asks for the TypeScript sources through tsx. */
 async function serverArgs(): Promise<string[]> {
   if (process.env.BENCH_TSX) return ["--import", import.meta.resolve("tsx"), path.join(root, "apps/api/src/cli/index.ts"), "serve"];
-  const build = (await import(path.join(root, "scripts/build.mjs"))) as { ensureBuilt(targets: string[]): Promise<void> };
-  await build.ensureBuilt(["api"]);
+  await ensureBuilt(["api"]);
   return [path.join(root, "apps/api/bin/postern.mjs"), "serve"];
+}
+
+/** Brings the compiled builds of these apps up to date, as `pnpm start` does (scripts/build.mjs). */
+export async function ensureBuilt(targets: string[]): Promise<void> {
+  const build = (await import(path.join(root, "scripts/build.mjs"))) as { ensureBuilt(targets: string[]): Promise<void> };
+  await build.ensureBuilt(targets);
 }
 
 async function startInstance(databaseUrl: string, dir: string, env: Record<string, string>): Promise<ApiProcess> {

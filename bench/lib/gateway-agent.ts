@@ -4,7 +4,7 @@
 // router. The driver is the only part left out; `bench:agent` measures nftables itself.
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, root, spawnNode, type ApiCluster } from "./api-process";
+import { call, ensureBuilt, root, spawnNode, type ApiCluster } from "./api-process";
 
 export interface RunningAgent {
   stop(): void;
@@ -14,8 +14,7 @@ export interface RunningAgent {
 export async function startDryRunAgent(api: ApiCluster, serviceIds: string[]): Promise<RunningAgent> {
   const url = api.instances[0]!.url;
   const admin = { cookie: api.cookie };
-  const build = (await import(path.join(root, "scripts/build.mjs"))) as { ensureBuilt(targets: string[]): Promise<void> };
-  await build.ensureBuilt(["agent"]);
+  await ensureBuilt(["agent"]);
   const { token } = await call<{ token: string }>(url, admin, "POST", "/api/tokens", { name: "bench-gateway", scopes: ["agent"] });
   const child = spawnNode(
     [path.join(root, "apps/agent/bin/postern-agent.mjs")],

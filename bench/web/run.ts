@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from "playwright-core";
-import { call, machine, root, startApi, statsOf, type ApiCluster } from "../lib/api-process";
+import { call, ensureBuilt, machine, root, startApi, statsOf, type ApiCluster } from "../lib/api-process";
 
 /** A link as Chromium emulates it: round-trip latency added to each request, and throughput. */
 interface Link {
@@ -199,8 +199,7 @@ function print(rows: Row[]): void {
 
 async function main() {
   const visits = parseVisits(process.argv.slice(2));
-  const build = (await import(path.join(root, "scripts/build.mjs"))) as { ensureBuilt(targets: string[]): Promise<void> };
-  await build.ensureBuilt(["web", "api"]);
+  await ensureBuilt(["web", "api"]);
   const api = await startApi("sqlite", 1, { POSTERN_WEB_DIR: path.join(root, "apps/web/dist") });
   const browser = await chromium.launch({
     executablePath: process.env.POSTERN_CHROMIUM ?? "/usr/bin/chromium",

@@ -14,12 +14,28 @@ import { connectAgent, disconnectAgent, findAgents, findDesiredRules, recordAppl
 export const AGENT_PING_MS = 15_000;
 /** An agent must say hello within this time of connecting. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** At shutdown, how long an agent has to answer the close before its socket is cut. */
+const CLOSE_WAIT_MS = 2_000;
+
+/** Resolves once the socket has closed (its own close handlers have run), cutting a silent peer. */
+function closed(socket: WebSocket): Promise<void> {
+  if (socket.readyState === socket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => socket.terminate(), CLOSE_WAIT_MS);
+    socket.once("close", () => {
+      clearTimeout(cut);
+      resolve();
+    });
+  });
+}
 
 export default async function gatewayRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const hub = new AgentHub(app.ctx, (err) => app.dbHealth.report("pushing rules to an agent failed", err));
   /** Database writes started by socket events; awaited at shutdown before the database closes. */
   const pending = new Set<Promise<unknown>>();
+  /** Open agent sockets: shutdown waits for each to close, so that its disconnect is written. */
+  const sockets = new Set<WebSocket>();
   const track = (p: Promise<unknown>) => {
     const tracked = p.catch((err: unknown) => app.dbHealth.report("agent bookkeeping failed", err)).finally(() => pending.delete(tracked));
     pending.add(tracked);
@@ -34,9 +50,13 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut();
   });
   app.addHook("onReady", async () => hub.start());
-  app.addHook("onClose", async () => {
+  // preClose, while the database is still open (onClose hooks run last-registered first, and the
+  // database closes in one added after this plugin). The websocket plugin's preClose, which ran
+  // before this one, has started closing every socket.
+  app.addHook("preClose", async () => {
     unsubscribe();
     hub.stop();
+    await Promise.all([...sockets].map(closed));
     await Promise.all([...pending]);
   });
 
@@ -51,6 +71,8 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         send({ type: "error", message });
         socket.close(1008, message.slice(0, 120));
       };
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
       const principal = request.principal;
       // A login (cookie or Basic bearer) carries every right of its user; the agent socket wants
       // a token that was made for it.

@@ -261,6 +261,26 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     }
   });
 
+  it("an instance that shuts down records its agents offline before its database closes", async () => {
+    const other = await openSecondInstance(t);
+    let closed = false;
+    try {
+      const a = await ScriptedAgent.connect(await listen(other), { authorization: `Bearer ${await createAgentToken(t.app)}` });
+      agents.push(a);
+      a.send({ type: "hello", name: unique("leaving"), driver: "dry-run" });
+      const { agentId } = await a.next("welcome");
+      await a.next("rules");
+      await other.close();
+      closed = true;
+      // Written by the closing instance itself, not found out later by the clock.
+      expect((await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(false);
+      const last = await t.app.ctx.db.auditEvent.findFirst({ where: { target: `agent:${agentId}` }, orderBy: { seq: "desc" } });
+      expect(last?.action).toBe("agent.disconnected");
+    } finally {
+      if (!closed) await other.close();
+    }
+  });
+
   it("a name stays with the token that claimed it", async () => {
     const name = unique("edge-x");
     await hello(await createAgentToken(t.app), name);

@@ -2,13 +2,13 @@
 // The desired rules are always computed from the database, so any API instance gives the same
 // answer and nothing is lost across restarts.
 import type { TDomainEvent, TGatewayRule } from "@postern/contracts";
-import type { Agent, Tx } from "@postern/db";
+import type { Agent, SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
 import type { Actor } from "../audit/audit.service";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, SYSTEM } from "../../lib/run-change";
+import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
 import { holderMaySeeSql } from "../services/services.visibility";
-import { agentStatusOf, agentStatusSelect, presentRule, type AgentRow, type RuleRow } from "./gateway.presenter";
+import { agentStatusOf, presentRule, type AgentRow, type AgentStatusRow, type RuleRow } from "./gateway.presenter";
 
 /** One active session's door on a service bound to the agent, whose holder may still see it
  * (`holderMaySee`, in SQL: not disabled, and an admin or in one of the service's groups). */
@@ -34,11 +34,18 @@ export async function findDesiredRules(ctx: DbContext, agentId: string): Promise
 
 type AgentEventType = "agent.connected" | "agent.disconnected" | "agent.rules_applied";
 
-/** The agent's status and bound services, as an agent event carries them. */
-async function agentEventBase(ctx: DbContext, tx: Tx, agentId: string) {
-  const agent = await tx.agent.findUniqueOrThrow({ where: { id: agentId }, select: agentStatusSelect });
-  const services = await tx.service.findMany({ where: { gatewayAgentId: agentId }, select: { id: true } });
-  return { agent: agentStatusOf(agent, ctx.now()), serviceIds: services.map((s) => s.id) };
+const agentStatusColumns = `"id", "name", "online", "lastSeenAt", "lastError", "rulesApplied", "rulesDesired"`;
+
+async function agentStatusRow(sql: SqlRunner, agentId: string): Promise<AgentStatusRow> {
+  const row = await sql.get<AgentStatusRow>(`SELECT ${agentStatusColumns} FROM "Agent" WHERE "id" = ?`, [agentId]);
+  if (!row) throw new Error(`agent ${agentId} is not in the database`);
+  return row;
+}
+
+/** The agent's status (`row`, as the change leaves it) and bound services, as an agent event carries them. */
+async function agentEventBase(ctx: DbContext, sql: SqlRunner, row: AgentStatusRow) {
+  const services = await sql.all<{ id: string }>(`SELECT "id" FROM "Service" WHERE "gatewayAgentId" = ?`, [row.id]);
+  return { agent: agentStatusOf(row, ctx.now()), serviceIds: services.map((s) => s.id) };
 }
 
 function agentEvent<T extends AgentEventType>(type: T, base: Awaited<ReturnType<typeof agentEventBase>>, extra: object): TDomainEvent {
@@ -92,7 +99,7 @@ export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<A
           data: { online: true, lastSeenAt: now, tokenId: hello.token.id },
         })
       : await tx.agent.create({ data: { name: hello.name, online: true, lastSeenAt: now, tokenId: hello.token.id } });
-    record(agentEvent("agent.connected", await agentEventBase(ctx, tx, agent.id), { driver: hello.driver, version: hello.version }), {
+    record(agentEvent("agent.connected", await agentEventBase(ctx, ctx.sql.within(tx), agent), { driver: hello.driver, version: hello.version }), {
       details: { created: !existing },
     });
     return agent;
@@ -100,15 +107,17 @@ export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<A
 }
 
 export async function disconnectAgent(ctx: DbContext, agentId: string, reason: string): Promise<void> {
-  await runChange(ctx, SYSTEM, async (tx, record) => {
-    await tx.agent.update({ where: { id: agentId }, data: { online: false, lastSeenAt: ctx.now() } });
-    record(agentEvent("agent.disconnected", await agentEventBase(ctx, tx, agentId), { reason }));
+  await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+    const now = ctx.now();
+    const row = { ...(await agentStatusRow(sql, agentId)), online: false, lastSeenAt: now };
+    sql.send(`UPDATE "Agent" SET "online" = ?, "lastSeenAt" = ? WHERE "id" = ?`, [false, now, agentId]);
+    record(agentEvent("agent.disconnected", await agentEventBase(ctx, sql, row), { reason }));
   });
 }
 
 /** A heartbeat: keeps `lastSeenAt` fresh so a dead instance's agents read as offline. */
 export async function touchAgent(ctx: DbContext, agentId: string): Promise<void> {
-  await ctx.db.agent.update({ where: { id: agentId }, data: { lastSeenAt: ctx.now(), online: true } });
+  await ctx.sql.transaction((sql) => sql.run(`UPDATE "Agent" SET "lastSeenAt" = ?, "online" = ? WHERE "id" = ?`, [ctx.now(), true, agentId]));
 }
 
 export interface ApplyReport {
@@ -120,22 +129,21 @@ export interface ApplyReport {
 }
 
 /** Stores what the agent reports; a change of its doors (rules added or removed, counts, error)
- * is recorded as `agent.rules_applied`. */
+ * is recorded as `agent.rules_applied`. Plain SQL: a report follows every door opened or closed. */
 export async function recordApplied(ctx: DbContext, agentId: string, report: ApplyReport): Promise<void> {
-  await runChange(ctx, SYSTEM, async (tx, record) => {
-    const before = await tx.agent.findUniqueOrThrow({ where: { id: agentId } });
-    const lastError = report.error ?? null;
-    await tx.agent.update({
-      where: { id: agentId },
-      data: {
-        rulesApplied: report.applied,
-        rulesDesired: report.desired,
-        lastError,
-        lastSeenAt: ctx.now(),
-      },
-    });
-    const changed = before.rulesApplied !== report.applied || before.rulesDesired !== report.desired || lastError !== before.lastError;
+  await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+    const before = await agentStatusRow(sql, agentId);
+    const now = ctx.now();
+    const after = { ...before, rulesApplied: report.applied, rulesDesired: report.desired, lastError: report.error ?? null, lastSeenAt: now };
+    sql.send(`UPDATE "Agent" SET "rulesApplied" = ?, "rulesDesired" = ?, "lastError" = ?, "lastSeenAt" = ? WHERE "id" = ?`, [
+      after.rulesApplied,
+      after.rulesDesired,
+      after.lastError,
+      now,
+      agentId,
+    ]);
+    const changed = before.rulesApplied !== after.rulesApplied || before.rulesDesired !== after.rulesDesired || before.lastError !== after.lastError;
     if (!changed && report.added === 0 && report.removed === 0) return;
-    record(agentEvent("agent.rules_applied", await agentEventBase(ctx, tx, agentId), { added: report.added, removed: report.removed }));
+    record(agentEvent("agent.rules_applied", await agentEventBase(ctx, sql, after), { added: report.added, removed: report.removed }));
   });
 }

@@ -5,12 +5,12 @@
 // once) and as other processes' changes arrive from the live log. A session event moves each
 // board in memory to its next version (board.view.ts), and so does an agent event (its doors);
 // any other change that may alter a board drops them all, to be read again.
-import { isOpenStatus, OPEN_STATUSES, type TAgentStatus, type TDomainEvent, type TSession } from "@postern/contracts";
-import type { Prisma } from "@postern/db";
+import { isOpenStatus, type TAgentStatus, type TDomainEvent, type TSession } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import type { VisibilityClass } from "../live/live.audience";
-import { presentService, serviceInclude } from "../services/services.presenter";
-import { presentSession, sessionInclude } from "../sessions/sessions.presenter";
+import { presentService } from "../services/services.presenter";
+import { presentSession } from "../sessions/sessions.presenter";
+import { readBoard } from "./board.read";
 import { BoardView } from "./board.view";
 
 export { BoardView };
@@ -246,19 +246,11 @@ export class BoardCache {
 
   private async read(cls: VisibilityClass): Promise<BoardView> {
     this.reads += 1;
-    const where: Prisma.ServiceWhereInput = cls.admin ? {} : { groups: { some: { groupId: { in: [...cls.groupIds] } } } };
-    const [rows, sessionRows] = await Promise.all([
-      this.ctx.db.service.findMany({ where, include: serviceInclude, orderBy: [{ connectionMain: "asc" }, { name: "asc" }] }),
-      this.ctx.db.accessSession.findMany({
-        where: { service: where, status: { in: [...OPEN_STATUSES] } },
-        include: sessionInclude,
-        orderBy: { requestedAt: "desc" },
-      }),
-    ]);
+    const { services, sessions } = await readBoard(this.ctx, cls);
     const view = { detail: cls.admin, now: this.ctx.now() };
     return new BoardView(
-      rows.map((s) => presentService(s, view)),
-      sessionRows.map(presentSession),
+      services.map((s) => presentService(s, view)),
+      sessions.map(presentSession),
       view.detail,
     );
   }

@@ -21,6 +21,11 @@ export const agentStatusSelect = {
   rulesDesired: true,
 } as const;
 
+/** The same columns for a plain-SQL read. */
+export const agentStatusColumns = Object.keys(agentStatusSelect)
+  .map((c) => `"${c}"`)
+  .join(", ");
+
 /** What the board shows about an agent's doors (admins see the error; members get memberView). */
 export function agentStatusOf(a: AgentStatusRow, now: Date): TAgentStatus {
   const online = isAgentOnline(a, now);

@@ -8,7 +8,7 @@ import type { Actor } from "../audit/audit.service";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
 import { holderMaySeeSql } from "../services/services.visibility";
-import { agentStatusOf, presentRule, type AgentRow, type AgentStatusRow, type RuleRow } from "./gateway.presenter";
+import { agentStatusColumns, agentStatusOf, presentRule, type AgentRow, type AgentStatusRow, type RuleRow } from "./gateway.presenter";
 
 /** One active session's door on a service bound to the agent, whose holder may still see it
  * (`holderMaySee`, in SQL: not disabled, and an admin or in one of the service's groups). */
@@ -33,8 +33,6 @@ export async function findDesiredRules(ctx: DbContext, agentId: string): Promise
 }
 
 type AgentEventType = "agent.connected" | "agent.disconnected" | "agent.rules_applied";
-
-const agentStatusColumns = `"id", "name", "online", "lastSeenAt", "lastError", "rulesApplied", "rulesDesired"`;
 
 async function agentStatusRow(sql: SqlRunner, agentId: string): Promise<AgentStatusRow> {
   const row = await sql.get<AgentStatusRow>(`SELECT ${agentStatusColumns} FROM "Agent" WHERE "id" = ?`, [agentId]);

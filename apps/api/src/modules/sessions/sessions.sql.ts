@@ -109,7 +109,13 @@ export function byRequest(ctx: Pick<DbContext, "provider">, direction: "ASC" | "
 
 /** The newest `limit` sessions the filter lets through, newest request first, with what their
  * presenter needs: one plain read of committed state. */
-export async function listSessions(ctx: DbContext, where: SessionListFilter, limit: number): Promise<SessionRow[]> {
+export function listSessions(ctx: DbContext, where: SessionListFilter, limit: number): Promise<SessionRow[]> {
+  return ctx.sql.read((sql) => selectSessions(ctx, sql, where, limit));
+}
+
+/** `listSessions` on a runner the caller holds (the board reads its services in the same turn);
+ * every session the filter lets through when `limit` is null. */
+export async function selectSessions(ctx: DbContext, sql: SqlRunner, where: SessionListFilter, limit: number | null): Promise<SessionRow[]> {
   const clauses: string[] = [];
   const params: SqlValue[] = [];
   const among = (values: readonly string[]) => {
@@ -123,14 +129,12 @@ export async function listSessions(ctx: DbContext, where: SessionListFilter, lim
   if (where.open !== undefined) clauses.push(`s."status" ${where.open ? "IN" : "NOT IN"} ${OPEN_STATUS_LIST}`);
   if (where.serviceId) clauses.push(`s."serviceId" = ${among([where.serviceId])}`);
   if (where.userId) clauses.push(`s."userId" = ${among([where.userId])}`);
-  params.push(limit);
-  const rows = await ctx.sql.read((sql) =>
-    sql.all<SessionJoinRow>(
-      `SELECT ${sessionSelect} ${SESSION_FROM}${
-        clauses.length ? ` WHERE ${clauses.join(" AND ")}` : ""
-      }${byRequest(ctx, "DESC", where.open === true)} LIMIT ?`,
-      params,
-    ),
+  if (limit !== null) params.push(limit);
+  const rows = await sql.all<SessionJoinRow>(
+    `SELECT ${sessionSelect} ${SESSION_FROM}${clauses.length ? ` WHERE ${clauses.join(" AND ")}` : ""}${byRequest(ctx, "DESC", where.open === true)}${
+      limit !== null ? " LIMIT ?" : ""
+    }`,
+    params,
   );
   return rows.map(sessionRowOf);
 }

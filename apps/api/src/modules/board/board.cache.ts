@@ -17,6 +17,9 @@ export { BoardView };
 
 /** A gateway's status reads offline once its heartbeats stop, with no event: look again this often. */
 const MAX_AGE_MS = 5_000;
+/** A board older than MAX_AGE_MS keeps answering while it is read again, up to this age; past it
+ * (the database down, say) requests wait for a read of their own. */
+const MAX_SERVED_AGE_MS = 4 * MAX_AGE_MS;
 
 /** Events that leave every board as it was (logins, tokens, relay, tunnel, group names). */
 const IRRELEVANT = /^(user\.(login|login_failed|login_throttled|logout|logout_all|password_changed|identity_linked|created)|auth\.|token\.|message\.|tunnel\.|group\.(created|renamed|member_added))/;
@@ -42,6 +45,11 @@ interface SessionUpdate {
   seq: number;
 }
 
+interface AgentUpdate {
+  agent: TAgentStatus;
+  seq: number;
+}
+
 class Entry {
   view!: Promise<BoardView>;
   readonly at = Date.now();
@@ -49,6 +57,10 @@ class Entry {
   ready?: BoardView;
   /** Session events noticed while the view is being read, applied to it once read. */
   pending: SessionUpdate[] = [];
+  /** The same for agent events. */
+  pendingAgents: AgentUpdate[] = [];
+  /** The read under way that replaces this board once it has grown old; it answers meanwhile. */
+  next?: Entry;
 }
 
 /** A board in memory becomes its next version, moved by an event rather than read again. */
@@ -59,8 +71,8 @@ function moveTo(entry: Entry, next: BoardView): void {
 }
 
 /** Only a board that shows gateway statuses grows old by itself. */
-function fresh(entry: Entry): boolean {
-  return Date.now() - entry.at < MAX_AGE_MS || (entry.ready !== undefined && !entry.ready.hasGateways);
+function fresh(entry: Entry, maxAgeMs = MAX_AGE_MS): boolean {
+  return Date.now() - entry.at < maxAgeMs || (entry.ready !== undefined && !entry.ready.hasGateways);
 }
 
 export class BoardCache {
@@ -102,6 +114,13 @@ export class BoardCache {
   view(cls: VisibilityClass): Promise<BoardView> {
     const hit = this.views.get(cls.key);
     if (hit && fresh(hit)) return hit.view;
+    // Grown old by age alone (its gateways' statuses, which no event moves when an instance dies):
+    // it answers while it is read again, rather than every request waiting on that read — on a
+    // busy PostgreSQL, every 5 s, for as long as the read takes.
+    if (hit?.ready && fresh(hit, MAX_SERVED_AGE_MS)) {
+      this.renew(cls, hit);
+      return hit.view;
+    }
     const entry = new Entry();
     entry.view = this.build(cls, entry);
     this.views.set(cls.key, entry);
@@ -109,6 +128,30 @@ export class BoardCache {
       if (this.views.get(cls.key) === entry) this.views.delete(cls.key);
     });
     return entry.view;
+  }
+
+  private renew(cls: VisibilityClass, old: Entry): void {
+    if (old.next) return;
+    const next = new Entry();
+    old.next = next;
+    next.view = this.build(cls, next);
+    next.view.then(
+      () => {
+        if (this.views.get(cls.key) === old && next.ready) this.views.set(cls.key, next);
+        old.next = undefined;
+      },
+      () => {
+        old.next = undefined;
+      },
+    );
+  }
+
+  /** Every board in memory and every read under way to replace one. */
+  private *entries(): Iterable<Entry> {
+    for (const entry of this.views.values()) {
+      yield entry;
+      if (entry.next) yield entry.next;
+    }
   }
 
   /** What `view` would give at once, without a promise: the class's board when it is in memory
@@ -139,7 +182,7 @@ export class BoardCache {
     this.track(session.id, seq);
     if (isOpenStatus(session.status)) this.closed.delete(session.id);
     else this.rememberClosed(session.id, { status: session.status, userId: session.userId, serviceId: session.serviceId });
-    for (const entry of this.views.values()) {
+    for (const entry of this.entries()) {
       if (!entry.ready) {
         entry.pending.push({ session, seq });
         continue;
@@ -158,13 +201,16 @@ export class BoardCache {
   /**
    * An agent connected, went away or reported the doors it applied: after every door opened or
    * closed on a busy board. Each board in memory shows the new status; a board still being read
-   * may have read the agent before this change, so then every board is read again, as before.
+   * may have read the agent before this change, and is shown it once read, as session events are.
+   * (Dropping every board instead, under a stream of doors, sent each read round again.)
    */
   private noticeAgent(agent: TAgentStatus, seq: number): void {
     if ((this.agentLatest.get(agent.id) ?? 0) >= seq) return;
     this.agentLatest.set(agent.id, seq);
-    for (const entry of this.views.values()) if (!entry.ready) return this.dropAll();
-    for (const entry of this.views.values()) moveTo(entry, entry.ready!.withAgentStatus(agent));
+    for (const entry of this.entries()) {
+      if (entry.ready) moveTo(entry, entry.ready.withAgentStatus(agent));
+      else entry.pendingAgents.push({ agent, seq });
+    }
   }
 
   /** Whether a read of committed state found `serviceId` gone or hidden from `cls`, and no change since could have shown it. */
@@ -230,11 +276,14 @@ export class BoardCache {
     for (let attempt = 0; ; attempt++) {
       const drops = this.drops;
       entry.pending = [];
+      entry.pendingAgents = [];
       const read = await this.read(cls);
       if (drops !== this.drops && attempt < 3) continue;
       let view = read;
       for (const { session, seq } of entry.pending) if (this.latest.get(session.id) === seq) view = view.withSession(session);
+      for (const { agent, seq } of entry.pendingAgents) if (this.agentLatest.get(agent.id) === seq) view = view.withAgentStatus(agent);
       entry.pending = [];
+      entry.pendingAgents = [];
       // Kept in the same turn as the pending events are applied: from here on, events move it.
       if (drops === this.drops) entry.ready = view;
       // Bounded: under a stream of drops a view a few milliseconds old is the best there is for

@@ -13,6 +13,7 @@ import { frameworkErrors } from "./plugins/error-handler";
 import { publicUrlOf, resolveSecret, type Config } from "./config";
 import { bootstrapAdmin } from "./modules/auth/auth.service";
 import { writeProblem } from "./lib/writable-dir";
+import { closedWithin } from "./lib/websocket-closed";
 
 /** The directories the server writes to, checked up front: a read-only or foreign one would
  * otherwise surface as an opaque SQLite or migration error. */
@@ -56,21 +57,11 @@ export async function drainWebsockets(app: FastifyInstance, timeoutMs = WEBSOCKE
   if (clients.length === 0) return;
   app.log.info({ clients: clients.length }, "closing websockets with 1012 (service restart)");
   await Promise.all(
-    clients.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState === ws.CLOSED) return resolve();
-          const cut = setTimeout(() => {
-            ws.terminate();
-            resolve();
-          }, timeoutMs);
-          ws.once("close", () => {
-            clearTimeout(cut);
-            resolve();
-          });
-          ws.close(1012, "service restart");
-        }),
-    ),
+    clients.map((ws) => {
+      const closed = closedWithin(ws, timeoutMs);
+      ws.close(1012, "service restart");
+      return closed;
+    }),
   );
 }
 

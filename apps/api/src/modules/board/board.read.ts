@@ -8,7 +8,9 @@ import { agentStatusColumns, type AgentStatusRow } from "../gateway/gateway.pres
 import type { VisibilityClass } from "../live/live.audience";
 import type { ServiceRow } from "../services/services.presenter";
 import type { SessionRow } from "../sessions/sessions.presenter";
+import { inGroupsSql } from "../services/services.visibility";
 import { selectSessions } from "../sessions/sessions.sql";
+import { groupBy } from "./board.view";
 
 const SERVICE_COLUMNS = [
   "id",
@@ -48,9 +50,7 @@ export function readBoard(ctx: DbContext, cls: VisibilityClass): Promise<BoardRo
   return ctx.sql.read(async (sql) => {
     const groupIds = cls.admin ? null : [...cls.groupIds];
     if (groupIds?.length === 0) return { services: [], sessions: [] };
-    const visible = groupIds
-      ? ` WHERE EXISTS (SELECT 1 FROM "ServiceGroup" x WHERE x."serviceId" = v."id" AND x."groupId" IN (${groupIds.map(() => "?").join(", ")}))`
-      : "";
+    const visible = groupIds ? ` WHERE ${inGroupsSql(`v."id"`, groupIds)}` : "";
     const params: SqlValue[] = groupIds ?? [];
     // Ordered as Prisma's orderBy would be, each database placing a null connection its own way.
     const services = await sql.all<Service>(`SELECT ${serviceSelect} FROM "Service" v${visible} ORDER BY v."connectionMain" ASC, v."name" ASC`, params);
@@ -61,8 +61,11 @@ export function readBoard(ctx: DbContext, cls: VisibilityClass): Promise<BoardRo
     );
     const agents = services.some((s) => s.gatewayAgentId) ? await readAgents(sql) : new Map<string, AgentStatusRow>();
     const sessions = await selectSessions(ctx, sql, { groupIds, open: true }, null);
-    const groupsOf = byService(groups);
-    const activeOn = byService(sessions.filter((s) => s.status === "active"));
+    const groupsOf = groupBy(groups, (g) => g.serviceId);
+    const activeOn = groupBy(
+      sessions.filter((s) => s.status === "active"),
+      (s) => s.serviceId,
+    );
     return {
       services: services.map((s) => ({
         ...s,
@@ -73,17 +76,6 @@ export function readBoard(ctx: DbContext, cls: VisibilityClass): Promise<BoardRo
       sessions,
     };
   });
-}
-
-/** Rows by their service, in the order read (Map.groupBy needs Node 21). */
-function byService<T extends { serviceId: string }>(rows: T[]): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const row of rows) {
-    const list = out.get(row.serviceId);
-    if (list) list.push(row);
-    else out.set(row.serviceId, [row]);
-  }
-  return out;
 }
 
 async function readAgents(sql: SqlRunner): Promise<Map<string, AgentStatusRow>> {

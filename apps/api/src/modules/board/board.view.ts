@@ -12,14 +12,14 @@ import { presentGatewayStatus } from "../services/services.presenter";
 export const olderRequestFirst = (a: TSession, b: TSession) =>
   a.requestedAt < b.requestedAt ? -1 : a.requestedAt > b.requestedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
-/** The sessions by `key`, each list in the order given. */
-function groupBy(sessions: readonly TSession[], key: (s: TSession) => string): Map<string, TSession[]> {
-  const groups = new Map<string, TSession[]>();
-  for (const s of sessions) {
-    const k = key(s);
+/** The rows by `key`, each list in the order given (Map.groupBy needs Node 21). */
+export function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
     const list = groups.get(k);
-    if (list) list.push(s);
-    else groups.set(k, [s]);
+    if (list) list.push(row);
+    else groups.set(k, [row]);
   }
   return groups;
 }

@@ -6,6 +6,7 @@ import type { WebSocket } from "ws";
 import { z } from "zod";
 import { ZAgent, ZAgentMessage, type TServerToAgentMessage } from "@postern/contracts";
 import { AppError } from "../../errors";
+import { closedWithin } from "../../lib/websocket-closed";
 import { AgentHub, type AgentLink } from "./gateway.hub";
 import { presentAgent } from "./gateway.presenter";
 import { connectAgent, disconnectAgent, findAgents, findDesiredRules, recordApplied, touchAgent } from "./gateway.service";
@@ -16,18 +17,6 @@ export const AGENT_PING_MS = 15_000;
 const HELLO_TIMEOUT_MS = 10_000;
 /** At shutdown, how long an agent has to answer the close before its socket is cut. */
 const CLOSE_WAIT_MS = 2_000;
-
-/** Resolves once the socket has closed (its own close handlers have run), cutting a silent peer. */
-function closed(socket: WebSocket): Promise<void> {
-  if (socket.readyState === socket.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const cut = setTimeout(() => socket.terminate(), CLOSE_WAIT_MS);
-    socket.once("close", () => {
-      clearTimeout(cut);
-      resolve();
-    });
-  });
-}
 
 export default async function gatewayRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -56,7 +45,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
   app.addHook("preClose", async () => {
     unsubscribe();
     hub.stop();
-    await Promise.all([...sockets].map(closed));
+    await Promise.all([...sockets].map((socket) => closedWithin(socket, CLOSE_WAIT_MS)));
     await Promise.all([...pending]);
   });
 

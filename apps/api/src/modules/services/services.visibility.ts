@@ -26,6 +26,12 @@ export function canSeeService(viewer: Viewer, serviceGroupIds: string[]): boolea
   return viewer.user.memberships.some((m) => serviceGroupIds.includes(m.groupId));
 }
 
+/** `visibleServicesWhere` for a member as an SQL condition on service id `service` (a column):
+ * the service is in one of `groupIds`, each a `?` placeholder the caller binds in order. */
+export function inGroupsSql(service: string, groupIds: readonly string[]): string {
+  return `EXISTS (SELECT 1 FROM "ServiceGroup" sg WHERE sg."serviceId" = ${service} AND sg."groupId" IN (${groupIds.map(() => "?").join(", ")}))`;
+}
+
 /** What a user's stored state allows, whatever credential they use: the rule behind revocation. */
 export interface HolderState {
   role: string;

@@ -5,7 +5,7 @@ import { OPEN_STATUSES } from "@postern/contracts";
 import { newId, type AccessSession, type Service, type SqlRunner, type SqlValue } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import type { SessionRow } from "./sessions.presenter";
-import { holderMaySeeSql } from "../services/services.visibility";
+import { holderMaySeeSql, inGroupsSql } from "../services/services.visibility";
 
 const SESSION_COLUMNS = [
   "id",
@@ -124,7 +124,8 @@ export async function selectSessions(ctx: DbContext, sql: SqlRunner, where: Sess
   };
   if (where.groupIds) {
     if (where.groupIds.length === 0) return [];
-    clauses.push(`EXISTS (SELECT 1 FROM "ServiceGroup" g WHERE g."serviceId" = s."serviceId" AND g."groupId" IN (${among(where.groupIds)}))`);
+    params.push(...where.groupIds);
+    clauses.push(inGroupsSql(`s."serviceId"`, where.groupIds));
   }
   if (where.open !== undefined) clauses.push(`s."status" ${where.open ? "IN" : "NOT IN"} ${OPEN_STATUS_LIST}`);
   if (where.serviceId) clauses.push(`s."serviceId" = ${among([where.serviceId])}`);

@@ -3,6 +3,7 @@ import { ZCreateUserBody, ZPassword } from "@postern/contracts";
 import { generatePassword } from "../modules/auth/auth.service";
 import { createUser, findUserByUsername, updateUser } from "../modules/users/users.service";
 import { listUsers } from "../modules/users/users.sql";
+import { groupsOf } from "../modules/users/users.presenter";
 import { CliError, parseWith, withDatabase } from "./context";
 
 async function firstLineOfStdin(): Promise<string> {
@@ -77,7 +78,7 @@ export function registerUserCommands(program: Command): void {
           role: u.role,
           status: u.disabled ? "disabled" : "active",
           email: u.email ?? "",
-          groups: u.memberships.map((m) => m.group.name).join(","),
+          groups: groupsOf(u.memberships).map((g) => g.name).join(","),
         }));
         printTable(rows, ["username", "role", "status", "email", "groups"]);
       });

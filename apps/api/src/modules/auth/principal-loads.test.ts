@@ -26,7 +26,7 @@ describe.each(providers)("principal loads on %s", (provider) => {
     const viaPrisma = await db().loginSession.findUnique({ where: { id: login.id }, include: { user: { include: userInclude } } });
     const loaded = await loadLogin(t.app.ctx, login.id);
     expect(loaded).toEqual({ expiresAt: viaPrisma!.expiresAt, revokedAt: viaPrisma!.revokedAt, user: viaPrisma!.user });
-    expect(loaded!.user.memberships.map((m) => m.group.name)).toEqual(["alpha", "mike", "zulu"].map((n) => `${n}-${provider}`));
+    expect(loaded!.user.memberships.map((m) => m.group?.name)).toEqual(["alpha", "mike", "zulu"].map((n) => `${n}-${provider}`));
     expect(await loadLogin(t.app.ctx, "no-such-login")).toBeUndefined();
   });
 

@@ -13,7 +13,8 @@ export const serviceInclude = {
 export type ServiceRow = Service & {
   groups: ServiceGroup[];
   gatewayAgent?: AgentStatusRow | null;
-  sessions: (AccessSession & { user: UserRefRow })[];
+  /** A holder deleted between the include's statements reads as null (users.presenter.ts, `UserWithGroups`). */
+  sessions: (AccessSession & { user: UserRefRow | null })[];
 };
 
 export interface ServiceView {
@@ -28,7 +29,8 @@ export function presentGatewayStatus(agent: Pick<TAgentStatus, "online" | "inSyn
 }
 
 export function presentService(s: ServiceRow, view: ServiceView = { detail: true, now: new Date() }): TService {
-  const holder = s.exclusive ? s.sessions[0]?.user : undefined;
+  const open = s.sessions.filter((session) => session.user !== null);
+  const holder = s.exclusive ? open[0]?.user : undefined;
   const gateway =
     s.gatewayAgentId && s.gatewayPublicPort && s.gatewayLanHost && s.gatewayLanPort
       ? {
@@ -56,6 +58,6 @@ export function presentService(s: ServiceRow, view: ServiceView = { detail: true
     gateway,
     gatewayStatus: status ? presentGatewayStatus(status, view.detail) : undefined,
     holder: holder ? presentUserRef(holder) : undefined,
-    activeSessions: s.sessions.length,
+    activeSessions: open.length,
   };
 }

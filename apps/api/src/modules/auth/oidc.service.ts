@@ -8,6 +8,7 @@ import type { DbContext } from "../../lib/db-context";
 import { storableText } from "../../lib/storable-text";
 import { runChange } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
+import { heldGroups } from "../users/groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
 
@@ -63,8 +64,8 @@ async function freeUsername(tx: Tx, provider: string, claims: JWTPayload): Promi
  * Postern are joined (names are matched exactly); unknown names are ignored and reported, so a
  * provider cannot create groups, and an admin decides which provider groups mean something here.
  */
-async function syncGroups(tx: Tx, userId: string, names: string[]) {
-  const groups = await tx.group.findMany({ where: { name: { in: names } }, select: { id: true, name: true } });
+async function syncGroups(ctx: DbContext, tx: Tx, userId: string, names: string[]) {
+  const groups = await heldGroups(ctx, tx, "name", names);
   const wanted = new Set(groups.map((g) => g.id));
   const current = await tx.groupMember.findMany({ where: { userId }, select: { groupId: true } });
   const have = new Set(current.map((m) => m.groupId));
@@ -149,7 +150,7 @@ export async function loginOidc(
 
     let groups: Awaited<ReturnType<typeof syncGroups>> | undefined;
     const names = provider.groupsClaim ? groupsFromClaim(claims, provider.groupsClaim) : undefined;
-    if (names) groups = await syncGroups(tx, userId, names);
+    if (names) groups = await syncGroups(ctx, tx, userId, names);
 
     const loginSession = await tx.loginSession.create({
       data: {

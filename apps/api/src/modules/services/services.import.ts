@@ -57,7 +57,7 @@ export async function importServicesCsv(
   const parsed = parseConnectionsCsv(text);
   const max = options.maxDurationSeconds ?? 8 * 3600;
   return runChange(ctx, origin, async (tx, record) => {
-    await assertGroupsExist(tx, options.groupIds ?? [], "querystring.groupId");
+    await assertGroupsExist(ctx, tx, options.groupIds ?? [], "querystring.groupId");
     const { rows } = parsed;
     // A copy: the change may run again after a deadlock, and must not list a line twice.
     const skipped = [...parsed.skipped];

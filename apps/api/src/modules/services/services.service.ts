@@ -56,7 +56,7 @@ export async function createServiceInTx(
 ): Promise<ServiceRow> {
   await assertSlugFree(tx, input.slug);
   const groupIds = [...new Set(input.groupIds ?? [])];
-  await assertGroupsExist(tx, groupIds, "body.groupIds");
+  await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
   await assertAgentExists(tx, input.gateway?.agentId);
   await assertGatewayPortFree(tx, input.gateway);
   const defaultDurationSeconds = input.defaultDurationSeconds ?? Math.min(3600, input.maxDurationSeconds);
@@ -123,7 +123,7 @@ export async function updateService(
     }
     if (input.groupIds) {
       const groupIds = [...new Set(input.groupIds)];
-      await assertGroupsExist(tx, groupIds, "body.groupIds");
+      await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
       await tx.serviceGroup.deleteMany({ where: { serviceId: id } });
       await tx.serviceGroup.createMany({ data: groupIds.map((groupId) => ({ groupId, serviceId: id })) });
     }

@@ -10,16 +10,18 @@ import { hashPassword } from "../auth/password";
 import { revokeLostAccess } from "../sessions/revocation";
 import { presentToken } from "../tokens/tokens.presenter";
 import { grantableScopes } from "../tokens/tokens.service";
+import { heldGroups } from "./groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "./users.presenter";
 
 export function findUserByUsername(ctx: DbContext, username: string): Promise<UserWithGroups | null> {
   return ctx.db.user.findUnique({ where: { username }, include: userInclude });
 }
 
-/** Fails with a 400 naming `field` when any of the ids is not a group. */
-export async function assertGroupsExist(tx: Tx, groupIds: string[], field: string): Promise<void> {
+/** Fails with a 400 naming `field` when any of the ids is not a group; holds the groups until the
+ * change commits (groups.held.ts), so that the memberships the change writes next still have them. */
+export async function assertGroupsExist(ctx: DbContext, tx: Tx, groupIds: string[], field: string): Promise<void> {
   if (groupIds.length === 0) return;
-  const found = await tx.group.findMany({ where: { id: { in: groupIds } }, select: { id: true } });
+  const found = await heldGroups(ctx, tx, "id", groupIds);
   const missing = groupIds.filter((id) => !found.some((g) => g.id === id));
   if (missing.length > 0) throw badField(field, `unknown group id ${missing.join(", ")}`);
 }
@@ -31,7 +33,7 @@ export async function createUser(ctx: DbContext, origin: Origin, input: TCreateU
       throw new AppError("conflict", `username "${input.username}" is already taken`);
     }
     const groupIds = [...new Set(input.groupIds ?? [])];
-    await assertGroupsExist(tx, groupIds, "body.groupIds");
+    await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
     const user = await tx.user.create({
       data: {
         username: input.username,
@@ -105,7 +107,7 @@ export async function updateUser(
     let groupsChanged = false;
     if (input.groupIds) {
       const groupIds = [...new Set(input.groupIds)];
-      await assertGroupsExist(tx, groupIds, "body.groupIds");
+      await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
       const had = before.memberships.map((m) => m.groupId);
       groupsChanged = had.length !== groupIds.length || had.some((g) => !groupIds.includes(g));
       await tx.groupMember.deleteMany({ where: { userId: id, groupId: { notIn: groupIds } } });

@@ -107,4 +107,15 @@ describe("retryOnConflict", () => {
     const attempt = (run: number) => (run < 3 ? Promise.reject(Object.assign(new Error("could not serialize"), { code: "40001" })) : Promise.resolve(run));
     await expect(retryOnConflict(attempt, () => 0)).resolves.toBe(3);
   });
+
+  it("runs a change that named a deleted row once more, and only once", async () => {
+    const vanished = Object.assign(new Error("insert or update violates foreign key constraint"), { code: "23503" });
+    let runs = 0;
+    const attempt = () => {
+      runs += 1;
+      return Promise.reject(vanished);
+    };
+    await expect(retryOnConflict(attempt, () => 0)).rejects.toBe(vanished);
+    expect(runs).toBe(2);
+  });
 });

@@ -9,6 +9,14 @@ import { codesOf } from "./database-fault";
  * itself, or in the driver adapter's error), and what Prisma makes of a serialisation failure. */
 const CONFLICT_CODES = new Set(["40P01" /* deadlock_detected */, "40001" /* serialization_failure */, "P2034", "TransactionWriteConflict"]);
 
+/** A foreign key the change wrote points at a row that is gone: on PostgreSQL, deleted by a
+ * change that committed after this one checked it (Prisma's code, then pg's and SQLite's own). */
+const VANISHED_CODES = new Set(["P2003", "23503", "SQLITE_CONSTRAINT_FOREIGNKEY"]);
+
+export function isVanishedReference(err: unknown): boolean {
+  return codesOf(err).codes.some((code) => VANISHED_CODES.has(code));
+}
+
 /** How many times a change runs at most when each run ends in a conflict. */
 export const CONFLICT_ATTEMPTS = 4;
 
@@ -21,14 +29,17 @@ export function isTransactionConflict(err: unknown): boolean {
 /**
  * Runs `attempt` again while it fails with a conflict, up to CONFLICT_ATTEMPTS runs in all, after
  * a short random pause that grows with each run (so two changes that met once do not meet again
- * in step). Any other failure, and the last conflict, is thrown as it came.
+ * in step). A first run that wrote a reference to a row deleted meanwhile runs once more: its
+ * checks then see the deletion and refuse as they would have (an unknown group or agent). Any
+ * other failure, and the last conflict, is thrown as it came.
  */
 export async function retryOnConflict<T>(attempt: (run: number) => Promise<T>, pauseMs = (run: number) => 5 + Math.random() * 20 * run): Promise<T> {
   for (let run = 1; ; run++) {
     try {
       return await attempt(run);
     } catch (err) {
-      if (run >= CONFLICT_ATTEMPTS || !isTransactionConflict(err)) throw err;
+      const again = isTransactionConflict(err) ? run < CONFLICT_ATTEMPTS : run === 1 && isVanishedReference(err);
+      if (!again) throw err;
     }
     await new Promise((resolve) => setTimeout(resolve, pauseMs(run)));
   }

@@ -65,7 +65,7 @@ async function freeUsername(tx: Tx, provider: string, claims: JWTPayload): Promi
  * provider cannot create groups, and an admin decides which provider groups mean something here.
  */
 async function syncGroups(ctx: DbContext, tx: Tx, userId: string, names: string[]) {
-  const groups = await heldGroups(ctx, tx, "name", names);
+  const groups = await heldGroups(ctx, ctx.sql.within(tx), "name", names);
   const wanted = new Set(groups.map((g) => g.id));
   const current = await tx.groupMember.findMany({ where: { userId }, select: { groupId: true } });
   const have = new Set(current.map((m) => m.groupId));

@@ -4,6 +4,7 @@ import { AppError, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, runSqlChange, type Origin } from "../../lib/run-change";
 import { revokeLost, revokeLostAccess } from "../sessions/revocation";
+import { heldGroups, holdClause } from "./groups.held";
 import { groupInclude, type GroupWithMembers, type ListedGroup } from "./users.presenter";
 import { readGroupMembers } from "./users.sql";
 
@@ -70,10 +71,9 @@ export async function setGroupMember(
   member: boolean,
 ): Promise<ListedGroup> {
   return runSqlChange(ctx, origin, async (sql, record) => {
-    const keyShare = ctx.provider === "postgres" ? " FOR KEY SHARE" : "";
-    const group = await sql.get<{ id: string; name: string }>(`SELECT "id", "name" FROM "Group" WHERE "id" = ?${keyShare}`, [groupId]);
+    const [group] = await heldGroups(ctx, sql, "id", [groupId]);
     if (!group) throw notFound("group");
-    const user = await sql.get<{ id: string; username: string }>(`SELECT "id", "username" FROM "User" WHERE "id" = ?${keyShare}`, [userId]);
+    const user = await sql.get<{ id: string; username: string }>(`SELECT "id", "username" FROM "User" WHERE "id" = ?${holdClause(ctx)}`, [userId]);
     if (!user) throw notFound("user");
     if (member) {
       const added = await sql.run(`INSERT INTO "GroupMember" ("groupId", "userId", "createdAt") VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [

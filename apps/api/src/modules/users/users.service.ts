@@ -21,7 +21,7 @@ export function findUserByUsername(ctx: DbContext, username: string): Promise<Us
  * change commits (groups.held.ts), so that the memberships the change writes next still have them. */
 export async function assertGroupsExist(ctx: DbContext, tx: Tx, groupIds: string[], field: string): Promise<void> {
   if (groupIds.length === 0) return;
-  const found = await heldGroups(ctx, tx, "id", groupIds);
+  const found = await heldGroups(ctx, ctx.sql.within(tx), "id", groupIds);
   const missing = groupIds.filter((id) => !found.some((g) => g.id === id));
   if (missing.length > 0) throw badField(field, `unknown group id ${missing.join(", ")}`);
 }

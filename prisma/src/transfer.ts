@@ -230,6 +230,10 @@ export async function importLines(db: Db, provider: Provider, lines: AsyncIterab
     if (provider === "postgres") await resetSequences(tx);
   };
   await db.$transaction((tx) => inTransactionScope(db, () => run(tx)), { maxWait: 60_000, timeout: 60 * 60_000 });
+  // A table filled at once has no statistics until autovacuum gets to it (a minute by default,
+  // never where it is off), and without them PostgreSQL plans the history and audit pages as if
+  // they were small: reading whole tables for a page. SQLite plans without statistics by design.
+  if (provider === "postgres") await db.$executeRawUnsafe("ANALYZE");
 
   for (const [model, expected] of Object.entries(header.counts)) {
     if ((imported[model] ?? 0) !== expected) throw new TransferError(`imported ${imported[model] ?? 0} ${model} rows, the export announced ${expected}`);

@@ -17,14 +17,19 @@ export function pgUrl(database: string): string {
   return url.toString();
 }
 
-export async function pgAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+/** Runs `fn` on a connection of its own to the database at `url`, closed after it. */
+export async function withPgClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+export function pgAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withPgClient(PG_ADMIN_URL, fn);
 }
 
 let counter = 0;

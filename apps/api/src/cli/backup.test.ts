@@ -5,11 +5,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { exportLines, modelNames, openDatabase } from "@postern/db";
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../test/app";
-import { createTestDatabase, pgAdmin, pgUrl } from "../../test/databases";
+import { createTestDatabase, pgAdmin, pgUrl, withPgClient } from "../../test/databases";
 import { postern, type CliResult } from "../../test/cli";
 import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../test/serve";
 
@@ -33,16 +32,12 @@ afterAll(async () => {
 
 /** The tables of the database at `url` that hold rows and have never been analysed. */
 async function unanalysedTables(url: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ relname: string }>(
+  const { rows } = await withPgClient(url, (client) =>
+    client.query<{ relname: string }>(
       `SELECT relname FROM pg_stat_user_tables WHERE n_live_tup > 0 AND last_analyze IS NULL AND last_autoanalyze IS NULL ORDER BY relname`,
-    );
-    return rows.map((r) => r.relname);
-  } finally {
-    await client.end();
-  }
+    ),
+  );
+  return rows.map((r) => r.relname);
 }
 
 function expectOneLineFailure(result: CliResult, pattern: RegExp): void {

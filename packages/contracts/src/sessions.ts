@@ -28,7 +28,9 @@ export const ZSession = z.object({
   user: ZUserRef,
   status: ZSessionStatus,
   reason: z.string().optional(),
-  /** The address the gateway admits for this session. */
+  /** The address the gateway admits for this session. Admins see it, and so does its holder in
+   * the answers to their own requests and in their session history; what members share (the
+   * board, the live stream) and other members' reads leave it out. */
   sourceIp: z.string().optional(),
   /** The length asked for, in seconds. */
   durationSeconds: z.number().int(),

@@ -2,7 +2,7 @@
 import { useState } from "react";
 import type { TService, TSession, TUserRef } from "@postern/contracts";
 import { useEndSession } from "../api/sessions";
-import { displayName, formatDuration } from "../lib/format";
+import { admittedBy, displayName, formatDuration } from "../lib/format";
 import { ConfirmButton } from "./ConfirmDialog";
 import { Countdown } from "./Countdown";
 import { ErrorMessage } from "./ErrorMessage";
@@ -96,7 +96,7 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
       ) : (
         <p className="free">Free</p>
       )}
-      {service.gateway && active.length > 0 && <DoorState service={service} sessions={active} />}
+      {service.gateway && active.length > 0 && <DoorState service={service} sessions={active} me={me} isAdmin={isAdmin} />}
 
       {pending.length > 0 && (
         <p className="muted small">Waiting for approval: {pending.map((s) => s.user.username).join(", ")}</p>
@@ -133,10 +133,10 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
 }
 
 /** Whether the gateway's port-forward for these sessions is in place, as its agent last reported. */
-export function DoorState({ service, sessions }: { service: TService; sessions: TSession[] }) {
+export function DoorState({ service, sessions, me, isAdmin }: { service: TService; sessions: TSession[]; me: TUserRef; isAdmin: boolean }) {
   const status = service.gatewayStatus;
   const port = service.gateway ? `${service.gateway.protocol} ${service.gateway.publicPort}` : "";
-  const from = sessions.map((s) => s.sourceIp).filter(Boolean).join(", ");
+  const from = admittedBy(sessions, me, isAdmin);
   if (!status || !status.online) {
     return (
       <p className="small door door-off" data-testid="door" role="status">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { durationChoices, extendChoices, extendLimitSeconds, formatCountdown, formatDuration } from "./format";
+import { admittedBy, durationChoices, extendChoices, extendLimitSeconds, formatCountdown, formatDuration } from "./format";
 import { formatExact, formatRelative } from "./time";
 
 describe("formatCountdown", () => {
@@ -78,5 +78,17 @@ describe("formatExact", () => {
     expect(formatRelative(new Date(far).toISOString(), far - 30 * 86_400_000)).toBe(new Date(far).toLocaleDateString(undefined, { dateStyle: "medium" }));
     expect(formatExact(undefined)).toBe("—");
     expect(formatExact("not a date")).toBe("not a date");
+  });
+});
+
+describe("admittedBy", () => {
+  const session = (userId: string, username: string, sourceIp?: string) =>
+    ({ id: `s-${userId}`, serviceId: "svc", userId, user: { id: userId, username }, status: "active", sourceIp, durationSeconds: 600, requestedAt: "2026-12-05T05:00:00.000Z" }) as const;
+  const holders = [session("me", "alice", "198.51.100.1"), session("u2", "bob", "198.51.100.2"), session("u3", "carol")];
+  it("names the holders, the viewer as you", () => {
+    expect(admittedBy(holders, { id: "me" }, false)).toBe("you, bob, carol");
+  });
+  it("gives admins the address each is admitted from, where the session has one", () => {
+    expect(admittedBy(holders, { id: "me" }, true)).toBe("you (198.51.100.1), bob (198.51.100.2), carol");
   });
 });

@@ -1,5 +1,14 @@
 // Names and duration choices shared by the pages (moments and lengths are in time.ts).
+import type { TSession } from "@postern/contracts";
 export { formatCountdown, formatDuration } from "./time";
+
+/** Whom a gateway's door admits: each holder, and for admins the address it admits them from. The
+ * board the API sends members carries no one's address, their own included: an admin's board
+ * shows the same line with the addresses, a member's only with the names. */
+export function admittedBy(sessions: readonly TSession[], me: { id: string }, isAdmin: boolean): string {
+  const who = (s: TSession) => (s.userId === me.id ? "you" : s.user.username);
+  return sessions.map((s) => (isAdmin && s.sourceIp ? `${who(s)} (${s.sourceIp})` : who(s))).join(", ");
+}
 
 /** Choices for the start pickers: common lengths up to the service's maximum, with its default. */
 export function durationChoices(defaultSeconds: number, maxSeconds: number): number[] {

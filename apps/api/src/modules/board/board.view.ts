@@ -6,6 +6,7 @@
 // its services (`withAgentStatus`): a gateway reports after every door it opens or closes.
 import { isOpenStatus, type TAgentStatus, type TService, type TSession } from "@postern/contracts";
 import { presentGatewayStatus } from "../services/services.presenter";
+import { withoutSourceIp } from "../sessions/sessions.presenter";
 
 /** Oldest request first, then by id: the order the database gives a line or a service's
  * occupants in (`ORDER BY "requestedAt", "id"`). */
@@ -33,6 +34,7 @@ export class BoardView {
   readonly hasGateways: boolean;
   private servicesText?: string;
   private servicesBytes?: Buffer;
+  private shownList?: readonly TSession[];
   private sessionsText?: string;
   private sessionsBytes?: Buffer;
   private serviceBytes?: Map<string, Buffer>;
@@ -41,8 +43,11 @@ export class BoardView {
   private sessionsByService?: Map<string, TSession[]>;
 
   /**
-   * @param sessions open sessions on `services`, newest request first.
-   * @param detail whether this class sees what only admins see (an agent's error).
+   * @param sessions open sessions on `services`, newest request first, whole: judging a change
+   *   from the board (and the row a change then writes back) needs every field. What the class
+   *   is shown of them is `shownSessions`.
+   * @param detail whether this class sees what only admins see (an agent's error, the addresses
+   *   sessions were opened from).
    */
   constructor(
     readonly services: TService[],
@@ -91,8 +96,18 @@ export class BoardView {
     return this.sessionsByService.get(serviceId) ?? [];
   }
 
+  /** `sessions` as this class is shown them: members do not see the addresses (withoutSourceIp). */
+  get shownSessions(): readonly TSession[] {
+    return (this.shownList ??= this.detail ? this.sessions : this.sessions.map(withoutSourceIp));
+  }
+
+  /** One of `sessions` as this class is shown it. */
+  shown(session: TSession): TSession {
+    return this.detail ? session : withoutSourceIp(session);
+  }
+
   get sessionsJson(): string {
-    return (this.sessionsText ??= JSON.stringify(this.sessions));
+    return (this.sessionsText ??= JSON.stringify(this.shownSessions));
   }
 
   get sessionsBody(): Buffer {

@@ -4,6 +4,7 @@
 // in the log beside it, so every instance filters the same way without a query.
 import type { TDomainEvent } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
+import { withoutSourceIp } from "../sessions/sessions.presenter";
 
 export interface Audience {
   /** "all": every client; "admins": admins only; "groups": members of `groupIds` (and admins). */
@@ -96,7 +97,9 @@ export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "
 }
 
 /** What a member (not an admin) sees of an event: a gateway's errors name other people's
- * sessions, addresses and hidden services, so members get the status without the detail. */
+ * sessions, addresses and hidden services, so members get the status without the detail; and a
+ * session comes without the address it was opened from (withoutSourceIp). One frame serves every
+ * member, the session's holder too: they have their address in their own request's answer. */
 export function memberView(event: TDomainEvent): TDomainEvent {
   switch (event.type) {
     case "service.created":
@@ -108,6 +111,6 @@ export function memberView(event: TDomainEvent): TDomainEvent {
     case "agent.rules_applied":
       return event.agent.error === undefined ? event : { ...event, agent: { ...event.agent, error: undefined } };
     default:
-      return event;
+      return "session" in event && event.session.sourceIp !== undefined ? { ...event, session: withoutSourceIp(event.session) } : event;
   }
 }

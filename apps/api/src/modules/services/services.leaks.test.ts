@@ -1,11 +1,11 @@
 // What members must not learn: a gateway's error detail (it names other people's sessions,
 // addresses and hidden services), other users' e-mails and groups through a holder or a session,
-// and that a service they never saw was deleted.
+// the addresses other people's doors admit, and that a service they never saw was deleted.
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../../test/app";
 import { providers } from "../../../test/databases";
-import { openLive, type LiveTestClient } from "../live/live.test-client";
+import { hasEvent, openLive, snapshots, type LiveTestClient } from "../live/live.test-client";
 
 const DETAIL = "dnat 198.51.100.7 -> 10.9.0.2:80 for hidden-service failed";
 
@@ -64,6 +64,64 @@ describe.each(providers)("what members do not see, on %s", { timeout: 60_000 }, 
     expect(snapshot).toContain(service.id);
     expect(snapshot).not.toContain("dnat");
     expect(snapshot).not.toContain("holder@example.com");
+  });
+
+  it("shows the address a session was opened from to admins and its holder only", async () => {
+    const [HOLDER_IP, COLLEAGUE_IP, WAITER_IP] = ["198.51.100.23", "198.51.100.24", "198.51.100.25"];
+    const a = await createGroup(t.app);
+    const shared = await createService(t.app, { groupIds: [a.id] });
+    const exclusive = await createService(t.app, { exclusive: true, groupIds: [a.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const [holder, colleague, waiter] = [
+      await createUser(t.app, { groupIds: [a.id] }),
+      await createUser(t.app, { groupIds: [a.id] }),
+      await createUser(t.app, { groupIds: [a.id] }),
+    ];
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    const [colleagueLive, adminLive] = [await openLive(base, colleague.headers), await openLive(base, admin.headers)];
+    clients.push(colleagueLive, adminLive);
+    for (const c of [colleagueLive, adminLive]) await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "the snapshot");
+
+    const post = (url: string, headers: Record<string, string>, payload: object) => t.app.inject({ method: "POST", url, headers, payload });
+    const started = await post(`/api/services/${shared.id}/sessions`, holder.headers, { durationSeconds: 600, sourceIp: HOLDER_IP });
+    expect(started.json()).toMatchObject({ sourceIp: HOLDER_IP });
+    expect((await post(`/api/services/${shared.id}/sessions`, colleague.headers, { durationSeconds: 600, sourceIp: COLLEAGUE_IP })).statusCode).toBe(201);
+    expect((await post(`/api/services/${exclusive.id}/sessions`, holder.headers, { durationSeconds: 600, sourceIp: HOLDER_IP })).statusCode).toBe(201);
+    expect((await post(`/api/services/${exclusive.id}/waitlist`, waiter.headers, { sourceIp: WAITER_IP })).statusCode).toBe(201);
+    // The extend is judged from the board on PostgreSQL: the row it writes back comes from there.
+    const extended = await post(`/api/sessions/${started.json<{ id: string }>().id}/extend`, holder.headers, { durationSeconds: 60 });
+    expect(extended.json()).toMatchObject({ sourceIp: HOLDER_IP });
+
+    for (const url of ["/api/sessions?active=true", "/api/sessions?active=true&limit=1", `/api/services/${exclusive.id}/waitlist`, `/api/sessions?userId=${holder.id}`]) {
+      const res = await t.app.inject({ url, headers: colleague.headers });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body, url).not.toContain(HOLDER_IP);
+      expect(res.body, url).not.toContain(WAITER_IP);
+    }
+    type Row = { userId: string; sourceIp?: string };
+    const history = (await t.app.inject({ url: "/api/sessions", headers: colleague.headers })).json<Row[]>();
+    expect(history.map((s) => [s.userId, s.sourceIp]).sort()).toEqual(
+      [[colleague.id, COLLEAGUE_IP], [holder.id, undefined], [holder.id, undefined], [waiter.id, undefined]].sort(),
+    );
+    const asAdmin = (await t.app.inject({ url: "/api/sessions?active=true", headers: admin.headers })).json<Row[]>();
+    expect(asAdmin.map((s) => s.sourceIp).sort()).toEqual([HOLDER_IP, HOLDER_IP, COLLEAGUE_IP, WAITER_IP].sort());
+    expect((await t.app.inject({ url: `/api/services/${exclusive.id}/waitlist`, headers: admin.headers })).body).toContain(WAITER_IP);
+
+    for (const c of [colleagueLive, adminLive]) await c.waitFor(hasEvent("session.extended"), "session.extended");
+    expect(JSON.stringify(colleagueLive.messages)).not.toContain(HOLDER_IP);
+    expect(JSON.stringify(colleagueLive.messages)).not.toContain(WAITER_IP);
+    const adminEvents = adminLive.events().map((m) => m.event);
+    expect(adminEvents.filter((e) => "session" in e && e.session.sourceIp === HOLDER_IP).map((e) => e.type)).toEqual([
+      "session.started",
+      "session.started",
+      "session.extended",
+    ]);
+    const [lateColleague, lateAdmin] = [await openLive(base, colleague.headers), await openLive(base, admin.headers)];
+    clients.push(lateColleague, lateAdmin);
+    for (const c of [lateColleague, lateAdmin]) await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "the snapshot");
+    expect(JSON.stringify(snapshots(lateColleague))).not.toContain(HOLDER_IP);
+    expect(JSON.stringify(snapshots(lateAdmin))).toContain(HOLDER_IP);
   });
 
   it("sends service.deleted only to those who could see the service", async () => {

@@ -42,6 +42,22 @@ export function presentSession(s: SessionRow): TSession {
   };
 }
 
+/**
+ * A session as someone shows it who may not learn where its holder connects from: without
+ * `sourceIp`. The address a door admits is a teammate's home or hotel connection; admins (the
+ * gateways' page, the audit trail) and the holder keep it, other members see who holds what.
+ */
+export function withoutSourceIp(s: TSession): TSession {
+  if (s.sourceIp === undefined) return s;
+  const { sourceIp: _hidden, ...rest } = s;
+  return rest;
+}
+
+/** A session as `viewer` sees it (see withoutSourceIp). */
+export function sessionSeenBy(viewer: { admin: boolean; user: { id: string } }, s: TSession): TSession {
+  return viewer.admin || s.userId === viewer.user.id ? s : withoutSourceIp(s);
+}
+
 const dateOf = (iso: string | undefined) => (iso === undefined ? null : new Date(iso));
 
 /** Each board session's occupant, made once: a presented session is a snapshot that nothing

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ZExtendSessionBody, ZIdParams, ZListSessionsQuery, ZSession, ZStartSessionBody } from "@postern/contracts";
 import { sessionCaller, viewerOf } from "../../lib/caller";
-import { presentSession } from "./sessions.presenter";
+import { presentSession, sessionSeenBy } from "./sessions.presenter";
 import { decideSession, DEFAULT_LIMIT, findSessions, sessionLimitsOf } from "./sessions.service";
 import { endRoute, extendRoute } from "./sessions.change-routes";
 import { decisionRefusalOnBoard } from "./sessions.preflight";
@@ -32,11 +32,12 @@ export default async function sessionsRoutes(app: FastifyInstance) {
         const max = limit ?? DEFAULT_LIMIT;
         return app.board.withViewFor(request, reply, (board) => {
           if (board.sessions.length <= max) sendKeptJson(reply, board.sessionsBody);
-          else sendJson(reply, JSON.stringify(board.sessions.slice(0, max)));
+          else sendJson(reply, JSON.stringify(board.shownSessions.slice(0, max)));
         });
       }
       markLiveSeq(app, reply);
-      return findSessions(app.ctx, viewerOf(request), request.query).then((rows) => rows.map(presentSession));
+      const viewer = viewerOf(request);
+      return findSessions(app.ctx, viewer, request.query).then((rows) => rows.map((row) => sessionSeenBy(viewer, presentSession(row))));
     },
   );
 

@@ -17,7 +17,7 @@ export default async function waitlistRoutes(app: FastifyInstance) {
   // From the caller's board, which holds every open session on the services they see, the line's
   // included: no database round trip, as for the service itself (GET /api/services/:id).
   r.get("/api/services/:id/waitlist", { schema: { params: ZIdParams, response: { 200: z.array(ZSession) } } }, (request, reply) =>
-    sendOfServiceOnBoard(app, request, reply, request.params.id, (view) => JSON.stringify(lineOnBoard(view, request.params.id))),
+    sendOfServiceOnBoard(app, request, reply, request.params.id, (view) => JSON.stringify(lineOnBoard(view, request.params.id).map((s) => view.shown(s)))),
   );
 
   r.post(

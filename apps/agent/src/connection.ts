@@ -3,13 +3,46 @@
 // firewall: the rules stay until their own expiry and are reconciled on the next connect.
 import WebSocket from "ws";
 import type { Logger } from "pino";
-import { ZServerToAgentMessage, type TAgentMessage, type TGatewayRule } from "@postern/contracts";
+import { z } from "zod";
+import { ZGatewayRule, ZServerToAgentMessage, type TAgentMessage, type TGatewayRule } from "@postern/contracts";
 import { agentSocketUrl } from "./config";
 
 /** Three missed pings from the API (sent every 15 s) mean the link is dead. */
 const SILENCE_MS = 45_000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+
+/** A rules message read leniently: each rule on its own, so one the agent cannot read (an API
+ * newer than the agent, say) costs that rule only, and is reported back, not the whole set. */
+const ZRulesEnvelope = z.object({
+  type: z.literal("rules"),
+  version: z.number().int(),
+  rules: z.array(z.unknown()),
+  now: z.string().optional(),
+});
+
+export interface RulesUpdate {
+  rules: TGatewayRule[];
+  version: number;
+  /** The API's time when it sent them. */
+  now?: string;
+  /** Why each unreadable rule was left out. */
+  invalid: string[];
+}
+
+export function readRules(envelope: z.infer<typeof ZRulesEnvelope>): RulesUpdate {
+  const rules: TGatewayRule[] = [];
+  const invalid: string[] = [];
+  envelope.rules.forEach((raw, i) => {
+    const parsed = ZGatewayRule.safeParse(raw);
+    if (parsed.success) return void rules.push(parsed.data);
+    const issue = parsed.error.issues[0];
+    const session = (raw as { sessionId?: unknown } | null)?.sessionId;
+    const which = typeof session === "string" ? `session ${session.slice(0, 40)}` : `rule ${i}`;
+    invalid.push(`${which}: cannot read ${issue?.path.join(".") || "the rule"}: ${issue?.message ?? "invalid"}`);
+  });
+  return { rules, version: envelope.version, now: envelope.now, invalid };
+}
 
 export interface ConnectionOptions {
   url: string;
@@ -18,7 +51,9 @@ export interface ConnectionOptions {
   driver: string;
   version: string;
   log: Logger;
-  onRules(rules: TGatewayRule[], version: number): void;
+  onRules(update: RulesUpdate): void;
+  /** The API's time, as every ping carries it. */
+  onServerTime?(now: string): void;
   onConnected?(agentId: string): void;
 }
 
@@ -68,24 +103,35 @@ export class AgentConnection {
     });
     socket.on("message", (data) => {
       this.heard();
-      let message;
+      let raw: unknown;
       try {
-        message = ZServerToAgentMessage.parse(JSON.parse(data.toString()));
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, "ignoring a message the agent does not understand");
+        raw = JSON.parse(data.toString());
+      } catch {
+        log.warn("ignoring a message that is not JSON");
         return;
       }
+      const rules = ZRulesEnvelope.safeParse(raw);
+      if (rules.success) {
+        const update = readRules(rules.data);
+        if (update.invalid.length) log.warn({ invalid: update.invalid }, "left out rules the agent cannot read");
+        this.opts.onRules(update);
+        return;
+      }
+      const parsed = ZServerToAgentMessage.safeParse(raw);
+      if (!parsed.success) {
+        log.warn({ err: parsed.error.issues[0]?.message }, "ignoring a message the agent does not understand");
+        return;
+      }
+      const message = parsed.data;
       switch (message.type) {
         case "welcome":
           this.backoff = BACKOFF_MIN_MS;
           log.info({ agentId: message.agentId, name: message.name }, "registered with the API");
           this.opts.onConnected?.(message.agentId);
           break;
-        case "rules":
-          this.opts.onRules(message.rules, message.version);
-          break;
         case "ping":
           this.send({ type: "pong" });
+          if (message.now) this.opts.onServerTime?.(message.now);
           break;
         case "error":
           log.error({ reason: message.message }, "the API refused the agent");

@@ -6,6 +6,7 @@ import type { Driver } from "./drivers/driver";
 import { DryRunDriver } from "./drivers/dry-run";
 import { IptablesDriver } from "./drivers/iptables";
 import { NftablesDriver } from "./drivers/nftables";
+import { DoorMemory } from "./door-memory";
 import { Reconciler } from "./reconciler";
 
 export const AGENT_VERSION = "0.1.0";
@@ -30,8 +31,11 @@ export async function startAgent(config: AgentConfig, log: Logger, driver = crea
   await driver.init();
   // Reports go out on the connection made below; passes before it (start-up) report nothing.
   const link: { connection?: AgentConnection } = {};
-  const reconciler = new Reconciler(driver, log, (report) => {
-    if (report.version > 0) link.connection?.send({ type: "applied", ...report });
+  const reconciler = new Reconciler(driver, log, {
+    onPass: (report) => {
+      if (report.version > 0) link.connection?.send({ type: "applied", ...report });
+    },
+    memory: new DoorMemory(config.stateDir, log),
   });
   await reconciler.poke();
   const connection = new AgentConnection({
@@ -41,7 +45,8 @@ export async function startAgent(config: AgentConfig, log: Logger, driver = crea
     driver: driver.name,
     version: AGENT_VERSION,
     log,
-    onRules: (rules, version) => void reconciler.setDesired(rules, version),
+    onRules: (update) => void reconciler.setDesired(update.rules, update.version, update.now, update.invalid),
+    onServerTime: (now) => reconciler.setServerTime(now),
   });
   link.connection = connection;
   connection.start();

@@ -1,7 +1,8 @@
 // `postern-agent`: the gateway agent daemon and its two maintenance commands.
 import { Command } from "commander";
 import pino from "pino";
-import { ConfigError, loadAgentConfig, type AgentConfig } from "./config";
+import { ConfigError, loadAgentConfig, stateDirOf, type AgentConfig } from "./config";
+import { DoorMemory } from "./door-memory";
 import { AGENT_VERSION, createDriver, startAgent } from "./daemon";
 import { DriverError } from "./drivers/exec";
 import { describe } from "./drivers/dry-run";
@@ -67,8 +68,12 @@ program
       const log = pino({ level: "warn" });
       const driver = createDriver(driverName, log);
       const rules = await driver.list().catch(() => []);
+      // Doors the kernel closed by itself while no agent ran still have flows to cut.
+      const memory = new DoorMemory(stateDirOf(process.env, driverName), log);
+      const remembered = memory.load();
       await driver.teardown();
-      await driver.cutFlows(rules);
+      await driver.cutFlows([...rules, ...remembered]);
+      memory.save([]);
       process.stdout.write(`removed Postern's ${driver.name} rules (${rules.length})\n`);
     } catch (err) {
       fail(err);

@@ -2,17 +2,21 @@
 // background loop of Postern uses): on every rules message, at start (desired unknown: only
 // expired rules go), and on its own timer at the next expiry, which is what closes doors on time
 // when the API is unreachable.
-import { lookup } from "node:dns/promises";
-import { isIPv4 } from "node:net";
 import type { Logger } from "pino";
 import type { TGatewayRule } from "@postern/contracts";
 import { SerialPoller } from "@postern/runtime";
+import type { DoorMemory } from "./door-memory";
 import type { Driver } from "./drivers/driver";
+import { HostResolver } from "./resolver";
 import { diffRules, nextWake, ruleKey, toDesired, type FwRule } from "./rules";
 
 const TRUST_MS = 30_000;
+/** A clock this far from the API's is worth a warning (doors follow the API's clock anyway). */
+const SKEW_WARN_MS = 5_000;
 /** With no rule due, a pass still runs this often: it re-reads the firewall and repairs drift. */
 const IDLE_PASS_MS = 60_000;
+/** The API takes a report's error up to this length (and refuses the whole report beyond it). */
+export const MAX_ERROR_CHARS = 2000;
 
 export interface PassReport {
   /** The rules message this pass answered, or the last one received. */
@@ -23,14 +27,28 @@ export interface PassReport {
   error?: string;
 }
 
+export interface ReconcilerOptions {
+  onPass?: (report: PassReport) => void;
+  /** Where the doors in force are recorded across restarts (none: not recorded). */
+  memory?: DoorMemory;
+  hosts?: HostResolver;
+}
+
 export class Reconciler {
   private desired: TGatewayRule[] | null = null;
+  private unreadable: string[] = [];
   private version = 0;
+  /** The API's clock minus ours, from the last message that carried the API's time. */
+  private skewMs = 0;
+  private skewWarned = false;
   private readonly poller = new SerialPoller(() => this.pass());
   private stopped = false;
-  /** Rules in force after the last pass, to cut the flows of those the kernel expired itself. */
-  private lastKnown = new Map<string, FwRule>();
-  private readonly resolved = new Map<string, string>();
+  /** Rules in force after the last pass (at start: as recorded by the previous run), to cut the
+   * flows of those the kernel expired itself. */
+  private lastKnown: Map<string, FwRule>;
+  private readonly onPass: (report: PassReport) => void;
+  private readonly memory: DoorMemory | undefined;
+  private readonly hosts: HostResolver;
   private cutting: Promise<void> = Promise.resolve();
   /** Until when the rules of the last pass may stand in for reading the firewall back: saves one
    * tool run per change; a full read every TRUST_MS still repairs drift made by hand. */
@@ -39,14 +57,41 @@ export class Reconciler {
   constructor(
     private readonly driver: Driver,
     private readonly log: Logger,
-    private readonly onPass: (report: PassReport) => void = () => undefined,
-  ) {}
+    options: ReconcilerOptions = {},
+  ) {
+    this.onPass = options.onPass ?? (() => undefined);
+    this.memory = options.memory;
+    this.hosts = options.hosts ?? new HostResolver(() => void this.poke());
+    this.lastKnown = new Map((this.memory?.load() ?? []).map((r) => [ruleKey(r), r]));
+  }
 
-  /** The API's complete desired set. */
-  setDesired(rules: TGatewayRule[], version: number): Promise<void> {
+  /** The API's complete desired set, the API's time when it sent it, and why rules of it that
+   * the agent could not read were left out. */
+  setDesired(rules: TGatewayRule[], version: number, serverNow?: string, unreadable: string[] = []): Promise<void> {
     this.desired = rules;
+    this.unreadable = unreadable;
     this.version = version;
+    this.hosts.retain(new Set(rules.map((r) => r.lanHost)));
+    this.noteServerTime(serverNow);
     return this.poke();
+  }
+
+  /** Keeps the offset to the API's clock current (every ping carries its time). */
+  setServerTime(serverNow: string): void {
+    const before = this.skewMs;
+    this.noteServerTime(serverNow);
+    if (Math.abs(this.skewMs - before) > 1000) void this.poke();
+  }
+
+  private noteServerTime(serverNow: string | undefined): void {
+    const at = serverNow === undefined ? NaN : Date.parse(serverNow);
+    if (!Number.isFinite(at)) return;
+    this.skewMs = at - Date.now();
+    const far = Math.abs(this.skewMs) > SKEW_WARN_MS;
+    if (far && !this.skewWarned) {
+      this.log.warn({ skewMs: this.skewMs }, "this machine's clock differs from the API's; doors follow the API's clock");
+    }
+    this.skewWarned = far;
   }
 
   /** Runs a pass now (coalescing with one in flight) and resolves when the firewall is settled. */
@@ -66,27 +111,19 @@ export class Reconciler {
     return this.cutting;
   }
 
-  private async resolveHosts(rules: TGatewayRule[]): Promise<void> {
-    for (const { lanHost } of rules) {
-      if (isIPv4(lanHost) || this.resolved.has(lanHost)) continue;
-      try {
-        this.resolved.set(lanHost, (await lookup(lanHost, { family: 4 })).address);
-      } catch {
-        // Left unresolved: toDesired reports it as a rule the agent cannot apply.
-      }
-    }
-  }
-
   /** One pass; resolves with how long to sleep before the next one. */
   private async pass(): Promise<number> {
     const report: PassReport = { version: this.version, applied: 0, added: 0, removed: 0 };
     let inForce: FwRule[] = [];
+    let removed: FwRule[] = [];
     try {
       let desired: FwRule[] | null = null;
-      let rejected: string[] = [];
+      let rejected = this.unreadable;
+      let pending = new Map<string, number>();
       if (this.desired) {
-        await this.resolveHosts(this.desired);
-        ({ rules: desired, rejected } = toDesired(this.desired, (h) => (isIPv4(h) ? h : this.resolved.get(h)), Date.now()));
+        const wanted = toDesired(this.desired, (h) => this.hosts.resolve(h), Date.now(), this.skewMs);
+        ({ rules: desired, pending } = wanted);
+        rejected = [...rejected, ...wanted.rejected];
       }
       let attempt = 0;
       for (;;) {
@@ -96,7 +133,7 @@ export class Reconciler {
         // keeps its rules until they are deleted.
         const actual = trusted ? [...this.lastKnown.values()] : await this.driver.list();
         if (!trusted) this.trustedUntil = now + TRUST_MS;
-        const diff = diffRules(desired, actual, now);
+        const diff = diffRules(desired && withPending(desired, pending, actual), actual, now);
         try {
           await this.driver.apply(diff.remove, diff.add, now);
         } catch (err) {
@@ -108,37 +145,39 @@ export class Reconciler {
         report.added = diff.add.length;
         report.removed = diff.remove.length;
         inForce = [...diff.keep, ...diff.add];
+        removed = diff.remove;
         const changed = diff.add.length + diff.remove.length;
         if (changed > 0) this.log.info({ added: diff.add.length, removed: diff.remove.length, rules: inForce.length }, "firewall reconciled");
         break;
       }
       report.applied = inForce.length;
-      if (rejected.length) report.error = rejected.join("; ");
+      if (rejected.length) report.error = summarise(rejected);
     } catch (err) {
       this.trustedUntil = 0;
       report.error = (err as Error).message;
       this.log.error({ err: report.error }, "reconcile failed");
       inForce = [...this.lastKnown.values()];
     }
-    this.cutClosed(inForce);
+    this.cutClosed(inForce, removed);
+    this.memory?.save(inForce);
     this.onPass(report);
     return this.sleepAfter(inForce, report.error !== undefined);
   }
 
-  /** Cuts the established flows of every rule that was in force and is not any more. */
-  private cutClosed(inForce: FwRule[]): void {
+  /** Cuts the established flows of every rule that was in force, or was removed by this pass,
+   * and is not in force now (with the same target). */
+  private cutClosed(inForce: FwRule[], removed: FwRule[]): void {
     const now = new Map(inForce.map((r) => [ruleKey(r), r]));
-    const closed = [...this.lastKnown.entries()]
-      .filter(([key, r]) => {
-        const still = now.get(key);
-        return !still || still.lanHost !== r.lanHost || still.lanPort !== r.lanPort;
-      })
-      .map(([, r]) => r);
+    const closed = new Map<string, FwRule>();
+    for (const r of [...this.lastKnown.values(), ...removed]) {
+      const still = now.get(ruleKey(r));
+      if (!still || still.lanHost !== r.lanHost || still.lanPort !== r.lanPort) closed.set(`${ruleKey(r)} ${r.lanHost}:${r.lanPort}`, r);
+    }
     this.lastKnown = now;
-    if (!closed.length) return;
+    if (!closed.size) return;
     // In its own queue, so cutting many flows never delays the next rules.
     this.cutting = this.cutting
-      .then(() => this.driver.cutFlows(closed))
+      .then(() => this.driver.cutFlows([...closed.values()]))
       .catch((err) => this.log.warn({ err: (err as Error).message }, "cutting flows failed"));
   }
 
@@ -150,4 +189,30 @@ export class Reconciler {
     if (failed) at = Math.min(at, now + 5000);
     return Math.min(IDLE_PASS_MS, Math.max(0, at - now) + 5);
   }
+}
+
+/**
+ * The desired set plus, for each rule whose LAN host is still being looked up, the forward the
+ * firewall already has for it (if any): kept as it is until the lookup answers, but never past
+ * the API's expiry.
+ */
+function withPending(desired: FwRule[], pending: Map<string, number>, actual: FwRule[]): FwRule[] {
+  if (pending.size === 0) return desired;
+  const held = actual.filter((r) => pending.has(ruleKey(r)) && Number.isFinite(r.expiresAt));
+  return [...desired, ...held.map((r) => ({ ...r, expiresAt: Math.min(r.expiresAt, pending.get(ruleKey(r))!) }))];
+}
+
+/** The reasons rules were left out, as one line the API accepts: as many as fit, then a count. */
+export function summarise(reasons: string[]): string {
+  const all = reasons.join("; ");
+  if (all.length <= MAX_ERROR_CHARS) return all;
+  const budget = MAX_ERROR_CHARS - 40; // room for "; and N more"
+  let text = reasons[0]!.slice(0, budget);
+  let shown = 1;
+  for (const reason of reasons.slice(1)) {
+    if (text.length + 2 + reason.length > budget) break;
+    text = `${text}; ${reason}`;
+    shown++;
+  }
+  return `${text}; and ${reasons.length - shown} more`;
 }

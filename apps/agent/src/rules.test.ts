@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TGatewayRule } from "@postern/contracts";
+import type { Resolution } from "./resolver";
 import { diffRules, EXPIRY_TOLERANCE_MS, MAX_KERNEL_TIMEOUT_MS, nextWake, toDesired, type FwRule } from "./rules";
 
 const NOW = Date.parse("2026-11-25T12:00:00Z");
@@ -23,7 +24,7 @@ const api = (over: Partial<TGatewayRule> = {}): TGatewayRule => ({
   expiresAt: new Date(NOW + 60_000).toISOString(),
   ...over,
 });
-const same = (h: string) => h;
+const same = (h: string): Resolution => ({ address: h });
 
 describe("toDesired", () => {
   it("drops expired rules and keeps live ones", () => {
@@ -35,12 +36,27 @@ describe("toDesired", () => {
   it("rejects IPv6 sources and unresolvable LAN hosts, naming the session", () => {
     const out = toDesired(
       [api({ sessionId: "v6", sourceIp: "2001:db8::1" }), api({ sessionId: "dns", lanHost: "nas.lan" })],
-      (h) => (h === "nas.lan" ? undefined : h),
+      (h) => (h === "nas.lan" ? { error: "ENOTFOUND" } : same(h)),
       NOW,
     );
     expect(out.rules).toEqual([]);
     expect(out.rejected[0]).toContain("session v6");
     expect(out.rejected[1]).toContain("nas.lan");
+    expect(out.rejected[1]).toContain("ENOTFOUND");
+  });
+
+  it("holds rules whose LAN host is still being looked up, neither rejected nor desired", () => {
+    const out = toDesired([api({ lanHost: "nas.lan" }), api({ sessionId: "s2", sourceIp: "198.51.100.8" })], (h) => (h === "nas.lan" ? { pending: true } : same(h)), NOW);
+    expect(out.rules).toEqual([rule({ sourceIp: "198.51.100.8" })]);
+    expect(out.rejected).toEqual([]);
+    expect([...out.pending]).toEqual([["tcp 198.51.100.7 8443", NOW + 60_000]]);
+  });
+
+  it("measures expiries on the API's clock: a machine an hour slow still closes on time", () => {
+    const hour = 3600_000;
+    // The API says 60 s from its now; this machine's clock reads an hour less.
+    const out = toDesired([api({ expiresAt: new Date(NOW + hour + 60_000).toISOString() })], same, NOW, hour);
+    expect(out.rules).toEqual([rule({ expiresAt: NOW + 60_000 })]);
   });
 
   it("merges two sessions from one address on one port, keeping the later expiry", () => {

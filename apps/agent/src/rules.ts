@@ -2,6 +2,7 @@
 // desired set. Pure functions: the drivers only add and remove what this decides.
 import { isIPv4 } from "node:net";
 import type { TGatewayRule } from "@postern/contracts";
+import type { Resolution } from "./resolver";
 
 export type Protocol = "tcp" | "udp";
 
@@ -30,6 +31,9 @@ export interface DesiredSet {
   rules: FwRule[];
   /** Rules the agent cannot express, with the reason (reported to the API as the last error). */
   rejected: string[];
+  /** Rules whose LAN host is still being looked up, by key, with their expiry: the firewall keeps
+   * what it has for them meanwhile. */
+  pending: Map<string, number>;
 }
 
 /**
@@ -37,21 +41,30 @@ export interface DesiredSet {
  * express, and merges rules that share a kernel key (two sessions from one address on one
  * port) keeping the later expiry.
  */
-export function toDesired(rules: TGatewayRule[], resolve: (host: string) => string | undefined, now: number): DesiredSet {
+export function toDesired(rules: TGatewayRule[], resolve: (host: string) => Resolution, now: number, skewMs = 0): DesiredSet {
   const byKey = new Map<string, FwRule>();
   const rejected: string[] = [];
+  const pending = new Map<string, number>();
   for (const r of rules) {
-    const expiresAt = Date.parse(r.expiresAt);
+    // The API's clock decides when a session ends; `skewMs` (its clock minus ours) turns that
+    // into a time on this machine's clock, which the kernel timeouts and xt_time run on.
+    const expiresAt = Date.parse(r.expiresAt) - skewMs;
     if (!Number.isFinite(expiresAt) || expiresAt <= now) continue;
     if (!isIPv4(r.sourceIp)) {
       rejected.push(`session ${r.sessionId}: source ${r.sourceIp} is not an IPv4 address`);
       continue;
     }
-    const lanHost = resolve(r.lanHost);
-    if (!lanHost) {
-      rejected.push(`session ${r.sessionId}: LAN host ${r.lanHost} does not resolve to an IPv4 address`);
+    const resolved = resolve(r.lanHost);
+    if ("pending" in resolved) {
+      const key = ruleKey(r);
+      pending.set(key, Math.max(expiresAt, pending.get(key) ?? 0));
       continue;
     }
+    if ("error" in resolved) {
+      rejected.push(`session ${r.sessionId}: LAN host ${r.lanHost} does not resolve to an IPv4 address (${resolved.error})`);
+      continue;
+    }
+    const lanHost = resolved.address;
     const rule: FwRule = { protocol: r.protocol, sourceIp: r.sourceIp, publicPort: r.publicPort, lanHost, lanPort: r.lanPort, expiresAt };
     const key = ruleKey(rule);
     const other = byKey.get(key);
@@ -61,7 +74,8 @@ export function toDesired(rules: TGatewayRule[], resolve: (host: string) => stri
     }
     if (!other || other.expiresAt < expiresAt) byKey.set(key, rule);
   }
-  return { rules: [...byKey.values()], rejected };
+  for (const key of byKey.keys()) pending.delete(key);
+  return { rules: [...byKey.values()], rejected, pending };
 }
 
 /** The expiry to give the kernel for a rule: its own, capped. */

@@ -72,8 +72,16 @@ export type TAgentMessage = z.infer<typeof ZAgentMessage>;
 export const ZServerToAgentMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("welcome"), agentId: ZId, name: z.string() }),
   /** The complete desired set: the agent makes its firewall equal to it. */
-  z.object({ type: z.literal("rules"), version: z.number().int(), rules: z.array(ZGatewayRule) }),
-  z.object({ type: z.literal("ping") }),
+  z.object({
+    type: z.literal("rules"),
+    version: z.number().int(),
+    rules: z.array(ZGatewayRule),
+    /** The API's time when it sent this: the agent measures expiries on the API's clock, so a
+     * router whose clock is off still closes each door when its session ends. */
+    now: z.iso.datetime().optional(),
+  }),
+  /** `now` as in `rules`: keeps the agent's idea of the API's clock current between changes. */
+  z.object({ type: z.literal("ping"), now: z.iso.datetime().optional() }),
   /** Sent before the API closes the connection for a reason the agent should log. */
   z.object({ type: z.literal("error"), message: z.string() }),
 ]);

@@ -48,7 +48,8 @@ describe("nftables driver", () => {
 describe("iptables driver", () => {
   it("round-trips a rule through the -S listing, expiry included", () => {
     const spec = ruleSpec(rule, NOW);
-    expect(spec).toContain("--datestop 2026-11-25T12:01:31");
+    // Expiry 12:01:30.250: matching ends when the clock reaches 12:01:31.
+    expect(spec).toContain("--datestop 2026-11-25T12:01:30");
     const { rules, foreign } = parseChain(`-N POSTERN-DNAT\n-A POSTERN-DNAT ${spec}\n-A POSTERN-DNAT -p tcp -j ACCEPT\n`);
     expect(rules).toEqual([{ ...rule, expiresAt: Math.ceil(NOW + 90_000), spec }]);
     expect(foreign).toEqual(["-p tcp -j ACCEPT"]);

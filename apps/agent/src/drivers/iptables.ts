@@ -10,14 +10,19 @@ import { DriverError, run } from "./exec";
 export const IPT_CHAIN = "POSTERN-DNAT";
 const INSTALL = "apt-get install iptables, or set POSTERN_AGENT_DRIVER=nftables or dry-run";
 
-/** xt_time takes whole seconds in UTC; round up so the kernel never closes before the agent. */
-const datestop = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().slice(0, 19);
+/** xt_time takes whole seconds in UTC and matches through the whole of its last second: the
+ * second before the expiry's rounded-up one, so that a rule the agent cannot remove (it is down)
+ * stops matching less than 1 s after its expiry, and never before it. */
+const datestop = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000 - 1000).toISOString().slice(0, 19);
 
 /** The rule's specification after `-A POSTERN-DNAT`, exactly as `iptables -S` prints it back. */
 export function ruleSpec(r: FwRule, now: number): string {
   const expiry = Math.ceil(kernelExpiry(r, now));
   return [
     `-s ${r.sourceIp}/32 -p ${r.protocol} -m ${r.protocol} --dport ${r.publicPort}`,
+    // Only packets addressed to the gateway itself: a LAN client holding a door must still reach
+    // the rest of the world on that port (its traffic passes through PREROUTING too).
+    `-m addrtype --dst-type LOCAL`,
     `-m time --datestop ${datestop(expiry)}`,
     `-m comment --comment "postern exp=${expiry}"`,
     `-j DNAT --to-destination ${r.lanHost}:${r.lanPort}`,
@@ -25,14 +30,16 @@ export function ruleSpec(r: FwRule, now: number): string {
 }
 
 const LINE =
-  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+)(?: .*?)?(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
+  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)?(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
 
 export interface ListedRule extends FwRule {
   /** The line as listed, for an exact delete. */
   spec: string;
 }
 
-/** Reads our rules from `iptables -t nat -S POSTERN-DNAT`; lines it cannot read are returned as foreign. */
+/** Reads our rules from `iptables -t nat -S POSTERN-DNAT`; lines it cannot read are returned as
+ * foreign (and removed by the next apply: rules written by an older agent, without the
+ * local-destination match, are replaced that way). */
 export function parseChain(text: string): { rules: ListedRule[]; foreign: string[] } {
   const rules: ListedRule[] = [];
   const foreign: string[] = [];

@@ -20,8 +20,10 @@ function schema(): string {
   lines.push(`add chain ip ${NFT_TABLE} prerouting { type nat hook prerouting priority dstnat; policy accept; }`);
   // Flushing and re-adding our own chain in the same batch keeps init idempotent and atomic.
   lines.push(`flush chain ip ${NFT_TABLE} prerouting`);
+  // Only packets addressed to the gateway itself: a LAN client holding a door must still reach
+  // the rest of the world on that port (its traffic passes through this hook too).
   for (const p of PROTOCOLS) {
-    lines.push(`add rule ip ${NFT_TABLE} prerouting meta l4proto ${p} dnat ip to ip saddr . ${p} dport map @${mapOf(p)}`);
+    lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} dnat ip to ip saddr . ${p} dport map @${mapOf(p)}`);
   }
   return lines.join("\n") + "\n";
 }

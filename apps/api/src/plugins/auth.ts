@@ -28,7 +28,7 @@ export interface Principal {
   /** An API token's scopes; null for a login (cookie or Basic-issued bearer): the user's full rights. */
   scopes: TScope[] | null;
   loginSessionId?: string;
-  token?: { id: string; name: string };
+  token?: { id: string; name: string; expiresAt: Date | null };
 }
 
 export interface UserPrincipal extends Principal {
@@ -222,7 +222,7 @@ export default fp(
         user: found.user,
         via: "token",
         scopes: found.scopes,
-        token: { id: found.token.id, name: found.token.name },
+        token: { id: found.token.id, name: found.token.name, expiresAt: found.token.expiresAt },
       };
       return undefined;
     };

@@ -156,6 +156,34 @@ function defineCases(driver: "nftables" | "iptables"): void {
     await until(async () => (await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).rulesApplied === 0, 3000);
   }, 90_000);
 
+  it("a door admits traffic addressed to the gateway only: the holder's traffic to other hosts passes as it is", async () => {
+    const session = await startSession(lab.ip.client1, 600);
+    await until(reach1, 2000);
+    // The LAN host is reachable directly, but nothing listens on the public port there: only a
+    // connection wrongly redirected to the LAN service would be answered.
+    expect(await client1.get(lab.ip.lan, LAN_PORT)).toBe("ok");
+    expect(await client1.get(lab.ip.lan, PUBLIC_PORT)).toBe("fail");
+    await endSession(session.id);
+    await until(async () => !(await reach1()), 1000);
+  });
+
+  it("established flows through a door that closed while the agent was down are cut when it is back", async () => {
+    const session = await startSession(lab.ip.client1, 3);
+    await until(reach1, 2000);
+    const stream = lab.stream(lab.ns.client1, lab.ip.gwForClient1, PUBLIC_PORT);
+    expect(await stream.send()).toBe("ok");
+    await agent.stop();
+    await new Promise((r) => setTimeout(r, Date.parse(session.expiresAt) - Date.now() + 1500));
+    // The kernel closed the door to new connections by itself; the open one lives on in conntrack.
+    expect(await reach1()).toBe(false);
+    expect(await stream.send()).toBe("ok");
+    agent = startAgent();
+    await until(async () => (await stream.send(300)) === "fail", 60_000, 100).catch((err) => {
+      throw new Error(`${err}; agent output:\n${agent.output}`);
+    });
+    await until(agentOnline, 60_000, 100);
+  }, 90_000);
+
   describe("access follows permission: losing sight of the service closes the door within 1 s", () => {
     type Loss = "member removed" | "service groups changed" | "group deleted" | "demoted" | "disabled";
     const losses: Loss[] = ["member removed", "service groups changed", "group deleted", "demoted", "disabled"];

@@ -97,6 +97,6 @@ export class AgentHub {
     state.lastSent = key;
     state.version += 1;
     state.desired = rules.length;
-    state.link.send({ type: "rules", version: state.version, rules });
+    state.link.send({ type: "rules", version: state.version, rules, now: this.ctx.now().toISOString() });
   }
 }

@@ -8,10 +8,12 @@
 // Names and subnets are unique per run; `destroy()` removes everything, also after a failure.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { PROBE_SCRIPT, STREAM_SCRIPT } from "./gateway.lab-probes";
 
 const exec = promisify(execFile);
 
@@ -36,12 +38,19 @@ export interface Probe {
   get(host: string, port: number, timeoutMs?: number): Promise<"ok" | "fail">;
 }
 
+export interface Stream {
+  /** One more request on the connection; "ok" when the LAN server answered. */
+  send(timeoutMs?: number): Promise<"ok" | "fail">;
+}
+
 export class Lab {
   readonly id = randomBytes(2).toString("hex");
   readonly ns: { client1: string; client2: string; gateway: string; lan: string };
   /** Addresses: the API side in the root namespace, the gateway's client-facing ones, the clients, the LAN host. */
   readonly ip: { api: string; gwForClient1: string; gwForClient2: string; client1: string; client2: string; lan: string };
   private readonly rootLink: string;
+  /** The agent's record of open doors; one per lab, since several labs may run at once. */
+  readonly stateDir: string;
   private readonly children = new Set<ChildProcess>();
   private readonly probes = new Map<string, Probe>();
 
@@ -49,6 +58,7 @@ export class Lab {
     const p = `pst${this.id}`;
     this.ns = { client1: `${p}-c1`, client2: `${p}-c2`, gateway: `${p}-gw`, lan: `${p}-lan` };
     this.rootLink = `${p}r`;
+    this.stateDir = path.join(tmpdir(), `${p}-agent-state`);
     const a = 200 + (parseInt(this.id.slice(0, 2), 16) % 50);
     const b = (parseInt(this.id.slice(2), 16) % 60) * 4;
     this.ip = {
@@ -91,7 +101,9 @@ export class Lab {
     await sh("ip", ["netns", "exec", ns.gateway, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     const server = this.spawnIn(ns.lan, process.execPath, [
       "-e",
-      `require("http").createServer((q, s) => s.end("lan-ok")).listen(${LAN_PORT}, "0.0.0.0", () => console.log("listening"))`,
+      // Keep-alive for long, so that a stream (below) lasts until the gateway cuts it.
+      `const s = require("http").createServer((q, s) => s.end("lan-ok")); s.keepAliveTimeout = 600e3;` +
+        `s.listen(${LAN_PORT}, "0.0.0.0", () => console.log("listening"))`,
     ]);
     await waitForLine(server, "listening");
   }
@@ -119,6 +131,7 @@ export class Lab {
         POSTERN_AGENT_DRIVER: env.driver,
         POSTERN_AGENT_NAME: env.name,
         POSTERN_AGENT_LOG_LEVEL: "info",
+        POSTERN_AGENT_STATE_DIR: this.stateDir,
       },
     });
     return new AgentProcess(child);
@@ -157,6 +170,22 @@ export class Lab {
     return probe;
   }
 
+  /** One TCP connection from a client namespace, kept open: each `get` is one more request on
+   * it, "ok" while the connection still reaches the LAN server. It never reconnects. */
+  stream(netns: string, host: string, port: number): Stream {
+    const child = this.spawnIn(netns, process.execPath, ["-e", STREAM_SCRIPT, host, String(port)]);
+    const lines = createInterface({ input: child.stdout! });
+    const waiting: ((line: string) => void)[] = [];
+    lines.on("line", (line) => waiting.shift()?.(line));
+    return {
+      send: (timeoutMs = 500) =>
+        new Promise((resolve) => {
+          waiting.push((line) => resolve(line === "ok" ? "ok" : "fail"));
+          child.stdin!.write(`${timeoutMs}\n`);
+        }),
+    };
+  }
+
   async destroy(): Promise<void> {
     for (const child of this.children) child.kill("SIGKILL");
     for (const name of Object.values(this.ns)) {
@@ -172,6 +201,7 @@ export class Lab {
       await exec("ip", ["netns", "del", name]).catch(() => undefined);
     }
     await exec("ip", ["link", "del", this.rootLink]).catch(() => undefined);
+    rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
 
@@ -190,22 +220,6 @@ export class AgentProcess {
     this.child.kill("SIGKILL");
   }
 }
-
-const PROBE_SCRIPT = `
-const http = require("http");
-require("readline").createInterface({ input: process.stdin }).on("line", (line) => {
-  const [host, port, timeout] = line.split(" ");
-  let done = false;
-  const answer = (v) => { if (!done) { done = true; process.stdout.write(v + "\\n"); } };
-  const req = http.get({ host, port: Number(port), path: "/", agent: false, timeout: Number(timeout) }, (res) => {
-    let body = "";
-    res.on("data", (d) => (body += d));
-    res.on("end", () => answer(body === "lan-ok" ? "ok" : "fail"));
-  });
-  req.on("timeout", () => { req.destroy(); answer("fail"); });
-  req.on("error", () => answer("fail"));
-});
-`;
 
 async function sh(command: string, args: string[]): Promise<void> {
   try {

@@ -17,6 +17,8 @@ export const AGENT_PING_MS = 15_000;
 const HELLO_TIMEOUT_MS = 10_000;
 /** At shutdown, how long an agent has to answer the close before its socket is cut. */
 const CLOSE_WAIT_MS = 2_000;
+/** setTimeout's longest delay; a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export default async function gatewayRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -30,13 +32,14 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     pending.add(tracked);
   };
 
-  /** Open agent sockets by the token they authenticated with, so a revoked token is cut at once. */
-  const byToken = new Map<string, Set<() => void>>();
+  /** Open agent sockets with the token they authenticated with, so that a revoked token (also
+   * revoked when its owner is disabled or demoted) cuts its sockets at once. */
+  const holders = new Set<{ tokenId: string; cut(reason: string): void }>();
   const unsubscribe = app.changes.subscribe(({ event }) => {
     const type = event.type;
     // Rules follow sessions, services, and who may see what (users and groups).
     if (type.startsWith("session.") || type.startsWith("service.") || type.startsWith("user.") || type.startsWith("group.")) hub.refreshAll();
-    if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut();
+    if (event.type === "token.revoked") for (const h of holders) if (h.tokenId === event.token.id) h.cut("this agent token was revoked");
   });
   app.addHook("onReady", async () => hub.start());
   // preClose, while the database is still open (onClose hooks run last-registered first, and the
@@ -70,15 +73,22 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         return;
       }
       const token = principal.token;
-      const cut = () => refuse("this agent token was revoked");
-      const cuts = byToken.get(token.id) ?? new Set<() => void>();
-      byToken.set(token.id, cuts);
-      cuts.add(cut);
+      const holder = { tokenId: token.id, cut: refuse };
+      holders.add(holder);
+      // A token that expires while its socket is open ends the socket then.
+      let expiry: NodeJS.Timeout | undefined;
+      const watchExpiry = () => {
+        if (!token.expiresAt) return;
+        const left = token.expiresAt.getTime() - app.ctx.now().getTime();
+        if (left <= 0) return refuse("this agent token expired");
+        expiry = setTimeout(watchExpiry, Math.min(left, MAX_TIMER_MS));
+      };
+      watchExpiry();
       let link: AgentLink | undefined;
       let closed = false;
       let queue: Promise<unknown> = Promise.resolve();
       const helloTimer = setTimeout(() => refuse("no hello within 10 s"), HELLO_TIMEOUT_MS);
-      const pinger = setInterval(() => send({ type: "ping" }), AGENT_PING_MS);
+      const pinger = setInterval(() => send({ type: "ping", now: app.ctx.now().toISOString() }), AGENT_PING_MS);
 
       const handle = async (raw: string) => {
         let parsed: unknown;
@@ -129,8 +139,8 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       });
       socket.on("close", (code) => {
         closed = true;
-        cuts.delete(cut);
-        if (cuts.size === 0) byToken.delete(token.id);
+        holders.delete(holder);
+        clearTimeout(expiry);
         clearTimeout(helloTimer);
         clearInterval(pinger);
         const gone = link;

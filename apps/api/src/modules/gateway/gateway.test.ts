@@ -281,6 +281,28 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     }
   });
 
+  it("ends an agent's socket when its token stops working: expired, or its owner disabled", async () => {
+    const expiring = await createAgentToken(t.app, ["agent"], { expiresAt: new Date(Date.now() + 1500) });
+    const { a } = await hello(expiring);
+    expect((await a.next("error", () => true, 4000)).message).toBe("this agent token expired");
+    expect((await a.closed).code).toBe(1008);
+
+    const owner = await createUser(t.app, { role: "admin" });
+    const owned = await createAgentToken(t.app, ["agent"], { userId: owner.id });
+    const { a: b } = await hello(owned);
+    const disabled = await t.app.inject({ method: "PATCH", url: `/api/users/${owner.id}`, headers: admin.headers, payload: { disabled: true } });
+    expect(disabled.statusCode, disabled.body).toBe(200);
+    // Disabling the owner revokes their tokens.
+    expect((await b.next("error")).message).toBe("this agent token was revoked");
+    expect((await b.closed).code).toBe(1008);
+  });
+
+  it("tells the agent the API's time with every rules message and ping", async () => {
+    const { a } = await hello(await createAgentToken(t.app));
+    const rules = await a.next("rules");
+    expect(Math.abs(Date.parse(rules.now!) - Date.now())).toBeLessThan(2000);
+  });
+
   it("a name stays with the token that claimed it", async () => {
     const name = unique("edge-x");
     await hello(await createAgentToken(t.app), name);

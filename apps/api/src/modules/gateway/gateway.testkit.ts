@@ -8,8 +8,13 @@ import type { Config } from "../../config";
 import { ZServerToAgentMessage, type TAgentMessage, type TServerToAgentMessage } from "@postern/contracts";
 import { createApiToken } from "../tokens/tokens.service";
 
-export async function createAgentToken(app: FastifyInstance, scopes: ("agent" | "sessions:read")[] = ["agent"]): Promise<string> {
-  const { token } = await createApiToken(app.ctx, { actor: null }, { name: `agent-${Math.random().toString(36).slice(2, 8)}`, scopes, userId: null });
+export async function createAgentToken(
+  app: FastifyInstance,
+  scopes: ("agent" | "sessions:read")[] = ["agent"],
+  options: { userId?: string; expiresAt?: Date } = {},
+): Promise<string> {
+  const name = `agent-${Math.random().toString(36).slice(2, 8)}`;
+  const { token } = await createApiToken(app.ctx, { actor: null }, { name, scopes, userId: options.userId ?? null, expiresAt: options.expiresAt });
   return token;
 }
 

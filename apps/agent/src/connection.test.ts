@@ -2,20 +2,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import pino from "pino";
 import { WebSocketServer } from "ws";
+import { apiRule } from "../test/rules";
 import { AgentConnection, type RulesUpdate } from "./connection";
 
 const log = pino({ level: "silent" });
-const rule = (over: Record<string, unknown> = {}) => ({
-  sessionId: "s1",
-  serviceId: "svc1",
-  protocol: "tcp",
-  sourceIp: "198.51.100.7",
-  publicPort: 8443,
-  lanHost: "10.0.0.5",
-  lanPort: 443,
-  expiresAt: new Date(Date.now() + 60_000).toISOString(),
-  ...over,
-});
+const rule = (over: Record<string, unknown> = {}) => ({ ...apiRule(), ...over });
 
 let server: WebSocketServer | undefined;
 let connection: AgentConnection | undefined;

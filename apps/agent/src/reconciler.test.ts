@@ -4,25 +4,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import pino from "pino";
+import { apiRule } from "../test/rules";
 import { DoorMemory } from "./door-memory";
 import { HostResolver } from "./resolver";
-import type { TGatewayRule } from "@postern/contracts";
 import { DryRunDriver } from "./drivers/dry-run";
 import { MAX_ERROR_CHARS, Reconciler, type PassReport } from "./reconciler";
 import type { FwRule } from "./rules";
 
 const log = pino({ level: "silent" });
-const apiRule = (over: Partial<TGatewayRule> = {}): TGatewayRule => ({
-  sessionId: "s1",
-  serviceId: "svc1",
-  protocol: "tcp",
-  sourceIp: "198.51.100.7",
-  publicPort: 8443,
-  lanHost: "10.0.0.5",
-  lanPort: 443,
-  expiresAt: new Date(Date.now() + 60_000).toISOString(),
-  ...over,
-});
 
 class RecordingDriver extends DryRunDriver {
   cut: FwRule[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TGatewayRule } from "@postern/contracts";
+import { apiRule } from "../test/rules";
 import type { Resolution } from "./resolver";
 import { diffRules, EXPIRY_TOLERANCE_MS, MAX_KERNEL_TIMEOUT_MS, nextWake, toDesired, type FwRule } from "./rules";
 
@@ -13,17 +14,7 @@ const rule = (over: Partial<FwRule> = {}): FwRule => ({
   expiresAt: NOW + 60_000,
   ...over,
 });
-const api = (over: Partial<TGatewayRule> = {}): TGatewayRule => ({
-  sessionId: "s1",
-  serviceId: "svc1",
-  protocol: "tcp",
-  sourceIp: "198.51.100.7",
-  publicPort: 8443,
-  lanHost: "10.0.0.5",
-  lanPort: 443,
-  expiresAt: new Date(NOW + 60_000).toISOString(),
-  ...over,
-});
+const api = (over: Partial<TGatewayRule> = {}) => apiRule(over, NOW);
 const same = (h: string): Resolution => ({ address: h });
 
 describe("toDesired", () => {

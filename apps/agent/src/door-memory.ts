@@ -47,8 +47,9 @@ export class DoorMemory {
       this.log.warn({ file: path.join(this.dir, FILE) }, "ignoring an unreadable record of open doors");
       return [];
     }
-    this.last = signature(parsed.data.rules.map(fromStored));
-    return parsed.data.rules.map(fromStored);
+    const rules = parsed.data.rules.map(fromStored);
+    this.last = signature(rules);
+    return rules;
   }
 
   /** Records the doors in force now, when they differ from the last record (by key and target). */

@@ -155,35 +155,17 @@ export class Lab {
   async probe(netns: string): Promise<Probe> {
     const existing = this.probes.get(netns);
     if (existing) return existing;
-    const child = this.spawnIn(netns, process.execPath, ["-e", PROBE_SCRIPT]);
-    const lines = createInterface({ input: child.stdout! });
-    const waiting: ((line: string) => void)[] = [];
-    lines.on("line", (line) => waiting.shift()?.(line));
-    const probe: Probe = {
-      get: (host, port, timeoutMs = 500) =>
-        new Promise((resolve) => {
-          waiting.push((line) => resolve(line === "ok" ? "ok" : "fail"));
-          child.stdin!.write(`${host} ${port} ${timeoutMs}\n`);
-        }),
-    };
+    const ask = answersOf(this.spawnIn(netns, process.execPath, ["-e", PROBE_SCRIPT]));
+    const probe: Probe = { get: (host, port, timeoutMs = 500) => ask(`${host} ${port} ${timeoutMs}`) };
     this.probes.set(netns, probe);
     return probe;
   }
 
-  /** One TCP connection from a client namespace, kept open: each `get` is one more request on
+  /** One TCP connection from a client namespace, kept open: each `send` is one more request on
    * it, "ok" while the connection still reaches the LAN server. It never reconnects. */
   stream(netns: string, host: string, port: number): Stream {
-    const child = this.spawnIn(netns, process.execPath, ["-e", STREAM_SCRIPT, host, String(port)]);
-    const lines = createInterface({ input: child.stdout! });
-    const waiting: ((line: string) => void)[] = [];
-    lines.on("line", (line) => waiting.shift()?.(line));
-    return {
-      send: (timeoutMs = 500) =>
-        new Promise((resolve) => {
-          waiting.push((line) => resolve(line === "ok" ? "ok" : "fail"));
-          child.stdin!.write(`${timeoutMs}\n`);
-        }),
-    };
+    const ask = answersOf(this.spawnIn(netns, process.execPath, ["-e", STREAM_SCRIPT, host, String(port)]));
+    return { send: (timeoutMs = 500) => ask(String(timeoutMs)) };
   }
 
   async destroy(): Promise<void> {
@@ -219,6 +201,17 @@ export class AgentProcess {
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000))]);
     this.child.kill("SIGKILL");
   }
+}
+
+/** Asks a client program one line at a time; its answer lines come back in order, "ok" or not. */
+function answersOf(child: ChildProcess): (line: string) => Promise<"ok" | "fail"> {
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => waiting.shift()?.(line));
+  return (line) =>
+    new Promise((resolve) => {
+      waiting.push((answer) => resolve(answer === "ok" ? "ok" : "fail"));
+      child.stdin!.write(`${line}\n`);
+    });
 }
 
 async function sh(command: string, args: string[]): Promise<void> {

@@ -32,14 +32,14 @@ export default async function gatewayRoutes(app: FastifyInstance) {
     pending.add(tracked);
   };
 
-  /** Open agent sockets with the token they authenticated with, so that a revoked token (also
-   * revoked when its owner is disabled or demoted) cuts its sockets at once. */
-  const holders = new Set<{ tokenId: string; cut(reason: string): void }>();
+  /** Open agent sockets by the token they authenticated with, so a revoked token (also revoked
+   * when its owner is disabled or demoted) is cut at once. */
+  const byToken = new Map<string, Set<() => void>>();
   const unsubscribe = app.changes.subscribe(({ event }) => {
     const type = event.type;
     // Rules follow sessions, services, and who may see what (users and groups).
     if (type.startsWith("session.") || type.startsWith("service.") || type.startsWith("user.") || type.startsWith("group.")) hub.refreshAll();
-    if (event.type === "token.revoked") for (const h of holders) if (h.tokenId === event.token.id) h.cut("this agent token was revoked");
+    if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut();
   });
   app.addHook("onReady", async () => hub.start());
   // preClose, while the database is still open (onClose hooks run last-registered first, and the
@@ -73,8 +73,10 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         return;
       }
       const token = principal.token;
-      const holder = { tokenId: token.id, cut: refuse };
-      holders.add(holder);
+      const cut = () => refuse("this agent token was revoked");
+      const cuts = byToken.get(token.id) ?? new Set<() => void>();
+      byToken.set(token.id, cuts);
+      cuts.add(cut);
       // A token that expires while its socket is open ends the socket then.
       let expiry: NodeJS.Timeout | undefined;
       const watchExpiry = () => {
@@ -139,7 +141,8 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       });
       socket.on("close", (code) => {
         closed = true;
-        holders.delete(holder);
+        cuts.delete(cut);
+        if (cuts.size === 0) byToken.delete(token.id);
         clearTimeout(expiry);
         clearTimeout(helloTimer);
         clearInterval(pinger);

@@ -10,7 +10,7 @@ import { storableText } from "../../lib/storable-text";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { endLogins, revokeTokensOf } from "../users/users.service";
-import { assertNotThrottled, noteFailure, noteSuccess } from "./login-throttle";
+import { holdAttempt } from "./login-throttle";
 import { hashPassword, verifyPassword } from "./password";
 import { loadLogin } from "./principal-loads";
 
@@ -42,18 +42,17 @@ export async function checkPassword(
   from: LoginContext,
   method: PasswordMethod,
 ): Promise<UserWithGroups> {
-  const attempt = { ip: from.ip, username, route: from.route };
-  await assertNotThrottled(ctx, attempt);
+  const held = await holdAttempt(ctx, { ip: from.ip, username, route: from.route });
   const user = await ctx.db.user.findUnique({ where: { username }, include: userInclude });
   const ok = await verifyPassword(user?.passwordHash, password);
   if (user && ok && !user.disabled) {
-    await noteSuccess(ctx, attempt);
+    await held.succeeded();
     return user;
   }
+  // A disabled user's right password is no guess: it does not count.
+  if (user && ok) await held.notAGuess();
   const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
-  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (tx, record) => {
-    // A disabled user's right password is no guess: it does not count.
-    if (!ok || !user) await noteFailure(ctx, tx, attempt);
+  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (_tx, record) => {
     record({ type: "user.login_failed", username, userId: user?.id, method, reason });
   });
   throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
@@ -133,16 +132,14 @@ export async function changeOwnPassword(
 ): Promise<TPasswordChanged> {
   if (!user.passwordHash) throw badField("body.currentPassword", "this account logs in through an identity provider and has no password here");
   // Someone at an unlocked screen guessing the current password is held back like any guesser.
-  const attempt = { ip: from.ip, username: user.username, route: from.route };
-  await assertNotThrottled(ctx, attempt);
+  const held = await holdAttempt(ctx, { ip: from.ip, username: user.username, route: from.route });
   if (!(await verifyPassword(user.passwordHash, body.currentPassword))) {
-    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
-      await noteFailure(ctx, tx, attempt);
+    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (_tx, record) => {
       record({ type: "user.login_failed", username: user.username, userId: user.id, method: "local", reason: "wrong current password" });
     });
     throw badField("body.currentPassword", "is not your current password");
   }
-  await noteSuccess(ctx, attempt);
+  await held.succeeded();
   if (body.newPassword === body.currentPassword) throw badField("body.newPassword", "must differ from the current password");
   const passwordHash = await hashPassword(body.newPassword);
   return runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {

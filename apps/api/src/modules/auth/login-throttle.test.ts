@@ -43,6 +43,15 @@ describe.each(providers)("password guessing limits on %s", { timeout: 90_000 }, 
         return app.inject({ method: "POST", url: "/api/loginUser", headers: { authorization: basic(username, password) }, remoteAddress });
     }
   }
+  /** A second API instance on the same database. */
+  async function secondInstance(): Promise<FastifyInstance> {
+    const opened = await openDatabase(t.url, { poolSize: 4 });
+    extra = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+    await extra.register(fp(serviceApp), { config: t.config, database: opened, secret: t.config.secret ?? "", now: clock.now });
+    extra.addHook("onClose", async () => opened.close());
+    await extra.ready();
+    return extra;
+  }
   const throttled = () => t.app.ctx.db.auditEvent.findMany({ where: { action: "user.login_throttled" }, orderBy: { seq: "asc" } });
 
   it("counts failures from one address across every password route, then answers 429 with Retry-After", async () => {
@@ -114,17 +123,50 @@ describe.each(providers)("password guessing limits on %s", { timeout: 90_000 }, 
     expect((await attempt(t.app, 0, "alice", alice.password, "192.0.2.99")).statusCode).toBe(429);
   });
 
+  it("counts guesses sent all at once before checking any of them: a flood gets no more checks than a trickle", async () => {
+    const statuses = (responses: { statusCode: number }[]) => responses.map((r) => r.statusCode);
+    const checked = (codes: number[]) => codes.filter((c) => c !== 429).length;
+    // One account, many addresses, the right password last in the flood, split between two
+    // instances on the same database.
+    const apps = [t.app, await secondInstance()];
+    const guesses = Array.from({ length: 40 }, (_, i) => attempt(apps[i % 2]!, i, "alice", i === 39 ? alice.password : `wrong-${i}`, `198.19.0.${i + 1}`));
+    const onAccount = statuses(await Promise.all(guesses));
+    expect(checked(onAccount)).toBe(FREE_FAILURES.username + 1);
+    expect(onAccount.filter((c) => c === 429)).toHaveLength(40 - FREE_FAILURES.username - 1);
+    expect(await t.app.ctx.db.auditEvent.count({ where: { action: "user.login_failed" } })).toBeGreaterThanOrEqual(FREE_FAILURES.username);
+
+    // One address, many accounts.
+    const fromOne = statuses(await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(apps[i % 2]!, i, `nobody${i}`, "guess", "198.19.1.1"))));
+    expect(checked(fromOne)).toBe(FREE_FAILURES.ip + 1);
+  });
+
+  it("a right password does not use up its address's free failures, nor does a disabled user's", async () => {
+    const ip = "198.19.2.1";
+    const dave = await createUser(t.app, { username: "dave" });
+    await t.app.ctx.db.user.update({ where: { id: dave.id }, data: { disabled: true } });
+    for (let i = 0; i < FREE_FAILURES.ip + 3; i += 1) {
+      expect((await attempt(t.app, i, "alice", alice.password, ip)).statusCode).toBe(200);
+      expect((await attempt(t.app, i, "dave", dave.password, ip)).statusCode).toBe(401);
+    }
+    for (let i = 0; i <= FREE_FAILURES.ip; i += 1) expect((await attempt(t.app, i, `nobody${i}`, "guess", ip)).statusCode).toBe(401);
+    expect((await attempt(t.app, 0, "alice", alice.password, ip)).statusCode).toBe(429);
+  });
+
+  it("a right password sent while its address is at the limit logs in, and clears the block its own attempt set", async () => {
+    const ip = "198.19.3.1";
+    for (let i = 0; i < FREE_FAILURES.ip; i += 1) expect((await attempt(t.app, i, `nobody${i}`, "guess", ip)).statusCode).toBe(401);
+    expect((await attempt(t.app, 0, "alice", alice.password, ip)).statusCode).toBe(200);
+    expect((await attempt(t.app, 1, "nobody", "guess", ip)).statusCode).toBe(401);
+    expect((await attempt(t.app, 2, "alice", alice.password, ip)).statusCode).toBe(429);
+  });
+
   it("is shared by API instances on the same database", async () => {
-    const opened = await openDatabase(t.url, { poolSize: 4 });
-    extra = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
-    await extra.register(fp(serviceApp), { config: t.config, database: opened, secret: t.config.secret ?? "", now: clock.now });
-    extra.addHook("onClose", async () => opened.close());
-    await extra.ready();
+    const other = await secondInstance();
     // Failures alternate between the two instances; the block is seen by both.
     for (let i = 0; i <= FREE_FAILURES.username; i += 1) {
-      expect((await attempt(i % 2 ? extra : t.app, i, "alice", "wrong", `198.18.0.${i + 1}`)).statusCode).toBe(401);
+      expect((await attempt(i % 2 ? other : t.app, i, "alice", "wrong", `198.18.0.${i + 1}`)).statusCode).toBe(401);
     }
-    expect((await attempt(extra, 0, "alice", alice.password, "198.18.1.1")).statusCode).toBe(429);
+    expect((await attempt(other, 0, "alice", alice.password, "198.18.1.1")).statusCode).toBe(429);
     expect((await attempt(t.app, 1, "alice", alice.password, "198.18.1.2")).statusCode).toBe(429);
   });
 });

@@ -3,11 +3,16 @@
 // address and per username in the LoginThrottle table, so every API instance on the same
 // database shares them (see ARCHITECTURE.md for why a table and not Redis). After a few free
 // failures each further one blocks the key for twice as long as the one before.
+//
+// An attempt is counted before its password is checked, in a transaction that holds the rows:
+// checked first and counted after, a burst of guesses sent at once all passed the check before
+// any of them was counted (60 at once from 60 addresses: 60 passwords tried against a limit of
+// 6). The count is taken back when the attempt turns out to be no guess (the right password).
 import { createHash } from "node:crypto";
-import type { Tx } from "@postern/db";
+import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange } from "../../lib/run-change";
+import { runSqlChange, type RecordEvent } from "../../lib/run-change";
 
 /** Failures further apart than this start counting again from zero. */
 export const THROTTLE_WINDOW_MS = 15 * 60_000;
@@ -33,7 +38,8 @@ function keysOf(attempt: Attempt): { key: string; kind: KeyKind }[] {
     const digest = createHash("sha256").update(attempt.username.toLowerCase(), "utf8").digest("hex");
     keys.push({ key: `user:${digest}`, kind: "username" });
   }
-  return keys;
+  // One order for every caller, so two transactions never hold each other's rows on PostgreSQL.
+  return keys.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** How long the n-th failure past the free ones blocks: 2 s, 4 s, 8 s … at most 15 minutes. */
@@ -41,74 +47,162 @@ export function blockFor(over: number): number {
   return Math.min(LONGEST_BLOCK_MS, FIRST_BLOCK_MS * 2 ** Math.min(over - 1, 30));
 }
 
+interface Row {
+  key: string;
+  failures: number;
+  windowStartedAt: Date;
+  blockedUntil: Date | null;
+  reportedUntil: Date | null;
+}
+
+/** What one attempt added to a key's count, so that it can be taken back. */
+interface Counted {
+  key: string;
+  windowStartedAt: Date;
+  /** The block this attempt's count started, if it started one. */
+  blockedUntil: Date | null;
+}
+
+const COLUMNS = `"key", "failures", "windowStartedAt", "blockedUntil", "reportedUntil"`;
+const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+const isBlocked = (row: Row, now: Date) => row.blockedUntil !== null && row.blockedUntil > now;
+
 /**
- * Refuses (429 with Retry-After) an attempt whose address or username is blocked, before any
- * password is checked. The first refusal of each block is audited (`user.login_throttled`);
- * later ones during the same block are not, so a flood cannot grow the audit trail.
+ * An attempt counted as a failure while its password is checked. Whoever holds it says how the
+ * check went: `succeeded` or `notAGuess` take the count back; a failure leaves it counted.
  */
-export async function assertNotThrottled(ctx: DbContext, attempt: Attempt): Promise<void> {
+export class HeldAttempt {
+  constructor(
+    private readonly ctx: DbContext,
+    private readonly counted: Counted[],
+    private readonly userKey: string | undefined,
+  ) {}
+
+  /** The right password: the username's count starts again (the address keeps the failures it
+   * had: one good account must not let an address guess at the others). */
+  succeeded(): Promise<void> {
+    return this.takeBack(true);
+  }
+
+  /** Not a guess (a disabled user's right password): as if the attempt had not been made. */
+  notAGuess(): Promise<void> {
+    return this.takeBack(false);
+  }
+
+  private async takeBack(clearUser: boolean): Promise<void> {
+    if (this.counted.length === 0 && !clearUser) return;
+    await this.ctx.sql.transaction(async (sql) => {
+      if (clearUser && this.userKey) await sql.run(`DELETE FROM "LoginThrottle" WHERE "key" = ?`, [this.userKey]);
+      for (const c of this.counted) {
+        if (clearUser && c.key === this.userKey) continue;
+        // Only within the window the attempt counted in; a block it started ends with it.
+        await sql.run(
+          `UPDATE "LoginThrottle" SET "failures" = "failures" - 1,
+             "blockedUntil" = CASE WHEN "blockedUntil" = ? THEN NULL ELSE "blockedUntil" END
+           WHERE "key" = ? AND "windowStartedAt" = ? AND "failures" > 0`,
+          [c.blockedUntil, c.key, c.windowStartedAt],
+        );
+        // Addresses that only ever log in leave no rows behind.
+        await sql.run(`DELETE FROM "LoginThrottle" WHERE "key" = ? AND "failures" = 0`, [c.key]);
+      }
+    });
+  }
+}
+
+/**
+ * Counts an attempt against its address and username before its password is checked, or refuses
+ * it (429 with Retry-After) when either is blocked. The first refusal of each block is audited
+ * (`user.login_throttled`); later ones during the same block are not, so a flood cannot grow the
+ * audit trail.
+ */
+export async function holdAttempt(ctx: DbContext, attempt: Attempt): Promise<HeldAttempt> {
   const keys = keysOf(attempt);
-  if (keys.length === 0) return;
+  const userKey = keys.find((k) => k.kind === "username")?.key;
+  if (keys.length === 0) return new HeldAttempt(ctx, [], undefined);
   const now = ctx.now();
-  const rows = await ctx.db.loginThrottle.findMany({ where: { key: { in: keys.map((k) => k.key) }, blockedUntil: { gt: now } } });
-  if (rows.length === 0) return;
-  const until = new Date(Math.max(...rows.map((r) => r.blockedUntil?.getTime() ?? 0)));
-  const retryAfterSeconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
-  const blockedBy = keys.filter((k) => rows.some((r) => r.key === k.key)).map((k) => k.kind);
-  await runChange(ctx, { actor: null, sourceIp: attempt.ip }, async (tx, record) => {
-    let first = false;
-    for (const row of rows) {
-      const claimed = await tx.loginThrottle.updateMany({
-        where: { key: row.key, blockedUntil: row.blockedUntil, reportedUntil: row.reportedUntil },
-        data: { reportedUntil: row.blockedUntil },
-      });
-      if (claimed.count > 0 && row.reportedUntil?.getTime() !== row.blockedUntil?.getTime()) first = true;
-    }
-    if (first) {
-      record({
-        type: "user.login_throttled",
-        username: attempt.username?.slice(0, 200),
-        ip: attempt.ip,
-        retryAfterSeconds,
-        blockedBy,
-        route: attempt.route,
-      });
-    }
+  // A first look without writing, so a flood against a block costs reads, not row locks.
+  const blocked = await ctx.sql.read((sql) =>
+    sql.all<Row>(`SELECT ${COLUMNS} FROM "LoginThrottle" WHERE "key" IN (${placeholders(keys.length)}) AND "blockedUntil" > ?`, [
+      ...keys.map((k) => k.key),
+      now,
+    ]),
+  );
+  const outcome = await runSqlChange(ctx, { actor: null, sourceIp: attempt.ip }, async (sql, record) => {
+    const rows = blocked.length > 0 ? blocked : await lockRows(sql, keys, now);
+    const blocking = rows.filter((row) => isBlocked(row, now));
+    if (blocking.length > 0) return { refusal: await refuse(sql, record, attempt, keys, blocking, now) };
+    return { counted: await count(sql, keys, rows, now) };
   });
+  if ("refusal" in outcome) throw outcome.refusal;
+  return new HeldAttempt(ctx, outcome.counted, userKey);
+}
+
+/** The attempt's rows, created if new and locked until the transaction ends (PostgreSQL: the
+ * upsert's row lock; SQLite: its one writer). */
+async function lockRows(sql: SqlRunner, keys: { key: string }[], now: Date): Promise<Row[]> {
+  for (const { key } of keys) {
+    await sql.run(
+      `INSERT INTO "LoginThrottle" ("key", "failures", "windowStartedAt", "updatedAt") VALUES (?, 0, ?, ?)
+       ON CONFLICT ("key") DO UPDATE SET "updatedAt" = excluded."updatedAt"`,
+      [key, now, now],
+    );
+  }
+  return sql.all<Row>(`SELECT ${COLUMNS} FROM "LoginThrottle" WHERE "key" IN (${placeholders(keys.length)})`, keys.map((k) => k.key));
+}
+
+async function count(sql: SqlRunner, keys: { key: string; kind: KeyKind }[], rows: Row[], now: Date): Promise<Counted[]> {
+  const counted: Counted[] = [];
+  for (const { key, kind } of keys) {
+    const row = rows.find((r) => r.key === key)!;
+    const fresh = now.getTime() - row.windowStartedAt.getTime() > THROTTLE_WINDOW_MS;
+    const failures = fresh ? 1 : row.failures + 1;
+    const windowStartedAt = fresh ? now : row.windowStartedAt;
+    const over = failures - FREE_FAILURES[kind];
+    const blockedUntil = over > 0 ? new Date(now.getTime() + blockFor(over)) : null;
+    await sql.run(
+      `UPDATE "LoginThrottle" SET "failures" = ?, "windowStartedAt" = ?, "blockedUntil" = ?, "reportedUntil" = ?, "updatedAt" = ? WHERE "key" = ?`,
+      [failures, windowStartedAt, blockedUntil ?? (fresh ? null : row.blockedUntil), fresh ? null : row.reportedUntil, now, key],
+    );
+    counted.push({ key, windowStartedAt, blockedUntil });
+  }
+  return counted;
+}
+
+async function refuse(
+  sql: SqlRunner,
+  record: RecordEvent,
+  attempt: Attempt,
+  keys: { key: string; kind: KeyKind }[],
+  rows: Row[],
+  now: Date,
+): Promise<AppError> {
+  const until = Math.max(...rows.map((r) => r.blockedUntil!.getTime()));
+  const retryAfterSeconds = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
+  const blockedBy = keys.filter((k) => rows.some((r) => r.key === k.key)).map((k) => k.kind);
+  let first = false;
+  for (const row of rows) {
+    const claimed = await sql.run(
+      `UPDATE "LoginThrottle" SET "reportedUntil" = "blockedUntil"
+       WHERE "key" = ? AND "blockedUntil" > ? AND ("reportedUntil" IS NULL OR "reportedUntil" <> "blockedUntil")`,
+      [row.key, now],
+    );
+    if (claimed > 0) first = true;
+  }
+  if (first) {
+    record({
+      type: "user.login_throttled",
+      username: attempt.username?.slice(0, 200),
+      ip: attempt.ip,
+      retryAfterSeconds,
+      blockedBy,
+      route: attempt.route,
+    });
+  }
   const which = blockedBy.includes("username") ? "for this account" : "from your address";
-  throw new AppError(
+  return new AppError(
     "rate_limited",
     `too many failed password attempts ${which}; try again in ${retryAfterSeconds} seconds`,
     { retryAfterSeconds, blockedBy },
     { "retry-after": String(retryAfterSeconds) },
   );
-}
-
-/** Counts a failed attempt against its address and username, inside the failure's own change. */
-export async function noteFailure(ctx: DbContext, tx: Tx, attempt: Attempt): Promise<void> {
-  const now = ctx.now();
-  const sql = ctx.sql.within(tx);
-  for (const { key, kind } of keysOf(attempt)) {
-    // One statement, so concurrent failures on several instances each count.
-    await sql.run(
-      `INSERT INTO "LoginThrottle" ("key", "failures", "windowStartedAt", "updatedAt") VALUES (?, 1, ?, ?)
-       ON CONFLICT ("key") DO UPDATE SET "failures" = "LoginThrottle"."failures" + 1, "updatedAt" = excluded."updatedAt"`,
-      [key, now, now],
-    );
-    const row = await tx.loginThrottle.findUniqueOrThrow({ where: { key } });
-    const stillBlocked = row.blockedUntil !== null && row.blockedUntil > now;
-    if (!stillBlocked && now.getTime() - row.windowStartedAt.getTime() > THROTTLE_WINDOW_MS) {
-      await tx.loginThrottle.update({ where: { key }, data: { failures: 1, windowStartedAt: now, blockedUntil: null, reportedUntil: null } });
-      continue;
-    }
-    const over = row.failures - FREE_FAILURES[kind];
-    if (over > 0) await tx.loginThrottle.update({ where: { key }, data: { blockedUntil: new Date(now.getTime() + blockFor(over)) } });
-  }
-}
-
-/** A right password clears the username's count (the address keeps its own: one good account
- * must not let an address guess at the others). */
-export async function noteSuccess(ctx: DbContext, attempt: Attempt): Promise<void> {
-  const user = keysOf({ username: attempt.username })[0];
-  if (user) await ctx.db.loginThrottle.deleteMany({ where: { key: user.key } });
 }

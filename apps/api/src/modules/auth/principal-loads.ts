@@ -72,7 +72,7 @@ export async function loadToken(ctx: DbContext, prefix: string): Promise<(ApiTok
     const [row, groups] = await Promise.all([
       sql.get<ApiToken & UserColumns>(
         `SELECT t."id", t."name", t."prefix", t."secretHash", t."scopes", t."userId", t."createdAt", t."expiresAt", t."revokedAt",
-                t."lastUsedAt", t."lastUsedIp", ${USER_COLUMNS}
+                t."lastUsedAt", t."lastUsedIp", t."mintedById", ${USER_COLUMNS}
            FROM "ApiToken" t LEFT JOIN "User" u ON u."id" = t."userId"
           WHERE t."prefix" = ?`,
         [prefix],
@@ -80,8 +80,8 @@ export async function loadToken(ctx: DbContext, prefix: string): Promise<(ApiTok
       membershipsOf(sql, `SELECT "userId" FROM "ApiToken" WHERE "prefix" = ?`, prefix),
     ]);
     if (!row) return null;
-    const { id, name, secretHash, scopes, userId, createdAt, expiresAt, revokedAt, lastUsedAt, lastUsedIp } = row;
-    const token: ApiToken = { id, name, prefix: row.prefix, secretHash, scopes, userId, createdAt, expiresAt, revokedAt, lastUsedAt, lastUsedIp };
+    const { id, name, secretHash, scopes, userId, createdAt, expiresAt, revokedAt, lastUsedAt, lastUsedIp, mintedById } = row;
+    const token: ApiToken = { id, name, prefix: row.prefix, secretHash, scopes, userId, createdAt, expiresAt, revokedAt, lastUsedAt, lastUsedIp, mintedById };
     return { ...token, user: userId === null ? null : withGroups(userOfRow(row), groups) };
   });
 }

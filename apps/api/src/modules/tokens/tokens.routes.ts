@@ -1,6 +1,7 @@
 // API tokens: members manage their own personal tokens (only with scopes they hold), admins see
 // and revoke every token and create service tokens that belong to no user. An API token itself
-// may manage tokens only with the admin scope, and never mints one beyond its own scopes.
+// may manage tokens only with the admin scope, and never mints one beyond its own scopes or life,
+// nor one that survives its revocation.
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -8,7 +9,7 @@ import { ZCreatedToken, ZCreateTokenBody, ZIdParams, ZToken } from "@postern/con
 import { actorOf, isAdmin, requirePrincipal, requireUser } from "../../plugins/auth";
 import { forbidden } from "../../errors";
 import { presentToken } from "./tokens.presenter";
-import { assertGrantable, createApiToken, findApiTokens, revokeApiToken } from "./tokens.service";
+import { assertGrantable, createApiToken, expiryForMintedToken, findApiTokens, revokeApiToken } from "./tokens.service";
 
 const tokenRateLimit = { max: 30, timeWindow: "1 minute" };
 
@@ -30,6 +31,13 @@ export default async function tokensRoutes(app: FastifyInstance) {
     async (request, reply) => {
       const principal = requirePrincipal(request);
       const body = request.body;
+      const maker = principal.token;
+      let expiresAt = body.expiresAt ? new Date(body.expiresAt) : undefined;
+      if (maker) {
+        // A token that could create tokens of any life would outlive its own revocation.
+        if (body.service) throw forbidden("an API token cannot create service tokens; an admin signed in creates them");
+        expiresAt = expiryForMintedToken(maker, expiresAt);
+      }
       let userId: string | null;
       if (body.service) {
         if (!isAdmin(principal)) throw forbidden("only admins can create service tokens");
@@ -46,7 +54,7 @@ export default async function tokensRoutes(app: FastifyInstance) {
       const { row, token } = await createApiToken(
         app.ctx,
         { actor: actorOf(principal), sourceIp: request.ip },
-        { name: body.name, scopes: body.scopes, expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined, userId },
+        { name: body.name, scopes: body.scopes, expiresAt, userId, mintedById: maker?.id },
       );
       return reply.code(201).send({ ...presentToken(row), token });
     },

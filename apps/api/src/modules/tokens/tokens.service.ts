@@ -2,10 +2,10 @@
 // stamped with their last use.
 import { timingSafeEqual } from "node:crypto";
 import type { TScope } from "@postern/contracts";
-import type { ApiToken } from "@postern/db";
+import type { ApiToken, Tx } from "@postern/db";
 import { badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runChange, type Origin } from "../../lib/run-change";
+import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import type { UserWithGroups } from "../users/users.presenter";
 import { loadToken } from "../auth/principal-loads";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
@@ -43,6 +43,22 @@ export interface CreateTokenInput {
   expiresAt?: Date;
   /** The owner; null for a service token. */
   userId: string | null;
+  /** The API token asking, when one is: revoking it revokes this one too. */
+  mintedById?: string;
+}
+
+/**
+ * What an API token may create: a token of its own owner that expires no later than itself, so
+ * that what a leaked token mints does not outlive it. `requested` is the asked-for expiry; the
+ * answer is the one to give (the maker's own when none was asked for).
+ */
+export function expiryForMintedToken(maker: { expiresAt: Date | null }, requested: Date | undefined): Date | undefined {
+  if (!maker.expiresAt) return requested;
+  if (!requested) return maker.expiresAt;
+  if (requested > maker.expiresAt) {
+    throw badField("body.expiresAt", `must be no later than ${maker.expiresAt.toISOString()}, when the API token creating it expires`);
+  }
+  return requested;
 }
 
 export async function createApiToken(
@@ -61,6 +77,7 @@ export async function createApiToken(
         scopes: [...new Set(input.scopes)].join(" "),
         userId: input.userId,
         expiresAt: input.expiresAt,
+        mintedById: input.mintedById,
       },
     });
     record({ type: "token.created", token: presentToken(created) });
@@ -77,8 +94,23 @@ export async function revokeApiToken(ctx: DbContext, origin: Origin, id: string,
     if (token.revokedAt) return token;
     const revoked = await tx.apiToken.update({ where: { id }, data: { revokedAt: ctx.now() } });
     record({ type: "token.revoked", token: presentToken(revoked) });
+    await revokeMintedBy(ctx, tx, record, revoked);
     return revoked;
   });
+}
+
+/** Revokes what a revoked token created, and what those created, each its own event. */
+async function revokeMintedBy(ctx: DbContext, tx: Tx, record: RecordEvent, maker: ApiToken): Promise<void> {
+  let makers = new Map([[maker.id, maker]]);
+  while (makers.size > 0) {
+    const minted = await tx.apiToken.findMany({ where: { mintedById: { in: [...makers.keys()] }, revokedAt: null }, orderBy: { createdAt: "asc" } });
+    for (const token of minted) {
+      const by = makers.get(token.mintedById!)!;
+      const revoked = await tx.apiToken.update({ where: { id: token.id }, data: { revokedAt: ctx.now() } });
+      record({ type: "token.revoked", token: presentToken(revoked), cause: `created by the revoked token ${by.name} (pst_${by.prefix})` });
+    }
+    makers = new Map(minted.map((t) => [t.id, t]));
+  }
 }
 
 export interface TokenPrincipal {

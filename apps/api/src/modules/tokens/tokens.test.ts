@@ -103,6 +103,46 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(beyond.statusCode).toBe(403);
   });
 
+  it("a token never creates one that outlives it: no service tokens, no later expiry, revoked with it", async () => {
+    const hour = new Date(clock.now().getTime() + 3_600_000);
+    const maker = await mintToken(t.app, admin, ["admin", "sessions:read"], { expiresAt: hour.toISOString() });
+    const asMaker = { authorization: `Bearer ${maker.token}` };
+    const create = (payload: Record<string, unknown>, headers: Record<string, string> = asMaker) =>
+      t.app.inject({ method: "POST", url: "/api/tokens", headers, payload: { name: "child", scopes: ["sessions:read"], ...payload } });
+
+    const service = await create({ service: true });
+    expect(service.statusCode).toBe(403);
+    expect(ZErrorBody.parse(service.json()).error.message).toContain("service tokens");
+    const later = await create({ expiresAt: new Date(hour.getTime() + 1000).toISOString() });
+    expect(later.statusCode).toBe(400);
+    expect(ZErrorBody.parse(later.json()).error.message).toContain("body.expiresAt");
+    expect(await t.app.ctx.db.apiToken.count()).toBe(1);
+
+    // Without an expiry the child takes its maker's; an earlier one is kept.
+    const child = ZCreatedToken.parse((await create({ scopes: ["admin", "sessions:read"] })).json());
+    expect(child.expiresAt).toBe(hour.toISOString());
+    const soon = new Date(hour.getTime() - 60_000).toISOString();
+    const sibling = ZCreatedToken.parse((await create({ expiresAt: soon })).json());
+    expect(sibling.expiresAt).toBe(soon);
+    // A token made by the child, and one the admin made signed in, which nothing ties to the maker.
+    const grandchild = ZCreatedToken.parse((await create({}, { authorization: `Bearer ${child.token}` })).json());
+    const own = await mintToken(t.app, admin, ["sessions:read"]);
+
+    const read = (token: string) => t.app.inject({ url: "/api/services", headers: { authorization: `Bearer ${token}` } });
+    expect((await read(grandchild.token)).statusCode).toBe(200);
+    expect((await t.app.inject({ method: "DELETE", url: `/api/tokens/${maker.id}`, headers: admin.headers })).statusCode).toBe(200);
+    for (const token of [maker, child, sibling, grandchild]) expect((await read(token.token)).statusCode).toBe(401);
+    expect((await read(own.token)).statusCode).toBe(200);
+    const revoked = await t.app.ctx.db.auditEvent.findMany({ where: { action: "token.revoked" }, orderBy: { seq: "asc" } });
+    expect(revoked.map((e) => e.target)).toHaveLength(4);
+    expect(JSON.parse(revoked[3]!.details ?? "{}").cause).toContain(child.prefix);
+
+    // A token without an expiry still cannot mint a service token.
+    const forever = await mintToken(t.app, admin, ["admin"]);
+    const fromForever = await create({ service: true }, { authorization: `Bearer ${forever.token}` });
+    expect(fromForever.statusCode).toBe(403);
+  });
+
   it("accepts a token as Authorization: Bearer and as x-access-tokens, and records its last use", async () => {
     const created = await mintToken(t.app, member, ["sessions:read"]);
     const viaBearer = await t.app.inject({ url: "/api/test", headers: { authorization: `Bearer ${created.token}` }, remoteAddress: "198.51.100.7" });

@@ -60,3 +60,51 @@ describe("PrincipalCache refusals", () => {
     expect(cache.cachedLogin("real")).toBe(login);
   });
 });
+
+describe("PrincipalCache loads in flight", () => {
+  const disabled = { type: "user.disabled", userId: "u1" } as TDomainEvent;
+  const loginOf = (tag: string) => ({ user: { id: "u1", tag }, expiresAt: new Date(Date.now() + 60_000) }) as never;
+
+  it("shares one load among requests that arrive while it runs", async () => {
+    const cache = new PrincipalCache();
+    const once = counting(loginOf("a"));
+    const [a, b] = await Promise.all([cache.login("s1", once.load), cache.login("s1", once.load)]);
+    expect(a).toBe(b);
+    expect(once.calls()).toBe(1);
+  });
+
+  it("does not hand a load that started before a change to a request that arrives after it", async () => {
+    const cache = new PrincipalCache();
+    let finishOld: (v: never) => void = () => {};
+    const old = cache.login("s1", () => new Promise((r) => (finishOld = r)));
+    // The user is disabled while that load reads the row as it was.
+    cache.notice(disabled);
+    const fresh = counting("disabled" as const);
+    const after = cache.login("s1", fresh.load);
+    expect(fresh.calls()).toBe(1);
+    finishOld(loginOf("before"));
+    expect(await after).toBe("disabled");
+    expect(await old).toMatchObject({ user: { tag: "before" } });
+    // The old load, finishing last, neither stores its answer nor ends the newer one's sharing.
+    expect(cache.cachedLogin("s1")).toBeUndefined();
+  });
+
+  it("a later load's answer is kept once the earlier one has ended", async () => {
+    const cache = new PrincipalCache();
+    let finishOld: (v: never) => void = () => {};
+    let finishNew: (v: never) => void = () => {};
+    const old = cache.login("s1", () => new Promise((r) => (finishOld = r)));
+    cache.notice(disabled);
+    const newer = cache.login("s1", () => new Promise((r) => (finishNew = r)));
+    finishOld(loginOf("before"));
+    await old;
+    // A third request joins the newer load, not a new one.
+    const third = counting(loginOf("third"));
+    const joined = cache.login("s1", third.load);
+    finishNew(loginOf("after"));
+    expect(await joined).toMatchObject({ user: { tag: "after" } });
+    expect(await newer).toMatchObject({ user: { tag: "after" } });
+    expect(third.calls()).toBe(0);
+    expect(cache.cachedLogin("s1")).toMatchObject({ user: { tag: "after" } });
+  });
+});

@@ -40,8 +40,10 @@ export class PrincipalCache {
    * real ones out. */
   private readonly refusedLogins = new Map<string, number>();
   private readonly refusedTokens = new Map<string, number>();
-  /** Loads in flight, so a burst of requests with one cookie makes one query. */
-  private readonly loading = new Map<string, Promise<unknown>>();
+  /** Loads in flight, so a burst of requests with one cookie makes one query; each with the
+   * generation it started in: a request that arrives after an invalidation must not join a load
+   * that may have read the rows from before it. */
+  private readonly loading = new Map<string, { promise: Promise<unknown>; generation: number }>();
   /** Bumped by every invalidation: a load that started before one must not be stored after it. */
   private generation = 0;
 
@@ -84,12 +86,18 @@ export class PrincipalCache {
   ): Promise<V> {
     const hit = this.fresh(map, refused, key);
     if (hit !== undefined) return hit as V;
-    const running = this.loading.get(loadKey) as Promise<V> | undefined;
-    if (running) return running;
+    const running = this.loading.get(loadKey);
+    if (running && running.generation === this.generation) return running.promise as Promise<V>;
     const generation = this.generation;
-    const promise = load().finally(() => this.loading.delete(loadKey));
-    this.loading.set(loadKey, promise);
-    const value = await promise;
+    const inFlight = {
+      generation,
+      promise: load().finally(() => {
+        // A newer load of the same key may have taken the slot meanwhile: it stays.
+        if (this.loading.get(loadKey) === inFlight) this.loading.delete(loadKey);
+      }),
+    };
+    this.loading.set(loadKey, inFlight);
+    const value = await inFlight.promise;
     if (generation === this.generation) {
       const until = Date.now() + this.ttlMs;
       if (value === null) {

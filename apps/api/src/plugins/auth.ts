@@ -56,8 +56,10 @@ interface OidcFlowClaims {
   s: string;
 }
 
-/** Who may call a route: declared in the route's `config.access`. */
-export type Access = "public" | "user" | "admin";
+/** Who may call a route: declared in the route's `config.access`. "login": a user signed in (the
+ * cookie, or a bearer traded for a password), never an API token: what a token left in a script
+ * must not do to its owner's account. */
+export type Access = "public" | "user" | "login" | "admin";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -289,6 +291,7 @@ export default fp(
       const refusal = callerRefusal(request, access === "admin");
       if (refusal) return refusal;
       const principal = request.principal as Principal;
+      if (access === "login" && principal.scopes) return forbidden("sign in to do this; an API token cannot");
       if (principal.scopes) {
         const config = request.routeOptions.config;
         const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");

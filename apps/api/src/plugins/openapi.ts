@@ -75,6 +75,7 @@ function tagOf(url: string): string {
 function securityOf(route: RouteOptions, access: Access): Record<string, string[]>[] {
   if (BASIC_ROUTES.has(`${String(route.method)} ${route.url}`)) return [{ basic: [] }];
   if (access === "public") return [];
+  if (access === "login") return [{ cookie: [] }, { bearer: [] }];
   const configured = route.config?.scope;
   const method = [route.method].flat()[0] ?? "GET";
   const scope = configured ?? (access === "admin" ? "admin" : SAFE_METHODS.has(method) ? "sessions:read" : "sessions:write");
@@ -114,6 +115,9 @@ function transform(input: TransformInput): TransformOutput {
     response,
   };
   if (access === "admin") extra.description = [schema.description, "Admins only."].filter(Boolean).join(" ");
+  if (access === "login") {
+    extra.description = [schema.description, "Signed in only: the cookie, or the bearer POST /api/auth/token returns; never an API token."].filter(Boolean).join(" ");
+  }
   return { schema: { ...schema, ...extra } as TransformOutput["schema"], url: out.url };
 }
 

@@ -81,7 +81,7 @@ export default async function authRoutes(app: FastifyInstance) {
   });
 
   /** Ends every login session of the caller, on every device. */
-  r.post("/api/auth/logout-all", { schema: { response: { 200: ZLogoutAllResponse } } }, async (request, reply) => {
+  r.post("/api/auth/logout-all", { config: { access: "login" }, schema: { response: { 200: ZLogoutAllResponse } } }, async (request, reply) => {
     const { user } = requireUser(request);
     const ended = await logoutEverywhere(app.ctx, user, request.ip);
     void reply.clearCookie(SESSION_COOKIE, { path: "/" });
@@ -97,7 +97,7 @@ export default async function authRoutes(app: FastifyInstance) {
   /** A local user changes their password; their other logins end (this one stays). */
   r.post(
     "/api/me/password",
-    { config: { rateLimit: loginRateLimit }, schema: { body: ZChangePasswordBody, response: { 200: ZPasswordChanged } } },
+    { config: { access: "login", rateLimit: loginRateLimit }, schema: { body: ZChangePasswordBody, response: { 200: ZPasswordChanged } } },
     async (request) => {
       const principal = requireUser(request);
       return changeOwnPassword(app.ctx, principal.user, principal.loginSessionId, request.body, {

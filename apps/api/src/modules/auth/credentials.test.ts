@@ -68,6 +68,28 @@ describe.each(providers)("credentials end on %s", { timeout: 60_000 }, (provider
     expect(creds.live.apiToken.ws.readyState).toBe(creds.live.apiToken.ws.OPEN);
   });
 
+  it("an API token cannot sign its owner out everywhere nor change their password; a traded bearer can", async () => {
+    await start();
+    const created = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: "script", scopes: ["sessions:write"] } });
+    const apiToken = { authorization: `Bearer ${ZCreatedToken.parse(created.json()).token}` };
+    const all = await t.app.inject({ method: "POST", url: "/api/auth/logout-all", headers: apiToken });
+    expect(all.statusCode).toBe(403);
+    expect(all.json()).toMatchObject({ error: { code: "forbidden", message: expect.stringContaining("API token") } });
+    const change = await t.app.inject({
+      method: "POST",
+      url: "/api/me/password",
+      headers: apiToken,
+      payload: { currentPassword: member.password, newPassword: "a-new-password-1" },
+    });
+    expect(change.statusCode).toBe(403);
+    expect(await status(member.headers)).toBe(200);
+
+    const traded = await t.app.inject({ method: "POST", url: "/api/auth/token", headers: { authorization: basic(member.username, member.password) } });
+    const bearer = { authorization: `Bearer ${traded.json<{ token: string }>().token}` };
+    expect((await t.app.inject({ method: "POST", url: "/api/auth/logout-all", headers: bearer })).json()).toMatchObject({ ok: true, ended: 2 });
+    expect(await status(member.headers)).toBe(401);
+  });
+
   it("a password set by an admin ends every login of the user and their streams, and revokes tokens when asked", async () => {
     await start();
     const creds = await credentials();

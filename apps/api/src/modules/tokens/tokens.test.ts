@@ -325,7 +325,7 @@ describe("route authorisation table (sqlite)", () => {
     const scope = who.slice("token ".length) as TScope;
     const safe = ["GET", "HEAD", "OPTIONS"].includes(method);
     const needed = route.config?.scope ?? (access === "admin" ? "admin" : safe ? "sessions:read" : "sessions:write");
-    if (access === "admin" && scope !== "admin") return "403";
+    if (access === "login" || (access === "admin" && scope !== "admin")) return "403";
     return needed === "any" || tokenAllows([scope], needed) ? "allowed" : "403";
   }
 
@@ -369,6 +369,9 @@ describe("route authorisation table (sqlite)", () => {
     expect(policy("GET", "/api/users")).toEqual(["admin"]);
     expect(policy("GET", "/api/sessions")).toEqual(["sessions:read", "admin"]);
     expect(policy("POST", "/api/messages")).toEqual(["relay:send"]);
+    // A token in a script cannot change its owner's password or sign them out everywhere.
+    expect(policy("POST", "/api/me/password")).toEqual([]);
+    expect(policy("POST", "/api/auth/logout-all")).toEqual([]);
   });
 
   it("never writes a token's secret or a password to the log", async () => {

@@ -52,7 +52,8 @@ export async function checkPassword(
   // A disabled user's right password is no guess: it does not count.
   if (user && ok) await held.notAGuess();
   const reason = !user ? "unknown user" : !ok ? "wrong password" : "user disabled";
-  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (_tx, record) => {
+  await runChange(ctx, { actor: user ? userActor(user) : null, sourceIp: from.ip }, async (tx, record) => {
+    if (!ok || !user) await held.failed(ctx.sql.within(tx));
     record({ type: "user.login_failed", username, userId: user?.id, method, reason });
   });
   throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
@@ -134,7 +135,8 @@ export async function changeOwnPassword(
   // Someone at an unlocked screen guessing the current password is held back like any guesser.
   const held = await holdAttempt(ctx, { ip: from.ip, username: user.username, route: from.route });
   if (!(await verifyPassword(user.passwordHash, body.currentPassword))) {
-    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (_tx, record) => {
+    await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
+      await held.failed(ctx.sql.within(tx));
       record({ type: "user.login_failed", username: user.username, userId: user.id, method: "local", reason: "wrong current password" });
     });
     throw badField("body.currentPassword", "is not your current password");

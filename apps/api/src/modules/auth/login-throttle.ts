@@ -9,6 +9,8 @@
 // any of them was counted (60 at once from 60 addresses: 60 passwords tried against a limit of
 // 6). The count is taken back when the attempt turns out to be no guess (the right password).
 import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
@@ -53,23 +55,35 @@ interface Row {
   windowStartedAt: Date;
   blockedUntil: Date | null;
   reportedUntil: Date | null;
+  blockInFlight: boolean;
 }
 
 /** What one attempt added to a key's count, so that it can be taken back. */
 interface Counted {
   key: string;
   windowStartedAt: Date;
-  /** The block this attempt's count started, if it started one. */
+  /** The block this attempt's count started, if it started one, while its check runs. */
   blockedUntil: Date | null;
+  /** How long that block lasts once the check has failed. */
+  blockMs: number;
 }
 
-const COLUMNS = `"key", "failures", "windowStartedAt", "blockedUntil", "reportedUntil"`;
+const COLUMNS = `"key", "failures", "windowStartedAt", "blockedUntil", "reportedUntil", "blockInFlight"`;
+/** How long an attempt held back by checks still running (a script's burst of logins) waits for
+ * them before it is refused, and how often it looks again. */
+const WAIT_FOR_CHECKS_MS = 5_000;
+const WAIT_STEP_MS = 20;
+/** A block set by an attempt still being checked lasts this much longer than its own length, so
+ * that it cannot lapse before the check ends (on a busy server, a check waits for the CPU); the
+ * failure then starts the block proper. Should the process die in between, it lapses anyway. */
+const IN_FLIGHT_MS = 30_000;
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 const isBlocked = (row: Row, now: Date) => row.blockedUntil !== null && row.blockedUntil > now;
 
 /**
  * An attempt counted as a failure while its password is checked. Whoever holds it says how the
- * check went: `succeeded` or `notAGuess` take the count back; a failure leaves it counted.
+ * check went: `succeeded` or `notAGuess` take the count back; `failed` leaves it counted and
+ * turns a block it started from one the next attempts wait on into one that refuses them.
  */
 export class HeldAttempt {
   constructor(
@@ -84,23 +98,41 @@ export class HeldAttempt {
     return this.takeBack(true);
   }
 
+  /** A wrong password: a block this attempt started runs from now, as long as its count says,
+   * and refuses the attempts that waited on it. Run inside the failure's own change, `sql`
+   * being its transaction. */
+  async failed(sql: SqlRunner): Promise<void> {
+    for (const c of this.counted) {
+      if (!c.blockedUntil) continue;
+      await sql.run(`UPDATE "LoginThrottle" SET "blockInFlight" = FALSE, "blockedUntil" = ? WHERE "key" = ? AND "blockedUntil" = ?`, [
+        new Date(this.ctx.now().getTime() + c.blockMs),
+        c.key,
+        c.blockedUntil,
+      ]);
+    }
+  }
+
   /** Not a guess (a disabled user's right password): as if the attempt had not been made. */
   notAGuess(): Promise<void> {
     return this.takeBack(false);
   }
 
   private async takeBack(clearUser: boolean): Promise<void> {
-    if (this.counted.length === 0 && !clearUser) return;
+    if (this.counted.length === 0) return;
     await this.ctx.sql.transaction(async (sql) => {
-      if (clearUser && this.userKey) await sql.run(`DELETE FROM "LoginThrottle" WHERE "key" = ?`, [this.userKey]);
+      // In the keys' order, as holdAttempt takes them: PostgreSQL would otherwise deadlock the two.
       for (const c of this.counted) {
-        if (clearUser && c.key === this.userKey) continue;
+        if (clearUser && c.key === this.userKey) {
+          await sql.run(`DELETE FROM "LoginThrottle" WHERE "key" = ?`, [c.key]);
+          continue;
+        }
         // Only within the window the attempt counted in; a block it started ends with it.
         await sql.run(
           `UPDATE "LoginThrottle" SET "failures" = "failures" - 1,
-             "blockedUntil" = CASE WHEN "blockedUntil" = ? THEN NULL ELSE "blockedUntil" END
+             "blockedUntil" = CASE WHEN "blockedUntil" = ? THEN NULL ELSE "blockedUntil" END,
+             "blockInFlight" = CASE WHEN "blockedUntil" = ? THEN FALSE ELSE "blockInFlight" END
            WHERE "key" = ? AND "windowStartedAt" = ? AND "failures" > 0`,
-          [c.blockedUntil, c.key, c.windowStartedAt],
+          [c.blockedUntil, c.blockedUntil, c.key, c.windowStartedAt],
         );
         // Addresses that only ever log in leave no rows behind.
         await sql.run(`DELETE FROM "LoginThrottle" WHERE "key" = ? AND "failures" = 0`, [c.key]);
@@ -119,7 +151,20 @@ export async function holdAttempt(ctx: DbContext, attempt: Attempt): Promise<Hel
   const keys = keysOf(attempt);
   const userKey = keys.find((k) => k.kind === "username")?.key;
   if (keys.length === 0) return new HeldAttempt(ctx, [], undefined);
+  const giveUpAt = performance.now() + WAIT_FOR_CHECKS_MS;
+  for (;;) {
+    const outcome = await tryToHold(ctx, attempt, keys, performance.now() < giveUpAt);
+    if ("counted" in outcome) return new HeldAttempt(ctx, outcome.counted, userKey);
+    if ("refusal" in outcome) throw outcome.refusal;
+    await sleep(WAIT_STEP_MS);
+  }
+}
+
+type HoldOutcome = { counted: Counted[] } | { refusal: AppError } | { wait: true };
+
+async function tryToHold(ctx: DbContext, attempt: Attempt, keys: { key: string; kind: KeyKind }[], mayWait: boolean): Promise<HoldOutcome> {
   const now = ctx.now();
+  const waitFor = (blocking: Row[]) => mayWait && blocking.every((row) => row.blockInFlight);
   // A first look without writing, so a flood against a block costs reads, not row locks.
   const blocked = await ctx.sql.read((sql) =>
     sql.all<Row>(`SELECT ${COLUMNS} FROM "LoginThrottle" WHERE "key" IN (${placeholders(keys.length)}) AND "blockedUntil" > ?`, [
@@ -127,14 +172,14 @@ export async function holdAttempt(ctx: DbContext, attempt: Attempt): Promise<Hel
       now,
     ]),
   );
-  const outcome = await runSqlChange(ctx, { actor: null, sourceIp: attempt.ip }, async (sql, record) => {
+  if (blocked.length > 0 && waitFor(blocked)) return { wait: true };
+  return runSqlChange<HoldOutcome>(ctx, { actor: null, sourceIp: attempt.ip }, async (sql, record) => {
     const rows = blocked.length > 0 ? blocked : await lockRows(sql, keys, now);
     const blocking = rows.filter((row) => isBlocked(row, now));
+    if (blocking.length > 0 && waitFor(blocking)) return { wait: true };
     if (blocking.length > 0) return { refusal: await refuse(sql, record, attempt, keys, blocking, now) };
     return { counted: await count(sql, keys, rows, now) };
   });
-  if ("refusal" in outcome) throw outcome.refusal;
-  return new HeldAttempt(ctx, outcome.counted, userKey);
 }
 
 /** The attempt's rows, created if new and locked until the transaction ends (PostgreSQL: the
@@ -158,12 +203,14 @@ async function count(sql: SqlRunner, keys: { key: string; kind: KeyKind }[], row
     const failures = fresh ? 1 : row.failures + 1;
     const windowStartedAt = fresh ? now : row.windowStartedAt;
     const over = failures - FREE_FAILURES[kind];
-    const blockedUntil = over > 0 ? new Date(now.getTime() + blockFor(over)) : null;
+    const blockMs = over > 0 ? blockFor(over) : 0;
+    const blockedUntil = over > 0 ? new Date(now.getTime() + blockMs + IN_FLIGHT_MS) : null;
     await sql.run(
-      `UPDATE "LoginThrottle" SET "failures" = ?, "windowStartedAt" = ?, "blockedUntil" = ?, "reportedUntil" = ?, "updatedAt" = ? WHERE "key" = ?`,
-      [failures, windowStartedAt, blockedUntil ?? (fresh ? null : row.blockedUntil), fresh ? null : row.reportedUntil, now, key],
+      `UPDATE "LoginThrottle" SET "failures" = ?, "windowStartedAt" = ?, "blockedUntil" = ?, "reportedUntil" = ?, "blockInFlight" = ?, "updatedAt" = ?
+       WHERE "key" = ?`,
+      [failures, windowStartedAt, blockedUntil ?? (fresh ? null : row.blockedUntil), fresh ? null : row.reportedUntil, blockedUntil !== null, now, key],
     );
-    counted.push({ key, windowStartedAt, blockedUntil });
+    counted.push({ key, windowStartedAt, blockedUntil, blockMs });
   }
   return counted;
 }
@@ -176,7 +223,8 @@ async function refuse(
   rows: Row[],
   now: Date,
 ): Promise<AppError> {
-  const until = Math.max(...rows.map((r) => r.blockedUntil!.getTime()));
+  // A block still waiting on a check says "soon": its end is not known yet.
+  const until = Math.max(...rows.map((r) => (r.blockInFlight ? now.getTime() : r.blockedUntil!.getTime())));
   const retryAfterSeconds = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
   const blockedBy = keys.filter((k) => rows.some((r) => r.key === k.key)).map((k) => k.kind);
   let first = false;

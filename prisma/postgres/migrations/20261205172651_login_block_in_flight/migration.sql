@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "LoginThrottle" ADD COLUMN     "blockInFlight" BOOLEAN NOT NULL DEFAULT false;
+

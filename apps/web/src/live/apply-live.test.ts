@@ -116,6 +116,9 @@ describe("applying the live stream to the query cache", () => {
     const agent = { id: "ag", name: "router", online: false, inSync: false, rulesApplied: 0, rulesDesired: 1 };
     applyEvent(qc, { type: "agent.disconnected", agent, serviceIds: ["g"] }, "me");
     expect(qc.getQueryData<TService[]>(queryKeys.services)![0]!.gatewayStatus).toEqual({ online: false, inSync: false, error: undefined });
+    // As a member gets it: no service ids; the board's binding says which services it serves.
+    applyEvent(qc, { type: "agent.connected", agent: { ...agent, online: true, inSync: true, rulesDesired: 0 }, serviceIds: [] }, "me");
+    expect(qc.getQueryData<TService[]>(queryKeys.services)![0]!.gatewayStatus).toEqual({ online: true, inSync: true, error: undefined });
   });
 
   it("ignores events the board does not show", () => {

@@ -87,7 +87,9 @@ function dropSessionsOf(qc: QueryClient, userId: string): void {
 function applyAgent(qc: QueryClient, agent: TAgentStatus, serviceIds: string[]): void {
   const ids = new Set(serviceIds);
   const status = { online: agent.online, inSync: agent.inSync, error: agent.error };
-  qc.setQueryData<TService[]>(queryKeys.services, (list) => list?.map((s) => (ids.has(s.id) ? { ...s, gatewayStatus: status } : s)));
+  // Members are not told which services an agent serves: their board's bindings say.
+  const bound = (s: TService) => ids.has(s.id) || s.gateway?.agentId === agent.id;
+  qc.setQueryData<TService[]>(queryKeys.services, (list) => list?.map((s) => (bound(s) ? { ...s, gatewayStatus: status } : s)));
   void qc.invalidateQueries({ queryKey: queryKeys.agents, exact: true });
 }
 

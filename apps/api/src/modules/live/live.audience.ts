@@ -97,7 +97,8 @@ export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "
 }
 
 /** What a member (not an admin) sees of an event: a gateway's errors name other people's
- * sessions, addresses and hidden services, so members get the status without the detail; and a
+ * sessions, addresses and hidden services, so members get the status without the detail, and
+ * without the services and door counts of every group; and a
  * session comes without the address it was opened from (withoutSourceIp). One frame serves every
  * member, the session's holder too: they have their address in their own request's answer. */
 export function memberView(event: TDomainEvent): TDomainEvent {
@@ -109,7 +110,15 @@ export function memberView(event: TDomainEvent): TDomainEvent {
     case "agent.connected":
     case "agent.disconnected":
     case "agent.rules_applied":
-      return event.agent.error === undefined ? event : { ...event, agent: { ...event.agent, error: undefined } };
+      // A gateway serves every group: its services and its doors' counts would tell members of
+      // other groups' services and when their doors open. Members find the services an agent's
+      // status applies to by the agent id their board's services carry (`gateway.agentId`).
+      return {
+        ...event,
+        agent: { ...event.agent, error: undefined, rulesApplied: 0, rulesDesired: 0 },
+        serviceIds: [],
+        ...(event.type === "agent.rules_applied" ? { added: 0, removed: 0 } : {}),
+      };
     default:
       return "session" in event && event.session.sourceIp !== undefined ? { ...event, session: withoutSourceIp(event.session) } : event;
   }

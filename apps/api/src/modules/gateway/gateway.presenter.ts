@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import type { TAgent, TAgentStatus, TGatewayRule } from "@postern/contracts";
 import type { AccessSession, Agent, Service } from "@postern/db";
 
@@ -46,9 +47,12 @@ export type AgentRow = Agent & { services: Pick<Service, "id" | "name" | "slug">
 export type RuleRow = Pick<AccessSession, "id" | "serviceId" | "sourceIp" | "expiresAt"> &
   Pick<Service, "gatewayProtocol" | "gatewayPublicPort" | "gatewayLanHost" | "gatewayLanPort">;
 
-/** The rule for one active session on a bound service, or null when the binding is incomplete. */
+/** The rule for one active session on a bound service, or null when the binding is incomplete or
+ * the session's address is one no door admits (an IPv6 address recorded before the service was
+ * bound to a gateway: the agent would report it, and the gateway show out of sync for everyone). */
 export function presentRule(s: RuleRow): TGatewayRule | null {
   if (!s.sourceIp || !s.expiresAt || !s.gatewayPublicPort || !s.gatewayLanHost || !s.gatewayLanPort) return null;
+  if (!isIPv4(s.sourceIp)) return null;
   return {
     sessionId: s.id,
     serviceId: s.serviceId,

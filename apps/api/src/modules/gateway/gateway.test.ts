@@ -169,6 +169,56 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     await a.next("rules", (m) => m.rules.length === 0, 5000);
   });
 
+  it("a door admits IPv4 only: an IPv6 source is refused at the start, naming the field, and never reaches the agent", async () => {
+    const { a, agentId } = await hello(await createAgentToken(t.app));
+    await a.next("rules");
+    const bound = await bindService(agentId, 18083);
+    const start = (payload: object, remoteAddress?: string) =>
+      t.app.inject({ method: "POST", url: `/api/services/${bound.id}/sessions`, headers: admin.headers, payload, remoteAddress });
+    const v6 = await start({ durationSeconds: 60, sourceIp: "2001:db8::1" });
+    expect(v6.statusCode).toBe(400);
+    expect(v6.json()).toMatchObject({ error: { code: "validation_failed", message: expect.stringContaining("body.sourceIp") } });
+    const fromV6Client = await start({ durationSeconds: 60 }, "2001:db8::7");
+    expect(fromV6Client.statusCode).toBe(400);
+    expect(fromV6Client.json().error.message).toContain("2001:db8::7");
+    expect(await t.app.ctx.db.accessSession.count({ where: { serviceId: bound.id } })).toBe(0);
+
+    // The waitlist of a held door asks the same.
+    const held = await bindService(agentId, 18085);
+    expect((await t.app.inject({ method: "PATCH", url: `/api/services/${held.id}`, headers: admin.headers, payload: { exclusive: true } })).statusCode).toBe(200);
+    const holder = await createUser(t.app, { role: "admin" });
+    expect((await t.app.inject({ method: "POST", url: `/api/services/${held.id}/sessions`, headers: holder.headers, payload: { sourceIp: "198.51.100.20" } })).statusCode).toBe(201);
+    const joined = await t.app.inject({ method: "POST", url: `/api/services/${held.id}/waitlist`, headers: admin.headers, payload: { sourceIp: "2001:db8::1" } });
+    expect(joined.statusCode, joined.body).toBe(400);
+    expect(joined.json().error.message).toContain("body.sourceIp");
+    await a.next("rules", (m) => m.rules.length === 1);
+
+    // A dual-stack listener sees an IPv4 client as ::ffff:a.b.c.d: recorded as the IPv4 address.
+    const mapped = await start({ durationSeconds: 60 }, "::ffff:198.51.100.9");
+    expect(mapped.statusCode, mapped.body).toBe(201);
+    expect(mapped.json()).toMatchObject({ sourceIp: "198.51.100.9" });
+    expect((await a.next("rules", (m) => m.rules.length === 2)).rules.map((r) => r.sourceIp).sort()).toEqual(["198.51.100.20", "198.51.100.9"]);
+
+    // A service without a gateway takes any address; bound later, its IPv6 session is no rule.
+    const plain = await t.app.inject({
+      method: "POST",
+      url: "/api/services",
+      headers: admin.headers,
+      payload: { name: "Later bound", slug: unique("later"), kind: "tcp", maxDurationSeconds: 3600 },
+    });
+    const later = plain.json() as { id: string };
+    const before = await t.app.inject({ method: "POST", url: `/api/services/${later.id}/sessions`, headers: admin.headers, payload: { durationSeconds: 600, sourceIp: "2001:db8::2" } });
+    expect(before.statusCode).toBe(201);
+    const patched = await t.app.inject({
+      method: "PATCH",
+      url: `/api/services/${later.id}`,
+      headers: admin.headers,
+      payload: { gateway: { agentId, publicPort: 18084, lanHost: "10.9.0.2", lanPort: 80, protocol: "tcp" } },
+    });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect((await findDesiredRules(t.app.ctx, agentId)).map((r) => r.sourceIp).sort()).toEqual(["198.51.100.20", "198.51.100.9"]);
+  });
+
   it("reads an agent's desired rules in plain SQL: only holders who may still see the service", async () => {
     const db = t.app.ctx.db;
     const agent = await db.agent.create({ data: { name: unique("sql") } });
@@ -214,7 +264,8 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
       expiresAt: s.expiresAt?.toISOString(),
     });
     const member = await session(svc.id, inGroup.id, { expiresAt: at(300) });
-    const byAdmin = await session(svc.id, admin.id, { sourceIp: "2001:db8::9" });
+    const byAdmin = await session(svc.id, admin.id, { sourceIp: "198.51.100.10" });
+    await session(svc.id, admin.id, { sourceIp: "2001:db8::9" }); // no door admits IPv6
     const adminOnly = await session(adminsOnly.id, admin.id, { expiresAt: at(301) });
     await session(adminsOnly.id, inGroup.id); // a member, and the service has no groups
     await session(svc.id, outside.id); // not in the service's group

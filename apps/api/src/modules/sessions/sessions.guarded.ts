@@ -68,7 +68,7 @@ export async function fromBoardOr<F, T>(shown: Shown<F> | undefined, locked: Loa
 
 function serviceFacts(service: TService): ServiceFacts {
   const { id, slug, exclusive, requiresApproval, defaultDurationSeconds, maxDurationSeconds, groupIds } = service;
-  return { id, slug, exclusive, requiresApproval, defaultDurationSeconds, maxDurationSeconds, groupIds };
+  return { id, slug, exclusive, requiresApproval, defaultDurationSeconds, maxDurationSeconds, groupIds, gatewayAgentId: service.gateway?.agentId ?? null };
 }
 
 function sendGuard(sql: SqlRunner, service: ServiceFacts, holderId: string | null, session: TSession | null): void {

@@ -189,7 +189,7 @@ export async function holderMaySeeNow(sql: SqlRunner, userId: string, serviceId:
   return row !== undefined;
 }
 
-export type ServiceRules = Pick<Service, "id" | "slug" | "exclusive" | "requiresApproval" | "defaultDurationSeconds" | "maxDurationSeconds">;
+export type ServiceRules = Pick<Service, "id" | "slug" | "exclusive" | "requiresApproval" | "defaultDurationSeconds" | "maxDurationSeconds" | "gatewayAgentId">;
 
 /**
  * A service's rules for sessions and its groups (who may see it), with the service's row locked
@@ -205,7 +205,7 @@ export async function lockServiceRules(
 ): Promise<(ServiceRules & { groupIds: string[] }) | undefined> {
   const which = of === "service" ? "?" : `(SELECT "serviceId" FROM "AccessSession" WHERE "id" = ?)`;
   const rows = await sql.all<ServiceRules & { groupId: string | null }>(
-    `SELECT s."id", s."slug", s."exclusive", s."requiresApproval", s."defaultDurationSeconds", s."maxDurationSeconds", g."groupId"
+    `SELECT s."id", s."slug", s."exclusive", s."requiresApproval", s."defaultDurationSeconds", s."maxDurationSeconds", s."gatewayAgentId", g."groupId"
      FROM "Service" s LEFT JOIN "ServiceGroup" g ON g."serviceId" = s."id" WHERE s."id" = ${which}${forUpdate(ctx, "s")}`,
     [id],
   );

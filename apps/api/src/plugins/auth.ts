@@ -69,6 +69,9 @@ declare module "fastify" {
     scope?: TScope | "any";
     /** The route checks a bearer of its own (GET /metrics and POSTERN_METRICS_TOKEN): no login here. */
     ownBearer?: boolean;
+    /** Limited by limiters the route runs itself (shared with other routes), not a `rateLimit`
+     * config of its own: the API description lists 429 for it all the same. */
+    rateLimited?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;

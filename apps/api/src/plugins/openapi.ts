@@ -98,7 +98,8 @@ function transform(input: TransformInput): TransformOutput {
   const access = accessOf({ url, config: route.config });
   const source = (route.schema ?? {}) as JsonSchema;
   const hasInput = Boolean(source.body ?? source.querystring ?? source.params);
-  const rateLimited = Boolean((route.config as { rateLimit?: unknown } | undefined)?.rateLimit);
+  const config = route.config as { rateLimit?: unknown; rateLimited?: boolean } | undefined;
+  const rateLimited = Boolean(config?.rateLimit || config?.rateLimited);
   const response: Record<string, JsonSchema> = { ...(schema.response ?? {}) };
   if (websocket) {
     response["101"] ??= { description: "Switching Protocols: the websocket (JSON messages, see the README's protocol)" };

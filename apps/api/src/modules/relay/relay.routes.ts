@@ -17,25 +17,50 @@ import { actorOf, requirePrincipal } from "../../plugins/auth";
 import { presentMessage } from "./relay.presenter";
 import { enqueueMessage, findMessages, relayStatus } from "./relay.service";
 
-/** Messages per minute per token (or per user, for a login), in each API instance. */
+/** Messages per minute per token (or per login), in each API instance: the SPEC's per-token limit. */
 export const RELAY_RATE_LIMIT = 30;
+/** Messages per minute per user across all their personal tokens and logins: a member can mint
+ * relay:send tokens, and each would otherwise bring another 30. Service tokens, which only an
+ * admin creates, are limited per token alone. */
+export const RELAY_USER_RATE_LIMIT = 4 * RELAY_RATE_LIMIT;
 
-function rateKeyOf(request: FastifyRequest): string {
+function senderKeyOf(request: FastifyRequest): string {
   const p = request.principal;
   if (p?.token) return `relay:token:${p.token.id}`;
   return `relay:user:${p?.user?.id ?? request.ip}`;
 }
 
-const sendConfig = {
-  access: "user" as const,
-  scope: "relay:send" as const,
-  // Counted after authorisation (the auth plugin's onRequest hook, which runs before any
-  // route's own hooks), so a rejected token does not use up anyone's allowance.
-  rateLimit: { max: RELAY_RATE_LIMIT, timeWindow: "1 minute", hook: "preValidation" as const, keyGenerator: rateKeyOf },
-};
+function ownerKeyOf(request: FastifyRequest): string {
+  const p = request.principal;
+  return p?.user ? `relay:owner:${p.user.id}` : senderKeyOf(request);
+}
+
+const sendConfig = { access: "user" as const, scope: "relay:send" as const, rateLimited: true };
 
 export default async function relayRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // One pair of limiters for both sending routes (a route's own rateLimit config counts apart, so
+  // the two routes gave each token twice its allowance). Counted after authorisation (the auth
+  // plugin's onRequest hook runs before any route's own hooks), so a rejected token uses up
+  // nobody's allowance. Asked in turn here: the plugin's own handlers let one limiter run per
+  // request.
+  const limiters = [
+    { of: "this token", count: app.createRateLimit({ max: RELAY_RATE_LIMIT, timeWindow: "1 minute", keyGenerator: senderKeyOf }) },
+    { of: "your account", count: app.createRateLimit({ max: RELAY_USER_RATE_LIMIT, timeWindow: "1 minute", keyGenerator: ownerKeyOf }) },
+  ];
+  const limited = async (request: FastifyRequest) => {
+    for (const { of, count } of limiters) {
+      const counted = await count(request);
+      if (counted.isAllowed || !counted.isExceeded) continue;
+      const retryAfterSeconds = Math.max(1, counted.ttlInSeconds);
+      throw new AppError(
+        "rate_limited",
+        `too many messages from ${of} (at most ${counted.max} a minute); try again in ${retryAfterSeconds} seconds`,
+        { retryAfterSeconds },
+        { "retry-after": String(retryAfterSeconds) },
+      );
+    }
+  };
 
   async function send(request: FastifyRequest, body: TSendMessageBody, via: string) {
     const principal = requirePrincipal(request);
@@ -53,6 +78,7 @@ export default async function relayRoutes(app: FastifyInstance) {
     "/api/messages",
     {
       config: sendConfig,
+      preValidation: limited,
       bodyLimit: MESSAGE_BODY_LIMIT,
       schema: { body: ZSendMessageBody, response: { 202: ZMessageQueued } },
     },
@@ -64,6 +90,7 @@ export default async function relayRoutes(app: FastifyInstance) {
     "/api/placeMessage",
     {
       config: sendConfig,
+      preValidation: limited,
       bodyLimit: MESSAGE_BODY_LIMIT,
       schema: { body: ZPlaceMessageBody, response: { 202: ZMessageQueued } },
     },

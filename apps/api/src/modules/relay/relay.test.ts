@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ZErrorBody, ZMessagePage, ZMessageQueued, ZRelayStatus } from "@postern/contracts";
+import { ZCreatedToken, ZErrorBody, ZMessagePage, ZMessageQueued, ZRelayStatus } from "@postern/contracts";
 import { openDatabase, type Prisma } from "@postern/db";
 import serviceApp from "../../app";
 import { BODY_LIMIT } from "../../server";
@@ -13,6 +13,7 @@ import { watchEvents } from "../../../test/events";
 import { verifyAuditChain } from "../audit/audit.service";
 import { relaySettingsOf } from "./relay.settings";
 import { retryDelayMs } from "./relay.worker";
+import { RELAY_RATE_LIMIT, RELAY_USER_RATE_LIMIT } from "./relay.routes";
 import { findMessages, relayStatus } from "./relay.service";
 import { createApiToken } from "../tokens/tokens.service";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
@@ -303,6 +304,31 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(await t.app.ctx.db.message.count({ where: { tokenId: noisy.id } })).toBe(30);
     // Keyed by token: another token is unaffected.
     expect((await post(t.app, quiet.headers, { message: "all fine here" })).statusCode).toBe(202);
+  });
+
+  it("counts a token's messages on both sending routes together, and a member's over all their tokens", async () => {
+    const { t } = await setup();
+    const monitor = await serviceToken(t.app);
+    for (let i = 0; i < RELAY_RATE_LIMIT; i++) {
+      const url = i % 2 ? "/api/placeMessage" : "/api/messages";
+      expect((await post(t.app, monitor.headers, { message: `half and half ${i}` }, url)).statusCode).toBe(202);
+    }
+    expect((await post(t.app, monitor.headers, { message: "one too many" }, "/api/placeMessage")).statusCode).toBe(429);
+    expect((await post(t.app, monitor.headers, { message: "one too many" })).statusCode).toBe(429);
+
+    // A member minting tokens gets no more than their own allowance.
+    const member = await createUser(t.app);
+    const tokens: Record<string, string>[] = [];
+    for (let i = 0; i < RELAY_USER_RATE_LIMIT / RELAY_RATE_LIMIT + 1; i++) {
+      const res = await t.app.inject({ method: "POST", url: "/api/tokens", headers: member.headers, payload: { name: `m${i}`, scopes: ["relay:send"] } });
+      tokens.push({ authorization: `Bearer ${ZCreatedToken.parse(res.json()).token}` });
+    }
+    const answers: number[] = [];
+    for (const headers of tokens) {
+      for (let i = 0; i < RELAY_RATE_LIMIT; i++) answers.push((await post(t.app, headers, { message: `from a minted token ${i}` })).statusCode);
+    }
+    expect(answers.filter((c) => c === 202)).toHaveLength(RELAY_USER_RATE_LIMIT);
+    expect(answers.slice(RELAY_USER_RATE_LIMIT).every((c) => c === 429)).toBe(true);
   });
 
   it("rejects an oversized body (413) and a bad message (400 naming body.message)", async () => {

@@ -70,6 +70,25 @@ describe.each(providers)("live board stream on %s", (provider) => {
     ]);
   });
 
+  it("sends a snapshot, not a replay, to a client further behind than a replay goes", async () => {
+    bed.t.app.live.configure({ maxReplay: 3 });
+    try {
+      const service = await createService(bed.t.app);
+      const since = await lastLogSeq(bed.t.app.ctx);
+      for (let i = 0; i < 3; i += 1) await end(bed.admin, (await start(bed.admin, service.id)).id);
+      const behind = await open(bed.admin, since);
+      await behind.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "the snapshot");
+      expect(behind.events()).toEqual([]);
+      // Within reach, a replay.
+      const near = await open(bed.admin, (await lastLogSeq(bed.t.app.ctx)) - 2);
+      await near.waitFor((ms) => ms.some((m) => m.type === "ping"), "the replay's ping");
+      expect(snapshots(near)).toEqual([]);
+      expect(near.events()).toHaveLength(2);
+    } finally {
+      bed.t.app.live.configure({ maxReplay: 1000 });
+    }
+  });
+
   it("replays across a number lost to an append that rolled back", async () => {
     const service = await createService(bed.t.app);
     const s = await start(bed.admin, service.id);

@@ -43,6 +43,8 @@ export function parseConnectionsCsv(text: string): { rows: Row[]; skipped: TImpo
     if (rest.some((f) => f !== "")) return skipped.push({ line, reason: "expected at most two fields: main;sub" });
     if (!main) return skipped.push({ line, reason: "the main connection name is empty" });
     if (main.length > 128 || sub.length > 128) return skipped.push({ line, reason: "names are limited to 128 characters" });
+    // The service is named "main / sub": held to the limit a service's name has everywhere else.
+    if (sub && main.length + sub.length + 3 > 128) return skipped.push({ line, reason: "the service name (main / sub) is limited to 128 characters" });
     rows.push({ line, main, sub: sub || undefined });
   });
   return { rows, skipped };

@@ -203,6 +203,7 @@ describe.each(providers)("services on %s", (provider) => {
       "vpn main 1;vpn sub 1",
       existing.slug,
       "!!!",
+      `${"m".repeat(100)};${"s".repeat(30)}`,
     ].join("\n");
     const res = await t.app.inject({
       method: "POST",
@@ -225,6 +226,7 @@ describe.each(providers)("services on %s", (provider) => {
       { line: 9, reason: 'a service with slug "vpn-main-1-vpn-sub-1" already exists' },
       { line: 10, reason: `a service with slug "${existing.slug}" already exists` },
       { line: 11, reason: "the name has no letters or digits to make a slug from" },
+      { line: 12, reason: "the service name (main / sub) is limited to 128 characters" },
     ]);
     expect(await t.app.ctx.db.auditEvent.count({ where: { action: "service.created" } })).toBe(3);
   });

@@ -11,7 +11,7 @@ import { BODY_LIMIT } from "../../server";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import type { Forwarder } from "../tunnel/tunnel.manager";
-import { FREE_FAILURES } from "./login-throttle";
+import { FREE_FAILURES, pruneIdleThrottles } from "./login-throttle";
 
 const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 
@@ -165,6 +165,19 @@ describe.each(providers)("password guessing limits on %s", { timeout: 90_000 }, 
     expect((await attempt(t.app, 0, "alice", alice.password, ip)).statusCode).toBe(200);
     expect((await attempt(t.app, 1, "nobody", "guess", ip)).statusCode).toBe(401);
     expect((await attempt(t.app, 2, "alice", alice.password, ip)).statusCode).toBe(429);
+  });
+
+  it("prunes rows that hold nothing any more, and keeps counts and blocks that still matter", async () => {
+    const now = clock.now().getTime();
+    const ago = (ms: number) => new Date(now - ms);
+    const row = (key: string, updatedAt: Date, blockedUntil: Date | null) =>
+      t.app.ctx.db.loginThrottle.create({ data: { key, failures: 3, windowStartedAt: updatedAt, updatedAt, blockedUntil } });
+    await row("ip:idle", ago(2 * 3600_000), null);
+    await row("ip:idle-and-block-over", ago(2 * 3600_000), ago(3600_000));
+    await row("ip:recent", ago(60_000), null);
+    await row("ip:old-but-blocked", ago(2 * 3600_000), new Date(now + 60_000));
+    expect(await pruneIdleThrottles(t.app.ctx)).toBe(2);
+    expect((await t.app.ctx.db.loginThrottle.findMany({ orderBy: { key: "asc" } })).map((r) => r.key)).toEqual(["ip:old-but-blocked", "ip:recent"]);
   });
 
   it("is shared by API instances on the same database", async () => {

@@ -147,7 +147,27 @@ export class HeldAttempt {
  * (`user.login_throttled`); later ones during the same block are not, so a flood cannot grow the
  * audit trail.
  */
+/** A row idle this long holds nothing: its window, any block and any check in flight are over. */
+const IDLE_MS = THROTTLE_WINDOW_MS + LONGEST_BLOCK_MS + IN_FLIGHT_MS;
+/** Attempts between two prunings, in each process: a scan of the table (no index on the time) is
+ * nothing against that many argon2 checks. */
+const PRUNE_EVERY = 500;
+let attemptsSincePrune = 0;
+
+/** Deletes the rows that hold nothing any more (an address that failed once, weeks ago), so that
+ * guessing from ever-new addresses or at ever-new names does not grow the table without end. */
+export async function pruneIdleThrottles(ctx: DbContext): Promise<number> {
+  const idleSince = new Date(ctx.now().getTime() - IDLE_MS);
+  return ctx.sql.transaction((sql) =>
+    sql.run(`DELETE FROM "LoginThrottle" WHERE "updatedAt" < ? AND ("blockedUntil" IS NULL OR "blockedUntil" < ?)`, [idleSince, idleSince]),
+  );
+}
+
 export async function holdAttempt(ctx: DbContext, attempt: Attempt): Promise<HeldAttempt> {
+  if (++attemptsSincePrune >= PRUNE_EVERY) {
+    attemptsSincePrune = 0;
+    await pruneIdleThrottles(ctx);
+  }
   const keys = keysOf(attempt);
   const userKey = keys.find((k) => k.kind === "username")?.key;
   if (keys.length === 0) return new HeldAttempt(ctx, [], undefined);

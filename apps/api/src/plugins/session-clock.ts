@@ -8,7 +8,6 @@ import { LateStartSweeper } from "../modules/sessions/late-starts";
 declare module "fastify" {
   interface FastifyInstance {
     sessionClock: SessionClock;
-    lateStarts: LateStartSweeper;
   }
 }
 
@@ -21,7 +20,6 @@ export default fp(
     );
     app.decorate("sessionClock", clock);
     const sweeper = new LateStartSweeper(app.ctx, (err) => app.dbHealth.report("could not check access after a change", err));
-    app.decorate("lateStarts", sweeper);
     const unsubscribe = app.changes.subscribe((record) => {
       clock.notice(record.event);
       sweeper.notice(record.event);

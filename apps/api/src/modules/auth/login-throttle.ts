@@ -141,12 +141,6 @@ export class HeldAttempt {
   }
 }
 
-/**
- * Counts an attempt against its address and username before its password is checked, or refuses
- * it (429 with Retry-After) when either is blocked. The first refusal of each block is audited
- * (`user.login_throttled`); later ones during the same block are not, so a flood cannot grow the
- * audit trail.
- */
 /** A row idle this long holds nothing: its window, any block and any check in flight are over. */
 const IDLE_MS = THROTTLE_WINDOW_MS + LONGEST_BLOCK_MS + IN_FLIGHT_MS;
 /** Attempts between two prunings, in each process: a scan of the table (no index on the time) is
@@ -163,6 +157,12 @@ export async function pruneIdleThrottles(ctx: DbContext): Promise<number> {
   );
 }
 
+/**
+ * Counts an attempt against its address and username before its password is checked, or refuses
+ * it (429 with Retry-After) when either is blocked. The first refusal of each block is audited
+ * (`user.login_throttled`); later ones during the same block are not, so a flood cannot grow the
+ * audit trail.
+ */
 export async function holdAttempt(ctx: DbContext, attempt: Attempt): Promise<HeldAttempt> {
   if (++attemptsSincePrune >= PRUNE_EVERY) {
     attemptsSincePrune = 0;

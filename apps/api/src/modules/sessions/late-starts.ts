@@ -12,12 +12,11 @@
 // So each change that can take a right away is swept again after its commit, and each start
 // handed over within a while of such a change is checked. Starts far from any removal cost nothing.
 import type { TDomainEvent, TRevocationCause } from "@postern/contracts";
-import type { SqlValue } from "@postern/db";
+import type { SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import { OPEN_STATUS_LIST } from "./sessions.sql";
-import { holderMaySeeColumn, mayHolderSee } from "../services/services.visibility";
-import { revokeIfLost, revokeLost, type RevocationScope } from "./revocation";
+import { findLost, revokeIfLost, revokeLost, type RevocationScope } from "./revocation";
 
 /** How long after a change that took rights away starts are checked: far longer than a request
  * lives between reading its caller and committing. */
@@ -51,14 +50,14 @@ export class LateStartSweeper {
         if (event.changed.length > 0) this.sweep({ serviceIds: [event.service.id] }, "service_groups_changed");
         return;
       case "session.started":
-        if (Date.now() < this.checkStartsUntil) this.track(this.check(event.session.id));
+        if (Date.now() < this.checkStartsUntil) this.track(this.check(event.session));
         return;
       default:
         return;
     }
   }
 
-  /** Resolves once every sweep and check begun so far has ended (tests). */
+  /** Resolves once every sweep and check begun so far has ended (at shutdown, before the database closes). */
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
@@ -68,7 +67,7 @@ export class LateStartSweeper {
     this.track(
       (async () => {
         // A read first: almost always nothing was missed, and then nothing is written.
-        const lost = await this.lostSessions(scope === "every holder" ? "" : scopeSql(scope), scope === "every holder" ? [] : scopeParams(scope));
+        const lost = await this.ctx.sql.read(async (sql) => findLost(sql, scope === "every holder" ? { userIds: await openHolders(sql) } : scope));
         if (lost.length === 0) return;
         const userIds = [...new Set(lost.map((s) => s.userId))];
         await runSqlChange(this.ctx, SYSTEM, (sql, record) => revokeLost(this.ctx, sql, record, { userIds }, cause, null));
@@ -76,22 +75,9 @@ export class LateStartSweeper {
     );
   }
 
-  private async check(sessionId: string): Promise<void> {
-    const lost = await this.lostSessions(`s."id" = ?`, [sessionId]);
-    if (lost.length > 0) await revokeIfLost(this.ctx, SYSTEM, sessionId, "active");
-  }
-
-  /** Open sessions matching `where` whose holder may no longer see the service, as committed. */
-  private lostSessions(where: string, params: SqlValue[]): Promise<{ id: string; userId: string }[]> {
-    return this.ctx.sql.read(async (sql) => {
-      const rows = await sql.all<{ id: string; userId: string; maySee: number }>(
-        `SELECT s."id", s."userId", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
-         FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-         WHERE s."status" IN ${OPEN_STATUS_LIST}${where ? ` AND ${where}` : ""}`,
-        params,
-      );
-      return rows.filter((r) => !mayHolderSee(r.maySee));
-    });
+  private async check(session: { id: string; userId: string }): Promise<void> {
+    const lost = await this.ctx.sql.read((sql) => findLost(sql, { userIds: [session.userId] }));
+    if (lost.some((s) => s.id === session.id)) await revokeIfLost(this.ctx, SYSTEM, session.id, "active");
   }
 
   private track(work: Promise<unknown>): void {
@@ -100,15 +86,8 @@ export class LateStartSweeper {
   }
 }
 
-const list = (ids: string[]) => ids.map(() => "?").join(", ");
-
-function scopeSql(scope: RevocationScope): string {
-  const either = [];
-  if (scope.userIds?.length) either.push(`s."userId" IN (${list(scope.userIds)})`);
-  if (scope.serviceIds?.length) either.push(`s."serviceId" IN (${list(scope.serviceIds)})`);
-  return either.length > 0 ? `(${either.join(" OR ")})` : "1 = 0";
-}
-
-function scopeParams(scope: RevocationScope): SqlValue[] {
-  return [...(scope.userIds ?? []), ...(scope.serviceIds ?? [])];
+/** Whoever holds an open session: those a deleted group's members may be among. */
+async function openHolders(sql: SqlRunner): Promise<string[]> {
+  const rows = await sql.all<{ userId: string }>(`SELECT DISTINCT "userId" FROM "AccessSession" WHERE "status" IN ${OPEN_STATUS_LIST}`);
+  return rows.map((r) => r.userId);
 }

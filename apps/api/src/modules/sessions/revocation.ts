@@ -47,25 +47,7 @@ export async function revokeLost(
   cause: TRevocationCause,
   actor: Actor | null,
 ): Promise<SessionRow[]> {
-  const either: string[] = [];
-  const params: SqlValue[] = [];
-  const among = (column: string, ids: string[] | undefined) => {
-    if (!ids?.length) return;
-    either.push(`s."${column}" IN (${ids.map(() => "?").join(", ")})`);
-    params.push(...ids);
-  };
-  among("userId", scope.userIds);
-  among("serviceId", scope.serviceIds);
-  if (either.length === 0) return [];
-  // In id order, as every revocation locks them (`lockSessions`): two that meet (a group deleted
-  // while one of its members is disabled) wait for each other instead of deadlocking.
-  const open = await sql.all<{ id: string; maySee: number }>(
-    `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
-     FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-     WHERE s."status" IN ${OPEN_STATUS_LIST} AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
-    params,
-  );
-  const lost = open.filter(({ maySee }) => scope.all || !mayHolderSee(maySee)).map(({ id }) => id);
+  const lost = (await findLost(sql, scope)).map(({ id }) => id);
   const now = ctx.now();
   const endedById = actorUserId(actor);
   const endedBy = endedById && actor ? { id: endedById, username: actor.username } : null;
@@ -84,6 +66,33 @@ export async function revokeLost(
     }
   }
   return ended;
+}
+
+/**
+ * The open sessions in `scope` whose holder may no longer see the service (every open one with
+ * `all`), in id order, as `sql` sees the database: read inside a revocation's transaction, or
+ * from committed state to learn whether one is due (late-starts.ts).
+ */
+export async function findLost(sql: SqlRunner, scope: RevocationScope): Promise<{ id: string; userId: string }[]> {
+  const either: string[] = [];
+  const params: SqlValue[] = [];
+  const among = (column: string, ids: string[] | undefined) => {
+    if (!ids?.length) return;
+    either.push(`s."${column}" IN (${ids.map(() => "?").join(", ")})`);
+    params.push(...ids);
+  };
+  among("userId", scope.userIds);
+  among("serviceId", scope.serviceIds);
+  if (either.length === 0) return [];
+  // In id order, as every revocation locks them (`lockSessions`): two that meet (a group deleted
+  // while one of its members is disabled) wait for each other instead of deadlocking.
+  const open = await sql.all<{ id: string; userId: string; maySee: number }>(
+    `SELECT s."id", s."userId", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
+     FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
+     WHERE s."status" IN ${OPEN_STATUS_LIST} AND (${either.join(" OR ")}) ORDER BY s."id" ASC`,
+    params,
+  );
+  return open.filter(({ maySee }) => scope.all || !mayHolderSee(maySee)).map(({ id, userId }) => ({ id, userId }));
 }
 
 /**

@@ -14,7 +14,7 @@ import { presentSession, type SessionRow } from "./sessions.presenter";
 import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, endPassed, type BookingLimits, type Occupant } from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
-import { doorAddressProblem, sessionAddress } from "./door-address";
+import { doorAddress } from "./door-address";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
 import type { BoardView } from "../board/board.cache";
 
@@ -131,9 +131,7 @@ async function start(
     const facts = await load(sql);
     if (!facts || !canSeeService(caller.viewer, facts.service.groupIds)) throw notFound("service");
     const { service } = facts;
-    const sourceIp = sessionAddress(body.sourceIp ?? caller.origin.sourceIp);
-    const unreachable = doorAddressProblem(service.gatewayAgentId, sourceIp, body.sourceIp !== undefined);
-    if (unreachable) throw unreachable;
+    const sourceIp = doorAddress(service.gatewayAgentId, body.sourceIp, caller.origin.sourceIp);
     const { now, durationSeconds, startsAt, span } = requestedWindow(ctx, service, body, limits);
     const mine = await withoutDue(ctx, sql, record, facts.mine, now);
     const clash = ownConflict(ctx, mine, span);

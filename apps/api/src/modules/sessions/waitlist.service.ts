@@ -14,7 +14,7 @@ import { presentSession, type SessionRow } from "./sessions.presenter";
 import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, closeDueSessions, closingDue, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
-import { doorAddressProblem, sessionAddress } from "./door-address";
+import { doorAddress } from "./door-address";
 import { servicesFreeForLine } from "./session-clock.sql";
 import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine } from "./waitlist.sql";
 
@@ -38,9 +38,7 @@ export async function joinWaitlist(
     }
     const durationSeconds = body.durationSeconds ?? service.defaultDurationSeconds;
     checkDuration(durationSeconds, service, limits, "body.durationSeconds");
-    const sourceIp = sessionAddress(body.sourceIp ?? caller.origin.sourceIp);
-    const unreachable = doorAddressProblem(service.gatewayAgentId, sourceIp, body.sourceIp !== undefined);
-    if (unreachable) throw unreachable;
+    const sourceIp = doorAddress(service.gatewayAgentId, body.sourceIp, caller.origin.sourceIp);
     const now = ctx.now();
     const user = caller.viewer.user;
     const mine = ownConflict(ctx, await ownOpenSessions(sql, user.id, serviceId), [now, after(now, durationSeconds)]);

@@ -11,7 +11,8 @@ import { BODY_LIMIT } from "../../server";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import type { Forwarder } from "../tunnel/tunnel.manager";
-import { FREE_FAILURES, pruneIdleThrottles } from "./login-throttle";
+import { AppError } from "../../errors";
+import { blockFor, FREE_FAILURES, HeldAttempt, holdAttempt, pruneIdleThrottles } from "./login-throttle";
 
 const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 
@@ -165,6 +166,29 @@ describe.each(providers)("password guessing limits on %s", { timeout: 90_000 }, 
     expect((await attempt(t.app, 0, "alice", alice.password, ip)).statusCode).toBe(200);
     expect((await attempt(t.app, 1, "nobody", "guess", ip)).statusCode).toBe(401);
     expect((await attempt(t.app, 2, "alice", alice.password, ip)).statusCode).toBe(429);
+  });
+
+  it("an attempt that gives up waiting on a check in flight is told the block's length, and the block is audited once", async () => {
+    // A block set by an attempt whose check has not ended (a stalled process, a starved CPU).
+    const ip = "198.19.4.1";
+    const key = `ip:${ip}`;
+    const now = clock.now();
+    const inFlightUntil = new Date(now.getTime() + blockFor(1) + 30_000);
+    await t.app.ctx.db.loginThrottle.create({
+      data: { key, failures: FREE_FAILURES.ip + 1, windowStartedAt: now, updatedAt: now, blockedUntil: inFlightUntil, blockInFlight: true },
+    });
+    const refusal = (await holdAttempt(t.app.ctx, { ip }).catch((e: unknown) => e)) as AppError;
+    expect(refusal).toBeInstanceOf(AppError);
+    expect(refusal.details).toMatchObject({ retryAfterSeconds: blockFor(1) / 1000, blockedBy: ["ip"] });
+    expect(await throttled()).toHaveLength(1);
+
+    // The check in flight fails: its block now runs from the failure, and is the same block.
+    const held = new HeldAttempt(t.app.ctx, [{ key, windowStartedAt: now, blockedUntil: inFlightUntil, blockMs: blockFor(1) }], undefined);
+    await t.app.ctx.sql.transaction((sql) => held.failed(sql));
+    const row = await t.app.ctx.db.loginThrottle.findUniqueOrThrow({ where: { key } });
+    expect(row).toMatchObject({ blockInFlight: false, blockedUntil: row.reportedUntil });
+    expect((await attempt(t.app, 0, "alice", alice.password, ip)).statusCode).toBe(429);
+    expect(await throttled()).toHaveLength(1);
   });
 
   it("prunes rows that hold nothing any more, and keeps counts and blocks that still matter", async () => {

@@ -104,11 +104,15 @@ export class HeldAttempt {
   async failed(sql: SqlRunner): Promise<void> {
     for (const c of this.counted) {
       if (!c.blockedUntil) continue;
-      await sql.run(`UPDATE "LoginThrottle" SET "blockInFlight" = FALSE, "blockedUntil" = ? WHERE "key" = ? AND "blockedUntil" = ?`, [
-        new Date(this.ctx.now().getTime() + c.blockMs),
-        c.key,
-        c.blockedUntil,
-      ]);
+      const blockedUntil = new Date(this.ctx.now().getTime() + c.blockMs);
+      // A refusal already audited while the block was in flight stays the block's one audit: the
+      // block keeps its identity when its end moves ("reportedUntil" marks what was reported).
+      await sql.run(
+        `UPDATE "LoginThrottle" SET "blockInFlight" = FALSE, "blockedUntil" = ?,
+           "reportedUntil" = CASE WHEN "reportedUntil" = "blockedUntil" THEN ? ELSE "reportedUntil" END
+         WHERE "key" = ? AND "blockedUntil" = ?`,
+        [blockedUntil, blockedUntil, c.key, c.blockedUntil],
+      );
     }
   }
 
@@ -243,8 +247,12 @@ async function refuse(
   rows: Row[],
   now: Date,
 ): Promise<AppError> {
-  // A block still waiting on a check says "soon": its end is not known yet.
-  const until = Math.max(...rows.map((r) => (r.blockInFlight ? now.getTime() : r.blockedUntil!.getTime())));
+  // A block still waiting on a check (an attempt that gave up waiting for it) has no end yet; it
+  // gets the length it will have if that check fails now, as a guess's check usually does.
+  const kindOf = (row: Row) => keys.find((k) => k.key === row.key)!.kind;
+  const endOf = (row: Row) =>
+    row.blockInFlight ? now.getTime() + blockFor(row.failures - FREE_FAILURES[kindOf(row)]) : row.blockedUntil!.getTime();
+  const until = Math.max(...rows.map(endOf));
   const retryAfterSeconds = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
   const blockedBy = keys.filter((k) => rows.some((r) => r.key === k.key)).map((k) => k.kind);
   let first = false;

@@ -3,8 +3,8 @@
 import { timingSafeEqual } from "node:crypto";
 import type { TScope } from "@postern/contracts";
 import type { ApiToken, Tx } from "@postern/db";
-import { badField, forbidden, notFound } from "../../errors";
-import type { DbContext } from "../../lib/db-context";
+import { badField, forbidden, notFound, unauthorized } from "../../errors";
+import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import type { UserWithGroups } from "../users/users.presenter";
 import { loadToken } from "../auth/principal-loads";
@@ -69,6 +69,7 @@ export async function createApiToken(
   if (input.expiresAt && input.expiresAt <= ctx.now()) throw badField("body.expiresAt", "must be in the future");
   const { token, prefix, secretHash } = generateToken();
   const row = await runChange(ctx, origin, async (tx, record) => {
+    if (input.mintedById) await assertMakerStillGood(ctx, tx, input.mintedById);
     const created = await tx.apiToken.create({
       data: {
         name: input.name,
@@ -84,6 +85,20 @@ export async function createApiToken(
     return created;
   });
   return { row, token };
+}
+
+/**
+ * The maker was good when its request was let in; its revocation may have committed since (on
+ * another instance, or before this instance heard of it), and that revocation's sweep of what it
+ * made has then run without this token. Held and read again here, the maker is either revoked
+ * already (refused) or revoked after this commits (and the sweep finds this token).
+ */
+async function assertMakerStillGood(ctx: DbContext, tx: Tx, makerId: string): Promise<void> {
+  await lockRow(ctx, tx, "ApiToken", makerId);
+  const maker = await tx.apiToken.findUnique({ where: { id: makerId }, select: { revokedAt: true, expiresAt: true } });
+  if (!maker || maker.revokedAt || (maker.expiresAt && maker.expiresAt <= ctx.now())) {
+    throw unauthorized("this API token has been revoked or has expired");
+  }
 }
 
 export async function revokeApiToken(ctx: DbContext, origin: Origin, id: string, asAdmin: boolean): Promise<ApiToken> {

@@ -143,6 +143,47 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(fromForever.statusCode).toBe(403);
   });
 
+  it("a token revoked while its request was under way creates nothing", async () => {
+    const maker = await mintToken(t.app, admin, ["admin", "sessions:read"]);
+    const asMaker = { authorization: `Bearer ${maker.token}` };
+    expect((await t.app.inject({ url: "/api/me", headers: asMaker })).statusCode).toBe(200);
+    // The revocation commits after the request was let in and before its transaction: here the
+    // row is changed behind the instance's back, so it still admits the maker from memory, as an
+    // instance does until it hears of a revocation made on another.
+    await t.app.ctx.db.apiToken.update({ where: { id: maker.id }, data: { revokedAt: clock.now() } });
+    const minted = await t.app.inject({ method: "POST", url: "/api/tokens", headers: asMaker, payload: { name: "child", scopes: ["sessions:read"] } });
+    expect(minted.statusCode).toBe(401);
+    expect(ZErrorBody.parse(minted.json()).error.message).toContain("revoked");
+    expect(await t.app.ctx.db.apiToken.count()).toBe(1);
+  });
+
+  it("an admin's API token manages users but grants no password, admin rights or enabled account", async () => {
+    const adminToken = await mintToken(t.app, admin, ["admin"]);
+    const asToken = { authorization: `Bearer ${adminToken.token}` };
+    const before = await t.app.ctx.db.user.findMany({ orderBy: { id: "asc" } });
+    const refused = [
+      { method: "POST" as const, url: "/api/users", payload: { username: "mallory", password: "mallory-password" }, field: "password" },
+      { method: "POST" as const, url: "/api/users", payload: { username: "mallory", role: "admin" }, field: "role" },
+      { method: "PATCH" as const, url: `/api/users/${admin.id}`, payload: { password: "taken-over-1" }, field: "password" },
+      { method: "PATCH" as const, url: `/api/users/${member.id}`, payload: { role: "admin" }, field: "role" },
+      { method: "PATCH" as const, url: `/api/users/${member.id}`, payload: { disabled: false }, field: "disabled" },
+    ];
+    for (const { field, ...route } of refused) {
+      const res = await t.app.inject({ ...route, headers: asToken });
+      expect(res.statusCode, `${route.method} ${route.url} ${JSON.stringify(route.payload)}`).toBe(403);
+      expect(ZErrorBody.parse(res.json()).error.message).toContain(`body.${field}`);
+    }
+    expect(await t.app.ctx.db.user.findMany({ orderBy: { id: "asc" } })).toEqual(before);
+    // What grants nothing lasting is the token's to do.
+    const created = await t.app.inject({ method: "POST", url: "/api/users", headers: asToken, payload: { username: "oidc-only" } });
+    expect(created.statusCode).toBe(201);
+    const disabled = await t.app.inject({ method: "PATCH", url: `/api/users/${member.id}`, headers: asToken, payload: { disabled: true } });
+    expect(disabled.statusCode).toBe(200);
+    // Signed in, the admin grants all of it.
+    const enabled = await t.app.inject({ method: "PATCH", url: `/api/users/${member.id}`, headers: admin.headers, payload: { disabled: false, role: "admin" } });
+    expect(enabled.statusCode).toBe(200);
+  });
+
   it("accepts a token as Authorization: Bearer and as x-access-tokens, and records its last use", async () => {
     const created = await mintToken(t.app, member, ["sessions:read"]);
     const viaBearer = await t.app.inject({ url: "/api/test", headers: { authorization: `Bearer ${created.token}` }, remoteAddress: "198.51.100.7" });

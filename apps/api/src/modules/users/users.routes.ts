@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -12,11 +12,26 @@ import {
   ZUpdateUserBody,
   ZUser,
 } from "@postern/contracts";
+import { forbidden, type AppError } from "../../errors";
 import { originOf } from "../../lib/caller";
+import { requirePrincipal } from "../../plugins/auth";
 import { createGroup, deleteGroup, renameGroup, setGroupMember } from "./groups.service";
 import { presentGroup, presentUser } from "./users.presenter";
 import { createUser, deleteUser, updateUser } from "./users.service";
 import { listGroups, listUsers } from "./users.sql";
+
+/**
+ * An API token with the admin scope manages users, but grants nothing that would outlive it: a
+ * password, admin rights or a disabled account enabled again are each a way in that a leaked
+ * token's revocation would not close. An admin signed in grants them.
+ */
+function grantRefusal(request: FastifyRequest, body: { password?: string; role?: string; disabled?: boolean }): AppError | undefined {
+  if (!requirePrincipal(request).scopes) return undefined;
+  const field = body.password !== undefined ? "password" : body.role === "admin" ? "role" : body.disabled === false ? "disabled" : undefined;
+  if (!field) return undefined;
+  const what = { password: "set a password", role: "make an admin", disabled: "enable a user" }[field];
+  return forbidden(`body.${field}: an API token cannot ${what}; an admin signed in can`);
+}
 
 export default async function usersRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -26,14 +41,20 @@ export default async function usersRoutes(app: FastifyInstance) {
     (await listUsers(app.ctx)).map(presentUser),
   );
 
-  r.post("/api/users", { config: admin, schema: { body: ZCreateUserBody, response: { 201: ZUser } } }, async (request, reply) =>
-    reply.code(201).send(presentUser(await createUser(app.ctx, originOf(request), request.body))),
-  );
+  r.post("/api/users", { config: admin, schema: { body: ZCreateUserBody, response: { 201: ZUser } } }, async (request, reply) => {
+    const refusal = grantRefusal(request, request.body);
+    if (refusal) throw refusal;
+    return reply.code(201).send(presentUser(await createUser(app.ctx, originOf(request), request.body)));
+  });
 
   r.patch(
     "/api/users/:id",
     { config: admin, schema: { params: ZIdParams, body: ZUpdateUserBody, response: { 200: ZUser } } },
-    async (request) => presentUser(await updateUser(app.ctx, originOf(request), request.params.id, request.body)),
+    async (request) => {
+      const refusal = grantRefusal(request, request.body);
+      if (refusal) throw refusal;
+      return presentUser(await updateUser(app.ctx, originOf(request), request.params.id, request.body));
+    },
   );
 
   r.delete("/api/users/:id", { config: admin, schema: { params: ZIdParams, querystring: ZDeleteUserQuery } }, async (request, reply) => {

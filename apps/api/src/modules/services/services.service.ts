@@ -93,6 +93,9 @@ export async function updateService(
   input: TUpdateServiceBody,
 ): Promise<ServiceRow> {
   return runChange(ctx, origin, async (tx, record) => {
+    // Held first, as a deletion and a start hold it: two replacements of the groups at once would
+    // otherwise merge into a set neither admin chose.
+    await lockRow(ctx, tx, "Service", id);
     const before = await tx.service.findUnique({ where: { id }, include: { groups: true } });
     if (!before) throw notFound("service");
     const previousGroupIds = before.groups.map((g) => g.groupId);

@@ -79,6 +79,20 @@ export async function revokeTokensOf(
   return doomed.length;
 }
 
+/** Held by every change that may take an enabled admin away, from its start: two admins demoting
+ * (or disabling, or deleting) each other at once would each count the other and leave none.
+ * PostgreSQL only; SQLite runs one writer at a time. */
+const ADMIN_COUNT_LOCK_KEY = 7307002;
+async function holdAdminCount(ctx: DbContext, tx: Tx): Promise<void> {
+  if (ctx.provider === "postgres") await tx.$queryRawUnsafe(`SELECT 1 AS "locked" FROM (SELECT pg_advisory_xact_lock(${ADMIN_COUNT_LOCK_KEY})) AS l`);
+}
+
+/** Two changes of one user wait for each other (PostgreSQL), or two replacements of the user's
+ * groups would merge. NO KEY: a session or login being made for the user does not wait. */
+async function holdUser(ctx: DbContext, tx: Tx, id: string): Promise<void> {
+  if (ctx.provider === "postgres") await tx.$queryRawUnsafe(`SELECT 1 AS "held" FROM "User" WHERE "id" = $1 FOR NO KEY UPDATE`, id);
+}
+
 /** Refuses a change that would leave nobody able to administer Postern. */
 async function assertAnotherAdmin(tx: Tx, userId: string, field: string): Promise<void> {
   const others = await tx.user.count({ where: { role: "admin", disabled: false, id: { not: userId } } });
@@ -96,6 +110,8 @@ export async function updateUser(
 ): Promise<UserWithGroups> {
   const passwordHash = input.password ? await hashPassword(input.password) : undefined;
   return runChange(ctx, origin, async (tx, record) => {
+    if (input.role === "member" || input.disabled === true) await holdAdminCount(ctx, tx);
+    await holdUser(ctx, tx, id);
     const before = await tx.user.findUnique({ where: { id }, include: userInclude });
     if (!before) throw notFound("user");
     const demoting = before.role === "admin" && input.role === "member";
@@ -147,6 +163,7 @@ export async function updateUser(
 /** Deletes a user: their open sessions are revoked (and audited) first, then every row of theirs goes. */
 export async function deleteUser(ctx: DbContext, origin: Origin, id: string, reason?: string): Promise<void> {
   await runChange(ctx, origin, async (tx, record) => {
+    await holdAdminCount(ctx, tx);
     const user = await tx.user.findUnique({ where: { id } });
     if (!user) throw notFound("user");
     if (origin.actor?.id === id) throw new AppError("conflict", "you cannot delete yourself");

@@ -104,6 +104,9 @@ describe("configuration precedence", () => {
     });
     expect(trustProxyOf(config)).toEqual(["10.0.0.0/8", "127.0.0.1"]);
     expect(trustProxyOf(loadConfig({ POSTERN_TRUST_PROXY: "true" }, "/dev/null"))).toBe(true);
+    // YAML reads these as a boolean and a number.
+    expect(trustProxyOf(loadConfig({}, yamlFile("postern_trust_proxy: true\n")))).toBe(true);
+    expect(typeof trustProxyOf(loadConfig({}, yamlFile("postern_trust_proxy: 1\n")))).toBe("function");
     const hops = trustProxyOf(loadConfig({ POSTERN_TRUST_PROXY: "1" }, "/dev/null"));
     expect(typeof hops === "function" && [hops("203.0.113.1", 0), hops("203.0.113.1", 1)]).toEqual([true, false]);
   });
@@ -114,12 +117,16 @@ describe("configuration errors", () => {
     ["PORT", { PORT: "eighty" }, 'PORT="eighty": expected a port number from 0 to 65535'],
     ["PORT range", { PORT: "70000" }, 'PORT="70000": expected a port number from 0 to 65535'],
     ["DATABASE_URL", { DATABASE_URL: "mysql://db/postern" }, 'DATABASE_URL="mysql://db/postern": expected a file: URL (SQLite) or a postgres:// URL'],
+    ["DATABASE_URL password", { DATABASE_URL: "mysql://postern:hun:t/er2@db/postern" }, 'DATABASE_URL="mysql://postern:***@db/postern": expected a file: URL'],
     ["POSTERN_SECRET", { POSTERN_SECRET: "short" }, "POSTERN_SECRET=(hidden): expected at least 32 characters"],
     ["POSTERN_PUBLIC_URL", { POSTERN_PUBLIC_URL: "access.example.com" }, 'POSTERN_PUBLIC_URL="access.example.com": expected an http:// or https:// URL'],
     ["POSTERN_PUBLIC_URL scheme", { POSTERN_PUBLIC_URL: "ftp://example.com" }, 'POSTERN_PUBLIC_URL="ftp://example.com": expected an http:// or https:// URL'],
     ["POSTERN_TRUST_PROXY", { POSTERN_TRUST_PROXY: "10.0.0.0/33" }, 'POSTERN_TRUST_PROXY="10.0.0.0/33": expected true, false, a hop count, or a comma-separated list'],
     ["POSTERN_TRUST_PROXY name", { POSTERN_TRUST_PROXY: "nginx" }, 'POSTERN_TRUST_PROXY="nginx": expected true, false, a hop count'],
-    ["POSTERN_MIN_SESSION_SECONDS", { POSTERN_MIN_SESSION_SECONDS: "0" }, 'POSTERN_MIN_SESSION_SECONDS="0": expected a whole number of seconds, at least 1'],
+    ["POSTERN_MIN_SESSION_SECONDS", { POSTERN_MIN_SESSION_SECONDS: "0" }, 'POSTERN_MIN_SESSION_SECONDS="0": expected a whole number of seconds from 1 to 86400'],
+    ["POSTERN_MIN_SESSION_SECONDS above a day", { POSTERN_MIN_SESSION_SECONDS: "90000" }, 'POSTERN_MIN_SESSION_SECONDS="90000": expected a whole number of seconds from 1'],
+    ["PORT of spaces", { PORT: "  " }, 'PORT="  ": expected a port number'],
+    ["PORT in hex", { PORT: "0x1F90" }, 'PORT="0x1F90": expected a port number'],
     ["POSTERN_LOG_LEVEL", { POSTERN_LOG_LEVEL: "loud" }, 'POSTERN_LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent'],
     ["SMTP_URL", { SMTP_URL: "http://u:p@mail.example.com" }, "SMTP_URL=(hidden): an smtp:// or smtps:// URL"],
     ["POSTERN_MAIL_FROM", { POSTERN_MAIL_FROM: "Postern" }, 'POSTERN_MAIL_FROM="Postern": an address'],

@@ -10,7 +10,12 @@ const ZBool = z
   .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
   .transform((v) => v === true || v === "true" || v === "1" || v === "yes");
 
-const ZPort = z.coerce.number().int().min(0).max(65535);
+/** A whole number: from YAML as a number, from the environment as digits only (`Number(" ")` is 0
+ * and `Number("0x1F90")` is 8080, which a coercion would have taken silently). */
+const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().min(min).max(max));
+
+const ZPort = whole(0, 65535);
 
 /** What `POSTERN_TRUST_PROXY` accepts: true/false, a hop count, or addresses, CIDRs and proxy-addr's names. */
 function isTrustProxy(value: string): boolean {
@@ -55,18 +60,20 @@ const ZConfig = z.object({
     // Without the trailing slash, `${publicUrl}/api/…` never doubles it.
     .transform((u) => u.replace(/\/+$/, ""))
     .optional(),
-  trustProxy: z.string().refine(isTrustProxy).optional(),
-  minSessionSeconds: z.coerce.number().int().min(1).default(60),
+  // YAML reads `true` and `1` as a boolean and a number.
+  trustProxy: z.union([z.string(), z.boolean(), z.number()]).transform(String).refine(isTrustProxy).optional(),
+  /** A day at most: a longer minimum would refuse every start on most services. */
+  minSessionSeconds: whole(1, 86_400).default(60),
   /** How far ahead a session may be booked (its startsAt). */
-  maxBookingDays: z.coerce.number().int().min(1).max(3650).default(30),
+  maxBookingDays: whole(1, 3650).default(30),
   /** Open sessions (booked, pending, active…) one user may have on one service at once. */
-  maxBookingsPerService: z.coerce.number().int().min(1).max(1000).default(3),
+  maxBookingsPerService: whole(1, 1000).default(3),
   /** Open live streams (/api/live) per user or API token; the next is refused. */
-  maxLiveConnections: z.coerce.number().int().min(1).max(10000).default(20),
+  maxLiveConnections: whole(1, 10000).default(20),
   /** When set, GET /metrics needs `Authorization: Bearer <it>`. */
   metricsToken: z.string().min(16, "at least 16 characters").optional(),
   /** How long the first in line on a waitlist has to accept a freed service. */
-  waitlistOfferSeconds: z.coerce.number().int().min(1).default(120),
+  waitlistOfferSeconds: whole(1).default(120),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** SQLite: `full` syncs the disk at every commit (power-cut safe, slower); `normal` at checkpoints. */
   sqliteSync: z.enum(["full", "normal"]).default("normal"),
@@ -138,7 +145,7 @@ const expectations: Partial<Record<keyof RawConfig, string>> = {
   secret: "at least 32 characters",
   publicUrl: "an http:// or https:// URL, e.g. https://access.example.com",
   trustProxy: "true, false, a hop count, or a comma-separated list of addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)",
-  minSessionSeconds: "a whole number of seconds, at least 1",
+  minSessionSeconds: "a whole number of seconds from 1 to 86400",
   maxBookingDays: "a whole number of days from 1 to 3650",
   maxBookingsPerService: "a whole number from 1 to 1000",
   maxLiveConnections: "a whole number from 1 to 10000",
@@ -192,6 +199,12 @@ function nameOf(pathParts: PropertyKey[], oidc: Source[]): string {
   }
   const env = Object.entries(envKeys).find(([, k]) => k === key)?.[0];
   return env ?? String(key);
+}
+
+/** A URL's password is not printed, even in a value that is wrong otherwise (a DATABASE_URL of the
+ * wrong scheme, quotes kept by an env file): the error goes to logs and terminals. */
+function withoutUrlPassword(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/(:\/\/[^:@/]*):.*@/, "$1:***@") : value;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
@@ -251,8 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       const envName = nameOf(issue.path, oidc);
       const name = inFile && issue.path.length === 1 ? `${envName.toLowerCase()} (in ${filePath})` : envName;
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
-      const secret = /SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/.test(envName);
-      const shown = value === undefined ? "(missing)" : secret ? "(hidden)" : JSON.stringify(value);
+      const secret = /SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/i.test(envName);
+      const shown = value === undefined ? "(missing)" : secret ? "(hidden)" : JSON.stringify(withoutUrlPassword(value));
       const explained = issue.code === "custom" && (issue.params as { explained?: boolean } | undefined)?.explained;
       const expected = !explained && issue.path.length === 1 ? expectations[key as keyof RawConfig] : undefined;
       return `${name}=${shown}: ${expected ? `expected ${expected}` : issue.message}`;

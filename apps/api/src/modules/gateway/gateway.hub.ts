@@ -5,6 +5,7 @@
 // the database and pushed only when it differs from what was last sent.
 import type { TGatewayRule, TServerToAgentMessage } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
+import { doorCount } from "./gateway.presenter";
 import { findDesiredRules } from "./gateway.service";
 
 export const POLL_MS = 2000;
@@ -52,7 +53,7 @@ export class AgentHub {
     this.links.delete(link);
   }
 
-  /** How many rules were last sent to this connection. */
+  /** How many doors the rules last sent to this connection make. */
   desiredCount(link: AgentLink): number {
     return this.links.get(link)?.desired ?? 0;
   }
@@ -96,7 +97,7 @@ export class AgentHub {
     if (key === state.lastSent) return;
     state.lastSent = key;
     state.version += 1;
-    state.desired = rules.length;
+    state.desired = doorCount(rules);
     state.link.send({ type: "rules", version: state.version, rules, now: this.ctx.now().toISOString() });
   }
 }

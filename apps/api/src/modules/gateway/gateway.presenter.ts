@@ -65,17 +65,24 @@ export function presentRule(s: RuleRow): TGatewayRule | null {
   };
 }
 
+/** The doors a set of rules makes: the agent merges the rules of one address on one port (two
+ * teammates behind one office NAT holding one service) into one, and reports doors. */
+export function doorCount(rules: TGatewayRule[]): number {
+  return new Set(rules.map((r) => `${r.protocol} ${r.sourceIp} ${r.publicPort}`)).size;
+}
+
 export function presentAgent(a: AgentRow, rules: TGatewayRule[], now: Date): TAgent {
   const online = isAgentOnline(a, now);
+  const doors = doorCount(rules);
   return {
     id: a.id,
     name: a.name,
     online,
     lastSeenAt: a.lastSeenAt?.toISOString(),
     createdAt: a.createdAt.toISOString(),
-    rulesDesired: rules.length,
+    rulesDesired: doors,
     rulesApplied: a.rulesApplied,
-    inSync: online && !a.lastError && a.rulesApplied === rules.length,
+    inSync: online && !a.lastError && a.rulesApplied === doors,
     lastError: a.lastError ?? undefined,
     rules,
     services: a.services.map((s) => ({ id: s.id, name: s.name, slug: s.slug })),

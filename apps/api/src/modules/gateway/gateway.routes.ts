@@ -17,6 +17,12 @@ export const AGENT_PING_MS = 15_000;
 const HELLO_TIMEOUT_MS = 10_000;
 /** At shutdown, how long an agent has to answer the close before its socket is cut. */
 const CLOSE_WAIT_MS = 2_000;
+/** Messages of one socket waiting their turn: an agent sends one report per pass and one pong per
+ * ping, so a longer queue is a flood (each message may be a write), and the socket is closed. */
+export const MAX_QUEUED_AGENT_MESSAGES = 32;
+/** Sockets one agent token may hold open: an agent reconnecting while its old socket lingers
+ * needs two; more are someone else using the token. */
+export const MAX_SOCKETS_PER_AGENT_TOKEN = 4;
 /** setTimeout's longest delay; a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -75,6 +81,10 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       const token = principal.token;
       const cut = () => refuse("this agent token was revoked");
       const cuts = byToken.get(token.id) ?? new Set<() => void>();
+      if (cuts.size >= MAX_SOCKETS_PER_AGENT_TOKEN) {
+        refuse(`this agent token has ${MAX_SOCKETS_PER_AGENT_TOKEN} connections open already`);
+        return;
+      }
       byToken.set(token.id, cuts);
       cuts.add(cut);
       // A token that expires while its socket is open ends the socket then.
@@ -127,15 +137,27 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         }
         if (!link) return refuse("the first message must be hello");
         if (message.type === "applied") {
+          lastSeenWritten = Date.now();
           await recordApplied(app.ctx, link.agentId, { ...message, desired: hub.desiredCount(link) });
-        } else {
+        } else if (Date.now() - lastSeenWritten >= AGENT_PING_MS / 2) {
+          // One write per ping at most, however many pongs come.
+          lastSeenWritten = Date.now();
           await touchAgent(app.ctx, link.agentId);
         }
       };
+      let lastSeenWritten = 0;
+      let queued = 0;
+      let flooded = false;
 
       socket.on("message", (data) => {
+        if (queued >= MAX_QUEUED_AGENT_MESSAGES) {
+          if (!flooded) refuse(`more than ${MAX_QUEUED_AGENT_MESSAGES} messages waiting; slow down`);
+          flooded = true;
+          return;
+        }
+        queued += 1;
         const raw = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString();
-        const next = queue.then(() => handle(raw));
+        const next = queue.then(() => handle(raw)).finally(() => (queued -= 1));
         queue = next.catch(() => undefined);
         track(next);
       });

@@ -84,6 +84,12 @@ const tokenActor = (token: { id: string; name: string }): Actor => ({ id: `token
 export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<Agent> {
   return runChange(ctx, { actor: tokenActor(hello.token), sourceIp: hello.ip }, async (tx, record) => {
     const now = ctx.now();
+    // Revoked after the socket was let in and before it could be told (its revocation's event
+    // came before the socket listened for it): refused here instead of served until it drops.
+    const own = await tx.apiToken.findUnique({ where: { id: hello.token.id }, select: { revokedAt: true, expiresAt: true } });
+    if (!own || own.revokedAt || (own.expiresAt && own.expiresAt <= now)) {
+      throw new AppError("unauthorized", "this agent token has been revoked or has expired");
+    }
     const existing = await tx.agent.findUnique({ where: { name: hello.name } });
     if (existing?.tokenId && existing.tokenId !== hello.token.id) {
       const owner = await tx.apiToken.findUnique({ where: { id: existing.tokenId } });

@@ -169,6 +169,26 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     await a.next("rules", (m) => m.rules.length === 0, 5000);
   });
 
+  it("two holders behind one address make one door, and the agent that opened it is in sync", async () => {
+    const { a, agentId } = await hello(await createAgentToken(t.app));
+    await a.next("rules");
+    const service = await bindService(agentId, 18083);
+    const colleague = await createUser(t.app, { role: "admin" });
+    for (const who of [admin, colleague]) {
+      const res = await t.app.inject({ method: "POST", url: `/api/services/${service.id}/sessions`, headers: who.headers, payload: { durationSeconds: 600, sourceIp: "198.51.100.40" } });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const pushed = await a.next("rules", (m) => m.rules.length === 2);
+    // As the agent does: one forward for the address and port, reported as one rule applied.
+    a.send({ type: "applied", version: pushed.version, applied: 1, added: 1, removed: 0 });
+    await expect.poll(async () => {
+      const res = await t.app.inject({ method: "GET", url: "/api/agents", headers: admin.headers });
+      return ZAgent.array().parse(res.json()).find((x) => x.id === agentId);
+    }).toMatchObject({ rulesDesired: 1, rulesApplied: 1, inSync: true });
+    const status = await t.app.inject({ method: "GET", url: `/api/services/${service.id}`, headers: admin.headers });
+    expect((status.json() as { gatewayStatus?: unknown }).gatewayStatus).toEqual({ online: true, inSync: true });
+  });
+
   it("a door admits IPv4 only: an IPv6 source is refused at the start, naming the field, and never reaches the agent", async () => {
     const { a, agentId } = await hello(await createAgentToken(t.app));
     await a.next("rules");
@@ -346,6 +366,45 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     // Disabling the owner revokes their tokens.
     expect((await b.next("error")).message).toBe("this agent token was revoked");
     expect((await b.closed).code).toBe(1008);
+  });
+
+  it("holds an agent token to a few sockets, each to one write per ping and a short queue", async () => {
+    const token = await createAgentToken(t.app);
+    const { a } = await hello(token);
+    await a.next("rules");
+    // Pongs beyond one per ping write nothing.
+    const sql = t.app.ctx.sql;
+    const transaction = sql.transaction;
+    let writes = 0;
+    sql.transaction = ((...args: Parameters<typeof transaction>) => {
+      writes += 1;
+      return transaction.apply(sql, args);
+    }) as typeof transaction;
+    onTestFinished(() => void (sql.transaction = transaction));
+    for (let i = 0; i < 20; i += 1) a.send({ type: "pong" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(writes).toBe(1);
+
+    // A flood of reports, each a write, closes the socket instead of queueing without end.
+    const report = { type: "applied", version: 1, applied: 0, added: 0, removed: 0, pad: "x".repeat(30_000) };
+    for (let i = 0; i < 500; i += 1) a.send({ ...report, applied: i % 2 });
+    expect((await a.next("error")).message).toContain("messages waiting");
+    expect((await a.closed).code).toBe(1008);
+
+    const more = [];
+    for (let i = 0; i < 5; i += 1) more.push(await connect({ authorization: `Bearer ${token}` }));
+    expect((await more[4]!.next("error")).message).toContain("4 connections open already");
+    expect((await more[4]!.closed).code).toBe(1008);
+  });
+
+  it("refuses the hello of a token revoked after its socket was let in", async () => {
+    const token = await createAgentToken(t.app);
+    const a = await connect({ authorization: `Bearer ${token}` });
+    // Behind the socket's back, as a revocation whose event came before the socket listened.
+    await t.app.ctx.db.apiToken.updateMany({ where: { prefix: token.split("_")[1] }, data: { revokedAt: new Date() } });
+    a.send({ type: "hello", name: unique("edge-r"), driver: "dry-run" });
+    expect((await a.next("error")).message).toBe("this agent token has been revoked or has expired");
+    expect((await a.closed).code).toBe(1008);
   });
 
   it("tells the agent the API's time with every rules message and ping", async () => {

@@ -28,6 +28,9 @@ export interface RunningAgent {
 
 /** Starts the agent: prepares the firewall, drops expired rules, then dials the API. */
 export async function startAgent(config: AgentConfig, log: Logger, driver = createDriver(config.driver, log)): Promise<RunningAgent> {
+  if (sentInClear(config.url)) {
+    log.warn({ url: config.url }, "the agent token and every door travel unencrypted to a remote API; use an https:// URL (or a tunnel)");
+  }
   await driver.init();
   // Reports go out on the connection made below; passes before it (start-up) report nothing.
   const link: { connection?: AgentConnection } = {};
@@ -53,8 +56,19 @@ export async function startAgent(config: AgentConfig, log: Logger, driver = crea
   log.info({ driver: driver.name, name: config.name }, "postern agent started");
   return {
     stop: async () => {
-      reconciler.stop();
       await connection.stop();
+      // The pass in flight and the flow cuts it queued end first: a door closed just before a
+      // restart still has its flows cut.
+      await reconciler.stop();
     },
   };
+}
+
+/** A plain http:// or ws:// URL to anything but this machine: whoever is on the path can read the
+ * token (and with it every holder's address) and send rules. */
+export function sentInClear(url: string): boolean {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || !/^(http|ws):$/.test(parsed.protocol)) return false;
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  return !(host === "localhost" || host === "::1" || /^127\./.test(host));
 }

@@ -94,6 +94,40 @@ describe("Reconciler with the dry-run driver", () => {
     expect(reports.at(-1)).toMatchObject({ version: 1, error: "nft lacks privileges" });
   });
 
+  it("makes its table again when a firewall reload took it away, and puts the doors back", async () => {
+    // Like nftables after `flush ruleset`: the table is gone, listing it finds nothing, and
+    // writing into it fails until it is made again.
+    class ReloadedFirewall extends RecordingDriver {
+      exists = true;
+      inits = 0;
+      override async init() {
+        this.exists = true;
+        this.inits += 1;
+      }
+      override async list() {
+        return this.exists ? super.list() : [];
+      }
+      override async apply(remove: FwRule[], add: FwRule[]) {
+        if (!this.exists) throw new Error("Error: No such file or directory; did you mean table 'postern' in family ip?");
+        return super.apply(remove, add);
+      }
+      override async teardown() {
+        this.exists = false;
+        await super.teardown();
+      }
+    }
+    const driver = new ReloadedFirewall(log);
+    const reports: PassReport[] = [];
+    reconciler = new Reconciler(driver, log, { onPass: (r) => reports.push(r) });
+    const second = apiRule({ sessionId: "s2", sourceIp: "198.51.100.8" });
+    await reconciler.setDesired([apiRule()], 1);
+    await driver.teardown();
+    await reconciler.setDesired([apiRule(), second], 2);
+    expect(driver.inits).toBe(1);
+    expect((await driver.list()).map((r) => r.sourceIp).sort()).toEqual(["198.51.100.7", "198.51.100.8"]);
+    expect(reports.at(-1)).toEqual({ version: 2, applied: 2, added: 2, removed: 0 });
+  });
+
   it("cuts a rule's flows when it finds the rule already gone or expired at start", async () => {
     const driver = new RecordingDriver(log);
     // Like iptables: an expired rule is still listed until it is deleted.
@@ -109,6 +143,27 @@ describe("Reconciler with the dry-run driver", () => {
 describe("doors that closed while the agent was down", () => {
   const dirs: string[] = [];
   afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it("a door closed just before a crash has its flows cut by the next run", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));
+    dirs.push(dir);
+    // The process dies while the closed door's flows are being cut.
+    class DyingCutter extends RecordingDriver {
+      override cutFlows() {
+        return new Promise<void>(() => undefined);
+      }
+    }
+    const crashed = new Reconciler(new DyingCutter(log), log, { memory: new DoorMemory(dir, log) });
+    await crashed.setDesired([apiRule()], 1);
+    await crashed.setDesired([], 2);
+    void crashed.stop();
+
+    const second = new RecordingDriver(log);
+    reconciler = new Reconciler(second, log, { memory: new DoorMemory(dir, log) });
+    await reconciler.poke();
+    await reconciler.flowsCut();
+    expect(second.cut.map((r) => r.sourceIp)).toEqual(["198.51.100.7"]);
+  });
 
   it("are remembered on disk, and their flows cut by the next run", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));

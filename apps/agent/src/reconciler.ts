@@ -50,6 +50,9 @@ export class Reconciler {
   private readonly memory: DoorMemory | undefined;
   private readonly hosts: HostResolver;
   private cutting: Promise<void> = Promise.resolve();
+  /** Closed doors whose flows are still to be cut, by rule and target. */
+  private readonly uncut = new Map<string, FwRule>();
+  private cutQueued = false;
   /** Until when the rules of the last pass may stand in for reading the firewall back: saves one
    * tool run per change; a full read every TRUST_MS still repairs drift made by hand. */
   private trustedUntil = 0;
@@ -101,9 +104,11 @@ export class Reconciler {
     return this.poller.settled();
   }
 
-  stop(): void {
+  /** Stops passing; resolves once the pass in flight and the flow cuts it queued have ended. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    void this.poller.stop();
+    await this.poller.stop();
+    await this.cutting;
   }
 
   /** Resolves when the flows of rules closed so far have been cut (tests). */
@@ -131,15 +136,20 @@ export class Reconciler {
         const trusted = attempt === 0 && now < this.trustedUntil;
         // Expired rules stay in: removing one the kernel already dropped is harmless, and iptables
         // keeps its rules until they are deleted.
-        const actual = trusted ? [...this.lastKnown.values()] : await this.driver.list();
-        if (!trusted) this.trustedUntil = now + TRUST_MS;
-        const diff = diffRules(desired && withPending(desired, pending, actual), actual, now);
+        let diff: ReturnType<typeof diffRules>;
         try {
+          const actual = trusted ? [...this.lastKnown.values()] : await this.driver.list();
+          if (!trusted) this.trustedUntil = now + TRUST_MS;
+          diff = diffRules(desired && withPending(desired, pending, actual), actual, now);
           await this.driver.apply(diff.remove, diff.add, now);
         } catch (err) {
-          // The kernel may have expired an element between list and apply; read again once.
+          // The kernel may have expired an element between list and apply, or the agent's table
+          // or chain is gone (a firewall reload: Debian's nftables.conf begins with `flush
+          // ruleset`). Make them again (keeping what they hold) and read again, once.
           if (++attempt > 1) throw err;
-          this.log.warn({ err: (err as Error).message }, "apply failed; reading the firewall again");
+          this.log.warn({ err: (err as Error).message }, "reading or writing the firewall failed; preparing it again");
+          this.trustedUntil = 0;
+          await this.driver.init();
           continue;
         }
         report.added = diff.add.length;
@@ -159,7 +169,7 @@ export class Reconciler {
       inForce = [...this.lastKnown.values()];
     }
     this.cutClosed(inForce, removed);
-    this.memory?.save(inForce);
+    this.remember();
     this.onPass(report);
     return this.sleepAfter(inForce, report.error !== undefined);
   }
@@ -174,11 +184,31 @@ export class Reconciler {
       if (!still || still.lanHost !== r.lanHost || still.lanPort !== r.lanPort) closed.set(`${ruleKey(r)} ${r.lanHost}:${r.lanPort}`, r);
     }
     this.lastKnown = now;
-    if (!closed.size) return;
+    for (const [key, r] of closed) this.uncut.set(key, r);
+    if (!this.uncut.size || this.cutQueued) return;
     // In its own queue, so cutting many flows never delays the next rules.
-    this.cutting = this.cutting
-      .then(() => this.driver.cutFlows([...closed.values()]))
-      .catch((err) => this.log.warn({ err: (err as Error).message }, "cutting flows failed"));
+    this.cutQueued = true;
+    this.cutting = this.cutting.then(async () => {
+      this.cutQueued = false;
+      const batch = [...this.uncut];
+      try {
+        await this.driver.cutFlows(batch.map(([, r]) => r));
+      } catch (err) {
+        // Kept: the next pass tries again, and so does the next run (they stay on record).
+        this.log.warn({ err: (err as Error).message }, "cutting flows failed");
+        return;
+      }
+      for (const [key, r] of batch) if (this.uncut.get(key) === r) this.uncut.delete(key);
+      this.remember();
+    });
+  }
+
+  /** On disk: the doors in force, and those closed whose flows are not cut yet, so that a restart
+   * (or a crash) before the cut still cuts them: the next run finds them recorded and not in force. */
+  private remember(): void {
+    const recorded = new Map(this.lastKnown);
+    for (const [, r] of this.uncut) if (!recorded.has(ruleKey(r))) recorded.set(ruleKey(r), r);
+    this.memory?.save([...recorded.values()]);
   }
 
   /** Until the next rule expires (to cut its flows on time), sooner after a failure. */

@@ -4,7 +4,7 @@
 // costs one `conntrack -L`, not 1,000 deletes.
 import type { Logger } from "pino";
 import type { FwRule } from "../rules";
-import { run } from "./exec";
+import { run, type RunResult } from "./exec";
 
 const flowKey = (protocol: string, src: string, dport: string | number, replySrc: string, replySport: string | number) =>
   `${protocol} ${src} ${dport} ${replySrc} ${replySport}`;
@@ -28,15 +28,18 @@ export function makeFlowCutter(log: Logger): (rules: FwRule[]) => Promise<void> 
   let missingWarned = false;
   return async (rules) => {
     if (rules.length === 0) return;
-    let flows: Set<string>;
+    let listed: RunResult;
     try {
-      const listed = await run("conntrack", ["-L"], undefined, { allowFailure: true, installHint: "apt-get install conntrack" });
-      flows = parseFlows(listed.stdout);
+      listed = await run("conntrack", ["-L"], undefined, { allowFailure: true, installHint: "apt-get install conntrack" });
     } catch (err) {
+      // No conntrack tool: nothing to retry until someone installs it.
       if (!missingWarned) log.warn({ err: (err as Error).message }, "cannot cut established flows of removed rules");
       missingWarned = true;
       return;
     }
+    // A listing that failed is not "no flows": the caller keeps the rules and tries again.
+    if (listed.code !== 0) throw new Error(`conntrack -L failed: ${listed.stderr.trim() || `exit code ${listed.code}`}`);
+    const flows = parseFlows(listed.stdout);
     for (const r of rules) {
       if (!flows.has(flowKey(r.protocol, r.sourceIp, r.publicPort, r.lanHost, r.lanPort))) continue;
       // prettier-ignore

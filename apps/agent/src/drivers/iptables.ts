@@ -97,6 +97,10 @@ export class IptablesDriver implements Driver {
 
   async list(): Promise<FwRule[]> {
     const res = await run("iptables", ["-w", "-t", "nat", "-S", IPT_CHAIN], undefined, { installHint: INSTALL });
+    // A reload of the host's rules (netfilter-persistent, iptables-restore of a saved set) may
+    // drop the jump and keep the chain: every door would be listed and none would work.
+    const jump = await run("iptables", ["-w", "-t", "nat", "-C", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
+    if (jump.code !== 0) throw new DriverError(`the jump from PREROUTING into ${IPT_CHAIN} is missing`);
     const { rules, foreign } = parseChain(res.stdout);
     this.foreign = foreign;
     return rules;

@@ -8,6 +8,7 @@
 // await anything (a request to the app on another connection). SQLite: better-sqlite3 runs
 // statements synchronously on one connection, so `meanwhile` must be synchronous too, and writes
 // through a connection of its own (`sqliteWriter`) as another process would.
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { Provider } from "@postern/db";
@@ -63,4 +64,19 @@ export function sqliteWriter(url: string): Database.Database {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 2000");
   return db;
+}
+
+/** PostgreSQL: resolves once `other` (a change started between two statements of another) has
+ * finished, or waits on a lock, as it does when the first change holds what it needs. */
+export async function finishedOrWaiting(watcher: pg.Client, other: Promise<unknown>): Promise<void> {
+  let finished = false;
+  void other.finally(() => (finished = true));
+  for (;;) {
+    if (finished) return;
+    const { rows } = await watcher.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if (rows[0]!.n > 0) return;
+    await sleep(5);
+  }
 }

@@ -5,12 +5,11 @@
 // (FOR KEY SHARE): the deletion waits, then takes the new membership with it. Here the deletion is
 // started between the check and the write every time (between-statements.ts). SQLite needs no
 // test: its changes are one writer's turns, and nothing commits between a change's statements.
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TService, TUser } from "@postern/contracts";
 import { buildTestApp, createGroup, createUser, type TestApp, type TestUser } from "../../../test/app";
-import { beforeStatement } from "../../../test/between-statements";
+import { beforeStatement, finishedOrWaiting } from "../../../test/between-statements";
 import { loginOidc } from "../auth/oidc.service";
 
 describe("a group deleted while a change adds to it, on postgres", () => {
@@ -29,19 +28,6 @@ describe("a group deleted while a change adds to it, on postgres", () => {
     await t?.close();
   });
 
-  /** Resolves once the deletion has finished or waits on a lock (on the change's hold of the group). */
-  async function finishedOrWaiting(deletion: Promise<unknown>): Promise<void> {
-    let finished = false;
-    void deletion.finally(() => (finished = true));
-    for (;;) {
-      if (finished) return;
-      const { rows } = await watcher.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (rows[0]!.n > 0) return;
-      await sleep(5);
-    }
-  }
 
   /**
    * Runs `change` with the group's deletion started just before the statement that starts with
@@ -51,7 +37,7 @@ describe("a group deleted while a change adds to it, on postgres", () => {
     let deletion: Promise<number> | undefined;
     const between = beforeStatement("postgres", prefix, () => {
       deletion = t.app.inject({ method: "DELETE", url: `/api/groups/${groupId}`, headers: admin.headers }).then((res) => res.statusCode);
-      return finishedOrWaiting(deletion);
+      return finishedOrWaiting(watcher, deletion);
     });
     try {
       const result = await change();

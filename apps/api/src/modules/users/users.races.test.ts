@@ -3,11 +3,10 @@
 //   - two admins demoting (or disabling) each other each counted the other and left none;
 //   - two replacements of a service's or a user's groups merged into a set neither admin chose.
 // SQLite needs no test: its changes are one writer's turns.
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, createGroup, createService, createUser, type TestApp, type TestUser } from "../../../test/app";
-import { beforeStatement } from "../../../test/between-statements";
+import { beforeStatement, finishedOrWaiting } from "../../../test/between-statements";
 
 describe("admin changes racing each other, on postgres", { timeout: 60_000 }, () => {
   let t: TestApp;
@@ -23,26 +22,13 @@ describe("admin changes racing each other, on postgres", { timeout: 60_000 }, ()
     await t?.close();
   });
 
-  /** Resolves once the other change has finished, or waits on a lock the first one holds. */
-  async function finishedOrWaiting(other: Promise<unknown>): Promise<void> {
-    let finished = false;
-    void other.finally(() => (finished = true));
-    for (;;) {
-      if (finished) return;
-      const { rows } = await watcher.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (rows[0]!.n > 0) return;
-      await sleep(5);
-    }
-  }
 
   /** Runs `first`, with `second` started just before its statement beginning with `prefix`; both answers. */
   async function interleave(prefix: string, first: () => Promise<number>, second: () => Promise<number>): Promise<[number, number]> {
     let other: Promise<number> | undefined;
     const between = beforeStatement("postgres", prefix, () => {
       other = second();
-      return finishedOrWaiting(other);
+      return finishedOrWaiting(watcher, other);
     });
     try {
       const a = await first();

@@ -114,8 +114,10 @@ export async function revokeApiToken(ctx: DbContext, origin: Origin, id: string,
   });
 }
 
-/** Revokes what a revoked token created, and what those created, each its own event. */
-async function revokeMintedBy(ctx: DbContext, tx: Tx, record: RecordEvent, maker: ApiToken): Promise<void> {
+/** Revokes what a revoked token created, and what those created, each its own event; answers
+ * their ids. */
+export async function revokeMintedBy(ctx: DbContext, tx: Tx, record: RecordEvent, maker: ApiToken): Promise<string[]> {
+  const revokedIds: string[] = [];
   let makers = new Map([[maker.id, maker]]);
   while (makers.size > 0) {
     const minted = await tx.apiToken.findMany({ where: { mintedById: { in: [...makers.keys()] }, revokedAt: null }, orderBy: { createdAt: "asc" } });
@@ -123,9 +125,11 @@ async function revokeMintedBy(ctx: DbContext, tx: Tx, record: RecordEvent, maker
       const by = makers.get(token.mintedById!)!;
       const revoked = await tx.apiToken.update({ where: { id: token.id }, data: { revokedAt: ctx.now() } });
       record({ type: "token.revoked", token: presentToken(revoked), cause: `created by the revoked token ${by.name} (pst_${by.prefix})` });
+      revokedIds.push(token.id);
     }
     makers = new Map(minted.map((t) => [t.id, t]));
   }
+  return revokedIds;
 }
 
 export interface TokenPrincipal {

@@ -143,6 +143,28 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(fromForever.statusCode).toBe(403);
   });
 
+  it("a demotion revokes the admin's tokens beyond a member's scopes, and what those created", async () => {
+    const other = await createUser(t.app, { role: "admin" });
+    const maker = await mintToken(t.app, other, ["admin", "sessions:read"]);
+    const minted = await t.app.inject({
+      method: "POST",
+      url: "/api/tokens",
+      headers: { authorization: `Bearer ${maker.token}` },
+      payload: { name: "child", scopes: ["sessions:read"] },
+    });
+    const child = ZCreatedToken.parse(minted.json());
+    const own = await mintToken(t.app, other, ["sessions:read"]);
+    const demoted = await t.app.inject({ method: "PATCH", url: `/api/users/${other.id}`, headers: admin.headers, payload: { role: "member" } });
+    expect(demoted.statusCode, demoted.body).toBe(200);
+    const read = (token: string) => t.app.inject({ url: "/api/services", headers: { authorization: `Bearer ${token}` } });
+    expect((await read(maker.token)).statusCode).toBe(401);
+    expect((await read(child.token)).statusCode).toBe(401);
+    // One the member made signed in, within a member's scopes, stays.
+    expect((await read(own.token)).statusCode).toBe(200);
+    const revoked = await t.app.ctx.db.auditEvent.findMany({ where: { action: "token.revoked" }, orderBy: { seq: "asc" } });
+    expect(revoked.map((e) => JSON.parse(e.details ?? "{}").cause)).toEqual(["owner is no longer an admin", expect.stringContaining(maker.prefix)]);
+  });
+
   it("a token revoked while its request was under way creates nothing", async () => {
     const maker = await mintToken(t.app, admin, ["admin", "sessions:read"]);
     const asMaker = { authorization: `Bearer ${maker.token}` };

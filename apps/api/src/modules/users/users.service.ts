@@ -9,7 +9,7 @@ import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { hashPassword } from "../auth/password";
 import { revokeLostAccess } from "../sessions/revocation";
 import { presentToken } from "../tokens/tokens.presenter";
-import { grantableScopes } from "../tokens/tokens.service";
+import { grantableScopes, revokeMintedBy } from "../tokens/tokens.service";
 import { heldGroups } from "./groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "./users.presenter";
 
@@ -72,11 +72,17 @@ export async function revokeTokensOf(
   const allowed = onlyBeyondRole ? grantableScopes(onlyBeyondRole) : null;
   const doomed = allowed ? tokens.filter((t) => t.scopes.split(" ").some((s) => !(allowed as string[]).includes(s))) : tokens;
   const now = ctx.now();
+  const gone = new Set<string>();
   for (const t of doomed) {
+    if (gone.has(t.id)) continue;
     const revoked = await tx.apiToken.update({ where: { id: t.id }, data: { revokedAt: now } });
     record({ type: "token.revoked", token: presentToken(revoked), cause });
+    gone.add(t.id);
+    // What it created goes with it, as on any revocation (a demotion spares the owner's tokens
+    // within the new role, but not those an admin token made).
+    for (const id of await revokeMintedBy(ctx, tx, record, revoked)) gone.add(id);
   }
-  return doomed.length;
+  return gone.size;
 }
 
 /** Held by every change that may take an enabled admin away, from its start: two admins demoting

@@ -20,8 +20,8 @@ const CLOSE_WAIT_MS = 2_000;
 /** Messages of one socket waiting their turn: an agent sends one report per pass and one pong per
  * ping, so a longer queue is a flood (each message may be a write), and the socket is closed. */
 export const MAX_QUEUED_AGENT_MESSAGES = 32;
-/** Sockets one agent token may hold open: an agent reconnecting while its old socket lingers
- * needs two; more are someone else using the token. */
+/** Sockets one agent token may hold open (the oldest is closed for a new one beyond them): an
+ * agent reconnecting while its old sockets linger needs a few; more are a flood. */
 export const MAX_SOCKETS_PER_AGENT_TOKEN = 4;
 /** setTimeout's longest delay; a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,12 +40,12 @@ export default async function gatewayRoutes(app: FastifyInstance) {
 
   /** Open agent sockets by the token they authenticated with, so a revoked token (also revoked
    * when its owner is disabled or demoted) is cut at once. */
-  const byToken = new Map<string, Set<() => void>>();
+  const byToken = new Map<string, Set<(reason: string) => void>>();
   const unsubscribe = app.changes.subscribe(({ event }) => {
     const type = event.type;
     // Rules follow sessions, services, and who may see what (users and groups).
     if (type.startsWith("session.") || type.startsWith("service.") || type.startsWith("user.") || type.startsWith("group.")) hub.refreshAll();
-    if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut();
+    if (event.type === "token.revoked") for (const cut of byToken.get(event.token.id) ?? []) cut("this agent token was revoked");
   });
   app.addHook("onReady", async () => hub.start());
   // preClose, while the database is still open (onClose hooks run last-registered first, and the
@@ -79,12 +79,11 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         return;
       }
       const token = principal.token;
-      const cut = () => refuse("this agent token was revoked");
-      const cuts = byToken.get(token.id) ?? new Set<() => void>();
-      if (cuts.size >= MAX_SOCKETS_PER_AGENT_TOKEN) {
-        refuse(`this agent token has ${MAX_SOCKETS_PER_AGENT_TOKEN} connections open already`);
-        return;
-      }
+      const cut = (reason: string) => refuse(reason);
+      const cuts = byToken.get(token.id) ?? new Set<(reason: string) => void>();
+      // The newest connection is the one most likely alive (an agent whose old sockets the network
+      // dropped without a word reconnects), so it takes the place of the oldest.
+      if (cuts.size >= MAX_SOCKETS_PER_AGENT_TOKEN) [...cuts][0]!("replaced by a newer connection with this agent token");
       byToken.set(token.id, cuts);
       cuts.add(cut);
       // A token that expires while its socket is open ends the socket then.

@@ -99,7 +99,17 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       let closed = false;
       let queue: Promise<unknown> = Promise.resolve();
       const helloTimer = setTimeout(() => refuse("no hello within 10 s"), HELLO_TIMEOUT_MS);
-      const pinger = setInterval(() => send({ type: "ping", now: app.ctx.now().toISOString() }), AGENT_PING_MS);
+      let unanswered = 0;
+      const pinger = setInterval(() => {
+        // An agent answers every ping; one silent through three has lost its link (a router that
+        // changed address leaves no FIN behind), and its socket would hold a place until TCP gave up.
+        if (unanswered >= 3) {
+          socket.terminate();
+          return;
+        }
+        unanswered += 1;
+        send({ type: "ping", now: app.ctx.now().toISOString() });
+      }, AGENT_PING_MS);
 
       const handle = async (raw: string) => {
         let parsed: unknown;
@@ -149,6 +159,7 @@ export default async function gatewayRoutes(app: FastifyInstance) {
       let flooded = false;
 
       socket.on("message", (data) => {
+        unanswered = 0;
         if (queued >= MAX_QUEUED_AGENT_MESSAGES) {
           if (!flooded) refuse(`more than ${MAX_QUEUED_AGENT_MESSAGES} messages waiting; slow down`);
           flooded = true;

@@ -1,5 +1,5 @@
 // The agent websocket and the agents admin route on real databases, with a scripted agent.
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { ZAgent, ZErrorBody } from "@postern/contracts";
 import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
@@ -7,6 +7,7 @@ import { ADMIN_CLASS } from "../live/live.audience";
 import { POLL_MS } from "./gateway.hub";
 import { findAgents, findDesiredRules } from "./gateway.service";
 import { watchEvents } from "../../../test/events";
+import { AGENT_PING_MS } from "./gateway.routes";
 import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
 
 describe.each(providers)("gateway agents (%s)", (provider) => {
@@ -408,6 +409,19 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     a.send({ type: "hello", name: unique("edge-r"), driver: "dry-run" });
     expect((await a.next("error")).message).toBe("this agent token has been revoked or has expired");
     expect((await a.closed).code).toBe(1008);
+  });
+
+  it("ends the socket of an agent that stops answering pings", async () => {
+    // Only the API's ping timer runs fast; everything else keeps real time.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    onTestFinished(() => void vi.useRealTimers());
+    const { a } = await hello(await createAgentToken(t.app));
+    for (let ping = 0; ping < 3; ping += 1) {
+      vi.advanceTimersByTime(AGENT_PING_MS);
+      await a.next("ping");
+    }
+    vi.advanceTimersByTime(AGENT_PING_MS);
+    expect((await a.closed).code).toBe(1006);
   });
 
   it("tells the agent the API's time with every rules message and ping", async () => {

@@ -8,6 +8,7 @@ import type { Actor } from "../audit/audit.service";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, runSqlChange, SYSTEM } from "../../lib/run-change";
 import { holderMaySeeSql } from "../services/services.visibility";
+import { tokenWorks } from "../tokens/tokens.service";
 import { agentStatusColumns, agentStatusOf, presentRule, type AgentRow, type AgentStatusRow, type RuleRow } from "./gateway.presenter";
 
 /** One active session's door on a service bound to the agent, whose holder may still see it
@@ -87,13 +88,13 @@ export async function connectAgent(ctx: DbContext, hello: AgentHello): Promise<A
     // Revoked after the socket was let in and before it could be told (its revocation's event
     // came before the socket listened for it): refused here instead of served until it drops.
     const own = await tx.apiToken.findUnique({ where: { id: hello.token.id }, select: { revokedAt: true, expiresAt: true } });
-    if (!own || own.revokedAt || (own.expiresAt && own.expiresAt <= now)) {
+    if (!own || !tokenWorks(own, now)) {
       throw new AppError("unauthorized", "this agent token has been revoked or has expired");
     }
     const existing = await tx.agent.findUnique({ where: { name: hello.name } });
     if (existing?.tokenId && existing.tokenId !== hello.token.id) {
       const owner = await tx.apiToken.findUnique({ where: { id: existing.tokenId } });
-      if (owner && !owner.revokedAt && (!owner.expiresAt || owner.expiresAt > now)) {
+      if (owner && tokenWorks(owner, now)) {
         throw new AppError("forbidden", `the agent name "${hello.name}" belongs to another agent token`);
       }
     }

@@ -11,6 +11,11 @@ import { loadToken } from "../auth/principal-loads";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
 import { presentToken, scopesOf, type ListedToken } from "./tokens.presenter";
 
+/** Whether a token still stands: not revoked, and not past its expiry. */
+export function tokenWorks(token: { revokedAt: Date | null; expiresAt: Date | null }, now: Date): boolean {
+  return !token.revokedAt && (!token.expiresAt || token.expiresAt > now);
+}
+
 /** The scopes a user of this role holds and so may put on a token: a token never exceeds its owner. */
 export function grantableScopes(role: string): TScope[] {
   return role === "admin"
@@ -96,7 +101,7 @@ export async function createApiToken(
 async function assertMakerStillGood(ctx: DbContext, tx: Tx, makerId: string): Promise<void> {
   await lockRow(ctx, tx, "ApiToken", makerId);
   const maker = await tx.apiToken.findUnique({ where: { id: makerId }, select: { revokedAt: true, expiresAt: true } });
-  if (!maker || maker.revokedAt || (maker.expiresAt && maker.expiresAt <= ctx.now())) {
+  if (!maker || !tokenWorks(maker, ctx.now())) {
     throw unauthorized("this API token has been revoked or has expired");
   }
 }
@@ -194,7 +199,7 @@ function presentedMatches(d: Decoded, presented: string): boolean {
 export function checkToken(stored: StoredToken, presented: string, now: Date): TokenPrincipal | null {
   const d = decodedOf(stored);
   if (!presentedMatches(d, presented)) return null;
-  if (stored.revokedAt || (stored.expiresAt && stored.expiresAt <= now)) return null;
+  if (!tokenWorks(stored, now)) return null;
   if (stored.user?.disabled || !d.grantable) return null;
   return { token: d.token, scopes: d.scopes, user: stored.user };
 }

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import pino from "pino";
 import { apiRule } from "../test/rules";
 import { DoorMemory } from "./door-memory";
@@ -255,6 +255,28 @@ describe("the API's clock", () => {
     expect(rule!.expiresAt - Date.now()).toBeLessThan(400);
     await new Promise((r) => setTimeout(r, 450));
     expect(await driver.list()).toHaveLength(0);
+  });
+
+  it("closes a door on time when this machine's clock steps back while the API is unreachable", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      // The dry-run driver expires rules on the wall clock, as iptables' xt_time does (nft's
+      // timeouts run on the monotonic clock: there the step would re-add a door the kernel closed).
+      const driver = new RecordingDriver(log);
+      reconciler = new Reconciler(driver, log);
+      const apiNow = Date.now();
+      await reconciler.setDesired([apiRule({ expiresAt: new Date(apiNow + 300).toISOString() })], 1, new Date(apiNow).toISOString());
+      expect(await driver.list()).toHaveLength(1);
+      // NTP steps the clock an hour back (the fake Date stands still otherwise); no word comes
+      // from the API after this. The door closes on its own timer, at the API's time.
+      vi.setSystemTime(apiNow - 3600_000);
+      await new Promise((r) => setTimeout(r, 450));
+      expect(await driver.list()).toEqual([]);
+      await reconciler.flowsCut();
+      expect(driver.cut).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("reports rules the agent could not read beside the ones it applied", async () => {

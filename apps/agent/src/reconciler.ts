@@ -38,8 +38,11 @@ export class Reconciler {
   private desired: TGatewayRule[] | null = null;
   private unreadable: string[] = [];
   private version = 0;
-  /** The API's clock minus ours, from the last message that carried the API's time. */
-  private skewMs = 0;
+  /** The API's time in the last message that carried it, and this process's monotonic clock
+   * then. The API's clock is carried forward on the monotonic clock, not as an offset to the wall
+   * clock: if NTP steps this machine's clock while the API is unreachable, a door still closes
+   * when the API's time says, as the kernel's timeouts (monotonic) already did. */
+  private serverClock: { at: number; mono: number } | null = null;
   private skewWarned = false;
   private readonly poller = new SerialPoller(() => this.pass());
   private stopped = false;
@@ -81,20 +84,27 @@ export class Reconciler {
 
   /** Keeps the offset to the API's clock current (every ping carries its time). */
   setServerTime(serverNow: string): void {
-    const before = this.skewMs;
+    const before = this.skewMs();
     this.noteServerTime(serverNow);
-    if (Math.abs(this.skewMs - before) > 1000) void this.poke();
+    if (Math.abs(this.skewMs() - before) > 1000) void this.poke();
   }
 
   private noteServerTime(serverNow: string | undefined): void {
     const at = serverNow === undefined ? NaN : Date.parse(serverNow);
     if (!Number.isFinite(at)) return;
-    this.skewMs = at - Date.now();
-    const far = Math.abs(this.skewMs) > SKEW_WARN_MS;
+    this.serverClock = { at, mono: performance.now() };
+    const skewMs = this.skewMs();
+    const far = Math.abs(skewMs) > SKEW_WARN_MS;
     if (far && !this.skewWarned) {
-      this.log.warn({ skewMs: this.skewMs }, "this machine's clock differs from the API's; doors follow the API's clock");
+      this.log.warn({ skewMs }, "this machine's clock differs from the API's; doors follow the API's clock");
     }
     this.skewWarned = far;
+  }
+
+  /** The API's clock minus this machine's, now. */
+  private skewMs(): number {
+    if (!this.serverClock) return 0;
+    return this.serverClock.at + (performance.now() - this.serverClock.mono) - Date.now();
   }
 
   /** Runs a pass now (coalescing with one in flight) and resolves when the firewall is settled. */
@@ -126,7 +136,7 @@ export class Reconciler {
       let rejected = this.unreadable;
       let pending = new Map<string, number>();
       if (this.desired) {
-        const wanted = toDesired(this.desired, (h) => this.hosts.resolve(h), Date.now(), this.skewMs);
+        const wanted = toDesired(this.desired, (h) => this.hosts.resolve(h), Date.now(), this.skewMs());
         ({ rules: desired, pending } = wanted);
         rejected = [...rejected, ...wanted.rejected];
       }

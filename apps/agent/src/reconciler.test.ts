@@ -165,6 +165,48 @@ describe("doors that closed while the agent was down", () => {
     expect(second.cut.map((r) => r.sourceIp)).toEqual(["198.51.100.7"]);
   });
 
+  it("a door retargeted and then closed just before a crash has the flows of each target cut", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));
+    dirs.push(dir);
+    class DyingCutter extends RecordingDriver {
+      override cutFlows() {
+        return new Promise<void>(() => undefined);
+      }
+    }
+    const crashed = new Reconciler(new DyingCutter(log), log, { memory: new DoorMemory(dir, log) });
+    await crashed.setDesired([apiRule({ lanHost: "10.0.0.5" })], 1);
+    // The service moved to another LAN host while the session was open, then the session ended.
+    await crashed.setDesired([apiRule({ lanHost: "10.0.0.6" })], 2);
+    await crashed.setDesired([], 3);
+    void crashed.stop();
+
+    const second = new RecordingDriver(log);
+    reconciler = new Reconciler(second, log, { memory: new DoorMemory(dir, log) });
+    await reconciler.poke();
+    await reconciler.flowsCut();
+    expect(second.cut.map((r) => r.lanHost).sort()).toEqual(["10.0.0.5", "10.0.0.6"]);
+  });
+
+  it("does not cut the flows of a door opened again, with the same target, before its cut succeeded", async () => {
+    class FailingOnce extends RecordingDriver {
+      failures = 1;
+      override async cutFlows(rules: FwRule[]) {
+        if (this.failures-- > 0) throw new Error("conntrack: Operation not permitted");
+        await super.cutFlows(rules);
+      }
+    }
+    const driver = new FailingOnce(log);
+    reconciler = new Reconciler(driver, log);
+    await reconciler.setDesired([apiRule()], 1);
+    await reconciler.setDesired([], 2);
+    await reconciler.flowsCut();
+    expect(driver.failures).toBe(0);
+    // The same person starts again on the same service: the next pass must not cut that session's flows.
+    await reconciler.setDesired([apiRule({ sessionId: "s2" })], 3);
+    await reconciler.flowsCut();
+    expect(driver.cut).toEqual([]);
+  });
+
   it("are remembered on disk, and their flows cut by the next run", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));
     dirs.push(dir);

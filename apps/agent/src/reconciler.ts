@@ -68,7 +68,13 @@ export class Reconciler {
     this.onPass = options.onPass ?? (() => undefined);
     this.memory = options.memory;
     this.hosts = options.hosts ?? new HostResolver(() => void this.poke());
-    this.lastKnown = new Map((this.memory?.load() ?? []).map((r) => [ruleKey(r), r]));
+    this.lastKnown = new Map();
+    // A door retargeted (same address and port, another LAN host) and then closed before a crash
+    // is on record once per target: all of them are cut unless in force with that target.
+    for (const r of this.memory?.load() ?? []) {
+      if (this.lastKnown.has(ruleKey(r))) this.uncut.set(targetKey(r), r);
+      else this.lastKnown.set(ruleKey(r), r);
+    }
   }
 
   /** The API's complete desired set, the API's time when it sent it, and why rules of it that
@@ -188,13 +194,14 @@ export class Reconciler {
    * and is not in force now (with the same target). */
   private cutClosed(inForce: FwRule[], removed: FwRule[]): void {
     const now = new Map(inForce.map((r) => [ruleKey(r), r]));
-    const closed = new Map<string, FwRule>();
-    for (const r of [...this.lastKnown.values(), ...removed]) {
+    const open = (r: FwRule) => {
       const still = now.get(ruleKey(r));
-      if (!still || still.lanHost !== r.lanHost || still.lanPort !== r.lanPort) closed.set(`${ruleKey(r)} ${r.lanHost}:${r.lanPort}`, r);
-    }
+      return still !== undefined && still.lanHost === r.lanHost && still.lanPort === r.lanPort;
+    };
+    for (const r of [...this.lastKnown.values(), ...removed]) if (!open(r)) this.uncut.set(targetKey(r), r);
+    // Opened again before its cut: cutting now would cut the new session's flows.
+    for (const [key, r] of this.uncut) if (open(r)) this.uncut.delete(key);
     this.lastKnown = now;
-    for (const [key, r] of closed) this.uncut.set(key, r);
     if (!this.uncut.size || this.cutQueued) return;
     // In its own queue, so cutting many flows never delays the next rules.
     this.cutQueued = true;
@@ -216,9 +223,7 @@ export class Reconciler {
   /** On disk: the doors in force, and those closed whose flows are not cut yet, so that a restart
    * (or a crash) before the cut still cuts them: the next run finds them recorded and not in force. */
   private remember(): void {
-    const recorded = new Map(this.lastKnown);
-    for (const [, r] of this.uncut) if (!recorded.has(ruleKey(r))) recorded.set(ruleKey(r), r);
-    this.memory?.save([...recorded.values()]);
+    this.memory?.save([...this.lastKnown.values(), ...this.uncut.values()]);
   }
 
   /** Until the next rule expires (to cut its flows on time), sooner after a failure. */
@@ -230,6 +235,9 @@ export class Reconciler {
     return Math.min(IDLE_PASS_MS, Math.max(0, at - now) + 5);
   }
 }
+
+/** A rule with its target: one door on record per target it had. */
+const targetKey = (r: FwRule) => `${ruleKey(r)} ${r.lanHost}:${r.lanPort}`;
 
 /**
  * The desired set plus, for each rule whose LAN host is still being looked up, the forward the

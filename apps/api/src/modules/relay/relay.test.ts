@@ -57,12 +57,17 @@ function parseMail(raw: string): { headers: Record<string, string>; body: string
 }
 
 /** A real SMTP server on 127.0.0.1 that keeps what it receives (or rejects every recipient). */
-async function startSmtp(port: number, options: { rejectRecipients?: boolean } = {}): Promise<Mailbox> {
+async function startSmtp(port: number, options: { rejectRecipients?: boolean; refuseLogin?: () => boolean } = {}): Promise<Mailbox> {
   const mails: Mail[] = [];
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
+    authOptional: !options.refuseLogin,
+    allowInsecureAuth: true,
+    disabledCommands: options.refuseLogin ? ["STARTTLS"] : ["STARTTLS", "AUTH"],
     logger: false,
+    onAuth(_auth, _session, callback) {
+      if (options.refuseLogin?.()) return callback(Object.assign(new Error("5.7.8 authentication failed"), { responseCode: 535 }));
+      callback(null, { user: "postern" });
+    },
     onRcptTo(_address, _session, callback) {
       if (!options.rejectRecipients) return callback();
       const err = Object.assign(new Error("5.1.1 mailbox unavailable"), { responseCode: 550 });
@@ -287,6 +292,25 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(failed.attempts).toBe(1);
     expect(failed.lastError).toMatch(/550|mailbox unavailable/);
     expect(mailbox!.mails).toHaveLength(0);
+  });
+
+  it("keeps messages queued while the SMTP login is refused, and delivers them once it is mended", async () => {
+    const port = await freePort();
+    let passwordWrong = true;
+    const mailbox = await startSmtp(port, { refuseLogin: () => passwordWrong });
+    mailboxes.push(mailbox);
+    t = await buildTestApp(provider, { now: clock.now, env: { ...relayEnv(port), SMTP_URL: `smtp://postern:secret@127.0.0.1:${port}` } });
+    const app = t.app;
+    const monitor = await serviceToken(app);
+    const { id } = ZMessageQueued.parse((await post(app, monitor.headers, { message: "disk almost full" })).json());
+    await expect.poll(async () => (await app.ctx.db.message.findUniqueOrThrow({ where: { id } })).lastError, { timeout: 10_000 }).toMatch(/535|authentication failed/);
+    expect(await statusOf(app, id)).toBe("queued");
+
+    passwordWrong = false;
+    clock.advance(5 * 60_000);
+    app.relay.poke();
+    await expect.poll(() => statusOf(app, id), { timeout: 10_000 }).toBe("sent");
+    expect(mailbox.mails).toHaveLength(1);
   });
 
   it("limits each token to 30 messages a minute (429 with Retry-After)", async () => {

@@ -58,10 +58,15 @@ export function composeMail(m: Message, settings: EnabledSettings): SendMailOpti
   };
 }
 
-/** SMTP 5xx answers (recipient rejected, message refused) will not change on a retry. */
-function isPermanent(err: unknown): boolean {
-  const code = (err as { responseCode?: number }).responseCode;
-  return typeof code === "number" && code >= 500 && code < 600;
+/** The commands whose 5xx answer is about this message (its recipients, its content), which a
+ * retry will not change. A 5xx anywhere else (the login: 535; the greeting, STARTTLS, or MAIL
+ * FROM: a blocked host or sender) is the server's answer to every message: they stay queued and
+ * are retried, so that mending the SMTP settings delivers what came in meanwhile. */
+const PER_MESSAGE_COMMANDS = new Set(["RCPT TO", "DATA"]);
+
+export function isPermanent(err: unknown): boolean {
+  const { responseCode, command } = err as { responseCode?: number; command?: string };
+  return typeof responseCode === "number" && responseCode >= 500 && responseCode < 600 && PER_MESSAGE_COMMANDS.has(command ?? "");
 }
 
 export class RelayWorker {

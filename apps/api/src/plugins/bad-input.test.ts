@@ -8,6 +8,7 @@ import { rowCounts } from "../../test/counts";
 import { providers } from "../../test/databases";
 import { databaseInputIssue } from "./database-input-errors";
 
+const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64url");
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
 
 interface Probe {
@@ -52,6 +53,9 @@ describe.each(providers)("bad input on %s", (provider) => {
     ["a data: service URL", () => ({ method: "PATCH", url: `/api/services/${serviceId}`, payload: { url: "data:text/html,<b>x</b>" }, field: "body.url" })],
     ["a 60 KB service URL", () => ({ method: "PATCH", url: `/api/services/${serviceId}`, payload: { url: `https://example.com/${"a".repeat(60_000)}` }, field: "body.url" })],
     ["a token expiring in year 10000", () => ({ method: "POST", url: "/api/tokens", payload: { name: "t", scopes: ["sessions:read"], expiresAt: "+010000-01-01T00:00:00Z" }, field: "body.expiresAt" })],
+    ["an audit cursor beyond the 32-bit sequence", () => ({ method: "GET", url: `/api/audit?cursor=${b64("seq:999999999999999")}`, field: "querystring.cursor" })],
+    ["a relay cursor at a date PostgreSQL does not keep", () => ({ method: "GET", url: `/api/messages?cursor=${b64("-271821-04-20T00:00:00.000Z|x")}`, field: "querystring.cursor" })],
+    ["a relay cursor with a NUL in its id", () => ({ method: "GET", url: `/api/messages?cursor=${b64("2026-01-01T00:00:00.000Z|a\u0000b")}`, field: "querystring.cursor" })],
     ["a token expiring before 2000", () => ({ method: "POST", url: "/api/tokens", payload: { name: "t", scopes: ["sessions:read"], expiresAt: "1970-01-01T00:00:00Z" }, field: "body.expiresAt" })],
   ];
 
@@ -101,7 +105,12 @@ describe.each(providers)("bad input on %s", (provider) => {
       () => t.app.ctx.db.group.create({ data: { name: "a\ud800b" } }),
       () => t.app.ctx.db.auditEvent.findMany({ where: { at: { lt: new Date("+010000-01-01T00:00:00Z") } } }),
       ...(provider === "postgres"
-        ? [() => t.app.ctx.db.user.findUnique({ where: { username: "a\u0000b" } }), () => t.app.ctx.db.$queryRawUnsafe("select $1::text", "a\u0000")]
+        ? [
+            () => t.app.ctx.db.user.findUnique({ where: { username: "a\u0000b" } }),
+            () => t.app.ctx.db.$queryRawUnsafe("select $1::text", "a\u0000"),
+            // The plain-SQL path (node-postgres itself, past Prisma).
+            () => t.app.ctx.sql.read((sql) => sql.all(`SELECT "seq" FROM "AuditEvent" WHERE "seq" < ?`, [999999999999999])),
+          ]
         : []),
     ];
     for (const refuse of refusals) {

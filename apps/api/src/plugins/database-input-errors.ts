@@ -33,8 +33,18 @@ interface AdapterCause {
   column?: string;
 }
 
-/** The driver adapter's error, thrown bare by model queries and wrapped in `meta` by raw ones. */
+/** node-postgres's own error (what statements sent in plain SQL, past Prisma, throw). */
+interface PgError extends Error {
+  code?: unknown;
+  severity?: unknown;
+  column?: string;
+}
+
+/** The driver adapter's error, thrown bare by model queries and wrapped in `meta` by raw ones;
+ * or node-postgres's, from the plain-SQL paths. */
 function adapterCause(err: unknown): AdapterCause | undefined {
+  const pg = err as PgError;
+  if (err instanceof Error && typeof pg.code === "string" && typeof pg.severity === "string") return { code: pg.code, column: pg.column };
   if (err instanceof Error && err.name === "DriverAdapterError") return (err as Error & { cause?: AdapterCause }).cause;
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     return (err.meta?.driverAdapterError as { cause?: AdapterCause } | undefined)?.cause;

@@ -208,14 +208,17 @@ export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: numbe
 /** How many events a page holds when the caller does not say. */
 export const AUDIT_PAGE_SIZE = 100;
 
+const MAX_SEQ = 2 ** 31 - 1;
+
 /** Cursors are opaque to clients; inside they are the seq of the last event shown. */
 export function encodeAuditCursor(seq: number): string {
   return Buffer.from(`seq:${seq}`).toString("base64url");
 }
 
 export function decodeAuditCursor(cursor: string): number {
-  const m = /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m) throw badField("querystring.cursor", "not a cursor this list handed out");
+  const m = /^seq:(\d{1,10})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  // seq is a 32-bit column: a larger one was never handed out, and PostgreSQL refuses to compare it.
+  if (!m || Number(m[1]) > MAX_SEQ) throw badField("querystring.cursor", "not a cursor this list handed out");
   return Number(m[1]);
 }
 

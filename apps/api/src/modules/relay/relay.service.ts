@@ -45,10 +45,12 @@ function encodeCursor(m: Pick<Message, "createdAt" | "id">): string {
 }
 
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(at ?? "");
-  if (!id || Number.isNaN(createdAt.getTime())) throw badField("querystring.cursor", "not a cursor this list handed out");
-  return { createdAt, id };
+  // Only what encodeCursor writes: a date any database keeps (JavaScript's Date reaches years
+  // PostgreSQL refuses) and an id without characters it cannot compare (NUL).
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9A-Za-z_-]{1,64})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  const createdAt = new Date(m?.[1] ?? "");
+  if (!m || Number.isNaN(createdAt.getTime())) throw badField("querystring.cursor", "not a cursor this list handed out");
+  return { createdAt, id: m[2]! };
 }
 
 const MESSAGE_SELECT = `SELECT "id", "subject", "message", "severity", "status", "attempts", "lastError", "tokenId", "createdAt", "nextAttemptAt", "lockedUntil", "sentAt" FROM "Message"`;

@@ -339,7 +339,8 @@ export async function checkTunnel(config: Config): Promise<CheckResult[]> {
   return results;
 }
 
-/** Other users of the machine must not read the database (password hashes, ID tokens) or the secret. */
+/** Other users of the machine must not read the database (password hashes, ID tokens), the secret
+ * or the audit files. */
 export function checkFileModes(config: Config): CheckResult[] {
   const paths: { file: string; wanted: number }[] = [];
   if (fs.existsSync(config.dataDir)) paths.push({ file: config.dataDir, wanted: 0o700 });
@@ -350,6 +351,8 @@ export function checkFileModes(config: Config): CheckResult[] {
   }
   const secretFile = path.join(config.dataDir, "secret");
   if (fs.existsSync(secretFile)) paths.push({ file: secretFile, wanted: 0o600 });
+  // The weekly audit files: every username, address and reason of the trail.
+  if (config.auditExportDir && fs.existsSync(config.auditExportDir)) paths.push({ file: config.auditExportDir, wanted: 0o700 });
   const wide = paths.flatMap(({ file, wanted }) => {
     const mode = fs.statSync(file).mode & 0o777;
     return (mode & 0o077) !== 0 ? [`${file} is ${mode.toString(8).padStart(4, "0")} (chmod ${wanted.toString(8)})`] : [];
@@ -357,7 +360,7 @@ export function checkFileModes(config: Config): CheckResult[] {
   if (paths.length === 0) return [];
   return wide.length > 0
     ? [{ mark: "warn", name: "file modes", detail: `others on this machine can read Postern's data: ${wide.join("; ")}` }]
-    : [{ mark: "ok", name: "file modes", detail: "the data directory and database files are owner-only" }];
+    : [{ mark: "ok", name: "file modes", detail: "the data directory, database and audit files are owner-only" }];
 }
 
 export function checkDirectories(config: Config): CheckResult[] {

@@ -10,6 +10,7 @@ import { openDatabase } from "@postern/db";
 import { inTransaction } from "../../lib/db-context";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
+import { checkFileModes } from "../../cli/doctor-checks";
 import { STATE_FILE } from "./audit-files";
 import { auditCsvCells, auditCsvHeader, auditCsvRows } from "./audit.csv";
 import { NO_LISTENERS } from "../../lib/run-change";
@@ -68,6 +69,23 @@ describe.each(providers)("weekly audit files on %s", (provider) => {
     const state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), "utf8")) as { lastSeq: number; pending?: unknown };
     expect(state.lastSeq).toBe(await t.app.ctx.db.auditEvent.count());
     expect(state.pending).toBeUndefined();
+  });
+
+  it("keeps the files owner-only, in a directory it makes owner-only, and doctor checks it", async () => {
+    const sub = path.join(dir, "audit");
+    const other = await buildTestApp(provider, { now: clock.now, env: { POSTERN_AUDIT_EXPORT_DIR: sub } });
+    others.push(other);
+    const res = await other.app.inject({ method: "POST", url: "/api/groups", headers: (await createUser(other.app, { role: "admin" })).headers, payload: { name: "ops" } });
+    expect(res.statusCode).toBe(201);
+    await other.app.auditFiles!.flush();
+    const modeOf = (file: string) => fs.statSync(file).mode & 0o777;
+    expect(modeOf(sub)).toBe(0o700);
+    for (const file of fs.readdirSync(sub)) expect([file, modeOf(path.join(sub, file))]).toEqual([file, 0o600]);
+    expect(fs.readdirSync(sub)).toContain(W47);
+
+    fs.chmodSync(sub, 0o755);
+    const [check] = checkFileModes({ ...other.config, auditExportDir: sub });
+    expect(check?.detail).toContain(`${sub} is 0755 (chmod 700)`);
   });
 
   it("writes nothing twice and loses nothing across a restart and writes made while it was down", async () => {

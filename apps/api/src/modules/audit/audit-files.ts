@@ -101,7 +101,8 @@ export class AuditFileWriter {
   private async tick(): Promise<void> {
     if (this.fatal) return;
     try {
-      await fs.mkdir(this.dir, { recursive: true });
+      // Owner-only, as the data directory: the files hold usernames, addresses and reasons.
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
       if (!(await this.acquireLock())) return;
       if (!this.state) this.state = await this.recover();
       if (this.fatal) return;
@@ -141,7 +142,7 @@ export class AuditFileWriter {
     await this.writeState({ ...this.state!, pending });
     for (const { file, size } of pending) {
       const text = (size === 0 ? auditCsvHeader() : "") + auditCsvRows(byFile.get(file)!);
-      const handle = await fs.open(path.join(this.dir, file), "a");
+      const handle = await fs.open(path.join(this.dir, file), "a", 0o600);
       try {
         await handle.writeFile(text, "utf8");
         await handle.sync();
@@ -186,7 +187,7 @@ export class AuditFileWriter {
   private async writeState(state: State): Promise<void> {
     const file = path.join(this.dir, STATE_FILE);
     const tmp = `${file}.${this.ownerId}.tmp`;
-    const handle = await fs.open(tmp, "w");
+    const handle = await fs.open(tmp, "w", 0o600);
     try {
       await handle.writeFile(JSON.stringify(state) + "\n", "utf8");
       await handle.sync();
@@ -205,7 +206,7 @@ export class AuditFileWriter {
     const file = this.lockPath();
     const mine = JSON.stringify({ owner: this.ownerId, host: os.hostname(), pid: process.pid });
     try {
-      await fs.writeFile(file, mine, { flag: "wx" });
+      await fs.writeFile(file, mine, { flag: "wx", mode: 0o600 });
       // Another instance may have written meanwhile: start again from the state file.
       this.state = undefined;
       return true;

@@ -162,7 +162,13 @@ export const ZAuditVerifyResult = z.object({
   /** Events checked and found intact before the first break (all of them when intact). */
   checked: z.number().int(),
   intact: z.boolean(),
-  /** The first event that does not match, and why. */
-  firstBreak: z.object({ seq: z.number().int(), id: z.string(), reason: z.string() }).optional(),
+  /** The first event that does not match, and why (no id: the event is missing, the chain ends before it). */
+  firstBreak: z.object({ seq: z.number().int(), id: z.string().optional(), reason: z.string() }).optional(),
+  /** The newest event checked: note it (`postern audit verify --expect <seq>:<hash>`) to detect
+   * later a chain cut short or rewritten after it. Null for an empty trail. */
+  head: z.object({ seq: z.number().int(), hash: z.string() }).nullable().optional(),
+  /** Which event recorded outside the database the chain was checked against: the audit files'
+   * newest (POSTERN_AUDIT_EXPORT_DIR); null when there is none. */
+  anchoredAt: z.object({ seq: z.number().int(), source: z.literal("audit files") }).nullable().optional(),
 });
 export type TAuditVerifyResult = z.infer<typeof ZAuditVerifyResult>;

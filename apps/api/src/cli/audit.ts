@@ -9,7 +9,8 @@ import { openDatabase, redactUrl, type OpenDatabase } from "@postern/db";
 import type { DbContext } from "../lib/db-context";
 import { NO_LISTENERS } from "../lib/run-change";
 import { auditCsv } from "../modules/audit/audit.csv";
-import { auditRangeOf, verifyAuditChain } from "../modules/audit/audit.service";
+import { auditFilesAnchor } from "../modules/audit/audit-files";
+import { auditRangeOf, parseChainAnchor, verifyAuditChain, type ChainAnchor } from "../modules/audit/audit.service";
 import { CliError, parseWith, readConfig } from "./context";
 
 /**
@@ -83,16 +84,25 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command("verify")
     .description("check the audit hash chain; exit 1 naming the first event that does not match")
-    .action(async () => {
+    .option("--expect <seq:hash>", "an event noted from an earlier verify (its head): the chain must still hold it, unchanged")
+    .action(async (opts: { expect?: string }) => {
+      const noted = opts.expect === undefined ? null : parseChainAnchor(opts.expect, "--expect");
+      if (opts.expect !== undefined && !noted) throw new CliError(`--expect: expected <seq>:<hash> as verify prints it (e.g. 1234:9f2c…, 64 hex digits), got "${opts.expect}"`);
+      const dir = readConfig().auditExportDir;
+      const fromFiles = dir ? await auditFilesAnchor(dir) : null;
+      const anchors = [noted, fromFiles].filter((a): a is ChainAnchor => a !== null);
       await withAuditDatabase(async (ctx) => {
-        const { checked, firstBreak } = await verifyAuditChain(ctx);
+        const { checked, firstBreak, head } = await verifyAuditChain(ctx, anchors);
         if (firstBreak) {
           throw new CliError(
-            `audit chain broken at event #${firstBreak.seq} (id ${firstBreak.id}): ${firstBreak.reason}; ` +
+            `audit chain broken at event #${firstBreak.seq}${firstBreak.id ? ` (id ${firstBreak.id})` : ""}: ${firstBreak.reason}; ` +
               `the ${checked} events before it are intact`,
           );
         }
-        console.log(`${checked} events, chain intact`);
+        const against = anchors.map((a) => `event #${a.seq} of ${a.source}`).join(" and ");
+        // The head, noted somewhere else, lets a later verify (--expect) see events cut off the end
+        // or a chain made again from some event on, which the chain alone cannot show.
+        console.log(`${checked} events, chain intact${against ? `, matching ${against}` : ""}${head ? `; head ${head.seq}:${head.hash}` : ""}`);
       });
     });
 }

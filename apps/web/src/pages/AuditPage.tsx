@@ -64,7 +64,16 @@ function ChainState() {
           <span className="error-text">The check could not run: {verify.error.message}</span>
         ) : r?.intact ? (
           <>
-            Intact: all {r.checked.toLocaleString()} events chain correctly, checked <Time value={new Date(verify.dataUpdatedAt).toISOString()} />.
+            Intact: all {r.checked.toLocaleString()} events chain correctly
+            {r.anchoredAt ? <>, and match the audit files up to event #{r.anchoredAt.seq}</> : null}, checked{" "}
+            <Time value={new Date(verify.dataUpdatedAt).toISOString()} />.
+            {r.head ? (
+              <>
+                {" "}
+                Newest event: <code className="chain-head">{`${r.head.seq}:${r.head.hash}`}</code>. Note it elsewhere; <code>postern audit verify --expect</code> with
+                it shows later whether events after it were cut off or the chain was made again.
+              </>
+            ) : null}
           </>
         ) : (
           <>

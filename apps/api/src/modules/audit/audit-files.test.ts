@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AUDIT_CSV_COLUMNS } from "@postern/contracts";
+import { AUDIT_CSV_COLUMNS, ZAuditVerifyResult } from "@postern/contracts";
 import { openDatabase } from "@postern/db";
 import { inTransaction } from "../../lib/db-context";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock, type TestUser } from "../../../test/app";
@@ -14,7 +14,7 @@ import { checkFileModes } from "../../cli/doctor-checks";
 import { STATE_FILE } from "./audit-files";
 import { auditCsvCells, auditCsvHeader, auditCsvRows } from "./audit.csv";
 import { NO_LISTENERS } from "../../lib/run-change";
-import { writeAudit } from "./audit.service";
+import { hashAuditEvent, writeAudit } from "./audit.service";
 
 const W47 = "audit-2026-W47.csv";
 const W48 = "audit-2026-W48.csv";
@@ -86,6 +86,28 @@ describe.each(providers)("weekly audit files on %s", (provider) => {
     fs.chmodSync(sub, 0o755);
     const [check] = checkFileModes({ ...other.config, auditExportDir: sub });
     expect(check?.detail).toContain(`${sub} is 0755 (chmod 700)`);
+  });
+
+  it("anchors verify: events cut off the end, or a chain made again, no longer match the files", async () => {
+    for (const name of ["ops", "support", "customers"]) await createGroup(name);
+    await t.app.auditFiles!.flush();
+    const verify = async () => ZAuditVerifyResult.parse((await t.app.inject({ method: "GET", url: "/api/audit/verify", headers: admin.headers })).json());
+    const count = await t.app.ctx.db.auditEvent.count();
+    const newest = await t.app.ctx.db.auditEvent.findFirstOrThrow({ orderBy: { seq: "desc" } });
+    expect(await verify()).toMatchObject({ intact: true, checked: count, head: { seq: count, hash: newest.hash }, anchoredAt: { seq: count, source: "audit files" } });
+
+    // The newest event rewritten and its hash made again: the chain alone still verifies.
+    const forged = { ...newest, actorUsername: "someone-else" };
+    await t.app.ctx.db.$executeRawUnsafe(
+      `UPDATE "AuditEvent" SET "actorUsername" = 'someone-else', "hash" = '${hashAuditEvent(forged)}' WHERE "seq" = ${newest.seq}`,
+    );
+    expect(await verify()).toMatchObject({ intact: false, firstBreak: { seq: newest.seq, id: newest.id, reason: expect.stringContaining("rewritten") } });
+
+    // The newest events deleted.
+    await t.app.ctx.db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE "seq" > ${count - 2}`);
+    const cut = await verify();
+    expect(cut).toMatchObject({ intact: false, checked: count - 2, firstBreak: { seq: count - 1, reason: expect.stringContaining("the newest events were deleted") } });
+    expect(cut.firstBreak?.id).toBeUndefined();
   });
 
   it("writes nothing twice and loses nothing across a restart and writes made while it was down", async () => {

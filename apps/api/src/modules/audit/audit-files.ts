@@ -20,6 +20,7 @@ import { isoWeekOf } from "@postern/contracts";
 import type { AuditEvent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditCsvHeader, auditCsvRows } from "./audit.csv";
+import type { ChainAnchor } from "./audit.service";
 import { SerialPoller } from "@postern/runtime";
 
 export const STATE_FILE = ".postern-audit-state.json";
@@ -38,6 +39,20 @@ export interface AuditFileWriterOptions {
   batchSize?: number;
   /** A lock whose heartbeat is older than this belongs to a stopped instance. */
   staleLockMs?: number;
+}
+
+/** The newest event the files hold, as their state records it: an anchor for `verify`, kept
+ * outside the database. Null when no file was written yet (or the state is unreadable). */
+export async function auditFilesAnchor(dir: string): Promise<ChainAnchor | null> {
+  const file = path.join(dir, STATE_FILE);
+  let state: Partial<State>;
+  try {
+    state = JSON.parse(await fs.readFile(file, "utf8")) as Partial<State>;
+  } catch {
+    return null;
+  }
+  if (typeof state.lastSeq !== "number" || state.lastSeq < 1 || typeof state.lastHash !== "string") return null;
+  return { seq: state.lastSeq, hash: state.lastHash, source: `the audit files (${file})` };
 }
 
 export function auditFileName(at: Date): string {

@@ -35,7 +35,8 @@ describe.each(providers)("postern audit on %s", (provider) => {
     const ok = await postern(["audit", "verify"], t.url, cwd);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
-    expect(ok.stdout.trim()).toBe(`${count} events, chain intact`);
+    const last = await t.app.ctx.db.auditEvent.findFirstOrThrow({ orderBy: { seq: "desc" } });
+    expect(ok.stdout.trim()).toBe(`${count} events, chain intact; head ${count}:${last.hash}`);
 
     const out = path.join(cwd, "w47.csv");
     const exported = await postern(["audit", "export", "--week", "2026-W47", "--out", out], t.url, cwd);
@@ -52,6 +53,26 @@ describe.each(providers)("postern audit on %s", (provider) => {
     expect(broken.stderr).toContain(`event #${victim.seq} (id ${victim.id})`);
     expect(broken.stderr).toContain("edited");
     expect(broken.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("checks the chain against a head noted earlier (--expect): the newest events deleted break it", { timeout: 60_000 }, async () => {
+    const noted = /head (\d+:[0-9a-f]{64})/.exec((await postern(["audit", "verify"], t.url, cwd)).stdout)?.[1];
+    expect(noted).toBeDefined();
+    const kept = await postern(["audit", "verify", "--expect", noted!], t.url, cwd);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain(`matching event #${noted!.split(":")[0]} of --expect`);
+
+    // The newest events deleted: what is left still chains, so only the noted head tells.
+    const count = await t.app.ctx.db.auditEvent.count();
+    await t.app.ctx.db.$executeRawUnsafe(`DELETE FROM "AuditEvent" WHERE "seq" > ${count - 2}`);
+    expect((await postern(["audit", "verify"], t.url, cwd)).code).toBe(0);
+    const cut = await postern(["audit", "verify", "--expect", noted!], t.url, cwd);
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toContain(`the chain ends at #${count - 2}, but --expect recorded event #${count} (the newest events were deleted)`);
+
+    const bad = await postern(["audit", "verify", "--expect", "12:abc"], t.url, cwd);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^postern: --expect: expected <seq>:<hash>/);
   });
 
   it.runIf(provider === "sqlite")("rejects a bad week or range, naming the option", async () => {

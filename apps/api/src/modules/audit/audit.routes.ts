@@ -5,6 +5,7 @@ import { ZAuditExportQuery, ZAuditListQuery, ZAuditPage, ZAuditVerifyResult } fr
 import { compressAnswers } from "../../lib/compress-answers";
 import { auditCsv, startCsv } from "./audit.csv";
 import { presentAuditEvent } from "./audit.presenter";
+import { auditFilesAnchor } from "./audit-files";
 import { auditRangeOf, findAuditEvents, verifyAuditChain } from "./audit.service";
 
 /** A file name safe in a Content-Disposition header on every platform. */
@@ -45,8 +46,10 @@ export default async function auditRoutes(app: FastifyInstance) {
     "/api/audit/verify",
     { config: { access: "admin" }, schema: { response: { 200: ZAuditVerifyResult } } },
     async () => {
-      const { checked, firstBreak } = await verifyAuditChain(app.ctx);
-      return { checked, intact: !firstBreak, firstBreak };
+      const dir = app.auditFiles?.dir;
+      const anchor = dir ? await auditFilesAnchor(dir) : null;
+      const { checked, firstBreak, head } = await verifyAuditChain(app.ctx, anchor ? [anchor] : []);
+      return { checked, intact: !firstBreak, firstBreak, head, anchoredAt: anchor ? { seq: anchor.seq, source: "audit files" as const } : null };
     },
   );
 }

@@ -174,8 +174,27 @@ export async function writeAudit(ctx: DbContext, tx: Tx, input: AuditInput): Pro
 
 export interface ChainBreak {
   seq: number;
-  id: string;
+  /** Absent when the event is missing altogether (the chain ends before it). */
+  id?: string;
   reason: string;
+}
+
+/** An event's hash recorded outside the database (the audit files' state, an operator's note of
+ * an earlier verify): the chain must still hold that event with that hash. Without one, deleting
+ * the newest events, or rewriting the chain from some event on with hashes made again, leaves a
+ * chain that verifies. */
+export interface ChainAnchor {
+  seq: number;
+  hash: string;
+  /** Where it was recorded, for the report. */
+  source: string;
+}
+
+export interface ChainReport {
+  checked: number;
+  firstBreak?: ChainBreak;
+  /** The newest event checked: record it to anchor a later verify. */
+  head: { seq: number; hash: string } | null;
 }
 
 /** The chain's events in order, a batch at a time, in plain SQL (the same shapes Prisma returns):
@@ -183,26 +202,44 @@ export interface ChainBreak {
 const VERIFY_BATCH = 1000;
 const verifyBatch = `${AUDIT_SELECT} WHERE "seq" > ? ORDER BY "seq" LIMIT ${VERIFY_BATCH}`;
 
-/** Walks the chain in order and reports the first event whose hash or link does not match. */
-export async function verifyAuditChain(ctx: DbContext): Promise<{ checked: number; firstBreak?: ChainBreak }> {
+/** Walks the chain in order and reports the first event whose hash or link does not match, or
+ * that differs from an anchor, or that an anchor names and the chain no longer holds. */
+export async function verifyAuditChain(ctx: DbContext, anchors: ChainAnchor[] = []): Promise<ChainReport> {
+  const anchorAt = new Map(anchors.map((a) => [a.seq, a]));
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let checked = 0;
   let cursor = 0;
+  let head: ChainReport["head"] = null;
   for (;;) {
     const batch = await ctx.sql.read((sql) => sql.all<AuditEvent>(verifyBatch, [cursor]));
-    if (batch.length === 0) return { checked };
+    if (batch.length === 0) break;
     for (const e of batch) {
-      const fail = (reason: string) => ({ checked, firstBreak: { seq: e.seq, id: e.id, reason } });
+      const fail = (reason: string) => ({ checked, head, firstBreak: { seq: e.seq, id: e.id, reason } });
       if (e.seq !== expectedSeq) return fail(`expected event #${expectedSeq} here, found #${e.seq} (an event was deleted)`);
       if (e.prevHash !== prevHash) return fail("prevHash does not match the previous event's hash");
       if (hashAuditEvent(e) !== e.hash) return fail("content does not match its hash (the event was edited)");
+      const anchor = anchorAt.get(e.seq);
+      if (anchor && anchor.hash !== e.hash) return fail(`its hash differs from the one ${anchor.source} recorded (the chain was rewritten from here or before)`);
       prevHash = e.hash;
       expectedSeq += 1;
       checked += 1;
+      head = { seq: e.seq, hash: e.hash };
     }
     cursor = batch[batch.length - 1]!.seq;
   }
+  const beyond = anchors.filter((a) => a.seq >= expectedSeq).sort((a, b) => b.seq - a.seq)[0];
+  if (beyond) {
+    const reason = `the chain ends at #${expectedSeq - 1}, but ${beyond.source} recorded event #${beyond.seq} (the newest events were deleted)`;
+    return { checked, head, firstBreak: { seq: expectedSeq, reason } };
+  }
+  return { checked, head };
+}
+
+/** `<seq>:<hash>`, as verify prints the head: an anchor an operator noted. */
+export function parseChainAnchor(text: string, source: string): ChainAnchor | null {
+  const m = /^#?(\d{1,10}):([0-9a-f]{64})$/.exec(text.trim());
+  return m ? { seq: Number(m[1]), hash: m[2]!, source } : null;
 }
 
 /** How many events a page holds when the caller does not say. */

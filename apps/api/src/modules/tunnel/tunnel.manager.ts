@@ -132,7 +132,7 @@ export class TunnelManager {
         await listener.close();
       } catch (err) {
         // The listener is gone either way; say so in the audit instead of failing the close.
-        details = { ...details, closeError: messageOf(err) };
+        details = { ...details, closeError: messageOf(err, this.options.authtoken) };
       }
     }
     await this.move({ state: "closed" }, caller, details);
@@ -170,7 +170,7 @@ export class TunnelManager {
     } catch (err) {
       // A listener that arrives after the timeout must not stay open behind our back.
       attempt.then((late) => late.close()).catch(() => undefined);
-      const reason = `could not open the ngrok tunnel: ${messageOf(err)}`;
+      const reason = `could not open the ngrok tunnel: ${messageOf(err, authtoken)}`;
       await this.move({ state: "error", reason }, caller, { reason, domain: this.options.domain });
     } finally {
       clearTimeout(timer);
@@ -200,8 +200,15 @@ export class TunnelManager {
   }
 }
 
-function messageOf(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+/** ngrok's refusal of a bad or revoked authtoken quotes it ("Your authtoken: …"); the reason goes
+ * to the logs, the audit trail (for good) and every browser's board, so it never carries one. */
+function withoutAuthtoken(message: string, authtoken: string | undefined): string {
+  const quoted = message.replace(/(authtoken:\s*)\S+/gi, "$1***");
+  return authtoken && authtoken.length >= 4 ? quoted.split(authtoken).join("***") : quoted;
+}
+
+function messageOf(err: unknown, authtoken?: string): string {
+  const message = withoutAuthtoken(err instanceof Error ? err.message : String(err), authtoken);
   const code = (err as { code?: unknown } | null)?.code;
   // ngrok's own error codes (ERR_NGROK_105: bad authtoken, …) are what its docs index by.
   return typeof code === "string" && code.startsWith("ERR_NGROK") ? `${message} (${code})` : message;

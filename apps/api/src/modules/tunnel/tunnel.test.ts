@@ -73,6 +73,25 @@ describe("TunnelManager with the real ngrok library", () => {
     expect(manager.snapshot().state).toBe("error");
   });
 
+  it("never quotes the authtoken in the reason when ngrok refuses it", async () => {
+    const authtoken = "2abcDEFghiJKLmno_PQRstuVWXyz1234567890";
+    // Stand-in for ngrok's cloud refusing the authtoken, with the text its ERR_NGROK_105 carries.
+    const refusing: Forwarder = async () => {
+      const err = new Error(
+        `The authentication you specified does not look like a proper ngrok authtoken.\nYour authtoken: ${authtoken.slice(0, -1)}X\n` +
+          `Instructions to install your authtoken are on your ngrok dashboard (tried ${authtoken}).`,
+      );
+      throw Object.assign(err, { code: "ERR_NGROK_105" });
+    };
+    const transitions: TunnelTransition[] = [];
+    const manager = new TunnelManager({ authtoken, addr: () => "127.0.0.1:9", forward: refusing, onTransition: async (t) => void transitions.push(t) });
+    const result = await manager.open();
+    expect(result.state).toBe("error");
+    expect(result.reason).toContain("Your authtoken: ***");
+    expect(result.reason).toContain("ERR_NGROK_105");
+    expect(JSON.stringify(transitions)).not.toContain(authtoken.slice(0, 20));
+  });
+
   it("joins concurrent opens into one dial and refuses to open without an authtoken", async () => {
     const cloud = fakeCloud();
     const manager = new TunnelManager({ authtoken: "x", domain: "postern.example", addr: () => "127.0.0.1:1234", forward: cloud.forward, onTransition: async () => {} });

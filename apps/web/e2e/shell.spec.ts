@@ -152,3 +152,21 @@ test("admin pages that cannot be fetched leave the shell and offer a reload", as
   await alert.getByRole("button", { name: "Reload" }).click();
   await expect(page).toHaveTitle("Users · Admin · Postern");
 });
+
+test("a logout the server did not confirm says so and keeps the login; the next one logs out", async ({ page, factory, signIn }) => {
+  const { member } = await factory.team();
+  await signIn(page, member);
+  // The database was down for a moment: the login still stands, and a reload would show it.
+  await page.route("**/api/auth/logout", (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "the database is not answering" } }) }),
+  );
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("alert")).toContainText("Not logged out");
+  await expect(page).not.toHaveURL(/\/login/);
+
+  await page.unroute("**/api/auth/logout");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.reload();
+  await expect(page).toHaveURL(/\/login/);
+});

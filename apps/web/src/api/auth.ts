@@ -52,16 +52,22 @@ export function useLogin() {
 
 export function useLogout() {
   const qc = useQueryClient();
+  // Drop everything the previous user could see before the login page renders.
+  const forget = () => {
+    qc.clear();
+    qc.setQueryData(queryKeys.me, null);
+  };
   return useMutation({
     mutationFn: () => api.post("/api/auth/logout", ZLogoutResponse),
-    onSettled: () => {
-      // Drop everything the previous user could see before the login page renders.
-      qc.clear();
-      qc.setQueryData(queryKeys.me, null);
-    },
     onSuccess: (res) => {
+      forget();
       // An OIDC login also ends at its provider, which sends the browser back to /login.
       if (res.logoutUrl) window.location.assign(res.logoutUrl);
+    },
+    onError: (err) => {
+      // Already logged out (401): nothing left to end. Any other failure left the login standing
+      // (its cookie still works after a reload): the page stays, and says so.
+      if (isApiError(err, 401)) forget();
     },
   });
 }

@@ -3,6 +3,8 @@
 // mounted, and tells the user what happened to them (toasts, tab title, notifications).
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { useLogout, useMe } from "../api/auth";
+import { isApiError } from "../api/client";
+import { ErrorMessage } from "./ErrorMessage";
 import { displayName } from "../lib/format";
 import { ConnectionState, LiveBanner, useLiveUpdates, useOfferAttention, usePersonalNotices } from "../live";
 import { preloadAdminPages } from "../pages/admin/lazy";
@@ -64,11 +66,21 @@ export function Layout() {
               {displayName(me.user)}
             </NavLink>
           )}
-          <button type="button" className="link-button" onClick={() => logout.mutate(undefined, { onSettled: toLogin })}>
+          <button
+            type="button"
+            className="link-button"
+            aria-disabled={logout.isPending || undefined}
+            onClick={() => !logout.isPending && logout.mutate(undefined, { onSuccess: toLogin, onError: (err) => isApiError(err, 401) && toLogin() })}
+          >
             Log out
           </button>
         </div>
       </header>
+      {logout.isError && !isApiError(logout.error, 401) ? (
+        <div className="logout-failed">
+          <ErrorMessage error={`Not logged out: ${logout.error.message} You are still logged in here; try again.`} />
+        </div>
+      ) : null}
       <LiveBanner />
       <main id="main" tabIndex={-1}>
         <Outlet />

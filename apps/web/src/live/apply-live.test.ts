@@ -121,6 +121,40 @@ describe("applying the live stream to the query cache", () => {
     expect(qc.getQueryData<TService[]>(queryKeys.services)![0]!.gatewayStatus).toEqual({ online: true, inSync: true, error: undefined });
   });
 
+  it("keeps the holder of a service shared with this page just now, and reads the board's sessions again", () => {
+    const qc = new QueryClient();
+    applySnapshot(qc, { services: [service("a", "Alpha")], sessions: [], me: user("me") });
+    const held = { ...service("b", "Beta"), groupIds: ["g2"], activeSessions: 1, holder: user("alice") };
+    applyEvent(qc, { type: "service.updated", service: held, changed: ["groupIds"] }, "me");
+    expect(qc.getQueryData<TService[]>(queryKeys.services)!.find((s) => s.id === "b")).toMatchObject({ activeSessions: 1, holder: { id: "alice" } });
+    expect(qc.getQueryState(queryKeys.activeSessions)?.isInvalidated).toBe(true);
+  });
+
+  it("reads My sessions again when a service with an open session of mine leaves the board", () => {
+    const qc = new QueryClient();
+    qc.setQueryData(queryKeys.mySessions, [session("s1", "a", "me", "active")]);
+    applySnapshot(qc, { services: [service("a", "Alpha")], sessions: [session("s1", "a", "me", "active")], me: user("me") });
+    expect(qc.getQueryState(queryKeys.mySessions)?.isInvalidated).toBe(false);
+    // Its groups changed and mine is no longer among them: the revocation's event goes to others.
+    applyEvent(qc, { type: "service.deleted", id: "a" }, "me");
+    expect(qc.getQueryState(queryKeys.mySessions)?.isInvalidated).toBe(true);
+  });
+
+  it("reads My sessions and the admin lists again after a snapshot that replaces a stream, not after the first", () => {
+    const qc = new QueryClient();
+    qc.setQueryData(queryKeys.mySessions, [session("s1", "a", "me", "active")]);
+    qc.setQueryData(queryKeys.users, [user("me")]);
+    const board = { services: [service("a", "Alpha")], sessions: [], me: user("me") };
+    applySnapshot(qc, board);
+    expect(qc.getQueryState(queryKeys.users)?.isInvalidated).toBe(false);
+    // s1 expired during the gap: the snapshot no longer lists it, and no event will say so.
+    applySnapshot(qc, board, true);
+    expect(qc.getQueryState(queryKeys.mySessions)?.isInvalidated).toBe(true);
+    expect(qc.getQueryState(queryKeys.users)?.isInvalidated).toBe(true);
+    expect(qc.getQueryState(queryKeys.services)?.isInvalidated).toBe(false);
+    expect(qc.getQueryState(queryKeys.activeSessions)?.isInvalidated).toBe(false);
+  });
+
   it("ignores events the board does not show", () => {
     const qc = new QueryClient();
     qc.setQueryData(queryKeys.services, [service("a", "Alpha")]);

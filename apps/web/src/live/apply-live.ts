@@ -42,7 +42,16 @@ function recountServices(qc: QueryClient, serviceIds: Set<string>): void {
   for (const id of serviceIds) qc.setQueryData<TService>(queryKeys.service(id), (s) => (s ? patch(s) : s));
 }
 
-export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData): void {
+/** The board a snapshot replaces itself; every other query the stream would have kept fresh. */
+const isBoardKey = (key: readonly unknown[]) => key[0] === "services" || (key[0] === "sessions" && key[1] === "active");
+
+/**
+ * The whole board. `afterGap`: it replaces a stream this page followed (the server sends one
+ * instead of replaying a long gap, a pruned log, a client that fell behind, or changed rights),
+ * so the events of the gap never reach the other lists: My sessions (sessions that ended in the
+ * gap are not on the board to say so) and the admin lists are read again.
+ */
+export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData, afterGap = false): void {
   qc.setQueryData(queryKeys.services, data.services);
   for (const s of data.services) {
     if (qc.getQueryData(queryKeys.service(s.id))) qc.setQueryData(queryKeys.service(s.id), s);
@@ -54,6 +63,7 @@ export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData): void {
     for (const s of data.sessions) if (s.userId === me) mine = upsert(mine, s);
     if (mine) qc.setQueryData(queryKeys.mySessions, mine);
   }
+  if (afterGap) void qc.invalidateQueries({ predicate: (q) => !isBoardKey(q.queryKey) });
 }
 
 function applySession(qc: QueryClient, session: TSession, me: string | undefined): void {
@@ -103,17 +113,30 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
   switch (event.type) {
     case "service.created":
     case "service.updated": {
+      const seen = qc.getQueryData<TService[]>(queryKeys.services)?.some((s) => s.id === event.service.id) ?? false;
       qc.setQueryData<TService[]>(queryKeys.services, (list) =>
         upsert(list, event.service)?.sort((a, b) => a.name.localeCompare(b.name)),
       );
       if (qc.getQueryData(queryKeys.service(event.service.id))) qc.setQueryData(queryKeys.service(event.service.id), event.service);
-      recountServices(qc, new Set([event.service.id]));
+      if (seen && !(event.type === "service.updated" && event.changed.includes("groupIds"))) {
+        recountServices(qc, new Set([event.service.id]));
+      } else {
+        // Shown to this page just now (shared with one of its groups): its open sessions never
+        // came as events, so the holder and count the event carries stand, and the board's
+        // sessions are read again rather than counted from what this page has.
+        void qc.invalidateQueries({ queryKey: queryKeys.activeSessions, exact: true });
+      }
       return;
     }
     case "service.deleted": {
       qc.setQueryData<TService[]>(queryKeys.services, (list) => without(list, event.id));
       qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) => list?.filter((s) => s.serviceId !== event.id));
       qc.removeQueries({ queryKey: queryKeys.service(event.id), exact: true });
+      // Deleted, or no longer shown to this page's groups: either way its sessions here ended
+      // (revoked), and those events go to who may see the service, which may no longer be us.
+      if (qc.getQueryData<TSession[]>(queryKeys.mySessions)?.some((s) => s.serviceId === event.id && isOpenStatus(s.status))) {
+        void qc.invalidateQueries({ queryKey: queryKeys.mySessions, exact: true });
+      }
       return;
     }
     case "user.created":

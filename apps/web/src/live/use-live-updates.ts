@@ -44,6 +44,8 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
     if (!enabled) return;
     let socket: WebSocket | null = null;
     let lastSeq = 0;
+    /** A snapshot or event arrived on this page before: a later snapshot replaces a stream. */
+    let followed = false;
     let me: string | undefined;
     let failures = 0;
     let retry: ReturnType<typeof setTimeout> | undefined;
@@ -105,7 +107,9 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
         const msg = parsed.data;
         if (msg.type === "snapshot") {
           me = msg.data.me?.id;
-          applySnapshot(qc, msg.data);
+          // A stream followed before (resumed, or any snapshot after the first) had a gap.
+          applySnapshot(qc, msg.data, lastSeq > 0 || followed);
+          followed = true;
           lastSeq = msg.seq;
           noteStreamSeq(msg.seq, true);
           failures = 0;
@@ -114,6 +118,7 @@ export function useLiveUpdates(options: LiveOptions = {}): LiveStatus {
           if (msg.seq <= lastSeq) return;
           applyEvent(qc, msg.event, me);
           lastSeq = msg.seq;
+          followed = true;
           noteStreamSeq(msg.seq);
           if (msg.event.type === "user.disabled" && msg.event.userId === me) noteLoginEnded("disabled");
           onEvent.current?.(msg.event, me);

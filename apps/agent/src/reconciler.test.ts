@@ -20,6 +20,13 @@ class RecordingDriver extends DryRunDriver {
   }
 }
 
+/** A process that dies while the closed doors' flows are being cut: the cut never ends. */
+class DyingCutter extends RecordingDriver {
+  override cutFlows() {
+    return new Promise<void>(() => undefined);
+  }
+}
+
 let reconciler: Reconciler | undefined;
 afterEach(() => reconciler?.stop());
 
@@ -147,12 +154,6 @@ describe("doors that closed while the agent was down", () => {
   it("a door closed just before a crash has its flows cut by the next run", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));
     dirs.push(dir);
-    // The process dies while the closed door's flows are being cut.
-    class DyingCutter extends RecordingDriver {
-      override cutFlows() {
-        return new Promise<void>(() => undefined);
-      }
-    }
     const crashed = new Reconciler(new DyingCutter(log), log, { memory: new DoorMemory(dir, log) });
     await crashed.setDesired([apiRule()], 1);
     await crashed.setDesired([], 2);
@@ -168,11 +169,6 @@ describe("doors that closed while the agent was down", () => {
   it("a door retargeted and then closed just before a crash has the flows of each target cut", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "postern-agent-"));
     dirs.push(dir);
-    class DyingCutter extends RecordingDriver {
-      override cutFlows() {
-        return new Promise<void>(() => undefined);
-      }
-    }
     const crashed = new Reconciler(new DyingCutter(log), log, { memory: new DoorMemory(dir, log) });
     await crashed.setDesired([apiRule({ lanHost: "10.0.0.5" })], 1);
     // The service moved to another LAN host while the session was open, then the session ended.

@@ -80,6 +80,27 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(await refusedStatus(bed.base, member.headers)).toBe(401);
   });
 
+  it("tells the holder their session was revoked when the service leaves their group, or their group is deleted", async () => {
+    const groupA = await createGroup(bed.t.app);
+    const groupB = await createGroup(bed.t.app);
+    const groupC = await createGroup(bed.t.app);
+    const moved = await createService(bed.t.app, { groupIds: [groupA.id] });
+    const orphaned = await createService(bed.t.app, { groupIds: [groupC.id] });
+    const member = await createUser(bed.t.app, { groupIds: [groupA.id, groupC.id] });
+    const m = await open(member);
+    const onMoved = await start(member, moved.id);
+    const onOrphaned = await start(member, orphaned.id);
+    await m.waitFor(hasEvent("session.started", 2), "both starts");
+
+    const patched = await bed.t.app.inject({ method: "PATCH", url: `/api/services/${moved.id}`, headers: bed.admin.headers, payload: { groupIds: [groupB.id] } });
+    expect(patched.statusCode).toBe(200);
+    const deleted = await bed.t.app.inject({ method: "DELETE", url: `/api/groups/${groupC.id}`, headers: bed.admin.headers });
+    expect(deleted.statusCode).toBe(204);
+    await m.waitFor(hasEvent("session.revoked", 2), "both revocations");
+    const revoked = m.messages.flatMap((x) => (x.type === "event" && x.event.type === "session.revoked" ? [x.event.session.id] : []));
+    expect(revoked.sort()).toEqual([onMoved.id, onOrphaned.id].sort());
+  });
+
   it("ends the stream of a login that logged out and of a token that was revoked, at once", async () => {
     bed.t.app.live.configure({ pingMs: 200 });
     const member = await createUser(bed.t.app);

@@ -23,6 +23,9 @@ export interface AudienceHint {
   /** The groups of the service the event is about, when the caller has them at hand (a session
    * event), or a deleted service's groups (the row is gone when the audience is decided). */
   groupIds?: string[];
+  /** Groups told as well, beside the service's own: those that saw it until this change (a
+   * session revoked because its holder's group lost the service must reach that holder). */
+  alsoGroupIds?: string[];
 }
 
 /** Service id → its groups, read once per transaction for every event that needs them. */
@@ -64,7 +67,10 @@ export function audienceOf(event: TDomainEvent, groups: Map<string, string[]>, h
       return { to: "all" };
     default: {
       const services = servicesOf(event);
-      if (services.length > 0) return { to: "groups", groupIds: hint.groupIds ?? groupsOf(services) };
+      if (services.length > 0) {
+        const groupIds = hint.groupIds ?? groupsOf(services);
+        return { to: "groups", groupIds: hint.alsoGroupIds ? [...new Set([...groupIds, ...hint.alsoGroupIds])] : groupIds };
+      }
       return { to: "admins" };
     }
   }

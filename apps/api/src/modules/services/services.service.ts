@@ -132,7 +132,7 @@ export async function updateService(
     }
     await tx.service.update({ where: { id }, data });
     const groupsChanged = input.groupIds !== undefined;
-    if (groupsChanged) await revokeLostAccess(ctx, tx, record, { serviceIds: [id] }, "service_groups_changed", origin.actor);
+    if (groupsChanged) await revokeLostAccess(ctx, tx, record, { serviceIds: [id] }, "service_groups_changed", origin.actor, previousGroupIds);
     // Read after the revocations, so the service's holder and count are what they are now.
     const service = await tx.service.findUniqueOrThrow({ where: { id }, include: serviceInclude });
     record(

@@ -33,8 +33,10 @@ export async function revokeLostAccess(
   scope: RevocationScope,
   cause: TRevocationCause,
   actor: Actor | null,
+  /** Groups that could see the service until this change: its holders may be among them only. */
+  formerGroupIds?: string[],
 ): Promise<string[]> {
-  const revoked = await revokeLost(ctx, ctx.sql.within(tx), record, scope, cause, actor);
+  const revoked = await revokeLost(ctx, ctx.sql.within(tx), record, scope, cause, actor, formerGroupIds);
   return revoked.map((s) => s.id);
 }
 
@@ -46,6 +48,7 @@ export async function revokeLost(
   scope: RevocationScope,
   cause: TRevocationCause,
   actor: Actor | null,
+  formerGroupIds?: string[],
 ): Promise<SessionRow[]> {
   const lost = (await findLost(sql, scope)).map(({ id }) => id);
   const now = ctx.now();
@@ -61,7 +64,10 @@ export async function revokeLost(
     updateSessions(sql, sessions.map((s) => s.id), change);
     for (const session of sessions) {
       const revoked: SessionRow = { ...session, ...change, endedBy };
-      record({ type: "session.revoked", session: presentSession(revoked), reason: "access_revoked", cause }, { details: { previousStatus: session.status } });
+      record(
+        { type: "session.revoked", session: presentSession(revoked), reason: "access_revoked", cause },
+        { details: { previousStatus: session.status }, ...(formerGroupIds?.length ? { audience: { alsoGroupIds: formerGroupIds } } : {}) },
+      );
       ended.push(revoked);
     }
   }

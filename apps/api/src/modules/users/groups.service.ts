@@ -53,6 +53,7 @@ export async function deleteGroup(ctx: DbContext, origin: Origin, id: string): P
       { userIds: group.members.map((m) => m.userId), serviceIds: group.services.map((s) => s.serviceId) },
       "group_deleted",
       origin.actor,
+      [id],
     );
   });
 }

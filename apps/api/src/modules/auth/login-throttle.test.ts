@@ -1,6 +1,7 @@
 // Password guessing: one limit shared by every password route, per client address and per
 // username, growing back-off, 429 with Retry-After, audited, shared by API instances on the same
 // database, and the tunnel's clients told apart by the address ngrok forwards.
+import net from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -251,5 +252,19 @@ describe.each(providers)("the tunnel's client addresses on %s", { timeout: 60_00
     // Without POSTERN_METRICS_TOKEN the metrics are not served to the internet through the tunnel.
     expect((await fetch(`http://${forwardTo}/metrics`)).status).toBe(403);
     expect((await fetch(`${direct}/metrics`)).status).toBe(200);
+
+    // Closed, the tunnel's listener stops: no local process picks its own address through it. Opened
+    // again, it listens again.
+    const connects = (hostPort: string) =>
+      new Promise<boolean>((resolve) => {
+        const [host, port] = hostPort.split(":");
+        const socket = net.connect(Number(port), host!, () => (socket.end(), resolve(true)));
+        socket.once("error", () => resolve(false));
+      });
+    expect((await app.tunnel.close()).state).toBe("closed");
+    expect(await connects(forwardTo)).toBe(false);
+    expect((await app.tunnel.open()).state).toBe("open");
+    expect((await login(`http://${forwardTo}`)).status).toBe(401);
   });
+
 });

@@ -54,6 +54,9 @@ export default fp(
       } else if (snapshot.state === "closed") {
         app.log.info("tunnel closed");
       }
+      // The private listener takes any local process's X-Forwarded-For as its client's address:
+      // it listens only while ngrok may forward to it (open, or its session reconnecting).
+      if (snapshot.state === "closed" || (snapshot.state === "error" && !snapshot.url)) ingress.close();
       try {
         await recordTunnelTransition(app.ctx, transition, app.presentTunnel());
       } catch (err) {
@@ -77,12 +80,7 @@ export default fp(
       presentTunnel(manager.snapshot(), { configured: manager.configured, domain: manager.domain, publicUrl: app.publicUrl() }),
     );
 
-    if (manager.configured) {
-      app.addHook("onListen", async () => {
-        await ingress.start(app.server);
-      });
-      app.addHook("onClose", async () => ingress.close());
-    }
+    if (manager.configured) app.addHook("onClose", async () => ingress.close());
     if (config.tunnel === "ngrok") {
       app.addHook("onListen", async () => {
         // Not awaited: the server serves locally while ngrok is dialled, and keeps serving if it fails.

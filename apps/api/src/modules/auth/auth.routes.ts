@@ -74,7 +74,7 @@ export default async function authRoutes(app: FastifyInstance) {
       const session = await app.ctx.db.loginSession.findUnique({ where: { id: principal.loginSessionId } });
       await logout(app.ctx, principal.loginSessionId, principal.user, request.ip);
       // An OIDC login also ends at the provider, when it offers a way (the SPA follows the URL).
-      if (session?.provider && session.provider !== "local") logoutUrl = await app.oidc.logoutUrl(session.provider, session.idToken);
+      if (session?.provider && session.provider !== "local") logoutUrl = await app.oidc.logoutUrl(session.provider, session.idToken, request);
     }
     void reply.clearCookie(SESSION_COOKIE, { path: "/" });
     return { ok: true as const, logoutUrl };

@@ -2,7 +2,7 @@
 // start-up) so a provider that is down never keeps Postern from booting; a failed discovery is
 // retried on the next login. The code exchange (with PKCE) runs through @fastify/oauth2; the ID
 // token is verified here with jose against the provider's JWKS.
-import Fastify from "fastify";
+import Fastify, { type FastifyRequest } from "fastify";
 import type { OAuth2Namespace } from "@fastify/oauth2";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import type { OidcProviderConfig } from "../../config";
@@ -45,8 +45,8 @@ const DISCOVERY_TIMEOUT_MS = 5000;
 const RETRY_AFTER_FAILURE_MS = 2000;
 
 export interface OidcOptions {
-  /** The public base URL at request time (it can change when a tunnel opens). */
-  publicUrl: () => string;
+  /** The public base URL a request came in at (the ngrok URL for a tunnelled one). */
+  publicUrl: (request: FastifyRequest) => string;
   secureCookies: boolean;
 }
 
@@ -74,8 +74,9 @@ export class OidcProviders {
     return this.configs.find((p) => p.id === id);
   }
 
-  callbackUri(id: string): string {
-    return `${trimSlash(this.options.publicUrl())}/api/auth/oidc/${id}/callback`;
+  /** Where the provider sends the browser back: the address the login started at. */
+  callbackUri(id: string, request: FastifyRequest): string {
+    return `${trimSlash(this.options.publicUrl(request))}/api/auth/oidc/${id}/callback`;
   }
 
   /** The discovered client of a provider; throws OidcError("provider_unavailable") when it cannot be reached. */
@@ -146,7 +147,7 @@ export class OidcProviders {
         http: { timeout: DISCOVERY_TIMEOUT_MS },
       },
       scope: config.scopes.split(/\s+/).filter(Boolean),
-      callbackUri: () => this.callbackUri(config.id),
+      callbackUri: (request: FastifyRequest) => this.callbackUri(config.id, request),
       pkce: "S256",
       redirectStateCookieName: stateCookieName(config.id, this.options.secureCookies),
       verifierCookieName: verifierCookieName(config.id, this.options.secureCookies),
@@ -188,7 +189,7 @@ export class OidcProviders {
    * Where the browser goes to end the login at the provider too: the discovered
    * end_session_endpoint, or Auth0's /v2/logout when it does not advertise one.
    */
-  async logoutUrl(id: string, idToken: string | null): Promise<string | undefined> {
+  async logoutUrl(id: string, idToken: string | null, request: FastifyRequest): Promise<string | undefined> {
     const config = this.find(id);
     if (!config) return undefined;
     let client: OidcClient | undefined;
@@ -197,7 +198,7 @@ export class OidcProviders {
     } catch {
       return undefined;
     }
-    const after = `${trimSlash(this.options.publicUrl())}/login`;
+    const after = `${trimSlash(this.options.publicUrl(request))}/login`;
     if (client.metadata.end_session_endpoint) {
       const url = new URL(client.metadata.end_session_endpoint);
       url.searchParams.set("client_id", config.clientId);

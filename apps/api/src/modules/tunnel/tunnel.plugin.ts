@@ -2,11 +2,11 @@
 // `app.publicUrl()` (the URL for OIDC redirects and links in mail), opens the tunnel once the
 // server listens when POSTERN_TUNNEL=ngrok, and closes it on shutdown.
 import type { AddressInfo } from "node:net";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { TTunnel } from "@postern/contracts";
 import { publicUrlOf } from "../../config";
-import { TunnelIngress } from "./tunnel.ingress";
+import { isTunnelRequest, TunnelIngress } from "./tunnel.ingress";
 import { TunnelManager, type TunnelTransition } from "./tunnel.manager";
 import { presentTunnel } from "./tunnel.presenter";
 import { recordTunnelTransition } from "./tunnel.service";
@@ -21,6 +21,10 @@ declare module "fastify" {
      * tunnel is open, else http://localhost:PORT. Ask each time; it changes with the tunnel.
      */
     publicUrl(): string;
+    /** The URL this request reached Postern at, for what the browser must come back to (an OIDC
+     * callback): POSTERN_PUBLIC_URL when set, else the ngrok URL for a request that came through
+     * the tunnel, else http://localhost:PORT; never the tunnel's for a request from the LAN. */
+    publicUrlFor(request: FastifyRequest): string;
   }
 }
 
@@ -76,6 +80,7 @@ export default fp(
 
     app.decorate("tunnel", manager);
     app.decorate("publicUrl", () => config.publicUrl ?? manager.url() ?? publicUrlOf(config));
+    app.decorate("publicUrlFor", (request: FastifyRequest) => config.publicUrl ?? (isTunnelRequest(request) ? manager.url() : undefined) ?? publicUrlOf(config));
     app.decorate("presentTunnel", () =>
       presentTunnel(manager.snapshot(), { configured: manager.configured, domain: manager.domain, publicUrl: app.publicUrl() }),
     );

@@ -84,3 +84,14 @@ test("the board switches to a compact list and remembers it", async ({ page, fac
   await page.getByRole("row", { name: new RegExp(service.name) }).getByRole("button", { name: `End ${service.name}`, exact: true }).click();
   await expect(page.getByRole("row", { name: new RegExp(service.name) })).toContainText("Free");
 });
+
+test("counts down on the server's clock when this computer's runs ten minutes fast", async ({ page, factory, admin, signIn }) => {
+  const { member, service } = await factory.team();
+  // The browser's clock only: the server's stays right.
+  await page.clock.install({ time: Date.now() + 10 * 60_000 });
+  await factory.startSession(admin, service, 15 * 60);
+  await signIn(page, member);
+  const card = page.getByTestId(`service-card-${service.slug}`);
+  // 15 minutes left, not the 5 this computer's clock would make of it.
+  await expect(card.getByTestId("countdown")).toHaveText(/^(15:00|14:\d\d)$/);
+});

@@ -4,6 +4,7 @@
 import type { z } from "zod";
 import { ZConflictDetails, ZErrorBody, ZFieldIssue, type TErrorCode, type TFieldIssue } from "@postern/contracts";
 import { liveSeqHeaders, noteChangeSeq, noteLiveSeq } from "./live-seq";
+import { noteServerDate } from "../lib/server-clock";
 
 export class ApiError extends Error {
   constructor(
@@ -75,6 +76,7 @@ async function request(method: Method, path: string, body?: unknown, contentType
   else Object.assign(headers, liveSeqHeaders(path));
   if (body !== undefined) headers["content-type"] = contentType;
   let res: Response;
+  const sentAt = Date.now();
   try {
     res = await fetch(path, {
       method,
@@ -85,6 +87,7 @@ async function request(method: Method, path: string, body?: unknown, contentType
   } catch {
     throw new ApiError(0, "network", "Cannot reach the server. Check your connection and try again.");
   }
+  noteServerDate(res.headers.get("date"), sentAt, Date.now());
   if (!res.ok) throw await errorFrom(res);
   if (method !== "GET") noteChangeSeq(res);
   return res;

@@ -5,6 +5,7 @@ import { useState } from "react";
 import type { TService, TSession } from "@postern/contracts";
 import { extendChoices, extendLimitSeconds } from "../lib/format";
 import { useNow } from "./use-now";
+import { serverNow } from "../lib/server-clock";
 
 export interface ExtendChoice {
   choices: number[];
@@ -22,7 +23,7 @@ export function useExtendChoice(session: TSession | undefined, service: TService
   const [picked, setPicked] = useState<number | null>(null);
   // Re-rendered every 15 s so the choices grow as time passes; computed with the time of this render.
   useNow(15_000);
-  const now = Date.now();
+  const now = serverNow();
   if (!session?.expiresAt || !service) {
     return { choices: [], value: undefined, setValue: setPicked, reset: () => setPicked(null), longest: undefined, blockedByBooking: false };
   }

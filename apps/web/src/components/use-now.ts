@@ -1,6 +1,7 @@
-// The current time for countdowns and relative times. Every component asking for the same
+// The current time for countdowns and relative times, on the server's clock (lib/server-clock). Every component asking for the same
 // interval shares one timer, so a page of a hundred audit rows runs one interval, not a hundred.
 import { useCallback, useSyncExternalStore } from "react";
+import { serverNow } from "../lib/server-clock";
 
 interface Ticker {
   now: number;
@@ -13,7 +14,7 @@ const tickers = new Map<number, Ticker>();
 function tickerFor(ms: number): Ticker {
   let t = tickers.get(ms);
   if (!t) {
-    t = { now: Date.now(), listeners: new Set() };
+    t = { now: serverNow(), listeners: new Set() };
     tickers.set(ms, t);
   }
   return t;
@@ -23,9 +24,9 @@ function subscribe(ms: number, listener: () => void): () => void {
   const t = tickerFor(ms);
   t.listeners.add(listener);
   if (!t.timer) {
-    t.now = Date.now();
+    t.now = serverNow();
     t.timer = setInterval(() => {
-      t.now = Date.now();
+      t.now = serverNow();
       for (const l of t.listeners) l();
     }, ms);
   }

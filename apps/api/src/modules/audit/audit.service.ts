@@ -205,35 +205,33 @@ const verifyBatch = `${AUDIT_SELECT} WHERE "seq" > ? ORDER BY "seq" LIMIT ${VERI
 /** Walks the chain in order and reports the first event whose hash or link does not match, or
  * that differs from an anchor, or that an anchor names and the chain no longer holds. */
 export async function verifyAuditChain(ctx: DbContext, anchors: ChainAnchor[] = []): Promise<ChainReport> {
-  const anchorAt = new Map(anchors.map((a) => [a.seq, a]));
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
-  let checked = 0;
   let cursor = 0;
-  let head: ChainReport["head"] = null;
+  // Every event before expectedSeq checked out: the newest of them is the head.
+  const report = (firstBreak?: ChainBreak): ChainReport => ({
+    checked: expectedSeq - 1,
+    head: expectedSeq > 1 ? { seq: expectedSeq - 1, hash: prevHash } : null,
+    ...(firstBreak ? { firstBreak } : {}),
+  });
   for (;;) {
     const batch = await ctx.sql.read((sql) => sql.all<AuditEvent>(verifyBatch, [cursor]));
     if (batch.length === 0) break;
     for (const e of batch) {
-      const fail = (reason: string) => ({ checked, head, firstBreak: { seq: e.seq, id: e.id, reason } });
+      const fail = (reason: string) => report({ seq: e.seq, id: e.id, reason });
       if (e.seq !== expectedSeq) return fail(`expected event #${expectedSeq} here, found #${e.seq} (an event was deleted)`);
       if (e.prevHash !== prevHash) return fail("prevHash does not match the previous event's hash");
       if (hashAuditEvent(e) !== e.hash) return fail("content does not match its hash (the event was edited)");
-      const anchor = anchorAt.get(e.seq);
-      if (anchor && anchor.hash !== e.hash) return fail(`its hash differs from the one ${anchor.source} recorded (the chain was rewritten from here or before)`);
+      const differs = anchors.find((a) => a.seq === e.seq && a.hash !== e.hash);
+      if (differs) return fail(`its hash differs from the one ${differs.source} recorded (the chain was rewritten from here or before)`);
       prevHash = e.hash;
       expectedSeq += 1;
-      checked += 1;
-      head = { seq: e.seq, hash: e.hash };
     }
     cursor = batch[batch.length - 1]!.seq;
   }
   const beyond = anchors.filter((a) => a.seq >= expectedSeq).sort((a, b) => b.seq - a.seq)[0];
-  if (beyond) {
-    const reason = `the chain ends at #${expectedSeq - 1}, but ${beyond.source} recorded event #${beyond.seq} (the newest events were deleted)`;
-    return { checked, head, firstBreak: { seq: expectedSeq, reason } };
-  }
-  return { checked, head };
+  if (!beyond) return report();
+  return report({ seq: expectedSeq, reason: `the chain ends at #${expectedSeq - 1}, but ${beyond.source} recorded event #${beyond.seq} (the newest events were deleted)` });
 }
 
 /** `<seq>:<hash>`, as verify prints the head: an anchor an operator noted. */

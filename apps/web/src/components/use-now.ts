@@ -1,5 +1,6 @@
-// The current time for countdowns and relative times, on the server's clock (lib/server-clock). Every component asking for the same
-// interval shares one timer, so a page of a hundred audit rows runs one interval, not a hundred.
+// The current time for countdowns and relative times, on the server's clock (lib/server-clock).
+// Every component asking for the same interval shares one timer, so a page of a hundred audit rows
+// runs one interval, not a hundred.
 import { useCallback, useSyncExternalStore } from "react";
 import { serverNow } from "../lib/server-clock";
 

@@ -118,7 +118,7 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
         upsert(list, event.service)?.sort((a, b) => a.name.localeCompare(b.name)),
       );
       if (qc.getQueryData(queryKeys.service(event.service.id))) qc.setQueryData(queryKeys.service(event.service.id), event.service);
-      if (seen && !(event.type === "service.updated" && event.changed.includes("groupIds"))) {
+      if (seen) {
         recountServices(qc, new Set([event.service.id]));
       } else {
         // Shown to this page just now (shared with one of its groups): its open sessions never

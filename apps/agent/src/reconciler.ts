@@ -157,7 +157,10 @@ export class Reconciler {
           const actual = trusted ? [...this.lastKnown.values()] : await this.driver.list();
           if (!trusted) this.trustedUntil = now + TRUST_MS;
           diff = diffRules(desired && withPending(desired, pending, actual), actual, now);
-          await this.driver.apply(diff.remove, diff.add, now);
+          // What stays is passed as the firewall holds it: its expiry, not the one wanted.
+          const held = new Map(actual.map((r) => [ruleKey(r), r]));
+          const kept = diff.keep.map((r) => held.get(ruleKey(r)) ?? r);
+          await this.driver.apply(diff.remove, diff.add, now, kept);
         } catch (err) {
           // The kernel may have expired an element between list and apply, or the agent's table
           // or chain is gone (a firewall reload: Debian's nftables.conf begins with `flush

@@ -9,8 +9,9 @@ export interface Driver {
   init(): Promise<void>;
   /** The rules in the driver's table now, with their expiries. */
   list(): Promise<FwRule[]>;
-  /** Removes then adds, in one atomic batch where the tool allows it. */
-  apply(remove: FwRule[], add: FwRule[], now: number): Promise<void>;
+  /** Removes then adds, in one atomic batch where the tool allows it; `keep` is what stays in
+   * force (for a driver that writes a derived chain whole). */
+  apply(remove: FwRule[], add: FwRule[], now: number, keep?: FwRule[]): Promise<void>;
   /** Cuts established flows of rules that were removed (NAT decisions live on in conntrack). */
   cutFlows(rules: FwRule[]): Promise<void>;
   /** Removes the driver's table or chains entirely (`postern-agent flush`). */

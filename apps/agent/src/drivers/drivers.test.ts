@@ -57,11 +57,22 @@ describe("iptables driver", () => {
 
   it("deletes by the listed line and appends new rules in one iptables-restore batch", () => {
     const [listed] = parseChain(`-A POSTERN-DNAT ${ruleSpec(rule, NOW)}`).rules;
-    const script = restoreScript([listed!], [{ ...rule, lanPort: 80 }], NOW);
-    expect(script.split("\n")[0]).toBe("*nat");
+    const kept = { ...rule, sourceIp: "198.51.100.8", expiresAt: NOW + 30_000 };
+    const script = restoreScript([listed!], [{ ...rule, lanPort: 80 }], NOW, [kept]).trim().split("\n");
+    // The filter chain first, written whole from what stays and what comes, so a new door's
+    // connections pass before its DNAT admits them; its last line drops the rest of the doors'.
+    expect(script.slice(0, 2)).toEqual(["*filter", "-F POSTERN-FWD"]);
+    expect(script).toContain(
+      "-A POSTERN-FWD -p tcp -m conntrack --ctorigsrc 198.51.100.8/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:00:30 -j RETURN",
+    );
+    expect(script).toContain(
+      "-A POSTERN-FWD -p tcp -m conntrack --ctorigsrc 198.51.100.7/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:01:30 -j RETURN",
+    );
+    const nat = script.indexOf("*nat");
+    expect(script.slice(nat - 2, nat)).toEqual(['-A POSTERN-FWD -m connlabel --label "77" -j DROP', "COMMIT"]);
     expect(script).toContain(`-D POSTERN-DNAT ${listed!.spec}`);
-    expect(script).toContain("-j DNAT --to-destination 10.0.0.5:80");
-    expect(script.trim().endsWith("COMMIT")).toBe(true);
+    expect(script.find((l) => l.includes("-j DNAT --to-destination 10.0.0.5:80"))).toContain('-m connlabel --label "77" --set');
+    expect(script.at(-1)).toBe("COMMIT");
   });
 });
 

@@ -1,13 +1,18 @@
 // The iptables driver: rules live in the nat chain POSTERN-DNAT, reached by one jump from
 // PREROUTING. Each rule carries `-m time --datestop` so the kernel stops matching at expiry even
 // if the agent is dead, and a comment with the exact expiry so the agent can read it back.
+// NAT is consulted only for a connection's first packet, so each rule also labels the connection,
+// and the filter chain POSTERN-FWD (one jump from FORWARD) drops labelled connections whose door
+// has no time left: open connections end at the door's expiry even with no agent to cut them.
 import type { Logger } from "pino";
 import { kernelExpiry, type FwRule, type Protocol } from "../rules";
 import type { Driver } from "./driver";
 import { makeFlowCutter } from "./conntrack";
 import { DriverError, run } from "./exec";
+import { FLOW_LABEL } from "./nftables";
 
 export const IPT_CHAIN = "POSTERN-DNAT";
+export const IPT_FILTER_CHAIN = "POSTERN-FWD";
 const INSTALL = "apt-get install iptables, or set POSTERN_AGENT_DRIVER=nftables or dry-run";
 
 /** xt_time takes whole seconds in UTC and matches through the whole of its last second: the
@@ -24,6 +29,7 @@ export function ruleSpec(r: FwRule, now: number): string {
     // the rest of the world on that port (its traffic passes through PREROUTING too).
     `-m addrtype --dst-type LOCAL`,
     `-m time --datestop ${datestop(expiry)}`,
+    `-m connlabel --label "${FLOW_LABEL}" --set`,
     `-m comment --comment "postern exp=${expiry}"`,
     `-j DNAT --to-destination ${r.lanHost}:${r.lanPort}`,
   ].join(" ");
@@ -31,6 +37,11 @@ export function ruleSpec(r: FwRule, now: number): string {
 
 const LINE =
   /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)?(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
+
+const JUMPS = [
+  ["nat", "PREROUTING", IPT_CHAIN],
+  ["filter", "FORWARD", IPT_FILTER_CHAIN],
+] as const;
 
 export interface ListedRule extends FwRule {
   /** The line as listed, for an exact delete. */
@@ -63,8 +74,24 @@ export function parseChain(text: string): { rules: ListedRule[]; foreign: string
   return { rules, foreign };
 }
 
-export function restoreScript(remove: FwRule[], add: FwRule[], now: number): string {
-  const lines = ["*nat"];
+/** The filter chain, written whole: a door's connections pass until its expiry (by the same
+ * `--datestop` as its DNAT rule), then every labelled connection is dropped. The filter table
+ * comes first in the batch, so a new door's connections are let through before its DNAT admits
+ * them, and a closing door's stop before its DNAT goes. */
+export function filterScript(inForce: FwRule[], now: number): string[] {
+  const lines = ["*filter", `-F ${IPT_FILTER_CHAIN}`];
+  for (const r of inForce) {
+    const expiry = Math.ceil(kernelExpiry(r, now));
+    lines.push(
+      `-A ${IPT_FILTER_CHAIN} -p ${r.protocol} -m conntrack --ctorigsrc ${r.sourceIp}/32 --ctorigdstport ${r.publicPort} -m time --datestop ${datestop(expiry)} -j RETURN`,
+    );
+  }
+  lines.push(`-A ${IPT_FILTER_CHAIN} -m connlabel --label "${FLOW_LABEL}" -j DROP`, "COMMIT");
+  return lines;
+}
+
+export function restoreScript(remove: FwRule[], add: FwRule[], now: number, keep: FwRule[] = []): string {
+  const lines = [...filterScript([...keep, ...add], now), "*nat"];
   for (const r of remove) lines.push(`-D ${IPT_CHAIN} ${(r as Partial<ListedRule>).spec ?? ruleSpec(r, now)}`);
   for (const r of add) lines.push(`-A ${IPT_CHAIN} ${ruleSpec(r, now)}`);
   lines.push("COMMIT");
@@ -90,33 +117,41 @@ export class IptablesDriver implements Driver {
         throw new DriverError(`cannot create the iptables chain ${IPT_CHAIN}: ${(err as Error).message}`);
       }
     }
-    // The one line Postern adds outside its own chain: the jump into it.
-    const jump = await run("iptables", ["-w", "-t", "nat", "-C", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
-    if (jump.code !== 0) await run("iptables", ["-w", "-t", "nat", "-I", "PREROUTING", "1", "-j", IPT_CHAIN]);
+    const filter = await run("iptables", ["-w", "-t", "filter", "-S", IPT_FILTER_CHAIN], undefined, { allowFailure: true });
+    if (filter.code !== 0) await run("iptables", ["-w", "-t", "filter", "-N", IPT_FILTER_CHAIN]);
+    // The two lines Postern adds outside its own chains: the jumps into them.
+    for (const [table, hook, chain] of JUMPS) {
+      const jump = await run("iptables", ["-w", "-t", table, "-C", hook, "-j", chain], undefined, { allowFailure: true });
+      if (jump.code !== 0) await run("iptables", ["-w", "-t", table, "-I", hook, "1", "-j", chain]);
+    }
   }
 
   async list(): Promise<FwRule[]> {
     const res = await run("iptables", ["-w", "-t", "nat", "-S", IPT_CHAIN], undefined, { installHint: INSTALL });
     // A reload of the host's rules (netfilter-persistent, iptables-restore of a saved set) may
     // drop the jump and keep the chain: every door would be listed and none would work.
-    const jump = await run("iptables", ["-w", "-t", "nat", "-C", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
-    if (jump.code !== 0) throw new DriverError(`the jump from PREROUTING into ${IPT_CHAIN} is missing`);
+    for (const [table, hook, chain] of JUMPS) {
+      const jump = await run("iptables", ["-w", "-t", table, "-C", hook, "-j", chain], undefined, { allowFailure: true });
+      if (jump.code !== 0) throw new DriverError(`the jump from ${hook} into ${chain} is missing`);
+    }
     const { rules, foreign } = parseChain(res.stdout);
     this.foreign = foreign;
     return rules;
   }
 
-  async apply(remove: FwRule[], add: FwRule[], now: number): Promise<void> {
+  async apply(remove: FwRule[], add: FwRule[], now: number, keep: FwRule[] = []): Promise<void> {
     // Lines in our chain that we did not write (edited by hand) go too: the chain is ours.
     const foreign = this.foreign.map((spec) => ({ spec }) as unknown as FwRule);
     this.foreign = [];
     if (remove.length + add.length + foreign.length === 0) return;
-    await run("iptables-restore", ["-w", "--noflush"], restoreScript([...foreign, ...remove], add, now), { installHint: INSTALL });
+    await run("iptables-restore", ["-w", "--noflush"], restoreScript([...foreign, ...remove], add, now, keep), { installHint: INSTALL });
   }
 
   async teardown(): Promise<void> {
-    await run("iptables", ["-w", "-t", "nat", "-D", "PREROUTING", "-j", IPT_CHAIN], undefined, { allowFailure: true });
-    await run("iptables", ["-w", "-t", "nat", "-F", IPT_CHAIN], undefined, { allowFailure: true });
-    await run("iptables", ["-w", "-t", "nat", "-X", IPT_CHAIN], undefined, { allowFailure: true });
+    for (const [table, hook, chain] of JUMPS) {
+      await run("iptables", ["-w", "-t", table, "-D", hook, "-j", chain], undefined, { allowFailure: true });
+      await run("iptables", ["-w", "-t", table, "-F", chain], undefined, { allowFailure: true });
+      await run("iptables", ["-w", "-t", table, "-X", chain], undefined, { allowFailure: true });
+    }
   }
 }

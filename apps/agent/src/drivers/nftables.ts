@@ -1,6 +1,9 @@
 // The nftables driver: everything lives in the table `ip postern`. Each forward is an element of
 // a verdict map keyed by (source address . public port) with a kernel `timeout`, so the kernel
 // itself drops it at expiry even if the agent is dead; one rule per protocol does the DNAT.
+// The kernel consults NAT only for a connection's first packet, so the connections a door made
+// are labelled, and a filter rule drops their packets once their door's element is gone: a door
+// ends at its expiry for open connections too, with no agent alive to cut them.
 import type { Logger } from "pino";
 import { kernelExpiry, type FwRule, type Protocol } from "../rules";
 import type { Driver } from "./driver";
@@ -11,6 +14,8 @@ export const NFT_TABLE = "postern";
 const PROTOCOLS: Protocol[] = ["tcp", "udp"];
 const mapOf = (p: Protocol) => `${p}_fwd`;
 const INSTALL = "apt-get install nftables, or set POSTERN_AGENT_DRIVER=iptables or dry-run";
+/** The conntrack label bit (0–127) on connections a door let in; the iptables driver uses it too. */
+export const FLOW_LABEL = 77;
 
 function schema(): string {
   const lines = [`add table ip ${NFT_TABLE}`];
@@ -23,7 +28,17 @@ function schema(): string {
   // Only packets addressed to the gateway itself: a LAN client holding a door must still reach
   // the rest of the world on that port (its traffic passes through this hook too).
   for (const p of PROTOCOLS) {
+    lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} ip saddr . ${p} dport @${mapOf(p)} ct label set ${FLOW_LABEL}`);
     lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} dnat ip to ip saddr . ${p} dport map @${mapOf(p)}`);
+  }
+  // Both directions of a labelled connection are judged by its first packet's key, so replies
+  // stop too. Only labelled connections: the host's own forwards pass as they did.
+  lines.push(`add chain ip ${NFT_TABLE} forward { type filter hook forward priority filter; policy accept; }`);
+  lines.push(`flush chain ip ${NFT_TABLE} forward`);
+  for (const p of PROTOCOLS) {
+    lines.push(
+      `add rule ip ${NFT_TABLE} forward ct label ${FLOW_LABEL} meta l4proto ${p} ct original ip saddr . ct original proto-dst != @${mapOf(p)} drop`,
+    );
   }
   return lines.join("\n") + "\n";
 }

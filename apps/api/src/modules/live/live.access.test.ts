@@ -101,6 +101,32 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(revoked.sort()).toEqual([onMoved.id, onOrphaned.id].sort());
   });
 
+  it("tells a member who sees a service for the first time that it was created, and the rest that it changed", async () => {
+    const groupA = await createGroup(bed.t.app);
+    const groupB = await createGroup(bed.t.app);
+    const service = await createService(bed.t.app, { groupIds: [groupA.id] });
+    const before = await createUser(bed.t.app, { groupIds: [groupA.id] });
+    const newcomer = await createUser(bed.t.app, { groupIds: [groupB.id] });
+    const [b, n, a] = [await open(before), await open(newcomer), await open(bed.admin)];
+    const patch = (payload: object) =>
+      bed.t.app.inject({ method: "PATCH", url: `/api/services/${service.id}`, headers: bed.admin.headers, payload });
+
+    expect((await patch({ groupIds: [groupA.id, groupB.id] })).statusCode).toBe(200);
+    await n.waitFor(hasEvent("service.created"), "the newcomer's service.created");
+    await b.waitFor(hasEvent("service.updated"), "the service.updated of a member who saw it");
+    await a.waitFor(hasEvent("service.updated"), "the admin's service.updated");
+    const created = n.events().map((x) => x.event);
+    expect(created.map((e) => e.type)).toEqual(["service.created"]);
+    expect(created[0]?.type === "service.created" && created[0].service.groupIds.sort()).toEqual([groupA.id, groupB.id].sort());
+    expect(b.events().map((x) => x.event.type)).toEqual(["service.updated"]);
+    expect(a.events().map((x) => x.event.type)).toEqual(["service.updated"]);
+
+    // Seen now: the next change is an update for everyone.
+    expect((await patch({ name: "Renamed" })).statusCode).toBe(200);
+    await n.waitFor(hasEvent("service.updated"), "the newcomer's service.updated");
+    expect(n.events().map((x) => x.event.type)).toEqual(["service.created", "service.updated"]);
+  });
+
   it("ends the stream of a login that logged out and of a token that was revoked, at once", async () => {
     bed.t.app.live.configure({ pingMs: 200 });
     const member = await createUser(bed.t.app);

@@ -14,6 +14,9 @@ export interface Audience {
    * when a service stopped being visible to them. Nobody else hears of it. */
   others?: TDomainEvent;
   othersGroupIds?: string[];
+  /** On a `service.updated` that shows the service to more groups: the groups that saw it
+   * before. A member in none of them sees it for the first time and gets `service.created`. */
+  sawBefore?: string[];
 }
 
 /** What the recorder knows that the event does not say. */
@@ -53,10 +56,13 @@ export function audienceOf(event: TDomainEvent, groups: Map<string, string[]>, h
     case "service.created":
       return { to: "groups", groupIds: event.service.groupIds };
     case "service.updated": {
-      const gone = (hint.previousGroupIds ?? []).filter((g) => !event.service.groupIds.includes(g));
-      return gone.length > 0
-        ? { to: "groups", groupIds: event.service.groupIds, others: { type: "service.deleted", id: event.service.id }, othersGroupIds: gone }
-        : { to: "groups", groupIds: event.service.groupIds };
+      const audience: Audience = { to: "groups", groupIds: event.service.groupIds };
+      const before = hint.previousGroupIds;
+      if (!before) return audience;
+      const gone = before.filter((g) => !event.service.groupIds.includes(g));
+      if (gone.length > 0) Object.assign(audience, { others: { type: "service.deleted", id: event.service.id }, othersGroupIds: gone });
+      if (event.service.groupIds.some((g) => !before.includes(g))) audience.sawBefore = before;
+      return audience;
     }
     case "service.deleted":
       return { to: "groups", groupIds: hint.groupIds ?? [] };
@@ -94,10 +100,13 @@ export function classOf(viewer: { admin: boolean; groupIds: string[] } | null): 
 
 const intersects = (cls: VisibilityClass, ids: string[] | undefined) => (ids ?? []).some((g) => cls.groupIds.has(g));
 
-/** Which variant of the event a class gets: "main", "others", or null for nothing. */
-export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "others" | null {
+/** Which variant of the event a class gets: "main", "created" (a service seen for the first
+ * time), "others", or null for nothing. */
+export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "created" | "others" | null {
   if (audience.to === "all" || cls.admin) return "main";
-  if (audience.to === "groups" && intersects(cls, audience.groupIds)) return "main";
+  if (audience.to === "groups" && intersects(cls, audience.groupIds)) {
+    return audience.sawBefore && !intersects(cls, audience.sawBefore) ? "created" : "main";
+  }
   if (audience.others && intersects(cls, audience.othersGroupIds)) return "others";
   return null;
 }

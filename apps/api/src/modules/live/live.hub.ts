@@ -103,11 +103,16 @@ class Frames {
   private main?: TextFrame;
   private member?: TextFrame;
   private others?: TextFrame;
+  private created?: TextFrame;
   constructor(private readonly record: LogRecord) {}
   for(cls: VisibilityClass): TextFrame | null {
     const { record } = this;
     const variant = variantFor(record.audience, cls);
     if (variant === "others") return (this.others ??= frame(record.seq, JSON.stringify(record.audience.others)));
+    if (variant === "created" && record.event.type === "service.updated") {
+      // Only members get this variant (admins see every service), so it is the member's view.
+      return (this.created ??= frame(record.seq, JSON.stringify(memberView({ type: "service.created", service: record.event.service }))));
+    }
     if (variant !== "main") return null;
     if (cls.admin) return (this.main ??= frame(record.seq, JSON.stringify(record.event)));
     return (this.member ??= frame(record.seq, JSON.stringify(memberView(record.event))));

@@ -83,6 +83,8 @@ declare module "fastify" {
     setLoginCookie(reply: FastifyReply, loginSessionId: string): void;
     /** When API tokens were last used, written in batches (see token-usage.ts). */
     tokenUsage: TokenUsage;
+    /** Whether a principal's rights may have changed since they were read (PrincipalCache). */
+    principalChanged: (user: { id: string }) => boolean;
     /** A short-lived bearer token for scripts (POST /api/auth/token), bound to its login session. */
     issueAccessToken(loginSession: { id: string; userId: string }): string;
   }
@@ -180,6 +182,7 @@ export default fp(
     const usage = new TokenUsage(app.ctx, (err) => app.dbHealth.report("could not record when API tokens were last used", err));
     app.addHook("preClose", async () => forget());
     app.decorate("tokenUsage", usage);
+    app.decorate("principalChanged", (user: { id: string }) => cache.changedSince(user));
     // preClose, while the database is still open (onClose hooks run last-registered first).
     app.addHook("preClose", async () => usage.flush());
 

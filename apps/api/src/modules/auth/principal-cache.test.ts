@@ -107,4 +107,29 @@ describe("PrincipalCache loads in flight", () => {
     expect(third.calls()).toBe(0);
     expect(cache.cachedLogin("s1")).toMatchObject({ user: { tag: "after" } });
   });
+
+  it("tells a holder of a principal whether its rights changed after they were read", async () => {
+    const cache = new PrincipalCache();
+    const removed = { type: "group.member_removed", group: { id: "g1", name: "g" }, user: { id: "u1" } } as unknown as TDomainEvent;
+    // Read, then a change to the user: changed.
+    const first = (await cache.login("s1", counting(loginOf("first")).load)) as { user: { id: string } };
+    expect(cache.changedSince(first.user)).toBe(false);
+    cache.notice(removed);
+    expect(cache.changedSince(first.user)).toBe(true);
+    // Read while a change lands (the load read the rows from before it): changed, though new.
+    let finish: (v: never) => void = () => {};
+    const racing = cache.login("s1", () => new Promise((r) => (finish = r)));
+    cache.notice(removed);
+    finish(loginOf("racing"));
+    expect(cache.changedSince(((await racing) as { user: { id: string } }).user)).toBe(true);
+    // Read after it: unchanged; another user's change leaves it so; a group deleted does not.
+    const after = (await cache.login("s1", counting(loginOf("after")).load)) as { user: { id: string } };
+    expect(cache.changedSince(after.user)).toBe(false);
+    cache.notice({ ...removed, user: { id: "u2" } } as TDomainEvent);
+    expect(cache.changedSince(after.user)).toBe(false);
+    cache.notice({ type: "group.deleted", group: { id: "g1", name: "g" } } as unknown as TDomainEvent);
+    expect(cache.changedSince(after.user)).toBe(true);
+    // An object this cache never read may have changed.
+    expect(cache.changedSince({ id: "u1" })).toBe(true);
+  });
 });

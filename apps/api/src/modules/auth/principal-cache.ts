@@ -32,6 +32,13 @@ const MAX_ENTRIES = 20_000;
 /** What the login loader may find besides a login: an account that exists but is disabled. */
 export type LoginLookup = CachedLogin | "disabled" | null;
 
+/** The user a loaded login or token stands for. */
+function userObjectOf(value: unknown): object | null {
+  if (typeof value !== "object" || value === null || !("user" in value)) return null;
+  const user = (value as { user: unknown }).user;
+  return typeof user === "object" ? user : null;
+}
+
 export class PrincipalCache {
   private readonly logins = new Map<string, Entry<CachedLogin>>();
   private readonly tokens = new Map<string, Entry<StoredToken>>();
@@ -46,6 +53,12 @@ export class PrincipalCache {
   private readonly loading = new Map<string, { promise: Promise<unknown>; generation: number }>();
   /** Bumped by every invalidation: a load that started before one must not be stored after it. */
   private generation = 0;
+  /** The generation each user object loaded here was read in, and when each user's entries, or
+   * everyone's, were last dropped: so a holder of a principal (a live stream, which lasts) can
+   * ask whether its rights may have changed since they were read. */
+  private readonly readIn = new WeakMap<object, number>();
+  private readonly forgottenIn = new Map<string, number>();
+  private clearedIn = 0;
 
   constructor(private readonly ttlMs = TTL_MS) {}
 
@@ -98,6 +111,8 @@ export class PrincipalCache {
     };
     this.loading.set(loadKey, inFlight);
     const value = await inFlight.promise;
+    const user = userObjectOf(value);
+    if (user && !this.readIn.has(user)) this.readIn.set(user, generation);
     if (generation === this.generation) {
       const until = Date.now() + this.ttlMs;
       if (value === null) {
@@ -148,8 +163,22 @@ export class PrincipalCache {
     }
   }
 
+  /** Whether the rights read into this user object may have changed since: an event dropped the
+   * user's entries, or everyone's, after it was read. An object not read here may have. */
+  changedSince(user: { id: string }): boolean {
+    const readIn = this.readIn.get(user);
+    if (readIn === undefined) return true;
+    return readIn < this.clearedIn || readIn < (this.forgottenIn.get(user.id) ?? 0);
+  }
+
   forgetUser(userId: string): void {
     this.generation += 1;
+    if (this.forgottenIn.size >= MAX_ENTRIES) {
+      // Forgetting who was dropped when counts as dropping everyone: never a stale "unchanged".
+      this.forgottenIn.clear();
+      this.clearedIn = this.generation;
+    }
+    this.forgottenIn.set(userId, this.generation);
     for (const map of [this.logins, this.tokens] as Map<string, Entry<unknown>>[]) {
       for (const [key, entry] of map) if (entry.userId === userId) map.delete(key);
     }
@@ -157,6 +186,8 @@ export class PrincipalCache {
 
   clear(): void {
     this.generation += 1;
+    this.clearedIn = this.generation;
+    this.forgottenIn.clear();
     this.logins.clear();
     this.tokens.clear();
     this.refusedLogins.clear();

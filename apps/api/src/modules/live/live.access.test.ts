@@ -1,5 +1,7 @@
+import type { WebSocket } from "ws";
 import { describe, expect, it } from "vitest";
-import { ZCreatedToken } from "@postern/contracts";
+import { ZCreatedToken, type TLiveServerMessage } from "@postern/contracts";
+import { userInclude } from "../users/users.presenter";
 import { createGroup, createService, createUser } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { hasEvent, refusedStatus, snapshots } from "./live.test-client";
@@ -125,6 +127,30 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect((await patch({ name: "Renamed" })).statusCode).toBe(200);
     await n.waitFor(hasEvent("service.updated"), "the newcomer's service.updated");
     expect(n.events().map((x) => x.event.type)).toEqual(["service.created", "service.updated"]);
+  });
+
+  it("reads a stream's rights again when they changed after its caller was authenticated", async () => {
+    const groupA = await createGroup(bed.t.app);
+    const service = await createService(bed.t.app, { groupIds: [groupA.id] });
+    const member = await createUser(bed.t.app, { groupIds: [groupA.id] });
+    // The rights as a request read them, just before the member left the group; the change's
+    // own refresh of the member's streams finds none, since this one is not added yet.
+    const asRead = await bed.t.app.ctx.db.user.findUniqueOrThrow({ where: { id: member.id }, include: userInclude });
+    const removed = await bed.t.app.inject({ method: "DELETE", url: `/api/groups/${groupA.id}/members/${member.id}`, headers: bed.admin.headers });
+    expect(removed.statusCode).toBe(200);
+    const sent: TLiveServerMessage[] = [];
+    const socket = {
+      bufferedAmount: 0,
+      send: (data: Buffer | string) => sent.push(JSON.parse(data.toString()) as TLiveServerMessage),
+      close: () => {},
+      terminate: () => {},
+      on: () => socket,
+    } as unknown as WebSocket;
+    const client = await bed.t.app.live.hub.connect(socket, { user: asRead, scopes: null }, undefined);
+    expect([...client.cls.groupIds]).toEqual([]);
+    const snaps = sent.filter((m) => m.type === "snapshot");
+    expect(snaps).toHaveLength(1);
+    expect(snaps[0]?.type === "snapshot" && snaps[0].data.services.map((x) => x.id)).not.toContain(service.id);
   });
 
   it("ends the stream of a login that logged out and of a token that was revoked, at once", async () => {

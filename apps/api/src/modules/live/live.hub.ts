@@ -133,6 +133,11 @@ export class LiveHub {
   /** The event being sent: whom it goes to, and how far it got. */
   private sending: { record: LogRecord; targets: [LiveClient, TextFrame][]; next: number } | null = null;
   private pumping = false;
+  /** The latest visibility read started per user (refreshUser). */
+  private readonly refreshes = new Map<string, number>();
+  /** Whether a principal's rights may have changed since it was read (the principal cache
+   * knows); a stream set up with such rights reads them again first. */
+  principalChanged: (user: UserWithGroups) => boolean = () => false;
 
   constructor(
     private readonly ctx: DbContext,
@@ -182,6 +187,18 @@ export class LiveHub {
     socket.on("close", () => this.remove(client));
     socket.on("error", () => this.remove(client));
     try {
+      if (watcher.user && this.principalChanged(watcher.user)) {
+        // Its rights were read before a change that may have altered them, and that change's
+        // own refresh found no stream of this user to refresh yet: read them again before
+        // anything is sent. A change from now on finds the stream and refreshes it.
+        const user = await this.readUser(watcher.user.id);
+        if (client.closed) return client;
+        if (!user || user.disabled) {
+          this.drop(client, "your account is disabled");
+          return client;
+        }
+        this.reclass(client, user);
+      }
       if (since === undefined || !(await this.replay(client, since))) await this.sendSnapshot(client);
       this.flush(client);
       if (client.refreshAgain && client.userId) {
@@ -499,9 +516,18 @@ export class LiveHub {
     if (this.byUser.get(userId)?.size) void this.refreshUser(userId);
   }
 
+  private readUser(userId: string): Promise<UserWithGroups | null> {
+    return this.ctx.db.user.findUnique({ where: { id: userId }, include: userInclude });
+  }
+
   private async refreshUser(userId: string): Promise<void> {
+    // Reads may finish out of order: only the latest one started is applied.
+    const mine = (this.refreshes.get(userId) ?? 0) + 1;
+    this.refreshes.set(userId, mine);
     try {
-      const user = await this.ctx.db.user.findUnique({ where: { id: userId }, include: userInclude });
+      const user = await this.readUser(userId);
+      if (this.refreshes.get(userId) !== mine) return;
+      this.refreshes.delete(userId);
       for (const client of [...(this.byUser.get(userId) ?? [])]) {
         if (!user || user.disabled) {
           this.drop(client, "your account is disabled");
@@ -510,9 +536,23 @@ export class LiveHub {
         await this.refreshClient(client, user);
       }
     } catch (err) {
+      if (this.refreshes.get(userId) !== mine) return;
+      this.refreshes.delete(userId);
       this.log("live: refreshing a user's visibility failed", err);
       for (const client of [...(this.byUser.get(userId) ?? [])]) this.drop(client, "your access changed");
     }
+  }
+
+  /** Moves a stream to the class of the user's current rights; what it had queued was framed
+   * for the old ones, and the snapshot that follows covers it. */
+  private reclass(client: LiveClient, user: UserWithGroups): void {
+    this.remove(client);
+    client.closed = false;
+    client.watcher = { ...client.watcher, user };
+    client.cls = watcherClass(client.watcher);
+    client.queue = [];
+    client.allowance = 0;
+    this.add(client);
   }
 
   private async refreshClient(client: LiveClient, user: UserWithGroups): Promise<void> {
@@ -522,13 +562,7 @@ export class LiveHub {
       client.refreshAgain = true;
       return;
     }
-    this.remove(client);
-    client.closed = false;
-    client.watcher = { ...client.watcher, user };
-    client.cls = watcherClass(client.watcher);
-    client.queue = [];
-    client.allowance = 0;
-    this.add(client);
+    this.reclass(client, user);
     await this.sendSnapshot(client);
     this.flush(client);
     if (client.refreshAgain) {

@@ -28,6 +28,7 @@ export default fp(
   async (app: FastifyInstance) => {
     const log = (msg: string, err?: unknown) => app.dbHealth.report(msg, err);
     const hub = new LiveHub(app.ctx, app.board.cache, {}, log);
+    hub.principalChanged = (user) => app.principalChanged(user);
     app.metrics.countLiveClients = () => hub.clientCount;
     const unsubscribe = app.changes.subscribe((record) => hub.deliver(record));
     app.changes.runAtOnceWhile(() => hub.clientCount <= AT_ONCE_AUDIENCE);

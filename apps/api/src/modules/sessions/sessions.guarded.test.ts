@@ -136,6 +136,31 @@ describe.each(providers)("changes decided from the board on %s", (provider) => {
     if (provider === "postgres") expect(transactions.map(guarded)).toEqual([true, true, false]);
   });
 
+  it("refuses an extension into the holder's own booking made behind the board", async () => {
+    const { app, service, member, transactions } = await setUp();
+    const session = ZSession.parse((await inject(app, member, "POST", `/api/services/${service.id}/sessions`, { durationSeconds: 600 })).json());
+    // A booking in 15 minutes, written behind the board's back: the board shows the holder alone.
+    const startsAt = new Date(Date.parse(session.expiresAt!) + 300_000);
+    await app.app.ctx.db.accessSession.create({
+      data: {
+        serviceId: service.id,
+        userId: member.id,
+        status: "scheduled",
+        durationSeconds: 600,
+        startsAt,
+        expiresAt: new Date(startsAt.getTime() + 600_000),
+        requestedAt: new Date(),
+      },
+    });
+    const res = await inject(app, member, "POST", `/api/sessions/${session.id}/extend`, { durationSeconds: 600 });
+    expect(res.statusCode, res.body).toBe(409);
+    expect(ZErrorBody.parse(res.json()).error.message).toMatch(/already have an open \(scheduled\) session/);
+    const row = await app.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: session.id } });
+    expect(row.expiresAt?.toISOString()).toBe(session.expiresAt);
+    // On PostgreSQL the guard found the booking the board did not show, and the locked way refused.
+    if (provider === "postgres") expect(transactions.map(guarded)).toEqual([true, true, false]);
+  });
+
   it("refuses to end a session that ended behind the board, and writes nothing", async () => {
     const { app, service, member, transactions } = await setUp();
     const session = ZSession.parse((await inject(app, member, "POST", `/api/services/${service.id}/sessions`, { durationSeconds: 600 })).json());

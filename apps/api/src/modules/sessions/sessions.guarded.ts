@@ -26,10 +26,12 @@ export interface StartFacts {
   mine: Occupant[];
 }
 
-/** What an extend or an end decides on: the session and its service. */
+/** What an extend or an end decides on: the session and its service; for an extend decided from
+ * the board, the holder's other open sessions there (none, which the guard checks). */
 export interface SessionFacts {
   service: ServiceFacts;
   session: SessionRow;
+  holderOthers?: Occupant[];
 }
 
 /** Reads the facts a change decides on, in its transaction; undefined when there is no such row. */
@@ -113,13 +115,20 @@ export function sessionShown(
   ctx: DbContext,
   board: BoardView | undefined,
   sessionId: string,
-  options: { exclusive: boolean },
+  options: { exclusive: boolean; holderAlone?: boolean },
 ): Shown<SessionFacts> | undefined {
   if (!usesBoard(ctx, board)) return undefined;
   const shown = board.session(sessionId);
   const service = shown && board.byId.get(shown.serviceId);
   if (!shown || !service || (service.exclusive && !options.exclusive) || shown.endedBy) return undefined;
   const session = sessionRowOf(shown);
-  const facts = { service: serviceFacts(service), session };
-  return { facts, guard: (sql) => sendGuard(sql, facts.service, null, shown) };
+  if (!options.holderAlone) {
+    const facts = { service: serviceFacts(service), session };
+    return { facts, guard: (sql) => sendGuard(sql, facts.service, null, shown) };
+  }
+  // An extension is judged by the holder's other open sessions on the service: decided from the
+  // board only when it shows none, and the guard checks that there is none.
+  if (board.sessionsOf(shown.serviceId, shown.userId).some((s) => s.id !== shown.id)) return undefined;
+  const facts = { service: serviceFacts(service), session, holderOthers: [] };
+  return { facts, guard: (sql) => sendGuard(sql, facts.service, shown.userId, shown) };
 }

@@ -97,4 +97,43 @@ describe.each(providers)("booking limits on %s", { timeout: 60_000 }, (provider)
     expect((await book(at(HOUR), 3600)).statusCode).toBe(201);
     expect((await book(at(30 * HOUR), 3600)).statusCode).toBe(409);
   });
+
+  describe("an extension is judged by the holder's own bookings", () => {
+    const extend = (id: string, durationSeconds: number) =>
+      t.app.inject({ method: "POST", url: `/api/sessions/${id}/extend`, headers: member.headers, payload: { durationSeconds } });
+    const started = async (durationSeconds: number, id = serviceId) => {
+      const res = await book(undefined, durationSeconds, id);
+      expect(res.statusCode, res.body).toBe(201);
+      return (res.json() as { id: string }).id;
+    };
+
+    it("refuses one that joins the active session to a booking into a hold past the maximum", async () => {
+      const session = await started(3600);
+      expect((await book(at(2 * HOUR), 3600)).statusCode).toBe(201);
+      // To +2 h, touching the booking: now to +3 h in a row on a 2 h maximum.
+      const joined = await extend(session, 3600);
+      expect(joined.statusCode, joined.body).toBe(409);
+      expect(ZErrorBody.parse(joined.json()).error.message).toContain("in a row");
+      const row = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: session } });
+      expect(row.durationSeconds).toBe(3600);
+      // Half an hour short of it leaves a real gap.
+      expect((await extend(session, 1800)).statusCode).toBe(200);
+    });
+
+    it("refuses one that runs into the holder's own booking on a shared service", async () => {
+      const group = await createGroup(t.app);
+      const shared = (await createService(t.app, { exclusive: false, groupIds: [group.id], maxDurationSeconds: 7200 })).id;
+      member = await createUser(t.app, { groupIds: [group.id] });
+      const session = await started(1800, shared);
+      expect((await book(at(HOUR), 3600, shared)).statusCode).toBe(201);
+      const overlapping = await extend(session, 3600);
+      expect(overlapping.statusCode, overlapping.body).toBe(409);
+      expect(ZErrorBody.parse(overlapping.json()).error.message).toMatch(/already have an open \(scheduled\) session/);
+      // The booking's start would otherwise have made two active sessions of one holder.
+      clock.advance(1.25 * HOUR);
+      t.app.sessionClock.poke();
+      await t.app.sessionClock.settled();
+      expect(await t.app.ctx.db.accessSession.count({ where: { userId: member.id, serviceId: shared, status: "active" } })).toBe(1);
+    });
+  });
 });

@@ -17,9 +17,18 @@ import { olderRequestFirst } from "../board/board.view";
 import type { VisibilityClass } from "../live/live.audience";
 import { canSeeService, type Viewer } from "../services/services.visibility";
 import { occupantOf } from "./sessions.presenter";
-import { bookingLimitProblem, conflictAmong, endPassed, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
+import { besideOwnProblem, bookingLimitProblem, conflictAmong, endPassed, exclusiveStatuses, ownConflict, type Occupant } from "./sessions.schedule";
 import { committedServiceGroups, committedSession } from "./sessions.sql";
-import { endStatusRefusal, extendRefusal, notActiveRefusal, notHolderRefusal, notPendingRefusal, windowOrRefusal, type SessionLimits } from "./sessions.service";
+import {
+  endStatusRefusal,
+  extendRefusal,
+  notActiveRefusal,
+  notHolderRefusal,
+  notPendingRefusal,
+  partyOf,
+  windowOrRefusal,
+  type SessionLimits,
+} from "./sessions.service";
 
 /**
  * The refusal the transaction would answer a start with, when the board shows the service to the
@@ -188,7 +197,11 @@ export function extendRefusalOnBoard(
   const now = ctx.now();
   if (!session.expiresAt || session.expiresAt <= now) return null;
   const refusal = notHolderRefusal(viewer, open.userId) ?? extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
-  if (refusal || !service.exclusive) return refusal;
+  if (refusal) return refusal;
   const span: [Date, Date] = [now, new Date(session.expiresAt.getTime() + durationSeconds * 1000)];
+  const others = occupantsOf(view.sessionsOf(open.serviceId, open.userId).filter((s) => s.id !== sessionId), now);
+  if (!others) return null;
+  const beside = besideOwnProblem(ctx, others, service, span, limits, partyOf(viewer, open.user));
+  if (beside || !service.exclusive) return beside;
   return exclusiveRefusalOnBoard(view, open.serviceId, span, now, false, sessionId);
 }

@@ -286,10 +286,26 @@ export async function decidedWindowProblem(
   limits: BookingLimits,
   who: Party,
 ): Promise<AppError | null> {
-  const others = (await ownOpenSessions(sql, session.userId, session.serviceId)).filter(
-    (s) => s.id !== session.id && s.status !== "pending" && s.status !== "waiting",
-  );
-  return ownConflict(ctx, others, span, who) ?? bookingLimitProblem(ctx, others, service, span, limits, who);
+  const others = (await ownOpenSessions(sql, session.userId, session.serviceId)).filter((s) => s.id !== session.id);
+  return besideOwnProblem(ctx, others, service, span, limits, who);
+}
+
+/**
+ * Why the party may not hold `span` beside their other open sessions on the service, or null: it
+ * runs into one, or joins them into one hold past the service's maximum. Their requests and
+ * waitlist places hold nothing yet; each is judged when it is decided. For an approval, an offer
+ * accepted, and an extension (whose span runs from now, as its own limit does).
+ */
+export function besideOwnProblem(
+  ctx: DbContext,
+  others: Occupant[],
+  service: { id: string; maxDurationSeconds: number },
+  span: [Date, Date],
+  limits: BookingLimits,
+  who: Party,
+): AppError | null {
+  const holding = others.filter((s) => s.status !== "pending" && s.status !== "waiting");
+  return ownConflict(ctx, holding, span, who) ?? bookingLimitProblem(ctx, holding, service, span, limits, who);
 }
 
 /**

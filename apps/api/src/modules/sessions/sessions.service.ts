@@ -11,7 +11,20 @@ import { actorUserId } from "../audit/audit.service";
 import { canSeeService, viewerGroupIds, type Viewer } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions, requester, endPassed, type BookingLimits, type Occupant } from "./sessions.schedule";
+import {
+  besideOwnProblem,
+  bookingLimitProblem,
+  CALLER,
+  decidedWindowProblem,
+  endPassed,
+  exclusiveConflict,
+  ownConflict,
+  ownOpenSessions,
+  requester,
+  type BookingLimits,
+  type Occupant,
+  type Party,
+} from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { dueSessionIds } from "./session-clock.sql";
 import { doorAddress } from "./door-address";
@@ -205,6 +218,10 @@ export function endStatusRefusal(status: string): AppError | null {
   return isOpenStatus(status) ? null : alreadyClosed(status);
 }
 
+/** Whose sessions a refusal about the holder's own speaks of: the caller's, or the holder's to an admin. */
+export const partyOf = (viewer: Viewer, holder: { id: string; username: string }): Party =>
+  viewer.user.id === holder.id ? CALLER : requester(holder.username);
+
 /** 409 for an extend of a session that is not active. */
 export const notActiveRefusal = byStatus((status) => new AppError("conflict", `only an active session can be extended; this one is ${status}`));
 
@@ -254,7 +271,7 @@ export async function extendSession(
   limits: SessionLimits,
   board?: BoardView,
 ): Promise<SessionRow> {
-  const shown = sessionShown(ctx, board, sessionId, { exclusive: false });
+  const shown = sessionShown(ctx, board, sessionId, { exclusive: false, holderAlone: true });
   return fromBoardOr(shown, lockedSession(ctx, sessionId), (load) => extend(ctx, caller, sessionId, durationSeconds, limits, load));
 }
 
@@ -267,11 +284,14 @@ async function extend(
   load: LoadFacts<SessionFacts>,
 ): Promise<SessionRow> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
-    const { session, service } = await loadOwnOrAdmin(sql, caller.viewer, load);
+    const { session, service, holderOthers } = await loadOwnOrAdmin(sql, caller.viewer, load);
     const now = ctx.now();
     const refusal = extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
     if (refusal) throw refusal;
     const expiresAt = new Date(session.expiresAt!.getTime() + durationSeconds * 1000);
+    const others = holderOthers ?? (await ownOpenSessions(sql, session.userId, session.serviceId)).filter((s) => s.id !== sessionId);
+    const beside = besideOwnProblem(ctx, others, service, [now, expiresAt], limits, partyOf(caller.viewer, session.user));
+    if (beside) throw beside;
     if (service.exclusive) {
       const closeDue = closingDue(ctx, sql, record, now);
       const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId, closeDue });

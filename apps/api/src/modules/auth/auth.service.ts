@@ -3,7 +3,7 @@
 // the first-run admin bootstrap. Every outcome, refused or not, is recorded as an event.
 import { randomBytes } from "node:crypto";
 import type { TChangePasswordBody, TPasswordChanged } from "@postern/contracts";
-import { Prisma, type LoginSession } from "@postern/db";
+import { Prisma, type LoginSession, type Tx } from "@postern/db";
 import { badField, unauthorized } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { storableText } from "../../lib/storable-text";
@@ -59,24 +59,48 @@ export async function checkPassword(
   throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
 }
 
+/**
+ * The user's row as it stands, for a login about to be opened, held on PostgreSQL against a
+ * change to it (a password reset or a disable takes the row's lock) until the login commits: such
+ * a change either committed first, and is seen here, or waits, and then ends this login with the
+ * others. On SQLite the write transaction runs alone.
+ */
+export async function userForLogin(ctx: DbContext, tx: Tx, id: string): Promise<{ disabled: boolean; passwordHash: string | null } | null> {
+  if (ctx.provider !== "postgres") return tx.user.findUnique({ where: { id }, select: { disabled: true, passwordHash: true } });
+  const rows = await tx.$queryRawUnsafe<{ disabled: boolean; passwordHash: string | null }[]>(
+    `SELECT "disabled", "passwordHash" FROM "User" WHERE "id" = $1 FOR SHARE`,
+    id,
+  );
+  return rows[0] ?? null;
+}
+
 async function openLoginSession(
   ctx: DbContext,
   user: UserWithGroups,
   from: LoginContext,
-  provider: string,
+  method: PasswordMethod,
   seconds: number,
   event: "login" | "token",
   route?: string,
 ): Promise<LoginSession> {
-  return runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
+  const opened = await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
     const now = ctx.now();
+    // The password was checked against the row as it was read before the check; a reset or a
+    // disable committed since must not let this login through (its own ending of logins could
+    // not see one not yet made).
+    const current = await userForLogin(ctx, tx, user.id);
+    if (!current || current.disabled || current.passwordHash !== user.passwordHash) {
+      const reason = !current ? "unknown user" : current.disabled ? "user disabled" : "password changed during the login";
+      record({ type: "user.login_failed", username: user.username, userId: user.id, method, reason });
+      return reason;
+    }
     const created = await tx.loginSession.create({
       data: {
         userId: user.id,
         expiresAt: new Date(now.getTime() + seconds * 1000),
         ip: from.ip,
         userAgent: storableText(from.userAgent?.slice(0, 256)),
-        provider,
+        provider: method,
         lastSeenAt: now,
       },
     });
@@ -84,6 +108,8 @@ async function openLoginSession(
     else record({ type: "auth.token_issued", user: tagOf(user), route: route ?? "", expiresIn: seconds });
     return created;
   });
+  if (typeof opened !== "string") return opened;
+  throw unauthorized(opened === "user disabled" ? "this account is disabled; ask an admin" : "wrong username or password");
 }
 
 export async function loginLocal(

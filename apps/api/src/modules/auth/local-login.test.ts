@@ -80,6 +80,42 @@ describe.each(providers)("local login on %s", (provider) => {
     expect(ZErrorBody.parse(me.json()).error.code).toBe("unauthorized");
   });
 
+  it("a login whose password check raced a password reset or a disable opens no login", async () => {
+    const alice = await createUser(t.app, { username: "alice" });
+    const admin = await createUser(t.app, { role: "admin" });
+    const patch = (payload: object) => t.app.inject({ method: "PATCH", url: `/api/users/${alice.id}`, headers: admin.headers, payload });
+    // The admin's change commits while the login checks the password it read before it.
+    const during = (change: () => Promise<unknown>) => {
+      const users = t.app.ctx.db.user;
+      const real = users.findUnique.bind(users);
+      const spy = vi.spyOn(users, "findUnique").mockImplementation((async (args: { where: { username?: string } }) => {
+        const found = await real(args as never);
+        if (args.where.username === "alice") {
+          spy.mockRestore();
+          await change();
+        }
+        return found;
+      }) as never);
+    };
+    const logins = () => t.app.ctx.db.loginSession.count({ where: { userId: alice.id, revokedAt: null } });
+    const before = await logins();
+
+    during(() => patch({ password: "brand-new-password-123" }));
+    const afterReset = await login("alice", alice.password);
+    expect(afterReset.statusCode, afterReset.body).toBe(401);
+    expect(await logins()).toBe(0);
+
+    during(() => patch({ disabled: true }));
+    const afterDisable = await login("alice", "brand-new-password-123");
+    expect(afterDisable.statusCode, afterDisable.body).toBe(401);
+    expect((await patch({ disabled: false })).statusCode).toBe(200);
+    expect(await logins()).toBe(0);
+    expect(before).toBeGreaterThan(0);
+    // The refusals are on record as failed logins.
+    const failed = await t.app.ctx.db.auditEvent.count({ where: { action: "user.login_failed", actorId: alice.id } });
+    expect(failed).toBeGreaterThanOrEqual(2);
+  });
+
   it("logout ends the login on the server: the old cookie no longer works", async () => {
     const alice = await createUser(t.app);
     const out = await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: alice.headers });

@@ -10,7 +10,7 @@ import { runChange } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { heldGroups } from "../users/groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
-import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
+import { LOGIN_SESSION_SECONDS, userForLogin, type LoginContext } from "./auth.service";
 
 /** Why an OIDC login is refused after a valid ID token; the code goes to `/login?error=`. */
 export class OidcLoginRefused extends Error {
@@ -139,8 +139,11 @@ export async function loginOidc(
       createdUser = true;
     }
     // Checked before anything is written, so a refused login leaves no identity behind.
+    // Held against a disable committing meanwhile (userForLogin): it either came first and is
+    // seen here, or waits and then ends this login with the others.
+    const current = await userForLogin(ctx, tx, userId);
     const found = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, username: true, disabled: true } });
-    if (found.disabled) return { refused: "user_disabled" as const, user: found };
+    if (found.disabled || current?.disabled) return { refused: "user_disabled" as const, user: found };
 
     if (!identity) {
       identity = await tx.identity.create({ data: { userId, provider: provider.id, issuer, subject, email } });

@@ -75,6 +75,7 @@ export async function createApiToken(
   const { token, prefix, secretHash } = generateToken();
   const row = await runChange(ctx, origin, async (tx, record) => {
     if (input.mintedById) await assertMakerStillGood(ctx, tx, input.mintedById);
+    if (input.userId) await assertOwnerEnabled(ctx, tx, input.userId);
     const created = await tx.apiToken.create({
       data: {
         name: input.name,
@@ -104,6 +105,18 @@ async function assertMakerStillGood(ctx: DbContext, tx: Tx, makerId: string): Pr
   if (!maker || !tokenWorks(maker, ctx.now())) {
     throw unauthorized("this API token has been revoked or has expired");
   }
+}
+
+/**
+ * The owner was enabled when the request was let in; a disable (which revokes their tokens) may
+ * have committed since. Held and read again here, the owner is either disabled already (refused)
+ * or disabled after this commits, and that disable's revocation finds this token.
+ */
+async function assertOwnerEnabled(ctx: DbContext, tx: Tx, userId: string): Promise<void> {
+  await lockRow(ctx, tx, "User", userId);
+  // One deleted meanwhile is the insert's to refuse (its owner is gone: a 409).
+  const owner = await tx.user.findUnique({ where: { id: userId }, select: { disabled: true } });
+  if (owner?.disabled) throw unauthorized("this account is disabled; ask an admin");
 }
 
 export async function revokeApiToken(ctx: DbContext, origin: Origin, id: string, asAdmin: boolean): Promise<ApiToken> {

@@ -58,6 +58,12 @@ export class AgentHub {
     return this.links.get(link)?.desired ?? 0;
   }
 
+  /** Whether this process holds a connection of the agent (another socket after a reconnect). */
+  holds(agentId: string): boolean {
+    for (const link of this.links.keys()) if (link.agentId === agentId) return true;
+    return false;
+  }
+
   connectedAgentIds(): Set<string> {
     return new Set([...this.links.keys()].map((l) => l.agentId));
   }

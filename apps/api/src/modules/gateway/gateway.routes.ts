@@ -181,7 +181,8 @@ export default async function gatewayRoutes(app: FastifyInstance) {
         const gone = link;
         if (!gone) return;
         hub.remove(gone);
-        track(queue.then(() => disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`)));
+        // An agent back on a newer socket before this one was noticed gone is still online.
+        track(queue.then(() => (hub.holds(gone.agentId) ? undefined : disconnectAgent(app.ctx, gone.agentId, `socket closed (${code})`))));
       });
     },
   );

@@ -139,15 +139,19 @@ export async function recordApplied(ctx: DbContext, agentId: string, report: App
   await runSqlChange(ctx, SYSTEM, async (sql, record) => {
     const before = await agentStatusRow(sql, agentId);
     const now = ctx.now();
-    const after = { ...before, rulesApplied: report.applied, rulesDesired: report.desired, lastError: report.error ?? null, lastSeenAt: now };
-    sql.send(`UPDATE "Agent" SET "rulesApplied" = ?, "rulesDesired" = ?, "lastError" = ?, "lastSeenAt" = ? WHERE "id" = ?`, [
+    // A report comes over a live socket: an agent marked offline by an older socket's close (on
+    // another instance, after it reconnected here) is online again.
+    const after = { ...before, online: true, rulesApplied: report.applied, rulesDesired: report.desired, lastError: report.error ?? null, lastSeenAt: now };
+    sql.send(`UPDATE "Agent" SET "online" = ?, "rulesApplied" = ?, "rulesDesired" = ?, "lastError" = ?, "lastSeenAt" = ? WHERE "id" = ?`, [
+      true,
       after.rulesApplied,
       after.rulesDesired,
       after.lastError,
       now,
       agentId,
     ]);
-    const changed = before.rulesApplied !== after.rulesApplied || before.rulesDesired !== after.rulesDesired || before.lastError !== after.lastError;
+    const changed =
+      !before.online || before.rulesApplied !== after.rulesApplied || before.rulesDesired !== after.rulesDesired || before.lastError !== after.lastError;
     if (!changed && report.added === 0 && report.removed === 0) return;
     record(agentEvent("agent.rules_applied", await agentEventBase(ctx, sql, after), { added: report.added, removed: report.removed }));
   });

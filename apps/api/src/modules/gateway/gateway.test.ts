@@ -401,6 +401,31 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     await more[4]!.next("welcome");
   });
 
+  it("stays online when an older socket of the agent closes after it reconnected", async () => {
+    const token = await createAgentToken(t.app);
+    const name = unique("edge-re");
+    const { a: old, agentId } = await hello(token, name);
+    await old.next("rules");
+    // Back on a new socket before the old one is noticed gone (a router that lost its uplink).
+    const { a: fresh } = await hello(token, name);
+    await fresh.next("rules");
+    const events = watchEvents(t.app);
+    old.close();
+    await old.closed;
+    fresh.send({ type: "applied", version: 1, applied: 0, added: 0, removed: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    const row = await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } });
+    expect(row.online).toBe(true);
+    expect(events.ofType("agent.disconnected").filter((e) => e.agent.id === agentId)).toEqual([]);
+    // The old socket was on another instance, whose close marked the agent offline: its next
+    // report over this socket says it is online again, and the board hears of it.
+    await t.app.ctx.db.agent.update({ where: { id: agentId }, data: { online: false } });
+    fresh.send({ type: "applied", version: 1, applied: 0, added: 0, removed: 0 });
+    await vi.waitFor(() => expect(events.ofType("agent.rules_applied").some((e) => e.agent.id === agentId && e.agent.online)).toBe(true));
+    expect((await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(true);
+    events.stop();
+  });
+
   it("refuses the hello of a token revoked after its socket was let in", async () => {
     const token = await createAgentToken(t.app);
     const a = await connect({ authorization: `Bearer ${token}` });

@@ -16,9 +16,13 @@ export function parseFlows(text: string): Set<string> {
     const protocol = /^(tcp|udp)\b/.exec(line)?.[1];
     if (!protocol) continue;
     const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]!);
+    const dst = [...line.matchAll(/\bdst=(\S+)/g)].map((m) => m[1]!);
     const sport = [...line.matchAll(/\bsport=(\d+)/g)].map((m) => m[1]!);
     const dport = [...line.matchAll(/\bdport=(\d+)/g)].map((m) => m[1]!);
-    if (src.length < 2 || sport.length < 2 || dport.length < 1) continue;
+    if (src.length < 2 || dst.length < 1 || sport.length < 2 || dport.length < 1) continue;
+    // Only flows a DNAT redirected (their reply comes from elsewhere than they were sent to): the
+    // holder's own connections straight to the LAN host, on the same port, are not the door's.
+    if (dst[0] === src[1]) continue;
     keys.add(flowKey(protocol, src[0]!, dport[0]!, src[1]!, sport[1]!));
   }
   return keys;
@@ -47,6 +51,7 @@ export function makeFlowCutter(log: Logger): (rules: FwRule[]) => Promise<void> 
         "-D", "-p", r.protocol,
         "--orig-src", r.sourceIp, "--orig-port-dst", String(r.publicPort),
         "--reply-src", r.lanHost, "--reply-port-src", String(r.lanPort),
+        "--dst-nat",
       ], undefined, { allowFailure: true });
     }
   };

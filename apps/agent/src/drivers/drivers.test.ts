@@ -80,10 +80,13 @@ describe("conntrack flow listing", () => {
   it("keys DNAT'd flows by original source and port and reply source and port", () => {
     const text = [
       "tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=192.0.2.1 sport=40000 dport=8443 src=10.0.0.5 dst=198.51.100.7 sport=443 dport=40000 [ASSURED] mark=0 use=1",
-      "udp      17 29 src=10.0.0.9 dst=10.0.0.1 sport=53 dport=53 [UNREPLIED] src=10.0.0.1 dst=10.0.0.9 sport=53 dport=53 mark=0 use=1",
+      "udp      17 29 src=10.0.0.9 dst=192.0.2.1 sport=53 dport=53 [UNREPLIED] src=10.0.0.1 dst=10.0.0.9 sport=53 dport=53 mark=0 use=1",
+      // The holder straight to the LAN host on the door's port: no DNAT, not the door's to cut.
+      "tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=10.0.0.5 sport=40001 dport=443 src=10.0.0.5 dst=198.51.100.7 sport=443 dport=40001 [ASSURED] mark=0 use=1",
     ].join("\n");
     const flows = parseFlows(text);
     expect(flows.has("tcp 198.51.100.7 8443 10.0.0.5 443")).toBe(true);
+    expect(flows.has("tcp 198.51.100.7 443 10.0.0.5 443")).toBe(false);
     expect(flows.size).toBe(2);
   });
 });

@@ -180,10 +180,18 @@ function defineCases(driver: "nftables" | "iptables"): void {
     await until(async () => (await stream.send(300)) === "fail", expiresAt - Date.now() + 1500, 100);
     expect(Date.now() - expiresAt).toBeLessThan(1500);
     expect(await reach1()).toBe(false);
+    const doorFlows = async () =>
+      (await lab.run(lab.ns.gateway, "conntrack", ["-L", "-p", "tcp", "--orig-src", lab.ip.client1, "--orig-port-dst", String(PUBLIC_PORT)]))
+        .split("\n")
+        .filter((line) => line.includes("ESTABLISHED")).length;
+    expect(await doorFlows()).toBe(1);
     agent = startAgent();
     await until(agentOnline, 60_000, 100).catch((err) => {
       throw new Error(`${err}; agent output:\n${agent.output}`);
     });
+    // Back, the agent deletes the closed door's connection from conntrack too (its record of the
+    // doors it held), by its DNAT.
+    await until(async () => (await doorFlows()) === 0, 10_000, 100);
   }, 90_000);
 
   describe("access follows permission: losing sight of the service closes the door within 1 s", () => {

@@ -41,6 +41,18 @@ export const ZGatewayBinding = z.strictObject({
 });
 export type TGatewayBinding = z.infer<typeof ZGatewayBinding>;
 
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+const DOTTED_NUMBERS = /^[0-9.]+$/;
+
+/** The binding as a request gives it: the LAN host is one the agent can forward to, an IPv4
+ * address or a host name (the firewall's doors are IPv4; a port or a scheme has its own field). */
+export const ZGatewayBindingInput = ZGatewayBinding.extend({
+  lanHost: ZGatewayBinding.shape.lanHost.refine((h) => (DOTTED_NUMBERS.test(h) ? z.ipv4().safeParse(h).success : HOST_NAME.test(h)), {
+    message: "must be an IPv4 address or a host name (no port, scheme or IPv6 address)",
+  }),
+});
+
 const ZSeconds = z.number().int().min(1).max(366 * 24 * 3600);
 
 export const ZService = z.object({
@@ -86,7 +98,7 @@ const serviceFields = {
   defaultDurationSeconds: ZSeconds.optional(),
   maxDurationSeconds: ZSeconds,
   groupIds: z.array(ZId).max(500).optional(),
-  gateway: ZGatewayBinding.optional(),
+  gateway: ZGatewayBindingInput.optional(),
 };
 
 export const ZCreateServiceBody = z.strictObject(serviceFields).refine(

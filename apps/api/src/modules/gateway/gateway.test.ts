@@ -500,5 +500,27 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     // Re-saving a service with its own binding is no clash.
     const same = await t.app.inject({ method: "PATCH", url: `/api/services/${first.id}`, headers: admin.headers, payload: { gateway: first.gateway } });
     expect(same.statusCode).toBe(200);
+
+    // A LAN host the agent could never forward to is refused, naming the field; nothing changes.
+    for (const lanHost of ["10.0.0.5:443", "http://nas", "2001:db8::5", "10.0.0.256", "nas_box", "-nas.lan"]) {
+      const bad = await t.app.inject({
+        method: "PATCH",
+        url: `/api/services/${first.id}`,
+        headers: admin.headers,
+        payload: { gateway: { ...(first.gateway as object), lanHost } },
+      });
+      expect(bad.statusCode, lanHost).toBe(400);
+      expect(ZErrorBody.parse(bad.json()).error.message).toContain("body.gateway.lanHost");
+    }
+    expect((await t.app.ctx.db.service.findUniqueOrThrow({ where: { id: first.id } })).gatewayLanHost).toBe("10.9.0.2");
+    for (const lanHost of ["nas.lan", "octoprint", "NAS-2.example.com."]) {
+      const good = await t.app.inject({
+        method: "PATCH",
+        url: `/api/services/${first.id}`,
+        headers: admin.headers,
+        payload: { gateway: { ...(first.gateway as object), lanHost } },
+      });
+      expect(good.statusCode, good.body).toBe(200);
+    }
   });
 });

@@ -119,4 +119,28 @@ describe.each(providers)("admin rights of a credential on %s", (provider) => {
     await t.app.ctx.db.user.update({ where: { id: admin.id }, data: { role: "member" } });
     expect((await t.app.inject({ url: "/api/me", headers: bearer(adminToken.token) })).statusCode).toBe(401);
   });
+
+  it("an admin token cannot set an e-mail address while a provider links logins by it", async () => {
+    await t.close();
+    t = await buildTestApp(provider, {
+      env: {
+        POSTERN_OIDC_CORP_ISSUER: "http://127.0.0.1:9/unreachable",
+        POSTERN_OIDC_CORP_CLIENT_ID: "postern",
+        POSTERN_OIDC_CORP_LINK_BY_EMAIL: "true",
+      },
+    });
+    admin = await createUser(t.app, { role: "admin" });
+    const full = await token(admin, ["admin"]);
+    const bearer = { authorization: `Bearer ${full.token}` };
+    // Whoever holds that mailbox could then log in through the provider as the admin, for good.
+    const set = await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: bearer, payload: { email: "attacker@example.com" } });
+    expect(set.statusCode, set.body).toBe(403);
+    expect(set.body).toContain("body.email");
+    const made = await t.app.inject({ method: "POST", url: "/api/users", headers: bearer, payload: { username: "mailbox", email: "attacker@example.com" } });
+    expect(made.statusCode, made.body).toBe(403);
+    expect((await t.app.ctx.db.user.findUniqueOrThrow({ where: { id: admin.id } })).email).toBeNull();
+    // Clearing one, or any other field, is still the token's to do; an admin signed in may set it.
+    expect((await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: bearer, payload: { email: null, displayName: "Ops" } })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: admin.headers, payload: { email: "ops@example.com" } })).statusCode).toBe(200);
+  });
 });

@@ -25,24 +25,49 @@ import { listGroups, listUsers } from "./users.sql";
  * password, admin rights or a disabled account enabled again are each a way in that a leaked
  * token's revocation would not close. An admin signed in grants them.
  */
-function grantRefusal(request: FastifyRequest, body: { password?: string; role?: string; disabled?: boolean }): AppError | undefined {
+/**
+ * What an API token may not grant: anything that would outlive the token. A password, admin
+ * rights, an account enabled again; and, while a provider links a first login to the user with the
+ * same verified e-mail (POSTERN_OIDC_<ID>_LINK_BY_EMAIL), an e-mail address, which would let
+ * whoever holds that mailbox log in as the user.
+ */
+function grantRefusal(
+  request: FastifyRequest,
+  body: { password?: string; role?: string; disabled?: boolean; email?: string | null },
+  emailLinksLogins: boolean,
+): AppError | undefined {
   if (!requirePrincipal(request).scopes) return undefined;
-  const field = body.password !== undefined ? "password" : body.role === "admin" ? "role" : body.disabled === false ? "disabled" : undefined;
+  const field =
+    body.password !== undefined
+      ? "password"
+      : body.role === "admin"
+        ? "role"
+        : body.disabled === false
+          ? "disabled"
+          : emailLinksLogins && typeof body.email === "string"
+            ? "email"
+            : undefined;
   if (!field) return undefined;
-  const what = { password: "set a password", role: "make an admin", disabled: "enable a user" }[field];
+  const what = {
+    password: "set a password",
+    role: "make an admin",
+    disabled: "enable a user",
+    email: "set an e-mail address while an identity provider links logins by it",
+  }[field];
   return forbidden(`body.${field}: an API token cannot ${what}; an admin signed in can`);
 }
 
 export default async function usersRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const admin = { access: "admin" } as const;
+  const emailLinksLogins = app.config.oidc.some((p) => p.linkByEmail);
 
   r.get("/api/users", { config: admin, schema: { response: { 200: z.array(ZUser) } } }, async () =>
     (await listUsers(app.ctx)).map(presentUser),
   );
 
   r.post("/api/users", { config: admin, schema: { body: ZCreateUserBody, response: { 201: ZUser } } }, async (request, reply) => {
-    const refusal = grantRefusal(request, request.body);
+    const refusal = grantRefusal(request, request.body, emailLinksLogins);
     if (refusal) throw refusal;
     return reply.code(201).send(presentUser(await createUser(app.ctx, originOf(request), request.body)));
   });
@@ -51,7 +76,7 @@ export default async function usersRoutes(app: FastifyInstance) {
     "/api/users/:id",
     { config: admin, schema: { params: ZIdParams, body: ZUpdateUserBody, response: { 200: ZUser } } },
     async (request) => {
-      const refusal = grantRefusal(request, request.body);
+      const refusal = grantRefusal(request, request.body, emailLinksLogins);
       if (refusal) throw refusal;
       return presentUser(await updateUser(app.ctx, originOf(request), request.params.id, request.body));
     },

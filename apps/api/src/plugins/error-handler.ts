@@ -21,7 +21,7 @@ const fastifyCodes: Record<string, { code: TErrorCode; problem: string }> = {
 };
 
 /** The columns of a unique violation, from Prisma's meta (classic engine) or the driver adapter's error. */
-function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
+function uniqueColumns(err: Prisma.PrismaClientKnownRequestError): string[] {
   const target = err.meta?.target;
   if (Array.isArray(target)) return target.map(String);
   if (typeof target === "string") return [target];
@@ -29,6 +29,13 @@ function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
   const constraint = adapter?.cause?.constraint;
   if (constraint?.fields) return constraint.fields.map((f) => f.replace(/^"|"$/g, ""));
   return constraint?.index ? [constraint.index] : [];
+}
+
+/** The request fields behind a unique constraint's columns: a gateway's port, as the body names it. */
+function uniqueFields(err: Prisma.PrismaClientKnownRequestError): string[] {
+  const columns = uniqueColumns(err);
+  if (columns.some((c) => c.includes("gatewayPublicPort"))) return ["gateway.publicPort"];
+  return columns;
 }
 
 /** The answer to an error that is not an `AppError` (those are answered by `refuse`). */

@@ -76,6 +76,16 @@ describe("configuration precedence", () => {
     expect(loadConfig({ POSTERN_CONFIG: a }, b).port).toBe(9002);
   });
 
+  it("labels a provider by its id unless named, from the file as from the environment", () => {
+    const file = yamlFile("oidc:\n  - id: keycloak\n    issuer: https://sso.example.com/realms/corp\n    client_id: postern\n  - id: corp\n    name: Corporate SSO\n    issuer: https://corp.example.com\n    client_id: postern\n");
+    expect(loadConfig({}, file).oidc.map((p) => [p.id, p.name])).toEqual([
+      ["keycloak", "Keycloak"],
+      ["corp", "Corporate SSO"],
+    ]);
+    const env = { POSTERN_OIDC_KEYCLOAK_ISSUER: "https://sso.example.com/realms/corp", POSTERN_OIDC_KEYCLOAK_CLIENT_ID: "postern" };
+    expect(loadConfig(env, "/dev/null").oidc.map((p) => [p.id, p.name])).toEqual([["keycloak", "Keycloak"]]);
+  });
+
   it("accepts an empty file and a file of comments", () => {
     expect(loadConfig({}, yamlFile("")).port).toBe(8080);
     expect(loadConfig({}, yamlFile("# nothing yet\n")).port).toBe(8080);

@@ -250,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     groupsClaim: p.groupsClaim ?? p.groups_claim,
     clientId: p.clientId ?? p.client_id,
     clientSecret: p.clientSecret ?? p.client_secret,
+    // The label defaults to the id, capitalised, as for a provider set in the environment.
+    name: p.name ?? (typeof p.id === "string" && p.id ? p.id.charAt(0).toUpperCase() + p.id.slice(1) : undefined),
   }));
 
   const result = ZConfig.superRefine((c, check) => {

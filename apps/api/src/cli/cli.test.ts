@@ -56,6 +56,10 @@ describe.each(providers)("postern CLI on %s", (provider) => {
     expect(shortPassword.stderr).toBe("postern: --password: at least 8 characters\n");
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toBe('postern: no user "nobody"\n');
+    // A usage error too is one line, not the help after it.
+    const usage = await run("user", "add");
+    expect(usage.code).not.toBe(0);
+    expect(usage.stderr).toBe("postern: missing required argument 'username'\n");
     expect(await database.db.user.count()).toBe(2);
     expect(disabled).toMatchObject({ code: 0, stdout: "disabled bob\n", stderr: "" });
     expect((await database.db.user.findUniqueOrThrow({ where: { username: "bob" } })).disabled).toBe(true);

@@ -101,6 +101,7 @@ describe("postern doctor", () => {
       expect.stringMatching(/✗ OIDC corp\s+.*\/realms\/corp\/\.well-known\/openid-configuration: ECONNREFUSED; check POSTERN_OIDC_CORP_ISSUER and that this machine can reach/),
     ]);
     expect(res.stdout).toMatch(/^3 problems found/m);
+    expect(res.stderr).toBe("postern: doctor found 3 problems; see the ✗ lines\n");
     // Secrets never reach the report.
     expect(res.stdout).not.toMatch(/hunter2|smtp-pass/);
   });
@@ -140,6 +141,7 @@ describe("postern doctor", () => {
       ),
     ]);
     expect(res.stdout).toMatch(/^3 problems found/m);
+    expect(res.stderr).toBe("postern: doctor found 3 problems; see the ✗ lines\n");
   });
 
   it("stops at a bad configuration with one ✗ line naming the key, the value and what is expected", async () => {

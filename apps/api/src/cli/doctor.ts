@@ -25,6 +25,11 @@ export function registerDoctorCommand(program: Command): void {
     .action(async () => {
       const results = await runDoctor(process.env, getConfigFile());
       process.stdout.write(formatReport(results));
-      if (results.some((r) => r.mark === "fail")) process.exitCode = 1;
+      const failed = results.filter((r) => r.mark === "fail").length;
+      if (failed > 0) {
+        // The report is on stdout; a script that reads stderr gets the one-line reason too.
+        process.stderr.write(`postern: doctor found ${failed} problem${failed > 1 ? "s" : ""}; see the ✗ lines\n`);
+        process.exitCode = 1;
+      }
     });
 }

@@ -18,7 +18,8 @@ export function buildProgram(): Command {
     .description("Postern: a just-in-time access board")
     .version(POSTERN_VERSION, "-V, --version", "print Postern's version")
     .option("-c, --config <file>", "configuration file (default: ./postern.yaml when present)")
-    .showHelpAfterError()
+    // A usage error is one line on stderr, worded as every other failure (`--help` shows the rest).
+    .configureOutput({ outputError: (text, write) => write(`postern: ${text.replace(/^error: /, "")}`) })
     .exitOverride()
     .hook("preAction", (cmd) => setConfigFile(cmd.opts<{ config?: string }>().config));
 

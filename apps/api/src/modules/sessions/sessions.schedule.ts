@@ -175,6 +175,22 @@ export function ownOpenSessions(sql: SqlRunner, userId: string, serviceId: strin
   return occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId });
 }
 
+/** The holder's other open sessions on the service of `session`: what its extension is judged by.
+ * Led by the holder (a few rows whatever the service's traffic), and without the user's row,
+ * which is the holder's. */
+export async function holderOtherSessions(
+  sql: SqlRunner,
+  session: { id: string; userId: string; serviceId: string; user: Occupant["user"] },
+): Promise<Occupant[]> {
+  const rows = await sql.all<Omit<Occupant, "user">>(
+    `SELECT s."id", s."status", s."durationSeconds", s."startsAt", s."expiresAt", s."offerExpiresAt"
+       FROM "AccessSession" s
+      WHERE s."userId" = ? AND s."serviceId" = ? AND s."status" IN ${statusList(OPEN_STATUSES)} AND s."id" <> ?`,
+    [session.userId, session.serviceId, session.id],
+  );
+  return rows.map((o) => ({ ...o, user: session.user }));
+}
+
 /** Whose sessions a refusal speaks of: the caller's own, or (to an admin deciding on a request) the requester's. */
 export interface Party {
   /** "you already have", "alice already has" */

@@ -155,6 +155,10 @@ export const AUDIT_CSV_COLUMNS = [
   "details",
   "seq",
   "hash",
+  // Last, so that a script reading the columns above by position reads them as before. With them
+  // a file can be verified without the database (`postern audit verify --csv`).
+  "actor id",
+  "prev hash",
 ] as const;
 
 /** `GET /api/audit/verify`: the result of walking the hash chain. */

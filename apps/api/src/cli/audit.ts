@@ -10,6 +10,7 @@ import type { DbContext } from "../lib/db-context";
 import { NO_LISTENERS } from "../lib/run-change";
 import { auditCsv } from "../modules/audit/audit.csv";
 import { auditFilesAnchor } from "../modules/audit/audit-files";
+import { verifyAuditCsv } from "../modules/audit/audit.csv-verify";
 import { auditRangeOf, parseChainAnchor, verifyAuditChain, type ChainAnchor } from "../modules/audit/audit.service";
 import { CliError, parseWith, readConfig } from "./context";
 
@@ -85,9 +86,11 @@ export function registerAuditCommands(program: Command): void {
     .command("verify")
     .description("check the audit hash chain; exit 1 naming the first event that does not match")
     .option("--expect <seq:hash>", "an event noted from an earlier verify (its head): the chain must still hold it, unchanged")
-    .action(async (opts: { expect?: string }) => {
+    .option("--csv <file>", "verify an audit CSV (an export or a weekly file) instead of the database, without it")
+    .action(async (opts: { expect?: string; csv?: string }) => {
       const noted = opts.expect === undefined ? null : parseChainAnchor(opts.expect, "--expect");
       if (opts.expect !== undefined && !noted) throw new CliError(`--expect: expected <seq>:<hash> as verify prints it (e.g. 1234:9f2c…, 64 hex digits), got "${opts.expect}"`);
+      if (opts.csv !== undefined) return verifyCsvFile(opts.csv, noted);
       const dir = readConfig().auditExportDir;
       const fromFiles = dir ? await auditFilesAnchor(dir) : null;
       const anchors = [noted, fromFiles].filter((a): a is ChainAnchor => a !== null);
@@ -105,4 +108,32 @@ export function registerAuditCommands(program: Command): void {
         console.log(`${checked} events, chain intact${against ? `, matching ${against}` : ""}${head ? `; head ${head.seq}:${head.hash}` : ""}`);
       });
     });
+}
+
+/** `audit verify --csv`: the file alone, no configuration or database. */
+function verifyCsvFile(file: string, noted: ChainAnchor | null): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`--csv: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const report = verifyAuditCsv(text, noted ? [noted] : []);
+  if (report.firstBreak) {
+    const { line, seq, reason } = report.firstBreak;
+    throw new CliError(`audit chain broken in ${file} at line ${line}${seq ? ` (event #${seq})` : ""}: ${reason}; the ${report.checked} events before it are intact`);
+  }
+  if (noted && report.matched.length === 0) {
+    throw new CliError(`--expect: event #${noted.seq} is not in ${file} (${report.first ? `it holds #${report.first.seq} to #${report.head!.seq}` : "it holds no events"})`);
+  }
+  const older = report.older ? `; ${report.older} older rows without the chain's columns not checked` : "";
+  if (!report.first || !report.head) {
+    console.log(`0 events in ${file}${older}`);
+    return;
+  }
+  // Where it joins the files or exports around it: the event before its first, and its last.
+  console.log(
+    `${report.checked} events (#${report.first.seq} to #${report.head.seq}), chain intact${noted ? `, matching event #${noted.seq} of --expect` : ""}; ` +
+      `follows ${report.first.seq - 1}:${report.first.prevHash}; head ${report.head.seq}:${report.head.hash}${older}`,
+  );
 }

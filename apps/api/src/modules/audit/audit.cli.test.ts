@@ -55,6 +55,45 @@ describe.each(providers)("postern audit on %s", (provider) => {
     expect(broken.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  it("verifies an exported CSV without the database (--csv), and names a changed, missing or reordered row", { timeout: 60_000 }, async () => {
+    const out = path.join(cwd, "w47.csv");
+    expect((await postern(["audit", "export", "--week", "2026-W47", "--out", out], t.url, cwd)).code).toBe(0);
+    const events = await t.app.ctx.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    const last = events.at(-1)!;
+    // No database named at all: the file alone.
+    const offline = (...args: string[]) => runPostern(["audit", "verify", "--csv", ...args], { DATABASE_URL: "" }, cwd);
+    const ok = await offline(out);
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout.trim()).toBe(
+      `${events.length} events (#1 to #${last.seq}), chain intact; follows 0:${events[0]!.prevHash}; head ${last.seq}:${last.hash}`,
+    );
+    expect((await offline(out, "--expect", `${last.seq}:${last.hash}`)).stdout).toContain(`matching event #${last.seq} of --expect`);
+
+    const lines = fs.readFileSync(out, "utf8").split("\r\n");
+    const write = (name: string, rows: string[]) => {
+      const file = path.join(cwd, name);
+      fs.writeFileSync(file, rows.join("\r\n"));
+      return file;
+    };
+    // One in the middle: a file cut at either end still chains (the limit its header comment names).
+    const victim = 1;
+    const seqOf = (i: number) => events[i]!.seq;
+    const changed = await offline(write("changed.csv", lines.map((l, i) => (i === victim + 1 ? l.replace("group.created", "group.renamed") : l))));
+    expect(changed.code).toBe(1);
+    expect(changed.stderr.trim()).toBe(
+      `postern: audit chain broken in ${path.join(cwd, "changed.csv")} at line ${victim + 2} (event #${seqOf(victim)}): its cells do not give its hash: the row was changed; the ${victim} events before it are intact`,
+    );
+    const missing = await offline(write("missing.csv", lines.filter((_, i) => i !== victim + 1)));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`event #${seqOf(victim)} is missing`);
+    const swapped = lines.slice();
+    [swapped[victim + 1], swapped[victim + 2]] = [swapped[victim + 2]!, swapped[victim + 1]!];
+    expect((await offline(write("swapped.csv", swapped))).stderr).toContain("is missing");
+    const unknown = await offline(out, "--expect", `${last.seq + 5}:${last.hash}`);
+    expect(unknown.stderr.trim()).toBe(`postern: --expect: event #${last.seq + 5} is not in ${out} (it holds #1 to #${last.seq})`);
+    expect((await offline(path.join(cwd, "nope.csv"))).stderr.trim()).toBe(`postern: --csv: cannot read ${path.join(cwd, "nope.csv")}: ENOENT`);
+  });
+
   it("checks the chain against a head noted earlier (--expect): the newest events deleted break it", { timeout: 60_000 }, async () => {
     const noted = /head (\d+:[0-9a-f]{64})/.exec((await postern(["audit", "verify"], t.url, cwd)).stdout)?.[1];
     expect(noted).toBeDefined();

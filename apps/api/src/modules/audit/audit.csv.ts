@@ -31,6 +31,8 @@ export function auditCsvCells(e: AuditEvent): string[] {
     e.details ?? "",
     String(e.seq),
     e.hash,
+    e.actorId ?? "",
+    e.prevHash,
   ];
 }
 

@@ -220,7 +220,8 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     expect(mapped.json()).toMatchObject({ sourceIp: "198.51.100.9" });
     expect((await a.next("rules", (m) => m.rules.length === 2)).rules.map((r) => r.sourceIp).sort()).toEqual(["198.51.100.20", "198.51.100.9"]);
 
-    // A service without a gateway takes any address; bound later, its IPv6 session is no rule.
+    // A service without a gateway takes any address; binding it while an IPv6 session is open
+    // there is refused, naming the session (it would be active with no door); ended, it binds.
     const plain = await t.app.inject({
       method: "POST",
       url: "/api/services",
@@ -230,13 +231,20 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     const later = plain.json() as { id: string };
     const before = await t.app.inject({ method: "POST", url: `/api/services/${later.id}/sessions`, headers: admin.headers, payload: { durationSeconds: 600, sourceIp: "2001:db8::2" } });
     expect(before.statusCode).toBe(201);
-    const patched = await t.app.inject({
-      method: "PATCH",
-      url: `/api/services/${later.id}`,
-      headers: admin.headers,
-      payload: { gateway: { agentId, publicPort: 18084, lanHost: "10.9.0.2", lanPort: 80, protocol: "tcp" } },
-    });
-    expect(patched.statusCode, patched.body).toBe(200);
+    const bind = () =>
+      t.app.inject({
+        method: "PATCH",
+        url: `/api/services/${later.id}`,
+        headers: admin.headers,
+        payload: { gateway: { agentId, publicPort: 18084, lanHost: "10.9.0.2", lanPort: 80, protocol: "tcp" } },
+      });
+    const refused = await bind();
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(ZErrorBody.parse(refused.json()).error.message).toContain(`${(before.json() as { id: string }).id} (2001:db8::2)`);
+    expect((await t.app.ctx.db.service.findUniqueOrThrow({ where: { id: later.id } })).gatewayAgentId).toBeNull();
+    const ended = await t.app.inject({ method: "DELETE", url: `/api/sessions/${(before.json() as { id: string }).id}`, headers: admin.headers });
+    expect(ended.statusCode).toBe(200);
+    expect((await bind()).statusCode).toBe(200);
     expect((await findDesiredRules(t.app.ctx, agentId)).map((r) => r.sourceIp).sort()).toEqual(["198.51.100.20", "198.51.100.9"]);
   });
 

@@ -1,6 +1,6 @@
 // Services: listing by visibility, creation, updates and deletion, each one change with its event.
 // A change of a service's groups, or its deletion, ends the sessions of those who lose sight of it.
-import type { TCreateServiceBody, TUpdateServiceBody } from "@postern/contracts";
+import { OPEN_STATUSES, type TCreateServiceBody, type TUpdateServiceBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
@@ -30,6 +30,26 @@ async function assertGatewayPortFree(tx: Tx, gateway: TCreateServiceBody["gatewa
   if (other) {
     throw new AppError("conflict", `body.gateway.publicPort: ${gateway.protocol} port ${gateway.publicPort} on this gateway already forwards to the service "${other.name}"`);
   }
+}
+
+/**
+ * A door admits IPv4 only, so a start on a service behind a gateway is refused an IPv6 address.
+ * One asked for before the service had a gateway (a booking, a request, a place in line, or a
+ * session running) would be active with no door and no sign of why: binding the service is
+ * refused until they are ended.
+ */
+async function assertNoDoorlessSessions(tx: Tx, serviceId: string): Promise<void> {
+  const sessions = await tx.accessSession.findMany({
+    where: { serviceId, status: { in: [...OPEN_STATUSES] }, sourceIp: { contains: ":" } },
+    select: { id: true, sourceIp: true },
+    take: 5,
+  });
+  if (sessions.length === 0) return;
+  const list = sessions.map((x) => `${x.id} (${x.sourceIp})`).join(", ");
+  throw new AppError(
+    "conflict",
+    `body.gateway: open sessions on this service were asked from IPv6 addresses, which a gateway's doors cannot admit: ${list}; end them first`,
+  );
 }
 
 async function assertSlugFree(tx: Tx, slug: string, exceptId?: string): Promise<void> {
@@ -105,6 +125,7 @@ export async function updateService(
     if (def > max) throw badField("body.defaultDurationSeconds", `must not exceed maxDurationSeconds (${max})`);
     if (input.gateway) await assertAgentExists(tx, input.gateway.agentId);
     await assertGatewayPortFree(tx, input.gateway, id);
+    if (input.gateway && !before.gatewayAgentId) await assertNoDoorlessSessions(tx, id);
     const data: Prisma.ServiceUpdateInput = {
       name: input.name,
       slug: input.slug,

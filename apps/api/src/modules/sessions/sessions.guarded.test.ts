@@ -161,6 +161,22 @@ describe.each(providers)("changes decided from the board on %s", (provider) => {
     if (provider === "postgres") expect(transactions.map(guarded)).toEqual([true, true, false]);
   });
 
+  it("refuses an IPv6 start on a service bound to a gateway behind the board", async () => {
+    const { app, service, member, transactions } = await setUp();
+    // Bound on another instance a moment ago: this board still shows the service without a gateway.
+    const agent = await app.app.ctx.db.agent.create({ data: { name: `edge-${service.id}` } });
+    await app.app.ctx.db.service.update({
+      where: { id: service.id },
+      data: { gatewayAgentId: agent.id, gatewayPublicPort: 18300, gatewayLanHost: "10.9.0.2", gatewayLanPort: 80, gatewayProtocol: "tcp" },
+    });
+    const res = await inject(app, member, "POST", `/api/services/${service.id}/sessions`, { durationSeconds: 600, sourceIp: "2001:db8::9" });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(ZErrorBody.parse(res.json()).error.message).toContain("body.sourceIp");
+    expect(await app.app.ctx.db.accessSession.count({ where: { serviceId: service.id } })).toBe(0);
+    // On PostgreSQL the guard found the binding the board did not show, and the locked way refused.
+    if (provider === "postgres") expect(transactions.map(guarded)).toEqual([true, false]);
+  });
+
   it("refuses to end a session that ended behind the board, and writes nothing", async () => {
     const { app, service, member, transactions } = await setUp();
     const session = ZSession.parse((await inject(app, member, "POST", `/api/services/${service.id}/sessions`, { durationSeconds: 600 })).json());

@@ -79,6 +79,8 @@ function sendGuard(sql: SqlRunner, service: ServiceFacts, holderId: string | nul
     requiresApproval: service.requiresApproval,
     defaultDurationSeconds: service.defaultDurationSeconds,
     maxDurationSeconds: service.maxDurationSeconds,
+    // Bound to a gateway a moment ago on another instance: the start's IPv4 check must see it.
+    gatewayAgentId: service.gatewayAgentId,
     // Byte order, as the guard sorts them (COLLATE "C"); ids are ASCII.
     groupIds: [...service.groupIds].sort(),
   };

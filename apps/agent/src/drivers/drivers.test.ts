@@ -14,7 +14,10 @@ describe("nftables driver", () => {
       [
         "add element ip postern tcp_fwd { 198.51.100.7 . 8443 timeout 1s : 10.0.0.5 . 443 }",
         "delete element ip postern tcp_fwd { 198.51.100.7 . 8443 }",
+        "add element ip postern tcp_open { 198.51.100.7 . 8443 timeout 1s }",
+        "delete element ip postern tcp_open { 198.51.100.7 . 8443 }",
         "add element ip postern udp_fwd { 198.51.100.7 . 8443 timeout 1500ms : 10.0.0.5 . 443 }",
+        "add element ip postern udp_open { 198.51.100.7 . 8443 timeout 1500ms }",
         "",
       ].join("\n"),
     );
@@ -53,6 +56,11 @@ describe("iptables driver", () => {
     const { rules, foreign } = parseChain(`-N POSTERN-DNAT\n-A POSTERN-DNAT ${spec}\n-A POSTERN-DNAT -p tcp -j ACCEPT\n`);
     expect(rules).toEqual([{ ...rule, expiresAt: Math.ceil(NOW + 90_000), spec }]);
     expect(foreign).toEqual(["-p tcp -j ACCEPT"]);
+    // An older agent's rule, without the label, is replaced: its new connections are labelled too.
+    const unlabelled = spec.replace(/ -m connlabel --label "77" --set/, "");
+    expect(parseChain(`-A POSTERN-DNAT ${unlabelled}\n`)).toEqual({ rules: [], foreign: [unlabelled] });
+    // iptables-legacy prints the label without quotes.
+    expect(parseChain(`-A POSTERN-DNAT ${spec.replace('"77"', "77")}\n`).rules).toHaveLength(1);
   });
 
   it("deletes by the listed line and appends new rules in one iptables-restore batch", () => {
@@ -63,10 +71,10 @@ describe("iptables driver", () => {
     // connections pass before its DNAT admits them; its last line drops the rest of the doors'.
     expect(script.slice(0, 2)).toEqual(["*filter", "-F POSTERN-FWD"]);
     expect(script).toContain(
-      "-A POSTERN-FWD -p tcp -m conntrack --ctorigsrc 198.51.100.8/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:00:30 -j RETURN",
+      "-A POSTERN-FWD -m conntrack --ctproto tcp --ctorigsrc 198.51.100.8/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:00:30 -j RETURN",
     );
     expect(script).toContain(
-      "-A POSTERN-FWD -p tcp -m conntrack --ctorigsrc 198.51.100.7/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:01:30 -j RETURN",
+      "-A POSTERN-FWD -m conntrack --ctproto tcp --ctorigsrc 198.51.100.7/32 --ctorigdstport 8443 -m time --datestop 2026-11-25T12:01:30 -j RETURN",
     );
     const nat = script.indexOf("*nat");
     expect(script.slice(nat - 2, nat)).toEqual(['-A POSTERN-FWD -m connlabel --label "77" -j DROP', "COMMIT"]);

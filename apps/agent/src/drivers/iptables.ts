@@ -35,8 +35,10 @@ export function ruleSpec(r: FwRule, now: number): string {
   ].join(" ");
 }
 
+// A rule without the label (an older agent's) is read as foreign: replaced, so that its new
+// connections are labelled too.
 const LINE =
-  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)?(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
+  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)? -m connlabel --label "?77"? --set(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
 
 const JUMPS = [
   ["nat", "PREROUTING", IPT_CHAIN],
@@ -83,7 +85,9 @@ export function filterScript(inForce: FwRule[], now: number): string[] {
   for (const r of inForce) {
     const expiry = Math.ceil(kernelExpiry(r, now));
     lines.push(
-      `-A ${IPT_FILTER_CHAIN} -p ${r.protocol} -m conntrack --ctorigsrc ${r.sourceIp}/32 --ctorigdstport ${r.publicPort} -m time --datestop ${datestop(expiry)} -j RETURN`,
+      // By the connection's protocol, not the packet's: an ICMP error about the connection (path
+      // MTU discovery) belongs to it and must pass too.
+      `-A ${IPT_FILTER_CHAIN} -m conntrack --ctproto ${r.protocol} --ctorigsrc ${r.sourceIp}/32 --ctorigdstport ${r.publicPort} -m time --datestop ${datestop(expiry)} -j RETURN`,
     );
   }
   lines.push(`-A ${IPT_FILTER_CHAIN} -m connlabel --label "${FLOW_LABEL}" -j DROP`, "COMMIT");

@@ -13,6 +13,8 @@ import { DriverError, looksUnprivileged, PRIVILEGE_HINT, run } from "./exec";
 export const NFT_TABLE = "postern";
 const PROTOCOLS: Protocol[] = ["tcp", "udp"];
 const mapOf = (p: Protocol) => `${p}_fwd`;
+/** The map's keys again, as a set: kernels before 6.5 refuse a map looked up as a set. */
+const setOf = (p: Protocol) => `${p}_open`;
 const INSTALL = "apt-get install nftables, or set POSTERN_AGENT_DRIVER=iptables or dry-run";
 /** The conntrack label bit (0–127) on connections a door let in; the iptables driver uses it too. */
 export const FLOW_LABEL = 77;
@@ -21,6 +23,7 @@ function schema(): string {
   const lines = [`add table ip ${NFT_TABLE}`];
   for (const p of PROTOCOLS) {
     lines.push(`add map ip ${NFT_TABLE} ${mapOf(p)} { type ipv4_addr . inet_service : ipv4_addr . inet_service; flags timeout; }`);
+    lines.push(`add set ip ${NFT_TABLE} ${setOf(p)} { type ipv4_addr . inet_service; flags timeout; }`);
   }
   lines.push(`add chain ip ${NFT_TABLE} prerouting { type nat hook prerouting priority dstnat; policy accept; }`);
   // Flushing and re-adding our own chain in the same batch keeps init idempotent and atomic.
@@ -28,7 +31,7 @@ function schema(): string {
   // Only packets addressed to the gateway itself: a LAN client holding a door must still reach
   // the rest of the world on that port (its traffic passes through this hook too).
   for (const p of PROTOCOLS) {
-    lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} ip saddr . ${p} dport @${mapOf(p)} ct label set ${FLOW_LABEL}`);
+    lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} ip saddr . ${p} dport @${setOf(p)} ct label set ${FLOW_LABEL}`);
     lines.push(`add rule ip ${NFT_TABLE} prerouting fib daddr type local meta l4proto ${p} dnat ip to ip saddr . ${p} dport map @${mapOf(p)}`);
   }
   // Both directions of a labelled connection are judged by its first packet's key, so replies
@@ -37,7 +40,7 @@ function schema(): string {
   lines.push(`flush chain ip ${NFT_TABLE} forward`);
   for (const p of PROTOCOLS) {
     lines.push(
-      `add rule ip ${NFT_TABLE} forward ct label ${FLOW_LABEL} meta l4proto ${p} ct original ip saddr . ct original proto-dst != @${mapOf(p)} drop`,
+      `add rule ip ${NFT_TABLE} forward ct label ${FLOW_LABEL} meta l4proto ${p} ct original ip saddr . ct original proto-dst != @${setOf(p)} drop`,
     );
   }
   return lines.join("\n") + "\n";
@@ -54,10 +57,14 @@ export function applyScript(remove: FwRule[], add: FwRule[], now: number): strin
     // a moment ago; both happen in this one transaction.
     lines.push(`add element ip ${NFT_TABLE} ${mapOf(r.protocol)} { ${keyOf(r)} timeout 1s : ${valueOf(r)} }`);
     lines.push(`delete element ip ${NFT_TABLE} ${mapOf(r.protocol)} { ${keyOf(r)} }`);
+    lines.push(`add element ip ${NFT_TABLE} ${setOf(r.protocol)} { ${keyOf(r)} timeout 1s }`);
+    lines.push(`delete element ip ${NFT_TABLE} ${setOf(r.protocol)} { ${keyOf(r)} }`);
   }
   for (const r of add) {
     const ms = Math.max(1, Math.ceil(kernelExpiry(r, now) - now));
     lines.push(`add element ip ${NFT_TABLE} ${mapOf(r.protocol)} { ${keyOf(r)} timeout ${ms}ms : ${valueOf(r)} }`);
+    // The same key for as long: the filter rule lets the door's connections through while it is there.
+    lines.push(`add element ip ${NFT_TABLE} ${setOf(r.protocol)} { ${keyOf(r)} timeout ${ms}ms }`);
   }
   return lines.length ? lines.join("\n") + "\n" : "";
 }

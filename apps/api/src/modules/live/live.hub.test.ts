@@ -92,3 +92,39 @@ describe("the live hub's fan-out", () => {
     for (const seqs of sockets) expect(seqs).toEqual([0]);
   });
 });
+
+describe("the live hub's refresh of a user's rights", () => {
+  it("applies only the latest read started, whatever order the reads finish in", async () => {
+    const reads: ((groups: string[]) => void)[] = [];
+    const ctx = {
+      db: {
+        user: {
+          findUnique: () =>
+            new Promise((resolve) =>
+              reads.push((groups) => resolve({ id: "u1", role: "member", disabled: false, memberships: groups.map((groupId) => ({ groupId, group: { id: groupId, name: groupId } })) })),
+            ),
+        },
+      },
+    } as unknown as DbContext;
+    const board = { view: async () => ({ servicesJson: "[]", sessionsJson: "[]" }) } as unknown as BoardCache;
+    const hub = new LiveHub(ctx, board);
+    const member = { user: { id: "u1", role: "member", disabled: false, memberships: [] }, scopes: null } as unknown as Watcher;
+    const client = new LiveClient(recordingSocket().socket, member);
+    client.queue = null;
+    (hub as unknown as { add(c: LiveClient): void }).add(client);
+    const refresh = () => (hub as unknown as { refreshUser(id: string): Promise<void> }).refreshUser("u1");
+    // A starts, then B; B finishes first and applies; C starts; A finishes (older than C), then C.
+    const a = refresh();
+    const b = refresh();
+    reads[1]!(["g-b"]);
+    await b;
+    expect([...client.cls.groupIds]).toEqual(["g-b"]);
+    const c = refresh();
+    reads[0]!(["g-a"]);
+    await a;
+    expect([...client.cls.groupIds]).toEqual(["g-b"]);
+    reads[2]!(["g-c"]);
+    await c;
+    expect([...client.cls.groupIds]).toEqual(["g-c"]);
+  });
+});

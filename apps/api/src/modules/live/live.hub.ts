@@ -133,8 +133,9 @@ export class LiveHub {
   /** The event being sent: whom it goes to, and how far it got. */
   private sending: { record: LogRecord; targets: [LiveClient, TextFrame][]; next: number } | null = null;
   private pumping = false;
-  /** The latest visibility read started per user (refreshUser). */
+  /** The latest visibility read started per user (refreshUser), while one is under way. */
   private readonly refreshes = new Map<string, number>();
+  private refreshCount = 0;
   /** Whether a principal's rights may have changed since it was read (the principal cache
    * knows); a stream set up with such rights reads them again first. */
   principalChanged: (user: UserWithGroups) => boolean = () => false;
@@ -521,8 +522,9 @@ export class LiveHub {
   }
 
   private async refreshUser(userId: string): Promise<void> {
-    // Reads may finish out of order: only the latest one started is applied.
-    const mine = (this.refreshes.get(userId) ?? 0) + 1;
+    // Reads may finish out of order: only the latest one started is applied. Numbered from one
+    // counter for the hub's life, so a number is never handed out twice.
+    const mine = ++this.refreshCount;
     this.refreshes.set(userId, mine);
     try {
       const user = await this.readUser(userId);

@@ -41,8 +41,9 @@ export const ZGatewayBinding = z.strictObject({
 });
 export type TGatewayBinding = z.infer<typeof ZGatewayBinding>;
 
-/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+/** A host name: dot-separated labels of letters, digits and inner hyphens (and underscores, which
+ * LAN resolvers hand out though DNS names should not carry them). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 const DOTTED_NUMBERS = /^[0-9.]+$/;
 
 /** The binding as a request gives it: the LAN host is one the agent can forward to, an IPv4

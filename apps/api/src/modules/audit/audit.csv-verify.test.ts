@@ -18,7 +18,7 @@ function chain(n: number): AuditEvent[] {
       actorId: seq === 2 ? null : "u1",
       actorUsername: seq === 2 ? null : "-mallory",
       action: "group.created",
-      target: seq === 3 ? "=HYPERLINK(\"http://x\")" : `group:g${seq}`,
+      target: seq === 3 ? "=HYPERLINK(\"http://x\")" : seq === 4 ? "\uFF1Dfull-width" : `group:g${seq}`,
       serviceId: null,
       sessionId: null,
       sourceIp: "::1",
@@ -38,6 +38,7 @@ describe("verifyAuditCsv", () => {
     const text = auditCsvHeader() + auditCsvRows(events);
     expect(text).toContain("'-mallory");
     expect(text).toContain("'=HYPERLINK");
+    expect(text).toContain("'\uFF1Dfull-width");
     const report = verifyAuditCsv(text);
     expect(report.firstBreak).toBeUndefined();
     expect(report).toMatchObject({ checked: 4, older: 0, first: { seq: 1, prevHash: "0".repeat(64) }, head: { seq: 4, hash: events[3]!.hash } });

@@ -24,8 +24,9 @@ export interface CsvChainReport {
 
 const col = (name: (typeof AUDIT_CSV_COLUMNS)[number]) => AUDIT_CSV_COLUMNS.indexOf(name);
 const OLD_WIDTH = col("actor id");
-/** csv-stringify's escape_formulas puts a ' before a cell a spreadsheet would run as a formula. */
-const ESCAPED = /^'[=+\-@\t\r]/;
+/** csv-stringify's escape_formulas puts a ' before a cell a spreadsheet would run as a formula
+ * (its full-width signs too). No stored value begins with ' and one of these. */
+const ESCAPED = /^'[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 const cell = (row: string[], name: (typeof AUDIT_CSV_COLUMNS)[number]) => {
   const text = row[col(name)] ?? "";
   return ESCAPED.test(text) ? text.slice(1) : text;

@@ -122,7 +122,23 @@ export async function disconnectAgent(ctx: DbContext, agentId: string, reason: s
 
 /** A heartbeat: keeps `lastSeenAt` fresh so a dead instance's agents read as offline. */
 export async function touchAgent(ctx: DbContext, agentId: string): Promise<void> {
+  const row = await ctx.sql.read((sql) => sql.get<{ online: unknown }>(`SELECT "online" FROM "Agent" WHERE "id" = ?`, [agentId]));
+  if (row && !row.online) return markOnline(ctx, agentId);
   await ctx.sql.transaction((sql) => sql.run(`UPDATE "Agent" SET "lastSeenAt" = ?, "online" = ? WHERE "id" = ?`, [ctx.now(), true, agentId]));
+}
+
+/** An agent found marked offline while its socket here answers (an older socket of it closed on
+ * another instance): online again, with the event that tells the board. */
+async function markOnline(ctx: DbContext, agentId: string): Promise<void> {
+  await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+    const now = ctx.now();
+    const before = await agentStatusRow(sql, agentId);
+    sql.send(`UPDATE "Agent" SET "online" = ?, "lastSeenAt" = ? WHERE "id" = ?`, [true, now, agentId]);
+    if (before.online) return;
+    record(agentEvent("agent.connected", await agentEventBase(ctx, sql, { ...before, online: true, lastSeenAt: now }), {}), {
+      details: { reason: "seen online again after an older connection closed" },
+    });
+  });
 }
 
 export interface ApplyReport {

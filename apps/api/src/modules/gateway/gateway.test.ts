@@ -5,7 +5,7 @@ import { buildTestApp, createUser, type TestApp, type TestUser } from "../../../
 import { providers } from "../../../test/databases";
 import { ADMIN_CLASS } from "../live/live.audience";
 import { POLL_MS } from "./gateway.hub";
-import { findAgents, findDesiredRules } from "./gateway.service";
+import { findAgents, findDesiredRules, touchAgent } from "./gateway.service";
 import { watchEvents } from "../../../test/events";
 import { AGENT_PING_MS } from "./gateway.routes";
 import { createAgentToken, listen, openSecondInstance, ScriptedAgent } from "./gateway.testkit";
@@ -431,6 +431,11 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     fresh.send({ type: "applied", version: 1, applied: 0, added: 0, removed: 0 });
     await vi.waitFor(() => expect(events.ofType("agent.rules_applied").some((e) => e.agent.id === agentId && e.agent.online)).toBe(true));
     expect((await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(true);
+    // So does its next pong's heartbeat, before any report comes.
+    await t.app.ctx.db.agent.update({ where: { id: agentId }, data: { online: false } });
+    await touchAgent(t.app.ctx, agentId);
+    await vi.waitFor(() => expect(events.ofType("agent.connected").some((e) => e.agent.id === agentId && e.agent.online)).toBe(true));
+    expect((await t.app.ctx.db.agent.findUniqueOrThrow({ where: { id: agentId } })).online).toBe(true);
     events.stop();
   });
 
@@ -510,7 +515,7 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
     expect(same.statusCode).toBe(200);
 
     // A LAN host the agent could never forward to is refused, naming the field; nothing changes.
-    for (const lanHost of ["10.0.0.5:443", "http://nas", "2001:db8::5", "10.0.0.256", "nas_box", "-nas.lan"]) {
+    for (const lanHost of ["10.0.0.5:443", "http://nas", "2001:db8::5", "10.0.0.256", "nas box", "-nas.lan"]) {
       const bad = await t.app.inject({
         method: "PATCH",
         url: `/api/services/${first.id}`,
@@ -521,7 +526,7 @@ describe.each(providers)("gateway agents (%s)", (provider) => {
       expect(ZErrorBody.parse(bad.json()).error.message).toContain("body.gateway.lanHost");
     }
     expect((await t.app.ctx.db.service.findUniqueOrThrow({ where: { id: first.id } })).gatewayLanHost).toBe("10.9.0.2");
-    for (const lanHost of ["nas.lan", "octoprint", "NAS-2.example.com."]) {
+    for (const lanHost of ["nas.lan", "octoprint", "NAS-2.example.com.", "nas_box"]) {
       const good = await t.app.inject({
         method: "PATCH",
         url: `/api/services/${first.id}`,

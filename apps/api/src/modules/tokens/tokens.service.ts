@@ -74,8 +74,10 @@ export async function createApiToken(
   if (input.expiresAt && input.expiresAt <= ctx.now()) throw badField("body.expiresAt", "must be in the future");
   const { token, prefix, secretHash } = generateToken();
   const row = await runChange(ctx, origin, async (tx, record) => {
-    if (input.mintedById) await assertMakerStillGood(ctx, tx, input.mintedById);
+    // The owner's row before the maker's token, the order a disable takes them in (the user, then
+    // their tokens): the other order could deadlock with it.
     if (input.userId) await assertOwnerEnabled(ctx, tx, input.userId);
+    if (input.mintedById) await assertMakerStillGood(ctx, tx, input.mintedById);
     const created = await tx.apiToken.create({
       data: {
         name: input.name,
@@ -113,7 +115,9 @@ async function assertMakerStillGood(ctx: DbContext, tx: Tx, makerId: string): Pr
  * or disabled after this commits, and that disable's revocation finds this token.
  */
 async function assertOwnerEnabled(ctx: DbContext, tx: Tx, userId: string): Promise<void> {
-  await lockRow(ctx, tx, "User", userId);
+  // Shared: it waits for a disable holding the row, and holds off one until this commits, without
+  // blocking other tokens or rows that refer to the user.
+  if (ctx.provider === "postgres") await tx.$queryRawUnsafe(`SELECT 1 FROM "User" WHERE "id" = $1 FOR SHARE`, userId);
   // One deleted meanwhile is the insert's to refuse (its owner is gone: a 409).
   const owner = await tx.user.findUnique({ where: { id: userId }, select: { disabled: true } });
   if (owner?.disabled) throw unauthorized("this account is disabled; ask an admin");

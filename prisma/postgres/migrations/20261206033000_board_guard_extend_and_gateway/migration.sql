@@ -1,9 +1,17 @@
+-- Two changes to the board guard (postern_board_guard), both for changes decided from the board:
+--
 -- An extension is judged by the holder's other open sessions on the service (their bookings,
 -- their offers), as a start is: it must not run into one, nor join them into a hold longer than
 -- the service's maximum. Decided from the board, an extension of a holder the board shows with no
 -- other open session there asks the guard to check that none exists: the holder check now leaves
 -- out the session the guard is given (the one being extended). A start gives none, and is judged
 -- as before.
+--
+-- A start checks a session's address against the service's gateway (a door admits IPv4 only). A
+-- service bound to a gateway a moment ago on another instance was still unbound on this
+-- instance's board, and the guard did not compare the binding: an IPv6 session could start on it,
+-- and never get a door. The guard now compares the service's gateway with the board's too; a
+-- board that has not seen the binding takes the change the usual way, under the lock.
 CREATE OR REPLACE FUNCTION postern_board_guard(service_id text, rules jsonb, holder_id text, session jsonb, open_statuses jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -19,6 +27,7 @@ BEGIN
      AND s."requiresApproval" = (rules->>'requiresApproval')::boolean
      AND s."defaultDurationSeconds" = (rules->>'defaultDurationSeconds')::integer
      AND s."maxDurationSeconds" = (rules->>'maxDurationSeconds')::integer
+     AND s."gatewayAgentId" IS NOT DISTINCT FROM rules->>'gatewayAgentId'
    FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'postern: the service is not as the board shows it' USING ERRCODE = 'PB001';

@@ -71,6 +71,27 @@ describe.each(providers)("weekly audit files on %s", (provider) => {
     expect(state.pending).toBeUndefined();
   });
 
+  it("brings a week's file begun by an older Postern to the current header, keeping its rows", async () => {
+    await t.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { mode: 0o700 });
+    // As an older Postern left it: ten columns, one row.
+    const older = `${AUDIT_CSV_COLUMNS.slice(0, 10).join(",")}\r\n2026-11-17T09:00:00.000Z,alice,user.login,,,,127.0.0.1,,1,${"a".repeat(64)}\r\n`;
+    fs.writeFileSync(path.join(dir, W47), older, { mode: 0o600 });
+    t = await buildTestApp(provider, { now: clock.now, env: { POSTERN_AUDIT_EXPORT_DIR: dir } });
+    admin = await createUser(t.app, { role: "admin" });
+    await createGroup("ops");
+    await t.app.auditFiles!.flush();
+    // The older row keeps its ten cells: a reader takes the missing ones as empty.
+    const rows = parse(fs.readFileSync(path.join(dir, W47), "utf8"), { relax_column_count: true }) as string[][];
+    expect(rows[0]).toEqual([...AUDIT_CSV_COLUMNS]);
+    expect(rows[1]).toEqual(older.split("\r\n")[1]!.split(","));
+    const events = await t.app.ctx.db.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    expect(rows.slice(2)).toEqual(events.map(auditCsvCells));
+    expect(fs.statSync(path.join(dir, W47)).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
   it("keeps the files owner-only, in a directory it makes owner-only, and doctor checks it", async () => {
     const sub = path.join(dir, "audit");
     const other = await buildTestApp(provider, { now: clock.now, env: { POSTERN_AUDIT_EXPORT_DIR: sub } });

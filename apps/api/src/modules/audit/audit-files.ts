@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { isoWeekOf } from "@postern/contracts";
+import { AUDIT_CSV_COLUMNS, isoWeekOf } from "@postern/contracts";
 import type { AuditEvent } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
 import { auditCsvHeader, auditCsvRows } from "./audit.csv";
@@ -81,6 +81,8 @@ export class AuditFileWriter {
   /** Set when the state file belongs to another database: writing stops until an operator acts. */
   private fatal: string | undefined;
   private lastWarning: string | undefined;
+  /** Files whose header this process has seen to be the current one. */
+  private readonly headers = new Set<string>();
 
   constructor(
     private readonly ctx: DbContext,
@@ -151,6 +153,7 @@ export class AuditFileWriter {
       if (list) list.push(row);
       else byFile.set(name, [row]);
     }
+    for (const file of byFile.keys()) await this.headerUpToDate(file);
     const pending = await Promise.all(
       [...byFile.keys()].map(async (file) => ({ file, size: await sizeOf(path.join(this.dir, file)) })),
     );
@@ -168,6 +171,35 @@ export class AuditFileWriter {
     const last = rows[rows.length - 1]!;
     this.state = { lastSeq: last.seq, lastHash: last.hash };
     await this.writeState(this.state);
+  }
+
+  /**
+   * A file begun by an older Postern has fewer columns in its header than the rows now appended:
+   * strict readers refuse such a file. Its header is made the current one (the file written again
+   * beside it and renamed over, so a crash leaves one or the other); its older rows keep their
+   * cells. Once per file and process.
+   */
+  private async headerUpToDate(file: string): Promise<void> {
+    if (this.headers.has(file)) return;
+    const full = path.join(this.dir, file);
+    const text = await fs.readFile(full, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return "";
+      throw err;
+    });
+    const header = auditCsvHeader();
+    const end = text.indexOf("\r\n");
+    if (text.startsWith(AUDIT_CSV_COLUMNS[0]) && end > 0 && !text.startsWith(header)) {
+      const tmp = `${full}.${this.ownerId}.tmp`;
+      const handle = await fs.open(tmp, "w", 0o600);
+      try {
+        await handle.writeFile(header + text.slice(end + 2), "utf8");
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tmp, full);
+    }
+    this.headers.add(file);
   }
 
   /** Reads the state file, undoes an interrupted batch, and checks it describes this database. */

@@ -170,25 +170,10 @@ function occupiedBy(o: Occupant): AppError {
   return refusal;
 }
 
-/** A user's own open sessions on a service: what `ownConflict` and `bookingLimitProblem` judge. */
-export function ownOpenSessions(sql: SqlRunner, userId: string, serviceId: string): Promise<Occupant[]> {
-  return occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId });
-}
-
-/** The holder's other open sessions on the service of `session`: what its extension is judged by.
- * Led by the holder (a few rows whatever the service's traffic), and without the user's row,
- * which is the holder's. */
-export async function holderOtherSessions(
-  sql: SqlRunner,
-  session: { id: string; userId: string; serviceId: string; user: Occupant["user"] },
-): Promise<Occupant[]> {
-  const rows = await sql.all<Omit<Occupant, "user">>(
-    `SELECT s."id", s."status", s."durationSeconds", s."startsAt", s."expiresAt", s."offerExpiresAt"
-       FROM "AccessSession" s
-      WHERE s."userId" = ? AND s."serviceId" = ? AND s."status" IN ${statusList(OPEN_STATUSES)} AND s."id" <> ?`,
-    [session.userId, session.serviceId, session.id],
-  );
-  return rows.map((o) => ({ ...o, user: session.user }));
+/** A user's own open sessions on a service (but `exceptId`, the one being decided): what
+ * `ownConflict` and `bookingLimitProblem` judge. */
+export function ownOpenSessions(sql: SqlRunner, userId: string, serviceId: string, exceptId?: string): Promise<Occupant[]> {
+  return occupants(sql, { serviceId, statuses: OPEN_STATUSES, userId, exceptId });
 }
 
 /** Whose sessions a refusal speaks of: the caller's own, or (to an admin deciding on a request) the requester's. */
@@ -302,7 +287,7 @@ export async function decidedWindowProblem(
   limits: BookingLimits,
   who: Party,
 ): Promise<AppError | null> {
-  const others = (await ownOpenSessions(sql, session.userId, session.serviceId)).filter((s) => s.id !== session.id);
+  const others = await ownOpenSessions(sql, session.userId, session.serviceId, session.id);
   return besideOwnProblem(ctx, others, service, span, limits, who);
 }
 

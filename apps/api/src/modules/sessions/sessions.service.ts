@@ -18,7 +18,6 @@ import {
   decidedWindowProblem,
   endPassed,
   exclusiveConflict,
-  holderOtherSessions,
   ownConflict,
   ownOpenSessions,
   requester,
@@ -290,7 +289,7 @@ async function extend(
     const refusal = extendRefusal(now, session, service.maxDurationSeconds, durationSeconds, limits);
     if (refusal) throw refusal;
     const expiresAt = new Date(session.expiresAt!.getTime() + durationSeconds * 1000);
-    const others = holderOthers ?? (await holderOtherSessions(sql, session));
+    const others = holderOthers ?? (await ownOpenSessions(sql, session.userId, session.serviceId, sessionId));
     const beside = besideOwnProblem(ctx, others, service, [now, expiresAt], limits, partyOf(caller.viewer, session.user));
     if (beside) throw beside;
     if (service.exclusive) {

@@ -3,12 +3,13 @@
 // the first-run admin bootstrap. Every outcome, refused or not, is recorded as an event.
 import { randomBytes } from "node:crypto";
 import type { TChangePasswordBody, TPasswordChanged } from "@postern/contracts";
-import { Prisma, type LoginSession, type Tx } from "@postern/db";
+import { Prisma, type LoginSession } from "@postern/db";
 import { badField, unauthorized } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { storableText } from "../../lib/storable-text";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+import { heldUser } from "../users/users.held";
 import { endLogins, revokeTokensOf } from "../users/users.service";
 import { holdAttempt } from "./login-throttle";
 import { hashPassword, verifyPassword } from "./password";
@@ -59,21 +60,6 @@ export async function checkPassword(
   throw unauthorized(user?.disabled && ok ? "this account is disabled; ask an admin" : "wrong username or password");
 }
 
-/**
- * The user's row as it stands, for a login about to be opened, held on PostgreSQL against a
- * change to it (a password reset or a disable takes the row's lock) until the login commits: such
- * a change either committed first, and is seen here, or waits, and then ends this login with the
- * others. On SQLite the write transaction runs alone.
- */
-export async function userForLogin(ctx: DbContext, tx: Tx, id: string): Promise<{ disabled: boolean; passwordHash: string | null } | null> {
-  if (ctx.provider !== "postgres") return tx.user.findUnique({ where: { id }, select: { disabled: true, passwordHash: true } });
-  const rows = await tx.$queryRawUnsafe<{ disabled: boolean; passwordHash: string | null }[]>(
-    `SELECT "disabled", "passwordHash" FROM "User" WHERE "id" = $1 FOR SHARE`,
-    id,
-  );
-  return rows[0] ?? null;
-}
-
 async function openLoginSession(
   ctx: DbContext,
   user: UserWithGroups,
@@ -88,7 +74,7 @@ async function openLoginSession(
     // The password was checked against the row as it was read before the check; a reset or a
     // disable committed since must not let this login through (its own ending of logins could
     // not see one not yet made).
-    const current = await userForLogin(ctx, tx, user.id);
+    const current = await heldUser(ctx, tx, user.id);
     if (!current || current.disabled || current.passwordHash !== user.passwordHash) {
       const reason = !current ? "unknown user" : current.disabled ? "user disabled" : "password changed during the login";
       record({ type: "user.login_failed", username: user.username, userId: user.id, method, reason });

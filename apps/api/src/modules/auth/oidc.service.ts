@@ -10,7 +10,8 @@ import { runChange } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { heldGroups } from "../users/groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
-import { LOGIN_SESSION_SECONDS, userForLogin, type LoginContext } from "./auth.service";
+import { heldUser } from "../users/users.held";
+import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
 
 /** Why an OIDC login is refused after a valid ID token; the code goes to `/login?error=`. */
 export class OidcLoginRefused extends Error {
@@ -139,11 +140,12 @@ export async function loginOidc(
       createdUser = true;
     }
     // Checked before anything is written, so a refused login leaves no identity behind.
-    // Held against a disable committing meanwhile (userForLogin): it either came first and is
-    // seen here, or waits and then ends this login with the others.
-    const current = await userForLogin(ctx, tx, userId);
-    const found = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, username: true, disabled: true } });
-    if (found.disabled || current?.disabled) return { refused: "user_disabled" as const, user: found };
+    // Held against a disable committing meanwhile (heldUser): it either came first and is seen
+    // here, or waits and then ends this login with the others.
+    const held = await heldUser(ctx, tx, userId);
+    if (!held) throw new Error(`user ${userId} vanished inside its own login's transaction`);
+    const found = { id: held.id, username: held.username, disabled: held.disabled };
+    if (found.disabled) return { refused: "user_disabled" as const, user: found };
 
     if (!identity) {
       identity = await tx.identity.create({ data: { userId, provider: provider.id, issuer, subject, email } });

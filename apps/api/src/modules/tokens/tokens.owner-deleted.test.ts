@@ -22,7 +22,7 @@ describe("a token made while its owner is deleted, on postgres", () => {
     const owner = await createUser(t.app);
     let deleted = 0;
     // Before the owner's row is held: once it is, the deletion waits for the token and takes it along.
-    const between = beforeStatement("postgres", 'SELECT 1 FROM "User"', async () => {
+    const between = beforeStatement("postgres", 'SELECT "id", "username", "disabled", "passwordHash" FROM "User"', async () => {
       deleted = (await t.app.inject({ method: "DELETE", url: `/api/users/${owner.id}`, headers: admin.headers })).statusCode;
     });
     try {
@@ -40,7 +40,7 @@ describe("a token made while its owner is deleted, on postgres", () => {
   it("is refused when its owner is disabled at that moment, and the disable's revocation misses nothing", async () => {
     const owner = await createUser(t.app);
     let disabled = 0;
-    const between = beforeStatement("postgres", 'SELECT 1 FROM "User"', async () => {
+    const between = beforeStatement("postgres", 'SELECT "id", "username", "disabled", "passwordHash" FROM "User"', async () => {
       disabled = (await t.app.inject({ method: "PATCH", url: `/api/users/${owner.id}`, headers: admin.headers, payload: { disabled: true } })).statusCode;
     });
     try {

@@ -6,6 +6,7 @@ import type { ApiToken, Tx } from "@postern/db";
 import { badField, forbidden, notFound, unauthorized } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
+import { heldUser } from "../users/users.held";
 import type { UserWithGroups } from "../users/users.presenter";
 import { loadToken } from "../auth/principal-loads";
 import { generateToken, prefixOf, secretMatches } from "./tokens.secret";
@@ -115,11 +116,8 @@ async function assertMakerStillGood(ctx: DbContext, tx: Tx, makerId: string): Pr
  * or disabled after this commits, and that disable's revocation finds this token.
  */
 async function assertOwnerEnabled(ctx: DbContext, tx: Tx, userId: string): Promise<void> {
-  // Shared: it waits for a disable holding the row, and holds off one until this commits, without
-  // blocking other tokens or rows that refer to the user.
-  if (ctx.provider === "postgres") await tx.$queryRawUnsafe(`SELECT 1 FROM "User" WHERE "id" = $1 FOR SHARE`, userId);
   // One deleted meanwhile is the insert's to refuse (its owner is gone: a 409).
-  const owner = await tx.user.findUnique({ where: { id: userId }, select: { disabled: true } });
+  const owner = await heldUser(ctx, tx, userId);
   if (owner?.disabled) throw unauthorized("this account is disabled; ask an admin");
 }
 

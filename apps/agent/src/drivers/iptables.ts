@@ -37,8 +37,10 @@ export function ruleSpec(r: FwRule, now: number): string {
 
 // A rule without the label (an older agent's) is read as foreign: replaced, so that its new
 // connections are labelled too.
-const LINE =
-  /^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)? -m connlabel --label "?77"? --set(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$/;
+const LINE = new RegExp(
+  String.raw`^-A POSTERN-DNAT -s (\d+\.\d+\.\d+\.\d+)\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d+) -m addrtype --dst-type LOCAL(?: .*?)?` +
+    String.raw` -m connlabel --label "?${FLOW_LABEL}"? --set(?: -m comment --comment "?postern exp=(\d+)"?)? -j DNAT --to-destination (\d+\.\d+\.\d+\.\d+):(\d+)$`,
+);
 
 const JUMPS = [
   ["nat", "PREROUTING", IPT_CHAIN],
@@ -113,16 +115,15 @@ export class IptablesDriver implements Driver {
 
   async init(): Promise<void> {
     await run("iptables", ["--version"], undefined, { installHint: INSTALL });
-    const exists = await run("iptables", ["-t", "nat", "-S", IPT_CHAIN], undefined, { allowFailure: true });
-    if (exists.code !== 0) {
+    for (const [table, , chain] of JUMPS) {
+      const exists = await run("iptables", ["-w", "-t", table, "-S", chain], undefined, { allowFailure: true });
+      if (exists.code === 0) continue;
       try {
-        await run("iptables", ["-w", "-t", "nat", "-N", IPT_CHAIN]);
+        await run("iptables", ["-w", "-t", table, "-N", chain]);
       } catch (err) {
-        throw new DriverError(`cannot create the iptables chain ${IPT_CHAIN}: ${(err as Error).message}`);
+        throw new DriverError(`cannot create the iptables chain ${chain}: ${(err as Error).message}`);
       }
     }
-    const filter = await run("iptables", ["-w", "-t", "filter", "-S", IPT_FILTER_CHAIN], undefined, { allowFailure: true });
-    if (filter.code !== 0) await run("iptables", ["-w", "-t", "filter", "-N", IPT_FILTER_CHAIN]);
     // The two lines Postern adds outside its own chains: the jumps into them.
     for (const [table, hook, chain] of JUMPS) {
       const jump = await run("iptables", ["-w", "-t", table, "-C", hook, "-j", chain], undefined, { allowFailure: true });

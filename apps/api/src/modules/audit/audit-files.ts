@@ -189,15 +189,7 @@ export class AuditFileWriter {
     const header = auditCsvHeader();
     const end = text.indexOf("\r\n");
     if (text.startsWith(AUDIT_CSV_COLUMNS[0]) && end > 0 && !text.startsWith(header)) {
-      const tmp = `${full}.${this.ownerId}.tmp`;
-      const handle = await fs.open(tmp, "w", 0o600);
-      try {
-        await handle.writeFile(header + text.slice(end + 2), "utf8");
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(tmp, full);
+      await this.replaceFile(full, header + text.slice(end + 2));
     }
     this.headers.add(file);
   }
@@ -232,11 +224,15 @@ export class AuditFileWriter {
   }
 
   private async writeState(state: State): Promise<void> {
-    const file = path.join(this.dir, STATE_FILE);
+    await this.replaceFile(path.join(this.dir, STATE_FILE), JSON.stringify(state) + "\n");
+  }
+
+  /** Writes `text` beside `file`, synced, and renames it over: a crash leaves one or the other. */
+  private async replaceFile(file: string, text: string): Promise<void> {
     const tmp = `${file}.${this.ownerId}.tmp`;
     const handle = await fs.open(tmp, "w", 0o600);
     try {
-      await handle.writeFile(JSON.stringify(state) + "\n", "utf8");
+      await handle.writeFile(text, "utf8");
       await handle.sync();
     } finally {
       await handle.close();

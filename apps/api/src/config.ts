@@ -163,6 +163,9 @@ export class ConfigError extends Error {}
 
 type Source = Record<string, unknown>;
 
+/** A provider's button label when none is set, from the environment or the file: its id, capitalised. */
+const defaultLabel = (id: string) => id.charAt(0).toUpperCase() + id.slice(1);
+
 function oidcFromEnv(env: NodeJS.ProcessEnv, file: Source): Source[] {
   const ids = new Set<string>();
   for (const name of Object.keys(env)) {
@@ -176,7 +179,7 @@ function oidcFromEnv(env: NodeJS.ProcessEnv, file: Source): Source[] {
       issuer: get("ISSUER"),
       clientId: get("CLIENT_ID"),
       clientSecret: get("CLIENT_SECRET"),
-      name: get("NAME") ?? ID.charAt(0) + ID.slice(1).toLowerCase(),
+      name: get("NAME") ?? defaultLabel(ID.toLowerCase()),
       groupsClaim: get("GROUPS_CLAIM"),
       allowSignup: get("ALLOW_SIGNUP") ?? "true",
       linkByEmail: get("LINK_BY_EMAIL") ?? "false",
@@ -250,8 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     groupsClaim: p.groupsClaim ?? p.groups_claim,
     clientId: p.clientId ?? p.client_id,
     clientSecret: p.clientSecret ?? p.client_secret,
-    // The label defaults to the id, capitalised, as for a provider set in the environment.
-    name: p.name ?? (typeof p.id === "string" && p.id ? p.id.charAt(0).toUpperCase() + p.id.slice(1) : undefined),
+    name: p.name ?? (typeof p.id === "string" && p.id ? defaultLabel(p.id) : undefined),
   }));
 
   const result = ZConfig.superRefine((c, check) => {

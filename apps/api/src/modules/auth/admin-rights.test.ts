@@ -142,5 +142,13 @@ describe.each(providers)("admin rights of a credential on %s", (provider) => {
     // Clearing one, or any other field, is still the token's to do; an admin signed in may set it.
     expect((await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: bearer, payload: { email: null, displayName: "Ops" } })).statusCode).toBe(200);
     expect((await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: admin.headers, payload: { email: "ops@example.com" } })).statusCode).toBe(200);
+    // An edit that sends the address the user already has, as a form does, grants nothing new.
+    const same = await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: bearer, payload: { email: "ops@example.com", displayName: "Ops team" } });
+    expect(same.statusCode, same.body).toBe(200);
+    const other = await t.app.inject({ method: "PATCH", url: `/api/users/${admin.id}`, headers: bearer, payload: { email: "attacker@example.com", displayName: "x" } });
+    expect(other.statusCode, other.body).toBe(403);
+    expect(other.body).toContain("body.email");
+    const kept = await t.app.ctx.db.user.findUniqueOrThrow({ where: { id: admin.id } });
+    expect([kept.email, kept.displayName]).toEqual(["ops@example.com", "Ops team"]);
   });
 });

@@ -21,15 +21,12 @@ import { createUser, deleteUser, updateUser } from "./users.service";
 import { listGroups, listUsers } from "./users.sql";
 
 /**
- * An API token with the admin scope manages users, but grants nothing that would outlive it: a
- * password, admin rights or a disabled account enabled again are each a way in that a leaked
- * token's revocation would not close. An admin signed in grants them.
- */
-/**
  * What an API token may not grant: anything that would outlive the token. A password, admin
  * rights, an account enabled again; and, while a provider links a first login to the user with the
  * same verified e-mail (POSTERN_OIDC_<ID>_LINK_BY_EMAIL), an e-mail address, which would let
- * whoever holds that mailbox log in as the user.
+ * whoever holds that mailbox log in as the user. An edit sends the address the user already has
+ * along with other fields (the SPA's form does): that is no new grant, so the update itself judges
+ * it against the stored row (`newEmailRefused`).
  */
 function grantRefusal(
   request: FastifyRequest,
@@ -76,9 +73,10 @@ export default async function usersRoutes(app: FastifyInstance) {
     "/api/users/:id",
     { config: admin, schema: { params: ZIdParams, body: ZUpdateUserBody, response: { 200: ZUser } } },
     async (request) => {
-      const refusal = grantRefusal(request, request.body, emailLinksLogins);
+      const refusal = grantRefusal(request, request.body, false);
       if (refusal) throw refusal;
-      return presentUser(await updateUser(app.ctx, originOf(request), request.params.id, request.body));
+      const newEmailRefused = emailLinksLogins && !!requirePrincipal(request).scopes;
+      return presentUser(await updateUser(app.ctx, originOf(request), request.params.id, request.body, "admin", { newEmailRefused }));
     },
   );
 

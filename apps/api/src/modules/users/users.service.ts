@@ -3,7 +3,7 @@
 // same transaction: sessions (revocation.ts), logins and tokens.
 import type { TCreateUserBody, TUpdateUserBody } from "@postern/contracts";
 import type { Tx } from "@postern/db";
-import { AppError, badField, notFound } from "../../errors";
+import { AppError, badField, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
 import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { hashPassword } from "../auth/password";
@@ -113,6 +113,7 @@ export async function updateUser(
   id: string,
   input: TUpdateUserBody,
   setBy: PasswordSetter = "admin",
+  opts: { newEmailRefused?: boolean } = {},
 ): Promise<UserWithGroups> {
   const passwordHash = input.password ? await hashPassword(input.password) : undefined;
   return runChange(ctx, origin, async (tx, record) => {
@@ -120,6 +121,9 @@ export async function updateUser(
     await holdUser(ctx, tx, id);
     const before = await tx.user.findUnique({ where: { id }, include: userInclude });
     if (!before) throw notFound("user");
+    if (opts.newEmailRefused && typeof input.email === "string" && input.email !== before.email) {
+      throw forbidden("body.email: an API token cannot set an e-mail address while an identity provider links logins by it; an admin signed in can");
+    }
     const demoting = before.role === "admin" && input.role === "member";
     const disabling = input.disabled === true && !before.disabled;
     if (origin.actor?.id === id && (disabling || demoting)) {

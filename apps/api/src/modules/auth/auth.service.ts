@@ -9,6 +9,7 @@ import type { DbContext } from "../../lib/db-context";
 import { storableText } from "../../lib/storable-text";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
+import { loginOpening } from "./login-prune";
 import { heldUser } from "../users/users.held";
 import { endLogins, revokeTokensOf } from "../users/users.service";
 import { holdAttempt } from "./login-throttle";
@@ -69,6 +70,7 @@ async function openLoginSession(
   event: "login" | "token",
   route?: string,
 ): Promise<LoginSession> {
+  await loginOpening(ctx);
   const opened = await runChange(ctx, { actor: userActor(user), sourceIp: from.ip }, async (tx, record) => {
     const now = ctx.now();
     // The password was checked against the row as it was read before the check; a reset or a

@@ -11,6 +11,7 @@ import { revokeLostAccess } from "../sessions/revocation";
 import { heldGroups } from "../users/groups.held";
 import { presentUser, userInclude, type UserWithGroups } from "../users/users.presenter";
 import { heldUser } from "../users/users.held";
+import { loginOpening } from "./login-prune";
 import { LOGIN_SESSION_SECONDS, type LoginContext } from "./auth.service";
 
 /** Why an OIDC login is refused after a valid ID token; the code goes to `/login?error=`. */
@@ -109,6 +110,7 @@ export async function loginOidc(
   const email = stringClaim(claims, "email");
   const emailVerified = claims.email_verified === true || claims.email_verified === "true";
 
+  await loginOpening(ctx);
   const outcome = await runChange(ctx, { actor: null, sourceIp: from.ip }, async (tx, record) => {
     const now = ctx.now();
     const linked: string[] = [];

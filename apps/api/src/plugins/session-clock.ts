@@ -16,7 +16,7 @@ export default fp(
     const clock = new SessionClock(
       app.ctx,
       (err) => app.dbHealth.report("session clock failed; retrying in 1 s", err),
-      app.config.waitlistOfferSeconds,
+      { offerSeconds: app.config.waitlistOfferSeconds, minSessionSeconds: app.config.minSessionSeconds },
     );
     app.decorate("sessionClock", clock);
     const sweeper = new LateStartSweeper(app.ctx, (err) => app.dbHealth.report("could not check access after a change", err));

@@ -11,7 +11,7 @@ import { SerialPoller } from "@postern/runtime";
 import { nextDue, sessionsInLine } from "./session-clock.sql";
 import { startDueScheduled } from "./sessions.schedule";
 import { expireDueSessions } from "./sessions.service";
-import { lapseDueOffers, offerFreedServices } from "./waitlist.service";
+import { lapseDueOffers, offerFreedServices, type LineRules } from "./waitlist.service";
 import { LINE_STATUSES } from "./waitlist.sql";
 
 /** Upper bound on one sleep, so another instance's new sessions are picked up regardless. */
@@ -40,8 +40,8 @@ export class SessionClock {
   constructor(
     private readonly ctx: DbContext,
     private readonly onError: (err: unknown) => void,
-    /** How long the first in line has to accept a freed service (POSTERN_WAITLIST_OFFER_SECONDS). */
-    private readonly offerSeconds = 120,
+    /** How the line moves: the offer's time to accept, the shortest session. */
+    private readonly line: LineRules = { offerSeconds: 120, minSessionSeconds: 60 },
   ) {
     this.poller = new SerialPoller(() => this.tick());
   }
@@ -102,7 +102,7 @@ export class SessionClock {
       await expireDueSessions(this.ctx);
       await lapseDueOffers(this.ctx);
       // The line is served last, once expiries and lapsed offers have freed what they free.
-      await offerFreedServices(this.ctx, this.offerSeconds);
+      await offerFreedServices(this.ctx, this.line);
       await this.readLines();
       const next = await nextDue(this.ctx);
       if (!next) return MAX_SLEEP_MS;

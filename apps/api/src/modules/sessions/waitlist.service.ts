@@ -11,12 +11,12 @@ import { olderRequestFirst } from "../board/board.view";
 import { canSeeService } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
+import { bookingLimitProblem, CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, closeDueSessions, closingDue, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { doorAddress } from "./door-address";
 import { servicesFreeForLine } from "./session-clock.sql";
-import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine } from "./waitlist.sql";
+import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine, nextBookingStart } from "./waitlist.sql";
 
 export async function joinWaitlist(
   ctx: DbContext,
@@ -41,7 +41,11 @@ export async function joinWaitlist(
     const sourceIp = doorAddress(service.gatewayAgentId, body.sourceIp, caller.origin.sourceIp);
     const now = ctx.now();
     const user = caller.viewer.user;
-    const mine = ownConflict(ctx, await ownOpenSessions(sql, user.id, serviceId), [now, after(now, durationSeconds)]);
+    const own = await ownOpenSessions(sql, user.id, serviceId);
+    // A place in line counts toward the bookings one may hold there: refused now, not at the offer,
+    // which would cost the place.
+    const span: [Date, Date] = [now, after(now, durationSeconds)];
+    const mine = ownConflict(ctx, own, span) ?? bookingLimitProblem(ctx, own, service, span, limits);
     if (mine) throw mine;
     const ahead = await lineLength(sql, serviceId);
     const data = {
@@ -127,20 +131,30 @@ export function lapseDueOffers(ctx: DbContext): Promise<number> {
   return closeDueSessions(ctx, "offered");
 }
 
+/** How the line moves, from the configuration. */
+export interface LineRules {
+  /** How long the first in line has to accept (POSTERN_WAITLIST_OFFER_SECONDS). */
+  offerSeconds: number;
+  /** The shortest session (POSTERN_MIN_SESSION_SECONDS). */
+  minSessionSeconds: number;
+}
+
 /**
  * For every service with people waiting and nobody holding it (no active session, no open
- * offer), offers it to the first in line for `offerSeconds`. Runs under the service's row lock,
+ * offer), offers it to the first in line for `offerSeconds`, unless a booking begins before the
+ * offer's end leaves room for the shortest session: such an offer could only be refused or lapse,
+ * and a lapsed offer costs its place in line. The line moves once the booking is over. Runs under the service's row lock,
  * with the entry's row locked too, so several API instances make one offer, not two. A head of the
  * line who may no longer see the service (disabled, left the group) although no revocation took
  * them out is revoked, through revocation's own transaction, and the next one asked.
  */
-export async function offerFreedServices(ctx: DbContext, offerSeconds: number): Promise<number> {
+export async function offerFreedServices(ctx: DbContext, rules: LineRules): Promise<number> {
   let offers = 0;
   for (const serviceId of await servicesFreeForLine(ctx)) {
     // Each lost head revoked leaves the line shorter, so this ends; should a head's right come
     // back between the two transactions, twice, the next tick asks again.
     for (let comebacks = 0; comebacks < 2; ) {
-      const outcome = await offerService(ctx, serviceId, offerSeconds);
+      const outcome = await offerService(ctx, serviceId, rules);
       if (typeof outcome === "boolean") {
         if (outcome) offers += 1;
         break;
@@ -153,10 +167,12 @@ export async function offerFreedServices(ctx: DbContext, offerSeconds: number): 
 
 /** The offer of one service to the first in line in one plain-SQL change: whether it was made, or
  * the place in line of a head who may no longer see the service. */
-async function offerService(ctx: DbContext, serviceId: string, offerSeconds: number): Promise<boolean | { lost: string }> {
+async function offerService(ctx: DbContext, serviceId: string, rules: LineRules): Promise<boolean | { lost: string }> {
   return runSqlChange(ctx, SYSTEM, async (sql, record) => {
     const service = await lockServiceRules(ctx, sql, serviceId);
     if (!service || (await heldOrOffered(sql, serviceId))) return false;
+    const booked = await nextBookingStart(sql, serviceId);
+    if (booked && booked < after(ctx.now(), rules.offerSeconds + rules.minSessionSeconds)) return false;
     const head = await headOfLine(ctx, sql, serviceId);
     if (!head) return false;
     if (!head.maySee) return { lost: head.id };
@@ -164,7 +180,7 @@ async function offerService(ctx: DbContext, serviceId: string, offerSeconds: num
     // ended the entry, so it is judged again under its own lock.
     const entry = await lockSession(ctx, sql, head.id);
     if (entry?.status !== "waiting") return false;
-    const offerExpiresAt = after(ctx.now(), offerSeconds);
+    const offerExpiresAt = after(ctx.now(), rules.offerSeconds);
     updateSession(sql, entry.id, { status: "offered", offerExpiresAt });
     record({ type: "session.offered", session: presentSession({ ...entry, status: "offered", offerExpiresAt }) }, { audience: { groupIds: service.groupIds } });
     return true;

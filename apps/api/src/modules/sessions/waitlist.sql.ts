@@ -30,6 +30,15 @@ export async function heldOrOffered(sql: SqlRunner, serviceId: string): Promise<
   return row !== undefined;
 }
 
+/** When the service's next booked window opens, if it has one. */
+export async function nextBookingStart(sql: SqlRunner, serviceId: string): Promise<Date | null> {
+  const row = await sql.get<{ startsAt: Date }>(
+    `SELECT "startsAt" FROM "AccessSession" WHERE "serviceId" = ? AND "status" = 'scheduled' ORDER BY "startsAt" LIMIT 1`,
+    [serviceId],
+  );
+  return row?.startsAt ?? null;
+}
+
 /** The first who waits for the service (the oldest request, then the lowest id), and whether they
  * may still see it (`holderMaySee`). */
 export async function headOfLine(

@@ -174,6 +174,44 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(carolRow.offerExpiresAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime() + 120_000);
   });
 
+  it("makes no offer a booking would leave no time to take, and offers the service once the booking is over", async () => {
+    const { service, alice, bob, carol } = await start(120);
+    const at = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
+    const tick = async () => {
+      t!.app.sessionClock.poke();
+      await t!.app.sessionClock.settled();
+    };
+    ZSession.parse((await startNow(service.id, alice)).json());
+    // Bob's window opens 30 s after Alice's runs out: too soon for an offer and the shortest session.
+    const booked = await call("POST", `/api/services/${service.id}/sessions`, bob, { durationSeconds: 600, startsAt: at(630_000) });
+    expect(booked.statusCode, booked.body).toBe(201);
+    const entry = ZSession.parse((await join(service.id, carol)).json());
+    clock.advance(601_000);
+    await tick();
+    expect(await statusOf(entry.id)).toBe("waiting");
+    clock.advance(30_000);
+    await tick();
+    expect(await statusOf(ZSession.parse(booked.json()).id)).toBe("active");
+    expect(await statusOf(entry.id)).toBe("waiting");
+    clock.advance(600_000);
+    await tick();
+    expect(await statusOf(entry.id)).toBe("offered");
+    expect((await call("POST", `/api/sessions/${entry.id}/accept`, carol)).statusCode).toBe(200);
+  });
+
+  it("refuses a place in line beyond the bookings one may hold on the service", async () => {
+    const { service, alice, bob } = await start(120);
+    ZSession.parse((await startNow(service.id, alice)).json());
+    for (const day of [1, 2, 3]) {
+      const startsAt = new Date(clock.now().getTime() + day * 86_400_000).toISOString();
+      const res = await call("POST", `/api/services/${service.id}/sessions`, bob, { durationSeconds: 600, startsAt });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const joined = await join(service.id, bob, { durationSeconds: 600 });
+    expect(joined.statusCode, joined.body).toBe(409);
+    expect(ZErrorBody.parse(joined.json()).error.message).toMatch(/^you already have 3 open sessions or bookings on this service; at most 3/);
+  });
+
   it("lets people leave the line, and refuses lines where none belong", async () => {
     const { app, group, service, alice, bob, carol, dave } = await start(120);
     const held = ZSession.parse((await startNow(service.id, alice)).json());

@@ -41,7 +41,7 @@ export function registerServiceCommands(program: Command): void {
     .option("--url <url>", "where the service is reached")
     .option("--description <text>", "a short description")
     .action(async (name: string, opts: AddOptions) => {
-      await withDatabase(async ({ ctx, caller }) => {
+      await withDatabase(async ({ config, ctx, caller }) => {
         const groupIds = await groupIdsByName(ctx, opts.group ?? []);
         const body = parseWith(
           ZCreateServiceBody,
@@ -65,7 +65,7 @@ export function registerServiceCommands(program: Command): void {
               requiresApproval: "--approval",
             })[field] ?? `--${field}`,
         );
-        const created = await createService(ctx, caller, body);
+        const created = await createService(ctx, caller, body, config.minSessionSeconds);
         console.log(`created service ${created.name} (slug ${created.slug}, id ${created.id})`);
       });
     });
@@ -85,8 +85,8 @@ export function registerServiceCommands(program: Command): void {
         throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       const kind = parseWith(ZServiceKind, opts.kind, () => "--kind");
-      await withDatabase(async ({ ctx, caller }) => {
-        const result = await importServicesCsv(ctx, caller, text, {
+      await withDatabase(async ({ config, ctx, caller }) => {
+        const result = await importServicesCsv(ctx, caller, text, config.minSessionSeconds, {
           kind,
           exclusive: !opts.shared,
           groupIds: await groupIdsByName(ctx, opts.group ?? []),

@@ -61,6 +61,7 @@ describe.each(providers)("board reads that name a change on %s", (provider) => {
         beside,
         { actor: null, reached: (s) => (seq = s) },
         { name: `Made beside ${i}`, slug: `beside-${i}-${provider}`, kind: "vpn", maxDurationSeconds: 3600 },
+        60,
       );
       expect(seq).toBeGreaterThan(0);
       const res = await read("/api/services", { [LIVE_SEQ_HEADER]: String(seq) });

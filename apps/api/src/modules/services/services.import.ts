@@ -54,6 +54,7 @@ export async function importServicesCsv(
   ctx: DbContext,
   origin: Origin,
   text: string,
+  minSessionSeconds: number,
   options: ImportOptions = {},
 ): Promise<TImportResult> {
   const parsed = parseConnectionsCsv(text);
@@ -86,7 +87,7 @@ export async function importServicesCsv(
         maxDurationSeconds: max,
         defaultDurationSeconds: Math.min(options.defaultDurationSeconds ?? 3600, max),
         groupIds: options.groupIds,
-      });
+      }, minSessionSeconds);
       created.push(presentService(service, { detail: true, now: ctx.now() }));
     }
     skipped.sort((a, b) => a.line - b.line);

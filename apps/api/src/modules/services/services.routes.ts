@@ -74,7 +74,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
   );
 
   r.post("/api/services", { config: { access: "admin" }, schema: { body: ZCreateServiceBody, response: { 201: ZService } } }, async (request, reply) => {
-    const service = await createService(app.ctx, originOf(request), request.body);
+    const service = await createService(app.ctx, originOf(request), request.body, app.config.minSessionSeconds);
     return reply.code(201).send(presentService(service, adminView()));
   });
 
@@ -82,7 +82,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
     "/api/services/:id",
     { config: { access: "admin" }, schema: { params: ZIdParams, body: ZUpdateServiceBody, response: { 200: ZService } } },
     async (request) =>
-      presentService(await updateService(app.ctx, originOf(request), request.params.id, request.body), adminView()),
+      presentService(await updateService(app.ctx, originOf(request), request.params.id, request.body, app.config.minSessionSeconds), adminView()),
   );
 
   r.delete("/api/services/:id", { config: { access: "admin" }, schema: { params: ZIdParams } }, async (request, reply) => {
@@ -95,7 +95,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
     { config: { access: "admin" }, bodyLimit: 1024 * 1024, schema: { querystring: ZImportQuery, body: ZText, response: { 200: ZImportResult } } },
     async (request) => {
       const q = request.query;
-      return importServicesCsv(app.ctx, originOf(request), request.body, {
+      return importServicesCsv(app.ctx, originOf(request), request.body, app.config.minSessionSeconds, {
         kind: q.kind,
         exclusive: q.exclusive === undefined ? undefined : q.exclusive === "true",
         maxDurationSeconds: q.maxSeconds,

@@ -1,6 +1,6 @@
 // Services: listing by visibility, creation, updates and deletion, each one change with its event.
 // A change of a service's groups, or its deletion, ends the sessions of those who lose sight of it.
-import { OPEN_STATUSES, type TCreateServiceBody, type TUpdateServiceBody } from "@postern/contracts";
+import type { TCreateServiceBody, TUpdateServiceBody } from "@postern/contracts";
 import type { Prisma, Tx } from "@postern/db";
 import { AppError, badField, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
@@ -8,6 +8,7 @@ import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { assertGroupsExist } from "../users/users.service";
 import { presentService, serviceInclude, type ServiceRow } from "./services.presenter";
+import { assertLengthsAllowed, assertNoDoorlessSessions, assertNoLine, assertNoOverlaps } from "./services.rule-checks";
 
 async function assertAgentExists(tx: Tx, agentId: string | undefined): Promise<void> {
   if (agentId && !(await tx.agent.findUnique({ where: { id: agentId }, select: { id: true } }))) {
@@ -32,26 +33,6 @@ async function assertGatewayPortFree(tx: Tx, gateway: TCreateServiceBody["gatewa
   }
 }
 
-/**
- * A door admits IPv4 only, so a start on a service behind a gateway is refused an IPv6 address.
- * One asked for before the service had a gateway (a booking, a request, a place in line, or a
- * session running) would be active with no door and no sign of why: binding the service is
- * refused until they are ended.
- */
-async function assertNoDoorlessSessions(tx: Tx, serviceId: string): Promise<void> {
-  const sessions = await tx.accessSession.findMany({
-    where: { serviceId, status: { in: [...OPEN_STATUSES] }, sourceIp: { contains: ":" } },
-    select: { id: true, sourceIp: true },
-    take: 5,
-  });
-  if (sessions.length === 0) return;
-  const list = sessions.map((x) => `${x.id} (${x.sourceIp})`).join(", ");
-  throw new AppError(
-    "conflict",
-    `body.gateway: open sessions on this service were asked from IPv6 addresses, which a gateway's doors cannot admit: ${list}; end them first`,
-  );
-}
-
 async function assertSlugFree(tx: Tx, slug: string, exceptId?: string): Promise<void> {
   const other = await tx.service.findUnique({ where: { slug }, select: { id: true } });
   if (other && other.id !== exceptId) throw new AppError("conflict", `slug "${slug}" is already used by another service`);
@@ -73,7 +54,9 @@ export async function createServiceInTx(
   tx: Tx,
   record: RecordEvent,
   input: TCreateServiceBody,
+  minSessionSeconds: number,
 ): Promise<ServiceRow> {
+  assertLengthsAllowed(input, minSessionSeconds);
   await assertSlugFree(tx, input.slug);
   const groupIds = [...new Set(input.groupIds ?? [])];
   await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
@@ -102,8 +85,8 @@ export async function createServiceInTx(
   return service;
 }
 
-export function createService(ctx: DbContext, origin: Origin, input: TCreateServiceBody): Promise<ServiceRow> {
-  return runChange(ctx, origin, (tx, record) => createServiceInTx(ctx, tx, record, input));
+export function createService(ctx: DbContext, origin: Origin, input: TCreateServiceBody, minSessionSeconds: number): Promise<ServiceRow> {
+  return runChange(ctx, origin, (tx, record) => createServiceInTx(ctx, tx, record, input, minSessionSeconds));
 }
 
 export async function updateService(
@@ -111,6 +94,7 @@ export async function updateService(
   origin: Origin,
   id: string,
   input: TUpdateServiceBody,
+  minSessionSeconds: number,
 ): Promise<ServiceRow> {
   return runChange(ctx, origin, async (tx, record) => {
     // Held first, as a deletion and a start hold it: two replacements of the groups at once would
@@ -120,12 +104,22 @@ export async function updateService(
     if (!before) throw notFound("service");
     const previousGroupIds = before.groups.map((g) => g.groupId);
     if (input.slug) await assertSlugFree(tx, input.slug, id);
+    // Lengths sent as they are stored (a form sends every field) are no change: older rows stay editable.
+    assertLengthsAllowed(
+      {
+        maxDurationSeconds: input.maxDurationSeconds === before.maxDurationSeconds ? undefined : input.maxDurationSeconds,
+        defaultDurationSeconds: input.defaultDurationSeconds === before.defaultDurationSeconds ? undefined : input.defaultDurationSeconds,
+      },
+      minSessionSeconds,
+    );
     const max = input.maxDurationSeconds ?? before.maxDurationSeconds;
     const def = input.defaultDurationSeconds ?? before.defaultDurationSeconds;
     if (def > max) throw badField("body.defaultDurationSeconds", `must not exceed maxDurationSeconds (${max})`);
     if (input.gateway) await assertAgentExists(tx, input.gateway.agentId);
     await assertGatewayPortFree(tx, input.gateway, id);
     if (input.gateway && !before.gatewayAgentId) await assertNoDoorlessSessions(tx, id);
+    if (input.requiresApproval === true && !before.requiresApproval) await assertNoLine(tx, id);
+    if (input.exclusive === true && !before.exclusive) await assertNoOverlaps(tx, id, ctx.now());
     const data: Prisma.ServiceUpdateInput = {
       name: input.name,
       slug: input.slug,

@@ -9,7 +9,7 @@ import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import { revokeIfLost } from "./revocation";
 import { presentSession } from "./sessions.presenter";
 import { dueSessionIds } from "./session-clock.sql";
-import { byRequest, holderMaySeeNow, lockSession, statusList, updateSession } from "./sessions.sql";
+import { byRequest, holderMaySeeNow, lockServiceRules, lockSession, statusList, updateSession } from "./sessions.sql";
 
 const FOREVER = new Date(8.64e15);
 
@@ -321,15 +321,27 @@ export async function startDueScheduled(ctx: DbContext): Promise<number> {
   let moved = 0;
   for (const id of await dueSessionIds(ctx, "scheduled", now)) {
     const outcome = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      // The service's rules first (the order every session change locks in): its maximum now.
+      const service = await lockServiceRules(ctx, sql, id, "session");
       const session = await lockSession(ctx, sql, id);
-      if (session?.status !== "scheduled" || !session.startsAt || session.startsAt > now) return "none";
+      if (!service || session?.status !== "scheduled" || !session.startsAt || session.startsAt > now) return "none";
       if (!(await holderMaySeeNow(sql, session.userId, session.serviceId))) return "revoke";
       const missed = session.expiresAt !== null && session.expiresAt <= now;
-      const change = missed ? { status: "expired", endedAt: session.expiresAt } : { status: "active", startedAt: now };
+      // A maximum lowered since the booking holds from its start: the window is cut to it.
+      const longest = new Date(now.getTime() + service.maxDurationSeconds * 1000);
+      const cut = !missed && session.expiresAt !== null && session.expiresAt > longest;
+      const change = missed
+        ? { status: "expired", endedAt: session.expiresAt }
+        : cut
+          ? { status: "active", startedAt: now, expiresAt: longest, durationSeconds: service.maxDurationSeconds }
+          : { status: "active", startedAt: now };
       updateSession(sql, id, change);
       const row = presentSession({ ...session, ...change });
       if (missed) record({ type: "session.expired", session: row, missed: true });
-      else record({ type: "session.started", session: row, via: "schedule" }, { details: { lateMs: now.getTime() - session.startsAt.getTime() } });
+      else {
+        const details = { lateMs: now.getTime() - session.startsAt.getTime(), ...(cut ? { cutToMaximumSeconds: service.maxDurationSeconds } : {}) };
+        record({ type: "session.started", session: row, via: "schedule" }, { details });
+      }
       return "moved";
     });
     if (outcome === "moved" || (outcome === "revoke" && (await revokeIfLost(ctx, SYSTEM, id, "scheduled")))) moved += 1;

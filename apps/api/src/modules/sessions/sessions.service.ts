@@ -364,6 +364,28 @@ export async function decideSession(
   }
 }
 
+/** Why a request can no longer be approved as it was asked, or null: its whole window has
+ * passed (a booking starts at its time or, late, now; one whose end has gone by would start a
+ * window nobody asked for), or the service's maximum was lowered below its length since. The admin
+ * denies it; the requester asks again. */
+function staleRequestProblem(
+  session: { startsAt: Date | null; durationSeconds: number },
+  service: { maxDurationSeconds: number },
+  now: Date,
+): AppError | null {
+  if (session.startsAt && after(session.startsAt, session.durationSeconds) <= now) {
+    return new AppError("conflict", `the requested window (${session.startsAt.toISOString()} to ${after(session.startsAt, session.durationSeconds).toISOString()}) has passed; deny the request`);
+  }
+  if (session.durationSeconds > service.maxDurationSeconds) {
+    return new AppError(
+      "conflict",
+      `the request is for ${session.durationSeconds} seconds, past the service's maximum of ${service.maxDurationSeconds} seconds; deny the request`,
+      { durationSeconds: session.durationSeconds, maxDurationSeconds: service.maxDurationSeconds },
+    );
+  }
+  return null;
+}
+
 /** The decision in one plain-SQL change, or "lost" when the requester may no longer see the service. */
 async function decide(ctx: DbContext, caller: SessionCaller, sessionId: string, approve: boolean, limits: SessionLimits): Promise<SessionRow | "lost"> {
   return runSqlChange(ctx, caller.origin, async (sql, record) => {
@@ -377,6 +399,8 @@ async function decide(ctx: DbContext, caller: SessionCaller, sessionId: string, 
     const from = later && session.startsAt ? session.startsAt : now;
     const span: [Date, Date] = [from, after(from, session.durationSeconds)];
     if (approve) {
+      const stale = staleRequestProblem(session, service, now);
+      if (stale) throw stale;
       const problem = await decidedWindowProblem(ctx, sql, session, service, span, limits, requester(session.user.username));
       if (problem) throw problem;
     }

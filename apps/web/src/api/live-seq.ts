@@ -7,7 +7,8 @@
 //   that has yet to hear of it, which then catches up before answering;
 // - whether a board read is older than what the stream has already applied to the cache: such a
 //   read would take the board back in time (an instance that could not catch up), and the cache
-//   is kept instead.
+//   is kept instead, except for the services, users and agents the stream has not spoken of
+//   since: the read is still the only word on those (a service shared with this page just now).
 import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import { LIVE_SEQ_HEADER } from "@postern/contracts";
 import { queryKeys } from "./keys";
@@ -24,6 +25,13 @@ const seqs = new Map<string, number>();
 let known = 0;
 /** The last event the live stream applied to the cache (or its snapshot's seq). */
 let applied = 0;
+/** The seq of the last event the stream applied about each service, user or agent (aboutService…)
+ * since its last snapshot. */
+const spoken = new Map<string, number>();
+/** What the event being applied spoke of, until noteStreamSeq gives it its seq. */
+let speaking: string[] = [];
+/** The last snapshot's seq: it replaced the whole board, so no read from before it can add to it. */
+let replaced = 0;
 
 const isBoardPath = (path: string) => BOARD.some((b) => b.path === path);
 
@@ -48,6 +56,32 @@ export function noteChangeSeq(res: Response): void {
 export function noteStreamSeq(seq: number, snapshot = false): void {
   applied = seq;
   if (snapshot || seq > known) known = seq;
+  if (snapshot) {
+    spoken.clear();
+    replaced = seq;
+  } else {
+    for (const key of speaking) spoken.set(key, seq);
+  }
+  speaking = [];
+}
+
+/** How noteStreamSpokeOf and spokenSinceRead name a service's, a user's or an agent's part of the
+ * board. */
+export const aboutService = (id: string) => `service:${id}`;
+export const aboutUser = (id: string) => `user:${id}`;
+export const aboutAgent = (id: string) => `agent:${id}`;
+
+/** The event being applied changes what the board shows of these services, users or agents. */
+export function noteStreamSpokeOf(keys: Iterable<string>): void {
+  for (const key of keys) speaking.push(key);
+}
+
+/** Whether, since the last read of `path` stood, the stream applied an event about any of `keys`
+ * or replaced the board: the cache then knows better than the read. */
+export function spokenSinceRead(path: string, keys: string[]): boolean {
+  const seq = seqs.get(path);
+  if (seq === undefined) return false;
+  return replaced > seq || keys.some((key) => (spoken.get(key) ?? 0) > seq);
 }
 
 /** Whether the last read of `path` began before events the stream has applied to the cache since. */
@@ -61,6 +95,9 @@ export function forgetLiveSeqs(): void {
   seqs.clear();
   known = 0;
   applied = 0;
+  spoken.clear();
+  speaking = [];
+  replaced = 0;
 }
 
 /** Remembers the seq a successful read of one of the board's paths answered with; none, if it gave

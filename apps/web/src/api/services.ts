@@ -5,12 +5,18 @@ import { ZImportResult, ZService, type TCreateServiceBody, type TServiceKind, ty
 import { api } from "./client";
 import { readBoard } from "./board-read";
 import { queryKeys } from "./keys";
+import { aboutAgent, aboutService, aboutUser } from "./live-seq";
 import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 
 /** The board's services: the hook's query, also asked for at start-up (api/prefetch.ts). */
 export const servicesQuery = {
   queryKey: queryKeys.services,
-  queryFn: ({ client }: QueryFunctionContext) => readBoard(client, queryKeys.services, "/api/services", z.array(ZService)),
+  queryFn: ({ client }: QueryFunctionContext) =>
+    readBoard(client, queryKeys.services, "/api/services", z.array(ZService), (s) => [
+      aboutService(s.id),
+      ...(s.holder ? [aboutUser(s.holder.id)] : []),
+      ...(s.gateway?.agentId ? [aboutAgent(s.gateway.agentId)] : []),
+    ]),
   staleTime: BOARD_FRESH_MS,
 };
 

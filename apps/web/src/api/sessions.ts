@@ -5,6 +5,7 @@ import { ZSession, type TStartSessionBody } from "@postern/contracts";
 import { api } from "./client";
 import { readBoard } from "./board-read";
 import { queryKeys } from "./keys";
+import { aboutService, aboutUser } from "./live-seq";
 import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 
 /** Pending, scheduled and active sessions on the services the caller can see; also asked for at
@@ -12,7 +13,10 @@ import { BOARD_FRESH_MS, useBoardPollInterval } from "./poll";
 export const activeSessionsQuery = {
   queryKey: queryKeys.activeSessions,
   queryFn: ({ client }: QueryFunctionContext) =>
-    readBoard(client, queryKeys.activeSessions, "/api/sessions?active=true", z.array(ZSession)),
+    readBoard(client, queryKeys.activeSessions, "/api/sessions?active=true", z.array(ZSession), (s) => [
+      aboutService(s.serviceId),
+      aboutUser(s.userId),
+    ]),
   staleTime: BOARD_FRESH_MS,
 };
 

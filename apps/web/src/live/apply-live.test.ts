@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { QueryClient } from "@tanstack/react-query";
-import type { TMessage, TService, TSession, TToken, TUser } from "@postern/contracts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { QueryClient, QueryObserver } from "@tanstack/react-query";
+import { LIVE_SEQ_HEADER, type TMessage, type TService, type TSession, type TToken, type TUser } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
+import { forgetLiveSeqs, noteStreamSeq } from "../api/live-seq";
+import { activeSessionsQuery } from "../api/sessions";
 import { applyEvent, applySnapshot } from "./apply-live";
 
 const user = (id: string): TUser => ({ id, username: id, role: "member", disabled: false, groups: [] });
@@ -29,6 +31,11 @@ const session = (id: string, serviceId: string, userId: string, status: TSession
 });
 
 describe("applying the live stream to the query cache", () => {
+  afterEach(() => {
+    forgetLiveSeqs();
+    vi.unstubAllGlobals();
+  });
+
   it("replaces the board from a snapshot and keeps holders and counts in step with session events", () => {
     const qc = new QueryClient();
     qc.setQueryData(queryKeys.mySessions, [session("old", "a", "me", "ended")]);
@@ -128,6 +135,33 @@ describe("applying the live stream to the query cache", () => {
     applyEvent(qc, { type: "service.updated", service: held, changed: ["groupIds"] }, "me");
     expect(qc.getQueryData<TService[]>(queryKeys.services)!.find((s) => s.id === "b")).toMatchObject({ activeSessions: 1, holder: { id: "alice" } });
     expect(qc.getQueryState(queryKeys.activeSessions)?.isInvalidated).toBe(true);
+  });
+
+  it("shows the holder of a service shared just now even when other events arrive while the sessions are read again", async () => {
+    const qc = new QueryClient();
+    applySnapshot(qc, { services: [service("a", "Alpha")], sessions: [session("s-carol", "a", "carol", "active")], me: user("me") });
+    noteStreamSeq(10, true);
+    // The board is on screen: its sessions query has an observer, as BoardPage gives it.
+    const unsubscribe = new QueryObserver(qc, { ...activeSessionsQuery, staleTime: Infinity }).subscribe(() => {});
+    let answer: (r: Response) => void = () => {};
+    vi.stubGlobal("fetch", () => new Promise<Response>((resolve) => (answer = resolve)));
+
+    // seq 11: b is shared with this page's group; alice has held it for a while.
+    applyEvent(qc, { type: "service.created", service: { ...service("b", "Beta"), activeSessions: 1, holder: user("alice") } }, "me");
+    noteStreamSeq(11);
+    // seq 12 and 13, while that read is on its way: bob starts a session on a, carol's ends.
+    applyEvent(qc, { type: "session.started", session: session("s-bob", "a", "bob", "active") }, "me");
+    noteStreamSeq(12);
+    applyEvent(qc, { type: "session.ended", session: session("s-carol", "a", "carol", "ended") }, "me");
+    noteStreamSeq(13);
+    // The server answers as of seq 11: b's holder is new to this page, carol's session is stale.
+    const asOf11 = [session("s-alice", "b", "alice", "active"), session("s-carol", "a", "carol", "active")];
+    answer(new Response(JSON.stringify(asOf11), { headers: { [LIVE_SEQ_HEADER]: "11" } }));
+    await vi.waitFor(() => expect(qc.isFetching({ queryKey: queryKeys.activeSessions })).toBe(0));
+
+    const sessions = qc.getQueryData<TSession[]>(queryKeys.activeSessions) ?? [];
+    expect(sessions.map((s) => s.id).sort()).toEqual(["s-alice", "s-bob"]);
+    unsubscribe();
   });
 
   it("reads My sessions again when a service with an open session of mine leaves the board", () => {

@@ -15,6 +15,7 @@ import {
   type TUser,
 } from "@postern/contracts";
 import { queryKeys } from "../api/keys";
+import { aboutAgent, aboutService, aboutUser, noteStreamSpokeOf } from "../api/live-seq";
 
 function upsert<T extends { id: string }>(list: T[] | undefined, item: T): T[] | undefined {
   if (!list) return list;
@@ -67,6 +68,7 @@ export function applySnapshot(qc: QueryClient, data: TLiveSnapshotData, afterGap
 }
 
 function applySession(qc: QueryClient, session: TSession, me: string | undefined): void {
+  noteStreamSpokeOf([aboutService(session.serviceId)]);
   qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) =>
     isOpenStatus(session.status) ? upsert(list, session) : without(list, session.id),
   );
@@ -91,6 +93,7 @@ function dropSessionsOf(qc: QueryClient, userId: string): void {
     }),
   );
   recountServices(qc, affected);
+  noteStreamSpokeOf([aboutUser(userId), ...[...affected].map(aboutService)]);
 }
 
 /** An agent's state decides whether the doors of its services are open. */
@@ -99,6 +102,7 @@ function applyAgent(qc: QueryClient, agent: TAgentStatus, serviceIds: string[]):
   const status = { online: agent.online, inSync: agent.inSync, error: agent.error };
   // Members are not told which services an agent serves: their board's bindings say.
   const bound = (s: TService) => ids.has(s.id) || s.gateway?.agentId === agent.id;
+  noteStreamSpokeOf([aboutAgent(agent.id), ...[...ids].map(aboutService)]);
   qc.setQueryData<TService[]>(queryKeys.services, (list) => list?.map((s) => (bound(s) ? { ...s, gatewayStatus: status } : s)));
   void qc.invalidateQueries({ queryKey: queryKeys.agents, exact: true });
 }
@@ -113,6 +117,7 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
   switch (event.type) {
     case "service.created":
     case "service.updated": {
+      noteStreamSpokeOf([aboutService(event.service.id)]);
       const seen = qc.getQueryData<TService[]>(queryKeys.services)?.some((s) => s.id === event.service.id) ?? false;
       qc.setQueryData<TService[]>(queryKeys.services, (list) =>
         upsert(list, event.service)?.sort((a, b) => a.name.localeCompare(b.name)),
@@ -129,6 +134,7 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
       return;
     }
     case "service.deleted": {
+      noteStreamSpokeOf([aboutService(event.id)]);
       qc.setQueryData<TService[]>(queryKeys.services, (list) => without(list, event.id));
       qc.setQueryData<TSession[]>(queryKeys.activeSessions, (list) => list?.filter((s) => s.serviceId !== event.id));
       qc.removeQueries({ queryKey: queryKeys.service(event.id), exact: true });

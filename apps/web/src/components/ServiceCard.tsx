@@ -17,7 +17,17 @@ interface Props {
   isAdmin: boolean;
 }
 
-const byStatus = (sessions: TSession[], status: TSession["status"]) => sessions.filter((s) => s.status === status);
+const compare = (a = "", b = "") => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Oldest request first, then by id: the server's order for a line (olderRequestFirst in the API's
+ * board view). The board's sessions come newest request first, and live upserts go on top. */
+const olderRequestFirst = (a: TSession, b: TSession) => compare(a.requestedAt, b.requestedAt) || compare(a.id, b.id);
+
+/** Bookings in the order they start. */
+const soonerStartFirst = (a: TSession, b: TSession) => compare(a.startsAt, b.startsAt) || olderRequestFirst(a, b);
+
+const byStatus = (sessions: TSession[], status: TSession["status"], order = olderRequestFirst) =>
+  sessions.filter((s) => s.status === status).sort(order);
 
 export const KIND_LABELS: Record<TService["kind"], string> = { vpn: "VPN", web: "Web", tcp: "TCP", other: "Other" };
 
@@ -40,7 +50,7 @@ export function ServiceCard({ service, sessions, me, isAdmin }: Props) {
   const endOther = useEndOther(sessions);
   const active = byStatus(sessions, "active");
   const pending = byStatus(sessions, "pending");
-  const scheduled = byStatus(sessions, "scheduled");
+  const scheduled = byStatus(sessions, "scheduled", soonerStartFirst);
   const queue = [...byStatus(sessions, "offered"), ...byStatus(sessions, "waiting")];
   const mine = active.some((s) => s.userId === me.id);
 

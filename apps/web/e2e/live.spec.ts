@@ -47,6 +47,40 @@ test("a clear banner says when live updates are off, and it goes when they are b
   await expect(banner).toHaveCount(0);
 });
 
+test("a failed refresh while the stream is down keeps the board and what was typed on it", async ({ page, factory, signIn }) => {
+  test.setTimeout(90_000);
+  const { group, member, service } = await factory.team();
+  for (let i = 0; i < 6; i++) await factory.service([group]);
+  let down = false;
+  let open: { close: (o: { code: number; reason: string }) => Promise<void> } | undefined;
+  await page.routeWebSocket(/\/api\/live/, (ws) => {
+    if (down) void ws.close({ code: 1011, reason: "test: server restarting" });
+    else {
+      ws.connectToServer();
+      open = ws;
+    }
+  });
+  await signIn(page, member);
+  await page.locator('[data-live-state="connected"]').waitFor();
+  const search = page.getByRole("searchbox", { name: "Find a service" });
+  await search.fill("Service");
+  // A restart: the stream drops and the board's reads fail for a while.
+  down = true;
+  await page.route("**/api/services", (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "restarting" } }) }),
+  );
+  await open?.close({ code: 1012, reason: "test: restart" });
+  // The polls meanwhile fail: a quiet line says so, the board and the search stay.
+  const notice = page.getByRole("status").filter({ hasText: "Could not refresh" });
+  await expect(notice).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+  await expect(search).toHaveValue("Service");
+  // The server is back: the next poll clears the line.
+  await page.unroute("**/api/services");
+  await expect(notice).toHaveCount(0, { timeout: 15_000 });
+});
+
 test("opens the stream from where the board's reads stood, without the board again", async ({ page, factory, signIn, clientOf }) => {
   const { members, service } = await factory.team({}, 2);
   const frames: string[] = [];

@@ -14,3 +14,22 @@ export function ErrorMessage({ error }: { error: unknown }) {
     </div>
   );
 }
+
+/**
+ * A background refresh that failed while the page still shows what it read before (a restart, a
+ * poll while the live stream is down): a quiet line instead of the whole page, so the page and
+ * whatever was typed on it stay. A status region that stays in place, announced when it fills and
+ * not again on every failed poll. `error`: the failed refresh's, or null while all is well.
+ */
+export function RefreshFailed({ error }: { error: unknown }) {
+  const text = error ? (typeof error === "string" ? error : formErrors(error, {}).general) : "";
+  return (
+    <div role="status" className="refresh-failed-slot">
+      {error ? (
+        <p className="notice-box small" data-testid="refresh-failed">
+          Could not refresh{text ? ` (${text.replace(/\.$/, "")})` : ""}: what is shown may be out of date.
+        </p>
+      ) : null}
+    </div>
+  );
+}

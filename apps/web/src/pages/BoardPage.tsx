@@ -7,7 +7,7 @@ import { useServices } from "../api/services";
 import { useActiveSessions } from "../api/sessions";
 import { AdminStatus } from "../components/AdminStatus";
 import { BoardList } from "../components/BoardList";
-import { ErrorMessage } from "../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../components/ErrorMessage";
 import { FirstRunChecklist } from "../components/FirstRunChecklist";
 import { Skeleton } from "../components/Loading";
 import { PendingApprovals } from "../components/PendingApprovals";
@@ -46,8 +46,10 @@ export function BoardPage() {
       </div>
     );
   }
-  if (services.isError) return <ErrorMessage error={services.error} />;
-  if (sessions.isError) return <ErrorMessage error={sessions.error} />;
+  // A failed poll keeps the board it had: only a board never read has nothing else to show.
+  if (services.isLoadingError) return <ErrorMessage error={services.error} />;
+  if (sessions.isLoadingError) return <ErrorMessage error={sessions.error} />;
+  const refreshError = services.isRefetchError ? services.error : sessions.isRefetchError ? sessions.error : null;
 
   const bySession = sessionsByService(sessions.data);
   const kinds = KIND_ORDER.filter((k) => services.data.some((s) => s.kind === k));
@@ -66,6 +68,7 @@ export function BoardPage() {
           {activeCount} active · {services.data.length} service{services.data.length === 1 ? "" : "s"}
         </p>
       </div>
+      <RefreshFailed error={refreshError} />
       {isAdmin && <FirstRunChecklist services={services.data} />}
       {isAdmin && <AdminStatus />}
       {isAdmin && <PendingApprovals sessions={pending} services={services.data} />}

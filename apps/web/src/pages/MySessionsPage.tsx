@@ -7,7 +7,7 @@ import { useActiveSessions, useEndSession, useExtendSession, useMySessions } fro
 import { Countdown } from "../components/Countdown";
 import { DataTable } from "../components/DataTable";
 import { DurationPicker } from "../components/DurationPicker";
-import { ErrorMessage } from "../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../components/ErrorMessage";
 import { Skeleton } from "../components/Loading";
 import { StatusPill } from "../components/StatusPill";
 import { Time } from "../components/Time";
@@ -93,7 +93,8 @@ export function MySessionsPage() {
       </div>
     );
   }
-  if (sessions.isError) return <ErrorMessage error={sessions.error} />;
+  // A failed poll keeps the list it had, and the Extend choices being made on it.
+  if (sessions.isLoadingError) return <ErrorMessage error={sessions.error} />;
   const serviceOf = (id: string) => services.data?.find((s) => s.id === id);
   const nameOf = (id: string) => serviceOf(id)?.name ?? "(service no longer visible)";
   const onService = (id: string) => (board.data ?? []).filter((s) => s.serviceId === id);
@@ -103,6 +104,7 @@ export function MySessionsPage() {
       <div className="page-head">
         <h1>My sessions</h1>
       </div>
+      <RefreshFailed error={sessions.isRefetchError ? sessions.error : null} />
       <DataTable
         caption="My sessions"
         rows={sessions.data}

@@ -7,7 +7,7 @@ import { useIsAdmin } from "../api/auth";
 import { useCreateToken, useRevokeToken, useTokens } from "../api/tokens";
 import { ConfirmButton } from "../components/ConfirmDialog";
 import { DataTable, type Column } from "../components/DataTable";
-import { ErrorMessage } from "../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../components/ErrorMessage";
 import { Field, focusFirstInvalid } from "../components/Field";
 import { Skeleton } from "../components/Loading";
 import { Time } from "../components/Time";
@@ -192,7 +192,8 @@ export function TokensPage({ standalone = false }: { standalone?: boolean }) {
   const [created, setCreated] = useState<TCreatedToken | null>(null);
 
   if (tokens.isPending) return <Skeleton what="Loading tokens" />;
-  if (tokens.isError) return <ErrorMessage error={tokens.error} />;
+  // A failed refresh keeps the list, and a secret just shown above it.
+  if (tokens.isLoadingError) return <ErrorMessage error={tokens.error} />;
   if (tokens.data === null) {
     return <p className="panel notice">Tokens are not available on this server yet (the API has no /api/tokens route).</p>;
   }
@@ -205,6 +206,7 @@ export function TokensPage({ standalone = false }: { standalone?: boolean }) {
       {created ? <SecretOnce token={created} onClose={() => setCreated(null)} /> : <CreateTokenForm onCreated={setCreated} />}
       <section className="panel" aria-labelledby="tokens-title">
         <h2 id="tokens-title">Tokens</h2>
+        <RefreshFailed error={tokens.isRefetchError ? tokens.error : null} />
         <ErrorMessage error={revoke.error} />
         <DataTable caption="Tokens" rows={live} rowKey={(t) => t.id} columns={columns} empty={<p>No tokens yet.</p>} />
         {revoked.length > 0 && (

@@ -6,7 +6,7 @@ import type { TGroup, TService, TUser } from "@postern/contracts";
 import { useServices } from "../../api/services";
 import { useCreateGroup, useDeleteGroup, useGroupMember, useGroups, useRenameGroup, useUsers } from "../../api/users";
 import { ConfirmButton } from "../../components/ConfirmDialog";
-import { ErrorMessage } from "../../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Field, focusFirstInvalid } from "../../components/Field";
 import { Skeleton } from "../../components/Loading";
 import { formErrors, type FieldMap } from "../../lib/field-errors";
@@ -176,9 +176,10 @@ export function GroupsPage() {
         </button>
         <ErrorMessage error={errors.general} />
       </form>
+      <RefreshFailed error={groups.isRefetchError ? groups.error : null} />
       {groups.isPending ? (
         <Skeleton what="Loading groups" shape="cards" count={3} />
-      ) : groups.isError ? (
+      ) : groups.isLoadingError ? (
         <ErrorMessage error={groups.error} />
       ) : groups.data.length === 0 ? (
         <p className="panel empty-state">No groups yet. A group decides who sees which service: make one, add people, then allow it on services.</p>

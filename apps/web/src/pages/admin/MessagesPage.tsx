@@ -1,7 +1,7 @@
 // Relay messages (admin): the relay's state and every message with its delivery status.
 import { useMessages, useRelayStatus } from "../../api/messages";
 import { DataTable } from "../../components/DataTable";
-import { ErrorMessage } from "../../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
 import { StatusPill } from "../../components/StatusPill";
 import { Time } from "../../components/Time";
@@ -42,9 +42,10 @@ export function MessagesPage() {
     <div className="stack">
       <h2 className="sr-only">Relay messages</h2>
       <RelayStatus />
+      <RefreshFailed error={messages.isRefetchError ? messages.error : null} />
       {messages.isPending ? (
         <Skeleton what="Loading messages" />
-      ) : messages.isError ? (
+      ) : messages.isLoadingError ? (
         <ErrorMessage error={messages.error} />
       ) : (
         <DataTable

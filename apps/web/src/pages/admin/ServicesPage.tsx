@@ -6,7 +6,7 @@ import { useDeleteService, useServices } from "../../api/services";
 import { useGroups } from "../../api/users";
 import { ConfirmButton } from "../../components/ConfirmDialog";
 import { DataTable } from "../../components/DataTable";
-import { ErrorMessage } from "../../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
 import { formatDuration } from "../../lib/format";
 import { usePageTitle } from "../../lib/page-title";
@@ -45,9 +45,10 @@ export function ServicesPage() {
         </div>
       )}
       <ErrorMessage error={remove.error} />
+      <RefreshFailed error={services.isRefetchError ? services.error : null} />
       {services.isPending ? (
         <Skeleton what="Loading services" />
-      ) : services.isError ? (
+      ) : services.isLoadingError ? (
         <ErrorMessage error={services.error} />
       ) : (
         <DataTable

@@ -1,6 +1,6 @@
 // The public tunnel (admin): its state and URL, open and close.
 import { useTunnel, useTunnelAction } from "../../api/gateways";
-import { ErrorMessage } from "../../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
 import { StatusPill } from "../../components/StatusPill";
 import { Time } from "../../components/Time";
@@ -11,12 +11,14 @@ export function TunnelPage() {
   const tunnel = useTunnel();
   const action = useTunnelAction();
   if (tunnel.isPending) return <Skeleton what="Loading the tunnel" count={1} />;
-  if (tunnel.isError) return <ErrorMessage error={tunnel.error} />;
+  // Polled: a failed poll keeps what was read before.
+  if (tunnel.isLoadingError) return <ErrorMessage error={tunnel.error} />;
   const t = tunnel.data;
   if (t === null) return <p className="panel notice">The tunnel is not available on this server yet (no /api/tunnel route).</p>;
   return (
     <section className="panel stack" aria-labelledby="tunnel-title">
       <h2 id="tunnel-title">Public URL ({t.provider})</h2>
+      <RefreshFailed error={tunnel.isRefetchError ? tunnel.error : null} />
       <p>
         State: <StatusPill kind="tunnel" status={t.state} />{" "}
         <span className="muted small">

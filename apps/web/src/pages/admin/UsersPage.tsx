@@ -6,7 +6,7 @@ import { useMe } from "../../api/auth";
 import { useDeleteUser, useUpdateUser, useUsers } from "../../api/users";
 import { ConfirmButton, ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable } from "../../components/DataTable";
-import { ErrorMessage } from "../../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
 import { usePageTitle } from "../../lib/page-title";
 import { CreateUserForm, EditUserForm } from "./UserForms";
@@ -108,9 +108,10 @@ export function UsersPage() {
       {current ? <EditUserForm key={current.id} user={current} onDone={() => setEditing(null)} /> : <CreateUserForm />}
       <section className="panel" aria-labelledby="users-title">
         <h2 id="users-title">Users</h2>
+        <RefreshFailed error={users.isRefetchError ? users.error : null} />
         {users.isPending ? (
           <Skeleton what="Loading users" />
-        ) : users.isError ? (
+        ) : users.isLoadingError ? (
           <ErrorMessage error={users.error} />
         ) : (
           <DataTable

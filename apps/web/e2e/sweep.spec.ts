@@ -31,7 +31,13 @@ test.beforeEach(async ({ factory, clientOf, admin }) => {
 });
 
 for (const p of APP_PAGES) {
-  test(`${p.path} as ${p.as}`, async ({ page, server, signIn }) => {
+  const stored = Object.entries(p.stored ?? {});
+  test(`${p.path} as ${p.as}${stored.map(([k, v]) => `, ${k}=${v}`).join("")}`, async ({ page, server, signIn }) => {
+    if (stored.length > 0) {
+      await page.addInitScript((entries) => {
+        for (const [k, v] of entries) localStorage.setItem(k, v);
+      }, stored);
+    }
     if (p.as === "nobody") await page.goto(`${server.url}${p.path}`);
     else await signIn(page, p.as === "admin" ? "admin" : member, p.path);
     await expect(page.getByText(p.ready, { exact: false }).first()).toBeVisible();

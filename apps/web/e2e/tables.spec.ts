@@ -1,5 +1,5 @@
 // Tables keep their borders (row actions used to be `display: flex` on the cell), and on a phone
-// they become cards whose buttons are on screen.
+// they become cards whose buttons are on screen: My sessions and the board's list view.
 import { expect, horizontalOverflow, test } from "./support/fixtures";
 
 test("rows with action buttons keep one straight bottom border on a wide screen", async ({ page, factory, signIn }, info) => {
@@ -30,5 +30,23 @@ test("on a phone, My sessions fits the screen and its Extend and End buttons are
     expect(box, `${verb} button`).not.toBeNull();
     expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
   }
+  expect(await horizontalOverflow(page)).toBe(0);
+});
+
+test("on a phone, the board's list view fits the screen when a service is held", async ({ page, factory, clientOf, signIn }, info) => {
+  test.skip(info.project.name !== "mobile", "a phone-sized check");
+  // Held, with a link: the most actions a row has (duration, Extend, End, Open).
+  const { member, service } = await factory.team({ url: "https://files.example.com", kind: "web" });
+  await factory.startSession(await clientOf(member), service, 600);
+  await signIn(page, member);
+  await page.getByRole("button", { name: "List" }).click();
+  const row = page.getByRole("row", { name: new RegExp(service.name) });
+  for (const name of [`Extend ${service.name}`, `End ${service.name}`, `Open ${service.name} (new tab)`]) {
+    const box = await row.getByRole(name.startsWith("Open") ? "link" : "button", { name, exact: true }).boundingBox();
+    expect(box, name).not.toBeNull();
+    expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
+  }
+  // Neither the table's own scroller nor the page scrolls sideways.
+  expect(await page.locator(".board-list").evaluate((el) => el.scrollWidth - el.clientWidth)).toBe(0);
   expect(await horizontalOverflow(page)).toBe(0);
 });

@@ -6,11 +6,14 @@ export interface AppPage {
   as: "admin" | "member" | "nobody";
   /** A heading or text that is there once the page has its data. */
   ready: string;
+  /** Choices this browser remembers, set before the page loads (the board's list view). */
+  stored?: Record<string, string>;
 }
 
 export const APP_PAGES: AppPage[] = [
   { path: "/login", title: "Log in · Postern", as: "nobody", ready: "Log in" },
   { path: "/", title: "Board · Postern", as: "member", ready: "Board" },
+  { path: "/", title: "Board · Postern", as: "member", ready: "Board", stored: { "postern.boardView": "list" } },
   { path: "/", title: "Board · Postern", as: "admin", ready: "Board" },
   { path: "/sessions", title: "My sessions · Postern", as: "member", ready: "My sessions" },
   { path: "/tokens", title: "API tokens · Postern", as: "member", ready: "API tokens" },

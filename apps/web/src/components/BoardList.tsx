@@ -59,6 +59,7 @@ export function BoardList({ services, bySession, me }: { services: TService[]; b
           key: "actions",
           header: "Actions",
           hideHeader: true,
+          actions: true,
           cell: (r) => <ServiceActions service={r.service} sessions={r.sessions} me={me} compact />,
         },
       ]}

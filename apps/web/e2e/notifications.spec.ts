@@ -1,6 +1,6 @@
 // What happens to *you* is told to you: a toast when an admin ends your session or decides your
 // request; a waitlist offer changes the tab's title and, with permission, raises a browser
-// notification.
+// notification. The notes are the signed-in user's: the next one on the same tab does not see them.
 import { expect, test } from "./support/fixtures";
 
 type Shown = { title: string; body?: string }[];
@@ -68,4 +68,26 @@ test("a waitlist offer changes the tab title and raises a browser notification",
 
   await card.getByRole("button", { name: `Accept ${service.name}`, exact: true }).click();
   await expect(page).toHaveTitle("Board · Postern");
+});
+
+test("a toast about the last user does not stay on screen for the next one", async ({ page, factory, clientOf, signIn }) => {
+  const { members, service } = await factory.team({}, 2);
+  const [lena, omar] = members as [NonNullable<(typeof members)[0]>, NonNullable<(typeof members)[0]>];
+  const asOmar = await clientOf(omar);
+  const held = await factory.startSession(asOmar, service, 600);
+  await (await clientOf(lena)).call("POST", `/api/services/${service.id}/waitlist`, {});
+  await signIn(page, lena);
+  await page.locator('[data-live-state="connected"]').waitFor();
+  await asOmar.call("DELETE", `/api/sessions/${held.id}`);
+  await expect(page.getByTestId("toast")).toContainText(`Your turn: ${service.name} is free`, { timeout: 15_000 });
+
+  // Lena logs out (her note goes with her) and Omar logs in on the same tab.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveTitle("Log in · Postern");
+  await expect(page.getByTestId("toast")).toHaveCount(0);
+  await page.getByLabel("Username").fill(omar.username);
+  await page.getByLabel("Password").fill(omar.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveTitle("Board · Postern");
+  await expect(page.getByTestId("toast")).toHaveCount(0);
 });

@@ -1,6 +1,10 @@
 // Short notes about things that happened to the user ("an admin ended your session"): they
 // appear in a corner, are read out by screen readers, and go away by themselves or on Dismiss.
-import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from "react";
+// They are the signed-in user's: they go when someone else (or nobody) is signed in.
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { useQueryClient, type QueryClient } from "@tanstack/react-query";
+import type { TMe } from "@postern/contracts";
+import { queryKeys } from "../api/keys";
 
 export interface ToastInput {
   title: string;
@@ -24,8 +28,27 @@ export function useToast(): ToastApi {
   return useContext(ToastContext);
 }
 
+/** The signed-in user's id, null when nobody is; undefined while the cache has no answer (it is
+ * cleared, then given the new one, on every login and logout). */
+function signedIn(qc: QueryClient): string | null | undefined {
+  const me = qc.getQueryData<TMe | null>(queryKeys.me);
+  return me === undefined ? undefined : (me?.user.id ?? null);
+}
+
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<ToastItem[]>([]);
+  const qc = useQueryClient();
+  // The provider sits outside the login boundary, so the tab's next user would see the last
+  // one's notes: a logout, a login, or a login that ended (a 401) clears them.
+  useEffect(() => {
+    let who = signedIn(qc);
+    return qc.getQueryCache().subscribe(() => {
+      const now = signedIn(qc);
+      if (now === undefined || now === who) return;
+      who = now;
+      setToasts([]);
+    });
+  }, [qc]);
   const next = useRef(1);
   const dismiss = useCallback((id: number) => setToasts((list) => list.filter((t) => t.id !== id)), []);
   const show = useCallback(

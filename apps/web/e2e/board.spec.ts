@@ -85,6 +85,35 @@ test("the board switches to a compact list and remembers it", async ({ page, fac
   await expect(page.getByRole("row", { name: new RegExp(service.name) })).toContainText("Free");
 });
 
+test("a kind filter whose last service leaves the board can still be undone", async ({ page, factory, admin, signIn }) => {
+  const { group, member, service: vpn } = await factory.team({ kind: "vpn" });
+  const web = await factory.service([group], { kind: "web" });
+  await signIn(page, member);
+  await page.locator('[data-live-state="connected"]').waitFor();
+  await page.getByRole("group", { name: "Kind" }).getByRole("button", { name: "VPN" }).click();
+  await expect(page.getByTestId(`service-card-${web.slug}`)).toHaveCount(0);
+  // The only VPN service is deleted (or no longer shared with the member's group): the Kind
+  // buttons go with the second kind, and so does their filter.
+  await admin.call("DELETE", `/api/services/${vpn.id}`);
+  await expect(page.getByTestId(`service-card-${vpn.slug}`)).toHaveCount(0);
+  await expect(page.getByTestId(`service-card-${web.slug}`)).toBeVisible();
+  await expect(page.getByText("No service matches.")).toHaveCount(0);
+});
+
+test("a search the board no longer offers no longer hides services", async ({ page, factory, admin, signIn }) => {
+  const { group, member, service } = await factory.team();
+  const other = await factory.service([group]);
+  for (let i = 0; i < 5; i++) await factory.service([group]);
+  await signIn(page, member);
+  await page.locator('[data-live-state="connected"]').waitFor();
+  await page.getByRole("searchbox", { name: "Find a service" }).fill("nothing by this name");
+  await expect(page.getByText("No service matches.")).toBeVisible();
+  // Down to six services: the search box goes, and its words with it.
+  await admin.call("DELETE", `/api/services/${other.id}`);
+  await expect(page.getByRole("searchbox", { name: "Find a service" })).toHaveCount(0);
+  await expect(page.getByTestId(`service-card-${service.slug}`)).toBeVisible();
+});
+
 test("counts down on the server's clock when this computer's runs ten minutes fast", async ({ page, factory, admin, signIn }) => {
   const { member, service } = await factory.team();
   // The browser's clock only: the server's stays right.

@@ -53,9 +53,14 @@ export function BoardPage() {
 
   const bySession = sessionsByService(sessions.data);
   const kinds = KIND_ORDER.filter((k) => services.data.some((s) => s.kind === k));
-  const needle = search.trim().toLowerCase();
+  // A filter applies only while its control is on screen: when the board changes under it (the
+  // last service of a kind deleted, the board down to six), a hidden one could not be undone.
+  const kindShown = kinds.length > 1;
+  const searchShown = services.data.length > 6;
+  const byKind = kindShown && kind !== "all" && kinds.includes(kind) ? kind : "all";
+  const needle = searchShown ? search.trim().toLowerCase() : "";
   const shown = sortServices(services.data).filter(
-    (s) => (kind === "all" || s.kind === kind) && (!needle || `${s.name} ${s.slug} ${s.description ?? ""}`.toLowerCase().includes(needle)),
+    (s) => (byKind === "all" || s.kind === byKind) && (!needle || `${s.name} ${s.slug} ${s.description ?? ""}`.toLowerCase().includes(needle)),
   );
   const pending = sessions.data.filter((s) => s.status === "pending");
   const activeCount = sessions.data.filter((s) => s.status === "active").length;
@@ -88,7 +93,7 @@ export function BoardPage() {
       ) : (
         <>
           <div className="board-tools" role="group" aria-label="Board view">
-            {services.data.length > 6 && (
+            {searchShown && (
               <input
                 type="search"
                 className="board-search"
@@ -98,10 +103,10 @@ export function BoardPage() {
                 onChange={(e) => setSearch(e.target.value)}
               />
             )}
-            {kinds.length > 1 && (
+            {kindShown && (
               <div className="segmented" role="group" aria-label="Kind">
                 {(["all", ...kinds] as const).map((k) => (
-                  <button key={k} type="button" aria-pressed={kind === k} onClick={() => setKind(k)}>
+                  <button key={k} type="button" aria-pressed={byKind === k} onClick={() => setKind(k)}>
                     {k === "all" ? "All" : KIND_LABELS[k]}
                   </button>
                 ))}

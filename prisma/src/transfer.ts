@@ -173,6 +173,15 @@ function parseHeader(line: string | undefined): ExportHeader {
   return header as ExportHeader;
 }
 
+function parseRowLine(line: string): RowLine {
+  try {
+    return JSON.parse(line) as RowLine;
+  } catch {
+    // A copy cut short in the middle of a line.
+    throw new TransferError("the export has a line that is not JSON (is the file complete?); nothing was changed");
+  }
+}
+
 export interface ImportOptions {
   /** Replace the rows a non-empty database holds. */
   force?: boolean;
@@ -213,7 +222,7 @@ export async function importLines(db: Db, provider: Provider, lines: AsyncIterab
     };
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       if (next.value.trim() === "") continue;
-      const { model, row } = JSON.parse(next.value) as RowLine;
+      const { model, row } = parseRowLine(next.value);
       if (model !== current) {
         await flush();
         const at = order.indexOf(model);
@@ -227,6 +236,10 @@ export async function importLines(db: Db, provider: Provider, lines: AsyncIterab
       if (batch.length >= PAGE) await flush();
     }
     await flush();
+    // Checked before the commit: a truncated export must roll back, not replace the data with part of it.
+    for (const [model, expected] of Object.entries(header.counts)) {
+      if ((imported[model] ?? 0) !== expected) throw new TransferError(`imported ${imported[model] ?? 0} ${model} rows, the export announced ${expected}; the file is incomplete, nothing was changed`);
+    }
     if (provider === "postgres") await resetSequences(tx);
   };
   await db.$transaction((tx) => inTransactionScope(db, () => run(tx)), { maxWait: 60_000, timeout: 60 * 60_000 });
@@ -234,10 +247,6 @@ export async function importLines(db: Db, provider: Provider, lines: AsyncIterab
   // never where it is off), and without them PostgreSQL plans the history and audit pages as if
   // they were small: reading whole tables for a page. SQLite plans without statistics by design.
   if (provider === "postgres") await db.$executeRawUnsafe("ANALYZE");
-
-  for (const [model, expected] of Object.entries(header.counts)) {
-    if ((imported[model] ?? 0) !== expected) throw new TransferError(`imported ${imported[model] ?? 0} ${model} rows, the export announced ${expected}`);
-  }
   return imported;
 }
 

@@ -12,6 +12,7 @@ import { createTestDatabase, pgAdmin, pgUrl, withPgClient } from "../../test/dat
 import { postern, type CliResult } from "../../test/cli";
 import { loginAsFirstAdmin, startServe, type ServeProcess } from "../../test/serve";
 
+const PASSWORD = "correct horse battery";
 const dirs: string[] = [];
 const drops: (() => Promise<void>)[] = [];
 function tempDir(): string {
@@ -228,5 +229,26 @@ describe("moving from SQLite to PostgreSQL (postern export / import)", () => {
     expect(server.stdout()).not.toContain("First start");
     const after = await postern(["audit", "verify"], { DATABASE_URL: target }, cwd);
     expect(after.stdout).toMatch(/chain intact/);
+  });
+
+  it("refuses a truncated export with --force and leaves the database as it was", { timeout: 120_000 }, async () => {
+    const cwd = tempDir();
+    const source = { DATABASE_URL: `file:${path.join(cwd, "source", "postern.db")}` };
+    const target = { DATABASE_URL: `file:${path.join(cwd, "target", "postern.db")}` };
+    for (const name of ["alice", "bob"]) expect((await postern(["user", "add", name, "--password", PASSWORD], source, cwd)).code).toBe(0);
+    const file = path.join(cwd, "postern-export.jsonl");
+    expect((await postern(["export", file], source, cwd)).code).toBe(0);
+    // A copy cut short at a line boundary: the header and the first row.
+    const cut = path.join(cwd, "cut.jsonl");
+    fs.writeFileSync(cut, fs.readFileSync(file, "utf8").split("\n").slice(0, 2).join("\n") + "\n");
+
+    expect((await postern(["user", "add", "keep", "--password", PASSWORD], target, cwd)).code).toBe(0);
+    const before = await allRows(target.DATABASE_URL);
+    expectOneLineFailure(await postern(["import", cut, "--force"], target, cwd), /the export announced \d+; the file is incomplete, nothing was changed/);
+    expect(await allRows(target.DATABASE_URL)).toEqual(before);
+    // Into an empty database: nothing half filled either.
+    const empty = { DATABASE_URL: `file:${path.join(cwd, "empty", "postern.db")}` };
+    expectOneLineFailure(await postern(["import", cut], empty, cwd), /the export announced/);
+    expect(await allRows(empty.DATABASE_URL)).toEqual([]);
   });
 });

@@ -18,6 +18,9 @@ export function pgDumpAdvice(action: "backup" | "restore"): string {
     : "postern restore writes an embedded SQLite database; for PostgreSQL restore a pg_dump with pg_restore --clean --if-exists --no-owner --dbname=\"$DATABASE_URL\" postern.dump (Postern stopped)";
 }
 
+/** quick_check reports over several lines; the CLI's reasons are one. */
+const oneLine = (check: unknown) => String(check).replace(/\s*\n\s*/g, " ");
+
 function refuseProvider(provider: Provider, action: "backup" | "restore"): void {
   if (provider !== "sqlite") throw new BackupError(pgDumpAdvice(action));
 }
@@ -33,7 +36,7 @@ export function inspectSqliteBackup(file: string): { migrations: string[] } {
   }
   try {
     const check = db.pragma("quick_check", { simple: true });
-    if (check !== "ok") throw new BackupError(`${file}: the copy is damaged (quick_check: ${String(check)})`);
+    if (check !== "ok") throw new BackupError(`${file}: the copy is damaged (quick_check: ${oneLine(check)})`);
     const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`).get();
     if (!table) throw new BackupError(`${file}: not a Postern database (it has no migration history)`);
     const rows = db
@@ -45,6 +48,18 @@ export function inspectSqliteBackup(file: string): { migrations: string[] } {
     throw new BackupError(`${file}: not a readable SQLite database (${(err as Error).message})`);
   } finally {
     db.close();
+  }
+}
+
+function checkCopy(file: string): void {
+  const copy = new Database(file);
+  try {
+    // The source runs in WAL mode and its header says so; the copy needs no -wal file beside it.
+    copy.pragma("journal_mode = DELETE");
+    const check = copy.pragma("quick_check", { simple: true });
+    if (check !== "ok") throw new BackupError(`the copy failed its check (quick_check: ${oneLine(check)}); is the database itself damaged?`);
+  } finally {
+    copy.close();
   }
 }
 
@@ -70,14 +85,12 @@ export async function backupSqlite(provider: Provider, databaseFile: string, tar
   } finally {
     source.close();
   }
-  const copy = new Database(partial);
   try {
-    // The source runs in WAL mode and its header says so; the copy needs no -wal file beside it.
-    copy.pragma("journal_mode = DELETE");
-    const check = copy.pragma("quick_check", { simple: true });
-    if (check !== "ok") throw new BackupError(`the copy failed its check (quick_check: ${String(check)})`);
-  } finally {
-    copy.close();
+    checkCopy(partial);
+  } catch (err) {
+    // A damaged copy is no backup: nothing is left behind under any name.
+    fs.rmSync(partial, { force: true });
+    throw err;
   }
   // A backup holds what the database holds (password hashes, ID tokens): owner-only.
   fs.chmodSync(partial, 0o600);

@@ -63,7 +63,8 @@ export function registerAuditCommands(program: Command): void {
         const tmp = `${opts.out}.${process.pid}.tmp`;
         let out: fs.WriteStream;
         try {
-          out = fs.createWriteStream(tmp, { flags: "wx" });
+          // Every username, address and reason of the range: owner-only, as the weekly audit files are.
+          out = fs.createWriteStream(tmp, { flags: "wx", mode: 0o600 });
           await once(out, "open");
         } catch (err) {
           throw new CliError(`--out: cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { exportLines, modelNames, openDatabase } from "@postern/db";
 import { buildTestApp, createGroup, createService, createUser, type TestApp } from "../../test/app";
@@ -144,6 +145,30 @@ describe("postern backup and restore (SQLite)", () => {
     expect(await allRows(database.url)).toEqual(copy);
   });
 
+  it("refuses to back up a damaged database and leaves no file behind", { timeout: 60_000 }, async () => {
+    const cwd = tempDir();
+    const file = path.join(cwd, "damaged.db");
+    const damaged = new Database(file);
+    damaged.exec(`CREATE TABLE "t" ("x" INTEGER PRIMARY KEY, "y" TEXT); CREATE INDEX "t_y" ON "t" ("y")`);
+    const insert = damaged.prepare(`INSERT INTO "t" ("y") VALUES (?)`);
+    damaged.transaction(() => {
+      for (let i = 0; i < 2000; i++) insert.run(`row ${i}`);
+    })();
+    const pageSize = damaged.pragma("page_size", { simple: true }) as number;
+    const pages = damaged.pragma("page_count", { simple: true }) as number;
+    damaged.close();
+    // A page in the middle overwritten: SQLite's backup copies it as it is, the check finds it.
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, pageSize * Math.floor(pages / 2));
+    fs.closeSync(fd);
+
+    const target = path.join(cwd, "backups");
+    fs.mkdirSync(target);
+    const res = await postern(["backup", path.join(target, "copy.db")], { DATABASE_URL: `file:${file}` }, cwd);
+    expectOneLineFailure(res, /the copy failed its check \(quick_check: .+\); is the database itself damaged\?/);
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
   it("points PostgreSQL users at pg_dump and pg_restore", { timeout: 120_000 }, async () => {
     const cwd = tempDir();
     const url = await freshPgDatabase();
@@ -229,6 +254,16 @@ describe("moving from SQLite to PostgreSQL (postern export / import)", () => {
     expect(server.stdout()).not.toContain("First start");
     const after = await postern(["audit", "verify"], { DATABASE_URL: target }, cwd);
     expect(after.stdout).toMatch(/chain intact/);
+  });
+
+  it("writes the export owner-only, as a backup is (it holds password hashes)", { timeout: 60_000 }, async () => {
+    const cwd = tempDir();
+    const env = { DATABASE_URL: `file:${path.join(cwd, "data", "postern.db")}` };
+    expect((await postern(["user", "add", "alice", "--password", PASSWORD], env, cwd)).code).toBe(0);
+    const file = path.join(cwd, "postern-export.jsonl");
+    expect((await postern(["export", file], env, cwd)).code).toBe(0);
+    expect(fs.readFileSync(file, "utf8")).toContain("passwordHash");
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it("refuses a truncated export with --force and leaves the database as it was", { timeout: 120_000 }, async () => {

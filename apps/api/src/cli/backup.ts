@@ -65,7 +65,8 @@ async function withOpened<T>(url: string, fn: (database: OpenDatabase) => Promis
 /** Writes `lines` to `file` through a temporary file, so a failure leaves nothing half written. */
 async function writeFileFrom(file: string, lines: AsyncIterable<string>): Promise<void> {
   const partial = `${file}.${process.pid}.partial`;
-  const out = fs.createWriteStream(partial, { flags: "wx" });
+  // An export holds every row, password and token hashes included: owner-only, as a backup is.
+  const out = fs.createWriteStream(partial, { flags: "wx", mode: 0o600 });
   try {
     await once(out, "open");
     for await (const line of lines) if (!out.write(line)) await once(out, "drain");

@@ -41,6 +41,8 @@ describe.each(providers)("postern audit on %s", (provider) => {
     const out = path.join(cwd, "w47.csv");
     const exported = await postern(["audit", "export", "--week", "2026-W47", "--out", out], t.url, cwd);
     expect(exported.code).toBe(0);
+    // Owner-only, as the weekly audit files are.
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
     const api = await t.app.inject({ method: "GET", url: "/api/audit/export.csv?week=2026-W47", headers: admin.headers });
     expect(fs.readFileSync(out, "utf8")).toBe(api.body);
     expect(api.body.split("\r\n").length).toBe(count + 2); // header, the events, the final line end

@@ -86,6 +86,19 @@ describe("configuration precedence", () => {
     expect(loadConfig(env, "/dev/null").oidc.map((p) => [p.id, p.name])).toEqual([["keycloak", "Keycloak"]]);
   });
 
+  it("takes POSTERN_OIDC_<ID>_* in lower case from the file, the environment over it key by key", () => {
+    const file = yamlFile(
+      ["postern_oidc_corp_issuer: https://id.example.com", "postern_oidc_corp_client_id: postern", "postern_oidc_corp_allow_signup: false"].join("\n"),
+    );
+    expect(loadConfig({}, file).oidc).toEqual([
+      expect.objectContaining({ id: "corp", name: "Corp", issuer: "https://id.example.com", clientId: "postern", allowSignup: false }),
+    ]);
+    const env = { POSTERN_OIDC_CORP_CLIENT_ID: "from-env", POSTERN_OIDC_CORP_NAME: "Corporate SSO" };
+    expect(loadConfig(env, file).oidc).toEqual([
+      expect.objectContaining({ id: "corp", name: "Corporate SSO", issuer: "https://id.example.com", clientId: "from-env", allowSignup: false }),
+    ]);
+  });
+
   it("accepts an empty file and a file of comments", () => {
     expect(loadConfig({}, yamlFile("")).port).toBe(8080);
     expect(loadConfig({}, yamlFile("# nothing yet\n")).port).toBe(8080);
@@ -178,6 +191,17 @@ describe("configuration errors", () => {
     expect(errorOf({}, yamlFile("- port\n- 9000\n"))).toMatch(/: the file must hold a mapping of keys$/);
     expect(errorOf({}, yamlFile("just text\n"))).toMatch(/: the file must hold a mapping of keys$/);
     expect(errorOf({}, yamlFile("prot: 9000\nport: 9000\n"))).toMatch(/: unknown key "prot"; keys are the environment names in lower case/);
+    expect(errorOf({}, yamlFile("postern_oidc_corp_issuer: https://id.example.com\npostern_oidc_corp_clientid: postern\n"))).toMatch(
+      /: unknown key "postern_oidc_corp_clientid"; .*a provider's are postern_oidc_<id>_ and one of issuer, client_id, client_secret, name, groups_claim, allow_signup, link_by_email, scopes$/,
+    );
+  });
+
+  it("names a provider's key as written in the file, and refuses a provider set both ways", () => {
+    const file = yamlFile("postern_oidc_corp_issuer: not a url\npostern_oidc_corp_client_id: postern\n");
+    expect(errorOf({}, file)).toBe(`invalid configuration: postern_oidc_corp_issuer (in ${file})="not a url": Invalid URL`);
+    expect(errorOf({ POSTERN_OIDC_CORP_ISSUER: "still not" }, file)).toContain('POSTERN_OIDC_CORP_ISSUER="still not"');
+    const twice = yamlFile("postern_oidc_corp_issuer: https://id.example.com\noidc:\n  - id: corp\n    issuer: https://other.example.com\n");
+    expect(errorOf({}, twice)).toBe(`config file ${twice}: provider corp is set twice, by postern_oidc_corp_* keys and in the oidc list; keep one`);
   });
 });
 

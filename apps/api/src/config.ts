@@ -3,8 +3,10 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError, oidcVarsOf, readConfigFile, type OidcSetting, type Source } from "./config-file";
+
+export { ConfigError } from "./config-file";
 
 const ZBool = z
   .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
@@ -159,21 +161,18 @@ const expectations: Partial<Record<keyof RawConfig, string>> = {
   cliUrl: "the running server's http:// or https:// URL, e.g. http://127.0.0.1:8080",
 };
 
-export class ConfigError extends Error {}
-
-type Source = Record<string, unknown>;
-
 /** A provider's button label when none is set, from the environment or the file: its id, capitalised. */
 const defaultLabel = (id: string) => id.charAt(0).toUpperCase() + id.slice(1);
 
-function oidcFromEnv(env: NodeJS.ProcessEnv, file: Source): Source[] {
+/** Providers from POSTERN_OIDC_<ID>_* (`vars`: the environment's over the file's), then the file's `oidc:` list. */
+function oidcProviders(vars: Source, file: Source): Source[] {
   const ids = new Set<string>();
-  for (const name of Object.keys(env)) {
+  for (const name of Object.keys(vars)) {
     const m = /^POSTERN_OIDC_([A-Z0-9_]+?)_ISSUER$/.exec(name);
     if (m?.[1]) ids.add(m[1]);
   }
-  const fromEnv = [...ids].map((ID) => {
-    const get = (k: string) => env[`POSTERN_OIDC_${ID}_${k}`];
+  const named = [...ids].map((ID) => {
+    const get = (k: OidcSetting) => vars[`POSTERN_OIDC_${ID}_${k}`];
     return {
       id: ID.toLowerCase(),
       issuer: get("ISSUER"),
@@ -188,7 +187,7 @@ function oidcFromEnv(env: NodeJS.ProcessEnv, file: Source): Source[] {
     };
   });
   const fromFile = Array.isArray(file.oidc) ? (file.oidc as Source[]) : [];
-  return [...fromEnv, ...fromFile.filter((p) => !ids.has(String(p.id ?? "").toUpperCase()))];
+  return [...named, ...fromFile.filter((p) => !ids.has(String(p.id ?? "").toUpperCase()))];
 }
 
 /** The name a user would set for a config path, for error messages. */
@@ -212,27 +211,7 @@ function withoutUrlPassword(value: unknown): unknown {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
   const filePath = configFile ?? env.POSTERN_CONFIG ?? (fs.existsSync("postern.yaml") ? "postern.yaml" : undefined);
-  let file: Source = {};
-  if (filePath) {
-    try {
-      const parsed: unknown = parseYaml(fs.readFileSync(filePath, "utf8"));
-      if (parsed !== null && (typeof parsed !== "object" || Array.isArray(parsed))) throw new Error("the file must hold a mapping of keys");
-      file = (parsed ?? {}) as Source;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why = e.code === "ENOENT" ? "no such file" : e.message.split("\n")[0];
-      throw new ConfigError(`config file ${filePath}: ${why}`);
-    }
-    // A misspelt key would otherwise be ignored in silence and its default used.
-    const known = new Set([...Object.keys(envKeys).map((n) => n.toLowerCase()), "oidc"]);
-    const unknown = Object.keys(file).filter((k) => !known.has(k));
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        `config file ${filePath}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}; ` +
-          `keys are the environment names in lower case, e.g. port, database_url, postern_public_url`,
-      );
-    }
-  }
+  const file = filePath ? readConfigFile(filePath, Object.keys(envKeys)) : {};
   /** Where each key's value came from, so an error says which file or variable to fix. */
   const fromFileKeys = new Set<string>();
   const raw: Source = {};
@@ -243,7 +222,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     if (value !== undefined && value !== null) raw[key] = value;
     if (!inEnv && fromFile !== undefined && fromFile !== null) fromFileKeys.add(key);
   }
-  const oidc = oidcFromEnv(env, file);
+  const fileOidc = oidcVarsOf(file);
+  const oidcVars: Source = { ...fileOidc };
+  const oidcFromEnv = new Set<string>();
+  for (const [name, value] of Object.entries(env)) {
+    // An empty variable gives way to the file, as it does for the other keys.
+    if (!name.startsWith("POSTERN_OIDC_") || value === undefined || (value === "" && name in fileOidc)) continue;
+    oidcVars[name] = value;
+    oidcFromEnv.add(name);
+  }
+  const oidc = oidcProviders(oidcVars, file);
   const bool = (v: unknown, fallback: boolean) => ZBool.safeParse(v ?? fallback).data ?? v;
   raw.oidc = oidc.map((p) => ({
     ...p,
@@ -264,9 +252,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = issue.path[0];
-      const inFile = typeof key === "string" && fromFileKeys.has(key);
       const envName = nameOf(issue.path, oidc);
-      const name = inFile && issue.path.length === 1 ? `${envName.toLowerCase()} (in ${filePath})` : envName;
+      const inFile = issue.path.length === 1 ? typeof key === "string" && fromFileKeys.has(key) : envName in fileOidc && !oidcFromEnv.has(envName);
+      const name = inFile ? `${envName.toLowerCase()} (in ${filePath})` : envName;
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
       const secret = /SECRET|TOKEN|PASSWORD|AUTHTOKEN|SMTP_URL/i.test(envName);
       const shown = value === undefined ? "(missing)" : secret ? "(hidden)" : JSON.stringify(withoutUrlPassword(value));

@@ -12,6 +12,9 @@ export type Source = Record<string, unknown>;
 export const OIDC_SETTINGS = ["ISSUER", "CLIENT_ID", "CLIENT_SECRET", "NAME", "GROUPS_CLAIM", "ALLOW_SIGNUP", "LINK_BY_EMAIL", "SCOPES"] as const;
 export type OidcSetting = (typeof OIDC_SETTINGS)[number];
 
+/** The keys of an entry of the `oidc:` list: the settings' names in lower case, and its id. */
+const OIDC_ENTRY_KEYS: readonly string[] = ["id", ...OIDC_SETTINGS.map((s) => s.toLowerCase())];
+
 const oidcFileKey = new RegExp(`^postern_oidc_[a-z0-9_]+?_(${OIDC_SETTINGS.join("|").toLowerCase()})$`);
 
 /** The file's keys, checked against the environment's names (`envNames`). */
@@ -37,6 +40,7 @@ export function readConfigFile(filePath: string, envNames: readonly string[]): S
         `keys are the environment names in lower case, e.g. port, database_url, postern_public_url${provider}`,
     );
   }
+  checkOidcList(filePath, file.oidc);
   // Both would name the same provider; the keys would win without a word about the list entry.
   const keyed = new Set(Object.keys(file).flatMap((k) => /^postern_oidc_(.+?)_issuer$/.exec(k)?.[1] ?? []));
   const twice = (Array.isArray(file.oidc) ? (file.oidc as Source[]) : []).find((p) => keyed.has(String(p?.id)));
@@ -45,6 +49,26 @@ export function readConfigFile(filePath: string, envNames: readonly string[]): S
     throw new ConfigError(`config file ${filePath}: provider ${id} is set twice, by postern_oidc_${id}_* keys and in the oidc list; keep one`);
   }
   return file;
+}
+
+/** A provider's entries: a misspelt `allow_signup` would otherwise leave sign-up open. */
+function checkOidcList(filePath: string, oidc: unknown): void {
+  if (oidc === undefined || oidc === null) return;
+  const keys = OIDC_ENTRY_KEYS.join(", ");
+  if (!Array.isArray(oidc)) {
+    throw new ConfigError(`config file ${filePath}: oidc must be a list of providers, each starting "- id: <id>", not a ${typeof oidc === "object" ? "mapping" : typeof oidc}`);
+  }
+  oidc.forEach((entry: unknown, i) => {
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      throw new ConfigError(`config file ${filePath}: oidc[${i}] must be a mapping of a provider's keys (${keys})`);
+    }
+    const unknown = Object.keys(entry).filter((k) => !OIDC_ENTRY_KEYS.includes(k));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `config file ${filePath}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `oidc[${i}].${k}`).join(", ")}; a provider's keys are ${keys}`,
+      );
+    }
+  });
 }
 
 /** The file's postern_oidc_<id>_<setting> keys, under their environment names. */

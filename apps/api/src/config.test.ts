@@ -196,6 +196,20 @@ describe("configuration errors", () => {
     );
   });
 
+  it("refuses an unknown key in an oidc entry, and an oidc that is not a list of providers", () => {
+    // A typo in allow_signup would otherwise leave sign-up open.
+    const typo = yamlFile("oidc:\n  - id: corp\n    issuer: https://id.example.com\n    client_id: postern\n    allow_sign_up: false\n");
+    expect(errorOf({}, typo)).toBe(
+      `config file ${typo}: unknown key oidc[0].allow_sign_up; a provider's keys are id, issuer, client_id, client_secret, name, groups_claim, allow_signup, link_by_email, scopes`,
+    );
+    const mapping = yamlFile("oidc:\n  corp:\n    issuer: https://id.example.com\n    client_id: postern\n");
+    expect(errorOf({}, mapping)).toBe(`config file ${mapping}: oidc must be a list of providers, each starting "- id: <id>", not a mapping`);
+    expect(errorOf({}, yamlFile("oidc:\n  - corp\n"))).toMatch(/: oidc\[0\] must be a mapping of a provider's keys \(id, issuer, client_id, /);
+    expect(loadConfig({}, yamlFile("oidc:\n")).oidc).toEqual([]);
+    const bad = yamlFile("oidc:\n  - id: corp\n    issuer: https://id.example.com\n    client_id: postern\n    link_by_email: maybe\n");
+    expect(errorOf({}, bad)).toBe('invalid configuration: oidc[0].link_by_email="maybe": Invalid input: expected boolean, received string');
+  });
+
   it("names a provider's key as written in the file, and refuses a provider set both ways", () => {
     const file = yamlFile("postern_oidc_corp_issuer: not a url\npostern_oidc_corp_client_id: postern\n");
     expect(errorOf({}, file)).toBe(`invalid configuration: postern_oidc_corp_issuer (in ${file})="not a url": Invalid URL`);

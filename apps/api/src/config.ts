@@ -197,7 +197,7 @@ function nameOf(pathParts: PropertyKey[], oidc: Source[]): string {
     const prefix = oidc[index]?.envPrefix;
     const f = String(field ?? "");
     const envField = f.replace(/([A-Z])/g, "_$1").toUpperCase();
-    return typeof prefix === "string" ? `${prefix}${envField}` : `oidc[${index}].${f}`;
+    return typeof prefix === "string" ? `${prefix}${envField}` : `oidc[${index}].${envField.toLowerCase()}`;
   }
   const env = Object.entries(envKeys).find(([, k]) => k === key)?.[0];
   return env ?? String(key);

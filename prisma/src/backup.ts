@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { Provider } from "../scripts/providers";
+import { shippedMigrations } from "./migration-status";
 
 export class BackupError extends Error {}
 
@@ -105,7 +106,13 @@ export async function backupSqlite(provider: Provider, databaseFile: string, tar
  */
 export async function restoreSqlite(provider: Provider, backupFile: string, databaseFile: string): Promise<void> {
   refuseProvider(provider, "restore");
-  inspectSqliteBackup(backupFile);
+  const shipped = new Set(shippedMigrations(provider));
+  const newer = inspectSqliteBackup(backupFile).migrations.filter((m) => !shipped.has(m));
+  if (newer.length > 0) {
+    throw new BackupError(
+      `${backupFile} comes from a database with migrations this build lacks (${newer.join(", ")}): restore it with the Postern version that made it, or a newer one`,
+    );
+  }
   fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 });
   const source = new Database(backupFile, { readonly: true, fileMustExist: true });
   try {

@@ -31,7 +31,7 @@ export type {
 } from "../generated/sqlite/client";
 export type { Provider };
 export { inTransactionScope } from "./sqlite-serial";
-export { pendingMigrations } from "./migration-status";
+export { pendingMigrations, shippedMigrations } from "./migration-status";
 export { queriesSent } from "./query-count";
 export type { SqlDatabase, SqlRow, SqlRunner, SqlValue, StatementOptions } from "./sql";
 export { KEEP_CONNECTIONS, pgTimestamp } from "./sql";

@@ -5,13 +5,18 @@ import fs from "node:fs";
 import { migrationsDir, type Provider } from "../scripts/providers";
 import type { Db } from "./index";
 
-/** The names of the migrations that exist in the repository but are not applied (or failed). */
-export async function pendingMigrations(db: Db, provider: Provider): Promise<string[]> {
-  const wanted = fs
+/** The migrations this build ships for the provider, in order. */
+export function shippedMigrations(provider: Provider): string[] {
+  return fs
     .readdirSync(migrationsDir(provider), { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
     .sort();
+}
+
+/** The names of the migrations that exist in the repository but are not applied (or failed). */
+export async function pendingMigrations(db: Db, provider: Provider): Promise<string[]> {
+  const wanted = shippedMigrations(provider);
   const tableSql =
     provider === "sqlite"
       ? `SELECT 1 AS "found" FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`

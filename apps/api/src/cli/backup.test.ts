@@ -145,6 +145,37 @@ describe("postern backup and restore (SQLite)", () => {
     expect(await allRows(database.url)).toEqual(copy);
   });
 
+  it("refuses a backup whose audit chain does not verify, or from a newer Postern, before replacing anything", { timeout: 120_000 }, async () => {
+    const cwd = tempDir();
+    const env = { DATABASE_URL: `file:${path.join(cwd, "data", "postern.db")}` };
+    expect((await postern(["user", "add", "alice", "--password", PASSWORD], env, cwd)).code).toBe(0);
+    const backupOf = async (name: string, change: string) => {
+      const file = path.join(cwd, name);
+      expect((await postern(["backup", file], env, cwd)).code).toBe(0);
+      const copy = new Database(file);
+      copy.exec(change);
+      copy.close();
+      return file;
+    };
+    const tampered = await backupOf("tampered.db", `UPDATE "AuditEvent" SET "action" = 'user.deleted' WHERE "seq" = 1`);
+    const newer = await backupOf(
+      "newer.db",
+      `INSERT INTO "_prisma_migrations" ("id", "checksum", "migration_name", "started_at", "finished_at", "applied_steps_count")
+       VALUES ('future', '0', '29991231000000_from_the_future', 0, 0, 1)`,
+    );
+    // Written after the backups: a restore that went ahead would lose it.
+    expect((await postern(["user", "add", "bob", "--password", PASSWORD], env, cwd)).code).toBe(0);
+    const before = await allRows(env.DATABASE_URL);
+
+    expectOneLineFailure(await postern(["restore", tampered, "--force"], env, cwd), /tampered\.db: the audit chain does not verify at event #1: .*; nothing was restored\n$/);
+    expect(await allRows(env.DATABASE_URL)).toEqual(before);
+    expectOneLineFailure(
+      await postern(["restore", newer, "--force"], env, cwd),
+      /newer\.db comes from a database with migrations this build lacks \(29991231000000_from_the_future\)/,
+    );
+    expect(await allRows(env.DATABASE_URL)).toEqual(before);
+  });
+
   it("refuses to back up a damaged database and leaves no file behind", { timeout: 60_000 }, async () => {
     const cwd = tempDir();
     const file = path.join(cwd, "damaged.db");

@@ -116,12 +116,23 @@ export function registerBackupCommands(program: Command): void {
             );
           }
         }
-        await restoreSqlite(provider, file, target);
-      });
-      // Opening applies the migrations a copy from an older Postern lacks.
-      await withDatabase(async ({ ctx }) => {
-        const counts = await countRows(ctx.db);
-        console.log(`restored ${file} into ${redactUrl(config.databaseUrl)}: ${describeCounts(counts)}; ${await verifiedChain(ctx)}`);
+        // The copy is migrated and its audit chain verified on a copy of its own: a backup that
+        // fails either must not have replaced the database first.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "postern-restore-"));
+        try {
+          const staged = path.join(dir, "restore.db");
+          await restoreSqlite(provider, file, staged);
+          const summary = await withDatabase(
+            async ({ ctx }) => `${describeCounts(await countRows(ctx.db))}; ${await verifiedChain(ctx)}`,
+            `file:${staged}`,
+          ).catch((err: unknown) => {
+            throw err instanceof CliError ? new CliError(`${file}: ${err.message}; nothing was restored`) : err;
+          });
+          await restoreSqlite(provider, staged, target);
+          console.log(`restored ${file} into ${redactUrl(config.databaseUrl)}: ${summary}`);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
       });
     });
 

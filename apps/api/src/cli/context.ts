@@ -35,12 +35,13 @@ export function readConfig(): Config {
 /** How long a CLI command waits for a running server's write on SQLite before giving up. */
 const SQLITE_BUSY_TIMEOUT_MS = 15_000;
 
-/** Opens the database (applying pending migrations first, if any), runs `fn`, closes it. */
-export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>): Promise<T> {
+/** Opens the database (applying pending migrations first, if any), runs `fn`, closes it.
+ * `databaseUrl` opens another than the configuration's (a copy being checked). */
+export async function withDatabase<T>(fn: (cli: CliContext) => Promise<T>, databaseUrl?: string): Promise<T> {
   const config = readConfig();
   let database: OpenDatabase | undefined;
   try {
-    database = await openMigratedDatabase(config.databaseUrl);
+    database = await openMigratedDatabase(databaseUrl ?? config.databaseUrl);
     if (database.provider === "sqlite") {
       await database.db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     }

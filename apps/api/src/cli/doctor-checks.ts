@@ -3,10 +3,9 @@
 // check answers within a few seconds, so a dead dependency cannot hang the report.
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
-import { openDatabase, redactUrl, sqliteFileOf, sqliteFilesOf, type OpenDatabase, type Provider } from "@postern/db";
+import { openDatabase, redactUrl, shippedMigrations, sqliteFileOf, sqliteFilesOf, type OpenDatabase } from "@postern/db";
 import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
 import { writeProblem } from "../lib/writable-dir";
@@ -53,17 +52,6 @@ export function checkConfig(env: NodeJS.ProcessEnv, configFile?: string): { conf
   } catch (err) {
     return { result: { mark: "fail", name: "configuration", detail: (err as Error).message } };
   }
-}
-
-/** The migration folders shipped with this build, for the provider. */
-function shippedMigrations(provider: Provider): string[] {
-  const dbIndex = createRequire(import.meta.url).resolve("@postern/db");
-  const dir = path.join(path.dirname(dbIndex), "..", provider, "migrations");
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
 }
 
 export async function checkDatabase(config: Config): Promise<CheckResult[]> {

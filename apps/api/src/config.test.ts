@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, publicUrlOf } from "./config";
+import { ConfigError, loadConfig, publicUrlOf, resolveSecret } from "./config";
 import { trustProxyOf } from "./server";
 import { postern } from "../test/cli";
 
@@ -216,6 +216,32 @@ describe("configuration errors", () => {
     expect(errorOf({ POSTERN_OIDC_CORP_ISSUER: "still not" }, file)).toContain('POSTERN_OIDC_CORP_ISSUER="still not"');
     const twice = yamlFile("postern_oidc_corp_issuer: https://id.example.com\noidc:\n  - id: corp\n    issuer: https://other.example.com\n");
     expect(errorOf({}, twice)).toBe(`config file ${twice}: provider corp is set twice, by postern_oidc_corp_* keys and in the oidc list; keep one`);
+  });
+});
+
+describe("the generated secret", () => {
+  it("is written once, owner-only, with nothing left beside it, and read back at the next start", () => {
+    const dataDir = path.join(dir, "secret-new");
+    const config = loadConfig({ POSTERN_DATA_DIR: dataDir }, "/dev/null");
+    expect(resolveSecret(config, () => "g".repeat(48))).toBe("g".repeat(48));
+    expect(fs.readdirSync(dataDir)).toEqual(["secret"]);
+    expect(fs.statSync(path.join(dataDir, "secret")).mode & 0o777).toBe(0o600);
+    expect(resolveSecret(config, () => "other")).toBe("g".repeat(48));
+  });
+
+  it("refuses a secret file shorter than POSTERN_SECRET may be, naming the file and what to do", () => {
+    const dataDir = fs.mkdtempSync(path.join(dir, "secret-short-"));
+    const file = path.join(dataDir, "secret");
+    const config = loadConfig({ POSTERN_DATA_DIR: dataDir }, "/dev/null");
+    fs.writeFileSync(file, "\n");
+    expect(() => resolveSecret(config, () => "g".repeat(48))).toThrow(
+      new ConfigError(
+        `${file} holds no secret, expected at least 32: remove it to have one generated at the next start (everyone logs in again), or set POSTERN_SECRET`,
+      ),
+    );
+    fs.writeFileSync(file, "hunter2\n");
+    expect(() => resolveSecret(config, () => "g".repeat(48))).toThrow(/holds a secret of 7 characters, expected at least 32/);
+    expect(fs.readFileSync(file, "utf8")).toBe("hunter2\n");
   });
 });
 

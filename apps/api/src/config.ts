@@ -275,14 +275,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   };
 }
 
+/** Where the generated secret is kept when POSTERN_SECRET is not set. */
+export const secretFileOf = (config: Config) => path.join(config.dataDir, "secret");
+
+/** The secret in `file`, held to POSTERN_SECRET's rule: a short one signs weakly, an empty one not at all. */
+export function readSecretFile(file: string): string {
+  const secret = fs.readFileSync(file, "utf8").trim();
+  if (secret.length < 32) {
+    throw new ConfigError(
+      `${file} holds ${secret.length === 0 ? "no secret" : `a secret of ${secret.length} characters`}, expected at least 32: ` +
+        "remove it to have one generated at the next start (everyone logs in again), or set POSTERN_SECRET",
+    );
+  }
+  return secret;
+}
+
 /** POSTERN_SECRET, or a secret generated once and kept in the data directory. */
 export function resolveSecret(config: Config, generate: () => string): string {
   if (config.secret) return config.secret;
-  const file = path.join(config.dataDir, "secret");
-  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+  const file = secretFileOf(config);
+  if (fs.existsSync(file)) return readSecretFile(file);
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secret = generate();
-  fs.writeFileSync(file, secret + "\n", { mode: 0o600 });
+  // Written beside and renamed: a crash in the middle must not leave an empty secret file behind.
+  const partial = `${file}.${process.pid}.partial`;
+  const fd = fs.openSync(partial, "wx", 0o600);
+  try {
+    fs.writeSync(fd, secret + "\n");
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(partial, file);
   return secret;
 }
 

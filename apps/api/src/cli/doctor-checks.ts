@@ -6,7 +6,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { openDatabase, redactUrl, shippedMigrations, sqliteFileOf, sqliteFilesOf, type OpenDatabase } from "@postern/db";
-import { loadConfig, publicUrlOf, type Config, type OidcProviderConfig } from "../config";
+import { loadConfig, publicUrlOf, readSecretFile, secretFileOf, type Config, type OidcProviderConfig } from "../config";
 import { relaySettingsOf } from "../modules/relay/relay.settings";
 import { writeProblem } from "../lib/writable-dir";
 
@@ -56,6 +56,14 @@ export function checkConfig(env: NodeJS.ProcessEnv, configFile?: string): { conf
 
 export async function checkDatabase(config: Config): Promise<CheckResult[]> {
   const shown = redactUrl(config.databaseUrl);
+  // Opening a SQLite URL creates the file: a misspelt path would get an empty database.
+  const file = config.databaseUrl.startsWith("file:") ? sqliteFileOf(config.databaseUrl) : undefined;
+  if (file && !fs.existsSync(file)) {
+    return [
+      { mark: "fail", name: "database", detail: `no database at ${file}; \`postern migrate\` creates it` },
+      { mark: "skip", name: "migrations", detail: "not checked: no database" },
+    ];
+  }
   let database: OpenDatabase | undefined;
   try {
     database = await withTimeout(openDatabase(config.databaseUrl, { poolSize: 1 }), "connect");
@@ -351,26 +359,32 @@ export function checkFileModes(config: Config): CheckResult[] {
     : [{ mark: "ok", name: "file modes", detail: "the data directory, database and audit files are owner-only" }];
 }
 
+/** A directory Postern writes to, checked without creating it (doctor changes nothing). */
+function checkWritable(name: string, dir: string): CheckResult {
+  const existed = fs.existsSync(dir);
+  const problem = writeProblem(dir, { create: false });
+  if (problem) return { mark: "fail", name, detail: problem };
+  return { mark: "ok", name, detail: existed ? `${dir} is writable` : `${dir} does not exist yet; \`postern serve\` creates it` };
+}
+
+/** The generated secret `serve` would sign with, when POSTERN_SECRET is not set. */
+export function checkSecret(config: Config): CheckResult[] {
+  if (config.secret) return [];
+  const file = secretFileOf(config);
+  if (!fs.existsSync(file)) return [{ mark: "ok", name: "secret", detail: `none yet; \`postern serve\` generates one into ${file}` }];
+  try {
+    readSecretFile(file);
+    return [{ mark: "ok", name: "secret", detail: `generated, in ${file}` }];
+  } catch (err) {
+    return [{ mark: "fail", name: "secret", detail: (err as Error).message }];
+  }
+}
+
 export function checkDirectories(config: Config): CheckResult[] {
   const results: CheckResult[] = [];
-  const needsDataDir = config.databaseUrl.startsWith("file:") || !config.secret;
-  if (needsDataDir) {
-    const problem = writeProblem(config.dataDir);
-    results.push(
-      problem
-        ? { mark: "fail", name: "data directory", detail: problem }
-        : { mark: "ok", name: "data directory", detail: `${config.dataDir} is writable` },
-    );
-  }
-  results.push(...checkFileModes(config));
-  if (config.auditExportDir) {
-    const problem = writeProblem(config.auditExportDir);
-    results.push(
-      problem
-        ? { mark: "fail", name: "audit export", detail: problem }
-        : { mark: "ok", name: "audit export", detail: `${config.auditExportDir} is writable` },
-    );
-  }
+  if (config.databaseUrl.startsWith("file:") || !config.secret) results.push(checkWritable("data directory", config.dataDir));
+  results.push(...checkSecret(config), ...checkFileModes(config));
+  if (config.auditExportDir) results.push(checkWritable("audit export", config.auditExportDir));
   return results;
 }
 

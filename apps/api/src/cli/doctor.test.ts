@@ -144,6 +144,36 @@ describe("postern doctor", () => {
     expect(res.stderr).toBe("postern: doctor found 3 problems; see the ✗ lines\n");
   });
 
+  it("fails on a secret file serve would refuse: empty, or shorter than POSTERN_SECRET may be", { timeout: 120_000 }, async () => {
+    const dataDir = path.join(dir, "short-secret");
+    const env = { POSTERN_DATA_DIR: dataDir };
+    expect((await postern(["migrate"], env, dir)).code).toBe(0);
+    const secret = path.join(dataDir, "secret");
+    for (const [text, held] of [
+      ["", "no secret"],
+      ["hand-written\n", "a secret of 12 characters"],
+    ] as const) {
+      fs.writeFileSync(secret, text, { mode: 0o600 });
+      const res = await postern(["doctor"], env, dir);
+      expect(res.code, res.stdout).toBe(1);
+      expect(lineOf(res.stdout, "secret")).toBe(
+        `  ✗ secret          ${secret} holds ${held}, expected at least 32: remove it to have one generated at the next start (everyone logs in again), or set POSTERN_SECRET`,
+      );
+      expect(res.stdout).toMatch(/^1 problem found/m);
+    }
+  });
+
+  it("creates nothing where DATABASE_URL points at no file, and says how to make the database", { timeout: 120_000 }, async () => {
+    const file = path.join(dir, "typo", "postrn.db");
+    const dataDir = path.join(dir, "not-yet");
+    const res = await postern(["doctor"], { POSTERN_DATA_DIR: dataDir, DATABASE_URL: `file:${file}` }, dir);
+    expect(res.code, res.stdout).toBe(1);
+    expect(lineOf(res.stdout, "database")).toBe(`  ✗ database        no database at ${file}; \`postern migrate\` creates it`);
+    expect(lineOf(res.stdout, "data directory")).toMatch(/✓ data directory\s+.*not-yet does not exist yet; `postern serve` creates it$/);
+    expect(fs.existsSync(path.dirname(file))).toBe(false);
+    expect(fs.existsSync(dataDir)).toBe(false);
+  });
+
   it("stops at a bad configuration with one ✗ line naming the key, the value and what is expected", async () => {
     const res = await postern(["doctor"], { PORT: "eighty", POSTERN_DATA_DIR: path.join(dir, "data") }, dir);
     expect(res.code).toBe(1);

@@ -30,10 +30,15 @@ function existingAncestor(dir: string): string {
   return at;
 }
 
-/** Null when `dir` exists (or was created) and takes a file; else the reason, in one line. */
-export function writeProblem(dir: string): string | null {
+/** Null when `dir` exists (or was created) and takes a file; else the reason, in one line. With
+ * `create: false` a missing `dir` is left missing, and the directory it would be made in is tried. */
+export function writeProblem(dir: string, { create = true } = {}): string | null {
   const abs = path.resolve(dir);
   try {
+    if (!create && !fs.existsSync(abs)) {
+      tryWrite(existingAncestor(abs));
+      return null;
+    }
     fs.mkdirSync(abs, { recursive: true });
     tryWrite(abs);
     return null;

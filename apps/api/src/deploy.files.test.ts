@@ -3,7 +3,8 @@
 // versions declare) and scripts that exist; docker/compose.yaml is a valid Compose file (the
 // Compose Specification's own JSON schema; `docker compose config` too where the plugin is
 // installed) whose services, volumes and files line up; the Dockerfile runs the compiled build
-// with plain node. What only a Docker engine proves runs in the container workflow.
+// with plain node; the systemd unit's install steps make the config file it names. What only a
+// Docker engine proves runs in the container workflow.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -185,5 +186,21 @@ describe("docker/Dockerfile", () => {
         expect(fs.existsSync(path.join(repoRoot, source)), `COPY ${source}`).toBe(true);
       }
     }
+  });
+});
+
+describe("docker/postern.service", () => {
+  const unit = fs.readFileSync(path.join(repoRoot, "docker/postern.service"), "utf8");
+  const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+
+  it("has its install steps, and the README's, create the config file it points POSTERN_CONFIG at", () => {
+    // Postern refuses to start when that file is missing, whatever the environment file holds.
+    const config = /^Environment=POSTERN_CONFIG=(\S+)$/m.exec(unit)?.[1];
+    expect(config).toBeDefined();
+    const creates = new RegExp(`^#?\\s*install -m \\d+ .*/dev/null ${config!.replaceAll(".", "\\.")}\\b`, "m");
+    expect(unit).toMatch(creates);
+    const systemd = readme.slice(readme.indexOf("### With systemd"), readme.indexOf("### Behind nginx"));
+    expect(systemd).toMatch(creates);
+    expect(unit).toMatch(/^EnvironmentFile=-\/etc\/postern\/postern\.env$/m);
   });
 });

@@ -59,8 +59,13 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
   // Opening a SQLite URL creates the file: a misspelt path would get an empty database.
   const file = config.databaseUrl.startsWith("file:") ? sqliteFileOf(config.databaseUrl) : undefined;
   if (file && !fs.existsSync(file)) {
+    // The embedded default before the first start is a new install, not a mistake; a path set by
+    // hand that names nothing is most likely a typo.
+    const fresh = path.resolve(file) === path.resolve(config.dataDir, "postern.db");
     return [
-      { mark: "fail", name: "database", detail: `no database at ${file}; \`postern migrate\` creates it` },
+      fresh
+        ? { mark: "warn", name: "database", detail: `none yet at ${file}; \`postern serve\` (or \`postern migrate\`) creates it` }
+        : { mark: "fail", name: "database", detail: `no database at ${file}; \`postern migrate\` creates it` },
       { mark: "skip", name: "migrations", detail: "not checked: no database" },
     ];
   }

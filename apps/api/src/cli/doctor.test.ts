@@ -172,6 +172,13 @@ describe("postern doctor", () => {
     expect(lineOf(res.stdout, "data directory")).toMatch(/✓ data directory\s+.*not-yet does not exist yet; `postern serve` creates it$/);
     expect(fs.existsSync(path.dirname(file))).toBe(false);
     expect(fs.existsSync(dataDir)).toBe(false);
+    // The embedded default before the first start is a new install: a warning, and still nothing made.
+    const fresh = await postern(["doctor"], { POSTERN_DATA_DIR: dataDir }, dir);
+    expect(lineOf(fresh.stdout, "database")).toBe(
+      `  ! database        none yet at ${path.join(dataDir, "postern.db")}; \`postern serve\` (or \`postern migrate\`) creates it`,
+    );
+    expect(fresh.stdout).not.toMatch(/✗ database/);
+    expect(fs.existsSync(dataDir)).toBe(false);
   });
 
   it("stops at a bad configuration with one ✗ line naming the key, the value and what is expected", async () => {

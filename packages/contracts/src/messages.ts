@@ -20,12 +20,15 @@ export const ZMessage = z.object({
   subject: z.string().optional(),
   message: z.string(),
   severity: ZMessageSeverity,
-  /** queued until delivered (`sent`) or given up on (`failed`, with `lastError`). */
+  /** queued until every recipient has it (`sent`) or it was given up on (`failed`, with
+   * `lastError`: a recipient refused it for good, or the attempts ran out). */
   status: ZMessageStatus,
   /** Delivery attempts started so far. */
   attempts: z.number().int(),
-  /** Why the last attempt failed. */
+  /** Why the last attempt failed; while some recipients lack the message, it names them. */
   lastError: z.string().optional(),
+  /** The recipients who have the message (so far, while it is queued). */
+  deliveredTo: z.array(z.string()).optional(),
   createdAt: z.string(),
   /** When the next attempt is due (queued messages only). */
   nextAttemptAt: z.string().optional(),

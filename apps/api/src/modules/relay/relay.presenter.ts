@@ -1,5 +1,6 @@
 import { ZMessageSeverity, ZMessageStatus, type TMessage } from "@postern/contracts";
 import type { Message } from "@postern/db";
+import { addressList } from "./relay.recipients";
 
 export function presentMessage(m: Message): TMessage {
   return {
@@ -10,6 +11,7 @@ export function presentMessage(m: Message): TMessage {
     status: ZMessageStatus.catch("queued").parse(m.status),
     attempts: m.attempts,
     lastError: m.lastError ?? undefined,
+    deliveredTo: m.deliveredTo ? addressList(m.deliveredTo) : undefined,
     createdAt: m.createdAt.toISOString(),
     nextAttemptAt: m.status === "queued" ? m.nextAttemptAt.toISOString() : undefined,
     sentAt: m.sentAt?.toISOString(),

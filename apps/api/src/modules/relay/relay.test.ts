@@ -56,8 +56,15 @@ function parseMail(raw: string): { headers: Record<string, string>; body: string
   return { headers, body: body.replace(/\r\n/g, "\n") };
 }
 
+interface SmtpOptions {
+  rejectRecipients?: boolean;
+  refuseLogin?: () => boolean;
+  /** The answer to RCPT TO for one address (e.g. 451 while greylisting), or undefined to accept it. */
+  answerRecipient?: (address: string) => { code: number; text: string } | undefined;
+}
+
 /** A real SMTP server on 127.0.0.1 that keeps what it receives (or rejects every recipient). */
-async function startSmtp(port: number, options: { rejectRecipients?: boolean; refuseLogin?: () => boolean } = {}): Promise<Mailbox> {
+async function startSmtp(port: number, options: SmtpOptions = {}): Promise<Mailbox> {
   const mails: Mail[] = [];
   const server = new SMTPServer({
     authOptional: !options.refuseLogin,
@@ -68,7 +75,9 @@ async function startSmtp(port: number, options: { rejectRecipients?: boolean; re
       if (options.refuseLogin?.()) return callback(Object.assign(new Error("5.7.8 authentication failed"), { responseCode: 535 }));
       callback(null, { user: "postern" });
     },
-    onRcptTo(_address, _session, callback) {
+    onRcptTo(address, _session, callback) {
+      const answer = options.answerRecipient?.(address.address);
+      if (answer) return callback(Object.assign(new Error(answer.text), { responseCode: answer.code }));
       if (!options.rejectRecipients) return callback();
       const err = Object.assign(new Error("5.1.1 mailbox unavailable"), { responseCode: 550 });
       callback(err);
@@ -292,6 +301,76 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(failed.attempts).toBe(1);
     expect(failed.lastError).toMatch(/550|mailbox unavailable/);
     expect(mailbox!.mails).toHaveLength(0);
+  });
+
+  it("retries a recipient deferred at RCPT TO (451) alone, across a restart, and is sent once both have it", async () => {
+    const port = await freePort();
+    let greylisting = true;
+    const mailbox = await startSmtp(port, {
+      answerRecipient: (a) => (a === "oncall@example.test" && greylisting ? { code: 451, text: "4.7.1 greylisted, try again later" } : undefined),
+    });
+    mailboxes.push(mailbox);
+    t = await buildTestApp(provider, { now: clock.now, env: relayEnv(port) });
+    const monitor = await serviceToken(t.app);
+    const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "UPS on battery" })).json());
+    await expect.poll(async () => (await t!.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).lastError, { timeout: 10_000 }).toMatch(/451/);
+    const admin = await createUser(t.app, { role: "admin" });
+    const waiting = ZMessagePage.parse((await t.app.inject({ method: "GET", url: "/api/messages", headers: admin.headers })).json()).items[0]!;
+    expect(waiting).toMatchObject({ status: "queued", deliveredTo: ["ops@example.test"] });
+    expect(waiting.lastError).toBe("not delivered to oncall@example.test: 451 4.7.1 greylisted, try again later (delivered to ops@example.test)");
+    expect(mailbox.mails.map((m) => m.envelopeTo)).toEqual([["ops@example.test"]]);
+
+    // Who has it is in the database: a restarted instance sends only to the one still waiting.
+    await t.restart();
+    greylisting = false;
+    clock.advance(60 * 60_000);
+    t.app.relay.poke();
+    await expect.poll(() => statusOf(t!.app, id), { timeout: 10_000 }).toBe("sent");
+    expect(mailbox.mails.map((m) => m.envelopeTo)).toEqual([["ops@example.test"], ["oncall@example.test"]]);
+    expect(mailbox.mails[1]!.headers.to).toBe("ops@example.test, oncall@example.test");
+    const sent = await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } });
+    expect(sent).toMatchObject({ attempts: 2, lastError: null, deliveredTo: "ops@example.test oncall@example.test", refusedTo: null });
+    const events = await t.app.ctx.db.auditEvent.findMany({ where: { target: `message:${id}` }, orderBy: { seq: "asc" } });
+    expect(events.map((e) => [e.action, JSON.parse(e.details ?? "{}").recipients])).toEqual([
+      ["message.queued", undefined],
+      ["message.retrying", 1],
+      ["message.sent", 2],
+    ]);
+  });
+
+  it("fails a message one recipient refused (550), naming them, after the others have it", async () => {
+    const port = await freePort();
+    let greylisting = true;
+    const mailbox = await startSmtp(port, {
+      answerRecipient: (a) =>
+        a === "ops@example.test"
+          ? { code: 550, text: "5.1.1 mailbox unavailable" }
+          : greylisting
+            ? { code: 451, text: "4.7.1 greylisted, try again later" }
+            : undefined,
+    });
+    mailboxes.push(mailbox);
+    t = await buildTestApp(provider, { now: clock.now, env: relayEnv(port) });
+    const monitor = await serviceToken(t.app);
+    const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "UPS on battery" })).json());
+    // Every recipient turned away, one for good and one for now: the message waits for the other.
+    await expect.poll(async () => (await t!.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).lastError, { timeout: 10_000 }).toMatch(/550/);
+    const first = await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } });
+    expect(first).toMatchObject({ status: "queued", attempts: 1, refusedTo: "ops@example.test", deliveredTo: null });
+    expect(first.lastError).toBe(
+      "not delivered to ops@example.test: refused: 550 5.1.1 mailbox unavailable; oncall@example.test: 451 4.7.1 greylisted, try again later",
+    );
+
+    greylisting = false;
+    clock.advance(60 * 60_000);
+    t.app.relay.poke();
+    await expect.poll(() => statusOf(t!.app, id), { timeout: 10_000 }).toBe("failed");
+    expect(mailbox.mails.map((m) => m.envelopeTo)).toEqual([["oncall@example.test"]]);
+    const failed = await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } });
+    expect(failed).toMatchObject({ attempts: 2, deliveredTo: "oncall@example.test", sentAt: null });
+    expect(failed.lastError).toBe("not delivered to ops@example.test: refused on an earlier attempt (delivered to oncall@example.test)");
+    const last = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { target: `message:${id}` }, orderBy: { seq: "desc" } });
+    expect([last.action, JSON.parse(last.details ?? "{}")]).toMatchObject(["message.failed", { recipients: 1, permanent: true }]);
   });
 
   it("keeps messages queued while the SMTP login is refused, and delivers them once it is mended", async () => {

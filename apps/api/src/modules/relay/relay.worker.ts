@@ -1,10 +1,11 @@
 // Delivers queued relay messages by SMTP (nodemailer), one at a time, with exponential backoff
-// while the mail server is down. Runs in every API instance; leases keep them from sending the
-// same message twice (see relay.service.ts).
+// while the mail server is down or defers a recipient. Runs in every API instance; leases keep
+// them from sending the same message twice (see relay.service.ts).
 import type { SendMailOptions, Transporter } from "nodemailer";
 import type { Message } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
-import { claimMessage, dueWhere, markAttemptFailed, markSent } from "./relay.service";
+import { claimMessage, dueWhere, recordAttempt } from "./relay.service";
+import { outcomeOfError, outcomeOfSent, waitingRecipients, type AttemptOutcome } from "./relay.recipients";
 import type { RelaySettings } from "./relay.settings";
 import { SerialPoller } from "@postern/runtime";
 
@@ -25,6 +26,7 @@ export interface RelayWorkerHooks {
 }
 
 type EnabledSettings = Extract<RelaySettings, { enabled: true }>;
+type SentInfo = Parameters<typeof outcomeOfSent>[0] & { response?: string };
 
 const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 
@@ -44,29 +46,20 @@ function firstLine(text: string, max = 78): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** The mail for one message. Its Message-ID is stable, so a receiver can drop a duplicate. */
-export function composeMail(m: Message, settings: EnabledSettings): SendMailOptions {
+/** The mail for one message, to `envelopeTo` (those still waiting for it) while its To: names
+ * every recipient. Its Message-ID is stable, so a receiver can drop a duplicate. */
+export function composeMail(m: Message, settings: EnabledSettings, envelopeTo = settings.to): SendMailOptions {
   const tag = m.severity === "info" ? "[Postern]" : `[Postern ${m.severity.toUpperCase()}]`;
   return {
     from: settings.from,
     to: settings.to,
+    envelope: { from: settings.from, to: envelopeTo },
     subject: `${tag} ${m.subject ?? firstLine(m.message)}`,
     text: `${m.message}\n\n-- \nSent by the Postern monitoring relay (message ${m.id}, severity ${m.severity}, queued ${m.createdAt.toISOString()}).\n`,
     messageId: `<${m.id}@${domainOf(settings.from)}>`,
     priority: m.severity === "critical" ? "high" : "normal",
     headers: { "X-Postern-Message-Id": m.id, "X-Postern-Severity": m.severity },
   };
-}
-
-/** The commands whose 5xx answer is about this message (its recipients, its content), which a
- * retry will not change. A 5xx anywhere else (the login: 535; the greeting, STARTTLS, or MAIL
- * FROM: a blocked host or sender) is the server's answer to every message: they stay queued and
- * are retried, so that mending the SMTP settings delivers what came in meanwhile. */
-const PER_MESSAGE_COMMANDS = new Set(["RCPT TO", "DATA"]);
-
-export function isPermanent(err: unknown): boolean {
-  const { responseCode, command } = err as { responseCode?: number; command?: string };
-  return typeof responseCode === "number" && responseCode >= 500 && responseCode < 600 && PER_MESSAGE_COMMANDS.has(command ?? "");
 }
 
 export class RelayWorker {
@@ -148,27 +141,32 @@ export class RelayWorker {
     const claimed = await claimMessage(this.ctx, id, this.leaseMs);
     if (!claimed) return;
     const { row, lease } = claimed;
+    const sendTo = waitingRecipients(this.settings.to, row);
+    let outcome: AttemptOutcome = { delivered: [], missed: [] };
     let response: string | undefined;
-    try {
-      const info = (await (await this.transportOf()).sendMail(composeMail(row, this.settings))) as { response?: string };
-      response = info.response;
-    } catch (err) {
-      await markAttemptFailed(this.ctx, row, lease, {
-        error: (err as Error).message || String(err),
-        permanent: isPermanent(err),
-        retryInMs: retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
-        maxAttempts: this.maxAttempts,
-      });
-      return;
+    if (sendTo.length > 0) {
+      try {
+        const info = (await (await this.transportOf()).sendMail(composeMail(row, this.settings, sendTo))) as SentInfo;
+        outcome = outcomeOfSent(info, sendTo);
+        response = info.response;
+      } catch (err) {
+        outcome = outcomeOfError(err, sendTo);
+      }
     }
-    // The mail is out: recording that must not be lost to a passing database error, or the
-    // lease would run out and the message go out again.
+    const policy = {
+      to: this.settings.to,
+      retryInMs: retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
+      maxAttempts: this.maxAttempts,
+      response,
+    };
+    // Once the mail is out to someone, recording that must not be lost to a passing database
+    // error, or the lease would run out and they would get it again.
     for (let attempt = 1; ; attempt++) {
       try {
-        await markSent(this.ctx, row, lease, { recipients: this.settings.to.length, response });
+        await recordAttempt(this.ctx, row, lease, outcome, policy);
         return;
       } catch (err) {
-        if (attempt >= 5) throw err;
+        if (outcome.delivered.length === 0 || attempt >= 5) throw err;
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
     }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ZCreatedToken, ZErrorBody, ZMessagePage, ZMessageQueued, ZRelayStatus } from "@postern/contracts";
 import { openDatabase, type Prisma } from "@postern/db";
 import serviceApp from "../../app";
-import { BODY_LIMIT } from "../../server";
+import { BODY_LIMIT, SHUTDOWN_DEADLINE_MS } from "../../server";
 import { ConfigError, loadConfig } from "../../config";
 import { watchEvents } from "../../../test/events";
 import { verifyAuditChain } from "../audit/audit.service";
@@ -371,6 +371,42 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(failed.lastError).toBe("not delivered to ops@example.test: refused on an earlier attempt (delivered to oncall@example.test)");
     const last = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { target: `message:${id}` }, orderBy: { seq: "desc" } });
     expect([last.action, JSON.parse(last.details ?? "{}")]).toMatchObject(["message.failed", { recipients: 1, permanent: true }]);
+  });
+
+  it("stops well within the shutdown deadline while the SMTP server hangs, leaving the message to another instance at once", async () => {
+    const port = await freePort();
+    // Greets, then never answers: a hung MTA, a half-dead TCP path.
+    const sockets = new Set<net.Socket>();
+    const hung = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.write("220 mail.example.test ESMTP\r\n");
+      socket.on("data", () => undefined);
+    });
+    await new Promise<void>((resolve) => hung.listen(port, "127.0.0.1", resolve));
+    const closeHung = async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    };
+    mailboxes.push({ mails: [], close: closeHung });
+    t = await buildTestApp(provider, { now: clock.now, env: relayEnv(port) });
+    const monitor = await serviceToken(t.app);
+    const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "UPS on battery" })).json());
+    await expect.poll(() => sockets.size, { timeout: 10_000 }).toBe(1);
+
+    const started = Date.now();
+    await t.app.close();
+    expect(Date.now() - started).toBeLessThan(SHUTDOWN_DEADLINE_MS / 4);
+    await mailboxes.pop()!.close();
+    const mailbox = await startSmtp(port);
+    mailboxes.push(mailbox);
+
+    // The clock has not moved: the lease the stopped instance took was given back, and the message is due.
+    t.app = await startInstance(t, clock.now);
+    await expect.poll(() => statusOf(t!.app, id), { timeout: 10_000 }).toBe("sent");
+    expect(mailbox.mails).toHaveLength(1);
+    const events = await t.app.ctx.db.auditEvent.findMany({ where: { target: `message:${id}` }, orderBy: { seq: "asc" } });
+    expect(events.map((e) => e.action)).toEqual(["message.queued", "message.retrying", "message.sent"]);
+    expect(JSON.parse(events[1]!.details ?? "{}").error).toMatch(/cut short by Postern shutting down/);
   });
 
   it("keeps messages queued while the SMTP login is refused, and delivers them once it is mended", async () => {

@@ -29,6 +29,7 @@ type EnabledSettings = Extract<RelaySettings, { enabled: true }>;
 type SentInfo = Parameters<typeof outcomeOfSent>[0] & { response?: string };
 
 const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
+const INTERRUPTED = "the attempt was cut short by Postern shutting down; it is retried at once";
 
 /** The wait before attempt `attempts + 1`, with ±20 % jitter so instances do not retry in step. */
 export function retryDelayMs(attempts: number, base: number, max: number, random = Math.random): number {
@@ -70,6 +71,8 @@ export class RelayWorker {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly poller = new SerialPoller(() => this.tick());
+  /** Aborted by stop(): it ends the attempt in progress, and any about to start. */
+  private stopping = new AbortController();
 
   constructor(
     private readonly ctx: DbContext,
@@ -94,6 +97,7 @@ export class RelayWorker {
   }
 
   start(): void {
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
     this.poller.start();
   }
 
@@ -102,10 +106,19 @@ export class RelayWorker {
     this.poller.poke();
   }
 
-  /** Stops after the attempt in progress has been recorded, so nothing is sent twice. */
+  /**
+   * Cuts the attempt in progress short rather than wait for it: a server that stopped answering
+   * would hold it for the socket timeout (30 s), past the shutdown deadline. The attempt is
+   * recorded as one to retry at once, while the database is still open, and its lease given
+   * back, so another instance takes the message without waiting for the lease to run out. (A
+   * server cut off after it took the mail but before it said so may get it again; the stable
+   * Message-ID lets it drop the copy.)
+   */
   async stop(): Promise<void> {
-    await this.poller.stop();
+    const stopped = this.poller.stop();
+    this.stopping.abort();
     this.transport?.close();
+    await stopped;
   }
 
   /** Delivers everything due; returns how long to sleep before looking again. */
@@ -146,17 +159,20 @@ export class RelayWorker {
     let response: string | undefined;
     if (sendTo.length > 0) {
       try {
-        const info = (await (await this.transportOf()).sendMail(composeMail(row, this.settings, sendTo))) as SentInfo;
+        const mail = { ...composeMail(row, this.settings, sendTo), signal: this.stopping.signal };
+        const info = (await (await this.transportOf()).sendMail(mail)) as SentInfo;
         outcome = outcomeOfSent(info, sendTo);
         response = info.response;
       } catch (err) {
-        outcome = outcomeOfError(err, sendTo);
+        outcome = outcomeOfError(this.stopping.signal.aborted ? new Error(INTERRUPTED) : err, sendTo);
       }
     }
+    const interrupted = this.stopping.signal.aborted;
     const policy = {
       to: this.settings.to,
-      retryInMs: retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
-      maxAttempts: this.maxAttempts,
+      // Our own shutdown is no fault of the mail server's: no wait, and it alone never gives up.
+      retryInMs: interrupted ? 0 : retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
+      maxAttempts: interrupted ? Infinity : this.maxAttempts,
       response,
     };
     // Once the mail is out to someone, recording that must not be lost to a passing database

@@ -54,6 +54,26 @@ describe.each(providers)("error handler on %s", (provider) => {
     expect(await rowCounts(t.app)).toEqual(before);
   });
 
+  it("refuses JSON that is not UTF-8 (400) or declares another charset (415), keeping the default parser's guards", async () => {
+    const before = await rowCounts(t.app);
+    const send = (payload: Buffer | string, contentType = "application/json") =>
+      t.app.inject({ method: "POST", url: "/api/groups", headers: { ...admin.headers, "content-type": contentType }, payload });
+    // ISO-8859-1 from an old client: "café" with é as the single byte 0xE9.
+    const latin1 = Buffer.concat([Buffer.from('{"name":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const notUtf8 = expectError(await send(latin1), 400, "bad_request");
+    expect(notUtf8).toMatchObject({ message: "body: not valid UTF-8 (send JSON in UTF-8)", details: [{ field: "body", message: "not valid UTF-8 (send JSON in UTF-8)" }] });
+    const declared = expectError(await send('{"name":"ops"}', "application/json; charset=ISO-8859-1"), 415, "unsupported_media_type");
+    expect(declared.message).toBe("body: charset iso-8859-1 is not accepted (send JSON in UTF-8)");
+    expect(expectError(await send('{"name":"ops","__proto__":{"admin":true}}'), 400, "bad_request").message).toBe("body: malformed JSON");
+    expect(expectError(await send('{"name":"ops","constructor":{"prototype":{"admin":true}}}'), 400, "bad_request").message).toBe("body: malformed JSON");
+    expect(expectError(await send(""), 400, "bad_request").message).toContain("empty");
+    expect(await rowCounts(t.app)).toEqual(before);
+
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"crème"}')]);
+    expect((await send(withBom)).statusCode).toBe(201);
+    expect((await send('{"name":"café"}', 'application/json; charset="utf-8"')).statusCode).toBe(201);
+  });
+
   it("answers 413 for a body over the limit and 415 for an unsupported content type", async () => {
     const before = await rowCounts(t.app);
     const huge = JSON.stringify({ name: "x".repeat(BODY_LIMIT + 10) });

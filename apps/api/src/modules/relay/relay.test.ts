@@ -470,7 +470,7 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(answers.slice(RELAY_USER_RATE_LIMIT).every((c) => c === 429)).toBe(true);
   });
 
-  it("rejects an oversized body (413) and a bad message (400 naming body.message)", async () => {
+  it("rejects an oversized body (413), a bad message (400 naming body.message) and a body not in UTF-8", async () => {
     const { t } = await setup();
     const monitor = await serviceToken(t.app);
     const huge = await post(t.app, monitor.headers, { message: "x".repeat(20 * 1024) });
@@ -484,6 +484,12 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const empty = await post(t.app, monitor.headers, { message: "   " });
     expect(empty.statusCode).toBe(400);
     expect(ZErrorBody.parse(empty.json()).error.message).toContain("body.message");
+
+    // An old monitor sending ISO-8859-1 ("café", é the single byte 0xE9) is told, not stored as "caf\ufffd".
+    const latin1 = Buffer.concat([Buffer.from('{"message":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const notUtf8 = await t.app.inject({ method: "POST", url: "/api/messages", headers: { ...monitor.headers, "content-type": "application/json" }, payload: latin1 });
+    expect(notUtf8.statusCode).toBe(400);
+    expect(ZErrorBody.parse(notUtf8.json()).error.details).toEqual([{ field: "body", message: expect.stringContaining("UTF-8") }]);
 
     const badSubject = await post(t.app, monitor.headers, { message: "m", subject: "two\nlines" });
     expect(badSubject.statusCode).toBe(400);

@@ -103,6 +103,25 @@ describe.each(providers)("API tokens (%s)", (provider) => {
     expect(beyond.statusCode).toBe(403);
   });
 
+  it("a token grants what its scopes imply (admin: sessions), no more, and what it grants is revoked with it", async () => {
+    const maker = await mintToken(t.app, admin, ["admin"]);
+    const automation = { authorization: `Bearer ${maker.token}` };
+    expect((await t.app.inject({ method: "GET", url: "/api/services", headers: automation })).statusCode).toBe(200);
+    const narrower = await t.app.inject({ method: "POST", url: "/api/tokens", headers: automation, payload: { name: "reader", scopes: ["sessions:read", "sessions:write"] } });
+    expect(narrower.statusCode, narrower.body).toBe(201);
+    const reader = ZCreatedToken.parse(narrower.json());
+    expect(reader).toMatchObject({ scopes: ["sessions:read", "sessions:write"], userId: admin.id });
+    expect((await t.app.inject({ method: "GET", url: "/api/services", headers: { authorization: `Bearer ${reader.token}` } })).statusCode).toBe(200);
+
+    // The admin scope does not imply relay:send, though an admin signed in may grant it.
+    const relay = await t.app.inject({ method: "POST", url: "/api/tokens", headers: automation, payload: { name: "monitor", scopes: ["relay:send"] } });
+    expect(relay.statusCode).toBe(403);
+    expect(ZErrorBody.parse(relay.json()).error.message).toContain("relay:send");
+
+    expect((await t.app.inject({ method: "DELETE", url: `/api/tokens/${maker.id}`, headers: admin.headers })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: "GET", url: "/api/services", headers: { authorization: `Bearer ${reader.token}` } })).statusCode).toBe(401);
+  });
+
   it("a token never creates one that outlives it: no service tokens, no later expiry, revoked with it", async () => {
     const hour = new Date(clock.now().getTime() + 3_600_000);
     const maker = await mintToken(t.app, admin, ["admin", "sessions:read"], { expiresAt: hour.toISOString() });

@@ -110,7 +110,7 @@ describe.each(providers)("postern CLI on %s", (provider) => {
     expect(group).toMatchObject({ code: 0, stderr: "" });
     expect(group.stdout).toMatch(/^created group ops \(\w+\)\n$/);
 
-    const [duplicateGroup, member, unknownMember, unknownGroup, added, unknownGroupService, badSeconds, missing] = await Promise.all([
+    const [duplicateGroup, member, unknownMember, unknownGroup, added, unknownGroupService, badSeconds, missing, short, shortImport] = await Promise.all([
       run("group", "add", "ops"),
       run("group", "member", "add", "ops", "dana"),
       run("group", "member", "add", "ops", "nobody"),
@@ -119,7 +119,13 @@ describe.each(providers)("postern CLI on %s", (provider) => {
       run("service", "add", "Other", "--group", "nogroup"),
       run("service", "add", "Other", "--max-seconds", "ten"),
       run("service", "import", path.join(cwd, "nope.csv")),
+      run("service", "add", "Short", "--max-seconds", "30"),
+      run("service", "import", csv, "--max-seconds", "30"),
     ]);
+    // Below the shortest session (POSTERN_MIN_SESSION_SECONDS, 60): named by the option given.
+    const tooShort = "--max-seconds: must be at least 60 seconds, the shortest session allowed (POSTERN_MIN_SESSION_SECONDS)";
+    expect(short).toMatchObject({ code: 1, stderr: `postern: ${tooShort}\n` });
+    expect(shortImport).toMatchObject({ code: 1, stderr: `postern: ${tooShort}\n` });
     expect(duplicateGroup.code).not.toBe(0);
     expect(duplicateGroup.stderr).toBe('postern: group "ops" already exists\n');
     expect(member).toMatchObject({ code: 0, stdout: "dana is a member of ops\n" });

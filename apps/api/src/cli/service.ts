@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { slugify, ZCreateServiceBody, ZServiceKind } from "@postern/contracts";
 import type { DbContext } from "../lib/db-context";
 import { importServicesCsv } from "../modules/services/services.import";
+import { assertLengthsAllowed, implicitDefaultSeconds } from "../modules/services/services.rule-checks";
 import { createService } from "../modules/services/services.service";
 import { CliError, collect, intOption, parseWith, withDatabase } from "./context";
 
@@ -24,6 +25,9 @@ interface AddOptions {
   url?: string;
   description?: string;
 }
+
+/** The options that set a service's lengths, for refusals that name them. */
+const LENGTH_OPTIONS = { maxDurationSeconds: "--max-seconds", defaultDurationSeconds: "--default-seconds" } as const;
 
 export function registerServiceCommands(program: Command): void {
   const service = program.command("service").description("manage services");
@@ -52,7 +56,7 @@ export function registerServiceCommands(program: Command): void {
             exclusive: opts.exclusive ?? false,
             requiresApproval: opts.approval ?? false,
             maxDurationSeconds: opts.maxSeconds,
-            defaultDurationSeconds: opts.defaultSeconds ?? Math.min(3600, opts.maxSeconds),
+            defaultDurationSeconds: opts.defaultSeconds ?? implicitDefaultSeconds(opts.maxSeconds, config.minSessionSeconds),
             groupIds,
             url: opts.url,
             description: opts.description,
@@ -65,6 +69,7 @@ export function registerServiceCommands(program: Command): void {
               requiresApproval: "--approval",
             })[field] ?? `--${field}`,
         );
+        assertLengthsAllowed(body, config.minSessionSeconds, (field) => LENGTH_OPTIONS[field]);
         const created = await createService(ctx, caller, body, config.minSessionSeconds);
         console.log(`created service ${created.name} (slug ${created.slug}, id ${created.id})`);
       });
@@ -91,6 +96,7 @@ export function registerServiceCommands(program: Command): void {
           exclusive: !opts.shared,
           groupIds: await groupIdsByName(ctx, opts.group ?? []),
           maxDurationSeconds: opts.maxSeconds,
+          fieldOf: (field) => LENGTH_OPTIONS[field],
         });
         for (const s of result.created) console.log(`created ${s.slug}`);
         for (const s of result.skipped) console.log(`skipped line ${s.line}: ${s.reason}`);

@@ -7,6 +7,7 @@ import type { DbContext } from "../../lib/db-context";
 import { runChange, type Origin } from "../../lib/run-change";
 import { assertGroupsExist } from "../users/users.service";
 import { presentService } from "./services.presenter";
+import { assertLengthsAllowed, implicitDefaultSeconds } from "./services.rule-checks";
 import { createServiceInTx } from "./services.service";
 
 export interface ImportOptions {
@@ -15,7 +16,11 @@ export interface ImportOptions {
   maxDurationSeconds?: number;
   defaultDurationSeconds?: number;
   groupIds?: string[];
+  /** How the caller named the lengths (CLI options); the query parameters by default. */
+  fieldOf?: (field: "maxDurationSeconds" | "defaultDurationSeconds") => string;
 }
+
+const IMPORT_PARAMS = { maxDurationSeconds: "maxSeconds", defaultDurationSeconds: "defaultSeconds" } as const;
 
 interface Row {
   line: number;
@@ -58,6 +63,8 @@ export async function importServicesCsv(
   options: ImportOptions = {},
 ): Promise<TImportResult> {
   const parsed = parseConnectionsCsv(text);
+  // Judged before any line, naming the options as sent: even a file with no usable line is told.
+  assertLengthsAllowed(options, minSessionSeconds, options.fieldOf ?? ((field) => `querystring.${IMPORT_PARAMS[field]}`));
   const max = options.maxDurationSeconds ?? 8 * 3600;
   return runChange(ctx, origin, async (tx, record) => {
     await assertGroupsExist(ctx, tx, options.groupIds ?? [], "querystring.groupId");
@@ -85,7 +92,7 @@ export async function importServicesCsv(
         connection: { main: row.main, sub: row.sub },
         exclusive: options.exclusive ?? true,
         maxDurationSeconds: max,
-        defaultDurationSeconds: Math.min(options.defaultDurationSeconds ?? 3600, max),
+        defaultDurationSeconds: options.defaultDurationSeconds === undefined ? implicitDefaultSeconds(max, minSessionSeconds) : Math.min(options.defaultDurationSeconds, max),
         groupIds: options.groupIds,
       }, minSessionSeconds);
       created.push(presentService(service, { detail: true, now: ctx.now() }));

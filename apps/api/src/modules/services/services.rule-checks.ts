@@ -7,17 +7,29 @@ import type { Tx } from "@postern/db";
 import { AppError, badField } from "../../errors";
 import { spanOf } from "../sessions/sessions.schedule";
 
+type LengthField = "maxDurationSeconds" | "defaultDurationSeconds";
+
 /** A service's lengths must leave room for the shortest session the install allows, or every
  * start on it is refused (one left to its default length, as the board's one click is, for a
- * field the member never sent). Callers pass only the lengths being changed. */
-export function assertLengthsAllowed(input: { maxDurationSeconds?: number; defaultDurationSeconds?: number }, minSessionSeconds: number): void {
+ * field the member never sent). Callers pass only the lengths being changed, and name the fields
+ * as their caller sent them (a query parameter, a CLI option). */
+export function assertLengthsAllowed(
+  input: { maxDurationSeconds?: number; defaultDurationSeconds?: number },
+  minSessionSeconds: number,
+  fieldOf: (field: LengthField) => string = (field) => `body.${field}`,
+): void {
   for (const field of ["maxDurationSeconds", "defaultDurationSeconds"] as const) {
     const seconds = input[field];
     if (seconds !== undefined && seconds < minSessionSeconds) {
-      throw badField(`body.${field}`, `must be at least ${minSessionSeconds} seconds, the shortest session allowed (POSTERN_MIN_SESSION_SECONDS)`);
+      throw badField(fieldOf(field), `must be at least ${minSessionSeconds} seconds, the shortest session allowed (POSTERN_MIN_SESSION_SECONDS)`);
     }
   }
 }
+
+/** The default length of a service made without one: an hour, within its maximum, and no shorter
+ * than the shortest session. */
+export const implicitDefaultSeconds = (maxDurationSeconds: number, minSessionSeconds: number) =>
+  Math.min(Math.max(3600, minSessionSeconds), maxDurationSeconds);
 
 /**
  * A door admits IPv4 only, so a start on a service behind a gateway is refused an IPv6 address.

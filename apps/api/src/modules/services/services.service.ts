@@ -8,7 +8,7 @@ import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
 import { assertGroupsExist } from "../users/users.service";
 import { presentService, serviceInclude, type ServiceRow } from "./services.presenter";
-import { assertLengthsAllowed, assertNoDoorlessSessions, assertNoLine, assertNoOverlaps } from "./services.rule-checks";
+import { assertLengthsAllowed, assertNoDoorlessSessions, assertNoLine, assertNoOverlaps, implicitDefaultSeconds } from "./services.rule-checks";
 
 async function assertAgentExists(tx: Tx, agentId: string | undefined): Promise<void> {
   if (agentId && !(await tx.agent.findUnique({ where: { id: agentId }, select: { id: true } }))) {
@@ -62,7 +62,7 @@ export async function createServiceInTx(
   await assertGroupsExist(ctx, tx, groupIds, "body.groupIds");
   await assertAgentExists(tx, input.gateway?.agentId);
   await assertGatewayPortFree(tx, input.gateway);
-  const defaultDurationSeconds = input.defaultDurationSeconds ?? Math.min(3600, input.maxDurationSeconds);
+  const defaultDurationSeconds = input.defaultDurationSeconds ?? implicitDefaultSeconds(input.maxDurationSeconds, minSessionSeconds);
   const service = await tx.service.create({
     data: {
       name: input.name,

@@ -125,6 +125,12 @@ describe.each(providers)("a service's rules changed under its sessions on %s", {
     expect(patched.statusCode).toBe(400);
     expect(refusal(patched).message).toMatch(/^body\.defaultDurationSeconds: must be at least 60 seconds/);
     expect((await make({ maxDurationSeconds: 60 })).statusCode).toBe(201);
+    // An import names its query parameters, with or without a line to import.
+    for (const [query, csv] of [["maxSeconds=30", "a;b\n"], ["defaultSeconds=30", "# nothing yet\n"]] as const) {
+      const res = await t!.app.inject({ method: "POST", url: `/api/services/import?${query}`, headers: { ...admin.headers, "content-type": "text/csv" }, payload: csv });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(refusal(res).message).toMatch(new RegExp(`^querystring\\.${query.split("=")[0]}: must be at least 60 seconds`));
+    }
     // A row from before the rule keeps being editable: its lengths sent back unchanged are no change.
     await t!.app.ctx.db.service.update({ where: { id: service.id }, data: { defaultDurationSeconds: 30 } });
     const edited = await call("PATCH", `/api/services/${service.id}`, admin, { name: "Renamed", defaultDurationSeconds: 30, maxDurationSeconds: service.maxDurationSeconds });

@@ -220,6 +220,17 @@ function heldSpan(s: Occupant, now: Date): [Date, Date] {
   return spanOf(s, now);
 }
 
+/** A 409 when the party already has as many open sessions on the service as one may
+ * (POSTERN_MAX_BOOKINGS_PER_SERVICE), places in line included. */
+export function bookingCountProblem(mine: readonly Occupant[], limits: BookingLimits, who: Party = CALLER): AppError | null {
+  if (mine.length < limits.maxBookingsPerService) return null;
+  return new AppError(
+    "conflict",
+    `${who.alreadyHas} ${mine.length} open sessions or bookings on this service; at most ${limits.maxBookingsPerService} at once — end or cancel one first`,
+    { limit: limits.maxBookingsPerService, open: mine.length },
+  );
+}
+
 /**
  * Why the caller may not book `span` on a service, or null: the window starts past the booking
  * horizon (400), they already have the most open sessions allowed there (409), or the window
@@ -240,13 +251,8 @@ export function bookingLimitProblem(
   if (span[0] > horizon) {
     return badField("body.startsAt", `must be at most ${limits.maxBookingDays} days from now (before ${horizon.toISOString()})`);
   }
-  if (mine.length >= limits.maxBookingsPerService) {
-    return new AppError(
-      "conflict",
-      `${who.alreadyHas} ${mine.length} open sessions or bookings on this service; at most ${limits.maxBookingsPerService} at once — end or cancel one first`,
-      { limit: limits.maxBookingsPerService, open: mine.length },
-    );
-  }
+  const tooMany = bookingCountProblem(mine, limits, who);
+  if (tooMany) return tooMany;
   const slack = limits.minSessionSeconds * 1000;
   const windows = mine.map((s) => heldSpan(s, now)).filter(([, to]) => to.getTime() < FOREVER.getTime());
   let [from, to] = span;

@@ -11,7 +11,7 @@ import { olderRequestFirst } from "../board/board.view";
 import { canSeeService } from "../services/services.visibility";
 import { revokeIfLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
-import { bookingLimitProblem, CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
+import { bookingCountProblem, CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, closeDueSessions, closingDue, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
 import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
 import { doorAddress } from "./door-address";
@@ -43,9 +43,9 @@ export async function joinWaitlist(
     const user = caller.viewer.user;
     const own = await ownOpenSessions(sql, user.id, serviceId);
     // A place in line counts toward the bookings one may hold there: refused now, not at the offer,
-    // which would cost the place.
-    const span: [Date, Date] = [now, after(now, durationSeconds)];
-    const mine = ownConflict(ctx, own, span) ?? bookingLimitProblem(ctx, own, service, span, limits);
+    // which would cost the place. Its window is not known until the offer, so how it joins the
+    // person's bookings is judged at acceptance.
+    const mine = ownConflict(ctx, own, [now, after(now, durationSeconds)]) ?? bookingCountProblem(own, limits);
     if (mine) throw mine;
     const ahead = await lineLength(sql, serviceId);
     const data = {

@@ -212,6 +212,17 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(ZErrorBody.parse(joined.json()).error.message).toMatch(/^you already have 3 open sessions or bookings on this service; at most 3/);
   });
 
+  it("judges a place in line beside the person's bookings at the offer, not at joining, when its window is unknown", async () => {
+    const { service, alice, bob } = await start(120);
+    ZSession.parse((await startNow(service.id, alice)).json());
+    // Bob's booking opens right after a place in line would end if it began now: no window yet to join.
+    const startsAt = new Date(clock.now().getTime() + 15 * 60_000 + 30_000).toISOString();
+    const booked = await call("POST", `/api/services/${service.id}/sessions`, bob, { durationSeconds: 7200, startsAt });
+    expect(booked.statusCode, booked.body).toBe(201);
+    const joined = await join(service.id, bob, { durationSeconds: 900 });
+    expect(joined.statusCode, joined.body).toBe(201);
+  });
+
   it("lets people leave the line, and refuses lines where none belong", async () => {
     const { app, group, service, alice, bob, carol, dave } = await start(120);
     const held = ZSession.parse((await startNow(service.id, alice)).json());

@@ -2,6 +2,7 @@
 // accepted, however many others the server deferred (4xx) or refused (5xx) at RCPT TO; only the
 // result's `rejectedErrors` say so. Each attempt is therefore read recipient by recipient, and the
 // next one goes only to those still waiting.
+import { domainToASCII } from "node:url";
 import type { Message } from "@postern/db";
 
 /** A recipient an attempt did not reach, and why (for admins). */
@@ -37,8 +38,14 @@ export function isPermanent(err: unknown): boolean {
   return typeof responseCode === "number" && responseCode >= 500 && responseCode < 600 && PER_MESSAGE_COMMANDS.has(command ?? "");
 }
 
-/** Addresses are compared as the server reports them back, which may differ in case. */
-const key = (address: string) => address.trim().toLowerCase();
+/** Addresses are compared as the server reports them back, which may differ in case, and name an
+ * internationalised domain in its ASCII (punycode) form where the configuration has Unicode. */
+function key(address: string): string {
+  const text = address.trim().toLowerCase();
+  const at = text.lastIndexOf("@");
+  if (at < 0) return text;
+  return `${text.slice(0, at)}@${domainToASCII(text.slice(at + 1)) || text.slice(at + 1)}`;
+}
 
 export function addressList(column: string | null): string[] {
   return column ? column.split(" ").filter(Boolean) : [];

@@ -85,11 +85,15 @@ export function MessagesPage() {
             { key: "attempts", header: "Attempts", cell: (m) => m.attempts },
           ]}
           footer={
-            messages.hasNextPage && (
-              <button type="button" onClick={() => void messages.fetchNextPage()} aria-disabled={messages.isFetchingNextPage || undefined}>
-                Load more
-              </button>
-            )
+            <>
+              {/* A next page that failed is neither a loading nor a refetch error: said here, by its button. */}
+              {messages.isFetchNextPageError && <ErrorMessage error={messages.error} />}
+              {messages.hasNextPage && (
+                <button type="button" onClick={() => void messages.fetchNextPage()} aria-disabled={messages.isFetchingNextPage || undefined}>
+                  Load more
+                </button>
+              )}
+            </>
           }
         />
       )}

@@ -185,6 +185,9 @@ function parseRowLine(line: string): RowLine {
 export interface ImportOptions {
   /** Replace the rows a non-empty database holds. */
   force?: boolean;
+  /** Runs in the import's transaction once every row is in: throwing rolls the import back
+   * (the CLI verifies the audit chain here, so a tampered export changes nothing). */
+  beforeCommit?: (tx: Tx) => Promise<void>;
 }
 
 /**
@@ -241,6 +244,7 @@ export async function importLines(db: Db, provider: Provider, lines: AsyncIterab
       if ((imported[model] ?? 0) !== expected) throw new TransferError(`imported ${imported[model] ?? 0} ${model} rows, the export announced ${expected}; the file is incomplete, nothing was changed`);
     }
     if (provider === "postgres") await resetSequences(tx);
+    await options.beforeCommit?.(tx);
   };
   await db.$transaction((tx) => inTransactionScope(db, () => run(tx)), { maxWait: 60_000, timeout: 60 * 60_000 });
   // A table filled at once has no statistics until autovacuum gets to it (a minute by default,

@@ -317,4 +317,23 @@ describe("moving from SQLite to PostgreSQL (postern export / import)", () => {
     expectOneLineFailure(await postern(["import", cut], empty, cwd), /the export announced/);
     expect(await allRows(empty.DATABASE_URL)).toEqual([]);
   });
+
+  it("refuses an export whose audit chain does not verify before it commits anything", { timeout: 120_000 }, async () => {
+    const cwd = tempDir();
+    const source = { DATABASE_URL: `file:${path.join(cwd, "source", "postern.db")}` };
+    const target = { DATABASE_URL: `file:${path.join(cwd, "target", "postern.db")}` };
+    expect((await postern(["user", "add", "alice", "--password", PASSWORD], source, cwd)).code).toBe(0);
+    const file = path.join(cwd, "postern-export.jsonl");
+    expect((await postern(["export", file], source, cwd)).code).toBe(0);
+    // An event edited in the file: its row no longer gives its hash.
+    const text = fs.readFileSync(file, "utf8");
+    const tampered = path.join(cwd, "tampered.jsonl");
+    fs.writeFileSync(tampered, text.replace('"action":"user.created"', '"action":"user.deleted"'));
+    expect(fs.readFileSync(tampered, "utf8")).not.toBe(text);
+
+    expect((await postern(["user", "add", "keep", "--password", PASSWORD], target, cwd)).code).toBe(0);
+    const before = await allRows(target.DATABASE_URL);
+    expectOneLineFailure(await postern(["import", tampered, "--force"], target, cwd), /^postern: the audit chain does not verify at event #1: .*; nothing was imported\n$/);
+    expect(await allRows(target.DATABASE_URL)).toEqual(before);
+  });
 });

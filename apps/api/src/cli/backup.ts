@@ -21,11 +21,12 @@ import {
   sqliteFileOf,
   TransferError,
   type Db,
+  type Tx,
   type ExportHeader,
   type OpenDatabase,
 } from "@postern/db";
 import type { DbContext } from "../lib/db-context";
-import { verifyAuditChain } from "../modules/audit/audit.service";
+import { auditBatchesWithin, committedAuditBatches, verifyAuditBatches } from "../modules/audit/audit.service";
 import { CliError, readConfig, withDatabase } from "./context";
 
 /** "3 User, 2 Service, 41 AuditEvent": the models that hold rows. */
@@ -44,11 +45,12 @@ async function asCliErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Checks the audit chain of a database that was just written: the proof a copy is whole. */
-async function verifiedChain(ctx: DbContext): Promise<string> {
-  const result = await verifyAuditChain(ctx);
+/** Checks the audit chain of a database that was just written (or, `batches`, is about to be
+ * committed): the proof a copy is whole. */
+async function verifiedChain(ctx: DbContext, batches = committedAuditBatches(ctx), refused = ""): Promise<string> {
+  const result = await verifyAuditBatches(batches);
   if (result.firstBreak) {
-    throw new CliError(`the audit chain does not verify at event #${result.firstBreak.seq}: ${result.firstBreak.reason}`);
+    throw new CliError(`the audit chain does not verify at event #${result.firstBreak.seq}: ${result.firstBreak.reason}${refused}`);
   }
   return `audit chain intact (${result.checked} events)`;
 }
@@ -186,8 +188,13 @@ export function registerBackupCommands(program: Command): void {
       if (!fs.existsSync(file)) throw new CliError(`${file}: no such file`);
       await withDatabase(async ({ config, ctx }) => {
         const lines = readline.createInterface({ input: fs.createReadStream(file, "utf8"), crlfDelay: Infinity });
-        const imported = await asCliErrors(() => importLines(ctx.db as Db, ctx.provider, lines, { force: opts.force }));
-        console.log(`imported ${file} into ${redactUrl(config.databaseUrl)}: ${describeCounts(imported)}; ${await verifiedChain(ctx)}`);
+        // The chain is verified in the import's own transaction: a tampered export changes nothing.
+        let chain = "";
+        const beforeCommit = async (tx: Tx) => {
+          chain = await verifiedChain(ctx, auditBatchesWithin(tx), "; nothing was imported");
+        };
+        const imported = await asCliErrors(() => importLines(ctx.db as Db, ctx.provider, lines, { force: opts.force, beforeCommit }));
+        console.log(`imported ${file} into ${redactUrl(config.databaseUrl)}: ${describeCounts(imported)}; ${chain}`);
       });
     });
 }

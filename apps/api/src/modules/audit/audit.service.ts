@@ -202,9 +202,28 @@ export interface ChainReport {
 const VERIFY_BATCH = 1000;
 const verifyBatch = `${AUDIT_SELECT} WHERE "seq" > ? ORDER BY "seq" LIMIT ${VERIFY_BATCH}`;
 
+/** The chain's events after `seq`, in order, a batch at a time (empty at the end). */
+export type AuditBatches = (afterSeq: number) => Promise<AuditEvent[]>;
+
+/** The committed chain, read outside any transaction. */
+export const committedAuditBatches =
+  (ctx: DbContext): AuditBatches =>
+  (afterSeq) =>
+    ctx.sql.read((sql) => sql.all<AuditEvent>(verifyBatch, [afterSeq]));
+
+/** The chain as a transaction sees it (an import about to commit). */
+export const auditBatchesWithin =
+  (tx: Tx): AuditBatches =>
+  (afterSeq) =>
+    tx.auditEvent.findMany({ where: { seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: VERIFY_BATCH });
+
 /** Walks the chain in order and reports the first event whose hash or link does not match, or
  * that differs from an anchor, or that an anchor names and the chain no longer holds. */
-export async function verifyAuditChain(ctx: DbContext, anchors: ChainAnchor[] = []): Promise<ChainReport> {
+export function verifyAuditChain(ctx: DbContext, anchors: ChainAnchor[] = []): Promise<ChainReport> {
+  return verifyAuditBatches(committedAuditBatches(ctx), anchors);
+}
+
+export async function verifyAuditBatches(readBatch: AuditBatches, anchors: ChainAnchor[] = []): Promise<ChainReport> {
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let cursor = 0;
@@ -215,7 +234,7 @@ export async function verifyAuditChain(ctx: DbContext, anchors: ChainAnchor[] = 
     ...(firstBreak ? { firstBreak } : {}),
   });
   for (;;) {
-    const batch = await ctx.sql.read((sql) => sql.all<AuditEvent>(verifyBatch, [cursor]));
+    const batch = await readBatch(cursor);
     if (batch.length === 0) break;
     for (const e of batch) {
       const fail = (reason: string) => report({ seq: e.seq, id: e.id, reason });

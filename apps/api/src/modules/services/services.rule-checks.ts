@@ -5,7 +5,7 @@
 import { OPEN_STATUSES } from "@postern/contracts";
 import type { Tx } from "@postern/db";
 import { AppError, badField } from "../../errors";
-import { spanOf } from "../sessions/sessions.schedule";
+import { overlaps, spanOf } from "../sessions/sessions.schedule";
 
 type LengthField = "maxDurationSeconds" | "defaultDurationSeconds";
 
@@ -79,7 +79,7 @@ export async function assertNoOverlaps(tx: Tx, serviceId: string, now: Date): Pr
     orderBy: { requestedAt: "asc" },
   });
   const spans = open.map((x) => ({ x, span: spanOf(x, now) }));
-  const clashing = spans.filter((a) => spans.some((b) => a !== b && a.span[0] < b.span[1] && b.span[0] < a.span[1])).map((a) => a.x);
+  const clashing = spans.filter((a) => spans.some((b) => a !== b && overlaps(a.span, b.span))).map((a) => a.x);
   if (clashing.length === 0) return;
   throw new AppError(
     "conflict",

@@ -81,7 +81,8 @@ export function spanOf(s: Omit<Occupant, "id" | "user">, now: Date): [Date, Date
   }
 }
 
-const overlaps = (a: [Date, Date], b: [Date, Date]) => a[0] < b[1] && b[0] < a[1];
+/** Whether two half-open spans share an instant. */
+export const overlaps = (a: [Date, Date], b: [Date, Date]) => a[0] < b[1] && b[0] < a[1];
 
 function conflictWith(o: Occupant, message: string, until?: Date | null): AppError {
   const details: TConflictDetails = {

@@ -373,8 +373,9 @@ function staleRequestProblem(
   service: { maxDurationSeconds: number },
   now: Date,
 ): AppError | null {
-  if (session.startsAt && after(session.startsAt, session.durationSeconds) <= now) {
-    return new AppError("conflict", `the requested window (${session.startsAt.toISOString()} to ${after(session.startsAt, session.durationSeconds).toISOString()}) has passed; deny the request`);
+  const ends = session.startsAt && after(session.startsAt, session.durationSeconds);
+  if (session.startsAt && ends && ends <= now) {
+    return new AppError("conflict", `the requested window (${session.startsAt.toISOString()} to ${ends.toISOString()}) has passed; deny the request`);
   }
   if (session.durationSeconds > service.maxDurationSeconds) {
     return new AppError(

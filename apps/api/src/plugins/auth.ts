@@ -289,10 +289,14 @@ export default fp(
     // Authorisation, as soon as the caller is known: before the body is read, parsed or validated,
     // so an anonymous caller learns nothing from a 400, and a refused POST costs no more than a
     // refused GET. The refusal is returned, as authenticate's is.
-    const refusalOf = (request: FastifyRequest): Refusal => {
+    /** Who may call the route; no route at all (the SPA's pages, a 404) is public. */
+    const accessOf = (request: FastifyRequest): Access => {
       const url = request.routeOptions.url;
-      if (!url) return undefined;
-      const access = request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
+      if (!url) return "public";
+      return request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
+    };
+    const refusalOf = (request: FastifyRequest): Refusal => {
+      const access = accessOf(request);
       if (access === "public") return undefined;
       const refusal = callerRefusal(request, access === "admin");
       if (refusal) return refusal;
@@ -305,8 +309,14 @@ export default fp(
       }
       return undefined;
     };
-    /** Who is calling and whether they may call this route: the refusal, or none. */
-    const admit = (request: FastifyRequest, authenticated: Refusal): Refusal => authenticated ?? refusalOf(request);
+    /** Who is calling and whether they may call this route: the refusal, or none. A credential
+     * that fails is ignored where anyone may call, as a stale cookie is everywhere: a monitor that
+     * sends its old token to /healthz, a script logging out with an expired bearer, a page of the
+     * SPA, are answered as anyone's would be. (A cookie's missing CSRF header is still refused.) */
+    const admit = (request: FastifyRequest, authenticated: Refusal): Refusal => {
+      if (!authenticated) return refusalOf(request);
+      return authenticated.code === "unauthorized" && accessOf(request) === "public" ? undefined : authenticated;
+    };
     app.addHook("onRequest", (request, reply, done) => {
       let outcome: Refusal | Promise<Refusal>;
       try {

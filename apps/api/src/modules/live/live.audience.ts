@@ -111,7 +111,7 @@ export function variantFor(audience: Audience, cls: VisibilityClass): "main" | "
   return null;
 }
 
-/** What a member (not an admin) sees of an event: a gateway's errors name other people's
+/** What a member (not an admin) sees of an event: a tunnel's failure without its reason; a gateway's errors name other people's
  * sessions, addresses and hidden services, so members get the status without the detail, and
  * without the services and door counts of every group; and a
  * session comes without the address it was opened from (withoutSourceIp). One frame serves every
@@ -134,6 +134,14 @@ export function memberView(event: TDomainEvent): TDomainEvent {
         serviceIds: [],
         ...(event.type === "agent.rules_applied" ? { added: 0, removed: 0 } : {}),
       };
+    case "tunnel.opening":
+    case "tunnel.opened":
+    case "tunnel.closed":
+    case "tunnel.failed":
+      // Why the tunnel failed is ngrok's own wording about the install's account and authtoken:
+      // an admin's to act on. Members need where to reach Postern, not why it cannot be reached.
+      if (event.tunnel.reason === undefined) return event;
+      return { ...event, tunnel: { ...event.tunnel, reason: undefined } };
     default:
       return "session" in event && event.session.sourceIp !== undefined ? { ...event, session: withoutSourceIp(event.session) } : event;
   }

@@ -2,11 +2,13 @@
 // real @ngrok/ngrok library. ngrok's cloud cannot be reached from CI (the library's session
 // dial fails within milliseconds), so the failure path is exercised for real, and the success
 // path (a listener with a public URL) uses a stand-in forwarder — marked where it is used.
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import { ZErrorBody, ZTunnel } from "@postern/contracts";
 import type { TDomainEvent } from "@postern/contracts";
 import { watchEvents } from "../../../test/events";
+import { hasEvent, openLive, type LiveTestClient } from "../live/live.test-client";
 import { verifyAuditChain } from "../audit/audit.service";
 import { createApiToken } from "../tokens/tokens.service";
 import { buildTestApp, createUser, type TestApp } from "../../../test/app";
@@ -180,6 +182,30 @@ describe.each(providers)("tunnel routes (%s)", { timeout: 60_000 }, (provider) =
       ["tunnel.closed", "closed"],
     ]);
     expect((await verifyAuditChain(app.ctx)).firstBreak).toBeUndefined();
+  });
+
+  it("tells members the tunnel failed, and only admins why", async () => {
+    t = await buildTestApp(provider, { env: { NGROK_AUTHTOKEN: "not-a-real-authtoken" } });
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    const admin = await createUser(t.app, { role: "admin" });
+    const member = await createUser(t.app);
+    const [adminLive, memberLive] = [await openLive(base, admin.headers), await openLive(base, member.headers)];
+    try {
+      for (const c of [adminLive, memberLive]) await c.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "the snapshot");
+      expect((await t.app.inject({ method: "POST", url: "/api/tunnel/open", headers: admin.headers })).statusCode).toBe(503);
+      const failed = async (c: LiveTestClient) => {
+        await c.waitFor(hasEvent("tunnel.failed"), "tunnel.failed");
+        const frame = c.events().find((m) => m.event.type === "tunnel.failed");
+        return frame?.event.type === "tunnel.failed" ? frame.event.tunnel : undefined;
+      };
+      expect((await failed(adminLive))?.reason).toMatch(/^could not open the ngrok tunnel: /);
+      const seen = await failed(memberLive);
+      expect(seen).toMatchObject({ state: "error", publicUrl: "http://localhost:8080" });
+      expect(seen).not.toHaveProperty("reason");
+    } finally {
+      for (const c of [adminLive, memberLive]) c.ws.terminate();
+    }
   });
 
   it("opens at start with POSTERN_TUNNEL=ngrok and fails without stopping the server", async () => {

@@ -120,7 +120,8 @@ export function dueWhere(now: Date): Prisma.MessageWhereInput {
 /**
  * Takes a message for one delivery attempt: a conditional update, so of several workers (in
  * one instance or many) exactly one wins. The attempt is counted here, before sending, so an
- * attempt that dies with its process still counts.
+ * attempt that dies with its process still counts (one cut short by a clean shutdown is given
+ * back by recordAttempt).
  */
 export async function claimMessage(ctx: DbContext, id: string, leaseMs: number): Promise<{ row: Message; lease: Date } | null> {
   // One transaction: the claim and the read of what was claimed, with nothing between them.
@@ -143,6 +144,9 @@ export interface RetryPolicy {
   to: string[];
   retryInMs: number;
   maxAttempts: number;
+  /** The attempt was cut short by this instance shutting down: the mail server never gave its
+   * answer, so the attempt does not count toward maxAttempts (nor can it exhaust them). */
+  interrupted?: boolean;
   /** The server's answer to the mail, if it took it. */
   response?: string;
 }
@@ -166,7 +170,8 @@ export async function recordAttempt(
   const refused = union(refusedBefore, outcome.missed.filter((m) => m.refused).map((m) => m.address));
   const lacking = policy.to.filter((a) => !includes(delivered, a));
   const waiting = lacking.filter((a) => !includes(refused, a));
-  const status = lacking.length === 0 ? "sent" : waiting.length > 0 && row.attempts < policy.maxAttempts ? "queued" : "failed";
+  const attempts = policy.interrupted ? row.attempts - 1 : row.attempts;
+  const status = lacking.length === 0 ? "sent" : waiting.length > 0 && attempts < policy.maxAttempts ? "queued" : "failed";
   const missed = lacking.map(
     (address) =>
       outcome.missed.find((m) => includes([m.address], address)) ??
@@ -180,6 +185,7 @@ export async function recordAttempt(
       where: { id: row.id, status: "queued", lockedUntil: lease },
       data: {
         status,
+        attempts,
         deliveredTo: addressColumn(delivered),
         refusedTo: addressColumn(refused),
         lastError: status === "sent" ? null : describeMissing(missed, delivered).slice(0, 500),

@@ -103,6 +103,22 @@ async function startSmtp(port: number, options: SmtpOptions = {}): Promise<Mailb
   return { mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+/** Greets, then never answers: a hung MTA, a half-dead TCP path. `sockets` holds every connection it took. */
+async function startHungSmtp(port: number): Promise<Mailbox & { sockets: Set<net.Socket> }> {
+  const sockets = new Set<net.Socket>();
+  const hung = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.write("220 mail.example.test ESMTP\r\n");
+    socket.on("data", () => undefined);
+  });
+  await new Promise<void>((resolve) => hung.listen(port, "127.0.0.1", resolve));
+  const close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => hung.close(resolve));
+  };
+  return { mails: [], sockets, close };
+}
+
 function relayEnv(port: number): Record<string, string> {
   return {
     SMTP_URL: `smtp://127.0.0.1:${port}`,
@@ -375,19 +391,9 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
 
   it("stops well within the shutdown deadline while the SMTP server hangs, leaving the message to another instance at once", async () => {
     const port = await freePort();
-    // Greets, then never answers: a hung MTA, a half-dead TCP path.
-    const sockets = new Set<net.Socket>();
-    const hung = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.write("220 mail.example.test ESMTP\r\n");
-      socket.on("data", () => undefined);
-    });
-    await new Promise<void>((resolve) => hung.listen(port, "127.0.0.1", resolve));
-    const closeHung = async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => hung.close(resolve));
-    };
-    mailboxes.push({ mails: [], close: closeHung });
+    const hung = await startHungSmtp(port);
+    mailboxes.push(hung);
+    const { sockets } = hung;
     t = await buildTestApp(provider, { now: clock.now, env: relayEnv(port) });
     const monitor = await serviceToken(t.app);
     const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "UPS on battery" })).json());
@@ -407,6 +413,41 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const events = await t.app.ctx.db.auditEvent.findMany({ where: { target: `message:${id}` }, orderBy: { seq: "asc" } });
     expect(events.map((e) => e.action)).toEqual(["message.queued", "message.retrying", "message.sent"]);
     expect(JSON.parse(events[1]!.details ?? "{}").error).toMatch(/cut short by Postern shutting down/);
+  });
+
+  it("does not count attempts cut short by shutdown toward the limit, and retries the message after each restart", async () => {
+    const port = await freePort();
+    const hung = await startHungSmtp(port);
+    mailboxes.push(hung);
+    t = await buildTestApp(provider, { now: clock.now, env: relayEnv(port) });
+    const monitor = await serviceToken(t.app);
+    const { id } = ZMessageQueued.parse((await post(t.app, monitor.headers, { message: "UPS on battery" })).json());
+    // More restarts than the message has attempts, each in the middle of an attempt (the clock
+    // does not move: an interrupted attempt is retried at once).
+    for (let restart = 1; restart <= 9; restart++) {
+      await expect.poll(() => hung.sockets.size, { timeout: 10_000 }).toBe(restart);
+      await t.restart();
+    }
+    await expect.poll(() => hung.sockets.size, { timeout: 10_000 }).toBe(10);
+    await t.app.close();
+    const interrupted = await openDatabase(t.url, { poolSize: 1 });
+    const row = await interrupted.db.message.findUniqueOrThrow({ where: { id } });
+    await interrupted.close();
+    expect(row).toMatchObject({ status: "queued", attempts: 0, lockedUntil: null });
+    expect(row.lastError).toMatch(/cut short by Postern shutting down/);
+
+    // The server is gone now: a real attempt, the first that counts, and the message still waits.
+    await mailboxes.pop()!.close();
+    t.app = await startInstance(t, clock.now);
+    await expect.poll(async () => (await t!.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).lastError, { timeout: 10_000 }).toMatch(/ECONNREFUSED/);
+    expect(await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "queued", attempts: 1 });
+    const mailbox = await startSmtp(port);
+    mailboxes.push(mailbox);
+    clock.advance(5 * 60_000);
+    t.app.relay.poke();
+    await expect.poll(() => statusOf(t!.app, id), { timeout: 10_000 }).toBe("sent");
+    expect(await t.app.ctx.db.message.findUniqueOrThrow({ where: { id } })).toMatchObject({ attempts: 2, lastError: null });
+    expect(mailbox.mails).toHaveLength(1);
   });
 
   it("keeps messages queued while the SMTP login is refused, and delivers them once it is mended", async () => {

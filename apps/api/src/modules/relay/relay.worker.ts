@@ -157,6 +157,9 @@ export class RelayWorker {
     const sendTo = waitingRecipients(this.settings.to, row);
     let outcome: AttemptOutcome = { delivered: [], missed: [] };
     let response: string | undefined;
+    /** Cut short by stop(): an attempt that ended with the server's answer (taken or refused)
+     * before stop() came counts as any other. */
+    let interrupted = false;
     if (sendTo.length > 0) {
       try {
         const mail = { ...composeMail(row, this.settings, sendTo), signal: this.stopping.signal };
@@ -164,15 +167,18 @@ export class RelayWorker {
         outcome = outcomeOfSent(info, sendTo);
         response = info.response;
       } catch (err) {
-        outcome = outcomeOfError(this.stopping.signal.aborted ? new Error(INTERRUPTED) : err, sendTo);
+        interrupted = this.stopping.signal.aborted;
+        outcome = outcomeOfError(interrupted ? new Error(INTERRUPTED) : err, sendTo);
       }
     }
-    const interrupted = this.stopping.signal.aborted;
     const policy = {
       to: this.settings.to,
-      // Our own shutdown is no fault of the mail server's: no wait, and it alone never gives up.
+      // Our own shutdown is no fault of the mail server's: no wait, and the attempt is not
+      // counted, or an install restarted a few times while its mail server was slow would give
+      // up on messages it never really tried.
       retryInMs: interrupted ? 0 : retryDelayMs(row.attempts, this.baseDelayMs, this.maxDelayMs),
-      maxAttempts: interrupted ? Infinity : this.maxAttempts,
+      maxAttempts: this.maxAttempts,
+      interrupted,
       response,
     };
     // Once the mail is out to someone, recording that must not be lost to a passing database

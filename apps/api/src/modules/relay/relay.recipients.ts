@@ -72,6 +72,49 @@ export function waitingRecipients(to: string[], row: Pick<Message, "deliveredTo"
   return to.filter((a) => !includes(done, a));
 }
 
+/** The server's last answer for each recipient who lacks the message, by address: the column
+ * `recipientReplies` (JSON). Kept so that `lastError` names the reason for a recipient refused
+ * (or deferred) on an earlier attempt, in another instance or before a restart. */
+export type Replies = Record<string, string>;
+
+/** A reply is kept to this length: enough for any server's one-line answer. */
+const REPLY_MAX = 300;
+
+export function repliesOf(column: string | null): Replies {
+  if (!column) return {};
+  try {
+    const parsed: unknown = JSON.parse(column);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === "string"));
+  } catch {
+    return {};
+  }
+}
+
+export function repliesColumn(replies: Replies): string | null {
+  return Object.keys(replies).length > 0 ? JSON.stringify(replies) : null;
+}
+
+export function replyOf(replies: Replies, address: string): string | undefined {
+  return Object.entries(replies).find(([a]) => key(a) === key(address))?.[1];
+}
+
+/**
+ * The replies after an attempt, for the recipients in `lacking` (who still lack the message):
+ * this attempt's answer for each it missed, else the one kept from before. An attempt cut short
+ * (`interrupted`) got no answer from the server: what it said before is kept.
+ */
+export function nextReplies(before: Replies, outcome: AttemptOutcome, lacking: string[], interrupted: boolean): Replies {
+  const next: Replies = {};
+  for (const address of lacking) {
+    const now = outcome.missed.find((m) => key(m.address) === key(address))?.reason;
+    const earlier = replyOf(before, address);
+    const reply = interrupted ? (earlier ?? now) : (now ?? earlier);
+    if (reply !== undefined) next[address] = reply.slice(0, REPLY_MAX);
+  }
+  return next;
+}
+
 function missOf(address: string, err: SmtpError | undefined, fallback: string): Miss {
   const code = err?.responseCode;
   const refused = typeof code === "number" && code >= 500 && code < 600;

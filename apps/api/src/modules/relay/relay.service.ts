@@ -9,7 +9,18 @@ import { inTransaction, type DbContext } from "../../lib/db-context";
 import { runChange, SYSTEM } from "../../lib/run-change";
 import type { Actor } from "../audit/audit.service";
 import { presentMessage } from "./relay.presenter";
-import { addressColumn, addressList, describeMissing, includes, union, type AttemptOutcome } from "./relay.recipients";
+import {
+  addressColumn,
+  addressList,
+  describeMissing,
+  includes,
+  nextReplies,
+  repliesColumn,
+  repliesOf,
+  replyOf,
+  union,
+  type AttemptOutcome,
+} from "./relay.recipients";
 import type { RelaySettings } from "./relay.settings";
 
 export interface MessageSender {
@@ -54,7 +65,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id: m[2]! };
 }
 
-const MESSAGE_SELECT = `SELECT "id", "subject", "message", "severity", "status", "attempts", "lastError", "tokenId", "createdAt", "nextAttemptAt", "lockedUntil", "sentAt", "deliveredTo", "refusedTo" FROM "Message"`;
+const MESSAGE_SELECT = `SELECT "id", "subject", "message", "severity", "status", "attempts", "lastError", "tokenId", "createdAt", "nextAttemptAt", "lockedUntil", "sentAt", "deliveredTo", "refusedTo", "recipientReplies" FROM "Message"`;
 
 /** Messages newest first, one page at a time: one plain statement (Prisma's `findMany` of the
  * same rows cost 0.9 ms of CPU for a page of 50). */
@@ -172,13 +183,15 @@ export async function recordAttempt(
   const waiting = lacking.filter((a) => !includes(refused, a));
   const attempts = policy.interrupted ? row.attempts - 1 : row.attempts;
   const status = lacking.length === 0 ? "sent" : waiting.length > 0 && attempts < policy.maxAttempts ? "queued" : "failed";
-  const missed = lacking.map(
-    (address) =>
-      outcome.missed.find((m) => includes([m.address], address)) ??
-      (includes(refusedBefore, address)
-        ? { address, reason: "refused on an earlier attempt", refused: true }
-        : { address, reason: "not attempted yet", refused: false }),
-  );
+  const replies = nextReplies(repliesOf(row.recipientReplies), outcome, lacking, policy.interrupted ?? false);
+  const missed = lacking.map((address) => {
+    const now = outcome.missed.find((m) => includes([m.address], address));
+    // A message refused before the server's answers were kept has none to show.
+    const reply = replyOf(replies, address) ?? now?.reason ?? (includes(refusedBefore, address) ? "refused on an earlier attempt" : "not attempted yet");
+    // An interrupted attempt says so after what the server said before.
+    const reason = now && now.reason !== reply ? `${reply}; ${now.reason}` : reply;
+    return { address, reason, refused: includes(refused, address) };
+  });
   return runChange(ctx, SYSTEM, async (tx, record) => {
     const now = ctx.now();
     const done = await tx.message.updateMany({
@@ -188,6 +201,7 @@ export async function recordAttempt(
         attempts,
         deliveredTo: addressColumn(delivered),
         refusedTo: addressColumn(refused),
+        recipientReplies: status === "sent" ? null : repliesColumn(replies),
         lastError: status === "sent" ? null : describeMissing(missed, delivered).slice(0, 500),
         lockedUntil: null,
         ...(status === "sent" ? { sentAt: now } : {}),

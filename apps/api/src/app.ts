@@ -10,7 +10,7 @@ import { serializerCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "./config";
 import errorHandler from "./plugins/error-handler";
-import jsonBody from "./plugins/json-body";
+import utf8Body from "./plugins/utf8-body";
 import securityHeaders from "./plugins/security-headers";
 import database from "./plugins/database";
 import databaseHealth from "./plugins/database-health";
@@ -70,7 +70,7 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(errorHandler);
-  await app.register(jsonBody);
+  await app.register(utf8Body);
   await app.register(database, { config: opts.config, database: opts.database, now: opts.now });
   await app.register(databaseHealth);
   await app.register(changes);

@@ -533,6 +533,9 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     const notUtf8 = await t.app.inject({ method: "POST", url: "/api/messages", headers: { ...monitor.headers, "content-type": "application/json" }, payload: latin1 });
     expect(notUtf8.statusCode).toBe(400);
     expect(ZErrorBody.parse(notUtf8.json()).error.details).toEqual([{ field: "body", message: expect.stringContaining("UTF-8") }]);
+    const plainLatin1 = await t.app.inject({ method: "POST", url: "/api/placeMessage", headers: { ...monitor.headers, "content-type": "text/plain" }, payload: Buffer.from([0x63, 0x61, 0x66, 0xe9]) });
+    expect(plainLatin1.statusCode).toBe(400);
+    expect(ZErrorBody.parse(plainLatin1.json()).error.details).toEqual([{ field: "body", message: expect.stringContaining("UTF-8") }]);
 
     const badSubject = await post(t.app, monitor.headers, { message: "m", subject: "two\nlines" });
     expect(badSubject.statusCode).toBe(400);

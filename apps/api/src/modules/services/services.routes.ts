@@ -19,6 +19,7 @@ import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, updateService } from "./services.service";
 import { importServicesCsv } from "./services.import";
+import { utf8TextParser } from "../../plugins/utf8-body";
 
 const ZImportQuery = z.strictObject({
   kind: ZServiceKind.optional(),
@@ -57,9 +58,7 @@ export function sendOfServiceOnBoard(
 
 export default async function servicesRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  app.addContentTypeParser("text/csv", { parseAs: "string", bodyLimit: 1024 * 1024 }, (_req, body, done) =>
-    done(null, body),
-  );
+  app.addContentTypeParser("text/csv", { parseAs: "buffer", bodyLimit: 1024 * 1024 }, utf8TextParser("CSV"));
 
   const adminView = () => ({ detail: true, now: app.ctx.now() });
 

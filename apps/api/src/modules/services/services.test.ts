@@ -253,6 +253,32 @@ describe.each(providers)("services on %s", (provider) => {
     expect(await t.app.ctx.db.auditEvent.count({ where: { action: "service.created" } })).toBe(1);
   });
 
+  it("refuses a CSV (or text) import not in UTF-8, naming the body, and creates nothing", async () => {
+    const before = await rowCounts(t.app);
+    // "Café" saved in ISO-8859-1: é is the single byte 0xE9, which used to become "Caf\ufffd".
+    const latin1 = Buffer.concat([Buffer.from("Caf"), Buffer.from([0xe9]), Buffer.from(" main;sub\n")]);
+    for (const contentType of ["text/csv", "text/plain", "text/csv; charset=utf-8"]) {
+      const res = await t.app.inject({ method: "POST", url: "/api/services/import", headers: { ...admin.headers, "content-type": contentType }, payload: latin1 });
+      expect(res.statusCode, contentType).toBe(400);
+      expect(ZErrorBody.parse(res.json()).error.details, contentType).toEqual([{ field: "body", message: expect.stringContaining("UTF-8") }]);
+    }
+    // Another declared charset is not guessed at either.
+    const declared = await t.app.inject({
+      method: "POST",
+      url: "/api/services/import",
+      headers: { ...admin.headers, "content-type": "text/csv; charset=iso-8859-1" },
+      payload: latin1,
+    });
+    expect(declared.statusCode).toBe(415);
+    expect(fieldsOf(declared.json())).toEqual(["body"]);
+    expect(await rowCounts(t.app)).toEqual(before);
+
+    // The same file in UTF-8 goes in with its accent.
+    const utf8 = await t.app.inject({ method: "POST", url: "/api/services/import", headers: { ...admin.headers, "content-type": "text/plain; charset=UTF-8" }, payload: "Café main;sub\n" });
+    expect(utf8.statusCode, utf8.body).toBe(200);
+    expect(ZImportResult.parse(utf8.json()).created.map((c) => c.name)).toEqual(["Café main / sub"]);
+  });
+
   it("rejects an import with an unknown group or a bad option, naming it, and creates nothing", async () => {
     const before = await rowCounts(t.app);
     const cases: [string, string][] = [

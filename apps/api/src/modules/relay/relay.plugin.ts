@@ -1,8 +1,9 @@
 // The monitoring relay's queue worker, running for the app's lifetime when SMTP is configured.
 // A queued message (from this instance or another) wakes it; delivery progress is recorded as
-// message.* events by relay.service.ts.
+// message.* events by relay.service.ts. Also the hourly pruning of old messages (relay.retention.ts).
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import { MESSAGE_PRUNE_EVERY_MS, pruneMessages } from "./relay.retention";
 import { relaySettingsOf, type RelaySettings } from "./relay.settings";
 import { RelayWorker } from "./relay.worker";
 
@@ -39,6 +40,25 @@ export default fp(
       app.addHook("preClose", async () => w.stop());
     } else {
       app.log.info(settings.reason);
+    }
+    // Whether or not the relay is on now: messages from when it was are pruned all the same.
+    const { relayRetainDays } = app.config;
+    if (relayRetainDays > 0) {
+      let pruning: Promise<unknown> = Promise.resolve();
+      const prune = () => {
+        pruning = pruneMessages(app.ctx, relayRetainDays).catch((err: unknown) => app.dbHealth.report("relay: pruning old messages failed", err));
+      };
+      let pruner: NodeJS.Timeout | undefined;
+      app.addHook("onReady", async () => {
+        prune();
+        pruner = setInterval(prune, MESSAGE_PRUNE_EVERY_MS);
+        pruner.unref();
+      });
+      // Before the database closes (onClose), as for the worker.
+      app.addHook("preClose", async () => {
+        clearInterval(pruner);
+        await pruning;
+      });
     }
     app.decorate("relay", { settings, worker, poke: () => worker?.poke() });
   },

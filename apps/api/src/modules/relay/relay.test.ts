@@ -15,6 +15,7 @@ import { relaySettingsOf } from "./relay.settings";
 import { retryDelayMs } from "./relay.worker";
 import { RELAY_RATE_LIMIT, RELAY_USER_RATE_LIMIT } from "./relay.routes";
 import { findMessages, relayStatus } from "./relay.service";
+import { pruneMessages } from "./relay.retention";
 import { createApiToken } from "../tokens/tokens.service";
 import { buildTestApp, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
@@ -633,6 +634,34 @@ describe.each(providers)("monitoring relay on %s", (provider) => {
     expect(await relayStatus(app.ctx, settings)).toMatchObject({ queued: 0, failed: 0, sent: 0, lastSentAt: undefined, lastError: undefined });
   });
 
+  it("deletes sent and failed messages older than POSTERN_RELAY_RETAIN_DAYS at start, never a queued one", async () => {
+    // No relay configured: no worker touches the rows; old messages are pruned all the same.
+    t = await buildTestApp(provider, { now: clock.now, env: { POSTERN_RELAY_RETAIN_DAYS: "7" } });
+    const db = t.app.ctx.db;
+    const daysAgo = (days: number) => new Date(clock.now().getTime() - days * 86_400_000);
+    const rows = {
+      oldSent: { status: "sent", createdAt: daysAgo(8), sentAt: daysAgo(8) },
+      oldFailed: { status: "failed", createdAt: daysAgo(30), lastError: "550 no such user" },
+      oldQueued: { status: "queued", createdAt: daysAgo(400), lastError: "421 try later" },
+      recentSent: { status: "sent", createdAt: daysAgo(6), sentAt: daysAgo(6) },
+      recentFailed: { status: "failed", createdAt: daysAgo(1) },
+    };
+    const ids: Record<string, string> = {};
+    for (const [name, row] of Object.entries(rows)) ids[name] = (await db.message.create({ data: { message: name, nextAttemptAt: row.createdAt, ...row } })).id;
+
+    await t.restart();
+    const kept = () => t!.app.ctx.db.message.findMany({ orderBy: { message: "asc" }, select: { message: true } });
+    await expect.poll(async () => (await kept()).map((m) => m.message), { timeout: 10_000 }).toEqual(["oldQueued", "recentFailed", "recentSent"]);
+    // Pruning again (another instance, the next hour) finds nothing more to delete.
+    expect(await pruneMessages(t.app.ctx, 7)).toBe(0);
+    // 0 keeps everything, however old.
+    clock.advance(3650 * 86_400_000);
+    expect(await pruneMessages(t.app.ctx, 0)).toBe(0);
+    expect(await t.app.ctx.db.message.count()).toBe(3);
+    expect(await pruneMessages(t.app.ctx, 30)).toBe(2);
+    expect((await kept()).map((m) => m.message)).toEqual(["oldQueued"]);
+  });
+
   it.runIf(provider === "postgres")("delivers each message once with two API instances working the queue", async () => {
     const { t, mailbox } = await setup();
     const second = await startInstance(t, clock.now);
@@ -666,6 +695,15 @@ describe("relay settings", () => {
     expect(() => load({ SMTP_URL: "http://user:s3cret@mail.example.com" })).not.toThrow(/s3cret/);
     expect(() => load({ POSTERN_RELAY_TO: "ops" })).toThrow(/POSTERN_RELAY_TO="ops": comma-separated e-mail addresses/);
     expect(() => load({ POSTERN_MAIL_FROM: "Postern" })).toThrow(/POSTERN_MAIL_FROM/);
+  });
+
+  it("keeps sent and failed messages 30 days unless POSTERN_RELAY_RETAIN_DAYS says otherwise, and rejects a bad value", () => {
+    expect(load({}).relayRetainDays).toBe(30);
+    expect(load({ POSTERN_RELAY_RETAIN_DAYS: "0" }).relayRetainDays).toBe(0);
+    expect(load({ POSTERN_RELAY_RETAIN_DAYS: "365" }).relayRetainDays).toBe(365);
+    for (const bad of ["-1", "30d", "1.5", "forever"]) {
+      expect(() => load({ POSTERN_RELAY_RETAIN_DAYS: bad })).toThrow(`POSTERN_RELAY_RETAIN_DAYS=${JSON.stringify(bad)}: expected a whole number of days`);
+    }
   });
 
   it("backs off exponentially with jitter, up to the maximum", () => {

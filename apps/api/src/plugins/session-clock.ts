@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { SessionClock } from "../modules/sessions/session-clock";
 import { LateStartSweeper } from "../modules/sessions/late-starts";
+import { lineRulesOf } from "../modules/sessions/waitlist.service";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -16,7 +17,7 @@ export default fp(
     const clock = new SessionClock(
       app.ctx,
       (err) => app.dbHealth.report("session clock failed; retrying in 1 s", err),
-      { offerSeconds: app.config.waitlistOfferSeconds, minSessionSeconds: app.config.minSessionSeconds },
+      lineRulesOf(app.config),
     );
     app.decorate("sessionClock", clock);
     const sweeper = new LateStartSweeper(app.ctx, (err) => app.dbHealth.report("could not check access after a change", err));

@@ -18,6 +18,7 @@ import type { BoardView } from "../board/board.cache";
 import { originOf } from "../../lib/caller";
 import { presentService } from "./services.presenter";
 import { createService, deleteService, updateService } from "./services.service";
+import { lineRulesOf } from "../sessions/waitlist.service";
 import { importServicesCsv } from "./services.import";
 import { utf8TextParser } from "../../plugins/utf8-body";
 
@@ -81,7 +82,7 @@ export default async function servicesRoutes(app: FastifyInstance) {
     "/api/services/:id",
     { config: { access: "admin" }, schema: { params: ZIdParams, body: ZUpdateServiceBody, response: { 200: ZService } } },
     async (request) =>
-      presentService(await updateService(app.ctx, originOf(request), request.params.id, request.body, app.config.minSessionSeconds), adminView()),
+      presentService(await updateService(app.ctx, originOf(request), request.params.id, request.body, lineRulesOf(app.config)), adminView()),
   );
 
   r.delete("/api/services/:id", { config: { access: "admin" }, schema: { params: ZIdParams } }, async (request, reply) => {

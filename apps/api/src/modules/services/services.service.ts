@@ -6,6 +6,8 @@ import { AppError, badField, notFound } from "../../errors";
 import { lockRow, type DbContext } from "../../lib/db-context";
 import { runChange, type Origin, type RecordEvent } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
+import { lockServiceRules } from "../sessions/sessions.sql";
+import { offerLine, type LineRules } from "../sessions/waitlist.service";
 import { assertGroupsExist } from "../users/users.service";
 import { presentService, serviceInclude, type ServiceRow } from "./services.presenter";
 import { assertLengthsAllowed, assertNoDoorlessSessions, assertNoLine, assertNoOverlaps, implicitDefaultSeconds } from "./services.rule-checks";
@@ -94,8 +96,9 @@ export async function updateService(
   origin: Origin,
   id: string,
   input: TUpdateServiceBody,
-  minSessionSeconds: number,
+  lineRules: LineRules,
 ): Promise<ServiceRow> {
+  const { minSessionSeconds } = lineRules;
   return runChange(ctx, origin, async (tx, record) => {
     // Held first, as a deletion and a start hold it: two replacements of the groups at once would
     // otherwise merge into a set neither admin chose.
@@ -148,6 +151,13 @@ export async function updateService(
     await tx.service.update({ where: { id }, data });
     const groupsChanged = input.groupIds !== undefined;
     if (groupsChanged) await revokeLostAccess(ctx, tx, record, { serviceIds: [id] }, "service_groups_changed", origin.actor, previousGroupIds);
+    // Made shared: everyone in its line could have it now, so each is offered it here, as the
+    // clock offers a freed service (its rules read back as they now stand, groups included).
+    if (input.exclusive === false && before.exclusive) {
+      const sql = ctx.sql.within(tx);
+      const rules = await lockServiceRules(ctx, sql, id);
+      if (rules) await offerLine(ctx, sql, record, rules, lineRules, origin.actor);
+    }
     // Read after the revocations, so the service's holder and count are what they are now.
     const service = await tx.service.findUniqueOrThrow({ where: { id }, include: serviceInclude });
     record(

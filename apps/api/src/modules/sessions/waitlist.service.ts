@@ -5,18 +5,20 @@
 import type { TAcceptOfferBody, TJoinWaitlistBody, TSession } from "@postern/contracts";
 import { AppError, forbidden, notFound } from "../../errors";
 import type { DbContext } from "../../lib/db-context";
-import { runSqlChange, SYSTEM } from "../../lib/run-change";
+import type { SqlRunner } from "@postern/db";
+import { runSqlChange, SYSTEM, type RecordEvent } from "../../lib/run-change";
+import type { Actor } from "../audit/audit.service";
 import type { BoardView } from "../board/board.cache";
 import { olderRequestFirst } from "../board/board.view";
 import { canSeeService } from "../services/services.visibility";
-import { revokeIfLost } from "./revocation";
+import { revokeIfLost, revokeLost } from "./revocation";
 import { presentSession, type SessionRow } from "./sessions.presenter";
 import { bookingCountProblem, CALLER, decidedWindowProblem, exclusiveConflict, ownConflict, ownOpenSessions } from "./sessions.schedule";
 import { after, checkDuration, closeDueSessions, closingDue, lockedSession, type SessionCaller, type SessionLimits } from "./sessions.service";
-import { insertSession, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
+import { insertSession, lockServiceRules, lockSession, lockSessions, updateSession, type ServiceRules } from "./sessions.sql";
 import { doorAddress } from "./door-address";
 import { servicesFreeForLine } from "./session-clock.sql";
-import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine, nextBookingStart } from "./waitlist.sql";
+import { headOfLine, heldOrOffered, lineLength, lockPlaceInLine, nextBookingStart, waitingLine } from "./waitlist.sql";
 
 export async function joinWaitlist(
   ctx: DbContext,
@@ -115,9 +117,12 @@ export async function acceptOffer(
     const expiresAt = after(now, durationSeconds);
     const problem = await decidedWindowProblem(ctx, sql, session, service, [now, expiresAt], limits, CALLER);
     if (problem) throw problem;
-    const closeDue = closingDue(ctx, sql, record, now);
-    const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId, closeDue });
-    if (conflict) throw conflict;
+    // A service made shared since its line formed is offered to everyone in it: no one is in the way.
+    if (service.exclusive) {
+      const closeDue = closingDue(ctx, sql, record, now);
+      const conflict = await exclusiveConflict(ctx, sql, session.serviceId, [now, expiresAt], { exceptId: sessionId, closeDue });
+      if (conflict) throw conflict;
+    }
     const change = { status: "active", startedAt: now, expiresAt, durationSeconds };
     updateSession(sql, sessionId, change);
     const started: SessionRow = { ...session, ...change };
@@ -139,14 +144,17 @@ export interface LineRules {
   minSessionSeconds: number;
 }
 
+/** The line's rules from the configuration. */
+export function lineRulesOf(config: { waitlistOfferSeconds: number; minSessionSeconds: number }): LineRules {
+  return { offerSeconds: config.waitlistOfferSeconds, minSessionSeconds: config.minSessionSeconds };
+}
+
 /**
  * For every service with people waiting and nobody holding it (no active session, no open
- * offer), offers it to the first in line for `offerSeconds`, unless a booking begins before the
- * offer's end leaves room for the shortest session: such an offer could only be refused or lapse,
- * and a lapsed offer costs its place in line. The line moves once the booking is over. Runs under the service's row lock,
- * with the entry's row locked too, so several API instances make one offer, not two. A head of the
- * line who may no longer see the service (disabled, left the group) although no revocation took
- * them out is revoked, through revocation's own transaction, and the next one asked.
+ * offer), offers it to the line (`offerLine`). Runs under the service's row lock, with the
+ * entry's row locked too, so several API instances make one offer, not two. A head of the line
+ * who may no longer see the service (disabled, left the group) although no revocation took them
+ * out is revoked, through revocation's own transaction, and the next one asked.
  */
 export async function offerFreedServices(ctx: DbContext, rules: LineRules): Promise<number> {
   let offers = 0;
@@ -154,9 +162,12 @@ export async function offerFreedServices(ctx: DbContext, rules: LineRules): Prom
     // Each lost head revoked leaves the line shorter, so this ends; should a head's right come
     // back between the two transactions, twice, the next tick asks again.
     for (let comebacks = 0; comebacks < 2; ) {
-      const outcome = await offerService(ctx, serviceId, rules);
-      if (typeof outcome === "boolean") {
-        if (outcome) offers += 1;
+      const outcome = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+        const service = await lockServiceRules(ctx, sql, serviceId);
+        return service ? offerLine(ctx, sql, record, service, rules, SYSTEM.actor) : 0;
+      });
+      if (typeof outcome === "number") {
+        offers += outcome;
         break;
       }
       if (!(await revokeIfLost(ctx, SYSTEM, outcome.lost, "waiting"))) comebacks += 1;
@@ -165,24 +176,69 @@ export async function offerFreedServices(ctx: DbContext, rules: LineRules): Prom
   return offers;
 }
 
-/** The offer of one service to the first in line in one plain-SQL change: whether it was made, or
- * the place in line of a head who may no longer see the service. */
-async function offerService(ctx: DbContext, serviceId: string, rules: LineRules): Promise<boolean | { lost: string }> {
-  return runSqlChange(ctx, SYSTEM, async (sql, record) => {
-    const service = await lockServiceRules(ctx, sql, serviceId);
-    if (!service || (await heldOrOffered(sql, serviceId))) return false;
-    const booked = await nextBookingStart(sql, serviceId);
-    if (booked && booked < after(ctx.now(), rules.offerSeconds + rules.minSessionSeconds)) return false;
-    const head = await headOfLine(ctx, sql, serviceId);
-    if (!head) return false;
-    if (!head.maySee) return { lost: head.id };
-    // The line is the service's, and its lock is held; a revocation elsewhere may still have
-    // ended the entry, so it is judged again under its own lock.
-    const entry = await lockSession(ctx, sql, head.id);
-    if (entry?.status !== "waiting") return false;
-    const offerExpiresAt = after(ctx.now(), rules.offerSeconds);
-    updateSession(sql, entry.id, { status: "offered", offerExpiresAt });
-    record({ type: "session.offered", session: presentSession({ ...entry, status: "offered", offerExpiresAt }) }, { audience: { groupIds: service.groupIds } });
-    return true;
-  });
+/**
+ * Offers `service` to its line, in the change `sql` and `record` belong to, whose caller holds the
+ * service's row lock: how many offers were made, or the place in line of a head who may no longer
+ * see an exclusive service. The one offer logic, for a service that frees up (the clock) and for
+ * one made shared (`updateService`).
+ *
+ * An exclusive service that nobody holds or is offered goes to the first in line for
+ * `offerSeconds`, unless a booking begins before the offer's end leaves room for the shortest
+ * session: such an offer could only be refused or lapse, and a lapsed offer costs its place in
+ * line. The line moves once the booking is over.
+ *
+ * A shared service goes to everyone in line at once: each could have it. Those who may no longer
+ * see it are revoked in this change (`actor` made it; null for the clock), not offered.
+ */
+export async function offerLine(
+  ctx: DbContext,
+  sql: SqlRunner,
+  record: RecordEvent,
+  service: ServiceRules & { groupIds: string[] },
+  rules: LineRules,
+  actor: Actor | null,
+): Promise<number | { lost: string }> {
+  if (!service.exclusive) {
+    const line = await waitingLine(ctx, sql, service.id);
+    if (line.length === 0) return 0;
+    // Locked in id order, as revocation locks them; then those who lost sight of it go.
+    const entries = await lockSessions(ctx, sql, line.map((e) => e.id));
+    const lost = line.filter((e) => !e.maySee);
+    if (lost.length > 0) {
+      const scope = { userIds: [...new Set(lost.map((e) => e.userId))], serviceIds: [service.id] };
+      await revokeLost(ctx, sql, record, scope, "no_longer_visible", actor);
+    }
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    let offers = 0;
+    for (const { id, maySee } of line) {
+      const entry = byId.get(id);
+      if (!maySee || entry?.status !== "waiting") continue;
+      offerTo(ctx, sql, record, entry, service, rules);
+      offers += 1;
+    }
+    return offers;
+  }
+  if (await heldOrOffered(sql, service.id)) return 0;
+  const booked = await nextBookingStart(sql, service.id);
+  if (booked && booked < after(ctx.now(), rules.offerSeconds + rules.minSessionSeconds)) return 0;
+  const head = await headOfLine(ctx, sql, service.id);
+  if (!head) return 0;
+  if (!head.maySee) return { lost: head.id };
+  // The line is the service's, and its lock is held; a revocation elsewhere may still have
+  // ended the entry, so it is judged again under its own lock.
+  const entry = await lockSession(ctx, sql, head.id);
+  if (entry?.status !== "waiting") return 0;
+  offerTo(ctx, sql, record, entry, service, rules);
+  return 1;
+}
+
+/** One place in line offered the service for `offerSeconds`: the clock's event, whoever's change
+ * makes it, so every offer reads the same in the audit trail and on the board. */
+function offerTo(ctx: DbContext, sql: SqlRunner, record: RecordEvent, entry: SessionRow, service: { groupIds: string[] }, rules: LineRules): void {
+  const offerExpiresAt = after(ctx.now(), rules.offerSeconds);
+  updateSession(sql, entry.id, { status: "offered", offerExpiresAt });
+  record(
+    { type: "session.offered", session: presentSession({ ...entry, status: "offered", offerExpiresAt }) },
+    { system: true, audience: { groupIds: service.groupIds } },
+  );
 }

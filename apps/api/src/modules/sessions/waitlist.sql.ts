@@ -39,18 +39,24 @@ export async function nextBookingStart(sql: SqlRunner, serviceId: string): Promi
   return row?.startsAt ?? null;
 }
 
-/** The first who waits for the service (the oldest request, then the lowest id), and whether they
- * may still see it (`holderMaySee`). */
-export async function headOfLine(
+/** Those who wait for the service (the oldest request first, then the lowest id; only the first
+ * with `head`), each with whether they may still see it (`holderMaySee`). */
+export async function waitingLine(
   ctx: Pick<DbContext, "provider">,
   sql: SqlRunner,
   serviceId: string,
-): Promise<{ id: string; maySee: boolean } | undefined> {
-  const row = await sql.get<{ id: string; maySee: number }>(
-    `SELECT s."id", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
+  head = false,
+): Promise<{ id: string; userId: string; maySee: boolean }[]> {
+  const rows = await sql.all<{ id: string; userId: string; maySee: number }>(
+    `SELECT s."id", s."userId", ${holderMaySeeColumn("u", `s."serviceId"`)} AS "maySee"
      FROM "AccessSession" s JOIN "User" u ON u."id" = s."userId"
-     WHERE s."serviceId" = ? AND s."status" = 'waiting'${byRequest(ctx, "ASC", true)} LIMIT 1`,
+     WHERE s."serviceId" = ? AND s."status" = 'waiting'${byRequest(ctx, "ASC", true)}${head ? " LIMIT 1" : ""}`,
     [serviceId],
   );
-  return row && { id: row.id, maySee: mayHolderSee(row.maySee) };
+  return rows.map((row) => ({ id: row.id, userId: row.userId, maySee: mayHolderSee(row.maySee) }));
+}
+
+/** The first who waits for the service, and whether they may still see it. */
+export async function headOfLine(ctx: Pick<DbContext, "provider">, sql: SqlRunner, serviceId: string): Promise<{ id: string; maySee: boolean } | undefined> {
+  return (await waitingLine(ctx, sql, serviceId, true))[0];
 }

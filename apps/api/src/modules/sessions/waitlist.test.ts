@@ -223,6 +223,41 @@ describe.each(providers)("waitlists on %s", { timeout: 90_000 }, (provider) => {
     expect(joined.statusCode, joined.body).toBe(201);
   });
 
+  it("offers the service to everyone in line, in the change itself, when it is made shared", async () => {
+    const { app, service, alice, bob, carol } = await start(3);
+    const admin = await createUser(app, { role: "admin" });
+    const held = ZSession.parse((await startNow(service.id, alice)).json());
+    const bobEntry = ZSession.parse((await join(service.id, bob)).json());
+    const carolEntry = ZSession.parse((await join(service.id, carol)).json());
+
+    const before = clock.now().getTime();
+    const patched = await app.inject({ method: "PATCH", url: `/api/services/${service.id}`, headers: admin.headers, payload: { exclusive: false } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    // Made by the change, not by a later tick: offered the moment the update answers.
+    for (const entry of [bobEntry, carolEntry]) {
+      const row = await app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: entry.id } });
+      expect(row.status).toBe("offered");
+      expect(row.offerExpiresAt!.getTime()).toBeGreaterThanOrEqual(before + 3000);
+      expect(row.offerExpiresAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime() + 3000);
+      expect(await actions(entry.id)).toEqual(["session.waitlisted", "session.offered"]);
+    }
+    const update = await app.ctx.db.auditEvent.findFirstOrThrow({ where: { action: "service.updated", target: { contains: service.id } }, orderBy: { seq: "desc" } });
+    const offers = await app.ctx.db.auditEvent.findMany({ where: { action: "session.offered", serviceId: service.id } });
+    // In the update's change: the offers' rows sit in the chain just before its own.
+    expect(offers.map((o) => o.seq).sort((a, b) => a - b)).toEqual([update.seq - 2, update.seq - 1]);
+    await expect.poll(() => verbs(bobEntry.id)).toEqual(["waitlisted", "offered"]);
+    expect(verbs(carolEntry.id)).toEqual(["waitlisted", "offered"]);
+
+    // Shared now: Bob takes it beside Alice.
+    const accepted = await call("POST", `/api/sessions/${bobEntry.id}/accept`, bob);
+    expect(accepted.statusCode, accepted.body).toBe(200);
+    expect(ZSession.parse(accepted.json()).status).toBe("active");
+    expect(await statusOf(held.id)).toBe("active");
+    // Carol's offer lapses by itself: the clock heard of its deadline.
+    await expect.poll(() => statusOf(carolEntry.id), { timeout: 10_000, interval: 50 }).toBe("expired");
+    expect(await actions(carolEntry.id)).toEqual(["session.waitlisted", "session.offered", "session.offer_expired"]);
+  });
+
   it("lets people leave the line, and refuses lines where none belong", async () => {
     const { app, group, service, alice, bob, carol, dave } = await start(120);
     const held = ZSession.parse((await startNow(service.id, alice)).json());

@@ -1,16 +1,17 @@
-// Moves sessions along the clock: starts booked windows, expires sessions, lapses waitlist offers
-// and offers freed exclusive services to the next in line. The truth is the database: at start-up
-// and whenever a change may have freed a service it reads what is due and when the next instant
-// falls, and sleeps until then (at most MAX_SLEEP_MS, so another instance's bookings are picked up
-// regardless). Events that only add a due instant (a start, an extension, a booking) move the
-// alarm forward without a query. Every transition is a conditional update recorded as a change,
-// so several instances never do one twice.
+// Moves sessions along the clock: starts booked windows, expires sessions and requests whose
+// window passed undecided, lapses waitlist offers and offers freed exclusive services to the next
+// in line. The truth is the database: at start-up and whenever a change may have freed a service
+// it reads what is due and when the next instant falls, and sleeps until then (at most
+// MAX_SLEEP_MS, so another instance's bookings are picked up regardless). Events that only add a
+// due instant (a start, an extension, a booking, a request for a window) move the alarm forward
+// without a query. Every transition is a conditional update recorded as a change, so several
+// instances never do one twice.
 import type { TDomainEvent } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
 import { nextDue, sessionsInLine } from "./session-clock.sql";
 import { startDueScheduled } from "./sessions.schedule";
-import { expireDueSessions } from "./sessions.service";
+import { expireDueSessions, expireStaleRequests } from "./sessions.service";
 import { lapseDueOffers, offerFreedServices, type LineRules } from "./waitlist.service";
 import { LINE_STATUSES } from "./waitlist.sql";
 
@@ -82,6 +83,8 @@ export class SessionClock {
     if (FREEING.has(event.type) && this.lines.has(s.serviceId)) return this.poke();
     const due = s.status === "active" ? s.expiresAt : s.status === "scheduled" ? s.startsAt : s.status === "offered" ? s.offerExpiresAt : undefined;
     if (due) this.poller.wakeIn(Date.parse(due) - this.ctx.now().getTime());
+    // A request for a window falls due, undecided, when the window ends.
+    else if (s.status === "pending" && s.startsAt) this.poller.wakeIn(Date.parse(s.startsAt) + s.durationSeconds * 1000 - this.ctx.now().getTime());
   }
 
   private async readLines(): Promise<void> {
@@ -100,6 +103,7 @@ export class SessionClock {
       // at booking, so they need nothing else to have happened first.
       await startDueScheduled(this.ctx);
       await expireDueSessions(this.ctx);
+      await expireStaleRequests(this.ctx);
       await lapseDueOffers(this.ctx);
       // The line is served last, once expiries and lapsed offers have freed what they free.
       await offerFreedServices(this.ctx, this.line);

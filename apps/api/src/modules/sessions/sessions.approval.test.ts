@@ -3,7 +3,8 @@ import { ZConflictDetails, ZErrorBody, ZSession } from "@postern/contracts";
 import { buildTestApp, createGroup, createService, createUser, testClock, type TestApp, type TestClock } from "../../../test/app";
 import { providers } from "../../../test/databases";
 import { watchEvents, type EventLog } from "../../../test/events";
-import { expireDueSessions } from "./sessions.service";
+import { expireDueSessions, expireStaleRequests } from "./sessions.service";
+import { nextDue } from "./session-clock.sql";
 
 describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provider) => {
   let t: TestApp;
@@ -83,6 +84,57 @@ describe.each(providers)("session approvals on %s", { timeout: 90_000 }, (provid
     expect(sessionVerbs(pending.id)).toEqual(["requested", "denied"]);
     // The denied request no longer blocks a new one.
     expect((await request(service.id, alice.headers)).statusCode).toBe(201);
+  });
+
+  it("expires a request whose whole window passed undecided, once, and leaves one without a window pending", async () => {
+    const group = await createGroup(t.app);
+    const service = await createService(t.app, { requiresApproval: true, groupIds: [group.id] });
+    const admin = await createUser(t.app, { role: "admin" });
+    const alice = await createUser(t.app, { groupIds: [group.id] });
+    const bob = await createUser(t.app, { groupIds: [group.id] });
+    const carol = await createUser(t.app, { groupIds: [group.id] });
+    const at = (minutes: number) => new Date(clock.now().getTime() + minutes * 60_000).toISOString();
+    const ask = async (who: { headers: Record<string, string> }, payload: object) => {
+      const res = await request(service.id, who.headers, payload);
+      expect(res.statusCode, res.body).toBe(201);
+      return ZSession.parse(res.json());
+    };
+    // Ten minutes from in ten minutes; one whose window runs on; one to start whenever approved.
+    const stale = await ask(alice, { durationSeconds: 600, startsAt: at(10) });
+    const later = await ask(bob, { durationSeconds: 3600, startsAt: at(15) });
+    const now = await ask(carol, { durationSeconds: 600 });
+    const windowEnd = new Date(stale.startsAt!).getTime() + 600_000;
+    // The clock wakes for the earliest window's end (no other session falls due).
+    expect((await nextDue(t.app.ctx))?.getTime()).toBe(windowEnd);
+
+    clock.advance(21 * 60_000);
+    // Two instances' clocks at once: one of them records it.
+    await Promise.all([expireStaleRequests(t.app.ctx), expireStaleRequests(t.app.ctx)]);
+    t.app.sessionClock.poke();
+    await t.app.sessionClock.settled();
+    const row = await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: stale.id } });
+    expect(row.status).toBe("expired");
+    expect(row.endedAt?.getTime()).toBe(windowEnd);
+    expect(row.startedAt).toBeNull();
+    expect(row.endedById).toBeNull();
+    for (const open of [later, now]) expect((await t.app.ctx.db.accessSession.findUniqueOrThrow({ where: { id: open.id } })).status).toBe("pending");
+
+    expect(await actions(stale.id)).toEqual(["session.requested", "session.expired"]);
+    const expired = await t.app.ctx.db.auditEvent.findFirstOrThrow({ where: { sessionId: stale.id, action: "session.expired" } });
+    expect(expired.actorId).toBeNull();
+    expect(JSON.parse(expired.details ?? "{}")).toMatchObject({ previousStatus: "pending" });
+    await t.app.changes.settled();
+    expect(sessionVerbs(stale.id)).toEqual(["requested", "expired"]);
+    const announced = changes.ofType("session.expired").find((e) => e.session.id === stale.id);
+    expect(announced?.session.status).toBe("expired");
+    expect(announced?.session.userId).toBe(alice.id);
+
+    // Off the approval list; deciding it now is refused for what it is.
+    const listed = ZSession.array().parse((await t.app.inject({ url: "/api/sessions?active=true", headers: admin.headers })).json());
+    expect(listed.map((s) => s.id).sort()).toEqual([later.id, now.id].sort());
+    const refused = await decide(stale.id, "approve", admin.headers);
+    expect(refused.statusCode).toBe(409);
+    expect(ZErrorBody.parse(refused.json()).error.message).toContain("expired");
   });
 
   it("answers 409 naming the holder when an exclusive service is taken at approval time", async () => {

@@ -26,7 +26,7 @@ import {
   type Party,
 } from "./sessions.schedule";
 import { holderMaySeeNow, insertSession, listSessions, lockServiceRules, lockSession, updateSession } from "./sessions.sql";
-import { dueSessionIds } from "./session-clock.sql";
+import { dueSessionIds, dueStaleRequestIds, windowEnd } from "./session-clock.sql";
 import { doorAddress } from "./door-address";
 import { fromBoardOr, sessionShown, startShown, type LoadFacts, type SessionFacts, type StartFacts } from "./sessions.guarded";
 import type { BoardView } from "../board/board.cache";
@@ -477,6 +477,32 @@ async function withoutDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, m
  * accepted offer is not refused over a holder whose time ran out a moment before the clock came. */
 export function closingDue(ctx: DbContext, sql: SqlRunner, record: RecordEvent, now: Date): (found: Occupant[]) => Promise<Occupant[]> {
   return (found) => withoutDue(ctx, sql, record, found, now);
+}
+
+/**
+ * Expires every pending request whose whole window (its booked start plus its length) has passed
+ * undecided: approval refuses it (`staleRequestProblem`), so it would only crowd the approval list
+ * and its requester's board until an admin denied it. Ended as `expired` at the instant its window
+ * closed, recorded as the clock's `session.expired`. A request without a window (to start when
+ * approved) never expires. As `closeDueSessions`, conditional under the session's row lock, so with
+ * several API instances exactly one records it.
+ */
+export async function expireStaleRequests(ctx: DbContext): Promise<number> {
+  const now = ctx.now();
+  let expired = 0;
+  for (const id of await dueStaleRequestIds(ctx, now)) {
+    const done = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      const session = await lockSession(ctx, sql, id);
+      if (session?.status !== "pending" || !session.startsAt) return false;
+      const endedAt = windowEnd({ startsAt: session.startsAt, durationSeconds: session.durationSeconds });
+      if (endedAt > now) return false;
+      updateSession(sql, id, { status: "expired", endedAt });
+      record({ type: "session.expired", session: presentSession({ ...session, status: "expired", endedAt }) }, { system: true, details: { previousStatus: "pending" } });
+      return true;
+    });
+    if (done) expired += 1;
+  }
+  return expired;
 }
 
 /** Every active session whose expiry has passed, expired. */

@@ -8,7 +8,7 @@
 import type { TDomainEvent } from "@postern/contracts";
 import type { SqlRunner, Tx } from "@postern/db";
 import { auditFieldsOf } from "../modules/audit/audit.entry";
-import type { Actor } from "../modules/audit/audit.service";
+import { actorUserId, type Actor } from "../modules/audit/audit.service";
 import { audienceOf, serviceGroups, servicesOf, type AudienceHint } from "../modules/live/live.audience";
 import { appendLog, type LogRecord } from "../modules/live/live.log";
 import { inTransaction, type DbContext } from "./db-context";
@@ -56,7 +56,13 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
   if (pending.length === 0) return [];
   const lookup = pending.filter((p) => !p.options.audience?.groupIds).flatMap((p) => servicesOf(p.event));
   const groups = await serviceGroups(sql, [...new Set(lookup)]);
-  const entries = pending.map(({ event, options }) => ({ event, audience: audienceOf(event, groups, options.audience) }));
+  const actorOf = (options: RecordOptions) => (options.system ? SYSTEM.actor : options.actor !== undefined ? options.actor : origin.actor);
+  const entries = pending.map(({ event, options }) => {
+    // The user behind the event travels with it to whoever reacts (late-starts.ts names them).
+    const actor = actorOf(options);
+    const userId = actorUserId(actor);
+    return { event, audience: audienceOf(event, groups, options.audience), ...(userId && actor ? { actor: { id: userId, username: actor.username } } : {}) };
+  });
   const audit = pending.map(({ event, options }) => {
     const fields = auditFieldsOf(event);
     const details = options.details ? { ...fields.details, ...options.details } : fields.details;
@@ -64,7 +70,7 @@ async function flush(ctx: DbContext, sql: SqlRunner, origin: Origin, pending: Pe
       ...fields,
       details,
       action: event.type,
-      actor: options.system ? SYSTEM.actor : options.actor !== undefined ? options.actor : origin.actor,
+      actor: actorOf(options),
       sourceIp: options.system ? SYSTEM.sourceIp : (options.sourceIp ?? origin.sourceIp),
     };
   });

@@ -23,7 +23,7 @@ export default fp(
     const sweeper = new LateStartSweeper(app.ctx, (err) => app.dbHealth.report("could not check access after a change", err));
     const unsubscribe = app.changes.subscribe((record) => {
       clock.notice(record.event);
-      sweeper.notice(record.event);
+      sweeper.notice(record);
     });
     app.addHook("onReady", async () => clock.start());
     // preClose, not onClose: onClose hooks run last-registered first, so the database (closed in

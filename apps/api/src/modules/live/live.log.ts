@@ -38,19 +38,30 @@ export function notifiedSeqs(payload: string): number[] {
   return (bar < 0 ? payload : payload.slice(0, bar)).split(",").map(Number);
 }
 
+/** The user whose change recorded an event, as the processes that react to it may need to name
+ * them (a revocation found after the change ends sessions in their name). Never sent to clients. */
+export interface LogActor {
+  id: string;
+  username: string;
+}
+
 /** One event of the log with the audience it was recorded for. */
 export interface LogRecord {
   seq: number;
   event: TDomainEvent;
   audience: Audience;
+  /** The user who made the change; absent for Postern itself, a token or the CLI. */
+  actor?: LogActor;
 }
 
 interface StoredPayload {
   event: TDomainEvent;
   audience: Audience;
+  actor?: LogActor;
 }
 
-const recordFrom = (seq: number, stored: StoredPayload): LogRecord => ({ seq, event: stored.event, audience: stored.audience });
+const recordFrom = (seq: number, stored: StoredPayload): LogRecord =>
+  stored.actor ? { seq, event: stored.event, audience: stored.audience, actor: stored.actor } : { seq, event: stored.event, audience: stored.audience };
 
 export function recordOf(row: Pick<LiveEvent, "seq" | "payload">): LogRecord {
   return recordFrom(row.seq, JSON.parse(row.payload) as StoredPayload);
@@ -73,11 +84,11 @@ const CHAIN_FLUSH = "CALL postern_chain_flush()";
 export async function appendLog(
   ctx: DbContext,
   sql: SqlRunner,
-  entries: { event: TDomainEvent; audience: Audience }[],
+  entries: { event: TDomainEvent; audience: Audience; actor?: LogActor }[],
   audit: AuditInput[],
 ): Promise<LogRecord[]> {
   const at = ctx.now();
-  const payloads = entries.map(({ event, audience }) => JSON.stringify({ event, audience } satisfies StoredPayload));
+  const payloads = entries.map(({ event, audience, actor }) => JSON.stringify((actor ? { event, audience, actor } : { event, audience }) satisfies StoredPayload));
   if (ctx.provider === "postgres") {
     const carried = `[${payloads.join(",")}]`;
     const tail = Buffer.byteLength(carried) < NOTIFY_RECORDS_BYTES ? `|${carried}` : "";
@@ -89,7 +100,7 @@ export async function appendLog(
     const seqs = sql.finalThen
       ? await sql.finalThen<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?, true) AS s`, params, CHAIN_FLUSH)
       : await sql.final<{ seq: number }>(`SELECT s AS "seq" FROM postern_chain_append(?::jsonb, ?::jsonb, ?) AS s`, params);
-    return entries.map(({ event, audience }, i) => ({ seq: Number(seqs[i]?.seq), event, audience }));
+    return entries.map(({ event, audience, actor }, i) => ({ seq: Number(seqs[i]?.seq), event, audience, ...(actor ? { actor } : {}) }));
   }
   const head = await lockChainHead(ctx, sql);
   if (audit.length > 0) {
@@ -98,9 +109,9 @@ export async function appendLog(
   }
   const out: LogRecord[] = [];
   // One row at a time: the order of several rows' RETURNING is not guaranteed.
-  for (const [i, { event, audience }] of entries.entries()) {
+  for (const [i, { event, audience, actor }] of entries.entries()) {
     const row = await sql.get<{ seq: number }>(`INSERT INTO "LiveEvent" ("type", "payload", "at") VALUES (?, ?, ?) RETURNING "seq"`, [event.type, payloads[i]!, at]);
-    out.push({ seq: Number(row?.seq), event, audience });
+    out.push({ seq: Number(row?.seq), event, audience, ...(actor ? { actor } : {}) });
   }
   return out;
 }

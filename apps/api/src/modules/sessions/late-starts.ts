@@ -11,9 +11,11 @@
 //   - S committed first: sweeping R's scope once R is handed over sees S's session.
 // So each change that can take a right away is swept again after its commit, and each start
 // handed over within a while of such a change is checked. Starts far from any removal cost nothing.
-import type { TDomainEvent, TRevocationCause } from "@postern/contracts";
+import type { TRevocationCause } from "@postern/contracts";
 import type { SqlRunner } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
+import type { Actor } from "../audit/audit.service";
+import type { LogRecord } from "../live/live.log";
 import { runSqlChange, SYSTEM } from "../../lib/run-change";
 import { OPEN_STATUS_LIST } from "./sessions.sql";
 import { findLost, revokeIfLost, revokeLost, type RevocationScope } from "./revocation";
@@ -22,8 +24,21 @@ import { findLost, revokeIfLost, revokeLost, type RevocationScope } from "./revo
  * lives between reading its caller and committing. */
 const CHECK_STARTS_FOR_MS = 60_000;
 
+/** A change that took rights away, as the sweeper remembers it: whom it may have touched, why,
+ * and who made it (the `endedBy` of what it ends after the fact, as of what it ended itself). */
+interface Removal {
+  scope: RevocationScope | "every holder";
+  cause: TRevocationCause;
+  actor: Actor | null;
+}
+
+/** The removals a late start is checked against: a start is rarely that late behind more. */
+const REMEMBERED_REMOVALS = 64;
+
 export class LateStartSweeper {
   private checkStartsUntil = 0;
+  /** The latest changes that took rights away, newest last (within CHECK_STARTS_FOR_MS). */
+  private readonly removals: Removal[] = [];
   /** Sweeps and checks in flight, for `settled`. */
   private readonly running = new Set<Promise<unknown>>();
 
@@ -32,22 +47,28 @@ export class LateStartSweeper {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  notice(event: TDomainEvent): void {
+  notice(record: Pick<LogRecord, "event" | "actor">): void {
+    const { event } = record;
+    // What the sweeper ends, it ends in the name of whoever made the change (endedBy, the audit's
+    // actor) and for its cause, as the change's own revocation did: a holder reading My sessions or
+    // the audit sees who took their access away, and why.
+    const actor = record.actor ? { ...record.actor, kind: "user" as const } : null;
+    const sweep = (scope: Removal["scope"], cause: TRevocationCause) => this.sweep({ scope, cause, actor });
     switch (event.type) {
       case "group.member_removed":
-        return this.sweep({ userIds: [event.user.id] }, "member_removed");
+        return sweep({ userIds: [event.user.id] }, "member_removed");
       case "user.disabled":
-        return this.sweep({ userIds: [event.userId] }, "user_disabled");
+        return sweep({ userIds: [event.userId] }, "user_disabled");
       case "user.updated":
-        return this.sweep({ userIds: [event.user.id] }, event.changed.includes("role") ? "demoted" : "member_removed");
+        return sweep({ userIds: [event.user.id] }, event.changed.includes("role") ? "demoted" : "member_removed");
       case "user.login":
         // A provider's groups claim may have removed memberships.
-        if (event.groups) this.sweep({ userIds: [event.user.id] }, "member_removed");
+        if (event.groups) sweep({ userIds: [event.user.id] }, "member_removed");
         return;
       case "group.deleted":
-        return this.sweep("every holder", "group_deleted");
+        return sweep("every holder", "group_deleted");
       case "service.updated":
-        if (event.changed.length > 0) this.sweep({ serviceIds: [event.service.id] }, "service_groups_changed");
+        if (event.changed.length > 0) sweep({ serviceIds: [event.service.id] }, "service_groups_changed");
         return;
       case "session.started":
         if (Date.now() < this.checkStartsUntil) this.track(this.check(event.session));
@@ -62,22 +83,31 @@ export class LateStartSweeper {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
-  private sweep(scope: RevocationScope | "every holder", cause: TRevocationCause): void {
+  private sweep(removal: Removal): void {
+    const { scope, cause, actor } = removal;
+    if (this.checkStartsUntil <= Date.now()) this.removals.length = 0;
     this.checkStartsUntil = Date.now() + CHECK_STARTS_FOR_MS;
+    this.removals.push(removal);
+    if (this.removals.length > REMEMBERED_REMOVALS) this.removals.shift();
     this.track(
       (async () => {
         // A read first: almost always nothing was missed, and then nothing is written.
         const lost = await this.ctx.sql.read(async (sql) => findLost(sql, scope === "every holder" ? { userIds: await openHolders(sql) } : scope));
         if (lost.length === 0) return;
         const userIds = [...new Set(lost.map((s) => s.userId))];
-        await runSqlChange(this.ctx, SYSTEM, (sql, record) => revokeLost(this.ctx, sql, record, { userIds }, cause, null));
+        // In the name of whoever made the change, as its own revocation was: endedBy and the audit's actor.
+        await runSqlChange(this.ctx, { actor }, (sql, record) => revokeLost(this.ctx, sql, record, { userIds }, cause, actor));
       })(),
     );
   }
 
-  private async check(session: { id: string; userId: string }): Promise<void> {
+  private async check(session: { id: string; userId: string; serviceId: string }): Promise<void> {
     const lost = await this.ctx.sql.read((sql) => findLost(sql, { userIds: [session.userId] }));
-    if (lost.some((s) => s.id === session.id)) await revokeIfLost(this.ctx, SYSTEM, session.id, "active");
+    if (!lost.some((s) => s.id === session.id)) return;
+    // The latest removal that may have touched it says why and in whose name; none (forgotten, or
+    // a right lost some other way) leaves it the clock's.
+    const removal = this.removals.findLast(({ scope }) => scope === "every holder" || scope.userIds?.includes(session.userId) || scope.serviceIds?.includes(session.serviceId));
+    await revokeIfLost(this.ctx, removal ? { actor: removal.actor } : SYSTEM, session.id, "active", removal?.cause);
   }
 
   private track(work: Promise<unknown>): void {

@@ -107,7 +107,14 @@ export async function findLost(sql: SqlRunner, scope: RevocationScope): Promise<
  * whatever else the holder held there, in a change of its own. The revoked session, or null when
  * it was not (no longer in `status`, or the holder may see the service again).
  */
-export async function revokeIfLost(ctx: DbContext, origin: Origin, sessionId: string, status: string): Promise<SessionRow | null> {
+export async function revokeIfLost(
+  ctx: DbContext,
+  origin: Origin,
+  sessionId: string,
+  status: string,
+  /** Why, when the change that took the right away is known (late-starts.ts). */
+  cause: TRevocationCause = "no_longer_visible",
+): Promise<SessionRow | null> {
   return runSqlChange(ctx, origin, async (sql, record) => {
     // Not locked here: revocation takes its sessions' locks in id order.
     const session = await sql.get<{ status: string; userId: string; serviceId: string }>(
@@ -116,7 +123,7 @@ export async function revokeIfLost(ctx: DbContext, origin: Origin, sessionId: st
     );
     if (session?.status !== status) return null;
     const scope = { userIds: [session.userId], serviceIds: [session.serviceId] };
-    const revoked = await revokeLost(ctx, sql, record, scope, "no_longer_visible", origin.actor);
+    const revoked = await revokeLost(ctx, sql, record, scope, cause, origin.actor);
     return revoked.find((s) => s.id === sessionId) ?? null;
   });
 }

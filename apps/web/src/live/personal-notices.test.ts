@@ -20,6 +20,14 @@ describe("what happened to me", () => {
     expect(n).toMatchObject({ title: "alice ended your session on Customer VPN", notify: true });
   });
 
+  it("tells me a request whose time passed undecided has lapsed, and an expired session just so", () => {
+    const lapsed = personalNotice({ type: "session.expired", session: session("me", "expired", { startsAt: "2026-11-25T11:00:00.000Z" }) }, "me", names);
+    expect(lapsed).toMatchObject({ title: "Your request for Customer VPN lapsed", tone: "warning", notify: true });
+    const ran = personalNotice({ type: "session.expired", session: session("me", "expired", { startedAt: "2026-11-25T10:00:00.000Z" }) }, "me", names);
+    expect(ran).toMatchObject({ title: "Your session on Customer VPN expired", tone: "info" });
+    expect(personalNotice({ type: "session.expired", session: session("me", "expired") }, "me", names)).toBeNull();
+  });
+
   it("tells me my request was approved or denied", () => {
     expect(personalNotice({ type: "session.approved", session: session("me", "active") }, "me", names)?.title).toBe(
       "Your request for Customer VPN was approved",

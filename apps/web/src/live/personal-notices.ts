@@ -52,7 +52,15 @@ export function personalNotice(event: TLiveEvent, me: string | undefined, servic
     case "session.offer_expired":
       return { title: `Your offer for ${name} lapsed`, body: "It passed to the next in line.", tone: "warning" };
     case "session.expired":
-      return s.startedAt ? { title: `Your session on ${name} expired`, tone: "info" } : null;
+      if (s.startedAt) return { title: `Your session on ${name} expired`, tone: "info" };
+      // A request for a window that passed before it could start (undecided): nothing will start it now.
+      if (!s.startsAt) return null;
+      return {
+        title: `Your request for ${name} lapsed`,
+        body: "Its time passed before it could start. Ask again for a new time.",
+        tone: "warning",
+        notify: true,
+      };
     default:
       return null;
   }

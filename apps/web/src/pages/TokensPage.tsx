@@ -1,7 +1,7 @@
 // API tokens: create with scopes (the secret is shown once), list, revoke. Members manage their
 // own personal tokens here; admins also see everyone's and can make service tokens. Revoked
 // tokens fold away under "Revoked".
-import { useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ZCreateTokenBody, ZScope, type TCreatedToken, type TScope, type TToken } from "@postern/contracts";
 import { useIsAdmin } from "../api/auth";
 import { useCreateToken, useRevokeToken, useTokens } from "../api/tokens";
@@ -11,6 +11,7 @@ import { ErrorMessage, RefreshFailed } from "../components/ErrorMessage";
 import { Field, focusFirstInvalid } from "../components/Field";
 import { Skeleton } from "../components/Loading";
 import { Time } from "../components/Time";
+import { useFocusAfter } from "../components/use-focus-after";
 import { checkBody, formErrors, type FieldMap } from "../lib/field-errors";
 import { usePageTitle } from "../lib/page-title";
 
@@ -33,6 +34,9 @@ const TOKEN_FIELDS: FieldMap<TokenField> = {
 
 function SecretOnce({ token, onClose }: { token: TCreatedToken; onClose: () => void }) {
   const [copied, setCopied] = useState(false);
+  const copy = useRef<HTMLButtonElement>(null);
+  // The secret replaces the form that had the focus; what to do next is copy it.
+  useEffect(() => copy.current?.focus(), []);
   return (
     <section className="panel secret" role="status" aria-labelledby="secret-title">
       <h2 id="secret-title">Token “{token.name}” created</h2>
@@ -40,6 +44,7 @@ function SecretOnce({ token, onClose }: { token: TCreatedToken; onClose: () => v
       <div className="inline-form">
         <input readOnly aria-label="Token secret" value={token.token} onFocus={(e) => e.target.select()} data-testid="token-secret" />
         <button
+          ref={copy}
           type="button"
           onClick={() => {
             void navigator.clipboard?.writeText(token.token).then(() => setCopied(true));
@@ -54,6 +59,9 @@ function SecretOnce({ token, onClose }: { token: TCreatedToken; onClose: () => v
     </section>
   );
 }
+
+/** The control that opened the secret, where the focus returns when it closes. */
+const CREATE_TOKEN_KEY = "create-token";
 
 /** Scopes beyond a member's own rights; a token never exceeds its owner's. */
 const ADMIN_SCOPES: TScope[] = ["admin", "agent", "tunnel:manage"];
@@ -127,7 +135,7 @@ function CreateTokenForm({ onCreated }: { onCreated: (t: TCreatedToken) => void 
         </label>
       )}
       <div className="form-actions wide">
-        <button type="submit" className="primary" disabled={create.isPending}>
+        <button type="submit" className="primary" disabled={create.isPending} data-focus={CREATE_TOKEN_KEY}>
           Create token
         </button>
       </div>
@@ -190,6 +198,11 @@ export function TokensPage({ standalone = false }: { standalone?: boolean }) {
   const tokens = useTokens();
   const revoke = useRevokeToken();
   const [created, setCreated] = useState<TCreatedToken | null>(null);
+  const focusAfter = useFocusAfter(null);
+  function closeSecret() {
+    setCreated(null);
+    focusAfter([CREATE_TOKEN_KEY]);
+  }
 
   if (tokens.isPending) return <Skeleton what="Loading tokens" />;
   // A failed refresh keeps the list, and a secret just shown above it.
@@ -203,7 +216,7 @@ export function TokensPage({ standalone = false }: { standalone?: boolean }) {
   return (
     <div className="stack">
       {standalone ? <h1>API tokens</h1> : <h2 className="sr-only">API tokens</h2>}
-      {created ? <SecretOnce token={created} onClose={() => setCreated(null)} /> : <CreateTokenForm onCreated={setCreated} />}
+      {created ? <SecretOnce token={created} onClose={closeSecret} /> : <CreateTokenForm onCreated={setCreated} />}
       <section className="panel" aria-labelledby="tokens-title">
         <h2 id="tokens-title">Tokens</h2>
         <RefreshFailed error={tokens.isRefetchError ? tokens.error : null} />

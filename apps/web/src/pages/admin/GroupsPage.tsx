@@ -9,6 +9,7 @@ import { ConfirmButton } from "../../components/ConfirmDialog";
 import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Field, focusFirstInvalid } from "../../components/Field";
 import { Skeleton } from "../../components/Loading";
+import { useFocusAfter } from "../../components/use-focus-after";
 import { formErrors, type FieldMap } from "../../lib/field-errors";
 import { usePageTitle } from "../../lib/page-title";
 
@@ -51,6 +52,8 @@ function GroupCard({ group, users, services }: { group: TGroup; users: TUser[]; 
   const remove = useDeleteGroup();
   const [userId, setUserId] = useState("");
   const [renaming, setRenaming] = useState(false);
+  const card = useRef<HTMLElement>(null);
+  const focusAfter = useFocusAfter(card);
   const members = group.members ?? [];
   const candidates = users.filter((u) => !members.some((m) => m.id === u.id));
   const grants = services.filter((s) => s.groupIds.includes(group.id));
@@ -63,13 +66,13 @@ function GroupCard({ group, users, services }: { group: TGroup; users: TUser[]; 
   }
 
   return (
-    <article className="panel group-card" aria-labelledby={`group-${group.id}`} data-testid={`group-${group.name}`}>
+    <article ref={card} className="panel group-card" aria-labelledby={`group-${group.id}`} data-testid={`group-${group.name}`}>
       <header className="card-head">
         <h2 id={`group-${group.id}`} className="card-title">
           {group.name}
         </h2>
         <div className="row-actions">
-          <button type="button" className="link-button" aria-label={`Rename ${group.name}`} onClick={() => setRenaming(true)}>
+          <button type="button" className="link-button" aria-label={`Rename ${group.name}`} data-focus="rename" onClick={() => setRenaming(true)}>
             Rename
           </button>
           <ConfirmButton
@@ -93,7 +96,15 @@ function GroupCard({ group, users, services }: { group: TGroup; users: TUser[]; 
           </ConfirmButton>
         </div>
       </header>
-      {renaming && <RenameForm group={group} onDone={() => setRenaming(false)} />}
+      {renaming && (
+        <RenameForm
+          group={group}
+          onDone={() => {
+            setRenaming(false);
+            focusAfter(["rename"]);
+          }}
+        />
+      )}
       <p className="small grants">
         <span className="muted">Grants: </span>
         {grants.length === 0 ? (

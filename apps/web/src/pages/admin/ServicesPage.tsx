@@ -8,12 +8,18 @@ import { ConfirmButton } from "../../components/ConfirmDialog";
 import { DataTable } from "../../components/DataTable";
 import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
+import { useFocusAfter } from "../../components/use-focus-after";
 import { formatDuration } from "../../lib/format";
 import { usePageTitle } from "../../lib/page-title";
 import { ImportServicesForm } from "./ImportServicesForm";
 import { ServiceForm } from "./ServiceForm";
 
 type Editing = { mode: "new" } | { mode: "import" } | { mode: "edit"; service: TService } | null;
+
+/** The control that opened a form, where the focus returns when the form closes. */
+function openerKey(editing: NonNullable<Editing>): string {
+  return editing.mode === "edit" ? `edit-service-${editing.service.id}` : `${editing.mode}-service`;
+}
 
 export function ServicesPage() {
   usePageTitle("Services · Admin");
@@ -22,24 +28,29 @@ export function ServicesPage() {
   const remove = useDeleteService();
   const [params] = useSearchParams();
   const [editing, setEditing] = useState<Editing>(() => (params.get("import") ? { mode: "import" } : null));
+  const focusAfter = useFocusAfter(null);
+  function closeForm() {
+    if (editing) focusAfter([openerKey(editing)]);
+    setEditing(null);
+  }
   const groupName = (id: string) => groups.data?.find((g) => g.id === id)?.name ?? "?";
 
   return (
     <div className="stack">
       {editing?.mode === "import" ? (
-        <ImportServicesForm onDone={() => setEditing(null)} />
+        <ImportServicesForm onDone={closeForm} />
       ) : editing ? (
         <ServiceForm
           key={editing.mode === "edit" ? editing.service.id : "new"}
           service={editing.mode === "edit" ? editing.service : undefined}
-          onDone={() => setEditing(null)}
+          onDone={closeForm}
         />
       ) : (
         <div className="form-actions">
-          <button type="button" className="primary" onClick={() => setEditing({ mode: "new" })}>
+          <button type="button" className="primary" data-focus={openerKey({ mode: "new" })} onClick={() => setEditing({ mode: "new" })}>
             New service
           </button>
-          <button type="button" onClick={() => setEditing({ mode: "import" })}>
+          <button type="button" data-focus={openerKey({ mode: "import" })} onClick={() => setEditing({ mode: "import" })}>
             Import from CSV
           </button>
         </div>
@@ -94,7 +105,10 @@ export function ServicesPage() {
               actions: true,
               cell: (s) => (
                 <>
-                  <button type="button" aria-label={`Edit ${s.name}`} onClick={() => setEditing({ mode: "edit", service: s })}>
+                  <button type="button" aria-label={`Edit ${s.name}`}
+                    data-focus={openerKey({ mode: "edit", service: s })}
+                    onClick={() => setEditing({ mode: "edit", service: s })}
+                  >
                     Edit
                   </button>
                   <ConfirmButton

@@ -8,6 +8,7 @@ import { ConfirmButton, ConfirmDialog } from "../../components/ConfirmDialog";
 import { DataTable } from "../../components/DataTable";
 import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
 import { Skeleton } from "../../components/Loading";
+import { useFocusAfter } from "../../components/use-focus-after";
 import { usePageTitle } from "../../lib/page-title";
 import { CreateUserForm, EditUserForm } from "./UserForms";
 
@@ -50,13 +51,15 @@ function RoleSelect({ user, isSelf }: { user: TUser; isSelf: boolean }) {
   );
 }
 
+const editUserKey = (id: string) => `edit-user-${id}`;
+
 function UserActions({ user, isSelf, onEdit }: { user: TUser; isSelf: boolean; onEdit: () => void }) {
   const update = useUpdateUser();
   const remove = useDeleteUser();
   const busy = update.isPending || remove.isPending;
   return (
     <>
-      <button type="button" aria-label={`Edit ${user.username}`} onClick={onEdit}>
+      <button type="button" aria-label={`Edit ${user.username}`} data-focus={editUserKey(user.id)} onClick={onEdit}>
         Edit
       </button>
       {user.disabled ? (
@@ -101,11 +104,16 @@ export function UsersPage() {
   const users = useUsers();
   const me = useMe().data;
   const [editing, setEditing] = useState<TUser | null>(null);
+  const focusAfter = useFocusAfter(null);
   // Edit the freshest copy (the list refreshes live).
   const current = editing ? (users.data?.find((u) => u.id === editing.id) ?? editing) : null;
   return (
     <div className="stack">
-      {current ? <EditUserForm key={current.id} user={current} onDone={() => setEditing(null)} /> : <CreateUserForm />}
+      {current ? <EditUserForm key={current.id} user={current} onDone={() => {
+            setEditing(null);
+            focusAfter([editUserKey(current.id)]);
+          }}
+        /> : <CreateUserForm />}
       <section className="panel" aria-labelledby="users-title">
         <h2 id="users-title">Users</h2>
         <RefreshFailed error={users.isRefetchError ? users.error : null} />

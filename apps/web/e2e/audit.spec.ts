@@ -30,3 +30,21 @@ test("the old /audit link lands on the admin tab", async ({ page, signIn }) => {
   await expect(page).toHaveURL(/\/admin\/audit$/);
   await expect(page.getByRole("heading", { name: "Tamper check" })).toBeVisible();
 });
+
+test("a failed refresh keeps the events on screen and says so quietly", async ({ page, factory, signIn }) => {
+  const group = await factory.group();
+  await signIn(page, "admin", "/admin/audit");
+  const events = page.getByRole("table", { name: "Audit events" });
+  await expect(events.getByRole("row").filter({ hasText: group.name }).first()).toBeVisible();
+  // The server restarting: the list's reads fail (only them; the chain check and names still answer).
+  await page.route(/\/api\/audit(\?|$)/, (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "restarting" } }) }),
+  );
+  // Coming back to the tab refreshes the list in the background.
+  const tabs = page.getByRole("navigation", { name: "Admin sections" });
+  await tabs.getByRole("link", { name: "Users" }).click();
+  await tabs.getByRole("link", { name: "Audit" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Could not refresh (restarting)" })).toBeVisible({ timeout: 15_000 });
+  await expect(events.getByRole("row").filter({ hasText: group.name }).first()).toBeVisible();
+  await expect(page.getByRole("alert")).toHaveCount(0);
+});

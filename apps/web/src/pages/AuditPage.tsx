@@ -3,12 +3,13 @@
 import { useRef, useState, type FormEvent } from "react";
 import { isoWeekOf, ZAuditListQuery, ZIsoWeek } from "@postern/contracts";
 import { auditCsvUrl, useAudit, useAuditVerify, type AuditFilters } from "../api/audit";
+import { isApiError } from "../api/client";
 import { useAgents } from "../api/gateways";
 import { useServices } from "../api/services";
 import { useTokens } from "../api/tokens";
 import { useGroups, useUsers } from "../api/users";
 import { DataTable } from "../components/DataTable";
-import { ErrorMessage } from "../components/ErrorMessage";
+import { ErrorMessage, RefreshFailed } from "../components/ErrorMessage";
 import { Field, focusFirstInvalid } from "../components/Field";
 import { Skeleton } from "../components/Loading";
 import { Time } from "../components/Time";
@@ -97,7 +98,11 @@ export function AuditPage() {
   const [week, setWeek] = useState(() => isoWeekOf(new Date()));
   const audit = useAudit(filters);
   const events = audit.data?.pages.flatMap((p) => p.items) ?? [];
-  const errors = formErrors(filterError ?? audit.error, FILTER_FIELDS);
+  // Only a first read can be refused for its filters (400, shown beside them); anything else
+  // that stops the first read replaces the list, and a failed refresh keeps it (RefreshFailed).
+  const loadError = audit.isLoadingError ? audit.error : null;
+  const filtersRefused = isApiError(loadError, 400);
+  const errors = formErrors(filterError ?? (filtersRefused ? loadError : null), FILTER_FIELDS);
   const weekCheck = ZIsoWeek.safeParse(week);
   const set = (key: keyof AuditFilters) => (e: { target: { value: string } }) => setDraft({ ...draft, [key]: e.target.value });
 
@@ -178,10 +183,11 @@ export function AuditPage() {
         )}
       </section>
 
+      <RefreshFailed error={audit.isRefetchError ? audit.error : null} />
       {audit.isPending ? (
         <Skeleton what="Loading the audit trail" count={6} />
-      ) : audit.isError && !errors.general && Object.keys(errors.fields).length === 0 ? (
-        <ErrorMessage error={audit.error} />
+      ) : loadError && !filtersRefused ? (
+        <ErrorMessage error={loadError} />
       ) : (
         <DataTable
           caption="Audit events"
@@ -199,11 +205,15 @@ export function AuditPage() {
             { key: "details", header: "Details", className: "details", cell: (e) => detailsText(e, names) },
           ]}
           footer={
-            audit.hasNextPage && (
-              <button type="button" onClick={() => void audit.fetchNextPage()} aria-disabled={audit.isFetchingNextPage || undefined}>
-                {audit.isFetchingNextPage ? "Loading…" : "Load more"}
-              </button>
-            )
+            <>
+              {/* A next page that failed is neither a loading nor a refetch error: said here, by its button. */}
+              {audit.isFetchNextPageError && <ErrorMessage error={audit.error} />}
+              {audit.hasNextPage && (
+                <button type="button" onClick={() => void audit.fetchNextPage()} aria-disabled={audit.isFetchingNextPage || undefined}>
+                  {audit.isFetchingNextPage ? "Loading…" : "Load more"}
+                </button>
+              )}
+            </>
           }
         />
       )}

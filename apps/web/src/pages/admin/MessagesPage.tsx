@@ -1,4 +1,5 @@
 // Relay messages (admin): the relay's state and every message with its delivery status.
+import type { TMessage } from "@postern/contracts";
 import { useMessages, useRelayStatus } from "../../api/messages";
 import { DataTable } from "../../components/DataTable";
 import { ErrorMessage, RefreshFailed } from "../../components/ErrorMessage";
@@ -6,6 +7,17 @@ import { Skeleton } from "../../components/Loading";
 import { StatusPill } from "../../components/StatusPill";
 import { Time } from "../../components/Time";
 import { usePageTitle } from "../../lib/page-title";
+
+/** Who already has a message that is not sent to everyone yet (a sent one went to all). */
+function DeliveredTo({ message }: { message: TMessage }) {
+  const to = message.deliveredTo ?? [];
+  if (message.status === "sent" || to.length === 0) return null;
+  return (
+    <div className="muted small delivered-to" data-testid="delivered-to">
+      delivered to {to.join(", ")}
+    </div>
+  );
+}
 
 function RelayStatus() {
   const status = useRelayStatus();
@@ -78,6 +90,7 @@ export function MessagesPage() {
                       <Time value={m.sentAt} />
                     </div>
                   )}
+                  <DeliveredTo message={m} />
                   {m.lastError && <div className="error-text small">{m.lastError}</div>}
                 </>
               ),

@@ -1,0 +1,64 @@
+// The relay page against a real relay: a server whose SMTP is a local sink that takes mail for
+// one recipient and refuses the other for good, so a message ends partly delivered.
+import type { Page } from "@playwright/test";
+import { ApiClient, unique } from "./support/api";
+import { expect, horizontalOverflow, test } from "./support/fixtures";
+import { startServer, type RunningServer } from "./support/server";
+import { startSmtpSink, type SmtpSink } from "./support/smtp";
+
+const TAKES = "ops-team-on-call@example.test";
+const REFUSES = "nobody-here@example.test";
+
+let sink: SmtpSink;
+let server: RunningServer;
+let admin: ApiClient;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  sink = await startSmtpSink([TAKES, REFUSES], [REFUSES]);
+  server = await startServer(sink.env);
+  admin = await ApiClient.login(server.url, server.admin.username, server.admin.password);
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+  await sink?.close();
+});
+
+/** Posts messages as a monitor would, with its own relay:send token. */
+async function sendMessages(subjects: string[]): Promise<string[]> {
+  const { token } = await admin.call<{ token: string }>("POST", "/api/tokens", { name: unique("monitor"), scopes: ["relay:send"] });
+  const ids: string[] = [];
+  for (const subject of subjects) {
+    const res = await fetch(`${server.url}/api/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ subject, message: `${subject}: disk 91% full` }),
+    });
+    expect(res.status, await res.clone().text()).toBe(202);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  return ids;
+}
+
+async function openRelayPage(page: Page) {
+  const [name = "", value = ""] = admin.cookie.split("=", 2);
+  await page.context().addCookies([{ name, value, url: server.url }]);
+  await page.goto(`${server.url}/admin/messages`);
+}
+
+test("a partly delivered message says who has it, and fits a phone", async ({ page }) => {
+  const subject = unique("Disk");
+  const [id] = await sendMessages([subject]);
+  // The queue works in the background: wait until it has given up on the refusing recipient.
+  await expect
+    .poll(async () => (await admin.call<{ items: { id: string; status: string }[] }>("GET", "/api/messages")).items.find((m) => m.id === id)?.status, {
+      timeout: 30_000,
+    })
+    .toBe("failed");
+
+  await openRelayPage(page);
+  const row = page.getByRole("row").filter({ hasText: subject });
+  await expect(row.getByTestId("delivered-to")).toHaveText(`delivered to ${TAKES}`);
+  expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+});

@@ -62,3 +62,28 @@ test("a partly delivered message says who has it, and fits a phone", async ({ pa
   await expect(row.getByTestId("delivered-to")).toHaveText(`delivered to ${TAKES}`);
   expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
 });
+
+test("a 'Load more' that fails says so by its button", async ({ page }) => {
+  test.setTimeout(120_000);
+  // More than one page (50): two monitors, each inside its token's 30 a minute.
+  await sendMessages(Array.from({ length: 26 }, () => unique("Ping")));
+  await sendMessages(Array.from({ length: 26 }, () => unique("Ping")));
+  // Each delivery is a live update of the list, which would clear the error under test.
+  await expect.poll(async () => (await admin.call<{ queued: number }>("GET", "/api/messages/status")).queued, { timeout: 60_000 }).toBe(0);
+  await openRelayPage(page);
+  const more = page.getByRole("button", { name: "Load more" });
+  await expect(more).toBeVisible();
+  // The next page's read (the one with a cursor) fails. Route interception, not a real outage:
+  // the first page must load from the same server a moment before.
+  await page.route(/\/api\/messages\?.*cursor=/, (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "restarting" } }) }),
+  );
+  await more.click();
+  // Said beside the button, in the table's footer, not instead of the list.
+  await expect(more.locator("..").getByRole("alert")).toContainText("restarting", { timeout: 15_000 });
+  await expect(page.getByRole("row").filter({ hasText: "Ping" }).first()).toBeVisible();
+  await expect(more).toBeVisible();
+  await page.unroute(/\/api\/messages\?.*cursor=/);
+  await more.click();
+  await expect(page.getByRole("alert").filter({ hasText: "restarting" })).toHaveCount(0);
+});

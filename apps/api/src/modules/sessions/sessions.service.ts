@@ -373,7 +373,8 @@ function staleRequestProblem(
   service: { maxDurationSeconds: number },
   now: Date,
 ): AppError | null {
-  const ends = session.startsAt && after(session.startsAt, session.durationSeconds);
+  // The same instant the clock expires the request at (windowEnd), so the two never disagree.
+  const ends = session.startsAt && windowEnd({ startsAt: session.startsAt, durationSeconds: session.durationSeconds });
   if (session.startsAt && ends && ends <= now) {
     return new AppError("conflict", `the requested window (${session.startsAt.toISOString()} to ${ends.toISOString()}) has passed; deny the request`);
   }

@@ -188,8 +188,9 @@ export async function recordAttempt(
     const now = outcome.missed.find((m) => includes([m.address], address));
     // A message refused before the server's answers were kept has none to show.
     const reply = replyOf(replies, address) ?? now?.reason ?? (includes(refusedBefore, address) ? "refused on an earlier attempt" : "not attempted yet");
-    // An interrupted attempt says so after what the server said before.
-    const reason = now && now.reason !== reply ? `${reply}; ${now.reason}` : reply;
+    // An interrupted attempt says so after what the server said before. (An answered attempt's
+    // reply is its own reason, kept shortened: not to be repeated after itself.)
+    const reason = policy.interrupted && now && now.reason !== reply ? `${reply}; ${now.reason}` : reply;
     return { address, reason, refused: includes(refused, address) };
   });
   return runChange(ctx, SYSTEM, async (tx, record) => {

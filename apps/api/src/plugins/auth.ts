@@ -98,6 +98,8 @@ declare module "@fastify/jwt" {
 
 /** What authentication and authorisation answer: nothing to say, or the refusal to send. */
 type Refusal = AppError | undefined;
+/** The matched route, as Fastify describes it (`request.routeOptions`). */
+type Route = FastifyRequest["routeOptions"];
 
 /** The refusal for a caller who has not authenticated, or (`admin`) is not an admin. The auth
  * hook returns it; routes throw it through `requirePrincipal` / `requireAdmin`. */
@@ -238,8 +240,8 @@ export default fp(
     /** Who is calling (`request.principal`), or the refusal to answer with. A refusal is
      * returned, not thrown: refusing is everyday work here, and a throw (with the unwinding to
      * its catch) cost about as much as the rest of a refused request's hooks. */
-    const authenticate = (request: FastifyRequest): Refusal | Promise<Refusal> => {
-      if (request.routeOptions.config.ownBearer) return;
+    const authenticate = (request: FastifyRequest, route: Route): Refusal | Promise<Refusal> => {
+      if (route.config.ownBearer) return;
       const bearer = bearerOf(request);
       if (bearer?.startsWith(TOKEN_PREFIX)) {
         const prefix = prefixOf(bearer);
@@ -290,20 +292,20 @@ export default fp(
     // so an anonymous caller learns nothing from a 400, and a refused POST costs no more than a
     // refused GET. The refusal is returned, as authenticate's is.
     /** Who may call the route; no route at all (the SPA's pages, a 404) is public. */
-    const accessOf = (request: FastifyRequest): Access => {
-      const url = request.routeOptions.url;
+    const accessOf = (route: Route): Access => {
+      const url = route.url;
       if (!url) return "public";
-      return request.routeOptions.config.access ?? (isApiPath(url) ? "user" : "public");
+      return route.config.access ?? (isApiPath(url) ? "user" : "public");
     };
-    const refusalOf = (request: FastifyRequest): Refusal => {
-      const access = accessOf(request);
+    const refusalOf = (request: FastifyRequest, route: Route): Refusal => {
+      const access = accessOf(route);
       if (access === "public") return undefined;
       const refusal = callerRefusal(request, access === "admin");
       if (refusal) return refusal;
       const principal = request.principal as Principal;
       if (access === "login" && principal.scopes) return forbidden("sign in to do this; an API token cannot");
       if (principal.scopes) {
-        const config = request.routeOptions.config;
+        const config = route.config;
         const needed = config.scope ?? (access === "admin" ? "admin" : SAFE_METHODS.has(request.method) ? "sessions:read" : "sessions:write");
         if (needed !== "any" && !tokenAllows(principal.scopes, needed)) return forbidden(`this API token lacks the scope ${needed}`);
       }
@@ -313,24 +315,26 @@ export default fp(
      * that fails is ignored where anyone may call, as a stale cookie is everywhere: a monitor that
      * sends its old token to /healthz, a script logging out with an expired bearer, a page of the
      * SPA, are answered as anyone's would be. (A cookie's missing CSRF header is still refused.) */
-    const admit = (request: FastifyRequest, authenticated: Refusal): Refusal => {
-      if (!authenticated) return refusalOf(request);
-      return authenticated.code === "unauthorized" && accessOf(request) === "public" ? undefined : authenticated;
+    const admit = (request: FastifyRequest, route: Route, authenticated: Refusal): Refusal => {
+      if (!authenticated) return refusalOf(request, route);
+      return authenticated.code === "unauthorized" && accessOf(route) === "public" ? undefined : authenticated;
     };
     app.addHook("onRequest", (request, reply, done) => {
+      // Fastify builds routeOptions afresh at every read: read once, here.
+      const route = request.routeOptions;
       let outcome: Refusal | Promise<Refusal>;
       try {
-        outcome = authenticate(request);
+        outcome = authenticate(request, route);
       } catch (err) {
         return refuseOr(reply, err, done);
       }
-      if (!(outcome instanceof Promise)) outcome = admit(request, outcome);
+      if (!(outcome instanceof Promise)) outcome = admit(request, route, outcome);
       if (outcome === undefined) done();
       else if (outcome instanceof AppError) refuse(reply, outcome);
       else
         outcome.then(
           (authenticated) => {
-            const refusal = admit(request, authenticated);
+            const refusal = admit(request, route, authenticated);
             if (refusal) refuse(reply, refusal);
             else done();
           },

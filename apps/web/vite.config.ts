@@ -26,8 +26,9 @@ export default defineConfig(({ command }) => ({
   resolve: { alias: command === "build" ? reactRouterProduction() : [] },
   server: {
     proxy: {
-      // The live stream is a websocket; it must be listed before the plain /api prefix.
-      "/api/live": { target: api, ws: true, changeOrigin: true },
+      // The live stream is a websocket; it must be listed before the plain /api prefix. It keeps
+      // the browser's Host, which the API matches (port included) against the page's Origin.
+      "/api/live": { target: api, ws: true, changeOrigin: false },
       "/api": { target: api, changeOrigin: true },
       // Compatibility prefixes: anchored with a slash so the SPA's own /sessions page is not proxied.
       "^/(conn|session|service)/": { target: api, changeOrigin: true },

@@ -15,6 +15,12 @@ describe.each(providers)("live board stream access on %s", (provider) => {
     expect(await refusedStatus(bed.base, {})).toBe(401);
     expect(await refusedStatus(bed.base, bed.admin.headers, "abc")).toBe(400);
     expect(await refusedStatus(bed.base, { ...bed.admin.headers, origin: "https://evil.example" })).toBe(403);
+    // Another port of the same host is another site (a second app on a home-lab box), though the
+    // browser sends the login cookie there too.
+    const port = Number(new URL(bed.base).port);
+    expect(await refusedStatus(bed.base, { ...bed.admin.headers, origin: `http://127.0.0.1:${port + 1}` })).toBe(403);
+    const own = await bed.openWith({ ...bed.admin.headers, origin: bed.base });
+    await own.waitFor((ms) => ms.some((m) => m.type === "snapshot"), "a snapshot for the board's own page");
 
     const created = await bed.t.app.inject({
       method: "POST",

@@ -7,26 +7,41 @@ import { forbidden } from "../../errors";
 import { requirePrincipal } from "../../plugins/auth";
 import { TOO_MANY_CLOSE_CODE, type LiveCredential } from "./live.hub";
 
-const hostnameOf = (hostHeader: string | string[] | undefined): string | undefined =>
-  typeof hostHeader === "string" ? hostHeader.replace(/:\d+$/, "").toLowerCase() : undefined;
+/** `host[:port]` as an origin of `protocol` would have it: lower case, without the scheme's default port. */
+function hostOf(protocol: string, hostHeader: string | string[] | undefined): string | undefined {
+  if (typeof hostHeader !== "string" || hostHeader === "") return undefined;
+  try {
+    return new URL(`${protocol}//${hostHeader}`).host;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A browser sends its cookie with a websocket opened by any site; only our own pages may use it.
- * Host names are compared without ports, so the Vite dev server (another port, a proxy that
- * rewrites Host) still works, while a page of another site is refused.
+ * Ports count: a cookie is shared by every port of a host, so a page of another app on the same
+ * box must not read the board with it. Our own pages are the address the request came to (Host,
+ * or the proxy's X-Forwarded-Host) and POSTERN_PUBLIC_URL.
  */
 function checkOrigin(app: FastifyInstance, request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (!origin) return;
-  let hostname: string;
+  let from: URL;
   try {
-    hostname = new URL(origin).hostname.toLowerCase();
+    from = new URL(origin);
   } catch {
     throw forbidden("the Origin header is not a URL");
   }
-  const allowed = [hostnameOf(request.headers.host), hostnameOf(request.headers["x-forwarded-host"])];
-  if (app.config.publicUrl) allowed.push(new URL(app.config.publicUrl).hostname.toLowerCase());
-  if (!allowed.includes(hostname)) throw forbidden("a page of another site may not open the live stream with your login");
+  const allowed = [hostOf(from.protocol, request.headers.host), hostOf(from.protocol, request.headers["x-forwarded-host"])];
+  if (app.config.publicUrl) {
+    const publicUrl = new URL(app.config.publicUrl);
+    if (publicUrl.protocol === from.protocol) allowed.push(publicUrl.host);
+  }
+  if (!allowed.includes(from.host)) {
+    throw forbidden(
+      `a page of another site (${from.origin}) may not open the live stream with your login; behind a proxy that changes the address, set POSTERN_PUBLIC_URL`,
+    );
+  }
 }
 
 export default async function liveRoutes(app: FastifyInstance) {

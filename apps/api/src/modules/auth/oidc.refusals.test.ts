@@ -81,4 +81,20 @@ describe("OIDC login refusals (sqlite)", () => {
     const browser = new Browser();
     expect((await browser.follow(`${w.base}/api/auth/oidc/a/start?returnTo=${encodeURIComponent("https://evil.example/")}`)).url).toBe(`${w.base}/`);
   });
+
+  it("does not let dot segments turn a return path into another site's address", async () => {
+    // Each starts with one slash, but resolves to "//evil.example": a browser told to go there
+    // after the login leaves for evil.example.
+    const dotted = ["/.//evil.example", "/..//evil.example/x", "/a/..//evil.example", "/%2e//evil.example", "/%2E%2E//evil.example"];
+    for (const evil of dotted) {
+      const target = safeReturnTo(evil);
+      expect(target.startsWith("//"), `${evil} → ${target}`).toBe(false);
+      expect(new URL(target, w.base).origin).toBe(w.base);
+    }
+    // Through a whole login: the last redirect stays on Postern (stopped before leaving it).
+    const browser = new Browser();
+    const { url } = await browser.follow(`${w.base}/api/auth/oidc/a/start?returnTo=${encodeURIComponent("/.//evil.example/")}`, (u) => u.hostname === "evil.example");
+    expect(url).toBe(`${w.base}/`);
+    expect((await me(browser)).status).toBe(200);
+  });
 });

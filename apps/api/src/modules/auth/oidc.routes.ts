@@ -25,6 +25,9 @@ export function safeReturnTo(value: unknown): string {
   try {
     const url = new URL(value, base);
     if (url.origin !== base) return "/";
+    // Resolving dot segments can leave two leading slashes ("/.//evil.example" becomes
+    // "//evil.example"), which a browser reads as another host.
+    if (url.pathname.startsWith("//")) return "/";
     return `${url.pathname}${url.search}${url.hash}`;
   } catch {
     return "/";

@@ -5,6 +5,7 @@ import type { LoginSession, Tx } from "@postern/db";
 import type { JWTPayload } from "jose";
 import type { OidcProviderConfig } from "../../config";
 import type { DbContext } from "../../lib/db-context";
+import { isStorableText } from "@postern/contracts";
 import { storableText } from "../../lib/storable-text";
 import { runChange } from "../../lib/run-change";
 import { revokeLostAccess } from "../sessions/revocation";
@@ -32,9 +33,31 @@ export interface OidcLoginInput {
   idToken: string;
 }
 
+/** A string claim, trimmed; absent when empty or when no database could store it as sent. */
 function stringClaim(claims: JWTPayload, name: string): string | undefined {
   const v = claims[name];
-  return typeof v === "string" && v.trim() ? v.trim() : undefined;
+  return typeof v === "string" && v.trim() && isStorableText(v) ? v.trim() : undefined;
+}
+
+/** The longest display name, as an admin may set one (ZUpdateUserBody). */
+const DISPLAY_NAME_MAX = 128;
+/** C0 and C1 controls (line breaks, tabs, NUL), and the characters that reorder the text shown
+ * around them: embeddings, overrides, isolates and direction marks. */
+// eslint-disable-next-line no-control-regex
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The display name a new user gets from the provider's `name` claim: at most providers the
+ * person's own text, which the board shows to everyone (and admins read when deciding a
+ * request). One line, without direction overrides that would make it read as someone else's,
+ * and no longer than an admin could set.
+ */
+export function displayNameFromClaim(claims: JWTPayload): string | undefined {
+  const v = claims.name;
+  if (typeof v !== "string") return undefined;
+  const shown = v.replace(UNSHOWABLE, (c) => (/[\t\n\v\f\r\u0085]/.test(c) ? " " : "")).replace(/\s+/g, " ").trim();
+  const clipped = [...shown].slice(0, DISPLAY_NAME_MAX).join("").trim();
+  return clipped && isStorableText(clipped) ? clipped : undefined;
 }
 
 /**
@@ -134,7 +157,7 @@ export async function loginOidc(
           username: await freeUsername(tx, provider.id, claims),
           // Only an address the provider vouches for becomes the user's (it may later link other logins).
           email: emailVerified ? (email ?? null) : null,
-          displayName: stringClaim(claims, "name") ?? null,
+          displayName: displayNameFromClaim(claims) ?? null,
           role: "member",
         },
       });

@@ -101,6 +101,34 @@ describe.each(providers)("OIDC login (%s)", (provider) => {
     expect(await loginEvents("user.identity_linked")).toHaveLength(1);
   });
 
+  it("keeps a provider's name claim to one short plain line: no NUL, control or direction-override characters", async () => {
+    // A name is the user's own text at most providers, and the board shows it to everyone (and to
+    // admins deciding a request): a NUL failed the login on PostgreSQL, a right-to-left override
+    // made "Mallory\u202Egnp.exe" read as someone else's, and any length went through.
+    const cases: [string, string][] = [
+      ["Eve\u0000Null", "EveNull"],
+      ["Mallory\u202Egnp.exe", "Mallorygnp.exe"],
+      ["\u2067Isolated\u2069 \u200Fname", "Isolated name"],
+      ["tab\there\r\nnewline\u0085", "tab here newline"],
+      ["x".repeat(5000), "x".repeat(128)],
+      ["\u202E\u0007", ""],
+    ];
+    for (const [i, [name, shown]] of cases.entries()) {
+      w.idpA.nextAccount = { sub: `named-${i}`, name, preferred_username: `named-${i}` };
+      const browser = new Browser();
+      const { url } = await browser.follow(`${w.base}/api/auth/oidc/a/start`);
+      expect(url, JSON.stringify(name.slice(0, 20))).toBe(`${w.base}/`);
+      const who = await me(browser);
+      expect(who.status).toBe(200);
+      expect(who.body.user.displayName).toBe(shown || undefined);
+    }
+    // An address no database stores as sent is no address: the login goes on without it.
+    w.idpA.nextAccount = { sub: "nul-mail", email: "eve\u0000@example.com", email_verified: true, preferred_username: "nul-mail" };
+    const browser = new Browser();
+    expect((await browser.follow(`${w.base}/api/auth/oidc/a/start`)).url).toBe(`${w.base}/`);
+    expect((await me(browser)).body.user.email).toBeUndefined();
+  });
+
   it("refuses a disabled user, and disabling ends every login at once", async () => {
     w.idpA.nextAccount = { sub: "dave-sub", preferred_username: "dave" };
     const browser = new Browser();

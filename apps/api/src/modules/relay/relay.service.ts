@@ -65,7 +65,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id: m[2]! };
 }
 
-const MESSAGE_SELECT = `SELECT "id", "subject", "message", "severity", "status", "attempts", "lastError", "tokenId", "createdAt", "nextAttemptAt", "lockedUntil", "sentAt", "deliveredTo", "refusedTo", "recipientReplies" FROM "Message"`;
+const MESSAGE_SELECT = `SELECT "id", "subject", "message", "severity", "status", "attempts", "lastError", "tokenId", "createdAt", "nextAttemptAt", "lockedUntil", "sentAt", "failedAt", "deliveredTo", "refusedTo", "recipientReplies" FROM "Message"`;
 
 /** Messages newest first, one page at a time: one plain statement (Prisma's `findMany` of the
  * same rows cost 0.9 ms of CPU for a page of 50). */
@@ -206,6 +206,7 @@ export async function recordAttempt(
         lastError: status === "sent" ? null : describeMissing(missed, delivered).slice(0, 500),
         lockedUntil: null,
         ...(status === "sent" ? { sentAt: now } : {}),
+        ...(status === "failed" ? { failedAt: now } : {}),
         ...(status === "queued" ? { nextAttemptAt: new Date(now.getTime() + policy.retryInMs) } : {}),
       },
     });

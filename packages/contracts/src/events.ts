@@ -170,6 +170,9 @@ export const ZDomainEvent = z.discriminatedUnion("type", [
   message("message.retrying"),
   message("message.sent"),
   message("message.failed"),
+  /** Sent and failed messages deleted `retainDays` after they settled (POSTERN_RELAY_RETAIN_DAYS);
+   * one event per batch deleted. */
+  z.object({ type: z.literal("message.pruned"), ids: z.array(ZId), retainDays: z.number().int() }),
 
   agent("agent.connected", { driver: z.string().optional(), version: z.string().optional() }),
   agent("agent.disconnected", { reason: z.string().optional() }),

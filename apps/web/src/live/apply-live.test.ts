@@ -103,6 +103,24 @@ describe("applying the live stream to the query cache", () => {
     expect(qc.getQueryState(queryKeys.relayStatus)?.isInvalidated).toBe(true);
   });
 
+  it("takes pruned relay messages out of every listed page and has the relay's counts read again", () => {
+    const qc = new QueryClient();
+    const msg = (id: string, status: TMessage["status"]): TMessage => ({ id, message: `m ${id}`, severity: "info", status, attempts: 1, createdAt: "2026-11-25T10:00:00.000Z" });
+    qc.setQueryData(queryKeys.messages, {
+      pages: [{ items: [msg("d", "queued"), msg("c", "sent")], nextCursor: "c1" }, { items: [msg("b", "failed"), msg("a", "sent")] }],
+      pageParams: [undefined, "c1"],
+    });
+    qc.setQueryData(queryKeys.relayStatus, { enabled: true, sent: 2, failed: 1 });
+
+    applyEvent(qc, { type: "message.pruned", ids: ["c", "a", "gone-already"], retainDays: 30 }, "me");
+
+    const data = qc.getQueryData<{ pages: { items: TMessage[]; nextCursor?: string }[] }>(queryKeys.messages);
+    expect(data?.pages.map((p) => p.items.map((m) => m.id))).toEqual([["d"], ["b"]]);
+    // Where the next page starts is the server's cursor, untouched by what left this one.
+    expect(data?.pages[0]?.nextCursor).toBe("c1");
+    expect(qc.getQueryState(queryKeys.relayStatus)?.isInvalidated).toBe(true);
+  });
+
   it("keeps the admin lists fresh: users, groups, tokens and gateway doors", () => {
     const qc = new QueryClient();
     qc.setQueryData(queryKeys.users, [user("a")]);

@@ -192,6 +192,9 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
     case "message.failed":
       applyMessage(qc, event.message, event.type === "message.queued");
       return;
+    case "message.pruned":
+      dropMessages(qc, new Set(event.ids));
+      return;
     case "agent.connected":
     case "agent.disconnected":
     case "agent.rules_applied":
@@ -232,5 +235,19 @@ function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void 
     return data;
   });
   // The relay's counts (queued, sent, failed) changed too: one small refetch, not a list reload.
+  void qc.invalidateQueries({ queryKey: queryKeys.relayStatus, exact: true });
+}
+
+/** Pruned relay messages leave every listed page. Each page keeps its own `nextCursor`: the
+ * server's cursor names where the next page starts, whatever has left this one since. */
+function dropMessages(qc: QueryClient, ids: Set<string>): void {
+  const drop = (page: MessagePage): MessagePage =>
+    page.items.some((m) => ids.has(m.id)) ? { ...page, items: page.items.filter((m) => !ids.has(m.id)) } : page;
+  qc.setQueriesData<MessagePage | MessagePages>({ queryKey: queryKeys.messages }, (data) => {
+    if (!data || typeof data !== "object") return data;
+    if ("pages" in data && Array.isArray(data.pages)) return { ...data, pages: data.pages.map(drop) };
+    if ("items" in data && Array.isArray(data.items)) return drop(data);
+    return data;
+  });
   void qc.invalidateQueries({ queryKey: queryKeys.relayStatus, exact: true });
 }

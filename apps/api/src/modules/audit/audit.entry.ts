@@ -136,6 +136,9 @@ export function auditFieldsOf(event: TDomainEvent): AuditFields {
         details: compact({ severity: m.severity, subject: m.subject, length: m.message.length, attempts: m.attempts, error: m.lastError }),
       };
     }
+    case "message.pruned":
+      // How many, not which: a backlog's batch names hundreds, and each was audited when queued.
+      return { details: { count: event.ids.length, retainDays: event.retainDays } };
     case "agent.connected":
     case "agent.disconnected":
     case "agent.rules_applied": {

@@ -5,8 +5,10 @@
 // vanish the moment it fails, before an admin could see it had. Every instance prunes on its own:
 // deleting what another instance already deleted deletes nothing. Queued messages are never
 // deleted, however old: they are still to be delivered. The audit trail keeps that each was
-// queued, sent or failed.
+// queued, sent or failed, and when it was pruned.
+import type { SqlValue } from "@postern/db";
 import type { DbContext } from "../../lib/db-context";
+import { runSqlChange, SYSTEM } from "../../lib/run-change";
 
 /** How often each instance looks for messages past their retention. */
 export const MESSAGE_PRUNE_EVERY_MS = 3600_000;
@@ -19,18 +21,43 @@ const SETTLED = [
   { status: "failed", at: "failedAt" },
 ] as const;
 
-/** Deletes sent and failed messages settled more than `retainDays` days ago; 0 keeps them all. */
-export async function pruneMessages(ctx: DbContext, retainDays: number): Promise<number> {
+/** Messages deleted per transaction: a backlog (retention shortened, or first switched on) goes
+ * in short transactions that hold the write lock briefly, each announced by an event of a
+ * bounded size. */
+export const PRUNE_BATCH = 500;
+
+/**
+ * Deletes sent and failed messages settled more than `retainDays` days ago; 0 keeps them all.
+ * Each batch is one change of the system's: a `message.pruned` event naming the deleted ids
+ * commits with it, and after the commit the dispatcher tells the live stream, so an admin's
+ * relay page drops the rows. Only the ids this instance's statements deleted are named (RETURNING):
+ * a row another instance pruned first is not announced twice.
+ */
+export async function pruneMessages(ctx: DbContext, retainDays: number, batch = PRUNE_BATCH): Promise<number> {
   if (retainDays <= 0) return 0;
   const before = new Date(ctx.now().getTime() - retainDays * 86_400_000);
-  return ctx.sql.transaction(async (sql) => {
-    let deleted = 0;
-    for (const { status, at } of SETTLED) {
-      deleted += await sql.run(`DELETE FROM "Message" WHERE "status" = ? AND "${at}" < ?`, [status, before]);
-      // Messages that failed before failedAt was kept (the column came later) have none: when
-      // they were queued is all there is to go by.
-      deleted += await sql.run(`DELETE FROM "Message" WHERE "status" = ? AND "${at}" IS NULL AND "createdAt" < ?`, [status, before]);
-    }
-    return deleted;
-  });
+  let total = 0;
+  for (;;) {
+    const ids = await runSqlChange(ctx, SYSTEM, async (sql, record) => {
+      const deleted: string[] = [];
+      const take = async (where: string, params: SqlValue[]) => {
+        if (deleted.length >= batch) return;
+        const rows = await sql.all<{ id: string }>(
+          `DELETE FROM "Message" WHERE "id" IN (SELECT "id" FROM "Message" WHERE ${where} LIMIT ?) RETURNING "id"`,
+          [...params, batch - deleted.length],
+        );
+        deleted.push(...rows.map((r) => r.id));
+      };
+      for (const { status, at } of SETTLED) {
+        await take(`"status" = ? AND "${at}" < ?`, [status, before]);
+        // Messages that failed before failedAt was kept (the column came later) have none: when
+        // they were queued is all there is to go by.
+        await take(`"status" = ? AND "${at}" IS NULL AND "createdAt" < ?`, [status, before]);
+      }
+      if (deleted.length > 0) record({ type: "message.pruned", ids: deleted, retainDays });
+      return deleted;
+    });
+    total += ids.length;
+    if (ids.length < batch) return total;
+  }
 }

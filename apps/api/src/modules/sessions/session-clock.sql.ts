@@ -76,14 +76,19 @@ export function sessionsInLine(ctx: DbContext): Promise<{ id: string; serviceId:
   return ctx.sql.read((sql) => sql.all(`SELECT "id", "serviceId" FROM "AccessSession" WHERE "status" IN ${IN_LINE}`));
 }
 
-/** Services with someone waiting and nobody holding them or offered them: the ones whose line may
- * move. The transaction that makes the offer checks again under the service's lock; a service
- * that frees up after this read is looked at again on the tick its freeing event asks for. */
+/** Services with someone waiting whose line may move: an exclusive one nobody holds or is offered,
+ * and a shared one whatever its use (everyone in its line may have it). A shared service's line
+ * is offered when the service is made shared; waiting entries on one are those an older version
+ * left behind, which would otherwise wait for a shared service in use to be free, maybe forever.
+ * The transaction that makes the offer checks again under the service's lock; a service that
+ * frees up after this read is looked at again on the tick its freeing event asks for. */
 export async function servicesFreeForLine(ctx: DbContext): Promise<string[]> {
   const rows = await ctx.sql.read((sql) =>
     sql.all<{ serviceId: string }>(
-      `SELECT DISTINCT w."serviceId" FROM "AccessSession" w WHERE w."status" = 'waiting'
-        AND NOT EXISTS (SELECT 1 FROM "AccessSession" b WHERE b."serviceId" = w."serviceId" AND b."status" IN ('active', 'offered'))`,
+      `SELECT DISTINCT w."serviceId" FROM "AccessSession" w JOIN "Service" v ON v."id" = w."serviceId"
+        WHERE w."status" = 'waiting'
+        AND (NOT v."exclusive"
+          OR NOT EXISTS (SELECT 1 FROM "AccessSession" b WHERE b."serviceId" = w."serviceId" AND b."status" IN ('active', 'offered')))`,
     ),
   );
   return rows.map((r) => r.serviceId);

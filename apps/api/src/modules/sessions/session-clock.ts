@@ -1,6 +1,6 @@
 // Moves sessions along the clock: starts booked windows, expires sessions and requests whose
-// window passed undecided, lapses waitlist offers and offers freed exclusive services to the next
-// in line. The truth is the database: at start-up and whenever a change may have freed a service
+// window passed undecided, lapses waitlist offers, offers freed exclusive services to the next
+// in line and shared services to anyone still in a line. The truth is the database: at start-up and whenever a change may have freed a service
 // it reads what is due and when the next instant falls, and sleeps until then (at most
 // MAX_SLEEP_MS, so another instance's bookings are picked up regardless). Events that only add a
 // due instant (a start, an extension, a booking, a request for a window) move the alarm forward

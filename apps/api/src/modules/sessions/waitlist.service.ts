@@ -150,8 +150,10 @@ export function lineRulesOf(config: { waitlistOfferSeconds: number; minSessionSe
 }
 
 /**
- * For every service with people waiting and nobody holding it (no active session, no open
- * offer), offers it to the line (`offerLine`). Runs under the service's row lock, with the
+ * For every exclusive service with people waiting and nobody holding it (no active session, no
+ * open offer), and every shared service with people waiting (left by an older version from
+ * before a switch to shared offered the line), offers it to the line (`offerLine`): one change
+ * of the system's per service. Runs under the service's row lock, with the
  * entry's row locked too, so several API instances make one offer, not two. A head of the line
  * who may no longer see the service (disabled, left the group) although no revocation took them
  * out is revoked, through revocation's own transaction, and the next one asked.

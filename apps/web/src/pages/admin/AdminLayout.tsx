@@ -1,7 +1,7 @@
 // The admin area: one heading and one row of tabs over every admin page, the audit trail included.
 import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router-dom";
-import { ChunkBoundary } from "../../components/ChunkBoundary";
+import { PageBoundary } from "../../components/PageBoundary";
 import { Loading } from "../../components/Loading";
 
 const TABS = [
@@ -27,11 +27,11 @@ export function AdminLayout() {
         ))}
       </nav>
       {/* The pages arrive in a chunk of their own (lazy.ts); the tabs stay while it loads. */}
-      <ChunkBoundary what="admin pages">
+      <PageBoundary what="admin pages">
         <Suspense fallback={<Loading what="Opening the admin pages" />}>
           <Outlet />
         </Suspense>
-      </ChunkBoundary>
+      </PageBoundary>
     </div>
   );
 }

@@ -149,6 +149,14 @@ test("admin pages that cannot be fetched leave the shell and offer a reload", as
   await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
 
   await page.unroute(/\/assets\/admin-[^/]*\.js$/);
+  // Another tab asks for the pages again, and the message goes with the page it was about.
+  const tabs = page.getByRole("navigation", { name: "Admin sections" });
+  await tabs.getByRole("link", { name: "Groups" }).click();
+  await expect(page).toHaveTitle("Groups · Admin · Postern");
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  // The tab that failed stays failed until a reload (React keeps a lazy page's failure).
+  await tabs.getByRole("link", { name: "Users" }).click();
+  await expect(alert).toContainText("The admin pages could not be loaded");
   await alert.getByRole("button", { name: "Reload" }).click();
   await expect(page).toHaveTitle("Users · Admin · Postern");
 });

@@ -5,6 +5,7 @@ import { NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { useLogout, useMe } from "../api/auth";
 import { isApiError } from "../api/client";
 import { ErrorMessage } from "./ErrorMessage";
+import { RouteBoundary } from "./RouteBoundary";
 import { displayName } from "../lib/format";
 import { ConnectionState, LiveBanner, useLiveUpdates, useOfferAttention, usePersonalNotices } from "../live";
 import { preloadAdminPages } from "../pages/admin/lazy";
@@ -83,7 +84,10 @@ export function Layout() {
       ) : null}
       <LiveBanner />
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        {/* A page that fails to render must not take the header, and the way out, with it. */}
+        <RouteBoundary>
+          <Outlet />
+        </RouteBoundary>
       </main>
     </>
   );

@@ -10,6 +10,8 @@ import { isChunkLoadError } from "../lib/chunk-load-error";
 interface Props {
   /** What failed to download, in the chunk message: "admin pages". */
   what: string;
+  /** A new value clears a shown error and renders the children again (RouteBoundary: the location). */
+  resetKey?: unknown;
   children: ReactNode;
 }
 
@@ -38,6 +40,12 @@ export class PageBoundary extends Component<Props, State> {
   override componentDidCatch(error: unknown, info: ErrorInfo) {
     // A failed download is the network's doing and is shown in full; a bug is for whoever debugs.
     if (!isChunkLoadError(error)) console.error("A page failed to render:", error, info.componentStack);
+  }
+
+  override componentDidUpdate(prev: Props, prevState: State) {
+    // Only an error that was already on screen before the key changed: one thrown while rendering
+    // the new key's page is that page's, and resetting at once would just throw it again.
+    if (prevState.failed && this.state.failed && prev.resetKey !== this.props.resetKey) this.reset();
   }
 
   private readonly reset = () => this.setState(CLEAR);

@@ -1,7 +1,7 @@
 // The admin area: one heading and one row of tabs over every admin page, the audit trail included.
 import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router-dom";
-import { PageBoundary } from "../../components/PageBoundary";
+import { RouteBoundary } from "../../components/RouteBoundary";
 import { Loading } from "../../components/Loading";
 
 const TABS = [
@@ -26,12 +26,13 @@ export function AdminLayout() {
           </NavLink>
         ))}
       </nav>
-      {/* The pages arrive in a chunk of their own (lazy.ts); the tabs stay while it loads. */}
-      <PageBoundary what="admin pages">
+      {/* The pages arrive in a chunk of their own (lazy.ts); the tabs stay while it loads, and when it
+          fails to arrive, where another tab asks for it again. */}
+      <RouteBoundary what="admin pages">
         <Suspense fallback={<Loading what="Opening the admin pages" />}>
           <Outlet />
         </Suspense>
-      </PageBoundary>
+      </RouteBoundary>
     </div>
   );
 }

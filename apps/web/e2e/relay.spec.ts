@@ -68,7 +68,7 @@ test("a 'Load more' that fails says so by its button", async ({ page }) => {
   // More than one page (50): two monitors, each inside its token's 30 a minute.
   await sendMessages(Array.from({ length: 26 }, () => unique("Ping")));
   await sendMessages(Array.from({ length: 26 }, () => unique("Ping")));
-  // Each delivery is a live update of the list, which would clear the error under test.
+  // Deliveries settle first: the only live updates after the failure are the ones this test makes.
   await expect.poll(async () => (await admin.call<{ queued: number }>("GET", "/api/messages/status")).queued, { timeout: 60_000 }).toBe(0);
   await openRelayPage(page);
   const more = page.getByRole("button", { name: "Load more" });
@@ -83,6 +83,15 @@ test("a 'Load more' that fails says so by its button", async ({ page }) => {
   await expect(more.locator("..").getByRole("alert")).toContainText("restarting", { timeout: 15_000 });
   await expect(page.getByRole("row").filter({ hasText: "Ping" }).first()).toBeVisible();
   await expect(more).toBeVisible();
+  // A busy relay: a message arrives over the live stream (its row on top, then its delivery). The
+  // list changes, but the next page still did not come: the reason stays until a retry.
+  const late = unique("Late");
+  await sendMessages([late]);
+  const lateRow = page.getByRole("row").filter({ hasText: late });
+  await expect(lateRow).toBeVisible();
+  // Its delivery ends partly refused: "failed", after "queued" (each a live update).
+  await expect(lateRow.locator(".status-failed")).toBeVisible({ timeout: 30_000 });
+  await expect(more.locator("..").getByRole("alert")).toContainText("restarting");
   await page.unroute(/\/api\/messages\?.*cursor=/);
   await more.click();
   await expect(page.getByRole("alert").filter({ hasText: "restarting" })).toHaveCount(0);

@@ -16,6 +16,7 @@ import { Time } from "../components/Time";
 import { detailsText, targetName, type NameBook } from "../lib/audit-names";
 import { checkBody, formErrors, type FieldMap } from "../lib/field-errors";
 import { usePageTitle } from "../lib/page-title";
+import { useLoadMore } from "../lib/use-load-more";
 
 const EMPTY: AuditFilters = { actor: "", serviceId: "", action: "", from: "", to: "" };
 type FilterField = "actor" | "serviceId" | "action" | "from" | "to";
@@ -97,6 +98,7 @@ export function AuditPage() {
   const [filterError, setFilterError] = useState<unknown>(null);
   const [week, setWeek] = useState(() => isoWeekOf(new Date()));
   const audit = useAudit(filters);
+  const more = useLoadMore(audit.fetchNextPage, JSON.stringify(filters));
   const events = audit.data?.pages.flatMap((p) => p.items) ?? [];
   // Only a first read can be refused for its filters (400, shown beside them); anything else
   // that stops the first read replaces the list, and a failed refresh keeps it (RefreshFailed).
@@ -207,9 +209,9 @@ export function AuditPage() {
           footer={
             <>
               {/* A next page that failed is neither a loading nor a refetch error: said here, by its button. */}
-              {audit.isFetchNextPageError && <ErrorMessage error={audit.error} />}
+              <ErrorMessage error={more.error} />
               {audit.hasNextPage && (
-                <button type="button" onClick={() => void audit.fetchNextPage()} aria-disabled={audit.isFetchingNextPage || undefined}>
+                <button type="button" onClick={() => void more.loadMore()} aria-disabled={audit.isFetchingNextPage || undefined}>
                   {audit.isFetchingNextPage ? "Loading…" : "Load more"}
                 </button>
               )}

@@ -7,6 +7,7 @@ import { Skeleton } from "../../components/Loading";
 import { StatusPill } from "../../components/StatusPill";
 import { Time } from "../../components/Time";
 import { usePageTitle } from "../../lib/page-title";
+import { useLoadMore } from "../../lib/use-load-more";
 
 /** Who already has a message that is not sent to everyone yet (a sent one went to all). */
 function DeliveredTo({ message }: { message: TMessage }) {
@@ -50,6 +51,7 @@ export function MessagesPage() {
   usePageTitle("Relay messages · Admin");
   const messages = useMessages();
   const items = messages.data?.pages.flatMap((p) => p.items) ?? [];
+  const more = useLoadMore(messages.fetchNextPage);
   return (
     <div className="stack">
       <h2 className="sr-only">Relay messages</h2>
@@ -100,9 +102,9 @@ export function MessagesPage() {
           footer={
             <>
               {/* A next page that failed is neither a loading nor a refetch error: said here, by its button. */}
-              {messages.isFetchNextPageError && <ErrorMessage error={messages.error} />}
+              <ErrorMessage error={more.error} />
               {messages.hasNextPage && (
-                <button type="button" onClick={() => void messages.fetchNextPage()} aria-disabled={messages.isFetchingNextPage || undefined}>
+                <button type="button" onClick={() => void more.loadMore()} aria-disabled={messages.isFetchingNextPage || undefined}>
                   Load more
                 </button>
               )}

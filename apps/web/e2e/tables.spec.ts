@@ -50,3 +50,34 @@ test("on a phone, the board's list view fits the screen when a service is held",
   expect(await page.locator(".board-list").evaluate((el) => el.scrollWidth - el.clientWidth)).toBe(0);
   expect(await horizontalOverflow(page)).toBe(0);
 });
+
+test("on a phone, a long username wraps instead of pushing the board, the account and the users list sideways", async ({ page, factory, clientOf, signIn }, info) => {
+  test.skip(info.project.name !== "mobile", "a phone-sized check");
+  // Usernames have no spaces and may be 64 characters; e-mail addresses are often long, and
+  // without a hyphen a browser finds no place to break one.
+  const group = await factory.group();
+  const username = `maximiliana.konstantinopoulou.wittgenstein.${Math.random().toString(36).slice(2, 8)}@ops.example`;
+  const person = await factory.person({ username, displayName: "Maximiliana Konstantinopoulou", groups: [group] });
+  const held = await factory.service([group]);
+  const approval = await factory.service([group], { requiresApproval: true });
+  const client = await clientOf(person);
+  await factory.startSession(client, held, 1800);
+  await client.call("POST", `/api/services/${approval.id}/sessions`, { durationSeconds: 3600 });
+  const scrollers = () => page.locator(".table-wrap").evaluateAll((els) => els.map((el) => el.scrollWidth - el.clientWidth));
+
+  // The admin's board: the holder on the card, the approval asked for, who is waiting.
+  await signIn(page, "admin");
+  await expect(page.getByTestId("holder").filter({ hasText: username })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Approve" }).first()).toBeVisible();
+  expect(await horizontalOverflow(page)).toBe(0);
+
+  await page.goto(page.url().replace(/\/$/, "/admin/users"));
+  await expect(page.getByRole("row").filter({ hasText: username })).toBeVisible();
+  expect(await horizontalOverflow(page)).toBe(0);
+  expect(await scrollers()).toEqual([0]);
+
+  await page.context().clearCookies();
+  await signIn(page, person, "/account");
+  await expect(page.getByText(username, { exact: true })).toBeVisible();
+  expect(await horizontalOverflow(page)).toBe(0);
+});

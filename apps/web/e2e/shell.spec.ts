@@ -1,6 +1,6 @@
 // The app shell: a light/dark/system switch that is remembered, page titles per route, and
 // skeletons while data loads.
-import { expect, test } from "./support/fixtures";
+import { expect, horizontalOverflow, test } from "./support/fixtures";
 
 test("the theme switch picks light or dark, is remembered, and can follow the system again", async ({ page, factory, signIn }) => {
   const { member } = await factory.team();
@@ -177,4 +177,23 @@ test("a logout the server did not confirm says so and keeps the login; the next 
   await expect(page).toHaveURL(/\/login/);
   await page.reload();
   await expect(page).toHaveURL(/\/login/);
+});
+
+test("on a phone, the admin tab of the page shown is in view, however the page was reached", async ({ page, signIn }, info) => {
+  test.skip(info.project.name !== "mobile", "the tabs scroll sideways only on a phone");
+  const tabs = page.getByRole("navigation", { name: "Admin sections" });
+  const inView = async (name: string) => {
+    const [strip, tab] = await Promise.all([tabs.boundingBox(), tabs.getByRole("link", { name, exact: true }).boundingBox()]);
+    return Boolean(strip && tab && tab.x >= strip.x - 1 && tab.x + tab.width <= strip.x + strip.width + 1);
+  };
+  // The main navigation's Audit link opens the last tab, far past a phone's width.
+  await signIn(page, "admin");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
+  await expect(page).toHaveTitle(/Audit/);
+  await expect.poll(() => inView("Audit")).toBe(true);
+  // And back: the main Admin link opens the first tab again.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+  await expect(page).toHaveTitle("Users · Admin · Postern");
+  await expect.poll(() => inView("Users")).toBe(true);
+  expect(await horizontalOverflow(page)).toBe(0);
 });

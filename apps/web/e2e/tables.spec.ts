@@ -81,3 +81,17 @@ test("on a phone, a long username wraps instead of pushing the board, the accoun
   await expect(page.getByText(username, { exact: true })).toBeVisible();
   expect(await horizontalOverflow(page)).toBe(0);
 });
+
+test("on a desktop, a long username in the audit trail wraps instead of pushing the details out of view", async ({ page, factory, clientOf, signIn }, info) => {
+  test.skip(info.project.name !== "desktop", "a desktop-sized check");
+  const group = await factory.group();
+  const username = `maximiliana.konstantinopoulou.wittgenstein.${Math.random().toString(36).slice(2, 8)}@ops.example`;
+  const person = await factory.person({ username, groups: [group] });
+  const service = await factory.service([group]);
+  await factory.startSession(await clientOf(person), service, 1800);
+
+  await signIn(page, "admin", "/audit");
+  await expect(page.getByRole("row").filter({ hasText: username }).first()).toBeVisible();
+  const scrollers = await page.locator(".table-wrap").evaluateAll((els) => els.map((el) => el.scrollWidth - el.clientWidth));
+  expect(scrollers).toEqual([0]);
+});

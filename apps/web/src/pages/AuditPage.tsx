@@ -199,9 +199,9 @@ export function AuditPage() {
           empty={<p>No events match.</p>}
           columns={[
             { key: "at", header: "Time", cell: (e) => <Time value={e.at} seconds exact /> },
-            { key: "actor", header: "Actor", cell: (e) => e.actor?.username ?? <span className="muted">system</span> },
+            { key: "actor", header: "Actor", className: "name", cell: (e) => e.actor?.username ?? <span className="muted">system</span> },
             { key: "action", header: "Action", cell: (e) => <code>{e.action}</code> },
-            { key: "target", header: "Target", cell: (e) => targetName(e, names) },
+            { key: "target", header: "Target", className: "name", cell: (e) => targetName(e, names) },
             { key: "service", header: "Service", cell: (e) => (e.serviceId ? (names.service(e.serviceId) ?? e.serviceId) : "") },
             { key: "ip", header: "Source IP", cell: (e) => e.sourceIp ?? "" },
             { key: "details", header: "Details", className: "details", cell: (e) => detailsText(e, names) },

@@ -9,6 +9,7 @@ import websocket from "@fastify/websocket";
 import { serializerCompiler } from "fastify-type-provider-zod";
 import type { OpenDatabase } from "@postern/db";
 import type { Config } from "./config";
+import { limitKeyOf } from "./lib/client-key";
 import errorHandler from "./plugins/error-handler";
 import utf8Body from "./plugins/utf8-body";
 import securityHeaders from "./plugins/security-headers";
@@ -66,7 +67,9 @@ export default async function serviceApp(app: FastifyInstance, opts: AppOptions)
     },
   });
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
+  // Routes opt in with their own config.rateLimit, which inherits this key: an IPv6 client is
+  // counted by its /64, not by each of the addresses it may send from.
+  await app.register(rateLimit, { global: false, keyGenerator: (request) => limitKeyOf(request.ip) });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(errorHandler);

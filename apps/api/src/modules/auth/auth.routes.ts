@@ -42,7 +42,8 @@ function meJsonOf(user: UserWithGroups, admin: boolean): Buffer {
 
 const ZTokenResponse = ZAccessTokenResponse;
 
-/** Limits for password guessing: per client address, on every route that checks a password. */
+/** Limits for password guessing: per client address (an IPv6 client: its /64, keyed in app.ts), on
+ * every route that checks a password. */
 const loginRateLimit = { max: 20, timeWindow: "1 minute" };
 
 export default async function authRoutes(app: FastifyInstance) {

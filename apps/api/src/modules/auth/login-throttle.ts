@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SqlRunner } from "@postern/db";
 import { AppError } from "../../errors";
+import { limitKeyOf } from "../../lib/client-key";
 import type { DbContext } from "../../lib/db-context";
 import { runSqlChange, type RecordEvent } from "../../lib/run-change";
 
@@ -32,10 +33,14 @@ export interface Attempt {
 
 type KeyKind = keyof typeof FREE_FAILURES;
 
-/** The rows an attempt counts against. Usernames are hashed: the key holds any typed text safely. */
+/** The rows an attempt counts against. Usernames are hashed: the key holds any typed text safely.
+ * An address counts by its client key (an IPv6 client by its /64). Rows written before that,
+ * keyed by a full IPv6 address (or ::ffff:a.b.c.d), are no longer looked at: they held at most
+ * a 15-minute count and block, and are pruned once idle (pruneIdleThrottles), so no migration
+ * rewrites them. */
 function keysOf(attempt: Attempt): { key: string; kind: KeyKind }[] {
   const keys: { key: string; kind: KeyKind }[] = [];
-  if (attempt.ip) keys.push({ key: `ip:${attempt.ip}`, kind: "ip" });
+  if (attempt.ip) keys.push({ key: `ip:${limitKeyOf(attempt.ip)}`, kind: "ip" });
   if (attempt.username !== undefined) {
     const digest = createHash("sha256").update(attempt.username.toLowerCase(), "utf8").digest("hex");
     keys.push({ key: `user:${digest}`, kind: "username" });

@@ -11,7 +11,8 @@ import { auditOidcFailure, loginOidc, OidcLoginRefused } from "./oidc.service";
 
 /** How long a started login may take at the provider. */
 const FLOW_SECONDS = 600;
-/** Per address; generous, since a whole office may log in from behind one NAT address at nine. */
+/** Per address (an IPv6 client: its /64, keyed in app.ts); generous, since a whole office may log
+ * in from behind one NAT address at nine. */
 const oidcRateLimit = { max: 120, timeWindow: "1 minute" };
 
 export const FLOW_COOKIE_PREFIX = "postern-oidc-flow-";

@@ -6,9 +6,13 @@
 // (known good, or known to be nobody's) are answered as always; a colleague behind the same
 // address whose token is not yet in memory waits out the minute too.
 //
+// Addresses are counted by their client key: an IPv6 client by its /64, which it may send
+// each request from a different address of.
+//
 // Per instance, in memory: it protects this process's database connections, and needs no
 // agreement between instances.
 import { AppError } from "../../errors";
+import { limitKeyOf } from "../../lib/client-key";
 
 /** Unknown tokens one address may present per window before its lookups stop. */
 export const UNKNOWN_TOKENS_PER_WINDOW = 30;
@@ -32,7 +36,7 @@ export class UnknownTokenGuard {
 
   /** The 429 for an address that presented too many unknown tokens this window, or undefined. */
   refusal(ip: string): AppError | undefined {
-    const w = this.current(ip);
+    const w = this.current(limitKeyOf(ip));
     if (!w || w.misses < this.limit) return undefined;
     const retryAfterSeconds = Math.max(1, Math.ceil((w.startedAt + this.windowMs - this.now()) / 1000));
     return new AppError(
@@ -45,19 +49,20 @@ export class UnknownTokenGuard {
 
   /** Counts a lookup that found no token. */
   noteUnknown(ip: string): void {
-    const w = this.current(ip);
+    const client = limitKeyOf(ip);
+    const w = this.current(client);
     if (w) {
       w.misses += 1;
       return;
     }
     if (this.windows.size >= MAX_ADDRESSES) this.windows.clear();
-    this.windows.set(ip, { startedAt: this.now(), misses: 1 });
+    this.windows.set(client, { startedAt: this.now(), misses: 1 });
   }
 
-  private current(ip: string): Window | undefined {
-    const w = this.windows.get(ip);
+  private current(client: string): Window | undefined {
+    const w = this.windows.get(client);
     if (w && this.now() - w.startedAt < this.windowMs) return w;
-    if (w) this.windows.delete(ip);
+    if (w) this.windows.delete(client);
     return undefined;
   }
 }

@@ -13,6 +13,7 @@ import {
   type TSendMessageBody,
 } from "@postern/contracts";
 import { AppError } from "../../errors";
+import { limitKeyOf } from "../../lib/client-key";
 import { actorOf, requirePrincipal } from "../../plugins/auth";
 import { presentMessage } from "./relay.presenter";
 import { enqueueMessage, findMessages, relayStatus } from "./relay.service";
@@ -27,7 +28,7 @@ export const RELAY_USER_RATE_LIMIT = 4 * RELAY_RATE_LIMIT;
 function senderKeyOf(request: FastifyRequest): string {
   const p = request.principal;
   if (p?.token) return `relay:token:${p.token.id}`;
-  return `relay:user:${p?.user?.id ?? request.ip}`;
+  return `relay:user:${p?.user?.id ?? limitKeyOf(request.ip)}`;
 }
 
 function ownerKeyOf(request: FastifyRequest): string {

@@ -216,8 +216,7 @@ export function applyEvent(qc: QueryClient, event: TLiveEvent, me: string | unde
 type MessagePage = { items: TMessage[]; nextCursor?: string };
 type MessagePages = { pages: MessagePage[]; pageParams: unknown[] };
 
-/** Relay messages: patch the listed pages in place; a new one goes on top of the first page. The
- * admin list is an infinite query (`{ pages }`); a plain page is handled too. */
+/** Relay messages: patch the listed pages in place; a new one goes on top of the first page. */
 function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void {
   const patch = (page: MessagePage, first: boolean): MessagePage => {
     if (page.items.some((m) => m.id === message.id)) {
@@ -225,17 +224,10 @@ function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void 
     }
     return isNew && first ? { ...page, items: [message, ...page.items] } : page;
   };
-  qc.setQueriesData<MessagePage | MessagePages>({ queryKey: queryKeys.messages }, (data) => {
-    if (!data || typeof data !== "object") return data;
-    if ("pages" in data && Array.isArray(data.pages)) {
-      const known = data.pages.some((p) => p.items.some((m) => m.id === message.id));
-      return { ...data, pages: data.pages.map((p, i) => patch(p, i === 0 && !known)) };
-    }
-    if ("items" in data && Array.isArray(data.items)) return patch(data, true);
-    return data;
+  updateMessageLists(qc, (pages) => {
+    const known = pages.some((p) => p.items.some((m) => m.id === message.id));
+    return pages.map((p, i) => patch(p, i === 0 && !known));
   });
-  // The relay's counts (queued, sent, failed) changed too: one small refetch, not a list reload.
-  void qc.invalidateQueries({ queryKey: queryKeys.relayStatus, exact: true });
 }
 
 /** Pruned relay messages leave every listed page. Each page keeps its own `nextCursor`: the
@@ -243,11 +235,18 @@ function applyMessage(qc: QueryClient, message: TMessage, isNew: boolean): void 
 function dropMessages(qc: QueryClient, ids: Set<string>): void {
   const drop = (page: MessagePage): MessagePage =>
     page.items.some((m) => ids.has(m.id)) ? { ...page, items: page.items.filter((m) => !ids.has(m.id)) } : page;
+  updateMessageLists(qc, (pages) => pages.map(drop));
+}
+
+/** Rewrites the pages of every cached list of relay messages. The admin list is an infinite query
+ * (`{ pages }`); a plain page is handled as a list of one. */
+function updateMessageLists(qc: QueryClient, update: (pages: MessagePage[]) => MessagePage[]): void {
   qc.setQueriesData<MessagePage | MessagePages>({ queryKey: queryKeys.messages }, (data) => {
     if (!data || typeof data !== "object") return data;
-    if ("pages" in data && Array.isArray(data.pages)) return { ...data, pages: data.pages.map(drop) };
-    if ("items" in data && Array.isArray(data.items)) return drop(data);
+    if ("pages" in data && Array.isArray(data.pages)) return { ...data, pages: update(data.pages) };
+    if ("items" in data && Array.isArray(data.items)) return update([data])[0];
     return data;
   });
+  // The relay's counts (queued, sent, failed) changed too: one small refetch, not a list reload.
   void qc.invalidateQueries({ queryKey: queryKeys.relayStatus, exact: true });
 }

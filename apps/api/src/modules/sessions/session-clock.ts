@@ -1,11 +1,11 @@
 // Moves sessions along the clock: starts booked windows, expires sessions and requests whose
 // window passed undecided, lapses waitlist offers, offers freed exclusive services to the next
-// in line and shared services to anyone still in a line. The truth is the database: at start-up and whenever a change may have freed a service
-// it reads what is due and when the next instant falls, and sleeps until then (at most
-// MAX_SLEEP_MS, so another instance's bookings are picked up regardless). Events that only add a
-// due instant (a start, an extension, a booking, a request for a window) move the alarm forward
-// without a query. Every transition is a conditional update recorded as a change, so several
-// instances never do one twice.
+// in line and shared services to anyone still in a line. The truth is the database: at start-up
+// and whenever a change may have freed a service it reads what is due and when the next instant
+// falls, and sleeps until then (at most MAX_SLEEP_MS, so another instance's bookings are picked
+// up regardless). Events that only add a due instant (a start, an extension, a booking, a request
+// for a window) move the alarm forward without a query. Every transition is a conditional update
+// recorded as a change, so several instances never do one twice.
 import type { TDomainEvent } from "@postern/contracts";
 import type { DbContext } from "../../lib/db-context";
 import { SerialPoller } from "@postern/runtime";
